@@ -1,0 +1,46 @@
+"""Framework-free HTTP request and response records.
+
+The ingest handlers take bytes and headers in and give a status and a body out, so the same
+code answers on the Quart app (main port) and on the lean h11 listener (`server.ingest_listen`)
+that carries alert storms. Nothing here knows about Quart, hypercorn or h11.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+__all__ = ["RawHandler", "RawRequest", "RawResponse", "json_response"]
+
+JSON_HEADERS: tuple[tuple[str, str], ...] = (("content-type", "application/json"),)
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    """One HTTP request, body fully read. Header names are lower-case; repeated headers are
+    joined with ", " as RFC 9110 allows."""
+
+    method: str
+    path: str
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: str = ""
+    remote: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = JSON_HEADERS
+
+
+RawHandler = Callable[[RawRequest], Awaitable[RawResponse]]
+
+
+def json_response(
+    status: int, obj: object, extra_headers: tuple[tuple[str, str], ...] = ()
+) -> RawResponse:
+    return RawResponse(status, orjson.dumps(obj), JSON_HEADERS + extra_headers)
