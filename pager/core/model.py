@@ -1,0 +1,145 @@
+"""The values the domain is made of: alerts, incidents, their status, escalation position.
+
+Everything here is a frozen value. An incident changes only by `evolve` (see incident.py)
+returning a new value, so a reference held by the read model, an actor or a snapshot writer
+never changes under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "SEVERITIES",
+    "Alert",
+    "EscalationState",
+    "Incident",
+    "Severity",
+    "Status",
+    "TimelineEntry",
+    "Urgency",
+    "short_code",
+]
+
+
+class Status(StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def worst_severity(a: str, b: str) -> str:
+    return a if _SEVERITY_RANK.get(a, 9) <= _SEVERITY_RANK.get(b, 9) else b
+
+
+class Urgency(StrEnum):
+    HIGH = "high"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert inside an incident, keyed by its dedup key (PagerDuty, generic) or its
+    fingerprint (Alertmanager). `count` is how many times it was triggered."""
+
+    key: str
+    status: str  # "firing" | "resolved"
+    summary: str
+    severity: str
+    source: str | None
+    first_seen: datetime
+    last_seen: datetime
+    count: int = 1
+    resolved_at: datetime | None = None
+    labels: Mapping[str, str] | None = None
+    details: Any = None
+    links: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    seq: int
+    at: datetime
+    kind: str
+    text: str
+    by: str | None = None
+    via: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationState:
+    """Where an incident stands on its policy. `level` indexes the policy's levels (0 is the
+    first), `round` counts the walks through them (0 .. repeat). `next_at` is the absolute
+    instant of the next step, or None when the policy is exhausted."""
+
+    policy_id: str
+    level: int
+    round: int
+    next_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str
+    number: int
+    short_code: str
+    service_id: str
+    dedup_key: str
+    integration: str
+    title: str
+    severity: str
+    urgency: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    alerts: Mapping[str, Alert] = field(default_factory=dict)
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    snoozed_until: datetime | None = None
+    ack_timeout_at: datetime | None = None
+    auto_resolve_at: datetime | None = None
+    paging: bool = True
+    page_at: datetime | None = None  # paging deferred (low urgency outside business hours)
+    escalation: EscalationState | None = None
+    timeline: tuple[TimelineEntry, ...] = ()
+    last_seq: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not Status.RESOLVED
+
+    def firing_alerts(self) -> list[Alert]:
+        return [a for a in self.alerts.values() if a.status == "firing"]
+
+
+# Short codes name an incident in an SMS reply ("ack K7Q"): three characters from an
+# alphabet without look-alikes, a bijection of the incident number modulo 32**3 so codes of
+# consecutive incidents do not look consecutive.
+_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_CODES = len(_ALPHABET) ** 3
+
+
+def short_code(number: int) -> str:
+    n = (number * 7919 + 12345) % _CODES
+    out = []
+    for _ in range(3):
+        n, r = divmod(n, len(_ALPHABET))
+        out.append(_ALPHABET[r])
+    return "".join(reversed(out))

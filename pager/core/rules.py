@@ -1,0 +1,128 @@
+"""What the configuration says, in the shape the core decides with.
+
+The configuration (pydantic models, `pager.config`) is compiled into these small frozen
+values once per load, so `decide` reads plain attributes and the core does not depend on how
+the YAML is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "BusinessHours",
+    "Context",
+    "LevelRules",
+    "PolicyRules",
+    "ServiceRules",
+    "Target",
+    "Window",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: str  # "user" | "schedule"
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRules:
+    targets: tuple[Target, ...]
+    escalate_after: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRules:
+    id: str
+    levels: tuple[LevelRules, ...]
+    repeat: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+    reason: str | None = None
+    id: str | None = None
+
+    def covers(self, at: datetime) -> bool:
+        return self.start <= at < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessHours:
+    timezone: str
+    days: frozenset[int]  # 0 = Monday
+    start: time
+    end: time
+
+    def contains(self, at: datetime) -> bool:
+        local = at.astimezone(ZoneInfo(self.timezone))
+        return local.weekday() in self.days and self.start <= local.time() < self.end
+
+    def next_start(self, at: datetime) -> datetime:
+        """The first instant at or after `at` that lies within business hours."""
+        if self.contains(at):
+            return at
+        zone = ZoneInfo(self.timezone)
+        local = at.astimezone(zone)
+        for day in range(8):
+            d = (local + timedelta(days=day)).date()
+            if d.weekday() not in self.days:
+                continue
+            opening = datetime.combine(d, self.start, tzinfo=zone)
+            if opening >= local:
+                return opening.astimezone(at.tzinfo)
+        raise ValueError("business hours never open")
+
+
+DEFAULT_URGENCY: Mapping[str, str] = {
+    "critical": "high",
+    "error": "high",
+    "warning": "low",
+    "info": "low",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRules:
+    id: str
+    name: str = ""
+    policy: PolicyRules | None = None
+    urgency_by_severity: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_URGENCY))
+    ack_timeout: timedelta | None = None
+    auto_resolve_after: timedelta | None = None
+    low_urgency: str = "page"  # "page" | "business_hours" | "never"
+    business_hours: BusinessHours | None = None
+    maintenance: tuple[Window, ...] = ()
+
+    def urgency(self, severity: str) -> str:
+        return self.urgency_by_severity.get(severity, "high")
+
+
+def _nobody(schedule_id: str, at: datetime) -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything `decide` may consult besides the incident: the service's rules, the
+    instant, whether the service is in maintenance now, and who is on a schedule at an
+    instant (a pure lookup)."""
+
+    service: ServiceRules
+    now: datetime
+    maintenance: str | None = None
+    oncall: Callable[[str, datetime], str | None] = _nobody
+
+    def resolve_targets(self, level: LevelRules) -> tuple[str, ...]:
+        users: list[str] = []
+        for t in level.targets:
+            uid = t.id if t.kind == "user" else self.oncall(t.id, self.now)
+            if uid is not None and uid not in users:
+                users.append(uid)
+        return tuple(users)

@@ -1,0 +1,129 @@
+"""The event log's interface: what every implementation (in memory, JSON lines on disk, and
+one day a replicated log) must do. One contract test suite (tests/store/test_contract.py)
+runs against each.
+
+A `Draft` is an event about to be journaled; `append` assigns it the next global sequence
+number and returns once it is durable, as a `Record`. A commit hook, called synchronously in
+sequence order right after each durable batch, is how the read model and the broadcaster see
+every record exactly once and in order.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import trio
+
+from pager.core.events import SCHEMA_VERSION
+
+__all__ = ["CommitHook", "Draft", "EventLog", "LogDamaged", "Record", "Snapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    type: str
+    subject: str
+    ts: datetime
+    data: dict[str, Any]
+    event: object = None  # the decoded event, handed on to the commit hook unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    seq: int
+    ts: datetime
+    type: str
+    subject: str
+    data: dict[str, Any]
+    v: int = SCHEMA_VERSION
+    event: object = field(default=None, compare=False, repr=False)
+    line: bytes | None = field(default=None, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "seq": self.seq,
+            "ts": self.ts,
+            "type": self.type,
+            "subject": self.subject,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    seq: int
+    ts: datetime
+    state: Any
+
+
+CommitHook = Callable[[Sequence[Record]], None]
+
+
+class LogDamaged(Exception):
+    """A line of the log that cannot be read, somewhere other than a torn last line."""
+
+    def __init__(self, file: str, line: int, reason: str, data_dir: str | None = None) -> None:
+        self.file, self.line, self.reason = file, line, reason
+        repair = (
+            f"pager replay --data-dir {data_dir} --repair" if data_dir else "pager replay --repair"
+        )
+        super().__init__(
+            f"{file}:{line}: {reason}. The log is damaged before its end, so pager will not "
+            f"guess. Inspect with `pager replay --data-dir {data_dir or 'DIR'} --verify`; "
+            f"`{repair}` cuts the log at this line and keeps the cut-off part beside it."
+        )
+
+
+class EventLog(abc.ABC):
+    """Append-only, totally ordered, durable."""
+
+    def __init__(self) -> None:
+        self._hooks: list[CommitHook] = []
+
+    def add_commit_hook(self, hook: CommitHook) -> None:
+        self._hooks.append(hook)
+
+    def _committed(self, records: Sequence[Record]) -> None:
+        for hook in self._hooks:
+            hook(records)
+
+    @property
+    @abc.abstractmethod
+    def last_seq(self) -> int:
+        """The sequence number of the newest durable record (0 when empty)."""
+
+    @property
+    def writable(self) -> bool:
+        """False after a failed write, until a write succeeds again."""
+        return True
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The writer task, for implementations that have one. Returns after `close`."""
+        task_status.started()
+
+    @abc.abstractmethod
+    async def append(self, drafts: Sequence[Draft]) -> list[Record]:
+        """Journal `drafts`, in order, with consecutive sequence numbers; return once they
+        are durable. Raises LogUnavailable when they could not be written; then none of
+        them is in the log."""
+
+    @abc.abstractmethod
+    def read_from(self, seq: int) -> Iterator[Record]:
+        """Every durable record with a sequence number >= `seq`, in order."""
+
+    @abc.abstractmethod
+    async def save_snapshot(self, seq: int, ts: datetime, state: Any) -> None:
+        """Store the whole state as of record `seq`, atomically."""
+
+    @abc.abstractmethod
+    def load_snapshot(self) -> Snapshot | None:
+        """The newest valid snapshot, or None."""
+
+    async def close(self) -> None:
+        """Finish pending appends and release the log."""
+        await trio.lowlevel.checkpoint()

@@ -1,0 +1,75 @@
+"""The in-memory event log: the same contract as the JSON-lines log, no disk.
+
+Used by tests that run on trio's MockClock (autojump cannot see work in threads, and the
+disk log fsyncs in a thread) and by `pager route-test`. A fault can be injected with
+`fail_next` to exercise the unavailable path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import trio
+
+from pager.errors import LogUnavailable
+
+from .base import Draft, EventLog, Record, Snapshot
+
+__all__ = ["MemoryLog"]
+
+
+class MemoryLog(EventLog):
+    def __init__(self) -> None:
+        super().__init__()
+        self._records: list[Record] = []
+        self._snapshot: bytes | None = None
+        self._lock = trio.Lock()
+        self.failing: OSError | None = None
+        self._writable = True
+
+    @property
+    def last_seq(self) -> int:
+        return self._records[-1].seq if self._records else 0
+
+    @property
+    def writable(self) -> bool:
+        return self._writable
+
+    async def append(self, drafts: Sequence[Draft]) -> list[Record]:
+        if not drafts:
+            return []
+        async with self._lock:  # one writer, like the disk log
+            await trio.lowlevel.checkpoint()
+            if self.failing is not None:
+                self._writable = False
+                raise LogUnavailable(f"event log cannot be written: {self.failing}")
+            self._writable = True
+            seq = self.last_seq
+            out = []
+            for d in drafts:
+                seq += 1
+                out.append(Record(seq, d.ts, d.type, d.subject, d.data, event=d.event))
+            self._records.extend(out)
+            self._committed(out)
+            return out
+
+    def read_from(self, seq: int) -> Iterator[Record]:
+        start = max(seq - 1, 0)
+        # records are numbered 1.. without gaps, so the index is seq - 1
+        yield from self._records[start:]
+
+    async def save_snapshot(self, seq: int, ts: datetime, state: Any) -> None:
+        await trio.lowlevel.checkpoint()
+        # through bytes, as on disk, so a loaded snapshot never aliases the live state
+        self._snapshot = orjson.dumps(
+            {"seq": seq, "ts": ts, "state": state}, option=orjson.OPT_UTC_Z
+        )
+
+    def load_snapshot(self) -> Snapshot | None:
+        if self._snapshot is None:
+            return None
+        raw = orjson.loads(self._snapshot)
+        return Snapshot(raw["seq"], datetime.fromisoformat(raw["ts"]), raw["state"])
