@@ -293,7 +293,7 @@ def _trigger(d: _Decision, c: TriggerAlert) -> None:
             details=c.details,
             links=c.links,
             occurred_at=c.occurred_at,
-            auto_resolve_at=d.ctx.now + after if after and len(d.events) > 1 else None,
+            auto_resolve_at=d.ctx.now + after if after else None,
         )
     )
     _wake_if_quiet(d)
@@ -304,8 +304,7 @@ def _wake_if_quiet(d: _Decision) -> None:
     maintenance is over."""
     inc = d.inc
     if (
-        len(d.events) > 1
-        and not any(isinstance(e, IncidentOpened) for e in d.events)
+        not any(isinstance(e, IncidentOpened) for e in d.events)
         and not inc.paging
         and inc.status is T
         and d.quiet_reason(inc.urgency)[0]
