@@ -24,7 +24,6 @@ from pager.core.events import (
     AlertResolved,
     AlertTriggered,
     Event,
-    IncidentAcknowledged,
     IncidentEscalated,
     IncidentOpened,
     IncidentResolved,
