@@ -1,0 +1,255 @@
+"""Semantic checks: what a structurally valid configuration can still get wrong.
+
+The models check each object on its own; the checks here see the whole configuration:
+duplicate ids, references to ids that do not exist (with a did-you-mean), integration keys
+used twice, routing rules that can never match, notification rules that cannot be
+delivered. Each check is a function from `Config` to problems, listed in `CHECKS`; adding a
+check (schedule gaps, say) is writing one more such function and appending it. `main` is
+`pager check-config FILE`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+from pager.config.models import Config
+from pager.config.models_channels import CHANNEL_OF_METHOD
+from pager.config.problems import Problem
+from pager.config.validation_problems import did_you_mean
+
+__all__ = ["CHECKS", "Check", "check_config", "main"]
+
+Check = Callable[[Config], Iterable[Problem]]
+
+
+def check_config(config: Config, checks: Sequence[Check] | None = None) -> list[Problem]:
+    """Every semantic problem of `config` (errors and warnings), check by check."""
+    return [
+        problem for check in (CHECKS if checks is None else checks) for problem in check(config)
+    ]
+
+
+def _unknown(noun: str, ident: str, known: Iterable[str]) -> str:
+    return f"unknown {noun} {ident!r}{did_you_mean(ident, known)}"
+
+
+# --- the checks ---------------------------------------------------------------------------
+
+
+def unique_ids(config: Config) -> Iterator[Problem]:
+    """Ids of users, schedules, policies and services are unique within their section."""
+    sections: list[tuple[str, str, Sequence[str]]] = [
+        ("users", "user", [user.id for user in config.users]),
+        ("schedules", "schedule", [schedule.id for schedule in config.schedules]),
+        ("escalation_policies", "escalation policy",
+         [policy.id for policy in config.escalation_policies]),
+        ("services", "service", [service.id for service in config.services]),
+    ]  # fmt: skip
+    for section, noun, ids in sections:
+        first: dict[str, int] = {}
+        for index, ident in enumerate(ids):
+            if ident in first:
+                yield Problem(
+                    f"{section}[{index}].id",
+                    f"duplicate {noun} id {ident!r} (also {section}[{first[ident]}])",
+                )
+            else:
+                first[ident] = index
+
+
+def unique_api_tokens(config: Config) -> Iterator[Problem]:
+    """API token names and values are unique: a token must say who used it."""
+    names: dict[str, int] = {}
+    tokens: dict[str, int] = {}
+    for index, api_token in enumerate(config.auth.api_tokens):
+        path = f"auth.api_tokens[{index}]"
+        if api_token.name in names:
+            yield Problem(
+                f"{path}.name",
+                f"duplicate token name {api_token.name!r} (also auth.api_tokens[{names[api_token.name]}])",
+            )
+        names.setdefault(api_token.name, index)
+        if api_token.token in tokens:
+            yield Problem(
+                f"{path}.token", f"the same token as auth.api_tokens[{tokens[api_token.token]}]"
+            )
+        tokens.setdefault(api_token.token, index)
+
+
+def references(config: Config) -> Iterator[Problem]:
+    """Every id a section names exists: policy targets, service policies, schedule users,
+    routing services."""
+    users = [user.id for user in config.users]
+    schedules = [schedule.id for schedule in config.schedules]
+    policies = [policy.id for policy in config.escalation_policies]
+    services = [service.id for service in config.services]
+    for p, policy in enumerate(config.escalation_policies):
+        for lv, level in enumerate(policy.levels):
+            for t, target in enumerate(level.targets):
+                known = users if target.kind == "user" else schedules
+                if target.id not in known:
+                    yield Problem(
+                        f"escalation_policies[{p}].levels[{lv}].targets[{t}]",
+                        _unknown(target.kind, target.id, known),
+                    )
+    for s, schedule in enumerate(config.schedules):
+        for ly, layer in enumerate(schedule.layers):
+            for u, user in enumerate(layer.users):
+                if user not in users:
+                    yield Problem(
+                        f"schedules[{s}].layers[{ly}].users[{u}]", _unknown("user", user, users)
+                    )
+        for o, override in enumerate(schedule.overrides):
+            if override.user not in users:
+                yield Problem(
+                    f"schedules[{s}].overrides[{o}].user", _unknown("user", override.user, users)
+                )
+    for s, service in enumerate(config.services):
+        if service.escalation_policy not in policies:
+            yield Problem(
+                f"services[{s}].escalation_policy",
+                _unknown("escalation policy", service.escalation_policy, policies),
+            )
+    for r, routing_key in enumerate(config.routing):
+        for rl, rule in enumerate(routing_key.rules):
+            if rule.service not in services:
+                yield Problem(
+                    f"routing[{r}].rules[{rl}].service", _unknown("service", rule.service, services)
+                )
+
+
+def unique_integration_keys(config: Config) -> Iterator[Problem]:
+    """An integration key leads to one place: one service, or one routing entry.
+
+    The key itself is not printed: it is a credential of the monitoring tool."""
+    first: dict[str, str] = {}
+    paths = [
+        (f"services[{s}].integrations[{i}].key", integration.key)
+        for s, service in enumerate(config.services)
+        for i, integration in enumerate(service.integrations)
+    ] + [(f"routing[{r}].key", routing_key.key) for r, routing_key in enumerate(config.routing)]
+    for path, key in paths:
+        if key in first:
+            yield Problem(path, f"integration key already used at {first[key]}")
+        else:
+            first[key] = path
+
+
+def catch_all_last(config: Config) -> Iterator[Problem]:
+    """A routing rule without `when` matches every alert, so it can only be the last."""
+    for r, routing_key in enumerate(config.routing):
+        for rl, rule in enumerate(routing_key.rules[:-1]):
+            if rule.when is None:
+                yield Problem(
+                    f"routing[{r}].rules[{rl}]",
+                    "a rule without 'when' matches every alert, so the rules after it "
+                    "never match: move it last",
+                )
+
+
+def deliverable_notifications(config: Config) -> Iterator[Problem]:
+    """Each notification rule has a contact to use (error) and a configured channel
+    (warning: the file may be shared by setups with fewer providers); a user without
+    rules notifies nobody (warning)."""
+    for u, user in enumerate(config.users):
+        if not user.notification_rules:
+            yield Problem(
+                f"users[{u}].notification_rules",
+                f"user {user.id!r} has no notification rules: paging them notifies nobody",
+                "warning",
+            )
+        for n, rule in enumerate(user.notification_rules):
+            path = f"users[{u}].notification_rules[{n}].via"
+            if not user.contacts.has(rule.via):
+                yield Problem(
+                    path, f"user {user.id!r} has no {rule.via} contact (contacts.{rule.via})"
+                )
+            channel = CHANNEL_OF_METHOD[rule.via]
+            if channel != "console" and not config.channels.configured(channel):
+                yield Problem(
+                    path,
+                    f"notifications via {rule.via} need the channels.{channel} section, "
+                    "which is not configured",
+                    "warning",
+                )
+
+
+def chat_channels(config: Config) -> Iterator[Problem]:
+    """A service's chat updates need their channel configured (warning)."""
+    for s, service in enumerate(config.services):
+        if service.chat.slack_channel is not None and config.channels.slack is None:
+            yield Problem(
+                f"services[{s}].chat.slack_channel",
+                "status updates to Slack need the channels.slack section, which is not configured",
+                "warning",
+            )
+        if service.chat.teams is not None and config.channels.teams is None:
+            yield Problem(
+                f"services[{s}].chat.teams",
+                "status updates to Teams need the channels.teams section, which is not configured",
+                "warning",
+            )
+
+
+def reachable_links(config: Config) -> Iterator[Problem]:
+    """Links in messages must point somewhere other machines can open (warning)."""
+    host = urllib.parse.urlsplit(config.server.public_url).hostname
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - recognizing the wildcard, not binding it
+        yield Problem(
+            "server.public_url",
+            f"links in messages point at {config.server.public_url}, which other machines "
+            "cannot open: set public_url to the address people reach pager at",
+            "warning",
+        )
+
+
+CHECKS: list[Check] = [
+    unique_ids,
+    unique_api_tokens,
+    references,
+    unique_integration_keys,
+    catch_all_last,
+    deliverable_notifications,
+    chat_channels,
+    reachable_links,
+]
+"""The semantic checks `check_config` runs, in order. Append new checks here."""
+
+
+# --- pager check-config FILE --------------------------------------------------------------
+
+
+def main(path: str, env: Mapping[str, str] | None = None) -> int:
+    """Print every problem of the configuration at `path` and a summary; 0 when it has
+    no errors (warnings allowed), 1 otherwise. An unreadable file is one line on stderr."""
+    from pager.config.load import validate_config_text  # load imports this module
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"pager check-config: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except UnicodeDecodeError:
+        print(f"pager check-config: cannot read {path}: it is not UTF-8 text", file=sys.stderr)
+        return 1
+    _, problems = validate_config_text(text, source=path, env=os.environ if env is None else env)
+    for problem in problems:
+        print(problem)
+    errors = sum(problem.is_error for problem in problems)
+    warnings = len(problems) - errors
+    print(_summary(path, errors, warnings))
+    return 1 if errors else 0
+
+
+def _summary(path: str, errors: int, warnings: int) -> str:
+    def count(n: int, noun: str) -> str:
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+
+    if errors:
+        text = f"{path}: not valid, {count(errors, 'error')}"
+        return text + (f", {count(warnings, 'warning')}" if warnings else "")
+    return f"{path}: valid" + (f" ({count(warnings, 'warning')})" if warnings else "")

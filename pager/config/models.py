@@ -1,0 +1,248 @@
+"""The whole configuration as one frozen model, `Config`, and the small top-level sections.
+
+`Config` is what every other part of pager receives: the validated, immutable form of the
+YAML file described in CONTRACT.md. The larger sections live in their own modules
+(`models_people`, `models_schedules`, `models_escalation`, `models_services`,
+`models_channels`); this module assembles them, holds the sections too small to deserve a
+module (server, auth, journal) and re-exports every model class so callers import from one
+place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from pager.config.durations import PositiveDuration
+from pager.config.fields import (
+    ConfigModel,
+    HttpUrl,
+    ListenAddress,
+    NonEmptyStr,
+    OptionalSecret,
+    Secret,
+    error,
+)
+from pager.config.models_channels import (
+    Channels,
+    ChannelSettings,
+    ConsoleChannel,
+    EmailChannel,
+    EmailTemplates,
+    SlackChannel,
+    SlackTemplates,
+    SmsTemplates,
+    TeamsChannel,
+    TeamsTemplates,
+    Templates,
+    TwilioChannel,
+    VoiceTemplates,
+    WebhookChannel,
+    WebhookTemplates,
+)
+from pager.config.models_escalation import EscalationLevel, EscalationPolicy, Target
+from pager.config.models_people import Contacts, NotificationRule, User
+from pager.config.models_schedules import Layer, Override, Restriction, Rotation, Schedule
+from pager.config.models_services import (
+    BusinessHours,
+    ChatUpdates,
+    Condition,
+    Integration,
+    LowUrgency,
+    MaintenanceWindow,
+    RateLimit,
+    RoutingKey,
+    RoutingRule,
+    Service,
+    UrgencyBySeverity,
+)
+
+__all__ = [
+    "ApiToken",
+    "Auth",
+    "BusinessHours",
+    "ByteSize",
+    "ChannelSettings",
+    "Channels",
+    "ChatUpdates",
+    "Condition",
+    "Config",
+    "ConsoleChannel",
+    "Contacts",
+    "EmailChannel",
+    "EmailTemplates",
+    "EscalationLevel",
+    "EscalationPolicy",
+    "Integration",
+    "Journal",
+    "Layer",
+    "LowUrgency",
+    "MaintenanceWindow",
+    "NotificationRule",
+    "Override",
+    "RateLimit",
+    "Restriction",
+    "Rotation",
+    "RoutingKey",
+    "RoutingRule",
+    "Schedule",
+    "Server",
+    "Service",
+    "SlackChannel",
+    "SlackTemplates",
+    "SmsTemplates",
+    "Target",
+    "TeamsChannel",
+    "TeamsTemplates",
+    "Templates",
+    "TwilioChannel",
+    "UrgencyBySeverity",
+    "User",
+    "VoiceTemplates",
+    "WebhookChannel",
+    "WebhookTemplates",
+    "parse_byte_size",
+]
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def _strip_trailing_slash(url: str) -> str:
+    return url.rstrip("/") or url
+
+
+class Server(ConfigModel):
+    """Where pager listens and how it names itself in links.
+
+    `listen` serves everything (API, hooks, websocket, dashboard, ingest); `ingest_listen`
+    is an optional second listener for the ingest paths only. `public_url` is the base of
+    links in messages and of Twilio callbacks; it defaults to `http://{listen}` and is kept
+    without a trailing slash, so `public_url + "/a/..."` is always right.
+    """
+
+    listen: ListenAddress = DEFAULT_LISTEN
+    ingest_listen: ListenAddress | None = None
+    public_url: Annotated[HttpUrl, AfterValidator(_strip_trailing_slash)] = (
+        f"http://{DEFAULT_LISTEN}"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def derive_public_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("public_url") is None:
+            listen = data.get("listen", DEFAULT_LISTEN)
+            if not isinstance(listen, str) or ":" not in listen:
+                listen = DEFAULT_LISTEN  # listen itself is reported; keep this one quiet
+            return {**data, "public_url": f"http://{listen}"}
+        return data
+
+
+class ApiToken(ConfigModel):
+    """A bearer token for `/api/v1` and the stream; `name` says who holds it (audit)."""
+
+    name: NonEmptyStr
+    token: Secret
+
+
+class Auth(ConfigModel):
+    """Bearer tokens for the API, and the secret that signs action links (email, Teams)."""
+
+    api_tokens: tuple[ApiToken, ...] = ()
+    link_secret: OptionalSecret = None
+
+
+_BYTE_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+_BYTE_SIZE = re.compile(r"(\d+)\s*([A-Za-z]*)")
+
+
+def parse_byte_size(value: Any) -> int:
+    """`64MB` (10**6 bytes each), `64MiB` (2**20), `4096` or `4096B`, to a number of bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        amount, unit = value, ""
+    elif isinstance(value, str) and (match := _BYTE_SIZE.fullmatch(value.strip())):
+        amount, unit = int(match[1]), match[2].lower()
+    else:
+        unit = "?"
+        amount = 0
+    if unit not in _BYTE_UNITS:
+        raise error("byte_size", f"{value!r} is not a size: use e.g. 64MiB, 500MB or 1GiB")
+    size = amount * _BYTE_UNITS[unit]
+    if size <= 0:
+        raise error("byte_size", "must be larger than 0 bytes")
+    return size
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
+"""A number of bytes, written as an integer or with a unit (KB/MB/GB decimal, KiB/MiB/GiB
+binary)."""
+
+
+class Journal(ConfigModel):
+    """Extension: how the event journal in `data_dir` is written.
+
+    A new segment file starts once the current one reaches `segment_size`; a snapshot of
+    the state is written every `snapshot_every` events or `snapshot_interval`, whichever
+    comes first, so replay at start-up reads at most that much; `fsync: false` trades
+    durability on power loss for speed (tests, benchmarks).
+    """
+
+    segment_size: ByteSize = 64 * 2**20
+    snapshot_every: int = Field(default=50_000, ge=1)
+    snapshot_interval: PositiveDuration = dt.timedelta(minutes=5)
+    fsync: bool = True
+
+
+class Config(ConfigModel):
+    """The whole configuration (CONTRACT.md, "Configuration (YAML)"); every key has a
+    default except inside the objects of the lists.
+
+    Ids are unique and references resolve only once `check_config()` says so; `load_config`
+    runs it, so a Config from there is known good.
+    """
+
+    server: Server = Server()
+    data_dir: Path = Path("./pager-data")
+    auth: Auth = Auth()
+    users: tuple[User, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    escalation_policies: tuple[EscalationPolicy, ...] = ()
+    services: tuple[Service, ...] = ()
+    routing: tuple[RoutingKey, ...] = ()
+    channels: Channels = Channels()
+    templates: Templates = Templates()
+    journal: Journal = Journal()
+
+    def digest(self) -> str:
+        """A short sha256 (16 hex digits) of the canonical form, to journal which
+        configuration was in force. Equal configurations have equal digests however the
+        YAML was written (key order, comments, `1h` or `60m`). Secrets are part of it, so
+        a rotated token is a new configuration; only this prefix of the hash is shown."""
+        canonical = json.dumps(
+            self.model_dump(mode="json", by_alias=True),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def user(self, user_id: str) -> User | None:
+        return next((user for user in self.users if user.id == user_id), None)
+
+    def schedule(self, schedule_id: str) -> Schedule | None:
+        return next((s for s in self.schedules if s.id == schedule_id), None)
+
+    def escalation_policy(self, policy_id: str) -> EscalationPolicy | None:
+        return next((p for p in self.escalation_policies if p.id == policy_id), None)
+
+    def service(self, service_id: str) -> Service | None:
+        return next((s for s in self.services if s.id == service_id), None)

@@ -1,0 +1,329 @@
+"""Semantic checks, `pager check-config` (`main`) and the embedded demo configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pager.config import Config, Problem, check_config, load_config_text, load_demo_config
+from pager.config.check import CHECKS, main, unique_ids
+from pager.config.demo import demo_config_text
+
+ProblemsOf = Callable[..., list[str]]
+
+
+def test_base_configuration_has_no_problems(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    assert problems(base) == []
+
+
+def test_duplicate_ids(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    base["users"].append({**base["users"][0], "name": "Alice Again"})
+    base["schedules"].append(base["schedules"][0])
+    base["escalation_policies"].append(base["escalation_policies"][0])
+    base["services"].append({**base["services"][0], "integrations": []})
+    assert problems(base) == [
+        "users[2].id: duplicate user id 'alice' (also users[0])",
+        "schedules[1].id: duplicate schedule id 'primary' (also schedules[0])",
+        "escalation_policies[1].id: duplicate escalation policy id 'default' "
+        "(also escalation_policies[0])",
+        "services[1].id: duplicate service id 'checkout' (also services[0])",
+    ]
+
+
+def test_unknown_references_suggest_close_ids(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    base["escalation_policies"][0]["levels"][1]["targets"] = [
+        {"schedule": "primay"},
+        {"user": "bbo"},
+        {"user": "zed"},
+    ]
+    base["schedules"][0]["layers"][0]["users"] = ["alice", "alcie"]
+    base["schedules"][0]["overrides"] = [
+        {"user": "carol", "start": "2026-12-24T18:00:00-05:00", "end": "2026-12-26T09:00:00-05:00"}
+    ]
+    base["services"][0]["escalation_policy"] = "defualt"
+    base["routing"] = [{"key": "shared", "type": "generic", "rules": [{"service": "chekout"}]}]
+    assert problems(base) == [
+        "escalation_policies[0].levels[1].targets[0]: unknown schedule 'primay' "
+        "(did you mean 'primary'?)",
+        "escalation_policies[0].levels[1].targets[1]: unknown user 'bbo' (did you mean 'bob'?)",
+        "escalation_policies[0].levels[1].targets[2]: unknown user 'zed'",
+        "schedules[0].layers[0].users[1]: unknown user 'alcie' (did you mean 'alice'?)",
+        "schedules[0].overrides[0].user: unknown user 'carol'",
+        "services[0].escalation_policy: unknown escalation policy 'defualt' "
+        "(did you mean 'default'?)",
+        "routing[0].rules[0].service: unknown service 'chekout' (did you mean 'checkout'?)",
+    ]
+
+
+def test_a_user_id_is_not_a_schedule(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    base["escalation_policies"][0]["levels"][0]["targets"] = [{"schedule": "alice"}]
+    assert problems(base) == [
+        "escalation_policies[0].levels[0].targets[0]: unknown schedule 'alice'"
+    ]
+
+
+def test_integration_keys_are_unique(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    base["services"][0]["integrations"].append({"type": "alertmanager", "key": "am"})
+    base["services"].append(
+        {
+            "id": "search",
+            "escalation_policy": "default",
+            "integrations": [{"type": "pagerduty", "key": "am"}],
+        }
+    )
+    base["routing"] = [{"key": "gen-checkout", "type": "generic", "rules": [{"service": "search"}]}]
+    assert problems(base) == [
+        "services[1].integrations[0].key: integration key already used at "
+        "services[0].integrations[1].key",
+        "routing[0].key: integration key already used at services[0].integrations[0].key",
+    ]
+
+
+def test_catch_all_rule_must_be_last(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    when = [{"field": "labels.team", "equals": "payments"}]
+    base["routing"] = [
+        {
+            "key": "shared",
+            "type": "alertmanager",
+            "rules": [
+                {"service": "checkout", "when": when},
+                {"service": "checkout"},
+                {"service": "checkout", "when": when},
+                {"service": "checkout"},
+            ],
+        }
+    ]
+    assert problems(base) == [
+        "routing[0].rules[1]: a rule without 'when' matches every alert, so the rules after "
+        "it never match: move it last"
+    ]
+
+
+def test_notification_rules_need_a_contact(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    base["users"][1]["notification_rules"] += [
+        {"after": "1m", "via": "sms"},
+        {"after": "2m", "via": "console"},
+    ]
+    base["channels"]["twilio"] = {
+        "account_sid": "AC1",
+        "auth_token": "t",
+        "from_number": "+15555550199",
+    }
+    assert problems(base) == [
+        "users[1].notification_rules[1].via: user 'bob' has no sms contact (contacts.sms)"
+    ]
+
+
+def test_notification_rules_need_a_channel(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    base["users"][0]["notification_rules"] += [{"after": "1m", "via": "sms"}]
+    del base["channels"]["slack"]
+    assert problems(base) == [
+        "warning: users[0].notification_rules[0].via: notifications via slack need the "
+        "channels.slack section, which is not configured",
+        "warning: users[0].notification_rules[1].via: notifications via sms need the "
+        "channels.twilio section, which is not configured",
+        "warning: users[1].notification_rules[0].via: notifications via slack need the "
+        "channels.slack section, which is not configured",
+    ]
+
+
+def test_user_without_rules_is_a_warning(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    del base["users"][1]["notification_rules"]
+    assert problems(base) == [
+        "warning: users[1].notification_rules: user 'bob' has no notification rules: "
+        "paging them notifies nobody"
+    ]
+
+
+def test_other_warnings(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    base["services"][0]["chat"] = {"slack_channel": "C01", "teams": "https://t.example.com/x"}
+    base["server"] = {"listen": "0.0.0.0:8080"}
+    del base["channels"]["slack"]
+    base["users"] = [
+        {**user, "notification_rules": [{"after": "0m", "via": "console"}]}
+        for user in base["users"]
+    ]
+    assert problems(base) == [
+        "warning: services[0].chat.slack_channel: status updates to Slack need the "
+        "channels.slack section, which is not configured",
+        "warning: services[0].chat.teams: status updates to Teams need the channels.teams "
+        "section, which is not configured",
+        "warning: server.public_url: links in messages point at http://0.0.0.0:8080, which "
+        "other machines cannot open: set public_url to the address people reach pager at",
+    ]
+
+
+def test_api_tokens_are_unique(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    base["auth"] = {
+        "api_tokens": [
+            {"name": "ops", "token": "t1"},
+            {"name": "ops", "token": "t2"},
+            {"name": "ci", "token": "t1"},
+        ]
+    }
+    assert problems(base) == [
+        "auth.api_tokens[1].name: duplicate token name 'ops' (also auth.api_tokens[0])",
+        "auth.api_tokens[2].token: the same token as auth.api_tokens[0]",
+    ]
+
+
+def test_checks_are_a_list_of_functions(base: dict[str, Any]) -> None:
+    config = load_config_text(yaml.safe_dump(base))
+
+    def everything_is_wrong(config: Config) -> list[Problem]:
+        return [Problem("users", "no")]
+
+    assert check_config(config) == []
+    assert check_config(config, [*CHECKS, everything_is_wrong]) == [Problem("users", "no")]
+    duplicated = config.model_copy(update={"users": config.users * 2})
+    assert check_config(duplicated, [unique_ids]) == [
+        Problem("users[2].id", "duplicate user id 'alice' (also users[0])"),
+        Problem("users[3].id", "duplicate user id 'bob' (also users[1])"),
+    ]
+
+
+# --- pager check-config FILE ----------------------------------------------------------------
+
+
+def test_main_valid_file(
+    tmp_path: Path, base: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "pager.yaml"
+    path.write_text(yaml.safe_dump(base))
+    assert main(str(path)) == 0
+    assert capsys.readouterr().out == f"{path}: valid\n"
+
+
+def test_main_warnings_only_is_valid(
+    tmp_path: Path, base: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    del base["users"][1]["notification_rules"]
+    path = tmp_path / "pager.yaml"
+    path.write_text(yaml.safe_dump(base))
+    assert main(str(path)) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: users[1].notification_rules: user 'bob' has no notification rules: "
+        "paging them notifies nobody",
+        f"{path}: valid (1 warning)",
+    ]
+
+
+def test_main_prints_every_problem(
+    tmp_path: Path, base: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base["escalation_policies"][0]["levels"][1]["targets"] = [{"schedule": "primay"}]
+    base["services"][0]["escalation_policy"] = "defualt"
+    del base["users"][1]["notification_rules"]
+    base["channels"]["slack"]["token"] = "${SLACK_BOT_TOKEN}"
+    path = tmp_path / "pager.yaml"
+    path.write_text(yaml.safe_dump(base))
+    assert main(str(path), env={}) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "channels.slack.token: environment variable 'SLACK_BOT_TOKEN' is not set",
+        "escalation_policies[0].levels[1].targets[0]: unknown schedule 'primay' "
+        "(did you mean 'primary'?)",
+        "services[0].escalation_policy: unknown escalation policy 'defualt' "
+        "(did you mean 'default'?)",
+        "warning: users[1].notification_rules: user 'bob' has no notification rules: "
+        "paging them notifies nobody",
+        f"{path}: not valid, 3 errors, 1 warning",
+    ]
+    assert captured.err == ""
+
+
+def test_main_env_defaults_to_the_process_environment(
+    tmp_path: Path,
+    base: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base["channels"]["slack"]["token"] = "${PAGER_TEST_TOKEN}"
+    path = tmp_path / "pager.yaml"
+    path.write_text(yaml.safe_dump(base))
+    monkeypatch.delenv("PAGER_TEST_TOKEN", raising=False)
+    assert main(str(path)) == 1
+    monkeypatch.setenv("PAGER_TEST_TOKEN", "xoxb")
+    assert main(str(path)) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"{path}: valid"
+
+
+def test_main_yaml_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "pager.yaml"
+    path.write_text("server:\n  listen: a: b\n")
+    assert main(str(path)) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "invalid YAML at line 2, column 12: mapping values are not allowed here",
+        f"{path}: not valid, 1 error",
+    ]
+
+
+def test_main_missing_or_unreadable_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert main(str(missing)) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"pager check-config: cannot read {missing}: No such file or directory\n"
+
+    assert main(str(tmp_path)) == 1
+    assert (
+        capsys.readouterr().err == f"pager check-config: cannot read {tmp_path}: Is a directory\n"
+    )
+
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert main(str(binary)) == 1
+    assert capsys.readouterr().err == (
+        f"pager check-config: cannot read {binary}: it is not UTF-8 text\n"
+    )
+
+
+# --- the embedded demo ----------------------------------------------------------------------
+
+
+def test_demo_config_is_valid_and_quiet() -> None:
+    config = load_demo_config()
+    assert check_config(config) == []
+    assert config.server.listen == "127.0.0.1:8080"
+    assert config.server.public_url == "http://127.0.0.1:8080"
+    assert config.data_dir == Path("pager-data")
+    assert [(t.name, t.token) for t in config.auth.api_tokens] == [("demo", "demo-token")]
+    (user,) = config.users
+    assert user.id == "demo"
+    assert [(r.after.total_seconds(), r.via) for r in user.notification_rules] == [(0, "console")]
+    (policy,) = config.escalation_policies
+    assert policy.repeat == 1
+    (level,) = policy.levels
+    assert [(t.kind, t.id) for t in level.targets] == [("user", "demo")]
+    assert level.escalate_after.total_seconds() == 300
+    (service,) = config.services
+    assert service.id == "demo" and service.escalation_policy == policy.id
+    assert [(i.type, i.key) for i in service.integrations] == [
+        ("generic", "demo-generic"),
+        ("pagerduty", "demo-routing-key-0000000000000000"),
+        ("alertmanager", "demo-am"),
+    ]
+    assert config.channels.console is not None
+    assert config.channels.slack is None and config.channels.twilio is None
+
+
+def test_demo_config_data_dir_override(tmp_path: Path) -> None:
+    config = load_demo_config(data_dir=tmp_path / "data")
+    assert config.data_dir == tmp_path / "data"
+    assert load_demo_config(str(tmp_path)).data_dir == tmp_path
+    assert config.services == load_demo_config().services
+
+
+def test_demo_config_passes_check_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text(demo_config_text())
+    assert main(str(path), env={}) == 0
+    assert capsys.readouterr().out == f"{path}: valid\n"
