@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .routing import IntegrationRoute
+
 __all__ = [
     "BusinessHours",
     "Context",
     "LevelRules",
     "PolicyRules",
+    "RulesBook",
     "ServiceRules",
     "Target",
     "Window",
@@ -126,3 +129,18 @@ class Context:
             if uid is not None and uid not in users:
                 users.append(uid)
         return tuple(users)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesBook:
+    """The whole compiled configuration, as the actors consult it. Swapped whole on a
+    reload; never changed in place."""
+
+    services: Mapping[str, ServiceRules]
+    integrations: Mapping[tuple[str, str], IntegrationRoute]
+    oncall: Callable[[str, datetime], str | None] = _nobody
+    digest: str = ""
+
+    def service(self, service_id: str) -> ServiceRules:
+        svc = self.services.get(service_id)
+        return svc if svc is not None else ServiceRules(service_id)

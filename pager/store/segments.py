@@ -9,7 +9,7 @@ Each line is one JSON object: {"v", "seq", "ts", "type", "subject", "data"}.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -92,10 +92,15 @@ def parse_line(raw: bytes, expect_seq: int | None = None) -> Record:
 
 
 def iter_records(
-    segments: list[Segment], start_seq: int, data_dir: str | None = None
+    segments: list[Segment],
+    start_seq: int,
+    data_dir: str | None = None,
+    on_torn: Callable[[TornTail], None] | None = None,
 ) -> Iterator[Record]:
     """Records with seq >= start_seq from `segments`, checked line by line: a line that does
-    not parse or breaks the sequence raises LogDamaged naming the file and line."""
+    not parse or breaks the sequence raises LogDamaged naming the file and line. With
+    `on_torn`, a last line without its newline (a crash in mid-write, which start-up will
+    cut) is reported to it instead, and reading stops there."""
     expect = None
     for i, seg in enumerate(segments):
         nxt = segments[i + 1].first_seq if i + 1 < len(segments) else None
@@ -113,6 +118,9 @@ def iter_records(
                 lineno += 1
                 if lineno <= skip:
                     continue
+                if on_torn is not None and nxt is None and not raw.endswith(b"\n"):
+                    on_torn(TornTail(seg.path, lineno, len(raw)))
+                    return
                 try:
                     rec = parse_line(raw, expect)
                 except ValueError as e:

@@ -1,0 +1,158 @@
+"""One actor per open incident: it owns the incident's timers and is the only writer of its
+events.
+
+Its loop: wait for a request or for the incident's next deadline (escalation step, ack
+timeout, snooze end, deferred paging, auto-resolve — absolute UTC instants from the journal,
+turned into trio deadlines); take everything queued with it (one journal append for the
+batch); `decide` each on the incident as the previous ones leave it; journal the events;
+then answer each requester. Once the incident is resolved (or never opened), it tells the
+router, and sends back to the router whatever still reaches it, until the router closes its
+inbox.
+
+A deadline that passed while pager was down fires once, at once, when the actor starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from datetime import datetime
+
+import trio
+
+from pager.clock import WallClock, trio_deadline
+from pager.core.commands import Command, Open, Tick
+from pager.core.events import Event
+from pager.core.incident import decide, evolve, next_deadline
+from pager.core.model import Incident, Status
+from pager.core.rules import Context, RulesBook
+from pager.core.state import SystemState
+from pager.errors import LogUnavailable, PagerError
+
+from .journal import Journal
+from .messages import Act, Closed, Ingest, Outcome, Reroute, RouterMessage
+
+__all__ = ["MAX_BATCH", "IncidentActor"]
+
+log = logging.getLogger("pager.incident")
+
+MAX_BATCH = 256
+RETRY_AFTER_FAILED_WRITE = (
+    1.0  # seconds before a timer whose events could not be journaled tries again
+)
+
+
+class IncidentActor:
+    def __init__(
+        self,
+        incident_id: str,
+        journal: Journal,
+        state: SystemState,
+        rules: Callable[[], RulesBook],
+        clock: WallClock,
+        router: trio.MemorySendChannel[RouterMessage],
+    ) -> None:
+        self.id = incident_id
+        self.journal = journal
+        self.state = state
+        self.rules = rules
+        self.clock = clock
+        self.router = router
+        self._hold_until = -math.inf  # trio time: timers wait after a failed write
+
+    async def run(self, inbox: trio.MemoryReceiveChannel[Ingest | Act]) -> None:
+        closing = False
+        async with inbox:
+            while True:
+                inc = self.state.incidents.get(self.id)
+                due = None if closing or inc is None else next_deadline(inc)
+                deadline = (
+                    math.inf
+                    if due is None
+                    else max(trio_deadline(self.clock, due), self._hold_until)
+                )
+                first: Ingest | Act | None = None
+                try:
+                    with trio.move_on_at(deadline):
+                        first = await inbox.receive()
+                except trio.EndOfChannel:
+                    return
+                batch: list[Ingest | Act | None] = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(inbox.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                if closing:
+                    for req in batch:
+                        if req is not None:
+                            await self.router.send(Reroute(req))
+                    continue
+                await self._process(batch)
+                inc = self.state.incidents.get(self.id)
+                if inc is None or inc.status is Status.RESOLVED:
+                    closing = True
+                    await self.router.send(Closed(self.id))
+
+    async def _process(self, batch: list[Ingest | Act | None]) -> None:
+        now = self.clock.now()
+        rules = self.rules()
+        current = self.state.incidents.get(self.id)
+        provisional = current
+        events: list[Event] = []
+        answers: list[tuple[Ingest | Act, PagerError | None, bool]] = []
+        for req in batch:
+            command: Command = Tick() if req is None else req.command
+            service_id = self._service_of(provisional, command)
+            if service_id is None:
+                if req is not None:
+                    answers.append((req, PagerError(f"incident {self.id} does not exist"), False))
+                continue
+            ctx = self._context(rules, service_id, now)
+            try:
+                produced = decide(provisional, command, ctx)
+            except PagerError as e:
+                if req is not None:
+                    answers.append((req, e, False))
+                continue
+            for ev in produced:
+                provisional = evolve(provisional, ev, 0, now)
+            events.extend(produced)
+            if req is not None:
+                answers.append((req, None, bool(produced)))
+        try:
+            await self.journal.record(events, now)
+        except LogUnavailable as e:
+            self._hold_until = trio.current_time() + RETRY_AFTER_FAILED_WRITE
+            if batch == [None]:
+                log.warning("incident %s: timer events not journaled, retrying: %s", self.id, e)
+            for req, _, _ in answers:
+                req.reply.fail(e)
+            return
+        after = self.state.incidents.get(self.id)
+        for req, err, changed in answers:
+            if err is not None:
+                req.reply.fail(err)
+            else:
+                req.reply.set(Outcome(after, changed))
+
+    def _service_of(self, inc: Incident | None, command: Command) -> str | None:
+        if inc is not None:
+            return inc.service_id
+        if isinstance(command, Open):
+            return command.new.service_id
+        return None
+
+    def _context(self, rules: RulesBook, service_id: str, now: datetime) -> Context:
+        svc = rules.service(service_id)
+        reason = None
+        for w in svc.maintenance:
+            if w.covers(now):
+                reason = w.reason or "maintenance window"
+                break
+        else:
+            win = self.state.maintenance_for(service_id, now)
+            if win is not None:
+                reason = win.reason or "maintenance window"
+        return Context(service=svc, now=now, maintenance=reason, oncall=rules.oncall)

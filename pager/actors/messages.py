@@ -1,0 +1,102 @@
+"""What actors send each other: requests with a one-shot reply slot, and the notices an
+incident actor sends its router."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import trio
+
+from pager.core.commands import Command
+from pager.core.model import Incident
+from pager.errors import PagerError
+
+__all__ = ["Act", "Closed", "Ingest", "Outcome", "Reply", "Reroute"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a request did: the incident afterwards (None when nothing was opened) and
+    whether any event was journaled."""
+
+    incident: Incident | None
+    changed: bool
+
+
+class Reply:
+    """A one-shot reply slot: the requester awaits `wait()`, the actor calls `set` or
+    `fail` exactly once. Cheaper than a memory channel per request, and a reply to a
+    requester that gave up (timed out) is simply dropped."""
+
+    __slots__ = ("_done", "_error", "_value")
+
+    def __init__(self) -> None:
+        self._done = trio.Event()
+        self._value: Outcome | None = None
+        self._error: BaseException | None = None
+
+    def set(self, value: Outcome) -> None:
+        if not self._done.is_set():
+            self._value = value
+            self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        if not self._done.is_set():
+            self._error = error
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    async def wait(self) -> Outcome:
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+@dataclass(frozen=True, slots=True)
+class Ingest:
+    """An alert for (service, dedup key): the router finds the open incident or opens one."""
+
+    service_id: str
+    dedup_key: str
+    integration: str
+    command: Command
+    reply: Reply = field(default_factory=Reply)
+    opens: bool = True  # False for acknowledge/resolve: never opens an incident
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    """A command for one incident by id (REST API, interactions)."""
+
+    incident_id: str
+    command: Command
+    reply: Reply = field(default_factory=Reply)
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """From an incident actor: my incident is resolved (or never opened); stop routing to me."""
+
+    incident_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reroute:
+    """From a closing incident actor: a request that arrived after it closed."""
+
+    request: Ingest | Act
+
+
+Request = Ingest | Act
+RouterMessage = Ingest | Act | Closed | Reroute
+
+
+def busy(what: str) -> PagerError:
+    from pager.errors import Unavailable
+
+    return Unavailable(f"{what} is busy; try again")

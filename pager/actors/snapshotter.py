@@ -1,0 +1,60 @@
+"""Writes a snapshot of the whole state every N journaled records or T seconds (whichever
+comes first, and only when something changed), and a last one at shutdown, so start-up
+replays only a short tail."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import trio
+
+from pager.clock import WallClock
+from pager.core.state import SystemState
+from pager.store.base import EventLog, Record
+
+__all__ = ["Snapshotter"]
+
+log = logging.getLogger("pager.snapshots")
+
+
+class Snapshotter:
+    def __init__(
+        self, log_: EventLog, state: SystemState, clock: WallClock, *, every: int, interval: float
+    ) -> None:
+        self.log = log_
+        self.state = state
+        self.clock = clock
+        self.every = every
+        self.interval = interval
+        self.last_seq = state.last_seq
+        self.taken = 0
+        self._due = trio.Event()
+        log_.add_commit_hook(self._count)
+
+    def _count(self, records: Sequence[Record]) -> None:
+        if self.state.last_seq - self.last_seq >= self.every:
+            self._due.set()
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[Snapshotter] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        task_status.started(self)
+        while True:
+            with trio.move_on_after(self.interval):
+                await self._due.wait()
+            self._due = trio.Event()
+            await self.take()
+
+    async def take(self) -> None:
+        seq = self.state.last_seq
+        if seq <= self.last_seq:
+            return
+        try:
+            await self.log.save_snapshot(seq, self.clock.now(), self.state.to_snapshot())
+        except OSError as e:
+            log.error("snapshot at %d failed: %s (the log is intact; will try again)", seq, e)
+            return
+        self.last_seq = seq
+        self.taken += 1
+        log.info("snapshot at %d", seq)

@@ -1,0 +1,198 @@
+"""The supervisor: builds the system from a configuration and runs it under one nursery.
+
+Start-up, in order: open the data folder (lock, torn-tail cut), rebuild the state (newest
+snapshot + replay), start the journal writer, then the broadcaster, the router (which starts
+an actor per open incident: their timers re-arm from the journaled deadlines), the
+snapshotter, and last the edges (hypercorn's trio `serve`, and the lean ingest listener when
+configured), each with `nursery.start` so the next starts only once the previous is ready.
+
+Shutdown (the `shutdown` event, set on SIGINT/SIGTERM) goes the other way: the edges stop
+accepting and finish their requests, websockets close, the router closes every actor's inbox
+and waits for them, a last snapshot is written, and the journal flushes and fsyncs before the
+folder lock is released.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from pager.clock import SystemClock, WallClock
+from pager.config.compile import compile_rules
+from pager.core.events import ConfigApplied
+from pager.replay.load import LoadReport, load_state
+from pager.store.base import EventLog
+from pager.store.jsonl import JsonlLog
+from pager.web.app import create_app
+from pager.web.ingest import IngestEndpoints
+from pager.web.lean import LeanLimits, serve_lean
+
+from .broadcaster import Broadcaster
+from .journal import Journal
+from .messages import RouterMessage
+from .router import Router
+from .snapshotter import Snapshotter
+from .system import System
+
+__all__ = ["ROUTER_INBOX", "Running", "run_pager"]
+
+log = logging.getLogger("pager")
+
+ROUTER_INBOX = 1024
+
+
+@dataclass
+class Running:
+    """What `run_pager` hands to `task_status.started`: the system and where it listens."""
+
+    system: System
+    urls: list[str]
+    ingest_url: str | None
+    load: LoadReport
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _split(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def _serve_web(
+    system: System, stop: trio.Event, *, task_status: trio.TaskStatus[list[str]]
+) -> None:
+    cfg = HypercornConfig()
+    cfg.bind = [system.config.server.listen]
+    cfg.accesslog = None
+    cfg.errorlog = logging.getLogger("pager.hypercorn")
+    cfg.graceful_timeout = 10.0
+    cfg.include_server_header = False
+    cfg.websocket_ping_interval = 20.0
+    await serve(create_app(system), cfg, shutdown_trigger=stop.wait, task_status=task_status)
+
+
+async def run_pager(
+    config: Any,
+    *,
+    shutdown: trio.Event,
+    clock: WallClock | None = None,
+    event_log: EventLog | None = None,
+    config_source: str = "config",
+    serve_edges: bool = True,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run pager until `shutdown` is set. `serve_edges=False` runs the core alone (no
+    sockets), for tests that drive it through `System.submit` on a mock clock."""
+    clock = clock or SystemClock()
+    jcfg = config.journal
+    if event_log is None:
+        event_log = JsonlLog.open(config.data_dir, segment_size=jcfg.segment_size, fsync=jcfg.fsync)
+    try:
+        state, report = load_state(event_log, data_dir=str(config.data_dir))
+    except BaseException:
+        if isinstance(event_log, JsonlLog):
+            event_log.release()
+        raise
+    log.info(
+        "state rebuilt: snapshot %s, %d records replayed, %d incidents open",
+        report.snapshot_seq,
+        report.replayed,
+        len(state.open_by_key),
+    )
+    rules = compile_rules(config)
+    journal = Journal(event_log, state)
+    hub = Broadcaster(event_log)
+    event_log.add_commit_hook(hub.publish)
+    snapshotter = Snapshotter(
+        event_log,
+        state,
+        clock,
+        every=jcfg.snapshot_every,
+        interval=jcfg.snapshot_interval.total_seconds(),
+    )
+    async with trio.open_nursery() as outer:
+        await outer.start(event_log.run)
+        try:
+            if state.config_digest != rules.digest:
+                await journal.record(
+                    [ConfigApplied(digest=rules.digest, source=config_source)], clock.now()
+                )
+            send, recv = trio.open_memory_channel[RouterMessage](ROUTER_INBOX)
+            system = System(
+                config=config,
+                rules=rules,
+                state=state,
+                log=event_log,
+                journal=journal,
+                clock=clock,
+                hub=hub,
+                router_inbox=send,
+            )
+            router = Router(journal, state, system.current_rules, clock, send)
+            system.router = router
+            async with trio.open_nursery() as core:
+                await core.start(hub.run)
+                router_done = trio.Event()
+
+                async def run_router(*, task_status: trio.TaskStatus[Router]) -> None:
+                    try:
+                        await router.run(recv, task_status=task_status)
+                    finally:
+                        router_done.set()
+
+                await core.start(run_router)
+                await core.start(snapshotter.run)
+                if serve_edges:
+                    await _run_edges(system, shutdown, report, task_status)
+                else:
+                    system.ready = True
+                    task_status.started(Running(system, [], None, report))
+                    await shutdown.wait()
+                    system.ready = False
+                    hub.close_all()
+                router.stop()
+                await router_done.wait()
+                await snapshotter.take()
+                core.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                await event_log.close()
+    log.info("pager stopped cleanly at record %d", event_log.last_seq)
+
+
+async def _run_edges(
+    system: System, shutdown: trio.Event, report: LoadReport, task_status: trio.TaskStatus[Running]
+) -> None:
+    server = system.config.server
+    web_stop = trio.Event()
+    lean_stop = trio.Event()
+    async with trio.open_nursery() as edges:
+        urls = await edges.start(_serve_web, system, web_stop)
+        ingest_url = None
+        if server.ingest_listen:
+            host, port = _split(server.ingest_listen)
+            lean = IngestEndpoints(system)
+            system.ingest_handlers.append(lean)
+            bound = await edges.start(
+                lambda task_status: serve_lean(
+                    lean,
+                    host,
+                    port,
+                    limits=LeanLimits(),
+                    shutdown=lean_stop,
+                    task_status=task_status,
+                )
+            )
+            ingest_url = f"http://{host}:{bound}"
+        system.ready = True
+        task_status.started(Running(system, urls, ingest_url, report))
+        await shutdown.wait()
+        log.info("shutting down: no new requests; finishing those in flight")
+        system.ready = False
+        system.hub.close_all()
+        web_stop.set()
+        lean_stop.set()

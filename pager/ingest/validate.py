@@ -1,0 +1,141 @@
+"""A small validator that collects every problem of a payload with the path where it is
+(`payload.severity: must be one of critical, error, warning, info`), for the ingest parsers.
+
+Hand-written rather than pydantic: these parsers sit on the alert-storm hot path, and their
+error messages are part of the wire contract (PagerDuty clients show them to people).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from pager.errors import InvalidEvent, UnsupportedMediaType
+
+__all__ = ["Checker", "parse_json_body", "parse_time"]
+
+
+def parse_json_body(body: bytes, content_type: str | None) -> Any:
+    ct = (content_type or "").split(";", 1)[0].strip().lower()
+    if ct != "application/json" and not ct.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not {content_type or 'missing'}"
+        )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise InvalidEvent([f"body: not valid JSON ({e})"]) from None
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601 / RFC 3339, including PagerDuty's `+0000` form; naive means UTC."""
+    t = datetime.fromisoformat(value)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+class Checker:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.append(f"{path}: {message}" if path else message)
+
+    def done(self) -> None:
+        if self.errors:
+            raise InvalidEvent(self.errors)
+
+    def obj(self, value: Any, path: str, *, required: bool = True) -> Mapping[str, Any] | None:
+        if value is None:
+            if required:
+                self.fail(path, "is required")
+            return None
+        if not isinstance(value, dict):
+            self.fail(path, f"must be an object, not {_kind(value)}")
+            return None
+        return value
+
+    def string(
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        required: bool = False,
+        max_len: int | None = None,
+        choices: tuple[str, ...] | None = None,
+        nonempty: bool = True,
+    ) -> str | None:
+        full = f"{path}.{key}" if path else key
+        value = parent.get(key)
+        if value is None:
+            if required:
+                self.fail(full, "is required")
+            return None
+        if not isinstance(value, str):
+            self.fail(full, f"must be a string, not {_kind(value)}")
+            return None
+        if nonempty and required and not value.strip():
+            self.fail(full, "must not be empty")
+            return None
+        if max_len is not None and len(value) > max_len:
+            self.fail(full, f"must be at most {max_len} characters (got {len(value)})")
+            return None
+        if choices is not None and value not in choices:
+            self.fail(full, f"must be one of {', '.join(choices)}")
+            return None
+        return value
+
+    def time(self, parent: Mapping[str, Any], key: str, path: str) -> datetime | None:
+        raw = self.string(parent, key, path)
+        if raw is None:
+            return None
+        try:
+            return parse_time(raw)
+        except ValueError:
+            self.fail(f"{path}.{key}" if path else key, f"{raw!r} is not an ISO 8601 timestamp")
+            return None
+
+    def array(self, parent: Mapping[str, Any], key: str, path: str) -> list[Any]:
+        full = f"{path}.{key}" if path else key
+        value = parent.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(full, f"must be an array, not {_kind(value)}")
+            return []
+        return value
+
+    def labels(self, parent: Mapping[str, Any], key: str, path: str) -> dict[str, str]:
+        full = f"{path}.{key}" if path else key
+        value = parent.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(full, f"must be an object, not {_kind(value)}")
+            return {}
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            if not isinstance(v, str):
+                self.fail(f"{full}.{k}", f"must be a string, not {_kind(v)}")
+            else:
+                out[k] = v
+        return out
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int | float):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "an array"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__

@@ -1,0 +1,59 @@
+"""Rebuilding the state from a data folder: the newest valid snapshot, then every record
+after it. Start-up and the replay tool both use it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pager.core.state import SystemState
+from pager.store.base import EventLog, LogDamaged
+
+__all__ = ["LoadReport", "load_state"]
+
+log = logging.getLogger("pager.replay")
+
+
+@dataclass
+class LoadReport:
+    snapshot_seq: int | None = None
+    replayed: int = 0
+    last_seq: int = 0
+    skipped_snapshots: list[str] = field(default_factory=list)
+
+
+def load_state(
+    log_: EventLog,
+    *,
+    use_snapshot: bool = True,
+    progress: Callable[[int], None] | None = None,
+    data_dir: str | None = None,
+) -> tuple[SystemState, LoadReport]:
+    report = LoadReport()
+    state = SystemState()
+    if use_snapshot:
+        snap = log_.load_snapshot()
+        if snap is not None:
+            try:
+                loaded = SystemState.from_snapshot(snap.state)
+                if loaded.last_seq != snap.seq:
+                    raise ValueError(f"holds state as of {loaded.last_seq}, named {snap.seq}")
+                state = loaded
+                report.snapshot_seq = snap.seq
+            except (KeyError, TypeError, ValueError) as e:
+                report.skipped_snapshots.append(f"snapshot {snap.seq}: {e}")
+                log.warning("snapshot %d unusable (%s): replaying the whole log", snap.seq, e)
+    report.skipped_snapshots.extend(getattr(log_, "skipped_snapshots", []))
+    n = 0
+    for rec in log_.read_from(state.last_seq + 1):
+        try:
+            state.apply(rec)
+        except (KeyError, TypeError, ValueError) as e:
+            raise LogDamaged(f"record {rec.seq}", rec.seq, f"{rec.type}: {e}", data_dir) from None
+        n += 1
+        if progress is not None and n % 10000 == 0:
+            progress(n)
+    report.replayed = n
+    report.last_seq = state.last_seq
+    return state, report

@@ -1,0 +1,151 @@
+"""REST: incidents. List and filter, one incident with its alerts and timeline, and the
+actions (acknowledge, resolve, snooze, escalate, notes), each journaled with who did it and
+broadcast; 409 when the incident's state does not allow the action."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from quart import Response, request
+from quart_trio import QuartTrio
+
+from pager.actors.messages import Act
+from pager.actors.system import System
+from pager.config.durations import parse_duration
+from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
+from pager.core.model import Status
+from pager.errors import BadRequest, NotFound
+from pager.ingest.validate import parse_time
+
+from .auth import authenticate
+from .responses import json_body, jsonify
+from .views import incident_json
+
+__all__ = ["register"]
+
+MAX_LIMIT = 1000
+
+
+def _statuses(raw: str | None) -> set[Status] | None:
+    if not raw:
+        return None
+    out: set[Status] = set()
+    for part in raw.split(","):
+        part = part.strip().lower()
+        if part == "open":
+            out |= {Status.TRIGGERED, Status.ACKNOWLEDGED}
+        else:
+            try:
+                out.add(Status(part))
+            except ValueError:
+                raise BadRequest(
+                    f"status: {part!r} is not one of triggered, acknowledged, resolved, open"
+                ) from None
+    return out
+
+
+def _since(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError:
+        raise BadRequest(f"since: {raw!r} is not an ISO 8601 instant") from None
+
+
+def register(app: QuartTrio, system: System) -> None:
+    def who(body: dict[str, Any], token_name: str) -> str:
+        by = body.get("by")
+        if by is None:
+            return token_name
+        if not isinstance(by, str) or not by:
+            raise BadRequest("by: must be a user id")
+        if by not in {u.id for u in system.config.users}:
+            raise BadRequest(f"by: unknown user {by!r}")
+        return by
+
+    @app.get("/api/v1/incidents")
+    async def list_incidents() -> Response:
+        authenticate(system, request.headers)
+        statuses = _statuses(request.args.get("status"))
+        service = request.args.get("service") or None
+        since = _since(request.args.get("since"))
+        try:
+            limit = int(request.args.get("limit", "100"))
+        except ValueError:
+            raise BadRequest("limit: must be an integer") from None
+        if not 1 <= limit <= MAX_LIMIT:
+            raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
+        found = []
+        for inc in reversed(system.state.incidents.values()):
+            if statuses is not None and inc.status not in statuses:
+                continue
+            if service is not None and inc.service_id != service:
+                continue
+            if since is not None and inc.created_at < since:
+                continue
+            found.append(inc)
+            if len(found) >= limit:
+                break
+        return jsonify({"incidents": [incident_json(i) for i in found], "limit": limit})
+
+    @app.get("/api/v1/incidents/<incident_id>")
+    async def get_incident(incident_id: str) -> Response:
+        authenticate(system, request.headers)
+        inc = system.state.incidents.get(incident_id)
+        if inc is None:
+            raise NotFound(f"no incident {incident_id}")
+        return jsonify(incident_json(inc, detail=True))
+
+    async def act(incident_id: str, make: Any) -> Response:
+        token = authenticate(system, request.headers)
+        body = await json_body()
+        command: Command = make(body, who(body, token))
+        outcome = await system.submit(Act(incident_id, command))
+        assert outcome.incident is not None
+        return jsonify(incident_json(outcome.incident, detail=True))
+
+    @app.post("/api/v1/incidents/<incident_id>/acknowledge")
+    async def acknowledge(incident_id: str) -> Response:
+        return await act(incident_id, lambda b, by: Acknowledge(by=by, via="api"))
+
+    @app.post("/api/v1/incidents/<incident_id>/resolve")
+    async def resolve(incident_id: str) -> Response:
+        return await act(incident_id, lambda b, by: Resolve(by=by, via="api"))
+
+    @app.post("/api/v1/incidents/<incident_id>/snooze")
+    async def snooze(incident_id: str) -> Response:
+        def make(body: dict[str, Any], by: str) -> Command:
+            raw = body.get("for")
+            if not isinstance(raw, str):
+                raise BadRequest('for: required, a duration like "30m"')
+            try:
+                duration = parse_duration(raw)
+            except ValueError as e:
+                raise BadRequest(f"for: {e}") from None
+            return Snooze(duration=duration, by=by, via="api")
+
+        return await act(incident_id, make)
+
+    @app.post("/api/v1/incidents/<incident_id>/escalate")
+    async def escalate(incident_id: str) -> Response:
+        def make(body: dict[str, Any], by: str) -> Command:
+            level = body.get("level")
+            if not isinstance(level, int) or isinstance(level, bool):
+                raise BadRequest("level: required, an integer (1 is the first level)")
+            return Escalate(level=level, by=by, via="api")
+
+        return await act(incident_id, make)
+
+    @app.post("/api/v1/incidents/<incident_id>/notes")
+    async def add_note(incident_id: str) -> Response:
+        def make(body: dict[str, Any], by: str) -> Command:
+            text = body.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise BadRequest("text: required, a non-empty string")
+            if len(text) > 10_000:
+                raise BadRequest("text: at most 10000 characters")
+            return AddNote(text=text, by=by, via="api")
+
+        return await act(incident_id, make)

@@ -1,0 +1,99 @@
+"""REST: maintenance windows. While a window covers a service, its alerts are recorded and
+nobody is paged. Windows come from the configuration (`services[].maintenance`) or from
+here, with an end time; both are listed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from quart import Response, request
+from quart_trio import QuartTrio
+
+from pager.actors.system import System
+from pager.config.durations import parse_duration
+from pager.core.events import MaintenanceEnded, MaintenanceStarted
+from pager.errors import BadRequest, NotFound
+from pager.ingest.validate import parse_time
+
+from .auth import authenticate
+from .responses import json_body, jsonify
+
+__all__ = ["register"]
+
+
+def _window_json(
+    wid: str, service: str, start: datetime, end: datetime, reason: str | None, source: str
+) -> dict[str, Any]:
+    return {
+        "id": wid,
+        "service": service,
+        "start": start,
+        "end": end,
+        "reason": reason,
+        "source": source,
+    }
+
+
+def register(app: QuartTrio, system: System) -> None:
+    @app.get("/api/v1/maintenance")
+    async def list_windows() -> Response:
+        authenticate(system, request.headers)
+        now = system.clock.now()
+        out = []
+        for sid, svc in system.rules.services.items():
+            for w in svc.maintenance:
+                if w.end > now:
+                    out.append(_window_json(w.id or "", sid, w.start, w.end, w.reason, "config"))
+        for mw in system.state.maintenance.values():
+            if mw.end > now:
+                out.append(_window_json(mw.id, mw.service_id, mw.start, mw.end, mw.reason, "api"))
+        return jsonify({"maintenance": out})
+
+    @app.post("/api/v1/services/<service_id>/maintenance")
+    async def create_window(service_id: str) -> Response:
+        token = authenticate(system, request.headers)
+        if service_id not in system.rules.services:
+            raise NotFound(f"no service {service_id}")
+        body = await json_body(required=True)
+        now = system.clock.now()
+        try:
+            start = parse_time(body["start"]) if body.get("start") else now
+            if body.get("end"):
+                end = parse_time(body["end"])
+            elif isinstance(body.get("for"), str):
+                end = start + parse_duration(body["for"])
+            else:
+                raise BadRequest('end or for: required (e.g. "for": "2h")')
+        except (ValueError, TypeError) as e:
+            raise BadRequest(f"start/end/for: {e}") from None
+        if end <= start:
+            raise BadRequest("end: must be after start")
+        if end <= now:
+            raise BadRequest("end: must be in the future")
+        reason = body.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise BadRequest("reason: must be a string")
+        ev = MaintenanceStarted(
+            window_id=f"mw-{uuid.uuid4().hex[:12]}",
+            service_id=service_id,
+            start=start,
+            end=end,
+            reason=reason,
+            by=body.get("by") if isinstance(body.get("by"), str) else token,
+        )
+        await system.journal.record([ev], now)
+        return jsonify(_window_json(ev.window_id, service_id, start, end, reason, "api"), 201)
+
+    @app.delete("/api/v1/maintenance/<window_id>")
+    async def end_window(window_id: str) -> Response:
+        token = authenticate(system, request.headers)
+        w = system.state.maintenance.get(window_id)
+        if w is None:
+            raise NotFound(f"no maintenance window {window_id} created through the API")
+        await system.journal.record(
+            [MaintenanceEnded(window_id=window_id, service_id=w.service_id, by=token)],
+            system.clock.now(),
+        )
+        return jsonify({"status": "ended", "id": window_id})

@@ -1,0 +1,79 @@
+"""The web app: built by `create_app(system)` from explicit handles (no globals), served by
+hypercorn's trio `serve` as a child of our supervisor's nursery (not quart-trio's
+`app.nursery`, whose errors are swallowed and whose shutdown is not ours).
+
+One port carries everything: ingest, REST, hooks, the websocket stream, operations. The
+ingest paths are framework-free handlers (pager.web.ingest) also served by the lean listener.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
+
+from pager.actors.system import System
+from pager.errors import PagerError, TooManyRequests, Unavailable
+
+from . import api_incidents, api_maintenance, ops, stream
+from .ingest import IngestEndpoints
+from .raw import RawRequest
+from .responses import jsonify
+
+__all__ = ["MAX_BODY", "create_app"]
+
+log = logging.getLogger("pager.web")
+
+MAX_BODY = 4 * 1024 * 1024
+
+
+def create_app(system: System) -> QuartTrio:
+    app = QuartTrio("pager")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+    ingest = IngestEndpoints(system)
+    system.ingest_handlers.append(ingest)
+
+    async def serve_ingest(path: str = "") -> Response:
+        req = RawRequest(
+            method=request.method,
+            path=request.path,
+            body=await request.get_data(cache=False, as_text=False, parse_form_data=False),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            query=request.query_string.decode("latin-1"),
+            remote=request.remote_addr,
+        )
+        raw = await ingest(req)
+        return Response(raw.body, raw.status, headers=Headers(list(raw.headers)))
+
+    for rule in ("/v2/enqueue", "/v2/change/enqueue", "/integrations/<path:path>"):
+        app.add_url_rule(
+            rule, f"ingest:{rule}", serve_ingest, methods=["POST", "GET", "PUT", "DELETE"]
+        )
+
+    api_incidents.register(app, system)
+    api_maintenance.register(app, system)
+    stream.register(app, system)
+    ops.register(app, system)
+
+    @app.errorhandler(PagerError)
+    async def pager_error(e: PagerError) -> Response:
+        headers = {}
+        if isinstance(e, TooManyRequests):
+            headers["Retry-After"] = str(max(1, int(e.retry_after + 0.999)))
+        elif isinstance(e, Unavailable):
+            headers["Retry-After"] = "1"
+        if e.status_code >= 500:
+            log.warning(
+                "%s %s answered %d: %s", request.method, request.path, e.status_code, e.message
+            )
+        return jsonify(e.to_json(), e.status_code, headers)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(e: HTTPException) -> Response:
+        return jsonify({"status": "error", "message": e.description or e.name}, e.code or 500)
+
+    return app

@@ -1,0 +1,203 @@
+"""The ingest endpoints, framework-free: a RawRequest in, a RawResponse out. The Quart app
+(main port) and the lean h11 listener (`server.ingest_listen`) both serve these, with the same
+behaviour.
+
+Each answer means what the sender's tool expects: PagerDuty's 202 with `dedup_key`, 400
+`invalid event` with `errors` naming each field, 429 with Retry-After per routing key, 503 when
+the event cannot be made durable; Alertmanager's 200 once every alert is durable and 5xx (never
+4xx) for what it should retry. A 2xx is sent only after the event is on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import trio
+
+from pager.actors.messages import Ingest
+from pager.actors.system import System
+from pager.core.events import ChangeRecorded
+from pager.core.ratelimit import RateLimiter
+from pager.core.routing import IntegrationRoute
+from pager.errors import (
+    InvalidEvent,
+    NotFound,
+    PagerError,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unavailable,
+)
+from pager.ingest.alertmanager import parse_webhook
+from pager.ingest.generic import parse_generic
+from pager.ingest.pagerduty import MAX_EVENT_BYTES, parse_alert_event, parse_change_event
+from pager.ingest.parsed import ParsedAlert
+from pager.ingest.validate import parse_json_body
+
+from .raw import RawRequest, RawResponse, json_response
+
+__all__ = ["INGEST_PREFIXES", "IngestEndpoints"]
+
+log = logging.getLogger("pager.ingest")
+
+INGEST_PREFIXES = ("/v2/enqueue", "/v2/change/enqueue", "/integrations/")
+_AM = "/integrations/alertmanager/"
+_GENERIC = "/integrations/generic/"
+_PROCESSED = "Event processed"
+
+
+class IngestEndpoints:
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.limiter = RateLimiter()
+        self.accepted = 0
+        self.rejected = 0
+
+    async def __call__(self, req: RawRequest) -> RawResponse:
+        path = req.path
+        if req.method != "POST":
+            if path in ("/v2/enqueue", "/v2/change/enqueue") or path.startswith("/integrations/"):
+                return json_response(
+                    405, {"status": "error", "message": "use POST"}, (("allow", "POST"),)
+                )
+            return _not_found(path)
+        if path == "/v2/enqueue":
+            return await self._pagerduty(req)
+        if path == "/v2/change/enqueue":
+            return await self._pagerduty_change(req)
+        if path.startswith(_AM) and len(path) > len(_AM):
+            return await self._alertmanager(req, path[len(_AM) :])
+        if path.startswith(_GENERIC) and len(path) > len(_GENERIC):
+            return await self._generic(req, path[len(_GENERIC) :])
+        return _not_found(path)
+
+    # ------------------------------------------------------------------ PagerDuty
+
+    async def _pagerduty(self, req: RawRequest) -> RawResponse:
+        try:
+            if len(req.body) > MAX_EVENT_BYTES:
+                raise PayloadTooLarge(f"event is {len(req.body)} bytes; at most {MAX_EVENT_BYTES}")
+            parsed = parse_alert_event(parse_json_body(req.body, req.headers.get("content-type")))
+            route = self._route("pagerduty", parsed.key, "routing_key")
+            await self._submit(route, parsed)
+        except PagerError as e:
+            return self._error(e, pagerduty=True)
+        self.accepted += 1
+        return json_response(
+            202, {"status": "success", "message": _PROCESSED, "dedup_key": parsed.dedup_key}
+        )
+
+    async def _pagerduty_change(self, req: RawRequest) -> RawResponse:
+        try:
+            if len(req.body) > MAX_EVENT_BYTES:
+                raise PayloadTooLarge(f"event is {len(req.body)} bytes; at most {MAX_EVENT_BYTES}")
+            ch = parse_change_event(parse_json_body(req.body, req.headers.get("content-type")))
+            route = self._route("pagerduty", ch.key, "routing_key")
+            self._rate(route, ch.key)
+            service_id = route.route(ch.view)
+            if service_id is None:
+                raise InvalidEvent(["routing_key: no routing rule of this key matches the event"])
+            ev = ChangeRecorded(
+                service_id=service_id,
+                summary=ch.summary,
+                source=ch.source,
+                occurred_at=ch.occurred_at,
+                links=ch.links or None,
+                details=ch.details,
+            )
+            await self.system.journal.record([ev], self.system.clock.now())
+        except PagerError as e:
+            return self._error(e, pagerduty=True)
+        self.accepted += 1
+        return json_response(202, {"status": "success", "message": "Change event processed"})
+
+    # ------------------------------------------------------------------ Alertmanager, generic
+
+    async def _alertmanager(self, req: RawRequest, key: str) -> RawResponse:
+        try:
+            route = self._route("alertmanager", key, None)
+            parsed = parse_webhook(parse_json_body(req.body, req.headers.get("content-type")), key)
+            await self._submit(route, parsed)
+        except TooManyRequests as e:
+            # Alertmanager retries 5xx only: an over-rate sender is told to come back
+            return self._error(Unavailable(e.message), retry_after=e.retry_after)
+        except PagerError as e:
+            return self._error(e)
+        self.accepted += 1
+        return json_response(200, {"status": "ok"})
+
+    async def _generic(self, req: RawRequest, key: str) -> RawResponse:
+        try:
+            route = self._route("generic", key, None)
+            parsed = parse_generic(parse_json_body(req.body, req.headers.get("content-type")), key)
+            await self._submit(route, parsed)
+        except PagerError as e:
+            return self._error(e)
+        self.accepted += 1
+        return json_response(
+            202, {"status": "success", "message": _PROCESSED, "dedup_key": parsed.dedup_key}
+        )
+
+    # ------------------------------------------------------------------ common
+
+    def _route(self, integration: str, key: str, field: str | None) -> IntegrationRoute:
+        route = self.system.rules.integrations.get((integration, key))
+        if route is None:
+            if field is not None:
+                raise InvalidEvent([f"{field}: unknown integration key"])
+            raise NotFound(f"unknown {integration} integration key")
+        return route
+
+    def _rate(self, route: IntegrationRoute, key: str) -> None:
+        wait = self.limiter.take(
+            (route.type, key), route.rate_events, route.rate_per_seconds, trio.current_time()
+        )
+        if wait > 0:
+            raise TooManyRequests(
+                f"events for this integration key are arriving faster than "
+                f"{route.rate_events} per {route.rate_per_seconds:g}s",
+                retry_after=wait,
+            )
+
+    async def _submit(self, route: IntegrationRoute, parsed: ParsedAlert) -> None:
+        self._rate(route, parsed.key)
+        service_id = route.route(parsed.view)
+        if service_id is None:
+            field = "routing_key" if parsed.integration == "pagerduty" else "key"
+            raise InvalidEvent([f"{field}: no routing rule of this key matches the event"])
+        await self.system.submit(
+            Ingest(
+                service_id, parsed.dedup_key, parsed.integration, parsed.command, opens=parsed.opens
+            )
+        )
+
+    def _error(
+        self, e: PagerError, *, pagerduty: bool = False, retry_after: float | None = None
+    ) -> RawResponse:
+        self.rejected += 1
+        headers: tuple[tuple[str, str], ...] = ()
+        if isinstance(e, TooManyRequests):
+            retry_after = e.retry_after
+        if isinstance(e, Unavailable) and retry_after is None:
+            retry_after = 1.0
+        if retry_after is not None:
+            headers = (("retry-after", str(max(1, math.ceil(retry_after)))),)
+        if isinstance(e, InvalidEvent):
+            body = e.to_json()
+        elif pagerduty and e.status_code in (400, 413, 415):
+            body = {
+                "status": "invalid event",
+                "message": "Event object is invalid",
+                "errors": [e.message],
+            }
+        elif pagerduty and isinstance(e, TooManyRequests):
+            body = {"status": "throttle event", "message": e.message}
+        else:
+            body = e.to_json()
+        if e.status_code >= 500:
+            log.warning("ingest answered %d: %s", e.status_code, e.message)
+        return json_response(e.status_code, body, headers)
+
+
+def _not_found(path: str) -> RawResponse:
+    return json_response(404, {"status": "error", "message": f"no endpoint {path}"})

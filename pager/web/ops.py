@@ -1,0 +1,89 @@
+"""Operations: `/healthz` (the process answers), `/readyz` (replay done and the log writable:
+a load balancer should send traffic), `/metrics` (Prometheus text format)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from quart import Response
+from quart_trio import QuartTrio
+
+from pager.actors.system import System
+from pager.core.model import Status
+
+from .responses import jsonify
+
+__all__ = ["register"]
+
+
+class _StateCollector(Collector):
+    """Reads the live system at scrape time: nothing on the hot path."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        s = self.system
+        by_status = {st: 0 for st in Status}
+        for iid in s.state.open_by_key.values():
+            by_status[s.state.incidents[iid].status] += 1
+        g = GaugeMetricFamily("pager_open_incidents", "Open incidents by status", labels=["status"])
+        for st in (Status.TRIGGERED, Status.ACKNOWLEDGED):
+            g.add_metric([st.value], by_status[st])
+        yield g
+        yield GaugeMetricFamily(
+            "pager_incidents", "Incidents known (open and resolved)", value=len(s.state.incidents)
+        )
+        yield CounterMetricFamily(
+            "pager_journal_records",
+            "Records journaled (the log's last sequence number)",
+            value=s.log.last_seq,
+        )
+        yield GaugeMetricFamily(
+            "pager_journal_writable",
+            "1 when the event log can be written",
+            value=1 if s.log.writable else 0,
+        )
+        yield GaugeMetricFamily(
+            "pager_stream_subscribers", "Websocket stream subscribers", value=s.hub.subscribers
+        )
+        yield GaugeMetricFamily(
+            "pager_incident_actors",
+            "Running incident actors",
+            value=s.router.actor_count if s.router else 0,
+        )
+        acc = CounterMetricFamily(
+            "pager_ingest_requests", "Ingest requests by outcome", labels=["outcome"]
+        )
+        acc.add_metric(["accepted"], sum(i.accepted for i in s.ingest_handlers))
+        acc.add_metric(["rejected"], sum(i.rejected for i in s.ingest_handlers))
+        yield acc
+
+
+def register(app: QuartTrio, system: System) -> None:
+    registry = CollectorRegistry()
+    registry.register(_StateCollector(system))
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        problems = []
+        if not system.ready:
+            problems.append("replay not finished")
+        if not system.log.writable:
+            problems.append("event log not writable")
+        if problems:
+            return jsonify({"status": "not ready", "problems": problems}, 503)
+        return jsonify({"status": "ready", "last_seq": system.log.last_seq})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(
+            generate_latest(registry), 200, content_type="text/plain; version=0.0.4; charset=utf-8"
+        )

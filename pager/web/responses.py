@@ -1,0 +1,40 @@
+"""JSON responses for the Quart app (orjson: datetimes as RFC 3339 UTC), and reading a JSON
+request body with a clear 4xx when it is not one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from quart import Response, request
+
+from pager.errors import BadRequest, UnsupportedMediaType
+
+__all__ = ["json_body", "jsonify"]
+
+OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+
+def jsonify(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(obj, option=OPTIONS), status, headers, content_type="application/json"
+    )
+
+
+async def json_body(*, required: bool = False) -> dict[str, Any]:
+    """The request's JSON object body; {} for an empty body unless `required`."""
+    raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+    if not raw.strip():
+        if required:
+            raise BadRequest("body: a JSON object is required")
+        return {}
+    ct = (request.content_type or "").split(";", 1)[0].strip().lower()
+    if ct and ct != "application/json":
+        raise UnsupportedMediaType(f"Content-Type must be application/json, not {ct}")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"body: not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise BadRequest("body: must be a JSON object")
+    return obj

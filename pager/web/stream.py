@@ -1,0 +1,51 @@
+"""`GET /api/v1/stream?since=SEQ`: a websocket carrying every journaled event, as the JSON
+line the log holds (`{"v","seq","ts","type","subject","data"}`), one per message, in order.
+
+`since` is inclusive: a client that last saw record N resumes with `since=N+1` and misses
+nothing. Without `since`, the stream starts with the next event. A client whose socket stops
+draining for SEND_TIMEOUT is closed with code 4000 and the reason `resume with since=N`; at
+shutdown every stream is closed with 1001.
+"""
+
+from __future__ import annotations
+
+import trio
+from quart import Response, websocket
+from quart_trio import QuartTrio
+
+from pager.actors.broadcaster import record_json
+from pager.actors.system import System
+from pager.errors import PagerError
+
+from .auth import authenticate
+from .responses import jsonify
+
+__all__ = ["SEND_TIMEOUT", "register"]
+
+SEND_TIMEOUT = 30.0
+
+
+def register(app: QuartTrio, system: System) -> None:
+    @app.websocket("/api/v1/stream")
+    async def stream() -> Response | None:
+        try:
+            authenticate(system, websocket.headers)
+            raw = websocket.args.get("since")
+            since = system.log.last_seq + 1 if raw is None else int(raw)
+            if since < 0:
+                raise ValueError
+        except PagerError as e:
+            return jsonify(e.to_json(), e.status_code)
+        except ValueError:
+            return jsonify(
+                {"status": "error", "message": "since: must be a sequence number >= 0"}, 400
+            )
+        await websocket.accept()
+        async for rec in system.hub.subscribe(since):
+            with trio.move_on_after(SEND_TIMEOUT) as scope:
+                await websocket.send(record_json(rec).decode())
+            if scope.cancelled_caught:
+                await websocket.close(4000, f"too slow; resume with since={rec.seq}")
+                return None
+        await websocket.close(1001, "pager is shutting down")
+        return None

@@ -1,0 +1,137 @@
+"""Starting pager inside a test: the configuration most tests share, and `running_pager`,
+which runs the real supervisor (journal, router, actors, and, unless told otherwise, the
+real hypercorn and lean listeners on 127.0.0.1 port 0) and shuts it down gracefully.
+
+Mock-clock tests pass `event_log=MemoryLog()`, `clock=TrioWallClock(...)` and
+`serve_edges=False`: autojump cannot see work done in threads (the disk log fsyncs in one)
+and would fire socket timeouts while a client waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from pager.actors.supervisor import Running, run_pager
+from pager.clock import WallClock
+from pager.config import Config, load_config_text
+from pager.store.base import EventLog
+
+TOKEN = "test-token-0123456789"
+EPOCH = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 3 a.m.
+
+CONFIG = """
+server:
+  listen: 127.0.0.1:0
+  ingest_listen: 127.0.0.1:0
+  public_url: http://pager.test
+data_dir: {data_dir}
+auth:
+  api_tokens:
+    - {{name: ops, token: "{token}"}}
+  link_secret: test-link-secret
+users:
+  - id: alice
+    contacts: {{email: alice@example.com, sms: "+15555550100"}}
+    notification_rules: [{{after: 0m, via: console}}]
+  - id: bob
+    notification_rules: [{{after: 0m, via: console}}]
+  - id: carol
+    notification_rules: [{{after: 0m, via: console}}]
+schedules:
+  - id: primary
+    timezone: America/New_York
+    layers:
+      - name: weekly
+        users: [alice, bob]
+        rotation: {{every: 1w, handoff: "monday 09:00", start: 2026-01-05}}
+escalation_policies:
+  - id: default
+    repeat: 1
+    levels:
+      - targets: [{{schedule: primary}}]
+        escalate_after: 5m
+      - targets: [{{user: carol}}]
+        escalate_after: 10m
+services:
+  - id: checkout
+    escalation_policy: default
+    ack_timeout: 30m
+    integrations:
+      - {{type: pagerduty, key: R0UT1NGKEYCHECKOUT00000000000000}}
+      - {{type: alertmanager, key: am-checkout}}
+      - {{type: generic, key: gen-checkout}}
+    rate_limit: {{events: {rate}, per: 1m}}
+  - id: payments
+    escalation_policy: default
+    integrations:
+      - {{type: generic, key: gen-payments}}
+routing:
+  - key: shared-am
+    type: alertmanager
+    rules:
+      - service: payments
+        when: [{{field: labels.team, equals: payments}}]
+      - service: checkout
+channels:
+  console: {{}}
+journal:
+  fsync: {fsync}
+"""
+
+
+def make_config(
+    data_dir: Path | str, *, rate: int = 100_000, fsync: bool = True, extra: str = ""
+) -> Config:
+    text = CONFIG.format(
+        data_dir=data_dir, token=TOKEN, rate=rate, fsync="true" if fsync else "false"
+    )
+    return load_config_text(text + extra, source="tests/harness.py")
+
+
+@asynccontextmanager
+async def running_pager(
+    config: Config,
+    *,
+    event_log: EventLog | None = None,
+    clock: WallClock | None = None,
+    serve_edges: bool = True,
+) -> AsyncIterator[Running]:
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        running: Running = await nursery.start(
+            partial(
+                run_pager,
+                config,
+                shutdown=shutdown,
+                event_log=event_log,
+                clock=clock,
+                serve_edges=serve_edges,
+            )
+        )
+        try:
+            yield running
+        finally:
+            shutdown.set()
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+def pd_trigger(dedup_key: str | None, summary: str = "CPU high", **extra: Any) -> dict[str, Any]:
+    ev: dict[str, Any] = {
+        "routing_key": "R0UT1NGKEYCHECKOUT00000000000000",
+        "event_action": "trigger",
+        "payload": {"summary": summary, "source": "db-1", "severity": "critical"},
+    }
+    if dedup_key is not None:
+        ev["dedup_key"] = dedup_key
+    ev.update(extra)
+    return ev
