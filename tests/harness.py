@@ -86,13 +86,19 @@ journal:
 """
 
 
+def config_text(
+    data_dir: Path | str, *, rate: int = 100_000, fsync: bool = True, extra: str = ""
+) -> str:
+    """The shared test configuration as YAML (for `pager serve --config` in a process)."""
+    fs = "true" if fsync else "false"
+    return CONFIG.format(data_dir=data_dir, token=TOKEN, rate=rate, fsync=fs) + extra
+
+
 def make_config(
     data_dir: Path | str, *, rate: int = 100_000, fsync: bool = True, extra: str = ""
 ) -> Config:
-    text = CONFIG.format(
-        data_dir=data_dir, token=TOKEN, rate=rate, fsync="true" if fsync else "false"
-    )
-    return load_config_text(text + extra, source="tests/harness.py")
+    text = config_text(data_dir, rate=rate, fsync=fsync, extra=extra)
+    return load_config_text(text, source="tests/harness.py")
 
 
 @asynccontextmanager

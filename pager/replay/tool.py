@@ -232,7 +232,8 @@ def _first_seq(file: Path) -> int:
     return int(file.stem)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     data_dir = Path(args.data_dir)
     if not (data_dir / "events").is_dir():
         raise SystemExit(f"pager replay: {data_dir} is not a pager data folder (no events/ in it)")

@@ -1,0 +1,64 @@
+"""Running `pager serve` as a real process, for tests that kill it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import trio
+
+__all__ = ["PagerProcess"]
+
+_RUNNING = re.compile(rb"pager is running on (http://\S+)(?: \(ingest also on (http://\S+)\))?")
+
+
+class PagerProcess:
+    def __init__(self, config_path: Path, log_path: Path) -> None:
+        self.config_path = config_path
+        self.log_path = log_path
+        self.proc: trio.Process | None = None
+        self.url = ""
+        self.ingest_url: str | None = None
+
+    async def start(self) -> None:
+        stderr = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            self.proc = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "pager", "serve", "--config", str(self.config_path)],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        finally:
+            stderr.close()
+        assert self.proc.stdout is not None
+        buf = b""
+        with trio.fail_after(30):
+            while True:
+                chunk = await self.proc.stdout.receive_some(4096)
+                if not chunk:
+                    raise RuntimeError(f"pager exited before it ran: {self.log_path.read_text()}")
+                buf += chunk
+                m = _RUNNING.search(buf)
+                if m:
+                    self.url = m.group(1).decode()
+                    self.ingest_url = m.group(2).decode() if m.group(2) else None
+                    return
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+
+    async def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        with trio.fail_after(30):
+            code = await self.proc.wait()
+        if self.proc.stdout is not None:
+            await self.proc.stdout.aclose()
+        return code

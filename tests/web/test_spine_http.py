@@ -1,0 +1,171 @@
+"""The spine over real HTTP: hypercorn on a real port, the websocket stream with resume,
+authentication, health and readiness. Localhost, port 0, an absolute deadline each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import orjson
+import trio
+from trio_websocket import open_websocket_url
+
+from ..harness import TOKEN, auth, make_config, running_pager
+
+WS_AUTH = [("Authorization", f"Bearer {TOKEN}")]
+
+
+def ws_url(http_url: str, query: str = "") -> str:
+    return http_url.replace("http://", "ws://") + "/api/v1/stream" + query
+
+
+async def post_generic(
+    client: httpx.AsyncClient, base: str, title: str, **extra: object
+) -> httpx.Response:
+    return await client.post(
+        f"{base}/integrations/generic/gen-checkout", json={"title": title, **extra}
+    )
+
+
+async def test_alert_appears_in_the_api_and_on_the_stream_and_resumes(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with (
+            running_pager(make_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+        ):
+            base = run.urls[0]
+            async with open_websocket_url(ws_url(base, "?since=1"), extra_headers=WS_AUTH) as ws:
+                r = await post_generic(client, base, "Disk full on db-1")
+                assert r.status_code == 202, r.text
+                dedup = r.json()["dedup_key"]
+                seen = []
+                while len(seen) < 4:  # config.applied, opened, alert.triggered, escalated
+                    seen.append(orjson.loads(await ws.get_message()))
+            assert [m["seq"] for m in seen] == [1, 2, 3, 4]
+            assert [m["type"] for m in seen[1:]] == [
+                "incident.opened",
+                "alert.triggered",
+                "incident.escalated",
+            ]
+            assert seen[1]["data"]["dedup_key"] == dedup
+            r = await client.get(f"{base}/api/v1/incidents", headers=auth())
+            (inc,) = r.json()["incidents"]
+            assert inc["title"] == "Disk full on db-1" and inc["status"] == "triggered"
+            assert inc["last_seq"] == 4
+            # resume after the last record seen: only what came later
+            r = await client.post(
+                f"{base}/api/v1/incidents/{inc['id']}/acknowledge",
+                headers=auth(),
+                json={"by": "alice"},
+            )
+            assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+            async with open_websocket_url(ws_url(base, "?since=5"), extra_headers=WS_AUTH) as ws:
+                m = orjson.loads(await ws.get_message())
+                assert m["seq"] == 5 and m["type"] == "incident.acknowledged"
+                assert m["data"]["by"] == "alice" and m["data"]["via"] == "api"
+            # without since: only new events
+            async with open_websocket_url(ws_url(base), extra_headers=WS_AUTH) as ws:
+                await client.post(
+                    f"{base}/api/v1/incidents/{inc['id']}/notes",
+                    headers=auth(),
+                    json={"text": "looking"},
+                )
+                m = orjson.loads(await ws.get_message())
+                assert m["seq"] == 6 and m["type"] == "incident.note_added"
+
+
+async def test_stream_and_api_refuse_without_or_with_a_wrong_token(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with (
+            running_pager(make_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+        ):
+            base = run.urls[0]
+            # the websocket handshake, refused with an HTTP answer (trio-websocket leaks its
+            # socket on a rejected handshake, so the handshake is sent by hand)
+            upgrade = {
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            }
+            # (hypercorn closes the connection after refusing a handshake: one client each)
+            async with httpx.AsyncClient() as c:
+                r = await c.get(f"{base}/api/v1/stream", headers=upgrade)
+            assert r.status_code == 401
+            async with httpx.AsyncClient() as c:
+                r = await c.get(
+                    f"{base}/api/v1/stream", headers={**upgrade, "Authorization": "Bearer wrong"}
+                )
+            assert r.status_code == 403
+            r = await client.get(f"{base}/api/v1/incidents")
+            assert r.status_code == 401 and "Bearer" in r.json()["message"]
+            r = await client.get(
+                f"{base}/api/v1/incidents", headers={"Authorization": "Bearer wrong"}
+            )
+            assert r.status_code == 403
+            r = await client.get(f"{base}/api/v1/incidents/inc-1", headers=auth())
+            assert r.status_code == 404
+
+
+async def test_health_readiness_and_metrics(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with (
+            running_pager(make_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+        ):
+            base = run.urls[0]
+            assert (await client.get(f"{base}/healthz")).json() == {"status": "ok"}
+            r = await client.get(f"{base}/readyz")
+            assert r.status_code == 200 and r.json()["status"] == "ready"
+            await post_generic(client, base, "x")
+            text = (await client.get(f"{base}/metrics")).text
+            assert 'pager_open_incidents{status="triggered"} 1.0' in text
+            assert 'pager_ingest_requests_total{outcome="accepted"} 1.0' in text
+
+
+async def test_lean_listener_serves_the_same_ingest(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with (
+            running_pager(make_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+        ):
+            assert run.ingest_url is not None
+            r = await post_generic(client, run.ingest_url, "via lean", dedup_key="lean-1")
+            assert r.status_code == 202 and r.json()["dedup_key"] == "lean-1"
+            r = await post_generic(client, run.urls[0], "via quart", dedup_key="lean-1")
+            assert r.status_code == 202
+            r = await client.get(f"{run.urls[0]}/api/v1/incidents/inc-1", headers=auth())
+            assert r.json()["alerts"][0]["count"] == 2
+            r = await client.get(f"{run.ingest_url}/api/v1/incidents", headers=auth())
+            assert r.status_code == 404  # the lean listener carries ingest only
+
+
+async def test_full_disk_answers_503_loses_nothing_and_recovers(tmp_path: Path) -> None:
+    import errno
+    import os
+
+    with trio.fail_after(30):
+        async with (
+            running_pager(make_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+        ):
+            base = run.urls[0]
+            assert (await post_generic(client, base, "before", dedup_key="k1")).status_code == 202
+            log = run.system.log
+
+            def enospc(fd: int, data: memoryview) -> int:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            log.write_fn = enospc  # type: ignore[attr-defined]
+            r = await post_generic(client, base, "during", dedup_key="k2")
+            assert r.status_code == 503 and r.headers["retry-after"] == "1"
+            assert "No space left" in r.json()["message"]
+            r = await client.get(f"{base}/readyz")
+            assert r.status_code == 503 and "event log not writable" in r.json()["problems"]
+            log.write_fn = os.write  # type: ignore[attr-defined]
+            assert (await post_generic(client, base, "after", dedup_key="k3")).status_code == 202
+            r = await client.get(f"{base}/api/v1/incidents", headers=auth())
+            keys = sorted(i["dedup_key"] for i in r.json()["incidents"])
+            assert keys == ["k1", "k3"]
+            assert (await client.get(f"{base}/readyz")).status_code == 200
