@@ -155,4 +155,6 @@ class IncidentActor:
             win = self.state.maintenance_for(service_id, now)
             if win is not None:
                 reason = win.reason or "maintenance window"
-        return Context(service=svc, now=now, maintenance=reason, oncall=rules.oncall)
+        return Context(
+            service=svc, now=now, maintenance=reason, oncall=rules.oncall, users=rules.users
+        )

@@ -24,17 +24,20 @@ from hypercorn.trio import serve
 
 from pager.clock import SystemClock, WallClock
 from pager.config.compile import compile_rules
+from pager.core.commands import Fallback
 from pager.core.events import ConfigApplied
 from pager.replay.load import LoadReport, load_state
 from pager.store.base import EventLog
 from pager.store.jsonl import JsonlLog
+from pager.transports.registry import METHODS, build_transports
 from pager.web.app import create_app
 from pager.web.ingest import IngestEndpoints
 from pager.web.lean import LeanLimits, serve_lean
 
 from .broadcaster import Broadcaster
+from .dispatcher import Dispatcher
 from .journal import Journal
-from .messages import RouterMessage
+from .messages import Act, RouterMessage
 from .router import Router
 from .snapshotter import Snapshotter
 from .system import System
@@ -145,6 +148,7 @@ async def run_pager(
                         router_done.set()
 
                 await core.start(run_router)
+                await core.start(_dispatcher(system, config).run)
                 await core.start(snapshotter.run)
                 if serve_edges:
                     await _run_edges(system, shutdown, report, task_status)
@@ -161,7 +165,34 @@ async def run_pager(
         finally:
             with trio.CancelScope(shield=True):
                 await event_log.close()
+            event_log.clear_commit_hooks()
     log.info("pager stopped cleanly at record %d", event_log.last_seq)
+
+
+def _dispatcher(system: System, config: Any) -> Dispatcher:
+    async def fallback(incident_id: str, user_id: str, notification_id: str) -> None:
+        await system.submit(
+            Act(incident_id, Fallback(user_id=user_id, notification_id=notification_id))
+        )
+
+    timeouts: dict[str, float] = {}
+    rates: dict[str, float | None] = {}
+    for method in METHODS:
+        section = getattr(config.channels, "twilio" if method in ("sms", "voice") else method, None)
+        if section is not None:
+            timeouts[method] = section.timeout.total_seconds()
+            rates[method] = section.rate_per_second
+    return Dispatcher(
+        build_transports(config),
+        journal=system.journal,
+        state=system.state,
+        clock=system.clock,
+        rules=system.current_rules,
+        fallback=fallback,
+        public_url=str(config.server.public_url or ""),
+        timeouts=timeouts,
+        rates=rates,
+    )
 
 
 async def _run_edges(

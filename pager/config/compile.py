@@ -12,10 +12,12 @@ from pager.core.routing import Condition, IntegrationRoute, RoutingRule
 from pager.core.rules import (
     BusinessHours,
     LevelRules,
+    NotifyRule,
     PolicyRules,
     RulesBook,
     ServiceRules,
     Target,
+    UserRules,
     Window,
 )
 
@@ -119,6 +121,20 @@ def compile_rules(config: Config) -> RulesBook:
         )
         integrations[(rk.type, rk.key)] = IntegrationRoute(type=rk.type, rules=rules)
     schedules = {s.id: compile_schedule(s) for s in config.schedules}
+    users = {
+        u.id: UserRules(
+            id=u.id,
+            name=u.name or u.id,
+            rules=tuple(
+                sorted(
+                    (NotifyRule(r.after, r.via, r.urgency) for r in u.notification_rules),
+                    key=lambda r: r.after,
+                )
+            ),
+            contacts={k: str(v) for k, v in u.contacts.model_dump(exclude_none=True).items()},
+        )
+        for u in config.users
+    }
 
     @lru_cache(maxsize=4096)
     def oncall(schedule_id: str, at: datetime) -> str | None:
@@ -130,4 +146,5 @@ def compile_rules(config: Config) -> RulesBook:
         integrations=integrations,
         oncall=oncall,
         digest=config.digest(),
+        users=users,
     )

@@ -13,6 +13,7 @@ __all__ = [
     "AlertObservation",
     "Command",
     "Escalate",
+    "Fallback",
     "NewIncident",
     "Open",
     "Resolve",
@@ -114,6 +115,14 @@ class AddNote:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Fallback:
+    """A notification of `user_id` failed for good: try their next contact method now."""
+
+    user_id: str
+    notification_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tick:
     """Time passed: act on every deadline that is due (escalation, ack timeout, snooze end,
     deferred paging, auto-resolve)."""
@@ -147,6 +156,7 @@ Command = (
     | Snooze
     | Escalate
     | AddNote
+    | Fallback
     | Tick
     | Open
 )

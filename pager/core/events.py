@@ -35,6 +35,12 @@ __all__ = [
     "MaintenanceEnded",
     "MaintenanceStarted",
     "NoteAdded",
+    "NotificationCancelled",
+    "NotificationDelivered",
+    "NotificationFailed",
+    "NotificationRequested",
+    "NotificationSent",
+    "UserPaged",
     "decode",
     "encode",
 ]
@@ -219,6 +225,90 @@ class IncidentEscalated(IncidentEvent):
     targets: tuple[str, ...] | None = None
     by: str | None = None
     via: str | None = None
+
+
+@event("incident.user_paged")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserPaged(IncidentEvent):
+    """`user_id`'s page stands at rule `step`, due at `next_at` (None: nothing more to send).
+    Opens a page when an escalation level reaches the user (step 0)."""
+
+    incident_id: str
+    user_id: str
+    level: int
+    round: int
+    step: int = 0
+    next_at: datetime | None = None
+
+
+@event("notification.requested")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationRequested(IncidentEvent):
+    """The intent to notify, journaled before anything is sent. `kind` "page" reaches a
+    person by their rule `step` (`next_at`: when their next rule is due); "status" posts an
+    incident update (`topic`: opened, acknowledged, resolved) to a service's chat channel."""
+
+    incident_id: str
+    notification_id: str
+    kind: str
+    method: str
+    address: str | None = None
+    user_id: str | None = None
+    step: int | None = None
+    next_at: datetime | None = None
+    urgency: str | None = None
+    topic: str | None = None
+    fallback_from: str | None = None
+    previous: str | None = None  # kind "update": the provider id of the message to edit
+
+
+@event("notification.sent")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationSent(IncidentEvent):
+    """The provider accepted it (`provider_id`: its message id, call sid, ...)."""
+
+    incident_id: str
+    notification_id: str
+    attempt: int
+    provider_id: str | None = None
+    method: str | None = None
+
+
+@event("notification.failed")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationFailed(IncidentEvent):
+    """An attempt failed. With `retry_at` it will be tried again then; `permanent` means
+    never again (bad number, revoked token, or out of attempts)."""
+
+    incident_id: str
+    notification_id: str
+    attempt: int
+    error: str
+    permanent: bool = False
+    retry_at: datetime | None = None
+
+
+@event("notification.delivered")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationDelivered(IncidentEvent):
+    """A receipt from the provider (e.g. Twilio's status callback): `status` as it says it
+    (delivered, undelivered, failed, completed, no-answer, ...)."""
+
+    incident_id: str
+    notification_id: str
+    status: str
+    error: str | None = None
+
+
+@event("notification.cancelled")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationCancelled(IncidentEvent):
+    """Not sent (or not retried) because it no longer matters, e.g. the incident was
+    acknowledged first."""
+
+    incident_id: str
+    notification_id: str
+    reason: str
 
 
 @event("service.change")

@@ -12,18 +12,19 @@ No trio, no I/O, no clock reads here: time arrives in `ctx.now`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 
 from pager.errors import BadRequest, Conflict, TransitionRefused
 
+from . import paging
 from .commands import (
     Acknowledge,
     AddNote,
     AlertObservation,
     Command,
     Escalate,
+    Fallback,
     Open,
     Resolve,
     ResolveAlert,
@@ -32,25 +33,24 @@ from .commands import (
     TriggerAlert,
     UpsertGroup,
 )
-from .escalation import first_step, next_step, step_at_level
+from .decision import Decision
+from .escalation import next_step, step_at_level
 from .events import (
     AlertResolved,
     AlertTriggered,
     Event,
     IncidentAcknowledged,
-    IncidentEscalated,
     IncidentOpened,
     IncidentResolved,
     IncidentSnoozed,
     IncidentUnacknowledged,
     NoteAdded,
 )
+from .evolve import evolve
 from .model import (
     Alert,
-    EscalationState,
     Incident,
     Status,
-    TimelineEntry,
     short_code,
     worst_severity,
 )
@@ -70,6 +70,7 @@ TRANSITIONS: Mapping[Status, Mapping[str, Status]] = {
         "resolve": R,
         "escalate": T,
         "note": T,
+        "fallback": T,
         "tick": T,
     },
     A: {
@@ -82,10 +83,12 @@ TRANSITIONS: Mapping[Status, Mapping[str, Status]] = {
         "escalate": T,
         "unacknowledge": T,  # ack timeout, snooze end
         "note": A,
+        "fallback": A,
         "tick": A,
     },
     R: {
         "note": R,
+        "fallback": R,  # nothing left to notify
         "tick": R,
     },
 }
@@ -99,6 +102,7 @@ _VERBS: dict[type, str] = {
     Resolve: "resolve",
     Escalate: "escalate",
     AddNote: "note",
+    Fallback: "fallback",
     Tick: "tick",
 }
 
@@ -114,63 +118,12 @@ def _check(inc: Incident, verb: str) -> Status:
     return target
 
 
-class _Decision:
-    """Collects events and keeps a provisional incident, so a command that produces several
-    events decides each on the state the previous ones leave."""
-
-    def __init__(self, incident: Incident | None, ctx: Context) -> None:
-        self.incident = incident
-        self.ctx = ctx
-        self.events: list[Event] = []
-
-    @property
-    def inc(self) -> Incident:
-        assert self.incident is not None
-        return self.incident
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
-        self.incident = evolve(self.incident, event, 0, self.ctx.now)
-
-    def start_escalation(self, by: str | None = None, via: str | None = None) -> None:
-        policy = self.ctx.service.policy
-        if policy is None or not policy.levels:
-            return
-        level, rnd, next_at = first_step(policy, self.ctx.now)
-        self.emit(
-            IncidentEscalated(
-                incident_id=self.inc.id,
-                policy_id=policy.id,
-                level=level,
-                round=rnd,
-                next_at=next_at,
-                targets=self.ctx.resolve_targets(policy.levels[level]),
-                by=by,
-                via=via,
-            )
-        )
-
-    def quiet_reason(self, urgency: str) -> tuple[bool, datetime | None, str | None]:
-        """(paging, page_at, reason) for an incident of this urgency opening now."""
-        ctx, svc = self.ctx, self.ctx.service
-        if ctx.maintenance is not None:
-            return False, None, f"maintenance: {ctx.maintenance}"
-        if urgency == "low":
-            if svc.low_urgency == "never":
-                return False, None, "low urgency: this service pages nobody for it"
-            if svc.low_urgency == "business_hours" and svc.business_hours is not None:
-                at = svc.business_hours.next_start(ctx.now)
-                if at > ctx.now:
-                    return True, at, f"low urgency: paging from {at.isoformat()}"
-        return True, None, None
-
-
 def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Event]:
     """The events that `command` produces on `incident` at `ctx.now`, or a typed refusal.
 
     Raises TransitionRefused (409) when the status does not allow the command, Conflict or
     BadRequest when the command cannot apply to this incident; the incident is unchanged."""
-    d = _Decision(incident, ctx)
+    d = Decision(incident, ctx)
     if isinstance(command, Open):
         if incident is not None:
             raise Conflict(f"incident {incident.id} exists already")
@@ -206,12 +159,14 @@ def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Ev
                         ack_timeout_at=now + timeout if timeout else None,
                     )
                 )
+                paging.status_update(d, "acknowledged")
         case Resolve():
             d.emit(
                 IncidentResolved(
                     incident_id=incident.id, by=command.by, via=command.via, reason=command.reason
                 )
             )
+            paging.status_update(d, "resolved")
         case Snooze():
             if command.duration.total_seconds() <= 0:
                 raise BadRequest("for: a snooze must last longer than 0s")
@@ -223,6 +178,8 @@ def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Ev
                     via=command.via,
                 )
             )
+            if incident.status is T:
+                paging.status_update(d, "acknowledged")
         case Escalate():
             _escalate(d, command)
         case AddNote():
@@ -233,13 +190,15 @@ def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Ev
                     incident_id=incident.id, text=command.text, by=command.by, via=command.via
                 )
             )
+        case Fallback():
+            paging.fallback(d, command.user_id, command.notification_id)
         case Tick():
             _tick(d)
     assert target is not None
     return d.events
 
 
-def _open(d: _Decision, command: Open) -> None:
+def _open(d: Decision, command: Open) -> None:
     new, first = command.new, command.first
     if isinstance(first, UpsertGroup):
         firing = [a for a in first.alerts if a.firing]
@@ -253,7 +212,7 @@ def _open(d: _Decision, command: Open) -> None:
         severity, title = first.severity, first.title or first.summary
     ctx = d.ctx
     urgency = ctx.service.urgency(severity)
-    paging, page_at, reason = d.quiet_reason(urgency)
+    paging_now, page_at, reason = d.quiet_reason(urgency)
     after = ctx.service.auto_resolve_after
     d.emit(
         IncidentOpened(
@@ -266,7 +225,7 @@ def _open(d: _Decision, command: Open) -> None:
             title=title[:1024],
             severity=severity,
             urgency=urgency,
-            paging=paging,
+            paging=paging_now,
             page_at=page_at,
             auto_resolve_at=ctx.now + after if after else None,
             reason=reason,
@@ -276,11 +235,12 @@ def _open(d: _Decision, command: Open) -> None:
         _upsert(d, first)
     else:
         _trigger(d, first)
-    if paging and page_at is None:
+    if paging_now and page_at is None:
         d.start_escalation()
+    paging.status_update(d, "opened")
 
 
-def _trigger(d: _Decision, c: TriggerAlert) -> None:
+def _trigger(d: Decision, c: TriggerAlert) -> None:
     after = d.ctx.service.auto_resolve_after
     d.emit(
         AlertTriggered(
@@ -299,7 +259,7 @@ def _trigger(d: _Decision, c: TriggerAlert) -> None:
     _wake_if_quiet(d)
 
 
-def _wake_if_quiet(d: _Decision) -> None:
+def _wake_if_quiet(d: Decision) -> None:
     """A new trigger on an incident opened during maintenance starts paging once the
     maintenance is over."""
     inc = d.inc
@@ -322,7 +282,7 @@ def _changed(alert: Alert, obs: AlertObservation) -> bool:
     )
 
 
-def _upsert(d: _Decision, c: UpsertGroup) -> None:
+def _upsert(d: Decision, c: UpsertGroup) -> None:
     inc = d.inc
     seen: set[str] = set()
     for obs in c.alerts:
@@ -354,13 +314,14 @@ def _upsert(d: _Decision, c: UpsertGroup) -> None:
         _wake_if_quiet(d)
 
 
-def _resolve_if_quiet(d: _Decision, by: str | None, via: str | None) -> None:
+def _resolve_if_quiet(d: Decision, by: str | None, via: str | None) -> None:
     inc = d.inc
     if inc.status is not R and inc.alerts and not inc.firing_alerts():
         d.emit(IncidentResolved(incident_id=inc.id, by=by, via=via, reason="all alerts resolved"))
+        paging.status_update(d, "resolved")
 
 
-def _escalate(d: _Decision, c: Escalate) -> None:
+def _escalate(d: Decision, c: Escalate) -> None:
     inc, policy = d.inc, d.ctx.service.policy
     if policy is None or not policy.levels:
         raise Conflict(f"service {inc.service_id} has no escalation policy")
@@ -368,21 +329,10 @@ def _escalate(d: _Decision, c: Escalate) -> None:
         raise BadRequest(f"level: must be between 1 and {len(policy.levels)}")
     rnd = inc.escalation.round if inc.escalation else 0
     level, rnd, next_at = step_at_level(policy, c.level - 1, rnd, d.ctx.now)
-    d.emit(
-        IncidentEscalated(
-            incident_id=inc.id,
-            policy_id=policy.id,
-            level=level,
-            round=rnd,
-            next_at=next_at,
-            targets=d.ctx.resolve_targets(policy.levels[level]),
-            by=c.by,
-            via=c.via,
-        )
-    )
+    d.escalate_to(policy, level, rnd, next_at, by=c.by, via=c.via)
 
 
-def _tick(d: _Decision) -> None:
+def _tick(d: Decision) -> None:
     now = d.ctx.now
     inc = d.inc
     if inc.status is A:
@@ -409,21 +359,14 @@ def _tick(d: _Decision) -> None:
                 level, rnd, next_at = next_step(
                     policy, inc.escalation.level, inc.escalation.round, now
                 )
-                d.emit(
-                    IncidentEscalated(
-                        incident_id=inc.id,
-                        policy_id=policy.id,
-                        level=level,
-                        round=rnd,
-                        next_at=next_at,
-                        targets=d.ctx.resolve_targets(policy.levels[level]),
-                    )
-                )
+                d.escalate_to(policy, level, rnd, next_at)
             else:
                 d.start_escalation()  # the policy changed under a reload: walk the new one
+    paging.notify_due(d)
     inc = d.inc
     if inc.status is not R and inc.auto_resolve_at is not None and now >= inc.auto_resolve_at:
         d.emit(IncidentResolved(incident_id=inc.id, via="pager", reason="auto-resolved"))
+        paging.status_update(d, "resolved")
 
 
 def next_deadline(inc: Incident) -> datetime | None:
@@ -443,192 +386,5 @@ def next_deadline(inc: Incident) -> datetime | None:
             candidates.append(inc.page_at)
         elif inc.escalation is not None and inc.escalation.next_at is not None:
             candidates.append(inc.escalation.next_at)
+        candidates.extend(p.next_at for p in inc.pages.values() if p.next_at is not None)
     return min(candidates) if candidates else None
-
-
-# --------------------------------------------------------------------------- evolve
-
-
-def _entry(
-    inc: Incident,
-    seq: int,
-    at: datetime,
-    kind: str,
-    text: str,
-    by: str | None = None,
-    via: str | None = None,
-) -> tuple[TimelineEntry, ...]:
-    return (*inc.timeline, TimelineEntry(seq=seq, at=at, kind=kind, text=text, by=by, via=via))
-
-
-def _by(by: str | None, via: str | None) -> str:
-    parts = []
-    if by:
-        parts.append(f"by {by}")
-    if via:
-        parts.append(f"via {via}")
-    return (" " + " ".join(parts)) if parts else ""
-
-
-def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> Incident:
-    """The incident after `event`, journaled as number `seq` at `at`."""
-    rep = dataclasses.replace
-    if isinstance(event, IncidentOpened):
-        inc = Incident(
-            id=event.incident_id,
-            number=event.number,
-            short_code=event.short_code,
-            service_id=event.service_id,
-            dedup_key=event.dedup_key,
-            integration=event.integration,
-            title=event.title,
-            severity=event.severity,
-            urgency=event.urgency,
-            status=T,
-            created_at=at,
-            updated_at=at,
-            paging=event.paging,
-            page_at=event.page_at,
-            auto_resolve_at=event.auto_resolve_at,
-            last_seq=seq,
-        )
-        text = f"Opened ({event.severity}, {event.urgency} urgency)"
-        if event.reason:
-            text += f"; not paging now: {event.reason}"
-        return rep(
-            inc,
-            timeline=(
-                TimelineEntry(seq=seq, at=at, kind=event.TYPE, text=text, via=event.integration),
-            ),
-        )
-    if incident is None:
-        raise ValueError(f"{event.TYPE} for an incident that was never opened")
-    inc = incident
-    match event:
-        case AlertTriggered():
-            old = inc.alerts.get(event.key)
-            alert = Alert(
-                key=event.key,
-                status="firing",
-                summary=event.summary,
-                severity=event.severity,
-                source=event.source,
-                first_seen=old.first_seen if old and old.status == "firing" else at,
-                last_seen=at,
-                count=(old.count + 1) if old else 1,
-                labels=event.labels,
-                details=event.details,
-                links=event.links or (),
-            )
-            alerts = {**inc.alerts, event.key: alert}
-            inc = rep(
-                inc,
-                alerts=alerts,
-                severity=worst_severity(inc.severity, event.severity),
-                auto_resolve_at=event.auto_resolve_at or inc.auto_resolve_at,
-            )
-            verb = "Alert fired" if old is None or old.status != "firing" else "Alert fired again"
-            inc = rep(inc, timeline=_entry(inc, seq, at, event.TYPE, f"{verb}: {event.summary}"))
-        case AlertResolved():
-            old = inc.alerts.get(event.key)
-            if old is not None:
-                alerts = {**inc.alerts, event.key: rep(old, status="resolved", resolved_at=at)}
-                inc = rep(
-                    inc,
-                    alerts=alerts,
-                    timeline=_entry(inc, seq, at, event.TYPE, f"Alert resolved: {old.summary}"),
-                )
-        case IncidentAcknowledged():
-            inc = rep(
-                inc,
-                status=A,
-                acknowledged_at=at,
-                acknowledged_by=event.by,
-                ack_timeout_at=event.ack_timeout_at,
-                snoozed_until=None,
-                timeline=_entry(
-                    inc,
-                    seq,
-                    at,
-                    event.TYPE,
-                    "Acknowledged" + _by(event.by, event.via),
-                    event.by,
-                    event.via,
-                ),
-            )
-        case IncidentUnacknowledged():
-            inc = rep(
-                inc,
-                status=T,
-                acknowledged_at=None,
-                acknowledged_by=None,
-                ack_timeout_at=None,
-                snoozed_until=None,
-                timeline=_entry(inc, seq, at, event.TYPE, f"Triggered again: {event.reason}"),
-            )
-        case IncidentSnoozed():
-            inc = rep(
-                inc,
-                status=A,
-                acknowledged_at=inc.acknowledged_at or at,
-                acknowledged_by=inc.acknowledged_by or event.by,
-                snoozed_until=event.until,
-                ack_timeout_at=None,
-                timeline=_entry(
-                    inc,
-                    seq,
-                    at,
-                    event.TYPE,
-                    f"Snoozed until {event.until.isoformat()}" + _by(event.by, event.via),
-                    event.by,
-                    event.via,
-                ),
-            )
-        case IncidentResolved():
-            text = (
-                "Resolved"
-                + _by(event.by, event.via)
-                + (f" ({event.reason})" if event.reason else "")
-            )
-            inc = rep(
-                inc,
-                status=R,
-                resolved_at=at,
-                resolved_by=event.by,
-                snoozed_until=None,
-                ack_timeout_at=None,
-                page_at=None,
-                escalation=rep(inc.escalation, next_at=None) if inc.escalation else None,
-                timeline=_entry(inc, seq, at, event.TYPE, text, event.by, event.via),
-            )
-        case NoteAdded():
-            inc = rep(
-                inc, timeline=_entry(inc, seq, at, event.TYPE, event.text, event.by, event.via)
-            )
-        case IncidentEscalated():
-            who = ", ".join(event.targets or ()) or "nobody on call"
-            text = f"Escalated to level {event.level + 1}" + (
-                f" (round {event.round + 1})" if event.round else ""
-            )
-            text += f": {who}" + _by(event.by, event.via)
-            changes: dict[str, object] = {
-                "escalation": EscalationState(
-                    event.policy_id, event.level, event.round, event.next_at
-                ),
-                "paging": True,
-                "page_at": None,
-            }
-            if inc.status is A:
-                changes.update(
-                    status=T,
-                    acknowledged_at=None,
-                    acknowledged_by=None,
-                    ack_timeout_at=None,
-                    snoozed_until=None,
-                )
-            inc = rep(
-                inc, **changes, timeline=_entry(inc, seq, at, event.TYPE, text, event.by, event.via)
-            )
-        case _:
-            raise ValueError(f"{event.TYPE} is not an incident event")
-    return rep(inc, updated_at=at, last_seq=seq)

@@ -18,6 +18,7 @@ __all__ = [
     "Alert",
     "EscalationState",
     "Incident",
+    "Page",
     "Severity",
     "Status",
     "TimelineEntry",
@@ -94,6 +95,20 @@ class EscalationState:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    """One person being paged for an incident: their notification rules run from
+    `paged_at` on; `next_step` indexes the rule to run next, due at `next_at` (None: no
+    more steps). Pages end when the incident is acknowledged or resolved."""
+
+    user_id: str
+    paged_at: datetime
+    level: int
+    round: int
+    next_step: int
+    next_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Incident:
     id: str
     number: int
@@ -118,6 +133,11 @@ class Incident:
     paging: bool = True
     page_at: datetime | None = None  # paging deferred (low urgency outside business hours)
     escalation: EscalationState | None = None
+    pages: Mapping[str, Page] = field(default_factory=dict)
+    notification_count: int = 0
+    messages: Mapping[str, str] = field(
+        default_factory=dict
+    )  # Slack messages to edit: id -> provider id
     timeline: tuple[TimelineEntry, ...] = ()
     last_seq: int = 0
 

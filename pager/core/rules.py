@@ -18,10 +18,12 @@ __all__ = [
     "BusinessHours",
     "Context",
     "LevelRules",
+    "NotifyRule",
     "PolicyRules",
     "RulesBook",
     "ServiceRules",
     "Target",
+    "UserRules",
     "Window",
 ]
 
@@ -92,6 +94,31 @@ DEFAULT_URGENCY: Mapping[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyRule:
+    after: timedelta
+    via: str
+    urgency: str | None = None  # None: both urgencies
+
+
+@dataclass(frozen=True, slots=True)
+class UserRules:
+    """A person's personal notification rules (sorted by `after`) and contacts."""
+
+    id: str
+    name: str = ""
+    rules: tuple[NotifyRule, ...] = ()
+    contacts: Mapping[str, str] = field(default_factory=dict)
+
+    def rules_for(self, urgency: str | None) -> tuple[NotifyRule, ...]:
+        return tuple(
+            r for r in self.rules if r.urgency is None or urgency is None or r.urgency == urgency
+        )
+
+    def address(self, method: str) -> str | None:
+        return self.contacts.get(method)
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceRules:
     id: str
     name: str = ""
@@ -102,6 +129,7 @@ class ServiceRules:
     low_urgency: str = "page"  # "page" | "business_hours" | "never"
     business_hours: BusinessHours | None = None
     maintenance: tuple[Window, ...] = ()
+    chat: tuple[tuple[str, str], ...] = ()  # (method, address): where status updates go
 
     def urgency(self, severity: str) -> str:
         return self.urgency_by_severity.get(severity, "high")
@@ -121,6 +149,11 @@ class Context:
     now: datetime
     maintenance: str | None = None
     oncall: Callable[[str, datetime], str | None] = _nobody
+    users: Mapping[str, UserRules] = field(default_factory=dict)
+
+    def user(self, user_id: str) -> UserRules:
+        u = self.users.get(user_id)
+        return u if u is not None else UserRules(user_id)
 
     def resolve_targets(self, level: LevelRules) -> tuple[str, ...]:
         users: list[str] = []
@@ -140,6 +173,7 @@ class RulesBook:
     integrations: Mapping[tuple[str, str], IntegrationRoute]
     oncall: Callable[[str, datetime], str | None] = _nobody
     digest: str = ""
+    users: Mapping[str, UserRules] = field(default_factory=dict)
 
     def service(self, service_id: str) -> ServiceRules:
         svc = self.services.get(service_id)

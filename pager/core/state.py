@@ -24,8 +24,9 @@ from .events import (
     MaintenanceStarted,
     decode,
 )
-from .incident import evolve
-from .model import Alert, EscalationState, Incident, Status, TimelineEntry
+from .evolve import evolve
+from .model import Alert, EscalationState, Incident, Page, Status, TimelineEntry
+from .notifications import Attempt, Notification, NotificationBook
 from .rules import Window
 
 __all__ = ["STATE_VERSION", "SystemState", "incident_from_json"]
@@ -70,6 +71,7 @@ class SystemState:
         self.maintenance: dict[str, MaintenanceWindow] = {}
         self.changes: dict[str, list[ChangeRecorded]] = {}
         self.config_digest: str | None = None
+        self.notifications = NotificationBook()
 
     # ------------------------------------------------------------------ fold
 
@@ -80,6 +82,8 @@ class SystemState:
 
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
         if isinstance(event, IncidentEvent):
+            if event.TYPE.startswith("notification."):
+                self.notifications.apply(event, at)
             iid = event.incident_id
             inc = evolve(self.incidents.get(iid), event, seq, at)
             self.incidents[iid] = inc
@@ -120,6 +124,16 @@ class SystemState:
 
     # ------------------------------------------------------------------ snapshots
 
+    def _load_notification(self, raw: Mapping[str, Any]) -> None:
+        n = _notification(raw)
+        book = self.notifications
+        book.by_id[n.id] = n
+        book.by_incident.setdefault(n.incident_id, []).append(n.id)
+        if n.open:
+            book.pending.setdefault(n.method, {})[n.id] = None
+        if n.provider_id:
+            book.by_provider_id[n.provider_id] = n.id
+
     def to_snapshot(self) -> dict[str, Any]:
         """JSON-able (by orjson) form of the whole state. Holds references to immutable
         values only, so it may be serialized in another thread while the state moves on."""
@@ -132,6 +146,7 @@ class SystemState:
             "incidents": list(self.incidents.values()),
             "maintenance": list(self.maintenance.values()),
             "changes": {k: list(v) for k, v in self.changes.items()},
+            "notifications": list(self.notifications.by_id.values()),
         }
 
     @classmethod
@@ -160,9 +175,22 @@ class SystemState:
                 raw.get("by"),
             )
             s.maintenance[w.id] = w
+        for raw in data.get("notifications", ()):
+            s._load_notification(raw)
         for sid, lst in data["changes"].items():
             s.changes[sid] = [decode(ChangeRecorded.TYPE, c) for c in lst]  # type: ignore[misc]
         return s
+
+
+def _notification(raw: Mapping[str, Any]) -> Notification:
+    d = dict(raw)
+    d["requested_at"] = _req_dt(d["requested_at"])
+    d["retry_at"] = _dt(d.get("retry_at"))
+    d["history"] = tuple(
+        Attempt(_req_dt(a["at"]), a["outcome"], a.get("attempt"), a.get("detail"))
+        for a in d.get("history", ())
+    )
+    return Notification(**d)
 
 
 def _dt(v: str | None) -> datetime | None:
@@ -195,6 +223,18 @@ def incident_from_json(raw: Mapping[str, Any]) -> Incident:
         TimelineEntry(t["seq"], _req_dt(t["at"]), t["kind"], t["text"], t.get("by"), t.get("via"))
         for t in d["timeline"]
     )
+    d["messages"] = dict(d.get("messages") or {})
+    d["pages"] = {
+        uid: Page(
+            p["user_id"],
+            _req_dt(p["paged_at"]),
+            p["level"],
+            p["round"],
+            p["next_step"],
+            _dt(p["next_at"]),
+        )
+        for uid, p in d.get("pages", {}).items()
+    }
     esc = d.get("escalation")
     if esc is not None:
         d["escalation"] = EscalationState(

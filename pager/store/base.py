@@ -88,6 +88,10 @@ class EventLog(abc.ABC):
     def add_commit_hook(self, hook: CommitHook) -> None:
         self._hooks.append(hook)
 
+    def clear_commit_hooks(self) -> None:
+        """Forget every hook (the system that added them has stopped)."""
+        self._hooks.clear()
+
     def _committed(self, records: Sequence[Record]) -> None:
         for hook in self._hooks:
             hook(records)

@@ -28,6 +28,7 @@ from pager.core.events import (
     IncidentOpened,
     IncidentResolved,
     IncidentUnacknowledged,
+    UserPaged,
     decode,
     encode,
 )
@@ -94,7 +95,7 @@ def opened(box: Box | None = None, severity: str = "critical", at: datetime = T0
 def test_open_pages_the_first_level() -> None:
     box = opened()
     kinds = [type(e) for e in box.log]
-    assert kinds == [IncidentOpened, AlertTriggered, IncidentEscalated]
+    assert kinds == [IncidentOpened, AlertTriggered, IncidentEscalated, UserPaged]
     inc = box.inc
     assert inc is not None and inc.status is Status.TRIGGERED
     assert inc.urgency == "high" and inc.short_code and len(inc.short_code) == 3
@@ -166,7 +167,7 @@ def test_ack_timeout_retriggers_and_restarts_escalation() -> None:
     due = next_deadline(box.inc)
     assert due == T0 + timedelta(minutes=31)
     events = box.run(Tick(), due)
-    assert [type(e) for e in events] == [IncidentUnacknowledged, IncidentEscalated]
+    assert [type(e) for e in events] == [IncidentUnacknowledged, IncidentEscalated, UserPaged]
     assert box.inc.status is Status.TRIGGERED
     assert box.inc.escalation is not None and box.inc.escalation.level == 0
 
@@ -297,4 +298,4 @@ def test_low_urgency_waits_for_business_hours() -> None:
     assert box.inc.page_at == monday_9
     assert next_deadline(box.inc) == monday_9
     events = box.run(Tick(), monday_9, service=svc)
-    assert [type(e) for e in events] == [IncidentEscalated]
+    assert [type(e) for e in events] == [IncidentEscalated, UserPaged]

@@ -1,0 +1,249 @@
+"""One delivery actor per contact method (slack, sms, voice, email, teams, webhook,
+console): it sends every pending notification of its method through its transport, retries
+with backoff and jitter, honours Retry-After, respects the provider's rate limit, leaves a
+failing provider alone for a while (circuit breaker), and journals every attempt and outcome.
+
+It works from the durable pending set (`state.notifications.pending[method]`), woken through a
+one-slot channel when new intents are journaled, so nothing is queued in memory that is not
+already on disk and a restart picks up every intent without an outcome. A page for an
+incident that was acknowledged or resolved meanwhile is cancelled, not sent. When a page
+fails for good, the incident actor is asked to try the person's next contact method at once.
+
+Delivery never blocks escalation: the incident actors never wait for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import trio
+
+from pager.clock import WallClock, trio_deadline
+from pager.core.backoff import CircuitBreaker, RetryPolicy
+from pager.core.events import (
+    Event,
+    NotificationCancelled,
+    NotificationFailed,
+    NotificationSent,
+)
+from pager.core.model import Status
+from pager.core.notifications import Notification
+from pager.core.ratelimit import RateLimiter
+from pager.core.state import SystemState
+from pager.errors import LogUnavailable
+from pager.transports.base import DeliveryError, Message, ProviderUnreachable, Sent, Transport
+
+from .journal import Journal
+
+__all__ = ["DeliveryActor"]
+
+log = logging.getLogger("pager.delivery")
+
+Fallback = Callable[[str, str, str], Awaitable[None]]  # (incident_id, user_id, notification_id)
+MessageFactory = Callable[[Notification, int], Message | None]
+
+
+class DeliveryActor:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        journal: Journal,
+        state: SystemState,
+        clock: WallClock,
+        make_message: MessageFactory,
+        fallback: Fallback,
+        policy: RetryPolicy | None = None,
+        timeout: float = 10.0,
+        rate_per_second: float | None = None,
+        concurrency: int = 16,
+        breaker: CircuitBreaker | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.transport = transport
+        self.method = transport.method
+        self.journal = journal
+        self.state = state
+        self.clock = clock
+        self.make_message = make_message
+        self.fallback = fallback
+        self.policy = policy or RetryPolicy()
+        self.timeout = timeout
+        self.rate_per_second = rate_per_second
+        self.limiter = trio.CapacityLimiter(concurrency)
+        self.breaker = breaker or CircuitBreaker()
+        self.rate = RateLimiter()
+        self.rand = rand
+        self._active: set[str] = set()
+        self._wake_send: trio.MemorySendChannel[None] | None = None
+        self._nursery: trio.Nursery | None = None
+        self.sent = 0
+        self.failed = 0
+
+    def wake(self) -> None:
+        """New intents are journaled: look at the pending set again (coalesced)."""
+        if self._wake_send is not None:
+            with contextlib.suppress(trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+                self._wake_send.send_nowait(None)
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[DeliveryActor] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        send, recv = trio.open_memory_channel[None](1)
+        self._wake_send = send
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started(self)
+                self._scan()
+                async with recv:
+                    async for _ in recv:
+                        self._scan()
+        finally:
+            await self.transport.aclose()
+
+    def _scan(self) -> None:
+        assert self._nursery is not None
+        for nid in list(self.state.notifications.pending.get(self.method, {})):
+            if nid not in self._active:
+                self._active.add(nid)
+                self._nursery.start_soon(self._deliver, nid, name=f"deliver {nid}")
+
+    # ------------------------------------------------------------------ one notification
+
+    async def _deliver(self, nid: str) -> None:
+        try:
+            while True:
+                n = self.state.notifications.by_id.get(nid)
+                if n is None or not n.open:
+                    return
+                if n.retry_at is not None:
+                    await trio.sleep_until(trio_deadline(self.clock, n.retry_at))
+                    n = self.state.notifications.by_id[nid]
+                if not await self._attempt(n):
+                    return
+        finally:
+            self._active.discard(nid)
+
+    async def _attempt(self, n: Notification) -> bool:
+        """One attempt. True when it should be tried again (after its retry_at)."""
+        inc = self.state.incidents.get(n.incident_id)
+        if inc is None:
+            return False
+        if n.kind == "page" and inc.status is not Status.TRIGGERED:
+            await self._record(
+                NotificationCancelled(
+                    incident_id=n.incident_id,
+                    notification_id=n.id,
+                    reason=f"the incident is {inc.status.value}",
+                )
+            )
+            return False
+        attempt = n.attempts + 1
+        message = self.make_message(n, attempt)
+        if message is None:
+            await self._record(
+                NotificationFailed(
+                    incident_id=n.incident_id,
+                    notification_id=n.id,
+                    attempt=attempt,
+                    error="nothing to send it with (unknown user or service)",
+                    permanent=True,
+                )
+            )
+            return False
+        await self._pace(message)
+        async with self.limiter:
+            try:
+                with trio.fail_after(self.timeout):
+                    sent = await self.transport.send(message)
+            except DeliveryError as e:
+                return await self._failed(n, attempt, e)
+            except trio.TooSlowError:
+                return await self._failed(
+                    n, attempt, ProviderUnreachable(f"no answer within {self.timeout:g}s")
+                )
+            except Exception as e:  # a transport bug must not kill delivery of everything else
+                log.exception("%s transport failed on %s", self.method, n.id)
+                return await self._failed(
+                    n, attempt, ProviderUnreachable(f"{type(e).__name__}: {e}")
+                )
+        self.breaker.success()
+        await self._sent(n, attempt, sent)
+        return False
+
+    async def _pace(self, message: Message) -> None:
+        """Wait for the provider's rate limit and an open circuit breaker."""
+        while True:
+            wait = self.breaker.wait(trio.current_time())
+            if wait <= 0 and self.rate_per_second:
+                wait = self.rate.take(
+                    self.transport.rate_key(message),
+                    1,
+                    1.0 / self.rate_per_second,
+                    trio.current_time(),
+                )
+            if wait <= 0:
+                return
+            await trio.sleep(wait)
+
+    async def _sent(self, n: Notification, attempt: int, sent: Sent) -> None:
+        self.sent += 1
+        await self._record(
+            NotificationSent(
+                incident_id=n.incident_id,
+                notification_id=n.id,
+                attempt=attempt,
+                provider_id=sent.provider_id,
+                method=self.method,
+            )
+        )
+
+    async def _failed(self, n: Notification, attempt: int, e: DeliveryError) -> bool:
+        now = self.clock.now()
+        if not e.permanent:
+            self.breaker.failure(trio.current_time())
+        age = (now - n.requested_at).total_seconds()
+        final = e.permanent or attempt >= self.policy.max_attempts or age >= self.policy.max_age
+        retry_at = None
+        if not final:
+            retry_at = now + timedelta(
+                seconds=self.policy.delay(attempt, self.rand(), e.retry_after)
+            )
+        log.warning(
+            "%s %s attempt %d failed: %s%s", self.method, n.id, attempt, e.message,
+            "" if retry_at is None else f"; retrying at {retry_at.isoformat()}",
+        )  # fmt: skip
+        await self._record(
+            NotificationFailed(
+                incident_id=n.incident_id,
+                notification_id=n.id,
+                attempt=attempt,
+                error=e.message,
+                permanent=final,
+                retry_at=retry_at,
+            )
+        )
+        if final:
+            self.failed += 1
+            if n.kind == "page" and n.user_id is not None:
+                try:
+                    await self.fallback(n.incident_id, n.user_id, n.id)
+                except Exception as err:  # the incident may be gone or busy: escalation goes on
+                    log.warning("fallback for %s not requested: %s", n.id, err)
+        return not final
+
+    async def _record(self, event: Event) -> None:
+        """Journal an outcome. A full disk must not lose the outcome silently: try a few
+        times, then log (the intent stays pending and is retried after a restart)."""
+        for i in range(5):
+            try:
+                await self.journal.record([event], self.clock.now())
+                return
+            except LogUnavailable as e:
+                log.error("cannot journal %s (%s); try %d of 5", event.TYPE, e, i + 1)
+                await trio.sleep(1.0)

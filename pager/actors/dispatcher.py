@@ -1,0 +1,101 @@
+"""The dispatcher: starts one delivery actor per contact method, and wakes the right one
+whenever the journal commits a `notification.requested`. It also builds, for each attempt,
+the `Message` a transport sends: the incident as it stands now, the names of the service and
+person, and the action links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import trio
+
+from pager.clock import WallClock
+from pager.core.events import NotificationRequested
+from pager.core.notifications import Notification
+from pager.core.rules import RulesBook
+from pager.core.state import SystemState
+from pager.store.base import Record
+from pager.transports.base import Message, Transport
+
+from .delivery import DeliveryActor, Fallback
+from .journal import Journal
+
+__all__ = ["Dispatcher"]
+
+LinkMaker = Callable[[Notification], dict[str, str]]
+
+
+def _no_links(n: Notification) -> dict[str, str]:
+    return {}
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        transports: dict[str, Transport],
+        *,
+        journal: Journal,
+        state: SystemState,
+        clock: WallClock,
+        rules: Callable[[], RulesBook],
+        fallback: Fallback,
+        public_url: str = "",
+        links: LinkMaker = _no_links,
+        timeouts: dict[str, float] | None = None,
+        rates: dict[str, float | None] | None = None,
+    ) -> None:
+        self.state = state
+        self.rules = rules
+        self.public_url = public_url
+        self.links = links
+        self.actors: dict[str, DeliveryActor] = {}
+        for method, transport in transports.items():
+            self.actors[method] = DeliveryActor(
+                transport,
+                journal=journal,
+                state=state,
+                clock=clock,
+                make_message=self.make_message,
+                fallback=fallback,
+                timeout=(timeouts or {}).get(method, 10.0),
+                rate_per_second=(rates or {}).get(method),
+            )
+        journal.log.add_commit_hook(self._committed)
+
+    def _committed(self, records: Sequence[Record]) -> None:
+        for r in records:
+            if r.type == NotificationRequested.TYPE:
+                actor = self.actors.get(r.data.get("method", ""))
+                if actor is not None:
+                    actor.wake()
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[Dispatcher] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        async with trio.open_nursery() as nursery:
+            for actor in self.actors.values():
+                await nursery.start(actor.run)
+            task_status.started(self)
+
+    def make_message(self, n: Notification, attempt: int) -> Message | None:
+        inc = self.state.incidents.get(n.incident_id)
+        if inc is None:
+            return None
+        rules = self.rules()
+        svc = rules.services.get(inc.service_id)
+        user = rules.users.get(n.user_id) if n.user_id else None
+        return Message(
+            notification_id=n.id,
+            kind=n.kind,
+            method=n.method,
+            address=n.address,
+            incident=inc,
+            service_name=(svc.name or svc.id) if svc else inc.service_id,
+            user_id=n.user_id,
+            user_name=(user.name or user.id) if user else n.user_id,
+            topic=n.topic,
+            previous=n.previous,
+            links=self.links(n),
+            public_url=self.public_url,
+            attempt=attempt,
+        )

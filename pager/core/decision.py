@@ -1,0 +1,80 @@
+"""The working state of one `decide` call: the events so far and the incident as they leave
+it, so a command that produces several events decides each on the state the previous ones
+leave. Also the steps several commands share: reaching an escalation level (and paging its
+people), and whether an incident opening now may page at all."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import paging
+from .escalation import first_step
+from .events import Event, IncidentEscalated
+from .evolve import evolve
+from .model import Incident
+from .rules import Context, PolicyRules
+
+__all__ = ["Decision"]
+
+
+class Decision:
+    def __init__(self, incident: Incident | None, ctx: Context) -> None:
+        self.incident = incident
+        self.ctx = ctx
+        self.events: list[Event] = []
+
+    @property
+    def inc(self) -> Incident:
+        assert self.incident is not None
+        return self.incident
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+        self.incident = evolve(self.incident, event, 0, self.ctx.now)
+
+    def start_escalation(self, by: str | None = None, via: str | None = None) -> None:
+        policy = self.ctx.service.policy
+        if policy is None or not policy.levels:
+            return
+        level, rnd, next_at = first_step(policy, self.ctx.now)
+        self.escalate_to(policy, level, rnd, next_at, by=by, via=via)
+
+    def escalate_to(
+        self,
+        policy: PolicyRules,
+        level: int,
+        rnd: int,
+        next_at: datetime | None,
+        *,
+        by: str | None = None,
+        via: str | None = None,
+    ) -> None:
+        """Reach `level` of `policy` and page whoever it targets now."""
+        targets = self.ctx.resolve_targets(policy.levels[level])
+        self.emit(
+            IncidentEscalated(
+                incident_id=self.inc.id,
+                policy_id=policy.id,
+                level=level,
+                round=rnd,
+                next_at=next_at,
+                targets=targets,
+                by=by,
+                via=via,
+            )
+        )
+        paging.page_users(self, targets, level, rnd)
+
+    def quiet_reason(self, urgency: str) -> tuple[bool, datetime | None, str | None]:
+        """(paging, page_at, reason) for an incident of this urgency opening now."""
+        ctx, svc = self.ctx, self.ctx.service
+        if ctx.maintenance is not None:
+            return False, None, f"maintenance: {ctx.maintenance}"
+        if urgency == "low":
+            if svc.low_urgency == "never":
+                return False, None, "low urgency: this service pages nobody for it"
+            if svc.low_urgency == "business_hours" and svc.business_hours is not None:
+                at = svc.business_hours.next_start(ctx.now)
+                if at > ctx.now:
+                    return True, at, f"low urgency: paging from {at.isoformat()}"
+        return True, None, None

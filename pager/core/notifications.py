@@ -1,0 +1,132 @@
+"""The notifications read model: every notification, its attempts and its outcome (for
+`GET /api/v1/notifications` and the delivery actors), folded from the `notification.*`
+events. A notification is *pending* from its request until it is sent, cancelled or failed
+for good; the delivery actors work from the pending set, so a restart retries every intent
+that has no outcome yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from .events import (
+    Event,
+    NotificationCancelled,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationSent,
+)
+
+__all__ = ["Attempt", "Notification", "NotificationBook"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    at: datetime
+    outcome: str  # sent, failed, delivered (receipt), cancelled
+    attempt: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    incident_id: str
+    kind: str
+    method: str
+    address: str | None
+    user_id: str | None
+    topic: str | None
+    step: int | None
+    previous: str | None
+    requested_at: datetime
+    status: str = "pending"  # pending, retrying, sent, delivered, failed, cancelled
+    attempts: int = 0
+    provider_id: str | None = None
+    retry_at: datetime | None = None
+    last_error: str | None = None
+    history: tuple[Attempt, ...] = ()
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("pending", "retrying")
+
+
+class NotificationBook:
+    def __init__(self) -> None:
+        self.by_id: dict[str, Notification] = {}
+        self.by_incident: dict[str, list[str]] = {}
+        self.pending: dict[str, dict[str, None]] = {}  # method -> ordered set of ids
+        self.by_provider_id: dict[str, str] = {}
+
+    def apply(self, event: Event, at: datetime) -> None:
+        rep = dataclasses.replace
+        if isinstance(event, NotificationRequested):
+            n = Notification(
+                id=event.notification_id,
+                incident_id=event.incident_id,
+                kind=event.kind,
+                method=event.method,
+                address=event.address,
+                user_id=event.user_id,
+                topic=event.topic,
+                step=event.step,
+                previous=event.previous,
+                requested_at=at,
+            )
+            self.by_id[n.id] = n
+            self.by_incident.setdefault(n.incident_id, []).append(n.id)
+            self.pending.setdefault(n.method, {})[n.id] = None
+            return
+        nid = getattr(event, "notification_id", None)
+        found = self.by_id.get(nid) if isinstance(nid, str) else None
+        if found is None:
+            return
+        n = found
+        if isinstance(event, NotificationSent):
+            n = rep(
+                n,
+                status="sent",
+                attempts=event.attempt,
+                provider_id=event.provider_id,
+                retry_at=None,
+                history=(*n.history, Attempt(at, "sent", event.attempt, event.provider_id)),
+            )
+            if event.provider_id:
+                self.by_provider_id[event.provider_id] = n.id
+        elif isinstance(event, NotificationFailed):
+            final = event.permanent or event.retry_at is None
+            n = rep(
+                n,
+                status="failed" if final else "retrying",
+                attempts=event.attempt,
+                retry_at=None if final else event.retry_at,
+                last_error=event.error,
+                history=(*n.history, Attempt(at, "failed", event.attempt, event.error)),
+            )
+        elif isinstance(event, NotificationDelivered):
+            bad = event.status in ("failed", "undelivered", "busy", "no-answer", "canceled")
+            n = rep(
+                n,
+                status="failed" if bad else "delivered",
+                last_error=event.error if bad else n.last_error,
+                history=(*n.history, Attempt(at, event.status, None, event.error)),
+            )
+        elif isinstance(event, NotificationCancelled):
+            n = rep(
+                n,
+                status="cancelled",
+                retry_at=None,
+                history=(*n.history, Attempt(at, "cancelled", None, event.reason)),
+            )
+        else:
+            return
+        self.by_id[n.id] = n
+        if not n.open:
+            self.pending.get(n.method, {}).pop(n.id, None)
+
+    def for_incident(self, incident_id: str) -> list[Notification]:
+        return [self.by_id[i] for i in self.by_incident.get(incident_id, ())]

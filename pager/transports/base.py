@@ -1,0 +1,98 @@
+"""What every transport (one module per provider protocol) offers the delivery actors.
+
+A transport turns a `Message` into one request to its provider and says how it went: a
+`Sent` with the provider's id for the message, or a `DeliveryError` that says whether trying
+again can help (`permanent`) and when (`retry_after`, from a 429's Retry-After). Transports
+never retry, sleep or journal: the delivery actor does that, the same way for every provider.
+
+The exception tree::
+
+    DeliveryError                 the attempt failed; `permanent`, `retry_after`
+    ├── ProviderRejected          the provider answered no (4xx, `ok: false`, SMTP 5xx)
+    └── ProviderUnreachable       no answer (connection refused, timeout, 5xx, dropped)
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from pager.core.model import Incident
+
+__all__ = [
+    "DeliveryError",
+    "Message",
+    "ProviderRejected",
+    "ProviderUnreachable",
+    "Sent",
+    "Transport",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One notification to send.
+
+    `kind` is "page" (reach `user_id` at `address`), "status" (an incident update, `topic`
+    opened/acknowledged/resolved, to a service chat channel at `address`) or "update" (edit
+    the earlier message `previous` in place, where the provider allows it). `incident` is
+    the incident as it stands now; `links` maps action names (acknowledge, resolve, ...) to
+    signed URLs a person can open; `public_url` is where pager is reached from outside.
+    """
+
+    notification_id: str
+    kind: str
+    method: str
+    address: str | None
+    incident: Incident
+    service_name: str
+    user_id: str | None = None
+    user_name: str | None = None
+    topic: str | None = None
+    previous: str | None = None
+    links: dict[str, str] = field(default_factory=dict)
+    public_url: str = ""
+    attempt: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    provider_id: str | None = None
+    detail: str | None = None
+
+
+class DeliveryError(Exception):
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class ProviderRejected(DeliveryError):
+    pass
+
+
+class ProviderUnreachable(DeliveryError):
+    pass
+
+
+class Transport(abc.ABC):
+    """One provider protocol. `method` is the contact method it serves (slack, sms, ...)."""
+
+    method: str = ""
+
+    @abc.abstractmethod
+    async def send(self, message: Message) -> Sent:
+        """Send (or, for kind "update", edit) once. Raises DeliveryError."""
+
+    def rate_key(self, message: Message) -> str:
+        """What the provider's rate limit counts per (a channel, a sending number...)."""
+        return message.address or ""
+
+    async def aclose(self) -> None:  # noqa: B027 - most transports hold nothing
+        """Release connections."""
