@@ -10,6 +10,8 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -62,13 +64,29 @@ def _banner(config: Any, running: Any, demo: bool) -> str:
 
 async def _serve(config: Any, demo: bool, source: str) -> None:
     from pager.actors.supervisor import run_pager
+    from pager.config import ConfigError
+    from pager.web.api_config import reload_from_file
 
     shutdown = trio.Event()
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    system: Any = None
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery:
 
             async def watch() -> None:
                 async for sig in signals:
+                    if sig == signal.SIGHUP:
+                        if system is None:
+                            continue
+                        try:
+                            await reload_from_file(system)
+                        except ConfigError as e:
+                            log.error(
+                                "SIGHUP: the new configuration is not valid; keeping the old one:\n%s",
+                                e,
+                            )
+                        except Exception as e:
+                            log.error("SIGHUP: reload failed: %s", e)
+                        continue
                     if shutdown.is_set():
                         log.warning("second %s: stopping at once", signal.Signals(sig).name)
                         nursery.cancel_scope.cancel()
@@ -79,13 +97,18 @@ async def _serve(config: Any, demo: bool, source: str) -> None:
             async def serve_until_stopped(*, task_status: trio.TaskStatus[Any]) -> None:
                 try:
                     await run_pager(
-                        config, shutdown=shutdown, config_source=source, task_status=task_status
+                        config,
+                        shutdown=shutdown,
+                        config_source=source,
+                        config_path=None if demo else source,
+                        task_status=task_status,
                     )
                 finally:
                     nursery.cancel_scope.cancel()
 
             nursery.start_soon(watch)
             running = await nursery.start(serve_until_stopped)
+            system = running.system
             print(_banner(config, running, demo), flush=True)
 
 
@@ -109,6 +132,32 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return check_main(args.file)
 
 
+def cmd_route_test(args: argparse.Namespace) -> int:
+    import orjson
+
+    from pager.config import load_config
+    from pager.config.compile import compile_rules
+    from pager.ingest.route_test import render_text, route_test
+    from pager.ingest.validate import parse_time
+
+    config = load_config(args.config)
+    try:
+        payload = orjson.loads(Path(args.payload).read_bytes())
+    except OSError as e:
+        raise SystemExit(f"pager route-test: cannot read {args.payload}: {e.strerror}") from None
+    except orjson.JSONDecodeError as e:
+        raise SystemExit(f"pager route-test: {args.payload} is not JSON: {e}") from None
+    at = parse_time(args.at) if args.at else datetime.now(UTC)
+    result = route_test(
+        compile_rules(config), payload, at, integration=args.integration, key=args.key
+    )
+    if args.json:
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z).decode())
+    else:
+        print(render_text(result))
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from pager.replay.tool import run
 
@@ -127,6 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate a configuration file")
     c.add_argument("file")
     c.set_defaults(func=cmd_check_config)
+
+    t = sub.add_parser(
+        "route-test",
+        help="dry run: which service, policy, and who would be notified when, for an alert",
+    )
+    t.add_argument("--config", required=True, help="configuration file")
+    t.add_argument("payload", help="the alert as JSON, as its tool would send it")
+    t.add_argument("--at", help="pretend the alert arrives at this ISO 8601 instant (default: now)")
+    t.add_argument(
+        "--integration",
+        choices=["pagerduty", "alertmanager", "generic"],
+        help="default: guessed from the payload",
+    )
+    t.add_argument(
+        "--key", help="the integration key of an Alertmanager or generic payload (in the URL path)"
+    )
+    t.add_argument("--json", action="store_true", help="print JSON")
+    t.set_defaults(func=cmd_route_test)
 
     from pager.replay.tool import add_arguments
 

@@ -108,6 +108,7 @@ async def running_pager(
     event_log: EventLog | None = None,
     clock: WallClock | None = None,
     serve_edges: bool = True,
+    config_path: str | None = None,
 ) -> AsyncIterator[Running]:
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
@@ -119,6 +120,7 @@ async def running_pager(
                 event_log=event_log,
                 clock=clock,
                 serve_edges=serve_edges,
+                config_path=config_path,
             )
         )
         try:

@@ -85,6 +85,7 @@ async def run_pager(
     clock: WallClock | None = None,
     event_log: EventLog | None = None,
     config_source: str = "config",
+    config_path: str | None = None,
     serve_edges: bool = True,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -134,6 +135,7 @@ async def run_pager(
                 clock=clock,
                 hub=hub,
                 router_inbox=send,
+                config_path=config_path,
             )
             router = Router(journal, state, system.current_rules, clock, send)
             system.router = router

@@ -45,6 +45,7 @@ class System:
     started_at: float = field(default_factory=lambda: -math.inf)
     on_reload: list[Callable[[], None]] = field(default_factory=list)
     request_timeout: float = REQUEST_TIMEOUT
+    config_path: str | None = None  # where a reload reads the configuration from
     ingest_handlers: list[Any] = field(
         default_factory=list
     )  # for /metrics: each counts its requests
@@ -63,6 +64,35 @@ class System:
             raise Unavailable("pager could not take this request in time; try again") from None
         except trio.BrokenResourceError:
             raise Unavailable("pager is shutting down") from None
+
+    async def reload(self, config: Any, source: str) -> list[str]:
+        """Swap in a new, already validated configuration without dropping anything:
+        incidents keep their journaled state and deadlines, and every decision from now on
+        uses the new rules. Returns what did not take effect (settings read only at
+        start-up). The configuration version in force is journaled."""
+        from pager.config.compile import compile_rules
+        from pager.core.events import ConfigApplied
+
+        rules = compile_rules(config)
+        old = self.config
+        pending = []
+        if str(config.data_dir) != str(old.data_dir):
+            pending.append("data_dir: takes effect at the next start")
+        if config.server != old.server:
+            pending.append("server: listen addresses and public_url take effect at the next start")
+        if config.channels != old.channels:
+            pending.append("channels: provider settings take effect at the next start")
+        if config.journal != old.journal:
+            pending.append("journal: takes effect at the next start")
+        if rules.digest != self.rules.digest:
+            await self.journal.record(
+                [ConfigApplied(digest=rules.digest, source=source)], self.clock.now()
+            )
+        self.config = config
+        self.rules = rules
+        for hook in self.on_reload:
+            hook()
+        return pending
 
     def token_name(self, token: str) -> str | None:
         """The name of the API token `token`, compared in constant time against each."""

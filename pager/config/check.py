@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from pager.config.check_oncall import personal_delays, schedule_gaps
 from pager.config.models import Config
 from pager.config.models_channels import CHANNEL_OF_METHOD
 from pager.config.problems import Problem
@@ -216,6 +217,8 @@ CHECKS: list[Check] = [
     deliverable_notifications,
     chat_channels,
     reachable_links,
+    schedule_gaps,
+    personal_delays,
 ]
 """The semantic checks `check_config` runs, in order. Append new checks here."""
 

@@ -147,4 +147,6 @@ def compile_rules(config: Config) -> RulesBook:
         oncall=oncall,
         digest=config.digest(),
         users=users,
+        schedules=schedules,
+        policies=policies,
     )

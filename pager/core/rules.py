@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .routing import IntegrationRoute
+from .schedule import Schedule
 
 __all__ = [
     "BusinessHours",
@@ -174,6 +175,8 @@ class RulesBook:
     oncall: Callable[[str, datetime], str | None] = _nobody
     digest: str = ""
     users: Mapping[str, UserRules] = field(default_factory=dict)
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
+    policies: Mapping[str, PolicyRules] = field(default_factory=dict)
 
     def service(self, service_id: str) -> ServiceRules:
         svc = self.services.get(service_id)

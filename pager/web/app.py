@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from pager.actors.system import System
 from pager.errors import PagerError, TooManyRequests, Unavailable
 
-from . import api_incidents, api_maintenance, ops, stream
+from . import api_config, api_incidents, api_maintenance, api_schedules, ops, stream
 from .ingest import IngestEndpoints
 from .raw import RawRequest
 from .responses import jsonify
@@ -56,6 +56,8 @@ def create_app(system: System) -> QuartTrio:
 
     api_incidents.register(app, system)
     api_maintenance.register(app, system)
+    api_schedules.register(app, system)
+    api_config.register(app, system)
     stream.register(app, system)
     ops.register(app, system)
 

@@ -109,3 +109,52 @@ def test_check_config_and_serve_report_problems_in_one_line(
     assert code == 1 and "Traceback" not in err and "primay" in err
     code, _, err = run_cli(capsys, "serve", "--config", str(tmp_path / "missing.yaml"))
     assert code == 1 and "missing.yaml" in err and "Traceback" not in err
+
+
+def test_route_test_prints_the_timeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ..harness import config_text, pd_trigger
+
+    cfg = tmp_path / "pager.yaml"
+    cfg.write_text(config_text(tmp_path / "data"))
+    payload = tmp_path / "alert.json"
+    payload.write_bytes(orjson.dumps(pd_trigger("db-1/cpu")))
+    code, out, _ = run_cli(
+        capsys, "route-test", "--config", str(cfg), str(payload), "--at", "2026-03-02T03:00:00Z"
+    )
+    assert code == 0
+    assert "service: checkout" in out and "escalation policy: default" in out
+    assert "+0m00s  2026-03-02T03:00:00+00:00  notify bob by console" in out
+    assert "+5m00s  2026-03-02T03:05:00+00:00  level 2: carol" in out
+    code, out, _ = run_cli(capsys, "route-test", "--config", str(cfg), str(payload), "--json")
+    assert orjson.loads(out)["dedup_key"] == "db-1/cpu"
+    assert not (tmp_path / "data").exists()  # a dry run touches no data folder
+
+
+async def test_sighup_reloads_the_configuration(tmp_path: Path) -> None:
+    import signal
+
+    from ..harness import config_text
+    from .service import PagerProcess
+
+    cfg = tmp_path / "pager.yaml"
+    text = config_text(tmp_path / "data")
+    cfg.write_text(text)
+    pager = PagerProcess(cfg, tmp_path / "pager.log")
+    with trio.fail_after(60):
+        await pager.start()
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                url = f"{pager.url}/integrations/generic/gen-new"
+                assert (await client.post(url, json={"title": "x"})).status_code == 404
+                cfg.write_text(text.replace("key: gen-payments", "key: gen-new"))
+                assert pager.proc is not None
+                pager.proc.send_signal(signal.SIGHUP)
+                while (await client.post(url, json={"title": "x"})).status_code != 202:
+                    await trio.sleep(0.05)
+                cfg.write_text("not: [valid")
+                pager.proc.send_signal(signal.SIGHUP)
+                while "keeping the old one" not in (tmp_path / "pager.log").read_text():
+                    await trio.sleep(0.05)
+                assert (await client.post(url, json={"title": "y"})).status_code == 202
+        finally:
+            assert await pager.stop() == 0

@@ -1,0 +1,89 @@
+"""REST: the configuration in force — reload it from its file (as SIGHUP does), and the dry
+run of routing and escalation for a sample alert."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import trio
+from quart import Response, request
+from quart_trio import QuartTrio
+
+from pager.actors.system import System
+from pager.config import ConfigError, load_config
+from pager.errors import BadRequest, Conflict
+from pager.ingest.route_test import route_test
+from pager.ingest.validate import parse_time
+
+from .auth import authenticate
+from .responses import json_body, jsonify
+
+__all__ = ["register", "reload_from_file"]
+
+log = logging.getLogger("pager.config")
+
+
+async def reload_from_file(system: System) -> dict[str, object]:
+    """Load, validate and swap the configuration from the file pager was started with.
+    Raises ConfigError (the old configuration stays in force) or Conflict (no file)."""
+    path = system.config_path
+    if not path:
+        raise Conflict("pager runs the embedded demo configuration: there is no file to reload")
+    config = await trio.to_thread.run_sync(load_config, path)
+    pending = await system.reload(config, path)
+    log.info("configuration reloaded from %s (%s)", path, system.rules.digest)
+    for p in pending:
+        log.warning("reload: %s", p)
+    return {"status": "reloaded", "digest": system.rules.digest, "pending": pending}
+
+
+def register(app: QuartTrio, system: System) -> None:
+    @app.post("/api/v1/config/reload")
+    async def reload() -> Response:
+        authenticate(system, request.headers)
+        try:
+            return jsonify(await reload_from_file(system))
+        except ConfigError as e:
+            log.error("reload refused; the configuration in force is unchanged:\n%s", e)
+            return jsonify(
+                {
+                    "status": "invalid",
+                    "message": "the new configuration is not valid; the one in force is unchanged",
+                    "problems": [str(p) for p in e.problems],
+                },
+                400,
+            )
+
+    @app.get("/api/v1/config")
+    async def current() -> Response:
+        authenticate(system, request.headers)
+        return jsonify({"digest": system.rules.digest, "source": system.config_path or "demo"})
+
+    @app.post("/api/v1/route-test")
+    async def dry_run() -> Response:
+        authenticate(system, request.headers)
+        body = await json_body(required=True)
+        payload = body.get("payload")
+        if payload is None:
+            raise BadRequest("payload: required, the alert as its tool would send it")
+        at = system.clock.now()
+        if body.get("at"):
+            try:
+                at = parse_time(str(body["at"]))
+            except ValueError:
+                raise BadRequest(f"at: {body['at']!r} is not an ISO 8601 instant") from None
+
+        def maintenance(service_id: str, t: datetime) -> str | None:
+            w = system.state.maintenance_for(service_id, t)
+            return (w.reason or "maintenance window") if w else None
+
+        result = route_test(
+            system.rules,
+            payload,
+            at,
+            integration=body.get("integration"),
+            key=body.get("key"),
+            maintenance=maintenance,
+        )
+        return jsonify(result)
