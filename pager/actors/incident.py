@@ -24,7 +24,7 @@ import trio
 from pager.clock import WallClock, trio_deadline
 from pager.core.commands import Command, Open, Tick
 from pager.core.events import Event
-from pager.core.incident import decide, evolve, next_deadline
+from pager.core.incident import decide_full, next_deadline
 from pager.core.model import Incident, Status
 from pager.core.rules import Context, RulesBook
 from pager.core.state import SystemState
@@ -89,35 +89,43 @@ class IncidentActor:
                         if req is not None:
                             await self.router.send(Reroute(req))
                     continue
-                await self._process(batch)
+                unowned = await self._process(batch)
                 inc = self.state.incidents.get(self.id)
                 if inc is None or inc.status is Status.RESOLVED:
                     closing = True
                     await self.router.send(Closed(self.id))
+                # after Closed, so the router routes them afresh (e.g. the firing group that
+                # followed a group whose first notice was all-resolved and opened nothing)
+                for req in unowned:
+                    await self.router.send(Reroute(req))
 
-    async def _process(self, batch: list[Ingest | Act | None]) -> None:
+    async def _process(self, batch: list[Ingest | Act | None]) -> list[Ingest | Act]:
+        """Decide and journal the batch, then answer. Returns the requests that are not
+        this actor's to answer: ingest for an incident that was never opened."""
         now = self.clock.now()
         rules = self.rules()
         current = self.state.incidents.get(self.id)
         provisional = current
         events: list[Event] = []
         answers: list[tuple[Ingest | Act, PagerError | None, bool]] = []
+        unowned: list[Ingest | Act] = []
         for req in batch:
             command: Command = Tick() if req is None else req.command
             service_id = self._service_of(provisional, command)
             if service_id is None:
-                if req is not None:
+                if isinstance(req, Ingest):
+                    unowned.append(req)
+                elif req is not None:
                     answers.append((req, PagerError(f"incident {self.id} does not exist"), False))
                 continue
             ctx = self._context(rules, service_id, now)
             try:
-                produced = decide(provisional, command, ctx)
+                produced, after_command = decide_full(provisional, command, ctx)
             except PagerError as e:
                 if req is not None:
                     answers.append((req, e, False))
                 continue
-            for ev in produced:
-                provisional = evolve(provisional, ev, 0, now)
+            provisional = after_command
             events.extend(produced)
             if req is not None:
                 answers.append((req, None, bool(produced)))
@@ -129,13 +137,16 @@ class IncidentActor:
                 log.warning("incident %s: timer events not journaled, retrying: %s", self.id, e)
             for req, _, _ in answers:
                 req.reply.fail(e)
-            return
+            for req in unowned:
+                req.reply.fail(e)
+            return []
         after = self.state.incidents.get(self.id)
         for req, err, changed in answers:
             if err is not None:
                 req.reply.fail(err)
             else:
                 req.reply.set(Outcome(after, changed))
+        return unowned
 
     def _service_of(self, inc: Incident | None, command: Command) -> str | None:
         if inc is not None:

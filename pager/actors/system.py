@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from pager.clock import WallClock
+from pager.core.ratelimit import RateLimiter
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
 from pager.errors import Unavailable
@@ -46,6 +47,8 @@ class System:
     on_reload: list[Callable[[], None]] = field(default_factory=list)
     request_timeout: float = REQUEST_TIMEOUT
     config_path: str | None = None  # where a reload reads the configuration from
+    # per integration key; one for every listener, so a key's rate is the same wherever it posts
+    ingest_limiter: RateLimiter = field(default_factory=RateLimiter)
     ingest_handlers: list[Any] = field(
         default_factory=list
     )  # for /metrics: each counts its requests

@@ -56,7 +56,7 @@ from .model import (
 )
 from .rules import Context
 
-__all__ = ["TRANSITIONS", "decide", "evolve", "next_deadline", "verb_of"]
+__all__ = ["TRANSITIONS", "decide", "decide_full", "evolve", "next_deadline", "verb_of"]
 
 T, A, R = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
 
@@ -119,7 +119,15 @@ def _check(inc: Incident, verb: str) -> Status:
 
 
 def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Event]:
-    """The events that `command` produces on `incident` at `ctx.now`, or a typed refusal.
+    """The events that `command` produces on `incident` at `ctx.now` (see `decide_full`)."""
+    return decide_full(incident, command, ctx)[0]
+
+
+def decide_full(
+    incident: Incident | None, command: Command, ctx: Context
+) -> tuple[list[Event], Incident | None]:
+    """The events that `command` produces on `incident` at `ctx.now`, and the incident as
+    they leave it; or a typed refusal.
 
     Raises TransitionRefused (409) when the status does not allow the command, Conflict or
     BadRequest when the command cannot apply to this incident; the incident is unchanged."""
@@ -128,7 +136,7 @@ def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Ev
         if incident is not None:
             raise Conflict(f"incident {incident.id} exists already")
         _open(d, command)
-        return d.events
+        return d.events, d.incident
     if incident is None:
         raise BadRequest("no such incident")
     verb = verb_of(command)
@@ -195,7 +203,7 @@ def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Ev
         case Tick():
             _tick(d)
     assert target is not None
-    return d.events
+    return d.events, d.incident
 
 
 def _open(d: Decision, command: Open) -> None:

@@ -65,7 +65,7 @@ def parse_alert_event(body: Any) -> ParsedAlert:
     images = _images(c, ev)
     client = c.string(ev, "client", "")
     client_url = c.string(ev, "client_url", "")
-    if action in ("acknowledge", "resolve") and dedup is None and "dedup_key" not in ev:
+    if action in ("acknowledge", "resolve") and ev.get("dedup_key") is None:
         c.fail("dedup_key", f"is required to {action}")
     payload = c.obj(ev.get("payload"), "payload", required=action == "trigger")
     summary = source = severity = None

@@ -18,7 +18,6 @@ import trio
 from pager.actors.messages import Ingest
 from pager.actors.system import System
 from pager.core.events import ChangeRecorded
-from pager.core.ratelimit import RateLimiter
 from pager.core.routing import IntegrationRoute
 from pager.errors import (
     InvalidEvent,
@@ -49,7 +48,7 @@ _PROCESSED = "Event processed"
 class IngestEndpoints:
     def __init__(self, system: System) -> None:
         self.system = system
-        self.limiter = RateLimiter()
+        self.limiter = system.ingest_limiter
         self.accepted = 0
         self.rejected = 0
 
