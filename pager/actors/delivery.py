@@ -87,7 +87,9 @@ class DeliveryActor:
     def wake(self) -> None:
         """New intents are journaled: look at the pending set again (coalesced)."""
         if self._wake_send is not None:
-            with contextlib.suppress(trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            with contextlib.suppress(
+                trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError
+            ):
                 self._wake_send.send_nowait(None)
 
     async def run(
@@ -104,7 +106,10 @@ class DeliveryActor:
                     async for _ in recv:
                         self._scan()
         finally:
-            await self.transport.aclose()
+            # shutdown cancels this actor; closing the provider's connections must still
+            # happen (else they leak), but not hold shutdown up for long
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await self.transport.aclose()
 
     def _scan(self) -> None:
         assert self._nursery is not None
@@ -131,17 +136,9 @@ class DeliveryActor:
 
     async def _attempt(self, n: Notification) -> bool:
         """One attempt. True when it should be tried again (after its retry_at)."""
-        inc = self.state.incidents.get(n.incident_id)
-        if inc is None:
+        if self.state.incidents.get(n.incident_id) is None:
             return False
-        if n.kind == "page" and inc.status is not Status.TRIGGERED:
-            await self._record(
-                NotificationCancelled(
-                    incident_id=n.incident_id,
-                    notification_id=n.id,
-                    reason=f"the incident is {inc.status.value}",
-                )
-            )
+        if await self._moot(n):
             return False
         attempt = n.attempts + 1
         message = self.make_message(n, attempt)
@@ -157,6 +154,8 @@ class DeliveryActor:
             )
             return False
         await self._pace(message)
+        if await self._moot(n):  # acknowledged while it waited for the rate or the breaker
+            return False
         async with self.limiter:
             try:
                 with trio.fail_after(self.timeout):
@@ -175,6 +174,20 @@ class DeliveryActor:
         self.breaker.success()
         await self._sent(n, attempt, sent)
         return False
+
+    async def _moot(self, n: Notification) -> bool:
+        """A page for an incident no longer triggered is cancelled, not sent."""
+        inc = self.state.incidents.get(n.incident_id)
+        if n.kind != "page" or inc is None or inc.status is Status.TRIGGERED:
+            return False
+        await self._record(
+            NotificationCancelled(
+                incident_id=n.incident_id,
+                notification_id=n.id,
+                reason=f"the incident is {inc.status.value}",
+            )
+        )
+        return True
 
     async def _pace(self, message: Message) -> None:
         """Wait for the provider's rate limit and an open circuit breaker."""

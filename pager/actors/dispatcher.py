@@ -58,7 +58,8 @@ class Dispatcher:
                 make_message=self.make_message,
                 fallback=fallback,
                 timeout=(timeouts or {}).get(method, 10.0),
-                rate_per_second=(rates or {}).get(method),
+                # the channel's configured rate, else what the provider is known to allow
+                rate_per_second=(rates or {}).get(method) or transport.default_rate,
             )
         journal.log.add_commit_hook(self._committed)
 

@@ -29,6 +29,7 @@ from pager.core.events import ConfigApplied
 from pager.replay.load import LoadReport, load_state
 from pager.store.base import EventLog
 from pager.store.jsonl import JsonlLog
+from pager.transports.base import Transport
 from pager.transports.registry import METHODS, build_transports
 from pager.web.app import create_app
 from pager.web.ingest import IngestEndpoints
@@ -87,10 +88,12 @@ async def run_pager(
     config_source: str = "config",
     config_path: str | None = None,
     serve_edges: bool = True,
+    transports: dict[str, Transport] | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run pager until `shutdown` is set. `serve_edges=False` runs the core alone (no
-    sockets), for tests that drive it through `System.submit` on a mock clock."""
+    sockets), for tests that drive it through `System.submit` on a mock clock.
+    `transports` replaces the ones the configuration would build (tests: stand-ins)."""
     clock = clock or SystemClock()
     jcfg = config.journal
     if event_log is None:
@@ -150,7 +153,7 @@ async def run_pager(
                         router_done.set()
 
                 await core.start(run_router)
-                await core.start(_dispatcher(system, config).run)
+                await core.start(_dispatcher(system, config, transports).run)
                 await core.start(snapshotter.run)
                 if serve_edges:
                     await _run_edges(system, shutdown, report, task_status)
@@ -171,7 +174,9 @@ async def run_pager(
     log.info("pager stopped cleanly at record %d", event_log.last_seq)
 
 
-def _dispatcher(system: System, config: Any) -> Dispatcher:
+def _dispatcher(
+    system: System, config: Any, transports: dict[str, Transport] | None = None
+) -> Dispatcher:
     async def fallback(incident_id: str, user_id: str, notification_id: str) -> None:
         await system.submit(
             Act(incident_id, Fallback(user_id=user_id, notification_id=notification_id))
@@ -185,7 +190,7 @@ def _dispatcher(system: System, config: Any) -> Dispatcher:
             timeouts[method] = section.timeout.total_seconds()
             rates[method] = section.rate_per_second
     return Dispatcher(
-        build_transports(config),
+        transports if transports is not None else build_transports(config),
         journal=system.journal,
         state=system.state,
         clock=system.clock,

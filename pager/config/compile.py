@@ -95,6 +95,11 @@ def compile_rules(config: Config) -> RulesBook:
                 Window(w.start, w.end, w.reason, f"cfg-{s.id}-{i}")
                 for i, w in enumerate(s.maintenance)
             ),
+            chat=tuple(
+                (method, str(address))
+                for method, address in (("slack", s.chat.slack_channel), ("teams", s.chat.teams))
+                if address
+            ),
         )
         for integ in s.integrations:
             integrations[(integ.type, integ.key)] = IntegrationRoute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import jinja2
@@ -95,7 +96,11 @@ class EmailChannel(ChannelSettings):
     """SMTP. `starttls` (default true) upgrades a plain connection; `ssl` (default false)
     connects with TLS from the start. With `ssl: true` and no `starttls`, starttls is off
     and `smtp_port` defaults to 465 instead of 587. `username` and `password` go together.
-    The sender is the YAML key `from` (`from_` in Python)."""
+    The sender is the YAML key `from` (`from_` in Python).
+
+    Extension: `ca_file`, a PEM file of certificate authorities to verify the server's TLS
+    certificate with instead of the system's (a private CA, or a test server's self-signed
+    certificate). The certificate is always verified, host name included."""
 
     smtp_host: NonEmptyStr
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -104,6 +109,7 @@ class EmailChannel(ChannelSettings):
     username: NonEmptyStr | None = None
     password: OptionalSecret = None
     from_: MailboxAddress = Field(alias="from")
+    ca_file: Path | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -151,14 +157,23 @@ class Channels(ConfigModel):
         return getattr(self, name) is not None
 
 
+def _mrkdwn(value: Any) -> str:
+    """Slack's escaping: `&`, `<` and `>` would otherwise start entities, links, mentions."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @functools.cache
 def template_environment() -> SandboxedEnvironment:
     """The Jinja2 environment templates are compiled in at load time.
 
     The renderer should use (or build on) this one, so that whatever it adds, such as
-    filters, is known when the configuration is validated.
+    filters, is known when the configuration is validated. Filters added for templates:
+    `mrkdwn` escapes text for Slack messages (`{{ incident.title|mrkdwn }}`). HTML parts
+    (email `html`) are rendered with autoescaping on.
     """
-    return SandboxedEnvironment()
+    env = SandboxedEnvironment()
+    env.filters["mrkdwn"] = _mrkdwn
+    return env
 
 
 def _compiles(text: str) -> str:

@@ -1,13 +1,27 @@
 """Building the transports a configuration asks for: one per configured channel, plus the
 console, which needs no configuration. A contact method without a configured channel gets a
-transport that fails at once and for good, so the person's next method is tried."""
+transport that fails at once and for good, so the person's next method is tried.
+
+`http` (an `httpx.AsyncBaseTransport`) carries every provider call of the HTTP transports
+instead of the network: tests route them to in-process stand-ins with it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from .base import DeliveryError, Message, Sent, Transport
 from .console import ConsoleTransport
+from .email import EmailTransport
+from .slack import SlackTransport
+from .teams import TeamsTransport
+from .templates import Renderer
+from .twilio_api import TwilioApi
+from .twilio_sms import TwilioSmsTransport
+from .twilio_voice import TwilioVoiceTransport
+from .webhook import WebhookTransport
 
 __all__ = ["METHODS", "MissingTransport", "build_transports"]
 
@@ -24,9 +38,26 @@ class MissingTransport(Transport):
         )
 
 
-def build_transports(config: Any) -> dict[str, Transport]:
+def build_transports(
+    config: Any, http: httpx.AsyncBaseTransport | None = None
+) -> dict[str, Transport]:
     """Every method in METHODS mapped to its transport."""
+    channels = config.channels
+    renderer = Renderer(config.templates)
     out: dict[str, Transport] = {"console": ConsoleTransport()}
+    if channels.slack is not None:
+        out["slack"] = SlackTransport(channels.slack, renderer, http=http)
+    if channels.twilio is not None:
+        api = TwilioApi(channels.twilio, http=http)
+        out["sms"] = TwilioSmsTransport(api, renderer)
+        out["voice"] = TwilioVoiceTransport(api, renderer)
+    if channels.email is not None:
+        public_url = str(config.server.public_url or "")
+        out["email"] = EmailTransport(channels.email, renderer, public_url=public_url)
+    if channels.teams is not None:
+        out["teams"] = TeamsTransport(channels.teams, renderer, http=http)
+    if channels.webhook is not None:
+        out["webhook"] = WebhookTransport(channels.webhook, http=http)
     for method in METHODS:
         out.setdefault(method, MissingTransport(method))
     return out

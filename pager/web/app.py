@@ -18,7 +18,15 @@ from werkzeug.exceptions import HTTPException
 from pager.actors.system import System
 from pager.errors import PagerError, TooManyRequests, Unavailable
 
-from . import api_config, api_incidents, api_maintenance, api_schedules, ops, stream
+from . import (
+    api_config,
+    api_incidents,
+    api_maintenance,
+    api_schedules,
+    hooks_twilio,
+    ops,
+    stream,
+)
 from .ingest import IngestEndpoints
 from .raw import RawRequest
 from .responses import jsonify
@@ -60,6 +68,7 @@ def create_app(system: System) -> QuartTrio:
     api_config.register(app, system)
     stream.register(app, system)
     ops.register(app, system)
+    hooks_twilio.register(app, system)
 
     @app.errorhandler(PagerError)
     async def pager_error(e: PagerError) -> Response:

@@ -1,0 +1,87 @@
+"""What the HTTP transports (Slack, Twilio, Teams, webhooks) share: one `httpx.AsyncClient`
+per provider built the same way (base URL from the configuration, the channel's timeout, an
+optional `httpx.AsyncBaseTransport` so tests can route provider calls in-process), network
+errors turned into `ProviderUnreachable`, and Retry-After read from a 429 or 503.
+
+Redirects are not followed: a provider API that redirects is misconfigured, and a webhook
+receiver that redirects should be given its final URL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from .base import DeliveryError, ProviderRejected, ProviderUnreachable
+
+__all__ = ["USER_AGENT", "http_status_error", "make_client", "request", "retry_after"]
+
+USER_AGENT = "pager/0.1"
+DEFAULT_RETRY_AFTER = 1.0  # a 429 without Retry-After: wait at least this long
+
+
+def make_client(
+    *,
+    timeout: float,
+    http: httpx.AsyncBaseTransport | None = None,
+    base_url: str = "",
+    auth: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        auth=auth,
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        timeout=httpx.Timeout(timeout),
+        transport=http,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+    )
+
+
+async def request(
+    client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """One request; every way of getting no answer is a `ProviderUnreachable`."""
+    try:
+        return await client.request(method, url, **kwargs)
+    except httpx.TimeoutException as e:
+        raise ProviderUnreachable(f"no answer in time ({type(e).__name__})") from e
+    except httpx.ConnectError as e:
+        raise ProviderUnreachable(f"cannot connect: {e}") from e
+    except httpx.HTTPError as e:  # dropped connection, protocol errors
+        raise ProviderUnreachable(f"{type(e).__name__}: {e}") from e
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), else None."""
+    raw = response.headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def http_status_error(response: httpx.Response, what: str, detail: str = "") -> DeliveryError:
+    """The usual meaning of a non-2xx answer: 429 is retried after its Retry-After, 408 and
+    5xx are the provider being unavailable, any other 4xx is a request it will never take."""
+    status = response.status_code
+    text = f"{what} answered {status}" + (f": {detail}" if detail else "")
+    if status == 429:
+        return ProviderRejected(text, retry_after=retry_after(response) or DEFAULT_RETRY_AFTER)
+    if status == 408 or status >= 500:
+        return ProviderUnreachable(text, retry_after=retry_after(response))
+    return ProviderRejected(text, permanent=True)

@@ -1,0 +1,200 @@
+"""Slack: pages as direct messages to the person's Slack user id, status updates to the
+service's channel, both through the Web API's `chat.postMessage`; when the incident changes,
+the messages already sent are edited in place with `chat.update`.
+
+Messages are Block Kit built with slack-sdk's model classes (which check Slack's limits as
+they serialize): a header, the summary, severity / service / status / incident fields, the
+links, and Acknowledge / Resolve / Snooze buttons (`action_id` ack, resolve, snooze; `value`
+the incident id), which the Slack interactions endpoint acts on.
+
+The provider id of a posted message is `"{channel}:{ts}"` (from Slack's answer: for a DM
+the channel is the bot's D... channel with that person), which is what `chat.update` needs.
+
+Slack reports most errors as HTTP 200 with `{"ok": false, "error": ...}`; `PERMANENT` lists
+those no retry can fix (the person's next contact method is tried at once), `TRANSIENT`
+those worth retrying; 429 carries Retry-After.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from pager.config.models_channels import SlackChannel, template_environment
+from pager.core.model import Status
+
+from .base import Message, ProviderRejected, ProviderUnreachable, Sent, Transport
+from .provider_http import http_status_error, make_client, request
+from .templates import Renderer, alert_links, template_context
+
+__all__ = ["PERMANENT", "TRANSIENT", "SlackTransport", "slack_blocks"]
+
+PERMANENT = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+        "no_permission",
+        "channel_not_found",
+        "user_not_found",
+        "not_in_channel",
+        "is_archived",
+        "channel_is_archived",
+        "restricted_action",
+        "cannot_dm_bot",
+        "user_disabled",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "team_access_not_granted",
+    }
+)
+TRANSIENT = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+_escape = template_environment().filters["mrkdwn"]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _buttons(incident_id: str, status: Status) -> list[ButtonElement]:
+    if status is Status.RESOLVED:
+        return []
+    out = []
+    if status is Status.TRIGGERED:
+        out.append(
+            ButtonElement(text="Acknowledge", action_id="ack", value=incident_id, style="primary")
+        )
+    out.append(ButtonElement(text="Resolve", action_id="resolve", value=incident_id))
+    out.append(ButtonElement(text="Snooze", action_id="snooze", value=incident_id))
+    return out
+
+
+def _state_line(message: Message) -> str | None:
+    inc = message.incident
+    if inc.status is Status.ACKNOWLEDGED:
+        return f":eyes: Acknowledged{f' by {_escape(inc.acknowledged_by)}' if inc.acknowledged_by else ''}"
+    if inc.status is Status.RESOLVED:
+        return f":white_check_mark: Resolved{f' by {_escape(inc.resolved_by)}' if inc.resolved_by else ''}"
+    return None
+
+
+def slack_blocks(message: Message, summary: str) -> list[dict[str, Any]]:
+    """The Block Kit blocks of `message`, as JSON-able dicts."""
+    inc = message.incident
+    blocks: list[Block] = [
+        HeaderBlock(text=_cut(f"{inc.severity.upper()}: {inc.title}", 150)),
+        SectionBlock(
+            text=MarkdownTextObject(text=_cut(summary, 3000)),
+            fields=[
+                MarkdownTextObject(text=f"*Severity*\n{_escape(inc.severity)}"),
+                MarkdownTextObject(text=f"*Service*\n{_escape(_cut(message.service_name, 200))}"),
+                MarkdownTextObject(text=f"*Status*\n{inc.status.value}"),
+                MarkdownTextObject(text=f"*Incident*\n#{inc.number} · `{inc.short_code}`"),
+            ],
+        ),
+    ]
+    if (line := _state_line(message)) is not None:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line)]))
+    links = [f"<{url}|{_escape(name.capitalize())}>" for name, url in message.links.items()]
+    links += [
+        f"<{link['href']}|{_escape(_cut(link['text'], 80))}>" for link in alert_links(message)
+    ]
+    if links:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=_cut(" · ".join(links), 3000))])
+        )
+    buttons = _buttons(inc.id, inc.status)
+    if buttons:
+        blocks.append(ActionsBlock(block_id=f"incident:{inc.id}", elements=buttons))
+    return [b.to_dict() for b in blocks]
+
+
+class SlackTransport(Transport):
+    method = "slack"
+    default_rate = 1.0  # Slack allows about one message per second per channel
+
+    def __init__(
+        self,
+        channel: SlackChannel,
+        renderer: Renderer | None = None,
+        *,
+        http: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.renderer = renderer or Renderer()
+        self.client = make_client(
+            base_url=channel.api_url,
+            timeout=channel.timeout.total_seconds(),
+            http=http,
+            headers={"Authorization": f"Bearer {channel.token}"},
+        )
+
+    def rate_key(self, message: Message) -> str:
+        if message.kind == "update" and message.previous:
+            return message.previous.split(":", 1)[0]
+        return message.address or ""
+
+    async def send(self, message: Message) -> Sent:
+        text = self.renderer.render("slack", "text", template_context(message))
+        payload: dict[str, Any] = {"text": text, "blocks": slack_blocks(message, text)}
+        if message.kind == "update":
+            channel, sep, ts = (message.previous or "").partition(":")
+            if not sep or not channel or not ts:
+                raise ProviderRejected(
+                    f"cannot edit {message.previous!r}: not a Slack message id", permanent=True
+                )
+            await self._call("chat.update", {"channel": channel, "ts": ts, **payload})
+            # the edited message keeps its id, already recorded with the notification that
+            # posted it; returning it again would make later updates edit it twice
+            return Sent(provider_id=None, detail=f"edited {channel}:{ts}")
+        if not message.address:
+            raise ProviderRejected("no Slack channel or user id to post to", permanent=True)
+        payload.update(channel=message.address, unfurl_links=False, unfurl_media=False)
+        data = await self._call("chat.postMessage", payload)
+        posted_in, posted_ts = data.get("channel"), data.get("ts")
+        if not isinstance(posted_in, str) or not isinstance(posted_ts, str):
+            raise ProviderUnreachable("Slack answered ok without channel and ts")
+        return Sent(provider_id=f"{posted_in}:{posted_ts}")
+
+    async def _call(self, api_method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        response = await request(self.client, "POST", api_method, json=payload)
+        if response.status_code != 200:
+            raise http_status_error(response, f"Slack {api_method}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise ProviderUnreachable(f"Slack {api_method} answered 200 without JSON") from None
+        if not isinstance(data, dict):
+            raise ProviderUnreachable(f"Slack {api_method} answered 200 without an object")
+        if data.get("ok") is True:
+            return data
+        error = str(data.get("error") or "unknown_error")
+        text = f"Slack {api_method}: {error}"
+        if error in PERMANENT:
+            raise ProviderRejected(text, permanent=True)
+        if error in TRANSIENT:
+            raise ProviderUnreachable(text)
+        raise ProviderRejected(text)  # unknown: retried with backoff, a few times
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

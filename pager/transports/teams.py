@@ -1,0 +1,102 @@
+"""Microsoft Teams: an Adaptive Card (version 1.4) POSTed to a Teams workflow webhook — the
+person's `contacts.teams` for pages, the service's `chat.teams` for status updates.
+
+The card shows the incident (title, summary, severity, service, status) and one
+`Action.OpenUrl` button per entry of `Message.links` (signed action links: Teams workflow
+cards cannot call back into pager, so a button opens a confirm page instead). Workflows
+answer 202 with no id; there is no editing in place, so each status update is a new card.
+A 4xx other than 429 (a deleted workflow, a rejected card) is permanent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from pager.config.models_channels import TeamsChannel
+
+from .base import Message, ProviderRejected, Sent, Transport
+from .provider_http import http_status_error, make_client, request
+from .templates import Renderer, alert_links, template_context
+
+__all__ = ["CARD_CONTENT_TYPE", "TeamsTransport", "teams_card"]
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+_COLOR = {"critical": "Attention", "error": "Attention", "warning": "Warning"}
+
+
+def teams_card(message: Message, title: str, text: str) -> dict[str, Any]:
+    """The workflow webhook's message: one attachment holding the Adaptive Card."""
+    inc = message.incident
+    facts = [
+        {"title": "Severity", "value": inc.severity},
+        {"title": "Service", "value": message.service_name},
+        {"title": "Status", "value": inc.status.value},
+        {"title": "Incident", "value": f"#{inc.number} ({inc.short_code})"},
+    ]
+    if inc.acknowledged_by:
+        facts.append({"title": "Acknowledged by", "value": inc.acknowledged_by})
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": title,
+            "size": "Large",
+            "weight": "Bolder",
+            "wrap": True,
+            "color": _COLOR.get(inc.severity, "Default"),
+        },
+        {"type": "TextBlock", "text": text, "wrap": True},
+        {"type": "FactSet", "facts": facts},
+    ]
+    actions = [
+        {"type": "Action.OpenUrl", "title": name.capitalize(), "url": url}
+        for name, url in message.links.items()
+    ]
+    actions += [
+        {"type": "Action.OpenUrl", "title": link["text"][:60], "url": link["href"]}
+        for link in alert_links(message)
+    ]
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    if actions:
+        card["actions"] = actions
+    return {
+        "type": "message",
+        "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}],
+    }
+
+
+class TeamsTransport(Transport):
+    method = "teams"
+
+    def __init__(
+        self,
+        channel: TeamsChannel,
+        renderer: Renderer | None = None,
+        *,
+        http: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.renderer = renderer or Renderer()
+        self.client = make_client(timeout=channel.timeout.total_seconds(), http=http)
+
+    async def send(self, message: Message) -> Sent:
+        if not message.address:
+            raise ProviderRejected("no Teams workflow URL to post to", permanent=True)
+        context = template_context(message)
+        card = teams_card(
+            message,
+            self.renderer.render("teams", "title", context),
+            self.renderer.render("teams", "text", context),
+        )
+        response = await request(self.client, "POST", message.address, json=card)
+        if not 200 <= response.status_code < 300:
+            raise http_status_error(response, "the Teams workflow", response.text[:200])
+        return Sent(provider_id=None)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

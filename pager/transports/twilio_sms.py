@@ -1,0 +1,90 @@
+"""SMS through Twilio's REST API (`Messages.json`): a short text with the incident's short
+code and the reply instructions, e.g. `[pager] CRITICAL db-1 disk full (checkout). Reply 4 MTA
+to ack, 6 MTA to resolve`, and a `StatusCallback` so Twilio's delivery receipts come back to
+`/hooks/twilio/status`.
+
+One SMS segment holds 160 GSM-7 characters (the extension characters `^{}\\[~]|€` count
+twice), or 70 UCS-2 code units once any other character appears. A text longer than its
+segment is shortened by cutting the incident's title, never the short code or the
+instructions, which are what the person needs to answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .base import Message, ProviderRejected, Sent, Transport
+from .templates import Renderer, template_context
+from .twilio_api import TwilioApi
+
+__all__ = ["TwilioSmsTransport", "segment_budget", "sms_text"]
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+ELLIPSIS = "..."  # "…" is not GSM-7: it would turn the whole text into a 70-character one
+
+
+def segment_budget(text: str) -> tuple[int, int]:
+    """(what one segment holds, what `text` uses), in the units of its encoding."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
+        return 160, sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+    return 70, sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+
+
+def fit_title(render: Callable[[str], str], title: str) -> str:
+    """`render(title)`, with the title cut (ending in ELLIPSIS) so that the text fits one
+    segment. When even no title would not make it fit, the whole text goes (Twilio sends it
+    as several segments that the phone joins)."""
+    full = text = render(title)
+    limit, used = segment_budget(text)
+    keep = len(title)
+    for _ in range(8):  # each pass cuts by the measured excess; one or two passes do
+        if used <= limit:
+            return text
+        if keep == 0:
+            break
+        keep = max(0, keep - (used - limit) - (len(ELLIPSIS) if keep == len(title) else 0))
+        text = render(title[:keep].rstrip() + ELLIPSIS if keep else "")
+        limit, used = segment_budget(text)
+    return text if used <= limit else full
+
+
+def sms_text(renderer: Renderer, message: Message) -> str:
+    context = template_context(message)
+    incident = context["incident"]
+
+    def render(title: str) -> str:
+        return renderer.render("sms", "text", {**context, "incident": {**incident, "title": title}})
+
+    return fit_title(render, message.incident.title)
+
+
+class TwilioSmsTransport(Transport):
+    method = "sms"
+    default_rate = 1.0  # a long-code number sends about one message per second
+
+    def __init__(self, api: TwilioApi, renderer: Renderer | None = None) -> None:
+        self.api = api
+        self.renderer = renderer or Renderer()
+        api.hold()
+
+    def rate_key(self, message: Message) -> str:
+        return self.api.from_number
+
+    async def send(self, message: Message) -> Sent:
+        if not message.address:
+            raise ProviderRejected("no phone number to text", permanent=True)
+        form = {
+            "To": message.address,
+            "From": self.api.from_number,
+            "Body": sms_text(self.renderer, message),
+        }
+        if message.public_url:
+            form["StatusCallback"] = f"{message.public_url}/hooks/twilio/status"
+        return Sent(provider_id=await self.api.create("Messages", form))
+
+    async def aclose(self) -> None:
+        await self.api.release()

@@ -1,0 +1,213 @@
+"""The delivery actor's rules, driven through the whole system on trio's MockClock with a
+scripted transport (it answers what each test tells it to, and notes when it was asked):
+backoff that grows with jitter inside its bounds, Retry-After as a floor, a permanent error
+moving to the person's next contact method at once, the circuit breaker holding attempts
+for its cooldown, pages for acknowledged incidents cancelled, and an intent without an
+outcome sent after a restart over the same log."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import trio
+
+from pager.actors.messages import Act, Ingest
+from pager.actors.supervisor import Running
+from pager.clock import TrioWallClock
+from pager.core.commands import Acknowledge, TriggerAlert
+from pager.core.events import NotificationSent
+from pager.store.memory import MemoryLog
+from pager.transports.base import (
+    DeliveryError,
+    Message,
+    ProviderRejected,
+    ProviderUnreachable,
+    Sent,
+    Transport,
+)
+from pager.transports.registry import MissingTransport
+
+from ..harness import EPOCH
+from ..standins.scene import delivery_config, running
+
+VIRTUAL_DEADLINE = 24 * 3600
+NOW = 1e-6
+
+
+class Scripted(Transport):
+    """Answers from `script` (an exception is raised, `None` hangs, anything else is
+    returned), then `Sent`; `calls` notes (trio time, message) of every attempt."""
+
+    default_rate = None
+
+    def __init__(self, method: str, *script: DeliveryError | Sent | None) -> None:
+        self.method = method
+        self.script: deque[DeliveryError | Sent | None] = deque(script)
+        self.calls: list[tuple[float, Message]] = []
+
+    async def send(self, message: Message) -> Sent:
+        self.calls.append((trio.current_time(), message))
+        outcome = self.script.popleft() if self.script else Sent(f"id-{len(self.calls)}")
+        if outcome is None:
+            await trio.sleep_forever()
+        if isinstance(outcome, DeliveryError):
+            raise outcome
+        assert isinstance(outcome, Sent)
+        return outcome
+
+    def times(self, since: float) -> list[float]:
+        return [t - since for t, _ in self.calls]
+
+
+def transports(*scripted: Scripted) -> dict[str, Transport]:
+    out: dict[str, Transport] = {m: MissingTransport(m) for m in ("sms", "voice", "email")}
+    out.update({s.method: s for s in scripted})
+    return out
+
+
+@asynccontextmanager
+async def pager(
+    *scripted: Scripted, log: MemoryLog | None = None, clock: TrioWallClock | None = None
+) -> AsyncIterator[Running]:
+    config = delivery_config()
+    async with running(
+        config,
+        event_log=log or MemoryLog(),
+        clock=clock or TrioWallClock(EPOCH),
+        transports=transports(*scripted),
+    ) as run:
+        yield run
+
+
+async def trigger(run: Running, key: str = "disk") -> str:
+    out = await run.system.submit(
+        Ingest(
+            "checkout",
+            key,
+            "pagerduty",
+            TriggerAlert(key=key, summary=f"{key} broken", severity="critical"),
+        )
+    )
+    assert out.incident is not None
+    return out.incident.id
+
+
+async def test_backoff_grows_with_jitter_within_its_bounds(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    slack = Scripted("slack", *[ProviderUnreachable("down")] * 4)
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack) as run:
+            t0 = trio.current_time()
+            await trigger(run)
+            await trio.sleep(60)
+    times = slack.times(t0)
+    assert len(times) == 5
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # RetryPolicy: base 2 s doubling; the wait after attempt n is drawn from [c/2, c)
+    for n, gap in enumerate(gaps, start=1):
+        ceiling = 2.0 * 2 ** (n - 1)
+        assert ceiling / 2 <= gap < ceiling
+    assert gaps == sorted(gaps)
+    assert any(gap > (2.0 * 2 ** (n - 1)) / 2 + 1e-3 for n, gap in enumerate(gaps, 1))  # jitter
+    n = run.system.state.notifications.by_id["inc-1-n1"]
+    assert (n.status, n.attempts) == ("sent", 5)
+    assert [a.outcome for a in n.history] == ["failed"] * 4 + ["sent"]
+
+
+async def test_retry_after_is_a_floor(autojump_clock: trio.testing.MockClock) -> None:
+    slack = Scripted("slack", ProviderRejected("slow down", retry_after=42.0))
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack) as run:
+            t0 = trio.current_time()
+            await trigger(run)
+            await trio.sleep(60)
+            assert run.system.state.notifications.by_id["inc-1-n1"].status == "sent"
+    assert slack.times(t0) == [pytest.approx(0, abs=NOW), pytest.approx(42, abs=NOW)]
+
+
+async def test_permanent_failure_tries_the_next_contact_method_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    slack = Scripted("slack", ProviderRejected("channel_not_found", permanent=True))
+    sms = Scripted("sms")
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack, sms) as run:
+            t0 = trio.current_time()
+            await trigger(run)
+            await trio.sleep(3 * 60)
+            ns = run.system.state.notifications.for_incident("inc-1")
+    assert slack.times(t0) == [pytest.approx(0, abs=NOW)]  # never retried
+    assert sms.times(t0) == [pytest.approx(0, abs=NOW)]  # at once, not at 1 minute; once
+    assert [(n.method, n.status) for n in ns] == [("slack", "failed"), ("sms", "sent")]
+
+
+async def test_circuit_breaker_opens_after_five_failures_and_holds_attempts(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # five incidents, each paging alice by Slack at once: five failures in a row
+    slack = Scripted("slack", *[ProviderUnreachable("down")] * 5)
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack) as run:
+            t0 = trio.current_time()
+            for i in range(5):
+                await trigger(run, f"k{i}")
+            await trio.sleep(10)
+            assert len(slack.calls) == 5  # the retries (due after 1-2 s) are held...
+            await trigger(run, "late")  # ...and so is a new notification
+            await trio.sleep(10)
+            assert len(slack.calls) == 5
+            await trio.sleep(60)
+            sent = run.system.state.notifications.pending.get("slack", {})
+            assert not sent
+    times = slack.times(t0)
+    assert times[:5] == [pytest.approx(0, abs=NOW)] * 5
+    # the breaker opened at the fifth failure (t=0) for 30 s; then everything went at once
+    assert times[5:] == [pytest.approx(30, abs=NOW)] * 6
+
+
+async def test_page_for_an_acknowledged_incident_is_cancelled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    slack = Scripted(
+        "slack", ProviderUnreachable("down"), ProviderRejected("later", retry_after=120)
+    )
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack) as run:
+            await trigger(run)
+            await trio.sleep(30)  # attempt 2 failed; the next one is due at about 2 minutes
+            await run.system.submit(Act("inc-1", Acknowledge(by="alice")))
+            await trio.sleep(10 * 60)
+            n = run.system.state.notifications.by_id["inc-1-n1"]
+    assert len(slack.calls) == 2
+    assert n.status == "cancelled"
+    assert [a.outcome for a in n.history] == ["failed", "failed", "cancelled"]
+    assert n.history[-1].detail == "the incident is acknowledged"
+
+
+async def test_an_intent_without_outcome_is_sent_after_a_restart(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log = MemoryLog()
+    clock = TrioWallClock(EPOCH)
+    hanging = Scripted("slack", None)  # the provider never answers before pager stops
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(hanging, log=log, clock=clock) as run:
+            await trigger(run)
+            await trio.sleep(5)  # inside the 10 s timeout: still waiting when pager stops
+            assert run.system.state.notifications.by_id["inc-1-n1"].status == "pending"
+        assert not any(r.type == NotificationSent.TYPE for r in log.read_from(1))
+        await trio.sleep(3600)
+        working = Scripted("slack")
+        async with pager(working, log=log, clock=clock) as run:
+            await trio.sleep(1)
+            n = run.system.state.notifications.by_id["inc-1-n1"]
+            assert (n.status, n.attempts) == ("sent", 1)
+    # alice's page went once, right after the restart (bob's page is the escalation that
+    # fell due while pager was down)
+    assert [m.user_id for _, m in working.calls if m.notification_id == "inc-1-n1"] == ["alice"]
+    assert {m.user_id for _, m in working.calls} == {"alice", "bob"}
