@@ -18,6 +18,7 @@ from pager.core.model import Status
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
 
+from .api_notifications import notification_json
 from .auth import authenticate
 from .responses import json_body, jsonify
 from .views import incident_json
@@ -96,7 +97,11 @@ def register(app: QuartTrio, system: System) -> None:
         inc = system.state.incidents.get(incident_id)
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
-        return jsonify(incident_json(inc, detail=True))
+        out = incident_json(inc, detail=True)
+        out["notifications"] = [
+            notification_json(n) for n in system.state.notifications.for_incident(incident_id)
+        ]
+        return jsonify(out)
 
     async def act(incident_id: str, make: Any) -> Response:
         token = authenticate(system, request.headers)

@@ -22,6 +22,7 @@ from . import (
     api_config,
     api_incidents,
     api_maintenance,
+    api_notifications,
     api_schedules,
     hooks_twilio,
     ops,
@@ -65,6 +66,7 @@ def create_app(system: System) -> QuartTrio:
     api_incidents.register(app, system)
     api_maintenance.register(app, system)
     api_schedules.register(app, system)
+    api_notifications.register(app, system)
     api_config.register(app, system)
     stream.register(app, system)
     ops.register(app, system)

@@ -174,3 +174,31 @@ async def test_full_disk_answers_503_loses_nothing_and_recovers(tmp_path: Path) 
             keys = sorted(i["dedup_key"] for i in r.json()["incidents"])
             assert keys == ["k1", "k3"]
             assert (await client.get(f"{base}/readyz")).status_code == 200
+
+
+async def test_notifications_are_listed_with_their_attempts(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with (
+            running_pager(make_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+        ):
+            base = run.urls[0]
+            assert (await post_generic(client, base, "n")).status_code == 202
+            while not run.system.state.notifications.for_incident("inc-1") or any(
+                n.open for n in run.system.state.notifications.for_incident("inc-1")
+            ):
+                await trio.sleep(0.01)
+            r = await client.get(
+                f"{base}/api/v1/notifications", params={"incident": "inc-1"}, headers=auth()
+            )
+            (n,) = r.json()["notifications"]
+            assert n["method"] == "console" and n["status"] == "sent" and n["attempts"] == 1
+            assert [h["outcome"] for h in n["history"]] == ["sent"]
+            r = await client.get(f"{base}/api/v1/incidents/inc-1", headers=auth())
+            assert [x["id"] for x in r.json()["notifications"]] == [n["id"]]
+            r = await client.get(f"{base}/api/v1/notifications/{n['id']}", headers=auth())
+            assert r.json()["provider_id"] == f"console-{n['id']}"
+            r = await client.get(
+                f"{base}/api/v1/notifications", params={"incident": "inc-9"}, headers=auth()
+            )
+            assert r.status_code == 404

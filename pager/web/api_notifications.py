@@ -1,0 +1,75 @@
+"""REST: notifications — every one, its attempts and its outcome (sent with the provider's
+id, delivered or failed from receipts, cancelled), newest last."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, request
+from quart_trio import QuartTrio
+
+from pager.actors.system import System
+from pager.core.notifications import Notification
+from pager.errors import BadRequest, NotFound
+
+from .auth import authenticate
+from .responses import jsonify
+
+__all__ = ["notification_json", "register"]
+
+MAX_LIMIT = 1000
+
+
+def notification_json(n: Notification) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "incident": n.incident_id,
+        "kind": n.kind,
+        "method": n.method,
+        "address": n.address,
+        "user": n.user_id,
+        "topic": n.topic,
+        "step": n.step,
+        "status": n.status,
+        "requested_at": n.requested_at,
+        "attempts": n.attempts,
+        "provider_id": n.provider_id,
+        "retry_at": n.retry_at,
+        "last_error": n.last_error,
+        "history": [
+            {"at": a.at, "outcome": a.outcome, "attempt": a.attempt, "detail": a.detail}
+            for a in n.history
+        ],
+    }
+
+
+def register(app: QuartTrio, system: System) -> None:
+    @app.get("/api/v1/notifications")
+    async def list_notifications() -> Response:
+        authenticate(system, request.headers)
+        book = system.state.notifications
+        incident = request.args.get("incident")
+        status = request.args.get("status")
+        try:
+            limit = int(request.args.get("limit", "200"))
+        except ValueError:
+            raise BadRequest("limit: must be an integer") from None
+        if not 1 <= limit <= MAX_LIMIT:
+            raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
+        if incident:
+            if incident not in system.state.incidents:
+                raise NotFound(f"no incident {incident}")
+            found = book.for_incident(incident)
+        else:
+            found = list(book.by_id.values())
+        if status:
+            found = [n for n in found if n.status == status]
+        return jsonify({"notifications": [notification_json(n) for n in found[-limit:]]})
+
+    @app.get("/api/v1/notifications/<nid>")
+    async def get_notification(nid: str) -> Response:
+        authenticate(system, request.headers)
+        n = system.state.notifications.by_id.get(nid)
+        if n is None:
+            raise NotFound(f"no notification {nid}")
+        return jsonify(notification_json(n))
