@@ -1,9 +1,10 @@
 """One actor per open incident: it owns the incident's timers and is the only writer of its
 events.
 
-Its loop: wait for a request or for the incident's next deadline (escalation step, ack
-timeout, snooze end, deferred paging, auto-resolve — absolute UTC instants from the journal,
-turned into trio deadlines); take everything queued with it (one journal append for the
+Its loop: arm the incident's next deadline with the timer service (escalation step, ack
+timeout, snooze end, deferred paging, a person's next notification rule, auto-resolve —
+absolute UTC instants from the journal); wait for a request or the timer's tick; take
+everything queued with it (one journal append for the
 batch); `decide` each on the incident as the previous ones leave it; journal the events;
 then answer each requester. Once the incident is resolved (or never opened), it tells the
 router, and sends back to the router whatever still reaches it, until the router closes its
@@ -15,13 +16,12 @@ A deadline that passed while pager was down fires once, at once, when the actor 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import trio
 
-from pager.clock import WallClock, trio_deadline
+from pager.clock import WallClock
 from pager.core.commands import Command, Open, Tick
 from pager.core.events import Event
 from pager.core.incident import decide_full, next_deadline
@@ -31,7 +31,9 @@ from pager.core.state import SystemState
 from pager.errors import LogUnavailable, PagerError
 
 from .journal import Journal
+from .mailbox import Mailbox
 from .messages import Act, Closed, Ingest, Outcome, Reroute, RouterMessage
+from .timers import Timers
 
 __all__ = ["MAX_BATCH", "IncidentActor"]
 
@@ -44,6 +46,8 @@ RETRY_AFTER_FAILED_WRITE = (
 
 
 class IncidentActor:
+    __slots__ = ("_hold_until", "clock", "id", "journal", "router", "rules", "state", "timers")
+
     def __init__(
         self,
         incident_id: str,
@@ -52,6 +56,7 @@ class IncidentActor:
         rules: Callable[[], RulesBook],
         clock: WallClock,
         router: trio.MemorySendChannel[RouterMessage],
+        timers: Timers,
     ) -> None:
         self.id = incident_id
         self.journal = journal
@@ -59,45 +64,48 @@ class IncidentActor:
         self.rules = rules
         self.clock = clock
         self.router = router
-        self._hold_until = -math.inf  # trio time: timers wait after a failed write
+        self.timers = timers
+        self._hold_until: datetime | None = None  # timers wait after a failed write
 
-    async def run(self, inbox: trio.MemoryReceiveChannel[Ingest | Act]) -> None:
+    def _arm(self) -> None:
+        inc = self.state.incidents.get(self.id)
+        due = None if inc is None else next_deadline(inc)
+        if due is None:
+            self.timers.disarm(self.id)
+            return
+        if self._hold_until is not None and due < self._hold_until:
+            due = self._hold_until
+        self.timers.arm(self.id, due)
+
+    async def run(self, inbox: Mailbox[Ingest | Act]) -> None:
         closing = False
-        async with inbox:
+        try:
             while True:
-                inc = self.state.incidents.get(self.id)
-                due = None if closing or inc is None else next_deadline(inc)
-                deadline = (
-                    math.inf
-                    if due is None
-                    else max(trio_deadline(self.clock, due), self._hold_until)
-                )
-                first: Ingest | Act | None = None
+                if not closing:
+                    self._arm()
                 try:
-                    with trio.move_on_at(deadline):
-                        first = await inbox.receive()
+                    requests, ticked = await inbox.take(MAX_BATCH)
                 except trio.EndOfChannel:
                     return
-                batch: list[Ingest | Act | None] = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        batch.append(inbox.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
                 if closing:
-                    for req in batch:
-                        if req is not None:
-                            await self.router.send(Reroute(req))
+                    for req in requests:
+                        await self.router.send(Reroute(req))
                     continue
+                batch: list[Ingest | Act | None] = list(requests)
+                if ticked:
+                    batch.append(None)
                 unowned = await self._process(batch)
                 inc = self.state.incidents.get(self.id)
                 if inc is None or inc.status is Status.RESOLVED:
                     closing = True
+                    self.timers.disarm(self.id)
                     await self.router.send(Closed(self.id))
                 # after Closed, so the router routes them afresh (e.g. the firing group that
                 # followed a group whose first notice was all-resolved and opened nothing)
                 for req in unowned:
                     await self.router.send(Reroute(req))
+        finally:
+            self.timers.disarm(self.id)
 
     async def _process(self, batch: list[Ingest | Act | None]) -> list[Ingest | Act]:
         """Decide and journal the batch, then answer. Returns the requests that are not
@@ -132,7 +140,7 @@ class IncidentActor:
         try:
             await self.journal.record(events, now)
         except LogUnavailable as e:
-            self._hold_until = trio.current_time() + RETRY_AFTER_FAILED_WRITE
+            self._hold_until = now + timedelta(seconds=RETRY_AFTER_FAILED_WRITE)
             if batch == [None]:
                 log.warning("incident %s: timer events not journaled, retrying: %s", self.id, e)
             for req, _, _ in answers:
@@ -140,6 +148,7 @@ class IncidentActor:
             for req in unowned:
                 req.reply.fail(e)
             return []
+        self._hold_until = None
         after = self.state.incidents.get(self.id)
         for req, err, changed in answers:
             if err is not None:

@@ -26,7 +26,9 @@ from pager.errors import NotFound, Unavailable
 
 from .incident import IncidentActor
 from .journal import Journal
+from .mailbox import Mailbox
 from .messages import Act, Closed, Ingest, Outcome, Reroute, RouterMessage
+from .timers import Timers
 
 __all__ = ["ACTOR_INBOX", "Router"]
 
@@ -53,7 +55,7 @@ class Router:
         self.rules = rules
         self.clock = clock
         self._outbox = outbox  # shared by every actor: they report Closed/Reroute through it
-        self._actors: dict[str, trio.MemorySendChannel[Ingest | Act]] = {}
+        self._actors: dict[str, Mailbox[Ingest | Act]] = {}
         self._by_key: dict[tuple[str, str], str] = {}
         self._key_of: dict[str, tuple[str, str]] = {}
         self._next_number = 1
@@ -61,6 +63,7 @@ class Router:
         self._stopping = False
         self._nursery: trio.Nursery | None = None
         self._loop = trio.CancelScope()
+        self.timers = Timers(clock, self._tick)
 
     @property
     def actor_count(self) -> int:
@@ -74,6 +77,13 @@ class Router:
     ) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            timer_scope = trio.CancelScope()
+
+            async def run_timers() -> None:
+                with timer_scope:
+                    await self.timers.run()
+
+            nursery.start_soon(run_timers)
             self._next_number = self.state.next_number
             for key, iid in self.state.open_by_key.items():
                 self._by_key[key] = iid
@@ -84,14 +94,15 @@ class Router:
                 async with inbox:
                     async for msg in inbox:
                         self._handle(msg)
-            for ch in self._actors.values():
-                ch.close()
+            for box in self._actors.values():
+                box.close()
+            timer_scope.cancel()
 
     def stop(self) -> None:
         """Close every actor's inbox; `run` returns when the last actor is done."""
         self._stopping = True
-        for ch in self._actors.values():
-            ch.close()
+        for box in self._actors.values():
+            box.close()
         self._actors.clear()
         if self._live == 0:
             self._loop.cancel()
@@ -156,33 +167,38 @@ class Router:
 
     def _forward(self, iid: str, msg: Ingest | Act) -> None:
         try:
-            self._actors[iid].send_nowait(msg)
+            self._actors[iid].put_nowait(msg)
         except trio.WouldBlock:
             msg.reply.fail(Unavailable(f"incident {iid} is busy; try again"))
 
     def _closed(self, iid: str) -> None:
-        ch = self._actors.pop(iid, None)
-        if ch is not None:
-            ch.close()
+        box = self._actors.pop(iid, None)
+        if box is not None:
+            box.close()
         key = self._key_of.pop(iid, None)
         if key is not None and self._by_key.get(key) == iid:
             del self._by_key[key]
 
     # ------------------------------------------------------------------ actors
 
+    def _tick(self, iid: str) -> None:
+        box = self._actors.get(iid)
+        if box is not None:
+            box.tick()
+
     def _spawn(self, iid: str) -> None:
         assert self._nursery is not None
-        send, recv = trio.open_memory_channel[Ingest | Act](ACTOR_INBOX)
-        self._actors[iid] = send
+        box: Mailbox[Ingest | Act] = Mailbox(ACTOR_INBOX)
+        self._actors[iid] = box
         self._live += 1
-        self._nursery.start_soon(self._run_actor, iid, recv, name=f"incident {iid}")
+        actor = IncidentActor(
+            iid, self.journal, self.state, self.rules, self.clock, self._outbox, self.timers
+        )
+        self._nursery.start_soon(self._run_actor, actor, box, name=iid)
 
-    async def _run_actor(self, iid: str, inbox: trio.MemoryReceiveChannel[Ingest | Act]) -> None:
+    async def _run_actor(self, actor: IncidentActor, box: Mailbox[Ingest | Act]) -> None:
         try:
-            actor = IncidentActor(
-                iid, self.journal, self.state, self.rules, self.clock, self._outbox
-            )
-            await actor.run(inbox)
+            await actor.run(box)
         finally:
             self._live -= 1
             if self._stopping and self._live == 0:

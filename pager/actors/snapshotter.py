@@ -1,6 +1,10 @@
 """Writes a snapshot of the whole state every N journaled records or T seconds (whichever
 comes first, and only when something changed), and a last one at shutdown, so start-up
-replays only a short tail."""
+replays only a short tail.
+
+A snapshot costs time in proportion to the state (every incident is written), replay in
+proportion to the records after it; so with a large state the record threshold grows to the
+number of incidents, keeping the cost of snapshots at most about that of replaying."""
 
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ class Snapshotter:
         log_.add_commit_hook(self._count)
 
     def _count(self, records: Sequence[Record]) -> None:
-        if self.state.last_seq - self.last_seq >= self.every:
+        threshold = max(self.every, len(self.state.incidents))
+        if self.state.last_seq - self.last_seq >= threshold:
             self._due.set()
 
     async def run(

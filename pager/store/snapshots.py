@@ -1,17 +1,20 @@
 """Snapshots of the whole state, written atomically, so start-up replays only the tail of
 the log.
 
-A snapshot file is `snapshots/<seq, 12 digits>.snap`: a header line
-`{"v", "seq", "ts", "sha256", "size"}` and then the state as JSON. It is written to a
-temporary file, fsynced, renamed into place and the folder fsynced, so a crash leaves either
-the old set of snapshots or the new one. A snapshot whose body does not match its header is
-skipped on load (and reported); the next older one is used.
+A snapshot file is `snapshots/<seq, 12 digits>.snap`: the state as one line of JSON, then a
+trailer line `{"v", "seq", "ts", "sha256", "size"}` over that body. The body is written in
+pieces (long lists a thousand items at a time), so a snapshot of a large state never sits in
+memory as one buffer and the event loop gets the interpreter between pieces. The file is
+written to a temporary name, fsynced, renamed into place and the folder fsynced, so a crash
+leaves either the old set of snapshots or the new one. A snapshot whose body does not match
+its trailer is skipped on load (and reported); the next older one is used.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +28,7 @@ __all__ = ["KEEP", "list_snapshots", "read_snapshot", "write_snapshot"]
 
 KEEP = 3
 SUFFIX = ".snap"
+_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,27 +55,46 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+CHUNK = 1000
+
+
+def _pieces(state: Any) -> Iterator[bytes]:
+    """The JSON of `state` in pieces: a dict's list values go out CHUNK items at a time."""
+    if not isinstance(state, dict):
+        yield orjson.dumps(state, option=_OPTS)
+        return
+    yield b"{"
+    for i, (key, value) in enumerate(state.items()):
+        yield (b"," if i else b"") + orjson.dumps(str(key)) + b":"
+        if isinstance(value, list) and len(value) > CHUNK:
+            yield b"["
+            for j in range(0, len(value), CHUNK):
+                chunk = orjson.dumps(value[j : j + CHUNK], option=_OPTS)[1:-1]
+                yield (b"," if j else b"") + chunk
+            yield b"]"
+        else:
+            yield orjson.dumps(value, option=_OPTS)
+    yield b"}"
+
+
 def write_snapshot(snap_dir: Path, seq: int, ts: datetime, state: Any) -> Path:
     """Blocking: run it in a thread."""
-    body = orjson.dumps(state, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
-    header = orjson.dumps(
-        {
-            "v": 1,
-            "seq": seq,
-            "ts": ts,
-            "sha256": hashlib.sha256(body).hexdigest(),
-            "size": len(body),
-        },
-        option=orjson.OPT_UTC_Z,
-    )
     final = snap_dir / f"{seq:012d}{SUFFIX}"
     tmp = snap_dir / f".{seq:012d}.tmp"
+    digest = hashlib.sha256()
+    size = 0
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(header + b"\n" + body)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        with os.fdopen(fd, "wb", buffering=1 << 20, closefd=False) as out:
+            for piece in _pieces(state):
+                digest.update(piece)
+                size += len(piece)
+                out.write(piece)
+            trailer = orjson.dumps(
+                {"v": 2, "seq": seq, "ts": ts, "sha256": digest.hexdigest(), "size": size},
+                option=orjson.OPT_UTC_Z,
+            )
+            out.write(b"\n" + trailer + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -85,14 +108,14 @@ def write_snapshot(snap_dir: Path, seq: int, ts: datetime, state: Any) -> Path:
 def read_snapshot(path: Path) -> Snapshot:
     """Raises ValueError when the file is not a whole, matching snapshot."""
     raw = path.read_bytes()
-    head, sep, body = raw.partition(b"\n")
+    body, sep, trailer = raw.rstrip(b"\n").rpartition(b"\n")
     if not sep:
-        raise ValueError("no header line")
+        raise ValueError("no trailer line (incomplete)")
     try:
-        meta = orjson.loads(head)
+        meta = orjson.loads(trailer)
         seq, ts, digest, size = meta["seq"], meta["ts"], meta["sha256"], meta["size"]
     except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-        raise ValueError(f"bad header: {e}") from None
+        raise ValueError(f"bad trailer: {e}") from None
     if len(body) != size or hashlib.sha256(body).hexdigest() != digest:
         raise ValueError("body does not match its checksum (incomplete or damaged)")
     return Snapshot(int(seq), datetime.fromisoformat(ts), orjson.loads(body))

@@ -144,6 +144,22 @@ async def test_second_process_on_the_folder_is_refused(tmp_path: Path) -> None:
     JsonlLog.open(tmp_path).release()  # released: opens again
 
 
+async def test_a_large_snapshot_is_written_in_pieces_and_reads_back_whole(tmp_path: Path) -> None:
+    from pager.store import snapshots
+
+    state = {"n": 1, "items": [{"i": i, "t": T0} for i in range(2 * snapshots.CHUNK + 7)], "e": []}
+    with trio.fail_after(10):
+        lg = JsonlLog.open(tmp_path)
+        try:
+            await lg.save_snapshot(0, T0, state)
+            snap = lg.load_snapshot()
+        finally:
+            lg.release()
+    assert snap is not None
+    assert snap.state["items"][-1] == {"i": 2 * snapshots.CHUNK + 6, "t": "2026-11-27T03:00:00Z"}
+    assert len(snap.state["items"]) == 2 * snapshots.CHUNK + 7 and snap.state["e"] == []
+
+
 async def test_data_files_are_private(tmp_path: Path) -> None:
     with trio.fail_after(10):
         data = tmp_path / "data"
@@ -166,10 +182,15 @@ async def test_newest_valid_snapshot_wins(tmp_path: Path) -> None:
             await lg.save_snapshot(5, T0, {"at": 5})
             newest = tmp_path / "snapshots" / f"{5:012d}.snap"
             raw = newest.read_bytes()
-            newest.write_bytes(raw[:-3])  # torn body
+            newest.write_bytes(raw.replace(b'"at":5', b'"at":6'))  # damaged body
             snap = lg.load_snapshot()
             assert snap is not None and snap.seq == 3 and snap.state == {"at": 3}
             assert any("checksum" in s for s in lg.skipped_snapshots)
+            newest.write_bytes(raw[: len(raw) // 2])  # torn: no trailer
+            lg.skipped_snapshots.clear()
+            snap = lg.load_snapshot()
+            assert snap is not None and snap.seq == 3
+            assert any("trailer" in s for s in lg.skipped_snapshots)
         finally:
             lg.release()
 
