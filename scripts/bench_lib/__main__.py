@@ -1,0 +1,68 @@
+"""Entry point: `python -m bench_lib [journal|ingest|all] [--quick] [--keep]`."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .machine import describe
+from .table import Table
+
+
+def _say(msg: str) -> None:
+    print(f"  .. {msg}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="Measure pager against its performance targets and print a table.",
+    )
+    p.add_argument("what", nargs="?", default="all", choices=("journal", "ingest", "all"))
+    p.add_argument("--quick", action="store_true", help="a tiny run (seconds): does it still run?")
+    p.add_argument(
+        "--scratch",
+        default=None,
+        help="folder for the data folders (default: a new folder in $TMPDIR or /tmp); "
+        "must be disk-backed for the durability figures to mean anything",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the scratch folder afterwards")
+    args = p.parse_args(argv)
+
+    root = Path(args.scratch) if args.scratch else None
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="pager-bench-", dir=root))
+    print(describe(str(scratch)), flush=True)
+    print(f"mode: {'quick (tiny, not a measurement)' if args.quick else 'full'}", flush=True)
+    tables: list[Table] = []
+    t0 = time.perf_counter()
+    try:
+        if args.what in ("journal", "all"):
+            from .journal import run_journal
+
+            tables.append(run_journal(scratch / "journal", args.quick, _say))
+            print("\n" + tables[-1].render(), flush=True)
+        if args.what in ("ingest", "all"):
+            from .ingest import run_ingest
+
+            tables.append(run_ingest(scratch / "ingest", args.quick, _say))
+            print("\n" + tables[-1].render(), flush=True)
+    finally:
+        if args.keep:
+            print(f"\nscratch folder kept: {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(f"\n(bench took {time.perf_counter() - t0:.0f} s)")
+    if any(t.failed for t in tables):
+        print("bench: SOME MEASUREMENTS HAD ERRORS (see the !!! lines above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

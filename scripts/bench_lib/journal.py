@@ -1,0 +1,394 @@
+"""`scripts/bench journal`: the event log's targets.
+
+- durable appends through `JsonlLog` (group commit, fdatasync on) with 1, 10 and 100
+  concurrent appenders: appends/s, p50/p99 latency (target >= 20,000/s at 100);
+- replay: `read_from(1)` (parse and check every line), and `load_state` (read, parse, fold
+  into `SystemState`) of realistic incident events made by the core (target >= 250,000
+  lines/s);
+- start-up of a data folder of a million events, with and without a snapshot (target with
+  a snapshot < 2 s): `JsonlLog.open` + `load_state`, and `run_pager` up to ready (which also
+  compiles the rules, journals `config.applied` and spawns an actor per open incident).
+
+Everything runs on a disk-backed scratch folder: durability is what the numbers are about.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import orjson
+import trio
+
+from pager.actors.supervisor import Running, run_pager
+from pager.config import load_config_text
+from pager.core.state import SystemState
+from pager.replay.load import load_state
+from pager.store.base import Draft, Record
+from pager.store.jsonl import JsonlLog
+
+from .config import config_text
+from .disk import percentile, probe_fdatasync
+from .machine import filesystem_of, in_memory
+from .table import Row, Table, fmt_ms, fmt_rate
+from .workload import OPEN_EVERY, alert_data, drafts, lifecycle
+
+__all__ = ["run_journal"]
+
+APPEND_TARGET = 20_000
+REPLAY_TARGET = 250_000
+STARTUP_TARGET = 2.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    append_seconds: float
+    append_warmup: float
+    fsync_probes: int
+    events: int
+    read_runs: int
+
+    @classmethod
+    def of(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(
+                append_seconds=0.3, append_warmup=0.05, fsync_probes=20, events=10_000, read_runs=1
+            )
+        return cls(
+            append_seconds=5.0, append_warmup=0.5, fsync_probes=300, events=1_000_000, read_runs=3
+        )
+
+
+# --------------------------------------------------------------------------- appends
+
+
+@dataclass
+class AppendResult:
+    appenders: int
+    appends: int
+    seconds: float
+    p50: float
+    p99: float
+    batches: int
+
+    @property
+    def rate(self) -> float:
+        return self.appends / self.seconds
+
+
+async def _appends(
+    folder: Path, appenders: int, seconds: float, warmup: float, fsync: bool = True
+) -> AppendResult:
+    log = JsonlLog.open(folder, fsync=fsync)  # fsync on: each batch is written and fdatasync'ed
+    writes = 0
+    real_write = log.write_fn
+
+    def counting_write(fd: int, view: memoryview) -> int:
+        nonlocal writes
+        writes += 1
+        return real_write(fd, view)
+
+    log.write_fn = counting_write
+    latencies: list[float] = []
+    datas = [alert_data(i) for i in range(appenders)]
+    measuring = False
+    stop = False
+    now = time.perf_counter
+
+    async def appender(i: int) -> None:
+        data = datas[i]
+        subject = data["incident_id"]
+        while not stop:
+            d = Draft("alert.triggered", subject, datetime.now(UTC), data)
+            t = now()
+            await log.append([d])
+            if measuring:
+                latencies.append(now() - t)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(log.run)
+        async with trio.open_nursery() as clients:
+            for i in range(appenders):
+                clients.start_soon(appender, i)
+            await trio.sleep(warmup)
+            measuring = True
+            w0, t0 = writes, now()
+            await trio.sleep(seconds)
+            measuring = False
+            elapsed = now() - t0
+            batches = writes - w0
+            stop = True
+        await log.close()
+    latencies.sort()
+    return AppendResult(
+        appenders,
+        len(latencies),
+        elapsed,
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+        batches,
+    )
+
+
+# --------------------------------------------------------------------------- data folder
+
+
+async def _write_folder(folder: Path, events: int) -> int:
+    """A data folder of `events` realistic records, written by `JsonlLog` itself (so the
+    format is exactly the service's) with fsync off and 10,000 records per batch."""
+    log = JsonlLog.open(folder, fsync=False)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(log.run)
+        for chunk in drafts(events, 10_000):
+            await log.append(chunk)
+        await log.close()
+    os.sync()  # durable before it is measured, so the folder is as a service would leave it
+    return log.last_seq
+
+
+def _folder_size(folder: Path) -> tuple[int, int]:
+    segs = list((folder / "events").glob("*.jsonl"))
+    return sum(p.stat().st_size for p in segs), len(segs)
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+    gc.collect()
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def _read_all(folder: Path) -> int:
+    log = JsonlLog.open(folder)
+    try:
+        n = 0
+        for _ in log.read_from(1):
+            n += 1
+        return n
+    finally:
+        log.release()
+
+
+def _open_and_load(folder: Path, use_snapshot: bool) -> tuple[SystemState, int]:
+    log = JsonlLog.open(folder)
+    try:
+        state, report = load_state(log, use_snapshot=use_snapshot, data_dir=str(folder))
+        return state, report.replayed
+    finally:
+        log.release()
+
+
+def _snapshot_parts(folder: Path) -> tuple[float, float, int]:
+    """Seconds to read+verify+parse the snapshot file, seconds to build the state from it,
+    and the file's size."""
+    log = JsonlLog.open(folder)
+    try:
+        t = time.perf_counter()
+        snap = log.load_snapshot()
+        t_read = time.perf_counter() - t
+        assert snap is not None
+        t = time.perf_counter()
+        SystemState.from_snapshot(snap.state)
+        t_build = time.perf_counter() - t
+    finally:
+        log.release()
+    size = max(p.stat().st_size for p in (folder / "snapshots").glob("*.snap"))
+    return t_read, t_build, size
+
+
+async def _save_snapshot(folder: Path, state: SystemState) -> float:
+    log = JsonlLog.open(folder)
+    try:
+        t = time.perf_counter()
+        await log.save_snapshot(state.last_seq, datetime.now(UTC), state.to_snapshot())
+        return time.perf_counter() - t
+    finally:
+        log.release()
+
+
+async def _run_pager_startup(folder: Path) -> tuple[float, int, float]:
+    """Seconds from calling run_pager to ready (serve_edges=False), the actors it spawned,
+    and the seconds shutdown took (it writes a last snapshot)."""
+    config = load_config_text(config_text(folder), source="bench")
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        gc.collect()
+        t = time.perf_counter()
+        running: Running = await nursery.start(
+            partial(run_pager, config, shutdown=shutdown, serve_edges=False)
+        )
+        ready = time.perf_counter() - t
+        router = running.system.router
+        actors = router.actor_count if router is not None else 0
+        t = time.perf_counter()
+        shutdown.set()
+    return ready, actors, time.perf_counter() - t
+
+
+# --------------------------------------------------------------------------- the section
+
+
+def run_journal(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table:
+    plan = Plan.of(quick)
+    table = Table("journal: JsonlLog durable appends, replay, start-up")
+    scratch.mkdir(parents=True, exist_ok=True)
+    if in_memory(str(scratch)):
+        table.alarms.append(
+            f"{scratch} is on a memory filesystem ({filesystem_of(str(scratch))}): fsync costs "
+            "nothing there, so the durable-append figures mean nothing. Use --scratch DIR on a disk."
+        )
+
+    p50, p99 = probe_fdatasync(scratch, plan.fsync_probes)
+    table.add(
+        Row(
+            "disk: write 300 B + fdatasync, p50 / p99",
+            f"{fmt_ms(p50)} / {fmt_ms(p99)}",
+            note=f"floor of one durable batch; at most ~{1 / p50:,.0f} batches/s",
+        )
+    )
+
+    for k in (1, 10, 100):
+        say(f"durable appends, {k} appenders, {plan.append_seconds:g} s ...")
+        r = trio.run(_appends, scratch / f"appends-{k}", k, plan.append_seconds, plan.append_warmup)
+        target = k == 100
+        table.add(
+            Row(
+                f"durable appends/s, {k} appender{'s' if k > 1 else ''}",
+                fmt_rate(r.rate),
+                f">= {APPEND_TARGET:,}/s" if target else "-",
+                r.rate >= APPEND_TARGET if target else None,
+                f"{r.appends:,} appends in {r.seconds:.1f} s, {r.batches:,} fsyncs, "
+                f"{r.appends / max(r.batches, 1):.1f} appends per fsync, "
+                f"{r.seconds / max(r.batches, 1) * 1e3:.2f} ms per batch",
+            )
+        )
+        table.add(
+            Row(
+                f"  append latency p50 / p99, {k} appender{'s' if k > 1 else ''}",
+                f"{fmt_ms(r.p50)} / {fmt_ms(r.p99)}",
+            )
+        )
+
+    say("appends with fsync off, 100 appenders (the CPU ceiling) ...")
+    r = trio.run(
+        _appends, scratch / "appends-nofsync", 100, plan.append_seconds, plan.append_warmup, False
+    )
+    table.add(
+        Row(
+            "  for comparison: 100 appenders, fsync off",
+            fmt_rate(r.rate),
+            note=f"the writer's CPU ceiling (not durable); {r.appends / max(r.batches, 1):.1f} "
+            f"appends per write, p50 {fmt_ms(r.p50)}, p99 {fmt_ms(r.p99)}",
+        )
+    )
+
+    sample = orjson.dumps(
+        Record(123_456, datetime.now(UTC), "alert.triggered", "inc-57", alert_data(57)).to_json(),
+        option=orjson.OPT_UTC_Z,
+    )
+    table.notes.append(
+        f"appends: each appender awaits `append([Draft(...)])` of one alert.triggered record "
+        f"({len(sample)} B line) in a loop for {plan.append_seconds:g} s after a "
+        f"{plan.append_warmup:g} s warm-up; a fresh log each, fsync on"
+    )
+
+    folder = scratch / "data-1m"
+    say(f"writing a data folder of {plan.events:,} events ...")
+    t_gen = time.perf_counter()
+    n = trio.run(_write_folder, folder, plan.events)
+    t_gen = time.perf_counter() - t_gen
+    size, segs = _folder_size(folder)
+    table.notes.append(
+        f"data folder: {n:,} events ({size / 1e6:,.0f} MB, {segs} segments, avg "
+        f"{size / n:.0f} B/line) made by the real core; each incident: {lifecycle()}; 1 "
+        f"incident in {OPEN_EVERY} left open; written in {t_gen:.1f} s; page cache warm for "
+        f"every read below"
+    )
+
+    say(f"replay: read_from(1), best of {plan.read_runs} ...")
+    t_read = math.inf
+    for _ in range(plan.read_runs):
+        t, count = _timed(lambda: _read_all(folder))
+        assert count == n, (count, n)
+        t_read = min(t_read, t)
+    table.add(
+        Row(
+            "replay read_from(1): read+parse+check, lines/s",
+            fmt_rate(n / t_read),
+            f">= {REPLAY_TARGET:,}/s",
+            n / t_read >= REPLAY_TARGET,
+            f"{n:,} lines in {t_read:.2f} s (best of {plan.read_runs})",
+        )
+    )
+
+    say("replay: load_state without snapshot ...")
+    t_fold, (state, replayed) = _timed(lambda: _open_and_load(folder, False))  # type: ignore[misc]
+    assert replayed == n, (replayed, n)
+    table.add(
+        Row(
+            "replay load_state: read+parse+fold, lines/s",
+            fmt_rate(n / t_fold),
+            f">= {REPLAY_TARGET:,}/s",
+            n / t_fold >= REPLAY_TARGET,
+            f"{n:,} lines in {t_fold:.2f} s (JsonlLog.open + load_state, no snapshot)",
+        )
+    )
+    t_apply = t_fold - t_read
+    if t_apply > 0:
+        table.add(
+            Row(
+                "  of which the fold alone (decode+evolve), lines/s",
+                fmt_rate(n / t_apply),
+                note="load_state time minus read_from time",
+            )
+        )
+    table.add(
+        Row(
+            f"start-up, {n:,} events, no snapshot",
+            f"{t_fold:.2f} s",
+            note=f"the load_state run above; {len(state.incidents):,} incidents, "
+            f"{len(state.open_by_key):,} open",
+        )
+    )
+
+    say("writing a snapshot ...")
+    t_snap = trio.run(_save_snapshot, folder, state)
+    del state
+    say("start-up with the snapshot ...")
+    t_start, (_, tail) = _timed(lambda: _open_and_load(folder, True))  # type: ignore[misc]
+    t_sread, t_sbuild, snap_size = _snapshot_parts(folder)
+    table.add(
+        Row(
+            f"start-up, {n:,} events, with snapshot",
+            f"{t_start:.2f} s",
+            f"< {STARTUP_TARGET:g} s",
+            t_start < STARTUP_TARGET,
+            f"JsonlLog.open + load_state; snapshot {snap_size / 1e6:,.0f} MB: read+sha256+"
+            f"parse {t_sread:.2f} s, from_snapshot {t_sbuild:.2f} s; {tail} records after it",
+        )
+    )
+    table.notes.append(f"writing that snapshot took {t_snap:.2f} s (to_snapshot + save_snapshot)")
+
+    say("start-up of run_pager (serve_edges=False) with the snapshot ...")
+    # the console channel prints a page for every re-armed incident on stdout
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        t_ready, actors, t_stop = trio.run(_run_pager_startup, folder)
+    table.add(
+        Row(
+            f"start-up to ready: run_pager, {n:,} events + snapshot",
+            f"{t_ready:.2f} s",
+            f"< {STARTUP_TARGET:g} s",
+            t_ready < STARTUP_TARGET,
+            f"open, load, compile rules, journal config.applied, spawn {actors:,} incident "
+            f"actors (shutdown then took {t_stop:.1f} s)",
+        )
+    )
+    return table
