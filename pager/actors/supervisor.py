@@ -14,6 +14,7 @@ folder lock is released.
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,6 +105,9 @@ async def run_pager(
         if isinstance(event_log, JsonlLog):
             event_log.release()
         raise
+    # what start-up loaded lives long: keep the collector from rescanning it
+    gc.collect()
+    gc.freeze()
     log.info(
         "state rebuilt: snapshot %s, %d records replayed, %d incidents open",
         report.snapshot_seq,

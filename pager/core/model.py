@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "SEVERITIES",
@@ -72,8 +72,11 @@ class Alert:
     links: tuple[Any, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
+class TimelineEntry(NamedTuple):
+    """One line of an incident's history. A named tuple rather than a dataclass: incidents
+    carry many of these, and tuples of plain values are not tracked by the garbage
+    collector, which otherwise spends its time scanning them."""
+
     seq: int
     at: datetime
     kind: str

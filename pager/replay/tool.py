@@ -30,7 +30,7 @@ from pager.ingest.validate import parse_time
 from pager.store.base import LogDamaged, Record
 from pager.store.lock import DirLock
 from pager.store.segments import TornTail, iter_records, last_record, list_segments
-from pager.store.snapshots import list_snapshots, read_snapshot
+from pager.store.snapshots import json_default, list_snapshots, read_snapshot
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -143,7 +143,7 @@ def _compare_snapshot(path: Path, state: SystemState) -> list[str]:
         snap = read_snapshot(path)
     except (OSError, ValueError) as e:
         return [f"{path}: {e}"]
-    replayed = orjson.loads(orjson.dumps(state.to_snapshot(), option=_OPTS))
+    replayed = orjson.loads(orjson.dumps(state.to_snapshot(), option=_OPTS, default=json_default))
     if replayed != snap.state:
         keys = [k for k in replayed if replayed.get(k) != snap.state.get(k)]
         return [f"{path}: differs from the state replayed to {snap.seq} (in {', '.join(keys)})"]

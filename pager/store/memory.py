@@ -17,6 +17,7 @@ import trio
 from pager.errors import LogUnavailable
 
 from .base import Draft, EventLog, Record, Snapshot
+from .snapshots import json_default
 
 __all__ = ["MemoryLog"]
 
@@ -65,7 +66,7 @@ class MemoryLog(EventLog):
         await trio.lowlevel.checkpoint()
         # through bytes, as on disk, so a loaded snapshot never aliases the live state
         self._snapshot = orjson.dumps(
-            {"seq": seq, "ts": ts, "state": state}, option=orjson.OPT_UTC_Z
+            {"seq": seq, "ts": ts, "state": state}, option=orjson.OPT_UTC_Z, default=json_default
         )
 
     def load_snapshot(self) -> Snapshot | None:

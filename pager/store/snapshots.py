@@ -31,6 +31,13 @@ SUFFIX = ".snap"
 _OPTS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
+def json_default(obj: Any) -> Any:
+    """orjson writes plain tuples but not their subclasses (named tuples): as arrays."""
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
 @dataclass(frozen=True, slots=True)
 class SnapshotFile:
     seq: int
@@ -61,7 +68,7 @@ CHUNK = 1000
 def _pieces(state: Any) -> Iterator[bytes]:
     """The JSON of `state` in pieces: a dict's list values go out CHUNK items at a time."""
     if not isinstance(state, dict):
-        yield orjson.dumps(state, option=_OPTS)
+        yield orjson.dumps(state, option=_OPTS, default=json_default)
         return
     yield b"{"
     for i, (key, value) in enumerate(state.items()):
@@ -69,11 +76,11 @@ def _pieces(state: Any) -> Iterator[bytes]:
         if isinstance(value, list) and len(value) > CHUNK:
             yield b"["
             for j in range(0, len(value), CHUNK):
-                chunk = orjson.dumps(value[j : j + CHUNK], option=_OPTS)[1:-1]
+                chunk = orjson.dumps(value[j : j + CHUNK], option=_OPTS, default=json_default)[1:-1]
                 yield (b"," if j else b"") + chunk
             yield b"]"
         else:
-            yield orjson.dumps(value, option=_OPTS)
+            yield orjson.dumps(value, option=_OPTS, default=json_default)
     yield b"}"
 
 
