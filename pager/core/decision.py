@@ -51,6 +51,7 @@ class Decision:
     ) -> None:
         """Reach `level` of `policy` and page whoever it targets now."""
         targets = self.ctx.resolve_targets(policy.levels[level])
+        paged, first_after = paging.pages_to_start(self, targets, rnd)
         self.emit(
             IncidentEscalated(
                 incident_id=self.inc.id,
@@ -59,11 +60,13 @@ class Decision:
                 round=rnd,
                 next_at=next_at,
                 targets=targets,
+                paged=paged or None,
+                first_after=first_after or None,
                 by=by,
                 via=via,
             )
         )
-        paging.page_users(self, targets, level, rnd)
+        paging.notify_due(self)
 
     def quiet_reason(self, urgency: str) -> tuple[bool, datetime | None, str | None]:
         """(paging, page_at, reason) for an incident of this urgency opening now."""

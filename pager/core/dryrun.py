@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .commands import Open, Tick
-from .events import IncidentEscalated, IncidentOpened, NotificationRequested, UserPaged
+from .events import IncidentEscalated, IncidentOpened, NotificationRequested
 from .evolve import evolve
 from .incident import decide, next_deadline
 from .model import Incident
@@ -24,7 +24,7 @@ MAX_STEPS = 500
 @dataclass(frozen=True, slots=True)
 class Step:
     at: datetime
-    kind: str  # "escalate", "page", "notify", "opened"
+    kind: str  # "opened", "escalate", "notify", "status"
     level: int | None = None
     round: int | None = None
     user_id: str | None = None
@@ -76,11 +76,10 @@ def _step(ev: object, at: datetime) -> Step | None:
         return Step(at, "opened", text=f"incident opened ({ev.severity}, {ev.urgency} urgency)")
     if isinstance(ev, IncidentEscalated):
         who = ", ".join(ev.targets or ()) or "nobody on call"
-        return Step(at, "escalate", ev.level + 1, ev.round + 1, text=f"level {ev.level + 1}: {who}")
-    if isinstance(ev, UserPaged) and ev.step == 0:
-        return Step(
-            at, "page", ev.level + 1, ev.round + 1, user_id=ev.user_id, text=f"paging {ev.user_id}"
-        )
+        text = f"level {ev.level + 1}: {who}"
+        if ev.paged:
+            text += f" (paging {', '.join(ev.paged)})"
+        return Step(at, "escalate", ev.level + 1, ev.round + 1, text=text)
     if isinstance(ev, NotificationRequested):
         if ev.kind == "page":
             return Step(

@@ -20,8 +20,7 @@ from typing import Any, ClassVar, TypeVar
 __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
-    "AlertResolved",
-    "AlertTriggered",
+    "AlertsUpdated",
     "ChangeRecorded",
     "ConfigApplied",
     "Event",
@@ -139,31 +138,23 @@ class IncidentOpened(IncidentEvent):
     page_at: datetime | None = None
     auto_resolve_at: datetime | None = None
     reason: str | None = None  # why nobody is paged (maintenance, low urgency)
+    alerts: tuple[dict[str, Any], ...] | None = (
+        None  # the alerts it opens with (as in AlertsUpdated)
+    )
 
 
-@event("alert.triggered")
+@event("alerts.updated")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AlertTriggered(IncidentEvent):
-    """An alert fired, or fired again (an update of the same key: no new page)."""
+class AlertsUpdated(IncidentEvent):
+    """Alerts of the incident fired (new, or again: an update of the same key, no new
+    page) or resolved. `fired` holds one object per alert: key, summary, severity, source,
+    labels, details, links. One event for a whole Alertmanager group, however many alerts
+    changed."""
 
     incident_id: str
-    key: str
-    summary: str
-    severity: str
-    source: str | None = None
-    labels: dict[str, str] | None = None
-    details: Any = None
-    links: tuple[Any, ...] | None = None
-    occurred_at: datetime | None = None
+    fired: tuple[dict[str, Any], ...] | None = None
+    resolved: tuple[str, ...] | None = None
     auto_resolve_at: datetime | None = None
-
-
-@event("alert.resolved")
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlertResolved(IncidentEvent):
-    incident_id: str
-    key: str
-    occurred_at: datetime | None = None
 
 
 @event("incident.acknowledged")
@@ -215,7 +206,10 @@ class NoteAdded(IncidentEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IncidentEscalated(IncidentEvent):
     """The incident reached `level` (0-based) of `policy_id` in walk `round`; the next step
-    is due at `next_at` (None: the policy is exhausted). `by` is set for a manual escalation."""
+    is due at `next_at` (None: the policy is exhausted). `by` is set for a manual escalation.
+    `paged` are the targets whose pages start now (a target already being paged in this
+    walk is not paged again), `first_after` the seconds until each one's first notification
+    rule is due (None: they have no rule for this urgency)."""
 
     incident_id: str
     policy_id: str
@@ -223,6 +217,8 @@ class IncidentEscalated(IncidentEvent):
     round: int
     next_at: datetime | None = None
     targets: tuple[str, ...] | None = None
+    paged: tuple[str, ...] | None = None
+    first_after: tuple[float | None, ...] | None = None
     by: str | None = None
     via: str | None = None
 
@@ -230,8 +226,9 @@ class IncidentEscalated(IncidentEvent):
 @event("incident.user_paged")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserPaged(IncidentEvent):
-    """`user_id`'s page stands at rule `step`, due at `next_at` (None: nothing more to send).
-    Opens a page when an escalation level reaches the user (step 0)."""
+    """A correction of a running page: `user_id`'s page stands at rule `step`, due at
+    `next_at` (None: nothing more to send) — when their rules changed under a reload.
+    Pages start with `incident.escalated`."""
 
     incident_id: str
     user_id: str

@@ -5,12 +5,11 @@ journaled."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .events import (
-    AlertResolved,
-    AlertTriggered,
+    AlertsUpdated,
     Event,
     IncidentAcknowledged,
     IncidentEscalated,
@@ -34,6 +33,38 @@ T, A, R = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
 
 # providers whose messages can be edited in place when the incident changes (chat.update)
 EDITABLE = frozenset({"slack"})
+
+
+def _alert_from(f: dict[str, Any], old: Alert | None, at: datetime) -> Alert:
+    again = old is not None and old.status == "firing"
+    return Alert(
+        key=f["key"],
+        status="firing",
+        summary=f["summary"],
+        severity=f["severity"],
+        source=f.get("source"),
+        first_seen=old.first_seen if again and old is not None else at,
+        last_seen=at,
+        count=(old.count + 1) if old is not None else 1,
+        labels=f.get("labels"),
+        details=f.get("details"),
+        links=tuple(f.get("links") or ()),
+    )
+
+
+def _alerts_text(fired: tuple[dict[str, Any], ...], inc: Incident, gone: list[str]) -> str:
+    parts = []
+    if len(fired) == 1:
+        old = inc.alerts.get(fired[0]["key"])
+        verb = "Alert fired again" if old is not None and old.status == "firing" else "Alert fired"
+        parts.append(f"{verb}: {fired[0]['summary']}")
+    elif fired:
+        parts.append(f"{len(fired)} alerts fired: {fired[0]['summary']}, ...")
+    if len(gone) == 1:
+        parts.append(f"Alert resolved: {gone[0]}")
+    elif gone:
+        parts.append(f"{len(gone)} alerts resolved: {gone[0]}, ...")
+    return "; ".join(parts) or "Alerts unchanged"
 
 
 def _by(by: str | None, via: str | None) -> str:
@@ -65,6 +96,7 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
         opened = f"Opened ({event.severity}, {event.urgency} urgency)"
         if event.reason:
             opened += f"; not paging now: {event.reason}"
+        alerts = {a["key"]: _alert_from(a, None, at) for a in event.alerts or ()}
         return Incident(
             id=event.incident_id,
             number=event.number,
@@ -82,6 +114,7 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
             page_at=event.page_at,
             auto_resolve_at=event.auto_resolve_at,
             last_seq=seq,
+            alerts=alerts,
             timeline=(TimelineEntry(seq, at, event.TYPE, opened, None, event.integration),),
         )
     if incident is None:
@@ -91,36 +124,22 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
     text: str | None = None
     by = via = None
     match event:
-        case AlertTriggered():
-            old = inc.alerts.get(event.key)
-            c["alerts"] = {
-                **inc.alerts,
-                event.key: Alert(
-                    key=event.key,
-                    status="firing",
-                    summary=event.summary,
-                    severity=event.severity,
-                    source=event.source,
-                    first_seen=old.first_seen if old and old.status == "firing" else at,
-                    last_seen=at,
-                    count=(old.count + 1) if old else 1,
-                    labels=event.labels,
-                    details=event.details,
-                    links=event.links or (),
-                ),
-            }
-            c["severity"] = worst_severity(inc.severity, event.severity)
-            c["auto_resolve_at"] = event.auto_resolve_at or inc.auto_resolve_at
-            verb = "Alert fired" if old is None or old.status != "firing" else "Alert fired again"
-            text = f"{verb}: {event.summary}"
-        case AlertResolved():
-            old = inc.alerts.get(event.key)
-            if old is not None:
-                c["alerts"] = {
-                    **inc.alerts,
-                    event.key: dataclasses.replace(old, status="resolved", resolved_at=at),
-                }
-                text = f"Alert resolved: {old.summary}"
+        case AlertsUpdated():
+            alerts = dict(inc.alerts)
+            severity = inc.severity
+            for f in event.fired or ():
+                alerts[f["key"]] = _alert_from(f, alerts.get(f["key"]), at)
+                severity = worst_severity(severity, f["severity"])
+            gone = []
+            for key in event.resolved or ():
+                old = alerts.get(key)
+                if old is not None and old.status == "firing":
+                    alerts[key] = dataclasses.replace(old, status="resolved", resolved_at=at)
+                    gone.append(old.summary)
+            c.update(alerts=alerts, severity=severity)
+            if event.auto_resolve_at is not None:
+                c["auto_resolve_at"] = event.auto_resolve_at
+            text = _alerts_text(event.fired or (), inc, gone)
         case IncidentAcknowledged():
             by, via = event.by, event.via
             c.update(
@@ -193,6 +212,13 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
                     ack_timeout_at=None,
                     snoozed_until=None,
                 )
+            if event.paged:
+                pages = dict(inc.pages)
+                for uid, after in zip(event.paged, event.first_after or (), strict=False):
+                    due = None if after is None else at + timedelta(seconds=after)
+                    pages[uid] = Page(uid, at, event.level, event.round, 0, due)
+                c["pages"] = pages
+                text += "; paging " + ", ".join(event.paged)
         case UserPaged():
             running = inc.pages.get(event.user_id)
             if running is not None and event.step > 0:  # a correction of a running page

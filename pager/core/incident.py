@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from pager.errors import BadRequest, Conflict, TransitionRefused
 
@@ -36,8 +37,7 @@ from .commands import (
 from .decision import Decision
 from .escalation import next_step, step_at_level
 from .events import (
-    AlertResolved,
-    AlertTriggered,
+    AlertsUpdated,
     Event,
     IncidentAcknowledged,
     IncidentOpened,
@@ -148,11 +148,7 @@ def decide_full(
         case ResolveAlert():
             alert = incident.alerts.get(command.key)
             if alert is not None and alert.status == "firing":
-                d.emit(
-                    AlertResolved(
-                        incident_id=incident.id, key=command.key, occurred_at=command.occurred_at
-                    )
-                )
+                d.emit(AlertsUpdated(incident_id=incident.id, resolved=(command.key,)))
                 _resolve_if_quiet(d, command.by, command.via)
         case UpsertGroup():
             _upsert(d, command)
@@ -206,6 +202,20 @@ def decide_full(
     return d.events, d.incident
 
 
+def _fired(c: TriggerAlert | AlertObservation) -> dict[str, Any]:
+    """One alert as `AlertsUpdated.fired` and `IncidentOpened.alerts` carry it."""
+    out: dict[str, Any] = {"key": c.key, "summary": c.summary, "severity": c.severity}
+    if c.source is not None:
+        out["source"] = c.source
+    if c.labels:
+        out["labels"] = c.labels
+    if c.details is not None:
+        out["details"] = c.details
+    if c.links:
+        out["links"] = list(c.links)
+    return out
+
+
 def _open(d: Decision, command: Open) -> None:
     new, first = command.new, command.first
     if isinstance(first, UpsertGroup):
@@ -216,8 +226,10 @@ def _open(d: Decision, command: Open) -> None:
         for a in firing[1:]:
             severity = worst_severity(severity, a.severity)
         title = first.title or firing[0].summary
+        alerts = tuple(_fired(a) for a in {a.key: a for a in firing}.values())
     else:
         severity, title = first.severity, first.title or first.summary
+        alerts = (_fired(first),)
     ctx = d.ctx
     urgency = ctx.service.urgency(severity)
     paging_now, page_at, reason = d.quiet_reason(urgency)
@@ -237,12 +249,9 @@ def _open(d: Decision, command: Open) -> None:
             page_at=page_at,
             auto_resolve_at=ctx.now + after if after else None,
             reason=reason,
+            alerts=alerts,
         )
     )
-    if isinstance(first, UpsertGroup):
-        _upsert(d, first)
-    else:
-        _trigger(d, first)
     if paging_now and page_at is None:
         d.start_escalation()
     paging.status_update(d, "opened")
@@ -251,16 +260,9 @@ def _open(d: Decision, command: Open) -> None:
 def _trigger(d: Decision, c: TriggerAlert) -> None:
     after = d.ctx.service.auto_resolve_after
     d.emit(
-        AlertTriggered(
+        AlertsUpdated(
             incident_id=d.inc.id,
-            key=c.key,
-            summary=c.summary,
-            severity=c.severity,
-            source=c.source,
-            labels=c.labels,
-            details=c.details,
-            links=c.links,
-            occurred_at=c.occurred_at,
+            fired=(_fired(c),),
             auto_resolve_at=d.ctx.now + after if after else None,
         )
     )
@@ -271,12 +273,7 @@ def _wake_if_quiet(d: Decision) -> None:
     """A new trigger on an incident opened during maintenance starts paging once the
     maintenance is over."""
     inc = d.inc
-    if (
-        not any(isinstance(e, IncidentOpened) for e in d.events)
-        and not inc.paging
-        and inc.status is T
-        and d.quiet_reason(inc.urgency)[0]
-    ):
+    if not inc.paging and inc.status is T and d.quiet_reason(inc.urgency)[0]:
         d.start_escalation()
 
 
@@ -285,41 +282,43 @@ def _changed(alert: Alert, obs: AlertObservation) -> bool:
         alert.status != "firing"
         or alert.summary != obs.summary
         or alert.severity != obs.severity
-        or alert.labels != obs.labels
+        or alert.labels != (obs.labels or None)
         or alert.details != obs.details
     )
 
 
 def _upsert(d: Decision, c: UpsertGroup) -> None:
+    """The whole group as Alertmanager sees it, in one event (or none if nothing changed)."""
     inc = d.inc
     seen: set[str] = set()
+    fired: dict[str, dict[str, Any]] = {}
+    resolved: list[str] = []
     for obs in c.alerts:
         seen.add(obs.key)
-        alert = d.inc.alerts.get(obs.key)
+        alert = inc.alerts.get(obs.key)
         if obs.firing:
             if alert is None or _changed(alert, obs):
-                d.emit(
-                    AlertTriggered(
-                        incident_id=inc.id,
-                        key=obs.key,
-                        summary=obs.summary,
-                        severity=obs.severity,
-                        source=obs.source,
-                        labels=obs.labels,
-                        details=obs.details,
-                        links=obs.links,
-                        occurred_at=obs.occurred_at,
-                    )
-                )
-        elif alert is not None and alert.status == "firing":
-            d.emit(AlertResolved(incident_id=inc.id, key=obs.key, occurred_at=obs.occurred_at))
+                fired[obs.key] = _fired(obs)
+        elif alert is not None and alert.status == "firing" and obs.key not in resolved:
+            resolved.append(obs.key)
     if not c.truncated:
-        for key, alert in list(d.inc.alerts.items()):
+        for key, alert in inc.alerts.items():
             if key not in seen and alert.status == "firing":
-                d.emit(AlertResolved(incident_id=inc.id, key=key))
+                resolved.append(key)
+    resolved = [k for k in resolved if k not in fired]
+    if not fired and not resolved:
+        return
+    after = d.ctx.service.auto_resolve_after
+    d.emit(
+        AlertsUpdated(
+            incident_id=inc.id,
+            fired=tuple(fired.values()) or None,
+            resolved=tuple(resolved) or None,
+            auto_resolve_at=d.ctx.now + after if after and fired else None,
+        )
+    )
     _resolve_if_quiet(d, None, c.via)
-    if d.events:
-        _wake_if_quiet(d)
+    _wake_if_quiet(d)
 
 
 def _resolve_if_quiet(d: Decision, by: str | None, via: str | None) -> None:

@@ -21,27 +21,25 @@ from .model import Page, Status
 if TYPE_CHECKING:
     from .decision import Decision
 
-__all__ = ["fallback", "notify_due", "page_users", "status_update"]
+__all__ = ["fallback", "notify_due", "pages_to_start", "status_update"]
 
 
-def page_users(d: Decision, users: tuple[str, ...], level: int, rnd: int) -> None:
+def pages_to_start(
+    d: Decision, users: tuple[str, ...], rnd: int
+) -> tuple[tuple[str, ...], tuple[float | None, ...]]:
+    """Of `users` reached by an escalation step in walk `rnd`: whose pages start now, and
+    the seconds until each one's first rule is due (None: no rule for this urgency)."""
     inc = d.inc
+    paged: list[str] = []
+    first: list[float | None] = []
     for uid in users:
         running = inc.pages.get(uid)
         if running is not None and running.next_at is not None and running.round == rnd:
             continue  # already being paged in this walk: once per step
         rules = d.ctx.user(uid).rules_for(inc.urgency)
-        d.emit(
-            UserPaged(
-                incident_id=inc.id,
-                user_id=uid,
-                level=level,
-                round=rnd,
-                step=0,
-                next_at=d.ctx.now + rules[0].after if rules else None,
-            )
-        )
-    notify_due(d)
+        paged.append(uid)
+        first.append(rules[0].after.total_seconds() if rules else None)
+    return tuple(paged), tuple(first)
 
 
 def _request(d: Decision, page: Page, fallback_from: str | None = None) -> None:

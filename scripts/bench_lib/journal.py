@@ -107,7 +107,7 @@ async def _appends(
         data = datas[i]
         subject = data["incident_id"]
         while not stop:
-            d = Draft("alert.triggered", subject, datetime.now(UTC), data)
+            d = Draft("alerts.updated", subject, datetime.now(UTC), data)
             t = now()
             await log.append([d])
             if measuring:
@@ -291,11 +291,11 @@ def run_journal(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table
     )
 
     sample = orjson.dumps(
-        Record(123_456, datetime.now(UTC), "alert.triggered", "inc-57", alert_data(57)).to_json(),
+        Record(123_456, datetime.now(UTC), "alerts.updated", "inc-57", alert_data(57)).to_json(),
         option=orjson.OPT_UTC_Z,
     )
     table.notes.append(
-        f"appends: each appender awaits `append([Draft(...)])` of one alert.triggered record "
+        f"appends: each appender awaits `append([Draft(...)])` of one alerts.updated record "
         f"({len(sample)} B line) in a loop for {plan.append_seconds:g} s after a "
         f"{plan.append_warmup:g} s warm-up; a fresh log each, fsync on"
     )

@@ -24,7 +24,7 @@ from pager.core.commands import (
     Resolve,
     TriggerAlert,
 )
-from pager.core.events import AlertTriggered, Event, encode
+from pager.core.events import AlertsUpdated, Event, encode
 from pager.core.incident import decide, evolve
 from pager.core.model import Incident, short_code
 from pager.core.rules import Context, RulesBook
@@ -186,14 +186,18 @@ def lifecycle() -> str:
 
 
 def alert_data(n: int) -> dict[str, Any]:
-    """The data of one `alert.triggered` event (a journal line of about 310 bytes)."""
+    """The data of one `alerts.updated` event: an alert firing again (a journal line of
+    about 310 bytes)."""
     return encode(
-        AlertTriggered(
+        AlertsUpdated(
             incident_id=f"inc-{n}",
-            key=f"disk-full-db-{n % 97}-{n}",
-            summary=f"Disk usage 95% on db-{n % 97}.prod (/var/lib/postgresql)",
-            severity="critical",
-            source=f"db-{n % 97}.prod.example.net",
-            occurred_at=T0,
+            fired=(
+                {
+                    "key": f"disk-full-db-{n % 97}-{n}",
+                    "summary": f"Disk usage 95% on db-{n % 97}.prod (/var/lib/postgresql)",
+                    "severity": "critical",
+                    "source": f"db-{n % 97}.prod.example.net",
+                },
+            ),
         )
     )

@@ -21,14 +21,12 @@ from pager.core.commands import (
     UpsertGroup,
 )
 from pager.core.events import (
-    AlertResolved,
-    AlertTriggered,
+    AlertsUpdated,
     Event,
     IncidentEscalated,
     IncidentOpened,
     IncidentResolved,
     IncidentUnacknowledged,
-    UserPaged,
     decode,
     encode,
 )
@@ -95,11 +93,11 @@ def opened(box: Box | None = None, severity: str = "critical", at: datetime = T0
 def test_open_pages_the_first_level() -> None:
     box = opened()
     kinds = [type(e) for e in box.log]
-    assert kinds == [IncidentOpened, AlertTriggered, IncidentEscalated, UserPaged]
+    assert kinds == [IncidentOpened, IncidentEscalated]
     inc = box.inc
     assert inc is not None and inc.status is Status.TRIGGERED
     assert inc.urgency == "high" and inc.short_code and len(inc.short_code) == 3
-    esc = box.log[2]
+    esc = box.log[1]
     assert isinstance(esc, IncidentEscalated)
     assert esc.level == 0 and esc.targets == ("alice",) and esc.next_at == T0 + timedelta(minutes=5)
     assert next_deadline(inc) == T0 + timedelta(minutes=5)
@@ -125,7 +123,7 @@ def test_trigger_while_acknowledged_pages_nobody_and_keeps_ack() -> None:
     events = box.run(
         TriggerAlert(key="k1", summary="CPU higher", severity="critical"), T0 + timedelta(minutes=2)
     )
-    assert [type(e) for e in events] == [AlertTriggered]
+    assert [type(e) for e in events] == [AlertsUpdated]
     assert box.inc is not None and box.inc.status is Status.ACKNOWLEDGED
     assert box.inc.alerts["k1"].count == 2 and box.inc.alerts["k1"].summary == "CPU higher"
 
@@ -167,7 +165,7 @@ def test_ack_timeout_retriggers_and_restarts_escalation() -> None:
     due = next_deadline(box.inc)
     assert due == T0 + timedelta(minutes=31)
     events = box.run(Tick(), due)
-    assert [type(e) for e in events] == [IncidentUnacknowledged, IncidentEscalated, UserPaged]
+    assert [type(e) for e in events] == [IncidentUnacknowledged, IncidentEscalated]
     assert box.inc.status is Status.TRIGGERED
     assert box.inc.escalation is not None and box.inc.escalation.level == 0
 
@@ -201,7 +199,7 @@ def test_manual_escalate_to_level_two_unacknowledges() -> None:
 def test_resolve_alert_resolves_incident_with_its_last_alert() -> None:
     box = opened()
     events = box.run(ResolveAlert(key="k1", via="pagerduty"))
-    assert [type(e) for e in events] == [AlertResolved, IncidentResolved]
+    assert [type(e) for e in events] == [AlertsUpdated, IncidentResolved]
     assert box.inc is not None and box.inc.status is Status.RESOLVED
     assert next_deadline(box.inc) is None
 
@@ -224,11 +222,11 @@ def test_alertmanager_group_upsert_is_idempotent_and_resolves_with_last_alert() 
     assert box.run(UpsertGroup(alerts=(_obs("a"), _obs("b")))) == []  # a repeat changes nothing
     # a firing group that carries one resolved alert
     events = box.run(UpsertGroup(alerts=(_obs("a", firing=False), _obs("b"))))
-    assert [type(e) for e in events] == [AlertResolved]
+    assert [type(e) for e in events] == [AlertsUpdated]
     # truncated: a missing alert is not resolved
     assert box.run(UpsertGroup(alerts=(), truncated=True)) == []
     events = box.run(UpsertGroup(alerts=()))  # not truncated: b is gone, so resolved
-    assert [type(e) for e in events] == [AlertResolved, IncidentResolved]
+    assert [type(e) for e in events] == [AlertsUpdated, IncidentResolved]
 
 
 def test_open_with_only_resolved_alerts_opens_nothing() -> None:
@@ -298,4 +296,4 @@ def test_low_urgency_waits_for_business_hours() -> None:
     assert box.inc.page_at == monday_9
     assert next_deadline(box.inc) == monday_9
     events = box.run(Tick(), monday_9, service=svc)
-    assert [type(e) for e in events] == [IncidentEscalated, UserPaged]
+    assert [type(e) for e in events] == [IncidentEscalated]
