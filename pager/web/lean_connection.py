@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from email.utils import formatdate
 from http import HTTPStatus
@@ -46,6 +47,8 @@ _NO_BODY_STATUSES: Final = frozenset({204, 304})
 _OUR_HEADERS: Final = frozenset({"content-length", "transfer-encoding", "date"})
 _INTERNAL_ERROR: Final = RawResponse(500, b'{"status":"error","message":"internal error"}')
 _CONNECTION_CLOSE: Final = (b"connection", b"close")
+_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_BAD_VALUE: Final = re.compile(rb"[\r\n\x00]")
 _CONTINUE: Final = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
 
 
@@ -177,14 +180,20 @@ class LeanConnection:
         limits = self.limits
         registry = self.registry
         receive_some = stream.receive_some
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
-        next_event = conn.next_event
-        receive_data = conn.receive_data
         need_data = h11.NEED_DATA
+        leftover = b""
         max_body = limits.max_body_bytes
         max_requests = limits.max_requests_per_connection or math.inf
         served = 0
         while True:
+            # h11 parses each request; the answer is rendered here, not by h11 (it costs
+            # more than the parse), so each request gets a fresh h11 connection fed with
+            # whatever followed the previous request on the wire (pipelining).
+            conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
+            next_event = conn.next_event
+            receive_data = conn.receive_data
+            if leftover:
+                receive_data(leftover)
             # The request head: idle_timeout until its first byte, read_timeout from then on.
             try:
                 event = next_event()
@@ -272,16 +281,22 @@ class LeanConnection:
                 response = _INTERNAL_ERROR
 
             self._arm(WRITING, limits.idle_timeout)
-            close = registry.draining or served >= max_requests
+            leftover, peer_closed = conn.trailing_data
+            close = (
+                registry.draining
+                or served >= max_requests
+                or peer_closed
+                or request_head.http_version != b"1.1"
+                or "close" in headers.get("connection", "").lower()
+            )
             try:
-                payload = _encode(conn, response, head=head, close=close)
+                payload = _render(response, head=head, close=close)
             except Exception:
                 _log.exception("handler answer to %s %s cannot be sent", request.method, path)
                 return closing_response(500, "internal error", head=head)
             await stream.send_all(payload)
-            if conn.our_state is h11.MUST_CLOSE:
+            if close:
                 return b""
-            conn.start_next_cycle()
 
     def _malformed(self, exc: h11.RemoteProtocolError) -> bytes:
         status = exc.error_status_hint
@@ -292,29 +307,29 @@ class LeanConnection:
         return closing_response(400, "malformed request")
 
 
-def _encode(conn: h11.Connection, response: RawResponse, *, head: bool, close: bool) -> bytes:
-    """The whole answer (head and body) as one buffer, via h11 so that its state follows."""
+def _render(response: RawResponse, *, head: bool, close: bool) -> bytes:
+    """The whole answer (head and body) as one buffer. Header names and values are checked
+    as h11 would (no CR, LF or NUL), so a handler cannot split the response."""
     status = response.status
     body = response.body
-    headers: list[tuple[bytes, bytes]] = [(b"date", http_date.now())]
+    lines = [b"HTTP/1.1 %d %s\r\ndate: %s\r\n" % (status, _REASONS.get(status, b""), http_date.now())]
     if status in _NO_BODY_STATUSES:
         body = b""
     else:
-        headers.append((b"content-length", b"%d" % len(body)))
+        lines.append(b"content-length: %d\r\n" % len(body))
     for name, value in response.headers:
-        if name.lower() not in _OUR_HEADERS:
-            headers.append((name.encode("ascii"), value.encode("latin-1")))
+        if name.lower() in _OUR_HEADERS:
+            continue
+        n, v = name.encode("ascii"), value.encode("latin-1")
+        if not _TOKEN.fullmatch(n) or _BAD_VALUE.search(v):
+            raise ValueError(f"invalid response header {name!r}")
+        lines.append(b"%s: %s\r\n" % (n, v))
     if close:
-        headers.append(_CONNECTION_CLOSE)
-    start = conn.send(
-        h11.Response(status_code=status, headers=headers, reason=_REASONS.get(status, b""))
-    )
-    if head or not body:
-        conn.send(h11.EndOfMessage())
-        return start
-    pieces = conn.send_with_data_passthrough(h11.Data(data=body)) or ()
-    conn.send(h11.EndOfMessage())
-    return b"".join([start, *pieces])
+        lines.append(b"connection: close\r\n")
+    lines.append(b"\r\n")
+    if not head and body:
+        lines.append(body)
+    return b"".join(lines)
 
 
 def _peer_name(stream: trio.SocketStream) -> str | None:

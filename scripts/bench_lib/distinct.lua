@@ -1,10 +1,12 @@
 -- wrk script for scripts/bench: POSTs a body template, with a key that is new in every
 -- request put where the template says @KEY@, and prints wrk's figures as one JSON line.
 --
---   wrk ... -s distinct.lua URL -- PATH TEMPLATE_FILE KEY_PREFIX
+--   wrk ... -s distinct.lua URL -- PATH TEMPLATE_FILE KEY_PREFIX [KEYSPACE]
 --
 -- The key is <KEY_PREFIX>-<thread number>-<counter>: distinct across threads and requests,
 -- so every request is a new dedup key / groupKey / alert, and pager journals every one.
+-- With KEYSPACE, the counter wraps at it: each thread cycles through KEYSPACE keys, so after
+-- the first pass every request updates an open incident (an alert firing again).
 
 local next_tid = 0
 
@@ -26,12 +28,15 @@ function init(args)
   head = template:sub(1, s - 1)
   tail = template:sub(e + 1)
   prefix = args[3] .. "-" .. tostring(tid) .. "-"
+  keyspace = tonumber(args[4] or "0")
   wrk.headers["Content-Type"] = "application/json"
 end
 
 function request()
   counter = counter + 1
-  return wrk.format("POST", path, nil, head .. prefix .. counter .. tail)
+  local n = counter
+  if keyspace > 0 then n = counter % keyspace end
+  return wrk.format("POST", path, nil, head .. prefix .. n .. tail)
 end
 
 function done(summary, latency, requests)

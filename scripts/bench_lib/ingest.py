@@ -38,6 +38,7 @@ from .table import Row, Table, fmt_ms, fmt_rate
 __all__ = ["run_ingest"]
 
 EVENTS_TARGET = 3_000
+KEYSPACE = 1_000  # dedup keys per wrk thread in the "firing again" runs
 P99_TARGET = 0.040
 ALERTS_TARGET = 20_000
 AM_ALERTS_PER_WEBHOOK = 100
@@ -362,6 +363,7 @@ def run_wrk(
     prefix: str,
     out: Path,
     seconds: int | None = None,
+    keyspace: int = 0,
 ) -> WrkResult:
     argv = [
         *pin,
@@ -374,6 +376,7 @@ def run_wrk(
         path,
         str(template),
         prefix,
+        str(keyspace),
     ]
     with open(out, "wb") as f:
         proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
@@ -425,14 +428,18 @@ def _measure(
     out_dir: Path,
     name: str,
     main_url: str | None,
+    keyspace: int = 0,
 ) -> Measured:
     if plan.warmup:
         run_wrk(plan, load_pin, url, path, template, "warm", out_dir / f"{name}.warmup.txt",
-                seconds=plan.warmup)  # fmt: skip
+                seconds=plan.warmup, keyspace=keyspace)  # fmt: skip
     before = _metrics(main_url) if main_url else {}
     cpu0 = server.cpu()
     with FsyncWatcher(out_dir) as disk:
-        res = run_wrk(plan, load_pin, url, path, template, "run", out_dir / f"{name}.wrk.txt")
+        res = run_wrk(
+            plan, load_pin, url, path, template, "warm" if keyspace else "run",
+            out_dir / f"{name}.wrk.txt", keyspace=keyspace,
+        )  # fmt: skip
     cpu = (server.cpu() - cpu0) / res.seconds
     records = accepted = None
     if main_url:
@@ -531,12 +538,23 @@ def run_ingest(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table:
     )
 
     lean_rate: float | None = None
+    table.notes.append(
+        f"'firing again': each wrk thread cycles through {KEYSPACE:,} dedup keys, opened during "
+        "the warm-up, so each request is a trigger for an open incident (one alerts.updated "
+        "record, nobody paged anew): an alert storm. 'new incident each': a new dedup key per "
+        "request, so each opens an incident and pages someone (4 records and a notification)"
+    )
 
     # -- PagerDuty through the lean listener and through Quart/hypercorn
-    for lean in (True, False):
-        label = f"PagerDuty /v2/enqueue, {'lean listener' if lean else 'Quart/hypercorn'}"
+    scenarios = [
+        (True, KEYSPACE, "firing again"),
+        (True, 0, "new incident each"),
+        (False, KEYSPACE, "firing again"),
+    ]
+    for lean, keyspace, kind in scenarios:
+        label = f"PagerDuty /v2/enqueue, {'lean listener' if lean else 'Quart/hypercorn'}, {kind}"
         say(f"{label} ...")
-        folder = scratch / ("pd-lean" if lean else "pd-quart")
+        folder = scratch / f"pd-{'lean' if lean else 'quart'}-{keyspace}"
         try:
             server, main_url, ingest_url = start_pager(folder, srv_pin)
         except (RuntimeError, OSError) as e:
@@ -548,15 +566,15 @@ def run_ingest(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table:
             table,
             label,
             server,
-            lambda url=url, folder=folder, server=server, main_url=main_url: _measure(
-                plan, load_pin, server, url, "/v2/enqueue", pd, folder, "pd", main_url
+            lambda url=url, folder=folder, server=server, main_url=main_url, ks=keyspace: _measure(
+                plan, load_pin, server, url, "/v2/enqueue", pd, folder, "pd", main_url, ks
             ),
         )
         if m is None:
             _failed_row(table, f"{label}: durable events/s")
             continue
         w = m.wrk
-        if lean:
+        if lean and keyspace:
             lean_rate = w.ok_rate
         table.add(
             Row(
