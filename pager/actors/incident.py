@@ -29,6 +29,7 @@ from pager.core.model import Incident, Status
 from pager.core.rules import Context, RulesBook
 from pager.core.state import SystemState
 from pager.errors import LogUnavailable, PagerError
+from pager.replay.history import ensure_incident
 
 from .journal import Journal
 from .mailbox import Mailbox
@@ -79,6 +80,8 @@ class IncidentActor:
 
     async def run(self, inbox: Mailbox[Ingest | Act]) -> None:
         closing = False
+        if self.id not in self.state.incidents and self.id in self.state.archive:
+            await ensure_incident(self.state, self.journal.log, self.id)  # archived: rebuild it
         try:
             while True:
                 if not closing:

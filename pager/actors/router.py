@@ -159,7 +159,7 @@ class Router:
     def _act(self, msg: Act) -> None:
         iid = msg.incident_id
         if iid not in self._actors:
-            if iid not in self.state.incidents:
+            if not self.state.knows(iid):
                 msg.reply.fail(NotFound(f"no incident {iid}"))
                 return
             self._spawn(iid)  # a resolved incident: a short-lived actor answers

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 import trio
 
@@ -20,6 +21,10 @@ from pager.store.base import EventLog, Record
 __all__ = ["Snapshotter"]
 
 log = logging.getLogger("pager.snapshots")
+
+# a resolved incident is kept whole this long, then only as a summary (rebuilt from the log
+# when someone asks for it in full)
+ARCHIVE_AFTER = timedelta(hours=1)
 
 
 class Snapshotter:
@@ -62,4 +67,5 @@ class Snapshotter:
             return
         self.last_seq = seq
         self.taken += 1
-        log.info("snapshot at %d", seq)
+        archived = self.state.compact(self.clock.now() - ARCHIVE_AFTER)
+        log.info("snapshot at %d (%d resolved incidents archived)", seq, archived)

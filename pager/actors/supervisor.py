@@ -164,6 +164,7 @@ async def run_pager(
                 else:
                     system.ready = True
                     task_status.started(Running(system, [], None, report))
+                    router.timers.enable()
                     await shutdown.wait()
                     system.ready = False
                     hub.close_all()
@@ -232,6 +233,8 @@ async def _run_edges(
             ingest_url = f"http://{host}:{bound}"
         system.ready = True
         task_status.started(Running(system, urls, ingest_url, report))
+        if system.router is not None:
+            system.router.timers.enable()
         await shutdown.wait()
         log.info("shutting down: no new requests; finishing those in flight")
         system.ready = False

@@ -32,6 +32,7 @@ class Timers:
         self._current: dict[str, datetime] = {}
         self._counter = 0
         self._changed = trio.Event()
+        self._enabled = trio.Event()
         self.fired = 0
         self.lateness: list[float] = []  # seconds late, of fired timers (when sampling)
         self.sample_lateness = False
@@ -48,6 +49,11 @@ class Timers:
         if self._heap[0][2] == key:
             self._changed.set()
 
+    def enable(self) -> None:
+        """Start ticking. The supervisor enables the timers once pager serves, so incidents
+        whose deadlines passed while it was down catch up after start-up, not during it."""
+        self._enabled.set()
+
     def disarm(self, key: str) -> None:
         self._current.pop(key, None)
 
@@ -60,6 +66,7 @@ class Timers:
 
     async def run(self, *, task_status: trio.TaskStatus[Timers] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started(self)
+        await self._enabled.wait()
         while True:
             now = self.clock.now()
             heap = self._heap

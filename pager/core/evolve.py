@@ -114,6 +114,7 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
             page_at=event.page_at,
             auto_resolve_at=event.auto_resolve_at,
             last_seq=seq,
+            opened_seq=seq,
             alerts=alerts,
             timeline=(TimelineEntry(seq, at, event.TYPE, opened, None, event.integration),),
         )

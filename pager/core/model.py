@@ -143,6 +143,7 @@ class Incident:
     )  # Slack messages to edit: id -> provider id
     timeline: tuple[TimelineEntry, ...] = ()
     last_seq: int = 0
+    opened_seq: int = 0  # the record that opened it: its history is records opened_seq..last_seq
 
     @property
     def is_open(self) -> bool:

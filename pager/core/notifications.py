@@ -128,5 +128,31 @@ class NotificationBook:
         if not n.open:
             self.pending.get(n.method, {}).pop(n.id, None)
 
+    def add(self, n: Notification) -> None:
+        """Install a notification as it stands (from a snapshot, or rebuilt from the log)."""
+        if n.id in self.by_id:
+            return
+        self.by_id[n.id] = n
+        self.by_incident.setdefault(n.incident_id, []).append(n.id)
+        if n.open:
+            self.pending.setdefault(n.method, {})[n.id] = None
+        if n.provider_id:
+            self.by_provider_id[n.provider_id] = n.id
+
+    def forget(self, incident_id: str) -> None:
+        """Drop an archived incident's finished notifications (open ones stay: they still
+        have work to do)."""
+        keep = []
+        for nid in self.by_incident.pop(incident_id, ()):
+            n = self.by_id[nid]
+            if n.open:
+                keep.append(nid)
+                continue
+            del self.by_id[nid]
+            if n.provider_id and self.by_provider_id.get(n.provider_id) == nid:
+                del self.by_provider_id[n.provider_id]
+        if keep:
+            self.by_incident[incident_id] = keep
+
     def for_incident(self, incident_id: str) -> list[Notification]:
         return [self.by_id[i] for i in self.by_incident.get(incident_id, ())]

@@ -4,6 +4,10 @@ what a snapshot holds, and what start-up rebuilds.
 `SystemState.apply` is the only place that changes it, one journaled record at a time, in
 sequence order (the journal's commit hook calls it). Incidents inside are immutable values,
 so a reader never sees one half-changed, and a snapshot can be serialized from references.
+
+Resolved incidents are archived as summaries (see archive.py): `archive` holds them, and
+`incidents` holds open ones, resolved ones not yet archived, and archived ones rebuilt on
+demand (`materialize`, a cache fill of the value the log already determines).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from .archive import IncidentSummary, summarize, summary_from_json
 from .events import (
     ChangeRecorded,
     ConfigApplied,
@@ -25,13 +30,14 @@ from .events import (
     decode,
 )
 from .evolve import evolve
-from .model import Alert, EscalationState, Incident, Page, Status, TimelineEntry
-from .notifications import Attempt, Notification, NotificationBook
+from .model import Incident, Status
+from .notifications import Notification, NotificationBook
 from .rules import Window
+from .snapshot_codec import incident_from_json, notification_from_json, to_datetime
 
-__all__ = ["STATE_VERSION", "SystemState", "incident_from_json"]
+__all__ = ["STATE_VERSION", "SystemState"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 RECENT_CHANGES = 50
 
 
@@ -64,6 +70,7 @@ class MaintenanceWindow:
 class SystemState:
     def __init__(self) -> None:
         self.incidents: dict[str, Incident] = {}
+        self.archive: dict[str, IncidentSummary] = {}
         self.open_by_key: dict[tuple[str, str], str] = {}
         self.next_number = 1
         self.last_seq = 0
@@ -82,10 +89,20 @@ class SystemState:
 
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
         if isinstance(event, IncidentEvent):
+            iid = event.incident_id
+            current = self.incidents.get(iid)
+            if current is None and iid in self.archive:
+                # archived and not rebuilt (a late delivery receipt, say): its history grows
+                # in the log; the summary only needs to know where it ends, and a
+                # notification still in flight needs its outcome
+                self.archive[iid] = self.archive[iid]._replace(last_seq=seq, updated_at=at)
+                if event.TYPE.startswith("notification."):
+                    self.notifications.apply(event, at)
+                self.last_seq, self.last_ts = seq, at
+                return
             if event.TYPE.startswith("notification."):
                 self.notifications.apply(event, at)
-            iid = event.incident_id
-            inc = evolve(self.incidents.get(iid), event, seq, at)
+            inc = evolve(current, event, seq, at)
             self.incidents[iid] = inc
             if isinstance(event, IncidentOpened):
                 self.open_by_key[(inc.service_id, inc.dedup_key)] = iid
@@ -116,37 +133,77 @@ class SystemState:
     def open_incidents(self) -> list[Incident]:
         return [self.incidents[i] for i in self.open_by_key.values()]
 
+    def knows(self, incident_id: str) -> bool:
+        return incident_id in self.incidents or incident_id in self.archive
+
+    def newest_first(self) -> list[Incident | IncidentSummary]:
+        """Every incident (archived ones as summaries), newest first."""
+        rows: list[Incident | IncidentSummary] = list(self.incidents.values())
+        rows.extend(s for s in self.archive.values() if s.id not in self.incidents)
+        rows.sort(key=lambda r: r.number, reverse=True)
+        return rows
+
     def maintenance_for(self, service_id: str, at: datetime) -> MaintenanceWindow | None:
         for w in self.maintenance.values():
             if w.service_id == service_id and w.start <= at < w.end:
                 return w
         return None
 
+    # ------------------------------------------------------------------ archive
+
+    def compact(self, resolved_before: datetime) -> int:
+        """Archive incidents resolved before `resolved_before`: keep their summaries, drop
+        their full values and their finished notifications. Returns how many."""
+        done = [
+            inc
+            for inc in self.incidents.values()
+            if inc.status is Status.RESOLVED
+            and inc.resolved_at is not None
+            and inc.resolved_at < resolved_before
+        ]
+        for inc in done:
+            self.archive[inc.id] = summarize(inc)
+            del self.incidents[inc.id]
+            self.notifications.forget(inc.id)
+        return len(done)
+
+    def materialize(self, inc: Incident, notifications: list[Notification]) -> None:
+        """Install an archived incident rebuilt from the log (the same value a full replay
+        gives), with its notifications."""
+        if inc.id in self.incidents:
+            return
+        self.incidents[inc.id] = inc
+        for n in notifications:
+            self.notifications.add(n)
+
     # ------------------------------------------------------------------ snapshots
 
-    def _load_notification(self, raw: Mapping[str, Any]) -> None:
-        n = _notification(raw)
-        book = self.notifications
-        book.by_id[n.id] = n
-        book.by_incident.setdefault(n.incident_id, []).append(n.id)
-        if n.open:
-            book.pending.setdefault(n.method, {})[n.id] = None
-        if n.provider_id:
-            book.by_provider_id[n.provider_id] = n.id
-
     def to_snapshot(self) -> dict[str, Any]:
-        """JSON-able (by orjson) form of the whole state. Holds references to immutable
-        values only, so it may be serialized in another thread while the state moves on."""
+        """JSON-able (by orjson) form of the whole state: open incidents whole, resolved ones
+        as summaries, and the notifications of open incidents or still in flight. Holds
+        references to immutable values only, so it may be serialized in another thread while
+        the state moves on."""
+        archive = dict(self.archive)
+        whole = []
+        for inc in self.incidents.values():
+            if inc.status is Status.RESOLVED:
+                archive[inc.id] = summarize(inc)
+            else:
+                whole.append(inc)
+        live = {inc.id for inc in whole}
         return {
             "version": STATE_VERSION,
             "last_seq": self.last_seq,
             "last_ts": self.last_ts,
             "next_number": self.next_number,
             "config_digest": self.config_digest,
-            "incidents": list(self.incidents.values()),
+            "incidents": sorted(whole, key=lambda i: i.number),
+            "archive": sorted(archive.values(), key=lambda s: s.number),
             "maintenance": list(self.maintenance.values()),
             "changes": {k: list(v) for k, v in self.changes.items()},
-            "notifications": list(self.notifications.by_id.values()),
+            "notifications": [
+                n for n in self.notifications.by_id.values() if n.incident_id in live or n.open
+            ],
         }
 
     @classmethod
@@ -157,7 +214,7 @@ class SystemState:
             )
         s = cls()
         s.last_seq = data["last_seq"]
-        s.last_ts = _dt(data.get("last_ts"))
+        s.last_ts = to_datetime(data.get("last_ts"))
         s.next_number = data["next_number"]
         s.config_digest = data.get("config_digest")
         for raw in data["incidents"]:
@@ -165,86 +222,21 @@ class SystemState:
             s.incidents[inc.id] = inc
             if inc.status is not Status.RESOLVED:
                 s.open_by_key[(inc.service_id, inc.dedup_key)] = inc.id
+        for row in data["archive"]:
+            summary = summary_from_json(row)
+            s.archive[summary.id] = summary
         for raw in data["maintenance"]:
             w = MaintenanceWindow(
                 raw["id"],
                 raw["service_id"],
-                _req_dt(raw["start"]),
-                _req_dt(raw["end"]),
+                datetime.fromisoformat(raw["start"]),
+                datetime.fromisoformat(raw["end"]),
                 raw.get("reason"),
                 raw.get("by"),
             )
             s.maintenance[w.id] = w
         for raw in data.get("notifications", ()):
-            s._load_notification(raw)
+            s.notifications.add(notification_from_json(raw))
         for sid, lst in data["changes"].items():
             s.changes[sid] = [decode(ChangeRecorded.TYPE, c) for c in lst]  # type: ignore[misc]
         return s
-
-
-def _notification(raw: Mapping[str, Any]) -> Notification:
-    d = dict(raw)
-    d["requested_at"] = _req_dt(d["requested_at"])
-    d["retry_at"] = _dt(d.get("retry_at"))
-    d["history"] = tuple(
-        Attempt(_req_dt(a["at"]), a["outcome"], a.get("attempt"), a.get("detail"))
-        for a in d.get("history", ())
-    )
-    return Notification(**d)
-
-
-def _dt(v: str | None) -> datetime | None:
-    return None if v is None else datetime.fromisoformat(v)
-
-
-def _req_dt(v: str) -> datetime:
-    return datetime.fromisoformat(v)
-
-
-_INCIDENT_DATES = (
-    "created_at",
-    "updated_at",
-    "acknowledged_at",
-    "resolved_at",
-    "snoozed_until",
-    "ack_timeout_at",
-    "auto_resolve_at",
-    "page_at",
-)
-
-
-def incident_from_json(raw: Mapping[str, Any]) -> Incident:
-    d = dict(raw)
-    for k in _INCIDENT_DATES:
-        d[k] = _dt(d.get(k))
-    d["status"] = Status(d["status"])
-    d["alerts"] = {k: _alert(a) for k, a in d["alerts"].items()}
-    d["timeline"] = tuple(
-        TimelineEntry(t[0], _req_dt(t[1]), t[2], t[3], t[4], t[5]) for t in d["timeline"]
-    )
-    d["messages"] = dict(d.get("messages") or {})
-    d["pages"] = {
-        uid: Page(
-            p["user_id"],
-            _req_dt(p["paged_at"]),
-            p["level"],
-            p["round"],
-            p["next_step"],
-            _dt(p["next_at"]),
-        )
-        for uid, p in d.get("pages", {}).items()
-    }
-    esc = d.get("escalation")
-    if esc is not None:
-        d["escalation"] = EscalationState(
-            esc["policy_id"], esc["level"], esc["round"], _dt(esc["next_at"])
-        )
-    return Incident(**d)
-
-
-def _alert(a: Mapping[str, Any]) -> Alert:
-    d = dict(a)
-    for k in ("first_seen", "last_seen", "resolved_at"):
-        d[k] = _dt(d.get(k))
-    d["links"] = tuple(d.get("links") or ())
-    return Alert(**d)

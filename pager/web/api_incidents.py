@@ -13,15 +13,17 @@ from quart_trio import QuartTrio
 from pager.actors.messages import Act
 from pager.actors.system import System
 from pager.config.durations import parse_duration
+from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
-from pager.core.model import Status
+from pager.core.model import Incident, Status
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
+from pager.replay.history import ensure_incident
 
 from .api_notifications import notification_json
 from .auth import authenticate
 from .responses import json_body, jsonify
-from .views import incident_json
+from .views import incident_json, summary_json
 
 __all__ = ["register"]
 
@@ -78,23 +80,39 @@ def register(app: QuartTrio, system: System) -> None:
             raise BadRequest("limit: must be an integer") from None
         if not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
-        found = []
-        for inc in reversed(system.state.incidents.values()):
-            if statuses is not None and inc.status not in statuses:
+        state = system.state
+        if statuses is not None and Status.RESOLVED not in statuses:
+            rows: list[Incident | IncidentSummary] = sorted(
+                state.open_incidents(), key=lambda i: i.number, reverse=True
+            )
+        else:
+            rows = state.newest_first()
+        wanted = None if statuses is None else {s.value for s in statuses}
+        found: list[Incident | IncidentSummary] = []
+        for row in rows:
+            status = row.status.value if isinstance(row, Incident) else row.status
+            if wanted is not None and status not in wanted:
                 continue
-            if service is not None and inc.service_id != service:
+            if service is not None and row.service_id != service:
                 continue
-            if since is not None and inc.created_at < since:
+            if since is not None and row.created_at < since:
                 continue
-            found.append(inc)
+            found.append(row)
             if len(found) >= limit:
                 break
-        return jsonify({"incidents": [incident_json(i) for i in found], "limit": limit})
+        return jsonify(
+            {
+                "incidents": [
+                    incident_json(r) if isinstance(r, Incident) else summary_json(r) for r in found
+                ],
+                "limit": limit,
+            }
+        )
 
     @app.get("/api/v1/incidents/<incident_id>")
     async def get_incident(incident_id: str) -> Response:
         authenticate(system, request.headers)
-        inc = system.state.incidents.get(incident_id)
+        inc = await ensure_incident(system.state, system.log, incident_id)
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
         out = incident_json(inc, detail=True)

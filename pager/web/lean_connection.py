@@ -312,7 +312,9 @@ def _render(response: RawResponse, *, head: bool, close: bool) -> bytes:
     as h11 would (no CR, LF or NUL), so a handler cannot split the response."""
     status = response.status
     body = response.body
-    lines = [b"HTTP/1.1 %d %s\r\ndate: %s\r\n" % (status, _REASONS.get(status, b""), http_date.now())]
+    lines = [
+        b"HTTP/1.1 %d %s\r\ndate: %s\r\n" % (status, _REASONS.get(status, b""), http_date.now())
+    ]
     if status in _NO_BODY_STATUSES:
         body = b""
     else:

@@ -35,7 +35,10 @@ class _StateCollector(Collector):
             g.add_metric([st.value], by_status[st])
         yield g
         yield GaugeMetricFamily(
-            "pager_incidents", "Incidents known (open and resolved)", value=len(s.state.incidents)
+            "pager_incidents",
+            "Incidents known (open and resolved)",
+            value=len(s.state.incidents)
+            + sum(1 for i in s.state.archive if i not in s.state.incidents),
         )
         yield CounterMetricFamily(
             "pager_journal_records",

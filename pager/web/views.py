@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pager.core.archive import IncidentSummary
 from pager.core.model import Alert, Incident, TimelineEntry
 
-__all__ = ["alert_json", "incident_json", "timeline_json"]
+__all__ = ["alert_json", "incident_json", "summary_json", "timeline_json"]
 
 
 def alert_json(a: Alert) -> dict[str, Any]:
@@ -28,6 +29,33 @@ def alert_json(a: Alert) -> dict[str, Any]:
 
 def timeline_json(t: TimelineEntry) -> dict[str, Any]:
     return {"seq": t.seq, "at": t.at, "kind": t.kind, "text": t.text, "by": t.by, "via": t.via}
+
+
+def summary_json(s: IncidentSummary) -> dict[str, Any]:
+    """An archived incident, in the list's shape (its detail rebuilds it in full)."""
+    return {
+        "id": s.id,
+        "number": s.number,
+        "short_code": s.short_code,
+        "service": s.service_id,
+        "dedup_key": s.dedup_key,
+        "integration": s.integration,
+        "title": s.title,
+        "status": s.status,
+        "severity": s.severity,
+        "urgency": s.urgency,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "acknowledged_at": s.acknowledged_at,
+        "acknowledged_by": s.acknowledged_by,
+        "resolved_at": s.resolved_at,
+        "resolved_by": s.resolved_by,
+        "snoozed_until": None,
+        "paging": False,
+        "alert_counts": {"firing": s.alerts_firing, "total": s.alerts_total},
+        "escalation": None,
+        "last_seq": s.last_seq,
+    }
 
 
 def incident_json(inc: Incident, *, detail: bool = False) -> dict[str, Any]:

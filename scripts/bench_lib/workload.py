@@ -24,7 +24,13 @@ from pager.core.commands import (
     Resolve,
     TriggerAlert,
 )
-from pager.core.events import AlertsUpdated, Event, encode
+from pager.core.events import (
+    AlertsUpdated,
+    Event,
+    NotificationRequested,
+    NotificationSent,
+    encode,
+)
 from pager.core.incident import decide, evolve
 from pager.core.model import Incident, short_code
 from pager.core.rules import Context, RulesBook
@@ -129,6 +135,17 @@ def core_events(incidents: int) -> list[tuple[datetime, Event]]:
             for ev in decide(inc, cmd, ctx):
                 inc = evolve(inc, ev, 0, at)
                 out.append((at, ev))
+                if isinstance(ev, NotificationRequested):
+                    # what the delivery actor journals once the provider took it
+                    sent = NotificationSent(
+                        incident_id=ev.incident_id,
+                        notification_id=ev.notification_id,
+                        attempt=1,
+                        provider_id=f"console-{ev.notification_id}",
+                        method=ev.method,
+                    )
+                    inc = evolve(inc, sent, 0, at)
+                    out.append((at, sent))
             at += STEP
     return out
 
