@@ -146,12 +146,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_route_test(args: argparse.Namespace) -> int:
     import orjson
 
-    from pager.config import load_config
+    from pager.config import load_config, load_demo_config
     from pager.config.compile import compile_rules
     from pager.ingest.route_test import render_text, route_test
     from pager.ingest.validate import parse_time
 
-    config = load_config(args.config)
+    path = args.config or os.environ.get("PAGER_CONFIG")
+    config = load_config(path) if path else load_demo_config()
     try:
         payload = orjson.loads(Path(args.payload).read_bytes())
     except OSError as e:
@@ -192,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         "route-test",
         help="dry run: which service, policy, and who would be notified when, for an alert",
     )
-    t.add_argument("--config", required=True, help="configuration file")
+    t.add_argument("--config", help="configuration file (default: $PAGER_CONFIG, else the demo)")
     t.add_argument("payload", help="the alert as JSON, as its tool would send it")
     t.add_argument("--at", help="pretend the alert arrives at this ISO 8601 instant (default: now)")
     t.add_argument(

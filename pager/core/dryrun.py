@@ -76,7 +76,9 @@ def _step(ev: object, at: datetime) -> Step | None:
         return Step(at, "opened", text=f"incident opened ({ev.severity}, {ev.urgency} urgency)")
     if isinstance(ev, IncidentEscalated):
         who = ", ".join(ev.targets or ()) or "nobody on call"
-        text = f"level {ev.level + 1}: {who}"
+        text = (
+            f"level {ev.level + 1}" + (f" (round {ev.round + 1})" if ev.round else "") + f": {who}"
+        )
         if ev.paged:
             text += f" (paging {', '.join(ev.paged)})"
         return Step(at, "escalate", ev.level + 1, ev.round + 1, text=text)
