@@ -7,6 +7,7 @@ The tree::
     │   └── InvalidEvent            400  an ingest payload failed validation; `errors` names each field
     ├── Unauthorized                401  no credentials, or a signature that does not verify
     ├── Forbidden                   403  credentials that are not allowed
+    │   └── LinkRefused             403  an action link that is forged, expired or already used
     ├── NotFound                    404
     ├── Conflict                    409
     │   └── TransitionRefused       409  the incident's state does not allow the command
@@ -28,6 +29,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "InvalidEvent",
+    "LinkRefused",
     "LogUnavailable",
     "NotFound",
     "PagerError",
@@ -76,6 +78,16 @@ class Unauthorized(PagerError):
 
 class Forbidden(PagerError):
     status_code = 403
+
+
+class LinkRefused(Forbidden):
+    """A signed action link (email, Teams) that does not verify, has expired, or was used
+    already. `reason` is one of "invalid", "expired", "used"; the message says it to the
+    person who opened it (and never repeats the token)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class NotFound(PagerError):

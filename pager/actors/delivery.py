@@ -7,7 +7,8 @@ It works from the durable pending set (`state.notifications.pending[method]`), w
 one-slot channel when new intents are journaled, so nothing is queued in memory that is not
 already on disk and a restart picks up every intent without an outcome. A page for an
 incident that was acknowledged or resolved meanwhile is cancelled, not sent. When a page
-fails for good, the incident actor is asked to try the person's next contact method at once.
+fails for good, the incident actor is asked to try the person's next contact method at once
+— as it does at once for an address whose owner opted out of the method (SMS STOP).
 
 Delivery never blocks escalation: the incident actors never wait for it.
 """
@@ -35,7 +36,16 @@ from pager.core.notifications import Notification
 from pager.core.ratelimit import RateLimiter
 from pager.core.state import SystemState
 from pager.errors import LogUnavailable
-from pager.transports.base import DeliveryError, Message, ProviderUnreachable, Sent, Transport
+from pager.replay.history import ensure_incident
+from pager.store.base import LogDamaged
+from pager.transports.base import (
+    DeliveryError,
+    Message,
+    ProviderRejected,
+    ProviderUnreachable,
+    Sent,
+    Transport,
+)
 
 from .journal import Journal
 
@@ -136,11 +146,21 @@ class DeliveryActor:
 
     async def _attempt(self, n: Notification) -> bool:
         """One attempt. True when it should be tried again (after its retry_at)."""
-        if self.state.incidents.get(n.incident_id) is None:
+        if self.state.incidents.get(n.incident_id) is None and not await self._rebuild(n):
             return False
         if await self._moot(n):
             return False
         attempt = n.attempts + 1
+        if n.address is not None and self.state.is_opted_out(self.method, n.address):
+            return await self._failed(
+                n,
+                attempt,
+                ProviderRejected(
+                    f"the person opted out of {self.method} (replied STOP); "
+                    "nothing is sent there until they reply START",
+                    permanent=True,
+                ),
+            )
         message = self.make_message(n, attempt)
         if message is None:
             await self._record(
@@ -174,6 +194,28 @@ class DeliveryActor:
         self.breaker.success()
         await self._sent(n, attempt, sent)
         return False
+
+    async def _rebuild(self, n: Notification) -> bool:
+        """The notification's incident is archived (resolved a while ago, or before a
+        restart): a page for it is moot; a status update needs the incident rebuilt from
+        the log. False when there is nothing to send."""
+        if n.incident_id not in self.state.archive:
+            log.error("notification %s is for unknown incident %s; dropped", n.id, n.incident_id)
+            return False
+        if n.kind == "page":
+            await self._record(
+                NotificationCancelled(
+                    incident_id=n.incident_id,
+                    notification_id=n.id,
+                    reason="the incident is resolved",
+                )
+            )
+            return False
+        try:
+            return await ensure_incident(self.state, self.journal.log, n.incident_id) is not None
+        except (OSError, ValueError, LogDamaged) as e:
+            log.error("notification %s: its incident could not be rebuilt: %s", n.id, e)
+            return False
 
     async def _moot(self, n: Notification) -> bool:
         """A page for an incident no longer triggered is cancelled, not sent."""

@@ -30,6 +30,7 @@ from pager.core.rules import Context, RulesBook
 from pager.core.state import SystemState
 from pager.errors import LogUnavailable, PagerError
 from pager.replay.history import ensure_incident
+from pager.store.base import LogDamaged
 
 from .journal import Journal
 from .mailbox import Mailbox
@@ -81,7 +82,10 @@ class IncidentActor:
     async def run(self, inbox: Mailbox[Ingest | Act]) -> None:
         closing = False
         if self.id not in self.state.incidents and self.id in self.state.archive:
-            await ensure_incident(self.state, self.journal.log, self.id)  # archived: rebuild it
+            try:
+                await ensure_incident(self.state, self.journal.log, self.id)  # archived: rebuild
+            except (OSError, ValueError, LogDamaged) as e:
+                log.error("incident %s could not be rebuilt from the log: %s", self.id, e)
         try:
             while True:
                 if not closing:
@@ -123,7 +127,10 @@ class IncidentActor:
         for req in batch:
             command: Command = Tick() if req is None else req.command
             service_id = self._service_of(provisional, command)
-            if service_id is None:
+            gone = provisional is not None and provisional.status is Status.RESOLVED
+            if service_id is None or (gone and isinstance(req, Ingest)):
+                # never opened, or resolved earlier in this batch: an alert that may open an
+                # incident goes back to the router, which opens a new one
                 if isinstance(req, Ingest):
                     unowned.append(req)
                 elif req is not None:
@@ -135,6 +142,11 @@ class IncidentActor:
             except PagerError as e:
                 if req is not None:
                     answers.append((req, e, False))
+                continue
+            except Exception as e:  # a bug must cost this request, not every incident
+                log.exception("incident %s: deciding %s failed", self.id, type(command).__name__)
+                if req is not None:
+                    answers.append((req, PagerError(f"internal error: {type(e).__name__}"), False))
                 continue
             provisional = after_command
             events.extend(produced)

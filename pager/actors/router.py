@@ -69,6 +69,9 @@ class Router:
     def actor_count(self) -> int:
         return self._live
 
+    def has_actor(self, incident_id: str) -> bool:
+        return incident_id in self._actors
+
     async def run(
         self,
         inbox: trio.MemoryReceiveChannel[RouterMessage],

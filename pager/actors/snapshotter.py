@@ -9,7 +9,7 @@ number of incidents, keeping the cost of snapshots at most about that of replayi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import trio
@@ -38,6 +38,7 @@ class Snapshotter:
         self.interval = interval
         self.last_seq = state.last_seq
         self.taken = 0
+        self.busy: Callable[[str], bool] | None = None  # incidents an actor is working on
         self._due = trio.Event()
         log_.add_commit_hook(self._count)
 
@@ -67,5 +68,5 @@ class Snapshotter:
             return
         self.last_seq = seq
         self.taken += 1
-        archived = self.state.compact(self.clock.now() - ARCHIVE_AFTER)
+        archived = self.state.compact(self.clock.now() - ARCHIVE_AFTER, self.busy)
         log.info("snapshot at %d (%d resolved incidents archived)", seq, archived)

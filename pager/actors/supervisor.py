@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
@@ -27,6 +28,8 @@ from pager.clock import SystemClock, WallClock
 from pager.config.compile import compile_rules
 from pager.core.commands import Fallback
 from pager.core.events import ConfigApplied
+from pager.core.links import page_links
+from pager.core.notifications import Notification
 from pager.replay.load import LoadReport, load_state
 from pager.store.base import EventLog
 from pager.store.jsonl import JsonlLog
@@ -41,6 +44,7 @@ from .dispatcher import Dispatcher
 from .journal import Journal
 from .messages import Act, RouterMessage
 from .router import Router
+from .slack_responder import SlackResponder
 from .snapshotter import Snapshotter
 from .system import System
 
@@ -90,11 +94,13 @@ async def run_pager(
     config_path: str | None = None,
     serve_edges: bool = True,
     transports: dict[str, Transport] | None = None,
+    http: httpx.AsyncBaseTransport | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run pager until `shutdown` is set. `serve_edges=False` runs the core alone (no
     sockets), for tests that drive it through `System.submit` on a mock clock.
-    `transports` replaces the ones the configuration would build (tests: stand-ins)."""
+    `transports` replaces the ones the configuration would build, and `http` carries the
+    answers to Slack's `response_url` (tests: stand-ins)."""
     clock = clock or SystemClock()
     jcfg = config.journal
     if event_log is None:
@@ -146,6 +152,7 @@ async def run_pager(
             )
             router = Router(journal, state, system.current_rules, clock, send)
             system.router = router
+            snapshotter.busy = router.has_actor
             async with trio.open_nursery() as core:
                 await core.start(hub.run)
                 router_done = trio.Event()
@@ -158,6 +165,7 @@ async def run_pager(
 
                 await core.start(run_router)
                 await core.start(_dispatcher(system, config, transports).run)
+                system.slack_responder = await core.start(SlackResponder(system, http=http).run)
                 await core.start(snapshotter.run)
                 if serve_edges:
                     await _run_edges(system, shutdown, report, task_status)
@@ -187,6 +195,10 @@ def _dispatcher(
             Act(incident_id, Fallback(user_id=user_id, notification_id=notification_id))
         )
 
+    def links(n: Notification) -> dict[str, str]:  # read at each send: a reload may change them
+        cfg = system.config
+        return page_links(cfg.auth.link_secret, str(cfg.server.public_url or ""), n)
+
     timeouts: dict[str, float] = {}
     rates: dict[str, float | None] = {}
     for method in METHODS:
@@ -202,6 +214,7 @@ def _dispatcher(
         rules=system.current_rules,
         fallback=fallback,
         public_url=str(config.server.public_url or ""),
+        links=links,
         timeouts=timeouts,
         rates=rates,
     )

@@ -25,6 +25,7 @@ from .messages import Act, Ingest, Outcome, RouterMessage
 
 if TYPE_CHECKING:
     from .router import Router
+    from .slack_responder import SlackResponder
 
 __all__ = ["REQUEST_TIMEOUT", "System"]
 
@@ -42,6 +43,7 @@ class System:
     hub: Broadcaster
     router_inbox: trio.MemorySendChannel[RouterMessage]
     router: Router | None = None
+    slack_responder: SlackResponder | None = None  # acts on Slack button presses
     ready: bool = False
     started_at: float = field(default_factory=lambda: -math.inf)
     on_reload: list[Callable[[], None]] = field(default_factory=list)

@@ -69,7 +69,12 @@ def parse_duration(text: str) -> dt.timedelta:
         for amount, unit in zip(match.groups(), _UNIT_SECONDS, strict=True)
         if amount is not None
     )
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{text!r} is longer than pager handles: at most 3650d (ten years)")
     return dt.timedelta(seconds=seconds)
+
+
+MAX_DURATION_SECONDS = 3650 * 86400
 
 
 def format_duration(value: dt.timedelta) -> str:

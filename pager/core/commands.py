@@ -22,6 +22,7 @@ __all__ = [
     "Tick",
     "TriggerAlert",
     "UpsertGroup",
+    "UseLink",
 ]
 
 
@@ -115,6 +116,17 @@ class AddNote:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UseLink:
+    """`command`, asked for through the signed action link `link_id` (email, Teams): decided
+    as `command` alone, and, when allowed, journaled together with `link.used` so the link
+    cannot act again."""
+
+    link_id: str
+    expires_at: datetime
+    command: Acknowledge | Resolve | Escalate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Fallback:
     """A notification of `user_id` failed for good: try their next contact method now."""
 
@@ -155,6 +167,7 @@ Command = (
     | Resolve
     | Snooze
     | Escalate
+    | UseLink
     | AddNote
     | Fallback
     | Tick

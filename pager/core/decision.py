@@ -9,7 +9,7 @@ from datetime import datetime
 
 from . import paging
 from .escalation import first_step
-from .events import Event, IncidentEscalated
+from .events import Event, IncidentEscalated, PagingDeferred
 from .evolve import evolve
 from .model import Incident
 from .rules import Context, PolicyRules
@@ -67,6 +67,18 @@ class Decision:
             )
         )
         paging.notify_due(self)
+
+    def begin_paging(self) -> None:
+        """Start walking the policy now, or defer it to business hours, or stay quiet
+        (maintenance, a service that pages nobody for this urgency)."""
+        paging, page_at, reason = self.quiet_reason(self.inc.urgency)
+        if not paging:
+            return
+        if page_at is not None and page_at > self.ctx.now:
+            if self.inc.page_at != page_at:
+                self.emit(PagingDeferred(incident_id=self.inc.id, page_at=page_at, reason=reason))
+            return
+        self.start_escalation()
 
     def quiet_reason(self, urgency: str) -> tuple[bool, datetime | None, str | None]:
         """(paging, page_at, reason) for an incident of this urgency opening now."""

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from .rules import PolicyRules
 
-__all__ = ["first_step", "next_step", "step_at_level"]
+__all__ = ["first_step", "next_level", "next_step", "step_at_level"]
 
 
 def _has_next(policy: PolicyRules, level: int, rnd: int) -> bool:
@@ -41,3 +41,15 @@ def next_step(
     if rnd < policy.repeat:
         return step_at_level(policy, 0, rnd + 1, now)
     return step_at_level(policy, min(level, len(policy.levels) - 1), rnd, now)
+
+
+def next_level(policy: PolicyRules | None, policy_id: str | None, level: int | None) -> int | None:
+    """The level (1-based, as `Escalate` counts) a person's "escalate" moves an incident to:
+    the one after the level it stands at (`level`, 0-based, on policy `policy_id`), the first
+    when it stands nowhere on `policy` (never escalated, or the policy changed). None when it
+    is at the last level: there is nobody further to escalate to."""
+    if policy is None or not policy.levels:
+        return None
+    if level is None or policy_id != policy.id:
+        return 1
+    return level + 2 if level + 1 < len(policy.levels) else None

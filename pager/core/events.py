@@ -23,6 +23,8 @@ __all__ = [
     "AlertsUpdated",
     "ChangeRecorded",
     "ConfigApplied",
+    "ContactOptedIn",
+    "ContactOptedOut",
     "Event",
     "IncidentAcknowledged",
     "IncidentEscalated",
@@ -31,6 +33,7 @@ __all__ = [
     "IncidentResolved",
     "IncidentSnoozed",
     "IncidentUnacknowledged",
+    "LinkUsed",
     "MaintenanceEnded",
     "MaintenanceStarted",
     "NoteAdded",
@@ -39,6 +42,7 @@ __all__ = [
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
+    "PagingDeferred",
     "UserPaged",
     "decode",
     "encode",
@@ -223,6 +227,17 @@ class IncidentEscalated(IncidentEvent):
     via: str | None = None
 
 
+@event("incident.paging_deferred")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PagingDeferred(IncidentEvent):
+    """The incident will start paging at `page_at` (a low-urgency incident outside the
+    service's business hours), not now."""
+
+    incident_id: str
+    page_at: datetime
+    reason: str | None = None
+
+
 @event("incident.user_paged")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserPaged(IncidentEvent):
@@ -236,76 +251,6 @@ class UserPaged(IncidentEvent):
     round: int
     step: int = 0
     next_at: datetime | None = None
-
-
-@event("notification.requested")
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationRequested(IncidentEvent):
-    """The intent to notify, journaled before anything is sent. `kind` "page" reaches a
-    person by their rule `step` (`next_at`: when their next rule is due); "status" posts an
-    incident update (`topic`: opened, acknowledged, resolved) to a service's chat channel."""
-
-    incident_id: str
-    notification_id: str
-    kind: str
-    method: str
-    address: str | None = None
-    user_id: str | None = None
-    step: int | None = None
-    next_at: datetime | None = None
-    urgency: str | None = None
-    topic: str | None = None
-    fallback_from: str | None = None
-    previous: str | None = None  # kind "update": the provider id of the message to edit
-
-
-@event("notification.sent")
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationSent(IncidentEvent):
-    """The provider accepted it (`provider_id`: its message id, call sid, ...)."""
-
-    incident_id: str
-    notification_id: str
-    attempt: int
-    provider_id: str | None = None
-    method: str | None = None
-
-
-@event("notification.failed")
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationFailed(IncidentEvent):
-    """An attempt failed. With `retry_at` it will be tried again then; `permanent` means
-    never again (bad number, revoked token, or out of attempts)."""
-
-    incident_id: str
-    notification_id: str
-    attempt: int
-    error: str
-    permanent: bool = False
-    retry_at: datetime | None = None
-
-
-@event("notification.delivered")
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationDelivered(IncidentEvent):
-    """A receipt from the provider (e.g. Twilio's status callback): `status` as it says it
-    (delivered, undelivered, failed, completed, no-answer, ...)."""
-
-    incident_id: str
-    notification_id: str
-    status: str
-    error: str | None = None
-
-
-@event("notification.cancelled")
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationCancelled(IncidentEvent):
-    """Not sent (or not retried) because it no longer matters, e.g. the incident was
-    acknowledged first."""
-
-    incident_id: str
-    notification_id: str
-    reason: str
 
 
 @event("service.change")
@@ -361,3 +306,17 @@ class ConfigApplied(Event):
     @property
     def subject(self) -> str:
         return "config"
+
+
+# What delivery and the interactions journal lives in its own module; importing it here
+# registers those events too, so this module stays the whole vocabulary.
+from .events_delivery import (  # noqa: E402
+    ContactOptedIn,
+    ContactOptedOut,
+    LinkUsed,
+    NotificationCancelled,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationSent,
+)

@@ -17,12 +17,14 @@ from .events import (
     IncidentResolved,
     IncidentSnoozed,
     IncidentUnacknowledged,
+    LinkUsed,
     NoteAdded,
     NotificationCancelled,
     NotificationDelivered,
     NotificationFailed,
     NotificationRequested,
     NotificationSent,
+    PagingDeferred,
     UserPaged,
 )
 from .model import Alert, EscalationState, Incident, Page, Status, TimelineEntry, worst_severity
@@ -220,6 +222,11 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
                     pages[uid] = Page(uid, at, event.level, event.round, 0, due)
                 c["pages"] = pages
                 text += "; paging " + ", ".join(event.paged)
+        case PagingDeferred():
+            c.update(paging=True, page_at=event.page_at)
+            text = f"Paging deferred until {event.page_at.isoformat()}" + (
+                f" ({event.reason})" if event.reason else ""
+            )
         case UserPaged():
             running = inc.pages.get(event.user_id)
             if running is not None and event.step > 0:  # a correction of a running page
@@ -268,6 +275,8 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
                 text += f" ({event.error})"
         case NotificationCancelled():
             text = f"Notification {event.notification_id} not sent: {event.reason}"
+        case LinkUsed():
+            pass  # the action it performed is on the timeline, with who and how
         case _:
             raise ValueError(f"{event.TYPE} is not an incident event")
     if text is not None:

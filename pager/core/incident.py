@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from pager.errors import BadRequest, Conflict, TransitionRefused
 
 from . import paging
+from .alerts import open_incident, resolve_if_quiet, trigger, upsert
 from .commands import (
     Acknowledge,
     AddNote,
-    AlertObservation,
     Command,
     Escalate,
     Fallback,
@@ -33,6 +32,7 @@ from .commands import (
     Tick,
     TriggerAlert,
     UpsertGroup,
+    UseLink,
 )
 from .decision import Decision
 from .escalation import next_step, step_at_level
@@ -40,19 +40,16 @@ from .events import (
     AlertsUpdated,
     Event,
     IncidentAcknowledged,
-    IncidentOpened,
     IncidentResolved,
     IncidentSnoozed,
     IncidentUnacknowledged,
+    LinkUsed,
     NoteAdded,
 )
 from .evolve import evolve
 from .model import (
-    Alert,
     Incident,
     Status,
-    short_code,
-    worst_severity,
 )
 from .rules import Context
 
@@ -108,6 +105,8 @@ _VERBS: dict[type, str] = {
 
 
 def verb_of(command: Command) -> str:
+    if isinstance(command, UseLink):
+        return verb_of(command.command)
     return "open" if isinstance(command, Open) else _VERBS[type(command)]
 
 
@@ -135,23 +134,25 @@ def decide_full(
     if isinstance(command, Open):
         if incident is not None:
             raise Conflict(f"incident {incident.id} exists already")
-        _open(d, command)
+        open_incident(d, command)
         return d.events, d.incident
     if incident is None:
         raise BadRequest("no such incident")
+    if isinstance(command, UseLink):
+        return _use_link(incident, command, ctx)
     verb = verb_of(command)
     target = _check(incident, verb)
     now = ctx.now
     match command:
         case TriggerAlert():
-            _trigger(d, command)
+            trigger(d, command)
         case ResolveAlert():
             alert = incident.alerts.get(command.key)
             if alert is not None and alert.status == "firing":
                 d.emit(AlertsUpdated(incident_id=incident.id, resolved=(command.key,)))
-                _resolve_if_quiet(d, command.by, command.via)
+                resolve_if_quiet(d, command.by, command.via)
         case UpsertGroup():
-            _upsert(d, command)
+            upsert(d, command)
         case Acknowledge():
             if incident.status is not A:
                 timeout = ctx.service.ack_timeout
@@ -202,130 +203,19 @@ def decide_full(
     return d.events, d.incident
 
 
-def _fired(c: TriggerAlert | AlertObservation) -> dict[str, Any]:
-    """One alert as `AlertsUpdated.fired` and `IncidentOpened.alerts` carry it."""
-    out: dict[str, Any] = {"key": c.key, "summary": c.summary, "severity": c.severity}
-    if c.source is not None:
-        out["source"] = c.source
-    if c.labels:
-        out["labels"] = c.labels
-    if c.details is not None:
-        out["details"] = c.details
-    if c.links:
-        out["links"] = list(c.links)
-    return out
-
-
-def _open(d: Decision, command: Open) -> None:
-    new, first = command.new, command.first
-    if isinstance(first, UpsertGroup):
-        firing = [a for a in first.alerts if a.firing]
-        if not firing:
-            return  # a group we never saw firing, now resolved: nothing to open
-        severity = firing[0].severity
-        for a in firing[1:]:
-            severity = worst_severity(severity, a.severity)
-        title = first.title or firing[0].summary
-        alerts = tuple(_fired(a) for a in {a.key: a for a in firing}.values())
-    else:
-        severity, title = first.severity, first.title or first.summary
-        alerts = (_fired(first),)
-    ctx = d.ctx
-    urgency = ctx.service.urgency(severity)
-    paging_now, page_at, reason = d.quiet_reason(urgency)
-    after = ctx.service.auto_resolve_after
-    d.emit(
-        IncidentOpened(
-            incident_id=new.incident_id,
-            number=new.number,
-            short_code=short_code(new.number),
-            service_id=new.service_id,
-            dedup_key=new.dedup_key,
-            integration=new.integration,
-            title=title[:1024],
-            severity=severity,
-            urgency=urgency,
-            paging=paging_now,
-            page_at=page_at,
-            auto_resolve_at=ctx.now + after if after else None,
-            reason=reason,
-            alerts=alerts,
-        )
+def _use_link(incident: Incident, command: UseLink, ctx: Context) -> tuple[list[Event], Incident]:
+    """The link's command, then `link.used` (even when the command changed nothing, e.g. an
+    acknowledgement of an acknowledged incident: the link has been used)."""
+    events, after = decide_full(incident, command.command, ctx)
+    assert after is not None
+    used = LinkUsed(
+        incident_id=incident.id,
+        link_id=command.link_id,
+        user_id=command.command.by or "",
+        action=verb_of(command.command),
+        expires_at=command.expires_at,
     )
-    if paging_now and page_at is None:
-        d.start_escalation()
-    paging.status_update(d, "opened")
-
-
-def _trigger(d: Decision, c: TriggerAlert) -> None:
-    after = d.ctx.service.auto_resolve_after
-    d.emit(
-        AlertsUpdated(
-            incident_id=d.inc.id,
-            fired=(_fired(c),),
-            auto_resolve_at=d.ctx.now + after if after else None,
-        )
-    )
-    _wake_if_quiet(d)
-
-
-def _wake_if_quiet(d: Decision) -> None:
-    """A new trigger on an incident opened during maintenance starts paging once the
-    maintenance is over."""
-    inc = d.inc
-    if not inc.paging and inc.status is T and d.quiet_reason(inc.urgency)[0]:
-        d.start_escalation()
-
-
-def _changed(alert: Alert, obs: AlertObservation) -> bool:
-    return (
-        alert.status != "firing"
-        or alert.summary != obs.summary
-        or alert.severity != obs.severity
-        or alert.labels != (obs.labels or None)
-        or alert.details != obs.details
-    )
-
-
-def _upsert(d: Decision, c: UpsertGroup) -> None:
-    """The whole group as Alertmanager sees it, in one event (or none if nothing changed)."""
-    inc = d.inc
-    seen: set[str] = set()
-    fired: dict[str, dict[str, Any]] = {}
-    resolved: list[str] = []
-    for obs in c.alerts:
-        seen.add(obs.key)
-        alert = inc.alerts.get(obs.key)
-        if obs.firing:
-            if alert is None or _changed(alert, obs):
-                fired[obs.key] = _fired(obs)
-        elif alert is not None and alert.status == "firing" and obs.key not in resolved:
-            resolved.append(obs.key)
-    if not c.truncated:
-        for key, alert in inc.alerts.items():
-            if key not in seen and alert.status == "firing":
-                resolved.append(key)
-    resolved = [k for k in resolved if k not in fired]
-    if not fired and not resolved:
-        return
-    after = d.ctx.service.auto_resolve_after
-    d.emit(
-        AlertsUpdated(
-            incident_id=inc.id,
-            fired=tuple(fired.values()) or None,
-            resolved=tuple(resolved) or None,
-            auto_resolve_at=d.ctx.now + after if after and fired else None,
-        )
-    )
-    _resolve_if_quiet(d, None, c.via)
-    _wake_if_quiet(d)
-
-
-def _resolve_if_quiet(d: Decision, by: str | None, via: str | None) -> None:
-    inc = d.inc
-    if inc.status is not R and inc.alerts and not inc.firing_alerts():
-        d.emit(IncidentResolved(incident_id=inc.id, by=by, via=via, reason="all alerts resolved"))
-        paging.status_update(d, "resolved")
+    return [*events, used], evolve(after, used, 0, ctx.now)
 
 
 def _escalate(d: Decision, c: Escalate) -> None:
@@ -351,11 +241,12 @@ def _tick(d: Decision) -> None:
         if reason is not None:
             d.emit(IncidentUnacknowledged(incident_id=inc.id, reason=reason))
             if d.inc.paging:
-                d.start_escalation()
+                d.begin_paging()
     inc = d.inc
     if inc.status is T and inc.paging:
-        if inc.page_at is not None and now >= inc.page_at:
-            d.start_escalation()
+        if inc.page_at is not None:  # deferred: nothing escalates before it
+            if now >= inc.page_at:
+                d.start_escalation()
         elif (
             inc.escalation is not None
             and inc.escalation.next_at is not None

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "SEVERITIES",
+    "SHORT_CODE_ALPHABET",
     "Alert",
     "EscalationState",
     "Incident",
@@ -156,7 +157,8 @@ class Incident:
 # Short codes name an incident in an SMS reply ("ack K7Q"): three characters from an
 # alphabet without look-alikes, a bijection of the incident number modulo 32**3 so codes of
 # consecutive incidents do not look consecutive.
-_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_ALPHABET = SHORT_CODE_ALPHABET
 _CODES = len(_ALPHABET) ** 3
 
 

@@ -8,11 +8,15 @@ so a reader never sees one half-changed, and a snapshot can be serialized from r
 Resolved incidents are archived as summaries (see archive.py): `archive` holds them, and
 `incidents` holds open ones, resolved ones not yet archived, and archived ones rebuilt on
 demand (`materialize`, a cache fill of the value the log already determines).
+
+For answers from channels it also keeps: the newest incident of each short code (an SMS
+reply names one: `ack K7Q`), the action links used and not yet expired (`link.used`), and
+the contacts that opted out of a method (`contact.opted_out`, an SMS STOP).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,10 +25,13 @@ from .archive import IncidentSummary, summarize, summary_from_json
 from .events import (
     ChangeRecorded,
     ConfigApplied,
+    ContactOptedIn,
+    ContactOptedOut,
     Event,
     IncidentEvent,
     IncidentOpened,
     IncidentResolved,
+    LinkUsed,
     MaintenanceEnded,
     MaintenanceStarted,
     decode,
@@ -79,6 +86,9 @@ class SystemState:
         self.changes: dict[str, list[ChangeRecorded]] = {}
         self.config_digest: str | None = None
         self.notifications = NotificationBook()
+        self.by_code: dict[str, str] = {}  # short code -> the newest incident that has it
+        self.used_links: dict[str, datetime] = {}  # link id -> when it expires
+        self.opted_out: dict[tuple[str, str], str] = {}  # (method, address) -> user id
 
     # ------------------------------------------------------------------ fold
 
@@ -90,6 +100,8 @@ class SystemState:
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
         if isinstance(event, IncidentEvent):
             iid = event.incident_id
+            if isinstance(event, LinkUsed):
+                self.used_links[event.link_id] = event.expires_at
             current = self.incidents.get(iid)
             if current is None and iid in self.archive:
                 # archived and not rebuilt (a late delivery receipt, say): its history grows
@@ -106,6 +118,7 @@ class SystemState:
             self.incidents[iid] = inc
             if isinstance(event, IncidentOpened):
                 self.open_by_key[(inc.service_id, inc.dedup_key)] = iid
+                self.by_code[inc.short_code] = iid
                 if inc.number >= self.next_number:
                     self.next_number = inc.number + 1
             elif (
@@ -125,6 +138,10 @@ class SystemState:
             del lst[:-RECENT_CHANGES]
         elif isinstance(event, ConfigApplied):
             self.config_digest = event.digest
+        elif isinstance(event, ContactOptedOut):
+            self.opted_out[(event.method, event.address)] = event.user_id
+        elif isinstance(event, ContactOptedIn):
+            self.opted_out.pop((event.method, event.address), None)
         self.last_seq = seq
         self.last_ts = at
 
@@ -143,6 +160,25 @@ class SystemState:
         rows.sort(key=lambda r: r.number, reverse=True)
         return rows
 
+    def link_used(self, link_id: str) -> bool:
+        return link_id in self.used_links
+
+    def is_opted_out(self, method: str, address: str) -> bool:
+        return (method, address) in self.opted_out
+
+    def latest_page_of(self, user_id: str) -> str | None:
+        """The incident of `user_id`'s most recent page: the newest one still open, else the
+        newest of any (so "ack" after it resolved hears that it did)."""
+        newest = None
+        for n in reversed(self.notifications.by_id.values()):
+            if n.kind != "page" or n.user_id != user_id:
+                continue
+            inc = self.incidents.get(n.incident_id)
+            if inc is not None and inc.is_open:
+                return n.incident_id
+            newest = newest or n.incident_id
+        return newest
+
     def maintenance_for(self, service_id: str, at: datetime) -> MaintenanceWindow | None:
         for w in self.maintenance.values():
             if w.service_id == service_id and w.start <= at < w.end:
@@ -151,20 +187,25 @@ class SystemState:
 
     # ------------------------------------------------------------------ archive
 
-    def compact(self, resolved_before: datetime) -> int:
-        """Archive incidents resolved before `resolved_before`: keep their summaries, drop
-        their full values and their finished notifications. Returns how many."""
+    def compact(self, resolved_before: datetime, busy: Callable[[str], bool] | None = None) -> int:
+        """Archive incidents resolved before `resolved_before` (and not `busy`: an actor is
+        working on them): keep their summaries, drop their full values and their finished
+        notifications. Returns how many."""
         done = [
             inc
             for inc in self.incidents.values()
             if inc.status is Status.RESOLVED
             and inc.resolved_at is not None
             and inc.resolved_at < resolved_before
+            and not (busy is not None and busy(inc.id))
         ]
         for inc in done:
             self.archive[inc.id] = summarize(inc)
             del self.incidents[inc.id]
             self.notifications.forget(inc.id)
+        for link_id, expires in list(self.used_links.items()):
+            if expires < resolved_before:  # refused as expired from now on anyway
+                del self.used_links[link_id]
         return len(done)
 
     def materialize(self, inc: Incident, notifications: list[Notification]) -> None:
@@ -204,6 +245,12 @@ class SystemState:
             "notifications": [
                 n for n in self.notifications.by_id.values() if n.incident_id in live or n.open
             ],
+            "used_links": [
+                [link_id, expires]
+                for link_id, expires in self.used_links.items()
+                if self.last_ts is None or expires > self.last_ts
+            ],
+            "opted_out": [[m, a, u] for (m, a), u in self.opted_out.items()],
         }
 
     @classmethod
@@ -239,4 +286,15 @@ class SystemState:
             s.notifications.add(notification_from_json(raw))
         for sid, lst in data["changes"].items():
             s.changes[sid] = [decode(ChangeRecorded.TYPE, c) for c in lst]  # type: ignore[misc]
+        # (snapshots written before these existed have none)
+        for link_id, expires in data.get("used_links", ()):
+            s.used_links[link_id] = datetime.fromisoformat(expires)
+        for method, address, user_id in data.get("opted_out", ()):
+            s.opted_out[(method, address)] = user_id
+        codes = sorted(
+            [(r.number, r.short_code, r.id) for r in s.archive.values()]
+            + [(i.number, i.short_code, i.id) for i in s.incidents.values()]
+        )
+        for _, code, iid in codes:
+            s.by_code[code] = iid
         return s

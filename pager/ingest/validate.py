@@ -15,7 +15,7 @@ import orjson
 
 from pager.errors import InvalidEvent, UnsupportedMediaType
 
-__all__ = ["Checker", "parse_json_body", "parse_time"]
+__all__ = ["MAX_DEPTH", "Checker", "check_depth", "parse_json_body", "parse_time"]
 
 
 def parse_json_body(body: bytes, content_type: str | None) -> Any:
@@ -25,9 +25,31 @@ def parse_json_body(body: bytes, content_type: str | None) -> Any:
             f"Content-Type must be application/json, not {content_type or 'missing'}"
         )
     try:
-        return orjson.loads(body)
+        obj = orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise InvalidEvent([f"body: not valid JSON ({e})"]) from None
+    check_depth(obj)
+    return obj
+
+
+MAX_DEPTH = 64
+
+
+def check_depth(obj: Any, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than `limit`: the journal could not write it back (orjson
+    writes far less deep than it reads), and no monitoring tool sends such a thing."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            raise InvalidEvent([f"body: nested deeper than {limit} levels"])
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
 def parse_time(value: str) -> datetime:

@@ -26,14 +26,13 @@ def rebuild(event_log: EventLog, summary: IncidentSummary) -> tuple[Incident, li
     inc: Incident | None = None
     book = NotificationBook()
     for rec in event_log.read_from(summary.opened_seq):
-        if rec.seq > summary.last_seq:
-            break
-        if rec.subject != summary.id:
-            continue
-        ev = decode(rec.type, rec.data)
-        if ev.TYPE.startswith("notification."):
-            book.apply(ev, rec.ts)
-        inc = evolve(inc, ev, rec.seq, rec.ts)
+        if rec.subject == summary.id:
+            ev = decode(rec.type, rec.data)
+            if ev.TYPE.startswith("notification."):
+                book.apply(ev, rec.ts)
+            inc = evolve(inc, ev, rec.seq, rec.ts)
+        if rec.seq >= summary.last_seq:
+            break  # never read past it: a line being written may follow
     if inc is None:
         raise ValueError(f"the log holds no records of {summary.id} from {summary.opened_seq}")
     return inc, list(book.by_id.values())

@@ -10,11 +10,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pager.core.state import SystemState
-from pager.store.base import EventLog, LogDamaged
+from pager.store.base import EventLog
 
-__all__ = ["LoadReport", "load_state"]
+__all__ = ["CannotReplay", "LoadReport", "load_state"]
 
 log = logging.getLogger("pager.replay")
+
+
+class CannotReplay(Exception):
+    """A record that reads well but does not fold into the state."""
 
 
 @dataclass
@@ -76,7 +80,12 @@ def _load(
         try:
             state.apply(rec)
         except (KeyError, TypeError, ValueError) as e:
-            raise LogDamaged(f"record {rec.seq}", rec.seq, f"{rec.type}: {e}", data_dir) from None
+            raise CannotReplay(
+                f"record {rec.seq} ({rec.type}) does not apply to the state: {e}. Every line "
+                "of the log is whole, so this is a log written by another version of pager, "
+                "or a bug; `pager replay --data-dir DIR --incident <subject>` shows the history "
+                "it belongs to"
+            ) from None
         n += 1
         if progress is not None and n % 10000 == 0:
             progress(n)

@@ -211,27 +211,44 @@ class JsonlLog(EventLog):
             self._queue = []
             self._closed.set()
 
+    def _encode(self, p: _Pending, seq: int) -> list[bytes]:
+        lines = []
+        for d in p.drafts:
+            seq += 1
+            line = orjson.dumps(
+                {
+                    "v": SCHEMA_VERSION,
+                    "seq": seq,
+                    "ts": d.ts,
+                    "type": d.type,
+                    "subject": d.subject,
+                    "data": d.data,
+                },
+                option=_DUMP,
+            )
+            lines.append(line)
+            p.records.append(Record(seq, d.ts, d.type, d.subject, d.data, event=d.event, line=line))
+        return lines
+
     async def _write(self, batch: list[_Pending]) -> None:
         seq = self._last_seq
         chunks: list[bytes] = []
+        accepted: list[_Pending] = []
         for p in batch:
-            for d in p.drafts:
-                seq += 1
-                line = orjson.dumps(
-                    {
-                        "v": SCHEMA_VERSION,
-                        "seq": seq,
-                        "ts": d.ts,
-                        "type": d.type,
-                        "subject": d.subject,
-                        "data": d.data,
-                    },
-                    option=_DUMP,
-                )
-                chunks.append(line)
-                p.records.append(
-                    Record(seq, d.ts, d.type, d.subject, d.data, event=d.event, line=line)
-                )
+            try:
+                lines = self._encode(p, seq)
+            except (TypeError, ValueError) as e:  # e.g. data nested too deep for orjson
+                log.error("an append could not be encoded (%s); refused", e)
+                p.records = []
+                p.error = LogUnavailable(f"event cannot be written: {e}")
+                p.done.set()
+                continue
+            accepted.append(p)
+            chunks.extend(lines)
+            seq += len(lines)
+        batch = accepted
+        if not batch:
+            return
         data = b"\n".join(chunks) + b"\n"
         try:
             await trio.to_thread.run_sync(self._write_sync, data, seq + 1)
@@ -258,8 +275,12 @@ class JsonlLog(EventLog):
 
     def _write_sync(self, data: bytes, next_seq: int) -> None:
         """Runs in a worker thread: write, make durable, maybe start a new segment. On
-        failure the segment is cut back to where this batch began."""
+        failure the segment is cut back to where this batch began; a segment that is not
+        the length the log knows (a cut-back that failed) is cut first, or nothing is
+        written."""
         start = self._size
+        if os.fstat(self._fd).st_size != start:
+            os.ftruncate(self._fd, start)  # raises: the batch fails, nothing is appended
         try:
             view = memoryview(data)
             while view:
@@ -271,12 +292,33 @@ class JsonlLog(EventLog):
             try:
                 os.ftruncate(self._fd, start)
             except OSError:
-                log.exception("could not cut the failed write back")
+                log.exception("could not cut the failed write back; the next write will")
             raise
         self._size = start + len(data)
         if self._size >= self.segment_size:
-            os.close(self._fd)
-            self._open_segment(self.events_dir / segment_name(next_seq))
+            self._roll(next_seq)
+
+    def _roll(self, next_seq: int) -> None:
+        """Start the next segment. The batch is already durable in the current one, so a
+        failure here fails nothing: the log goes on in the current segment and tries to
+        roll again after the next batch."""
+        path = self.events_dir / segment_name(next_seq)
+        try:
+            if path.exists() and path.stat().st_size == 0:  # left by a roll that failed
+                path.unlink()
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            log.error("cannot start segment %s (%s); writing on in the current one", path.name, e)
+            return
+        try:
+            fsync_dir(self.events_dir)
+        except OSError as e:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            log.error("cannot make segment %s durable (%s); not rolling yet", path.name, e)
+            return
+        old, self._fd, self._size = self._fd, fd, 0
+        os.close(old)
 
     async def close(self) -> None:
         """Finish every queued append, then release the segment and the folder lock. The

@@ -128,10 +128,11 @@ def iter_records(
                 expect += 1
                 yield rec
         if nxt is not None and expect != nxt:
+            # the records of this segment are whole; what follows them is missing or extra
             raise LogDamaged(
-                str(seg.path),
-                lineno,
-                f"segment ends at {expect - 1} but the next one starts at {nxt}",
+                str(segments[i + 1].path),
+                1,
+                f"segment starts at {nxt} but the one before ends at {expect - 1}",
                 data_dir,
             )
 

@@ -4,8 +4,10 @@ the messages already sent are edited in place with `chat.update`.
 
 Messages are Block Kit built with slack-sdk's model classes (which check Slack's limits as
 they serialize): a header, the summary, severity / service / status / incident fields, the
-links, and Acknowledge / Resolve / Snooze buttons (`action_id` ack, resolve, snooze; `value`
-the incident id), which the Slack interactions endpoint acts on.
+links, then the actions the Slack interactions endpoint (`/hooks/slack/interactions`) acts
+on: Acknowledge, Resolve and Escalate buttons (`action_id` ack, resolve, escalate; `value`
+the incident id) and a Snooze menu (`action_id` snooze, a static select whose options are
+`{incident id}|{15m, 1h, 4h}`).
 
 The provider id of a posted message is `"{channel}:{ts}"` (from Slack's answer: for a DM
 the channel is the bot's D... channel with that person), which is what `chat.update` needs.
@@ -17,6 +19,7 @@ those worth retrying; 429 carries Retry-After.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -26,8 +29,11 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ContextBlock,
     HeaderBlock,
+    InteractiveElement,
     MarkdownTextObject,
+    Option,
     SectionBlock,
+    StaticSelectElement,
 )
 
 from pager.config.models_channels import SlackChannel, template_environment
@@ -37,7 +43,7 @@ from .base import Message, ProviderRejected, ProviderUnreachable, Sent, Transpor
 from .provider_http import http_status_error, make_client, request
 from .templates import Renderer, alert_links, template_context
 
-__all__ = ["PERMANENT", "TRANSIENT", "SlackTransport", "slack_blocks"]
+__all__ = ["PERMANENT", "SNOOZE_CHOICES", "TRANSIENT", "SlackTransport", "slack_blocks"]
 
 PERMANENT = frozenset(
     {
@@ -72,21 +78,33 @@ TRANSIENT = frozenset(
 
 _escape = template_environment().filters["mrkdwn"]
 
+SNOOZE_CHOICES = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "4h": timedelta(hours=4)}
+"""The Snooze menu's durations (option value `{incident id}|{key}`)."""
+
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _buttons(incident_id: str, status: Status) -> list[ButtonElement]:
+def _buttons(incident_id: str, status: Status) -> list[InteractiveElement]:
     if status is Status.RESOLVED:
         return []
-    out = []
+    out: list[InteractiveElement] = []
     if status is Status.TRIGGERED:
         out.append(
             ButtonElement(text="Acknowledge", action_id="ack", value=incident_id, style="primary")
         )
     out.append(ButtonElement(text="Resolve", action_id="resolve", value=incident_id))
-    out.append(ButtonElement(text="Snooze", action_id="snooze", value=incident_id))
+    out.append(
+        StaticSelectElement(
+            placeholder="Snooze",
+            action_id="snooze",
+            options=[
+                Option(text=f"Snooze {key}", value=f"{incident_id}|{key}") for key in SNOOZE_CHOICES
+            ],
+        )
+    )
+    out.append(ButtonElement(text="Escalate", action_id="escalate", value=incident_id))
     return out
 
 

@@ -22,7 +22,9 @@ __all__ = [
     "TwilioVoiceTransport",
     "answer_received_twiml",
     "call_twiml",
+    "goodbye_twiml",
     "machine_twiml",
+    "menu_twiml",
     "voice_text",
 ]
 
@@ -60,8 +62,24 @@ def machine_twiml(say: str) -> str:
 
 
 def answer_received_twiml() -> str:
+    return goodbye_twiml("Your answer was received.")
+
+
+def goodbye_twiml(say: str) -> str:
+    """Say `say`, then goodbye, and hang up."""
     response = VoiceResponse()
-    response.say("Your answer was received. Goodbye.")
+    response.say(f"{say} Goodbye.")
+    response.hangup()
+    return str(response)
+
+
+def menu_twiml(say: str, gather_url: str) -> str:
+    """Say `say` (a key that does nothing), then the menu again."""
+    response = VoiceResponse()
+    gather = Gather(num_digits=1, action=gather_url, method="POST", timeout=8)
+    gather.say(f"{say} {MENU}")
+    response.append(gather)
+    response.say("No key was pressed. Goodbye.")
     response.hangup()
     return str(response)
 

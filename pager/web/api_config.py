@@ -78,6 +78,9 @@ def register(app: QuartTrio, system: System) -> None:
             w = system.state.maintenance_for(service_id, t)
             return (w.reason or "maintenance window") if w else None
 
+        for field in ("integration", "key"):
+            if body.get(field) is not None and not isinstance(body[field], str):
+                raise BadRequest(f"{field}: must be a string")
         result = route_test(
             system.rules,
             payload,

@@ -126,8 +126,10 @@ def register(app: QuartTrio, system: System) -> None:
         body = await json_body()
         command: Command = make(body, who(body, token))
         outcome = await system.submit(Act(incident_id, command))
-        assert outcome.incident is not None
-        return jsonify(incident_json(outcome.incident, detail=True))
+        inc = outcome.incident or await ensure_incident(system.state, system.log, incident_id)
+        if inc is None:
+            raise NotFound(f"no incident {incident_id}")
+        return jsonify(incident_json(inc, detail=True))
 
     @app.post("/api/v1/incidents/<incident_id>/acknowledge")
     async def acknowledge(incident_id: str) -> Response:

@@ -11,6 +11,7 @@ from quart_trio import QuartTrio
 from pager.actors.system import System
 from pager.core.notifications import Notification
 from pager.errors import BadRequest, NotFound
+from pager.replay.history import ensure_incident
 
 from .auth import authenticate
 from .responses import jsonify
@@ -57,7 +58,7 @@ def register(app: QuartTrio, system: System) -> None:
         if not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
         if incident:
-            if incident not in system.state.incidents:
+            if await ensure_incident(system.state, system.log, incident) is None:
                 raise NotFound(f"no incident {incident}")
             found = book.for_incident(incident)
         else:

@@ -28,9 +28,12 @@ def _instant(name: str, default: datetime) -> datetime:
     if not raw:
         return default
     try:
-        return parse_time(raw)
+        at = parse_time(raw)
     except ValueError:
         raise BadRequest(f"{name}: {raw!r} is not an ISO 8601 instant") from None
+    if not 1970 <= at.year <= 9000:
+        raise BadRequest(f"{name}: {raw!r} is out of range (years 1970 to 9000)")
+    return at
 
 
 def _times(t: datetime, tz: ZoneInfo) -> dict[str, str]:

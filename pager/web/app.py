@@ -24,12 +24,15 @@ from . import (
     api_maintenance,
     api_notifications,
     api_schedules,
+    hooks_slack,
     hooks_twilio,
+    hooks_twilio_sms,
+    links,
     ops,
     stream,
 )
 from .ingest import IngestEndpoints
-from .raw import RawRequest
+from .raw import RawRequest, path_for_logs
 from .responses import jsonify
 
 __all__ = ["MAX_BODY", "create_app"]
@@ -71,6 +74,9 @@ def create_app(system: System) -> QuartTrio:
     stream.register(app, system)
     ops.register(app, system)
     hooks_twilio.register(app, system)
+    hooks_twilio_sms.register(app, system)
+    hooks_slack.register(app, system)
+    links.register(app, system)
 
     @app.errorhandler(PagerError)
     async def pager_error(e: PagerError) -> Response:
@@ -81,7 +87,11 @@ def create_app(system: System) -> QuartTrio:
             headers["Retry-After"] = "1"
         if e.status_code >= 500:
             log.warning(
-                "%s %s answered %d: %s", request.method, request.path, e.status_code, e.message
+                "%s %s answered %d: %s",
+                request.method,
+                path_for_logs(request.path),
+                e.status_code,
+                e.message,
             )
         return jsonify(e.to_json(), e.status_code, headers)
 

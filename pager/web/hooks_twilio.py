@@ -4,27 +4,29 @@ delivery receipts of texts and calls.
 - `POST /hooks/twilio/voice/{notification_id}`: Twilio fetches the call's instructions once
   it is answered: the incident read aloud and a one-key menu (an answering machine gets a
   short message instead).
-- `POST /hooks/twilio/voice/{notification_id}/gather`: the key pressed. `*` repeats.
+- `POST /hooks/twilio/voice/{notification_id}/gather`: the key pressed, by the person the
+  call was for (the notification's user): 4 acknowledges, 6 resolves, 5 escalates to the
+  next level, `*` repeats, any other key repeats the menu. No key (the gather timed out) and
+  an answering machine never act; a call acts once.
 - `POST /hooks/twilio/status`: receipts (`MessageSid`/`MessageStatus`,
   `CallSid`/`CallStatus`). A final one is journaled as `notification.delivered`; a page
   that was not delivered (failed, undelivered, busy, no-answer) makes the incident try the
   person's next contact method at once, as a failed send does.
 
-Every request must carry a valid `X-Twilio-Signature`: twilio's RequestValidator with the
-account's auth token, over the URL Twilio was given — `server.public_url` + path (+ query),
-not the URL this request arrived at, which a proxy in front of pager rewrites. A request
-that fails gets 403 and changes nothing.
+Every request must carry a valid `X-Twilio-Signature` (see signatures.py), computed over
+the URL Twilio was given — `server.public_url` + path (+ query), not the URL this request
+arrived at, which a proxy in front of pager rewrites — and the fields of the raw body. A
+request that fails gets 403 and changes nothing. SMS replies are in hooks_twilio_sms.py.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
-from twilio.request_validator import RequestValidator
 
+from pager.actors.interactions import perform
 from pager.actors.messages import Act
 from pager.actors.system import System
 from pager.core.commands import Fallback
@@ -33,13 +35,17 @@ from pager.errors import PagerError
 from pager.transports.base import Message
 from pager.transports.templates import Renderer
 from pager.transports.twilio_voice import (
-    answer_received_twiml,
     call_twiml,
+    goodbye_twiml,
     machine_twiml,
+    menu_twiml,
     voice_text,
 )
 
-__all__ = ["FAILED", "FINAL", "register"]
+from .seen import RecentlySeen
+from .signatures import form_fields, twilio_verified
+
+__all__ = ["FAILED", "FINAL", "KEYS", "forbidden", "register", "twiml", "verified_form"]
 
 log = logging.getLogger("pager.web.twilio")
 
@@ -50,15 +56,39 @@ FINAL = frozenset(
 # a page that did not reach the person: try their next contact method
 FAILED = frozenset({"failed", "undelivered", "busy", "no-answer"})
 
+KEYS = {"4": "acknowledge", "6": "resolve", "5": "escalate"}
+ONE_ANSWER_PER_CALL = 3600.0  # seconds a call's answer is remembered
+
 TWIML = "application/xml"
 
 
-def _twiml(body: str) -> Response:
+def twiml(body: str) -> Response:
     return Response(body, 200, content_type=TWIML)
 
 
-def _forbidden() -> Response:
+def forbidden() -> Response:
     return Response("the X-Twilio-Signature does not verify\n", 403, content_type="text/plain")
+
+
+async def verified_form(system: System) -> dict[str, str] | None:
+    """The form fields of the current request if Twilio signed it, else None. The body is
+    read raw and checked before anything else looks at it."""
+    twilio = system.config.channels.twilio
+    signature = request.headers.get("X-Twilio-Signature", "")
+    body = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+    if twilio is None or not signature or not isinstance(body, bytes):
+        return None
+    fields = form_fields(body)
+    if fields is None:
+        return None
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else request.path
+    url = str(system.config.server.public_url) + path
+    if request.query_string:
+        url += "?" + request.query_string.decode("latin-1")
+    if not twilio_verified(twilio.auth_token, url, fields, signature):
+        return None
+    return {k: fields.get(k, "") for k in fields}
 
 
 def register(app: QuartTrio, system: System) -> None:
@@ -66,20 +96,7 @@ def register(app: QuartTrio, system: System) -> None:
         return Renderer(system.config.templates)
 
     receiving: set[str] = set()  # receipts being journaled: a duplicate waits for nothing
-
-    async def verified_form() -> dict[str, Any] | None:
-        """The form of a request signed by Twilio, or None."""
-        twilio = system.config.channels.twilio
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if twilio is None or not signature:
-            return None
-        form = await request.form
-        url = str(system.config.server.public_url) + request.path
-        if request.query_string:
-            url += "?" + request.query_string.decode("latin-1")
-        if not RequestValidator(twilio.auth_token).validate(url, form, signature):
-            return None
-        return {k: form.get(k) for k in form}
+    answered_calls = RecentlySeen(ONE_ANSWER_PER_CALL)
 
     def message_for(notification_id: str) -> Message | None:
         n = system.state.notifications.by_id.get(notification_id)
@@ -107,36 +124,61 @@ def register(app: QuartTrio, system: System) -> None:
     def call(notification_id: str) -> Response:
         message = message_for(notification_id)
         if message is None:
-            return _twiml(machine_twiml("This is pager. The incident is no longer known."))
-        return _twiml(call_twiml(voice_text(renderer(), message), gather_url(notification_id)))
+            return twiml(machine_twiml("This is pager. The incident is no longer known."))
+        return twiml(call_twiml(voice_text(renderer(), message), gather_url(notification_id)))
 
     @app.post("/hooks/twilio/voice/<notification_id>")
     async def twilio_voice(notification_id: str) -> Response:
-        form = await verified_form()
+        form = await verified_form(system)
         if form is None:
-            return _forbidden()
-        if str(form.get("AnsweredBy") or "").startswith("machine"):
+            return forbidden()
+        if form.get("AnsweredBy", "").startswith("machine"):
             message = message_for(notification_id)
             say = voice_text(renderer(), message) if message else "This is pager."
-            return _twiml(machine_twiml(say))
+            return twiml(machine_twiml(say))
         return call(notification_id)
 
     @app.post("/hooks/twilio/voice/<notification_id>/gather")
     async def twilio_gather(notification_id: str) -> Response:
-        form = await verified_form()
+        form = await verified_form(system)
         if form is None:
-            return _forbidden()
-        if form.get("Digits") == "*":
+            return forbidden()
+        digits = form.get("Digits", "").strip()
+        if digits == "*":
             return call(notification_id)
-        # TODO(issue 6): act on the key: 4 acknowledges, 6 resolves, 5 escalates the
-        # incident (by the person this call was for, via "voice"), and say what happened.
-        return _twiml(answer_received_twiml())
+        n = system.state.notifications.by_id.get(notification_id)
+        if n is None or n.kind != "page" or n.method != "voice" or n.user_id is None:
+            return twiml(goodbye_twiml("This is pager. The incident is no longer known."))
+        if not digits or form.get("AnsweredBy", "").startswith("machine"):
+            return twiml(goodbye_twiml("No key was pressed."))  # never an acknowledgement
+        call_sid = form.get("CallSid", "")
+        if n.provider_id is not None and call_sid != n.provider_id:
+            log.warning("gather for %s from another call refused", notification_id)
+            return twiml(goodbye_twiml("This call cannot answer that incident."))
+        action = KEYS.get(digits)
+        if action is None:
+            return twiml(menu_twiml(f"Key {digits[:4]} does nothing.", gather_url(n.id)))
+        if n.user_id not in system.current_rules().users:
+            log.warning("voice %s of %s refused: %s is not a pager user", action, n.id, n.user_id)
+            return twiml(goodbye_twiml("This call was for someone who is no longer a pager user."))
+        if not answered_calls.first_time(call_sid or n.id, system.clock.now().timestamp()):
+            return twiml(goodbye_twiml("Your answer was received already."))
+        answer = await perform(
+            system, user_id=n.user_id, incident_id=n.incident_id, action=action, via="voice"
+        )
+        if answer.done and answer.incident is not None:
+            inc = answer.incident
+            said = f"Thank you. Incident number {inc.number} is {inc.status.value}"
+            if action == "escalate" and inc.escalation is not None:
+                said = f"Thank you. Incident number {inc.number} is escalated to level {inc.escalation.level + 1}"
+            return twiml(goodbye_twiml(said + "."))
+        return twiml(goodbye_twiml(answer.text.replace("#", "number ")))
 
     @app.post("/hooks/twilio/status")
     async def twilio_status() -> Response:
-        form = await verified_form()
+        form = await verified_form(system)
         if form is None:
-            return _forbidden()
+            return forbidden()
         sid = form.get("MessageSid") or form.get("CallSid")
         status = str(form.get("MessageStatus") or form.get("CallStatus") or "").lower()
         nid = system.state.notifications.by_provider_id.get(str(sid)) if sid else None

@@ -23,7 +23,7 @@ import h11
 import trio
 
 from pager.web.lean_limits import LeanLimits
-from pager.web.raw import RawHandler, RawRequest, RawResponse
+from pager.web.raw import RawHandler, RawRequest, RawResponse, path_for_logs
 
 __all__ = ["ConnectionRegistry", "LeanConnection", "closing_response", "finish_and_close"]
 
@@ -277,7 +277,12 @@ class LeanConnection:
             try:
                 response = await self.handler(request)
             except Exception:
-                _log.exception("handler failed on %s %s from %s", request.method, path, self.remote)
+                _log.exception(
+                    "handler failed on %s %s from %s",
+                    request.method,
+                    path_for_logs(path),
+                    self.remote,
+                )
                 response = _INTERNAL_ERROR
 
             self._arm(WRITING, limits.idle_timeout)

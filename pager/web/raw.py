@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-__all__ = ["RawHandler", "RawRequest", "RawResponse", "json_response"]
+__all__ = ["RawHandler", "RawRequest", "RawResponse", "json_response", "path_for_logs"]
 
 JSON_HEADERS: tuple[tuple[str, str], ...] = (("content-type", "application/json"),)
 
@@ -38,6 +38,15 @@ class RawResponse:
 
 
 RawHandler = Callable[[RawRequest], Awaitable[RawResponse]]
+
+
+def path_for_logs(path: str) -> str:
+    """The path without the integration key it may carry (`/integrations/generic/KEY`): a
+    key is a credential and stays out of logs."""
+    parts = path.split("/")
+    if len(parts) > 3 and parts[1] == "integrations":
+        return "/".join([*parts[:3], "…"])
+    return path
 
 
 def json_response(

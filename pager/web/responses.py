@@ -9,6 +9,7 @@ import orjson
 from quart import Response, request
 
 from pager.errors import BadRequest, UnsupportedMediaType
+from pager.ingest.validate import check_depth
 
 __all__ = ["json_body", "jsonify"]
 
@@ -37,4 +38,5 @@ async def json_body(*, required: bool = False) -> dict[str, Any]:
         raise BadRequest(f"body: not valid JSON ({e})") from None
     if not isinstance(obj, dict):
         raise BadRequest("body: must be a JSON object")
+    check_depth(obj)
     return obj

@@ -62,7 +62,9 @@ channels:
 @pytest.fixture
 def config(tmp_path: Path):  # type: ignore[no-untyped-def]
     """ann's three rules all print on the console, which always delivers."""
-    return load_config_text(CONFIG.format(data=tmp_path / "unused", second="console", third="console"))
+    return load_config_text(
+        CONFIG.format(data=tmp_path / "unused", second="console", third="console")
+    )
 
 
 @pytest.fixture

@@ -199,3 +199,30 @@ async def test_unwritable_log_refuses_and_timers_retry(
             out = await run.system.submit(trigger("z"))
             assert out.incident is not None and out.incident.id == "inc-3"
             assert timedelta(0) <= run.system.clock.now() - EPOCH
+
+
+async def test_a_trigger_right_behind_a_resolve_opens_a_new_incident_not_a_409(
+    config, autojump_clock: trio.testing.MockClock
+) -> None:
+    log = MemoryLog()
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with start(config, log) as run:
+            s = run.system
+            await s.submit(trigger("k"))
+
+            async def send(msg: Ingest, outcomes: list[object]) -> None:
+                outcomes.append(await s.submit(msg))
+
+            for _ in range(20):
+                outcomes: list[object] = []
+                async with trio.open_nursery() as n:  # both land in one actor batch
+                    resolve = Ingest(
+                        "checkout", "k", "pagerduty", ResolveAlert(key="k"), opens=False
+                    )
+                    n.start_soon(send, resolve, outcomes)
+                    n.start_soon(send, trigger("k"), outcomes)
+                assert len(outcomes) == 2  # neither raised (a 409 would have)
+                key_open = ("checkout", "k") in s.state.open_by_key
+                if not key_open:
+                    await s.submit(trigger("k"))
+            assert ("checkout", "k") in s.state.open_by_key

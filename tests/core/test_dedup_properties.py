@@ -331,8 +331,6 @@ def _only(ref: PagerDutyReference, key: str) -> PagerDutyReference:
     return out
 
 
-
-
 async def test_concurrent_first_notifications_of_a_group_open_it_once(config: Config) -> None:
     """Two Alertmanagers of an HA pair, or a resolve and a fire racing: a group pager has never
     seen arrives resolved and firing at once. Whatever the order, the firing one opens the

@@ -297,3 +297,75 @@ def test_low_urgency_waits_for_business_hours() -> None:
     assert next_deadline(box.inc) == monday_9
     events = box.run(Tick(), monday_9, service=svc)
     assert [type(e) for e in events] == [IncidentEscalated]
+
+
+def test_a_repeat_of_an_unchanged_group_pages_once_maintenance_is_over() -> None:
+    box = Box()
+    new = NewIncident(
+        incident_id="inc-6",
+        number=6,
+        service_id="checkout",
+        dedup_key="g",
+        integration="alertmanager",
+    )
+    box.run(Open(new=new, first=UpsertGroup(alerts=(_obs("a"),))), maintenance="deploy")
+    assert box.inc is not None and box.inc.paging is False
+    assert (
+        box.run(UpsertGroup(alerts=(_obs("a"),)), T0 + timedelta(minutes=30), maintenance="deploy")
+        == []
+    )
+    events = box.run(UpsertGroup(alerts=(_obs("a"),)), T0 + timedelta(hours=2))
+    assert [type(e) for e in events] == [IncidentEscalated]
+
+
+def _low_urgency_service() -> ServiceRules:
+    from datetime import time
+
+    from pager.core.rules import BusinessHours
+
+    bh = BusinessHours("Europe/Berlin", frozenset(range(5)), time(9), time(17))
+    return ServiceRules("checkout", policy=POLICY, low_urgency="business_hours", business_hours=bh,
+                        ack_timeout=timedelta(minutes=30))  # fmt: skip
+
+
+def test_low_urgency_paging_after_maintenance_still_waits_for_business_hours() -> None:
+    from pager.core.events import PagingDeferred
+
+    svc = _low_urgency_service()
+    saturday = datetime(2026, 3, 7, 1, 0, tzinfo=UTC)
+    box = Box()
+    new = NewIncident(
+        incident_id="inc-7", number=7, service_id="checkout", dedup_key="w", integration="generic"
+    )
+    box.run(Open(new=new, first=TriggerAlert(key="w", summary="cert", severity="warning")), saturday,
+            service=svc, maintenance="deploy")  # fmt: skip
+    assert box.inc is not None and not box.inc.paging
+    events = box.run(
+        TriggerAlert(key="w", summary="cert", severity="warning"),
+        saturday + timedelta(hours=2),
+        service=svc,
+    )
+    assert [type(e) for e in events] == [AlertsUpdated, PagingDeferred]
+    monday_9 = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
+    assert box.inc is not None and box.inc.page_at == monday_9
+    assert next_deadline(box.inc) == monday_9
+
+
+def test_snooze_ending_outside_business_hours_defers_a_low_urgency_page() -> None:
+    from pager.core.events import PagingDeferred
+
+    svc = _low_urgency_service()
+    friday_4pm = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)  # 16:00 in Berlin
+    box = Box()
+    new = NewIncident(
+        incident_id="inc-8", number=8, service_id="checkout", dedup_key="w", integration="generic"
+    )
+    box.run(
+        Open(new=new, first=TriggerAlert(key="w", summary="cert", severity="warning")),
+        friday_4pm,
+        service=svc,
+    )
+    box.run(Snooze(duration=timedelta(hours=3), by="alice"), friday_4pm, service=svc)
+    events = box.run(Tick(), friday_4pm + timedelta(hours=3), service=svc)
+    assert [type(e) for e in events] == [IncidentUnacknowledged, PagingDeferred]
+    assert box.inc is not None and box.inc.page_at == datetime(2026, 3, 9, 8, 0, tzinfo=UTC)

@@ -158,3 +158,37 @@ async def test_sighup_reloads_the_configuration(tmp_path: Path) -> None:
                 assert (await client.post(url, json={"title": "y"})).status_code == 202
         finally:
             assert await pager.stop() == 0
+
+
+def test_repair_of_a_gap_between_segments_keeps_every_whole_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pager.store.base import Draft
+    from pager.store.jsonl import JsonlLog
+
+    from ..store.conftest import T0
+
+    async def write() -> None:
+        lg = JsonlLog.open(tmp_path / "data", segment_size=400)
+        async with trio.open_nursery() as n:
+            await n.start(lg.run)
+            for i in range(1, 13):
+                await lg.append(
+                    [Draft("config.applied", "config", T0, {"digest": f"d{i}", "source": "t"})]
+                )
+            await lg.close()
+
+    trio.run(write)
+    segs = list_segments(tmp_path / "data" / "events")
+    assert len(segs) >= 3
+    second = segs[1].path
+    lines = second.read_bytes().splitlines(keepends=True)
+    second.write_bytes(b"".join(lines[1:]))  # its first record is lost...
+    second.rename(second.with_name(f"{segs[1].first_seq + 1:012d}.jsonl"))  # ...as in a bad copy
+    code, out, _ = run_cli(capsys, "replay", "--data-dir", str(tmp_path / "data"), "--verify")
+    assert code == 1 and "starts at" in out
+    code, out, _ = run_cli(capsys, "replay", "--data-dir", str(tmp_path / "data"), "--repair")
+    assert code == 0
+    code, out, _ = run_cli(capsys, "replay", "--data-dir", str(tmp_path / "data"), "--verify")
+    assert code == 0, out
+    assert f"{segs[1].first_seq - 1} records" in out  # everything before the gap, all of it

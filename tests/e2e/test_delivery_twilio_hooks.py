@@ -221,10 +221,10 @@ async def test_the_call_reads_the_incident_and_offers_the_keys(
             assert [x.tag for x in doc] == ["Say", "Hangup"] and "db-1 disk full" in (
                 doc[0].text or ""
             )
-            # star repeats; another key is received (acting on it is the next issue)
+            # star repeats; 4 acknowledges (see test_interactions_voice.py for every key)
             gather_path = "/hooks/twilio/voice/inc-1-n1/gather"
             doc = twiml(await s.post(gather_path, {"CallSid": call.sid, "Digits": "*"}))
             assert doc.find("Gather") is not None
             doc = twiml(await s.post(gather_path, {"CallSid": call.sid, "Digits": "4"}))
             assert [x.tag for x in doc] == ["Say", "Hangup"]
-            assert "Your answer was received" in (doc[0].text or "")
+            assert "Incident number 1 is acknowledged" in (doc[0].text or "")

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import trio
 
 from pager.actors.supervisor import Running, run_pager
@@ -28,7 +29,9 @@ from .teams import TeamsStandIn, WebhookReceiver
 from .twilio import TwilioStandIn
 
 __all__ = [
+    "LINK_SECRET",
     "ROUTING_KEY",
+    "SLACK_SIGNING_SECRET",
     "Providers",
     "delivery_config",
     "pd_trigger",
@@ -36,6 +39,8 @@ __all__ = [
 ]
 
 SLACK_TOKEN = "xoxb-test-token"
+SLACK_SIGNING_SECRET = "slack-signing"
+LINK_SECRET = "link-secret-for-tests"
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "twilio-auth-token"
 FROM_NUMBER = "+15555550199"
@@ -53,6 +58,7 @@ server:
 data_dir: {data_dir}
 auth:
   api_tokens: [{{name: ops, token: test-token-0123456789}}]
+  link_secret: {link_secret}
 users:
   - id: alice
     name: Alice Example
@@ -81,7 +87,7 @@ services:
     integrations:
       - {{type: pagerduty, key: {routing_key}}}
 {chat}channels:
-  slack: {{api_url: "{slack_url}/api/", token: {slack_token}, signing_secret: slack-signing, timeout: {timeout}}}
+  slack: {{api_url: "{slack_url}/api/", token: {slack_token}, signing_secret: {slack_signing}, timeout: {timeout}}}
   twilio: {{api_url: "{twilio_url}", account_sid: {sid}, auth_token: {twilio_token}, from_number: "{from_number}", timeout: {timeout}}}
   teams: {{timeout: {timeout}}}
   webhook: {{secret: {webhook_secret}, timeout: {timeout}}}
@@ -102,9 +108,19 @@ def delivery_config(
     email: str = "",
     public_url: str = PUBLIC_URL,
     chat: bool = False,
+    teams_chat: bool = False,
+    link_secret: str = LINK_SECRET,
 ) -> Config:
     """`email` is a whole `  email: {...}` line of the channels section, or empty; `chat`
-    sends the service's status updates to the Slack channel C0CHECKOUT."""
+    sends the service's status updates to the Slack channel C0CHECKOUT, `teams_chat` to the
+    Teams workflow `/workflows/checkout`."""
+    chat_lines = ""
+    if chat or teams_chat:
+        chat_lines = "    chat:\n"
+        if chat:
+            chat_lines += "      slack_channel: C0CHECKOUT\n"
+        if teams_chat:
+            chat_lines += f"      teams: {teams_url}/workflows/checkout\n"
     text = CONFIG.format(
         public_url=public_url,
         data_dir=data_dir,
@@ -122,7 +138,9 @@ def delivery_config(
         webhook_secret=WEBHOOK_SECRET,
         timeout=timeout,
         email=email,
-        chat="    chat: {slack_channel: C0CHECKOUT}\n" if chat else "",
+        chat=chat_lines,
+        slack_signing=SLACK_SIGNING_SECRET,
+        link_secret=link_secret,
     )
     return load_config_text(text, source="tests/standins/scene.py")
 
@@ -162,8 +180,10 @@ async def running(
     event_log: EventLog,
     clock: WallClock | None = None,
     transports: dict[str, Transport] | None = None,
+    http: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Running]:
-    """pager without sockets of its own (`serve_edges=False`), with these transports."""
+    """pager without sockets of its own (`serve_edges=False`), with these transports; `http`
+    carries its answers to Slack's `response_url` (e.g. `Providers.http`)."""
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         run: Running = await nursery.start(
@@ -175,6 +195,7 @@ async def running(
                 clock=clock,
                 serve_edges=False,
                 transports=transports,
+                http=http,
             )
         )
         try:

@@ -253,3 +253,89 @@ def _big(i: int, pad: str) -> Draft:
     d = draft(i)
     d.data["pad"] = pad
     return d
+
+
+async def test_an_append_that_cannot_be_encoded_is_refused_alone(tmp_path: Path) -> None:
+    """orjson refuses data nested deeper than it writes: only that appender hears it."""
+    deep: dict[str, object] = {}
+    cur = deep
+    for _ in range(300):
+        cur["x"] = {}
+        cur = cur["x"]  # type: ignore[assignment]
+    with trio.fail_after(10):
+        lg = JsonlLog.open(tmp_path)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(lg.run)
+            results: dict[str, object] = {}
+
+            async def append(name: str, d: Draft) -> None:
+                try:
+                    results[name] = [r.seq for r in await lg.append([d])]
+                except LogUnavailable as e:
+                    results[name] = e
+
+            bad = draft(2)
+            bad.data["deep"] = deep
+            async with trio.open_nursery() as n:
+                n.start_soon(append, "a", draft(1))
+                n.start_soon(append, "bad", bad)
+                n.start_soon(append, "c", draft(3))
+            assert sorted([*results["a"], *results["c"]]) == [1, 2]  # type: ignore[misc]
+            assert isinstance(results["bad"], LogUnavailable)
+            assert sorted(r.data["i"] for r in lg.read_from(1)) == [1, 3]
+            await lg.close()
+
+
+async def test_junk_left_by_a_failed_cut_back_is_cut_before_the_next_write(tmp_path: Path) -> None:
+    with trio.fail_after(10):
+        lg = JsonlLog.open(tmp_path)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(lg.run)
+            await lg.append([draft(1)])
+            seg = list_segments(tmp_path / "events")[-1].path
+            with open(seg, "ab") as f:  # what a failed write whose cut-back failed leaves
+                f.write(b'{"v":1,"seq":2,"ts":"2026-11-27T03:0')
+            await lg.append([draft(2)])
+            await lg.close()
+    lg = JsonlLog.open(tmp_path)
+    try:
+        assert lg.torn is None
+        assert [r.data["i"] for r in lg.read_from(1)] == [1, 2]
+    finally:
+        lg.release()
+
+
+async def test_a_segment_that_cannot_be_started_leaves_the_log_writing_on(tmp_path: Path) -> None:
+    import errno
+
+    with trio.fail_after(10):
+        lg = JsonlLog.open(tmp_path, segment_size=200)
+        real_open = os.open
+        fail = {"on": True}
+
+        def flaky_open(path, flags, mode=0o777):  # type: ignore[no-untyped-def]
+            if fail["on"] and flags & os.O_EXCL:
+                raise OSError(errno.EMFILE, "Too many open files")
+            return real_open(path, flags, mode)
+
+        async with trio.open_nursery() as nursery:
+            await nursery.start(lg.run)
+            os.open = flaky_open  # type: ignore[assignment]
+            try:
+                for i in range(1, 6):  # each append passes the size limit
+                    recs = await lg.append([draft(i)])
+                    assert recs[0].seq == i
+            finally:
+                os.open = real_open
+            assert len(list_segments(tmp_path / "events")) == 1
+            fail["on"] = False
+            await lg.append([draft(6)])  # rolls now
+            await lg.append([draft(7)])
+            await lg.close()
+    segs = list_segments(tmp_path / "events")
+    assert [s.first_seq for s in segs] == [1, 7]
+    lg = JsonlLog.open(tmp_path, segment_size=200)
+    try:
+        assert [r.data["i"] for r in lg.read_from(1)] == [1, 2, 3, 4, 5, 6, 7]
+    finally:
+        lg.release()

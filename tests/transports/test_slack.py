@@ -1,5 +1,5 @@
 """The Slack transport against the Slack stand-in over real HTTP: the request Slack gets
-(bearer token, JSON, channel, Block Kit with the three buttons), the provider id
+(bearer token, JSON, channel, Block Kit with the buttons and the Snooze menu), the provider id
 `"{channel}:{ts}"`, `chat.update` of that same message, and every way Slack says no."""
 
 from __future__ import annotations
@@ -57,10 +57,18 @@ async def test_page_is_a_dm_with_blocks_and_buttons_then_edited_in_place() -> No
             assert posted.channel == "D0ALICE"
             assert sent.provider_id == f"D0ALICE:{posted.ts}"
             buttons = next(b for b in body["blocks"] if b["type"] == "actions")["elements"]
-            assert [(b["action_id"], b["value"]) for b in buttons] == [
+            assert [(b["action_id"], b.get("value")) for b in buttons] == [
                 ("ack", "inc-7"),
                 ("resolve", "inc-7"),
-                ("snooze", "inc-7"),
+                ("snooze", None),
+                ("escalate", "inc-7"),
+            ]
+            menu = buttons[2]
+            assert menu["type"] == "static_select"
+            assert [(o["text"]["text"], o["value"]) for o in menu["options"]] == [
+                ("Snooze 15m", "inc-7|15m"),
+                ("Snooze 1h", "inc-7|1h"),
+                ("Snooze 4h", "inc-7|4h"),
             ]
             shown = str(body["blocks"])
             for part in (

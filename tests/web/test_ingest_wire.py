@@ -448,8 +448,6 @@ async def test_bad_input_is_refused_naming_the_field_and_changes_nothing(
     assert not failures, "\n".join(failures)
 
 
-
-
 @pytest.mark.parametrize("action", ["acknowledge", "resolve"])
 async def test_acknowledge_or_resolve_with_null_dedup_key_is_refused(
     tmp_path: Path, action: str
@@ -501,8 +499,6 @@ async def test_over_rate_pagerduty_and_generic_get_429_alertmanager_503(
             # another service's key has its own allowance
             r = await p.post("/integrations/generic/gen-payments", GEN)
             assert r.status_code == 202, r.text
-
-
 
 
 async def test_a_keys_rate_is_shared_by_both_listeners(tmp_path: Path) -> None:

@@ -1,0 +1,145 @@
+"""Alerts in an incident: opening an incident with its first alerts, a trigger of one
+alert, an Alertmanager group's idempotent upsert, and resolving with the last firing alert.
+Part of `decide` (incident.py): each function adds events to a `Decision`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import paging
+from .commands import AlertObservation, Open, TriggerAlert, UpsertGroup
+from .decision import Decision
+from .events import AlertsUpdated, IncidentOpened, IncidentResolved
+from .model import Alert, Status, short_code, worst_severity
+
+__all__ = ["as_fired", "open_incident", "resolve_if_quiet", "trigger", "upsert", "wake_if_quiet"]
+
+T, R = Status.TRIGGERED, Status.RESOLVED
+
+
+def as_fired(c: TriggerAlert | AlertObservation) -> dict[str, Any]:
+    """One alert as `AlertsUpdated.fired` and `IncidentOpened.alerts` carry it."""
+    out: dict[str, Any] = {"key": c.key, "summary": c.summary, "severity": c.severity}
+    if c.source is not None:
+        out["source"] = c.source
+    if c.labels:
+        out["labels"] = c.labels
+    if c.details is not None:
+        out["details"] = c.details
+    if c.links:
+        out["links"] = list(c.links)
+    return out
+
+
+def open_incident(d: Decision, command: Open) -> None:
+    new, first = command.new, command.first
+    if isinstance(first, UpsertGroup):
+        firing = [a for a in first.alerts if a.firing]
+        if not firing:
+            return  # a group we never saw firing, now resolved: nothing to open
+        severity = firing[0].severity
+        for a in firing[1:]:
+            severity = worst_severity(severity, a.severity)
+        title = first.title or firing[0].summary
+        alerts = tuple(as_fired(a) for a in {a.key: a for a in firing}.values())
+    else:
+        severity, title = first.severity, first.title or first.summary
+        alerts = (as_fired(first),)
+    ctx = d.ctx
+    urgency = ctx.service.urgency(severity)
+    paging_now, page_at, reason = d.quiet_reason(urgency)
+    after = ctx.service.auto_resolve_after
+    d.emit(
+        IncidentOpened(
+            incident_id=new.incident_id,
+            number=new.number,
+            short_code=short_code(new.number),
+            service_id=new.service_id,
+            dedup_key=new.dedup_key,
+            integration=new.integration,
+            title=title[:1024],
+            severity=severity,
+            urgency=urgency,
+            paging=paging_now,
+            page_at=page_at,
+            auto_resolve_at=ctx.now + after if after else None,
+            reason=reason,
+            alerts=alerts,
+        )
+    )
+    if paging_now and page_at is None:
+        d.start_escalation()
+    paging.status_update(d, "opened")
+
+
+def trigger(d: Decision, c: TriggerAlert) -> None:
+    after = d.ctx.service.auto_resolve_after
+    d.emit(
+        AlertsUpdated(
+            incident_id=d.inc.id,
+            fired=(as_fired(c),),
+            auto_resolve_at=d.ctx.now + after if after else None,
+        )
+    )
+    wake_if_quiet(d)
+
+
+def wake_if_quiet(d: Decision) -> None:
+    """A new trigger on an incident opened during maintenance starts paging once the
+    maintenance is over."""
+    inc = d.inc
+    if not inc.paging and inc.status is T:
+        d.begin_paging()
+
+
+def changed(alert: Alert, obs: AlertObservation) -> bool:
+    return (
+        alert.status != "firing"
+        or alert.summary != obs.summary
+        or alert.severity != obs.severity
+        or alert.labels != (obs.labels or None)
+        or alert.details != obs.details
+    )
+
+
+def upsert(d: Decision, c: UpsertGroup) -> None:
+    """The whole group as Alertmanager sees it, in one event (or none if nothing changed)."""
+    inc = d.inc
+    seen: set[str] = set()
+    fired: dict[str, dict[str, Any]] = {}
+    resolved: list[str] = []
+    for obs in c.alerts:
+        seen.add(obs.key)
+        alert = inc.alerts.get(obs.key)
+        if obs.firing:
+            if alert is None or changed(alert, obs):
+                fired[obs.key] = as_fired(obs)
+        elif alert is not None and alert.status == "firing" and obs.key not in resolved:
+            resolved.append(obs.key)
+    if not c.truncated:
+        for key, alert in inc.alerts.items():
+            if key not in seen and alert.status == "firing":
+                resolved.append(key)
+    resolved = [k for k in resolved if k not in fired]
+    if not fired and not resolved:
+        # an unchanged repeat still says the group fires: after a maintenance, it pages
+        wake_if_quiet(d)
+        return
+    after = d.ctx.service.auto_resolve_after
+    d.emit(
+        AlertsUpdated(
+            incident_id=inc.id,
+            fired=tuple(fired.values()) or None,
+            resolved=tuple(resolved) or None,
+            auto_resolve_at=d.ctx.now + after if after and fired else None,
+        )
+    )
+    resolve_if_quiet(d, None, c.via)
+    wake_if_quiet(d)
+
+
+def resolve_if_quiet(d: Decision, by: str | None, via: str | None) -> None:
+    inc = d.inc
+    if inc.status is not R and inc.alerts and not inc.firing_alerts():
+        d.emit(IncidentResolved(incident_id=inc.id, by=by, via=via, reason="all alerts resolved"))
+        paging.status_update(d, "resolved")

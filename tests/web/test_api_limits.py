@@ -1,0 +1,73 @@
+"""Inputs at the edges of what pager can represent get a 4xx, never a 5xx and never a dead
+process: deeply nested JSON, durations of millions of days, instants at year 1 or 9999,
+wrongly typed fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import trio
+
+from ..harness import auth, make_config, running_pager
+
+
+def nested(depth: int) -> dict[str, object]:
+    root: dict[str, object] = {}
+    cur = root
+    for _ in range(depth):
+        nxt: dict[str, object] = {}
+        cur["x"] = nxt
+        cur = nxt
+    return root
+
+
+async def test_edges_get_a_4xx_and_pager_keeps_running(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with (
+            running_pager(make_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+        ):
+            base, ingest = run.urls[0], run.ingest_url
+            assert ingest is not None
+            for url in (base, ingest):
+                r = await client.post(
+                    f"{url}/integrations/generic/gen-checkout",
+                    json={"title": "t", "details": nested(260)},
+                )
+                assert r.status_code == 400 and "nested deeper" in r.text
+            r = await client.post(
+                f"{base}/integrations/generic/gen-checkout", json={"title": "t", "dedup_key": "k"}
+            )
+            assert r.status_code == 202
+            r = await client.post(
+                f"{base}/api/v1/incidents/inc-1/snooze", json={"for": "999999999d"}, headers=auth()
+            )
+            assert r.status_code == 400 and "3650d" in r.text
+            r = await client.post(
+                f"{base}/api/v1/services/checkout/maintenance",
+                json={"for": "1000000000d"},
+                headers=auth(),
+            )
+            assert r.status_code == 400
+            for q in ("at=0001-01-01T00:00:00Z", "at=9999-12-31T23:59:59Z"):
+                r = await client.get(f"{base}/api/v1/oncall?{q}", headers=auth())
+                assert r.status_code == 400, q
+            r = await client.get(
+                f"{base}/api/v1/schedules/primary/shifts",
+                params={"from": "9999-12-30T00:00:00Z"},
+                headers=auth(),
+            )
+            assert r.status_code == 400
+            r = await client.post(
+                f"{base}/api/v1/route-test",
+                json={"payload": {"title": "t"}, "key": ["x"]},
+                headers=auth(),
+            )
+            assert r.status_code == 400 and "key" in r.text
+            # and it still works
+            r = await client.post(
+                f"{base}/api/v1/incidents/inc-1/snooze", json={"for": "1h"}, headers=auth()
+            )
+            assert r.status_code == 200
+            assert (await client.get(f"{base}/readyz")).status_code == 200
