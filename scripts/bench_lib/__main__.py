@@ -1,4 +1,4 @@
-"""Entry point: `python -m bench_lib [journal|ingest|all] [--quick] [--keep]`."""
+"""Entry point: `python -m bench_lib [journal|ingest|escalation|notify|all] [--quick] [--keep]`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="scripts/bench",
         description="Measure pager against its performance targets and print a table.",
     )
-    p.add_argument("what", nargs="?", default="all", choices=("journal", "ingest", "all"))
+    p.add_argument(
+        "what",
+        nargs="?",
+        default="all",
+        choices=("journal", "ingest", "escalation", "notify", "all"),
+    )
     p.add_argument("--quick", action="store_true", help="a tiny run (seconds): does it still run?")
     p.add_argument(
         "--scratch",
@@ -51,6 +56,16 @@ def main(argv: list[str] | None = None) -> int:
             from .ingest import run_ingest
 
             tables.append(run_ingest(scratch / "ingest", args.quick, _say))
+            print("\n" + tables[-1].render(), flush=True)
+        if args.what in ("escalation", "all"):
+            from .escalation import run_escalation
+
+            tables.append(run_escalation(scratch / "escalation", args.quick, _say))
+            print("\n" + tables[-1].render(), flush=True)
+        if args.what in ("notify", "all"):
+            from .notify import run_notify
+
+            tables.append(run_notify(scratch / "notify", args.quick, _say))
             print("\n" + tables[-1].render(), flush=True)
     finally:
         if args.keep:
