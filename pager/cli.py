@@ -6,7 +6,6 @@ Errors are one clear line on stderr and a non-zero exit; `--debug` shows the tra
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import signal
@@ -102,6 +101,7 @@ async def _serve(config: Any, demo: bool, source: str) -> None:
                         shutdown=shutdown,
                         config_source=source,
                         config_path=None if demo else source,
+                        manage_gc=True,
                         task_status=task_status,
                     )
                 finally:
@@ -111,15 +111,6 @@ async def _serve(config: Any, demo: bool, source: str) -> None:
             running = await nursery.start(serve_until_stopped)
             system = running.system
             print(_banner(config, running, demo), flush=True)
-
-
-def _tune_gc() -> None:
-    """The service keeps many small long-lived objects (incidents, their alerts and
-    timelines); CPython's default collector thresholds make it rescan them all every few
-    thousand allocations, freezing the event loop for a hundred milliseconds at a time
-    under load. Collect young objects less often; the supervisor freezes what start-up
-    loaded (gc.freeze) so it is never rescanned."""
-    gc.set_threshold(50_000, 20, 100)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -132,7 +123,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         config = load_demo_config()
         demo = True
-    _tune_gc()
     trio.run(_serve, config, demo, path or "demo")
     return 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 
 import orjson
 import trio
@@ -90,7 +91,7 @@ class Broadcaster:
 
         remaining = stop - start
         while remaining > 0:
-            got = await trio.to_thread.run_sync(chunk, min(remaining, CATCH_UP_CHUNK))
+            got = await self.log.read_in_thread(partial(chunk, min(remaining, CATCH_UP_CHUNK)))
             if not got:
                 return
             for rec in got:

@@ -88,14 +88,22 @@ class DeliveryActor:
         self.breaker = breaker or CircuitBreaker()
         self.rate = RateLimiter()
         self.rand = rand
+        self._fresh: list[str] = []  # intents journaled since the last look
+        self._rescan = True  # look at the whole pending set (at start-up)
         self._active: set[str] = set()
         self._wake_send: trio.MemorySendChannel[None] | None = None
         self._nursery: trio.Nursery | None = None
         self.sent = 0
         self.failed = 0
 
-    def wake(self) -> None:
-        """New intents are journaled: look at the pending set again (coalesced)."""
+    def wake(self, notification_id: str | None = None) -> None:
+        """A new intent of this method is journaled (coalesced). With its id, only it is
+        looked at, not the whole pending set again (which, with a backlog, would make every
+        wake cost the size of the backlog)."""
+        if notification_id is not None:
+            self._fresh.append(notification_id)
+        else:
+            self._rescan = True
         if self._wake_send is not None:
             with contextlib.suppress(
                 trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError
@@ -123,7 +131,14 @@ class DeliveryActor:
 
     def _scan(self) -> None:
         assert self._nursery is not None
-        for nid in list(self.state.notifications.pending.get(self.method, {})):
+        pending = self.state.notifications.pending.get(self.method, {})
+        if self._rescan:
+            self._rescan = False
+            self._fresh.clear()
+            ids = list(pending)
+        else:
+            ids, self._fresh = [i for i in self._fresh if i in pending], []
+        for nid in ids:
             if nid not in self._active:
                 self._active.add(nid)
                 self._nursery.start_soon(self._deliver, nid, name=f"deliver {nid}")

@@ -68,7 +68,7 @@ class Dispatcher:
             if r.type == NotificationRequested.TYPE:
                 actor = self.actors.get(r.data.get("method", ""))
                 if actor is not None:
-                    actor.wake()
+                    actor.wake(r.data.get("notification_id"))
 
     async def run(
         self, *, task_status: trio.TaskStatus[Dispatcher] = trio.TASK_STATUS_IGNORED

@@ -40,6 +40,7 @@ from pager.web.ingest import IngestEndpoints
 from pager.web.lean import LeanLimits, serve_lean
 
 from .broadcaster import Broadcaster
+from .collector import run_collector, tune
 from .dispatcher import Dispatcher
 from .journal import Journal
 from .messages import Act, RouterMessage
@@ -93,6 +94,7 @@ async def run_pager(
     config_source: str = "config",
     config_path: str | None = None,
     serve_edges: bool = True,
+    manage_gc: bool = False,
     transports: dict[str, Transport] | None = None,
     http: httpx.AsyncBaseTransport | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
@@ -112,8 +114,10 @@ async def run_pager(
             event_log.release()
         raise
     # what start-up loaded lives long: keep the collector from rescanning it
-    gc.collect()
-    gc.freeze()
+    if manage_gc:  # see collector.py
+        tune()
+        gc.collect()
+        gc.freeze()
     log.info(
         "state rebuilt: snapshot %s, %d records replayed, %d incidents open",
         report.snapshot_seq,
@@ -164,8 +168,10 @@ async def run_pager(
                         router_done.set()
 
                 await core.start(run_router)
-                await core.start(_dispatcher(system, config, transports).run)
+                system.dispatcher = await core.start(_dispatcher(system, config, transports).run)
                 system.slack_responder = await core.start(SlackResponder(system, http=http).run)
+                if manage_gc:
+                    await core.start(run_collector)
                 await core.start(snapshotter.run)
                 if serve_edges:
                     await _run_edges(system, shutdown, report, task_status)

@@ -24,6 +24,7 @@ from .journal import Journal
 from .messages import Act, Ingest, Outcome, RouterMessage
 
 if TYPE_CHECKING:
+    from .dispatcher import Dispatcher
     from .router import Router
     from .slack_responder import SlackResponder
 
@@ -44,6 +45,7 @@ class System:
     router_inbox: trio.MemorySendChannel[RouterMessage]
     router: Router | None = None
     slack_responder: SlackResponder | None = None  # acts on Slack button presses
+    dispatcher: Dispatcher | None = None  # the delivery actors, for /metrics
     ready: bool = False
     started_at: float = field(default_factory=lambda: -math.inf)
     on_reload: list[Callable[[], None]] = field(default_factory=list)

@@ -5,8 +5,7 @@ note added to it)."""
 from __future__ import annotations
 
 import logging
-
-import trio
+from functools import partial
 
 from pager.core.archive import IncidentSummary
 from pager.core.events import decode
@@ -49,7 +48,9 @@ async def ensure_incident(
         summary = state.archive.get(incident_id)
         if summary is None:
             return None
-        rebuilt, notifications = await trio.to_thread.run_sync(rebuild, event_log, summary)
+        rebuilt, notifications = await event_log.read_in_thread(
+            partial(rebuild, event_log, summary)
+        )
         if state.archive.get(incident_id) is summary:  # nothing was journaled meanwhile
             state.materialize(rebuilt, notifications)
     log.warning("incident %s kept changing while it was rebuilt", incident_id)

@@ -14,7 +14,7 @@ import abc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
@@ -62,6 +62,7 @@ class Snapshot:
 
 
 CommitHook = Callable[[Sequence[Record]], None]
+T = TypeVar("T")
 
 
 class LogDamaged(Exception):
@@ -100,6 +101,17 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     def last_seq(self) -> int:
         """The sequence number of the newest durable record (0 when empty)."""
+
+    #: Whether reading (`read_from`) does blocking I/O, so that callers in the event loop
+    #: should read in a worker thread. The in-memory log does not.
+    reads_block: bool = True
+
+    async def read_in_thread(self, fn: Callable[[], T], /) -> T:
+        """Run `fn` (which reads this log) off the event loop when reading blocks."""
+        if not self.reads_block:
+            await trio.lowlevel.checkpoint()
+            return fn()
+        return await trio.to_thread.run_sync(fn)
 
     @property
     def writable(self) -> bool:

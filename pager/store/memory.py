@@ -23,6 +23,8 @@ __all__ = ["MemoryLog"]
 
 
 class MemoryLog(EventLog):
+    reads_block = False
+
     def __init__(self) -> None:
         super().__init__()
         self._records: list[Record] = []

@@ -58,6 +58,30 @@ class _StateCollector(Collector):
             "Running incident actors",
             value=s.router.actor_count if s.router else 0,
         )
+        pending = GaugeMetricFamily(
+            "pager_notifications_pending",
+            "Notifications not yet sent (or retrying)",
+            labels=["method"],
+        )
+        for method, ids in s.state.notifications.pending.items():
+            pending.add_metric([method], len(ids))
+        yield pending
+        if s.dispatcher is not None:
+            out = CounterMetricFamily(
+                "pager_notifications", "Delivery outcomes since start", labels=["method", "outcome"]
+            )
+            for method, actor in s.dispatcher.actors.items():
+                out.add_metric([method, "sent"], actor.sent)
+                out.add_metric([method, "failed"], actor.failed)
+            yield out
+        if s.router is not None:
+            timers = s.router.timers
+            yield GaugeMetricFamily(
+                "pager_timers_armed", "Open incidents with a deadline", value=len(timers)
+            )
+            yield CounterMetricFamily(
+                "pager_timers_fired", "Deadlines that came due since start", value=timers.fired
+            )
         acc = CounterMetricFamily(
             "pager_ingest_requests", "Ingest requests by outcome", labels=["outcome"]
         )

@@ -271,7 +271,7 @@ async def _timers_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     async with trio.open_nursery() as nursery:
         running = await nursery.start(
-            partial(run_pager, config, shutdown=shutdown, serve_edges=False)
+            partial(run_pager, config, shutdown=shutdown, serve_edges=False, manage_gc=True)
         )
         system = running.system
         router = system.router

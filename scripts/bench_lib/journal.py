@@ -225,7 +225,7 @@ async def _run_pager_startup(folder: Path) -> tuple[float, int, float]:
         gc.collect()
         t = time.perf_counter()
         running: Running = await nursery.start(
-            partial(run_pager, config, shutdown=shutdown, serve_edges=False)
+            partial(run_pager, config, shutdown=shutdown, serve_edges=False, manage_gc=True)
         )
         ready = time.perf_counter() - t
         router = running.system.router
