@@ -99,24 +99,11 @@ def register(app: QuartTrio, system: System) -> None:
     answered_calls = RecentlySeen(ONE_ANSWER_PER_CALL)
 
     def message_for(notification_id: str) -> Message | None:
+        """The call's message as the delivery actor built it (the incident as it is now)."""
         n = system.state.notifications.by_id.get(notification_id)
-        inc = system.state.incidents.get(n.incident_id) if n is not None else None
-        if n is None or inc is None:
+        if n is None or system.dispatcher is None:
             return None
-        rules = system.current_rules()
-        svc = rules.services.get(inc.service_id)
-        user = rules.users.get(n.user_id) if n.user_id else None
-        return Message(
-            notification_id=n.id,
-            kind=n.kind,
-            method=n.method,
-            address=n.address,
-            incident=inc,
-            service_name=(svc.name or svc.id) if svc else inc.service_id,
-            user_id=n.user_id,
-            user_name=(user.name or user.id) if user else n.user_id,
-            public_url=str(system.config.server.public_url),
-        )
+        return system.dispatcher.make_message(n, n.attempts or 1)
 
     def gather_url(notification_id: str) -> str:
         return f"{system.config.server.public_url}/hooks/twilio/voice/{notification_id}/gather"
