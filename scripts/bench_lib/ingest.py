@@ -264,13 +264,17 @@ def start_pager(folder: Path, pin: list[str]) -> tuple[Server, str, str]:
     return server, main_url, f"http://127.0.0.1:{ingest_port}"
 
 
-def start_alertmanager(folder: Path, pin: list[str], binary: str) -> tuple[Server, str]:
+BLACKHOLE = "route:\n  receiver: blackhole\n  group_by: [alertname]\nreceivers:\n  - name: blackhole\n"
+
+
+def start_alertmanager(
+    folder: Path, pin: list[str], binary: str, config: str = BLACKHOLE
+) -> tuple[Server, str]:
+    """A real Alertmanager on a free port with `config`, once it is ready: (server, url)."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     cfg = folder / "alertmanager.yml"
-    cfg.write_text(
-        "route:\n  receiver: blackhole\n  group_by: [alertname]\nreceivers:\n  - name: blackhole\n"
-    )
+    cfg.write_text(config)
     url = f"http://127.0.0.1:{port}"
     server = Server(
         "alertmanager",

@@ -44,7 +44,7 @@ import trio
 
 from .config import free_port
 from .disk import FsyncWatcher, percentile
-from .ingest import VENV_BIN, Server, _metrics, _pinning
+from .ingest import VENV_BIN, Server, _metrics, _pinning, start_alertmanager
 from .standin import Arrival, closed_loop, http_request, open_loop, serve_asgi
 from .table import Row, Table, fmt_ms, fmt_rate
 
@@ -522,26 +522,11 @@ async def _am_latency(
     seconds: float,
 ) -> Latency:
     res = Latency("alertmanager", rate)
-    port = free_port()
-    cfg = folder / "alertmanager.yml"
-    await trio.to_thread.run_sync(_write, cfg, _alertmanager_config(providers.urls["am"]))
-    url = f"http://127.0.0.1:{port}"
-    server = Server(
-        "alertmanager",
-        [
-            *pin,
-            binary,
-            f"--config.file={cfg}",
-            f"--storage.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ],
-        folder / "alertmanager.log",
-        f"{url}/-/ready",
+    server, url = await trio.to_thread.run_sync(
+        start_alertmanager, folder, pin, binary, _alertmanager_config(providers.urls["am"])
     )
+    port = int(url.rsplit(":", 1)[1])
     try:
-        await trio.to_thread.run_sync(server.wait_ready)
         arrivals = providers.arrivals["am"]
 
         def reqs(tag: str, n: int) -> list[bytes]:
