@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import trio
+import trio.testing
 
 from pager.core.archive import IncidentSummary
 
@@ -26,7 +27,7 @@ async def post(client: httpx.AsyncClient, base: str, key: str) -> None:
 async def settle(run) -> None:  # type: ignore[no-untyped-def]
     """Until every notification has its outcome (the console delivers at once)."""
     while run.system.state.notifications.pending.get("console"):
-        await trio.sleep(0.01)
+        await trio.testing.wait_all_tasks_blocked()
 
 
 async def test_archived_incidents_survive_restart_and_rebuild_from_the_log(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import orjson
 import trio
+import trio.testing
 from trio_websocket import open_websocket_url
 
 from ..harness import TOKEN, auth, make_config, running_pager
@@ -186,7 +187,7 @@ async def test_notifications_are_listed_with_their_attempts(tmp_path: Path) -> N
             while not run.system.state.notifications.for_incident("inc-1") or any(
                 n.open for n in run.system.state.notifications.for_incident("inc-1")
             ):
-                await trio.sleep(0.01)
+                await trio.testing.wait_all_tasks_blocked()
             r = await client.get(
                 f"{base}/api/v1/notifications", params={"incident": "inc-1"}, headers=auth()
             )
