@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -200,3 +201,25 @@ async def test_rate_key_is_the_channel() -> None:
     assert transport.rate_key(update) == "C0CHECKOUT"
     assert transport.default_rate == 1.0
     await transport.aclose()
+
+
+async def test_a_page_leaves_no_cycles_for_the_garbage_collector() -> None:
+    """The HTTP exchange of a page is freed by reference counting, not left to the cyclic
+    collector, whose pauses land in the middle of later pages: httpx ties a response and its
+    stream into a cycle, which provider_http breaks. (slack-sdk's `to_dict` still leaves a
+    small cycle per model it serializes; the buttons are serialized once per status.)"""
+    with trio.fail_after(10):
+        async with slack() as (standin, transport):
+            await transport.send(message("slack", "U0ALICE"))  # connection, caches
+            gc.collect()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            try:
+                for n in range(5):
+                    await transport.send(message("slack", "U0ALICE", notification_id=f"inc-7-n{n}"))
+                gc.collect()
+                left = {type(o).__module__.split(".")[0] for o in gc.garbage}
+            finally:
+                gc.set_debug(0)
+                gc.garbage.clear()
+            assert len(standin.messages) == 6
+            assert not left & {"httpx", "httpcore"}
