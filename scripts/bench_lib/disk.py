@@ -76,6 +76,10 @@ class FsyncWatcher:
         self._thread.join()
         self.path.unlink(missing_ok=True)
 
+    def max(self) -> float:
+        """The slowest fdatasync seen (seconds; 0 without samples)."""
+        return max(self.times, default=0.0)
+
     def summary(self) -> str:
         t = sorted(self.times)
         if not t:
