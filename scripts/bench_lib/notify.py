@@ -439,12 +439,18 @@ async def _open_loop_run(
 
 
 async def _pager_latency(
-    plan: Plan, folder: Path, pin: list[str], providers: Providers, rate: int, seconds: float
+    plan: Plan,
+    folder: Path,
+    pin: list[str],
+    providers: Providers,
+    rate: int,
+    seconds: float,
+    run: int = 1,
 ) -> Latency:
     res = Latency("pager", rate)
     server, main_url, ingest_port = await _start_pager(folder, pin, providers, None)
     try:
-        tag = f"w{rate}"
+        tag = f"w{rate}x{run}"  # each run's alerts are told apart at the stand-in
         warm = [pd_trigger("slack", tag, i) for i in range(plan.warm)]
         warm_reqs = [
             http_request(
@@ -461,7 +467,7 @@ async def _pager_latency(
         await _wait_for(
             lambda: len(_first_by_index(providers.arrivals["slack"], tag)), plan.warm, 10
         )
-        tag = f"r{rate}"
+        tag = f"r{rate}x{run}"
         n = max(2, round(rate * seconds))
         reqs = [
             http_request(
@@ -737,7 +743,13 @@ async def _notify_async(
                 say(f"latency: pager at {rate:,} alerts/s for {seconds:g} s (run {attempt}) ...")
                 try:
                     r = await _pager_latency(
-                        plan, scratch / f"lat-{rate}-{attempt}", srv_pin, providers, rate, seconds
+                        plan,
+                        scratch / f"lat-{rate}-{attempt}",
+                        srv_pin,
+                        providers,
+                        rate,
+                        seconds,
+                        attempt,
                     )
                 except (RuntimeError, OSError) as e:
                     r = Latency("pager", rate, errors=[f"could not be measured: {e}"])
