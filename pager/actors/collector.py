@@ -104,6 +104,7 @@ async def run_collector(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS
             gc.unfreeze()
             found = gc.collect()
             log.info("full collection: %d objects freed in %.2f s", found, time.perf_counter() - t)
+            rate.recount()
         if ticks % FREEZE_EVERY == 0:
             gc.freeze()
             rate.recount()

@@ -378,7 +378,7 @@ class Latency:
     shed: list[str] = field(default_factory=list)  # 503s, connections refused: backpressure
     connections: int = 0
     disk: str = ""
-    disk_max: float = 0.0  # the slowest fdatasync of the disk watcher during the run
+    disk_max: float = float("nan")  # the slowest fdatasync of the disk watcher meanwhile
 
 
 async def _open_loop_run(
@@ -761,18 +761,22 @@ async def _notify_async(
         for r in pager_res:
             what = "ingest -> stand-in Slack chat.postMessage"
             if r.rate == TARGET_RATE and stalled:
-                what += (
-                    " (disk quiet)" if r.disk_max <= DISK_QUIET else " (disk stalled in every run)"
-                )
+                n = len(stalled) + 1
+                if r.disk_max <= DISK_QUIET:
+                    what += f" (run {n}, the first with a quiet disk)"
+                elif r.disk_max > DISK_QUIET:
+                    what += f" (run {n}; the disk stalled in every run)"
             _latency_row(table, r, what, r.rate == TARGET_RATE)
         if stalled:
             table.notes.append(
-                f"runs at {TARGET_RATE} alerts/s repeated because the disk stalled (its "
-                f"fdatasync took over {DISK_QUIET * 1000:g} ms): "
+                f"runs at {TARGET_RATE} alerts/s repeated because the disk stalled (the "
+                f"watcher's fdatasync took over {DISK_QUIET * 1000:g} ms at least once): "
                 + "; ".join(
-                    f"p50 {fmt_ms(r.p50)} / p99 {fmt_ms(r.p99)} (max {fmt_ms(r.max)}) with "
-                    + r.disk.removeprefix("disk ")
-                    for r in stalled
+                    f"run {i}: p50 {fmt_ms(r.p50)} / p99 {fmt_ms(r.p99)} (max {fmt_ms(r.max)}), "
+                    f"{r.ok:,} of {r.sent:,} alerts reached the provider"
+                    + (f", shed {', '.join(r.shed)}" if r.shed else "")
+                    + f", with {r.disk.removeprefix('disk ')}"
+                    for i, r in enumerate(stalled, 1)
                 )
             )
         # -- latency, Alertmanager

@@ -79,4 +79,23 @@ async def test_collector_raises_the_threshold_while_objects_pile_up_then_lowers_
                 await trio.sleep(ADAPT_EVERY)
         assert gc.get_threshold()[0] == YOUNG_MIN
         nursery.cancel_scope.cancel()
-    assert len(kept) >= 5_000
+
+
+async def test_rate_counts_new_objects_across_collections_and_a_freeze(
+    gc_restored: None, autojump_clock: trio.testing.MockClock
+) -> None:
+    collector.tune(YOUNG_MIN)
+    rate = collector._Rate()
+    kept = [[i] for i in range(50_000)]  # 50,000 new tracked lists: ~25 young collections
+    await trio.sleep(2)
+    made = rate.take(YOUNG_MIN)
+    assert 20_000 <= made <= 30_000  # 50,000 objects in 2 s, within a collection or two
+    # freezing sets the young count back to 0: without a recount the next look would
+    # see the drop as objects freed and under-count what comes after it
+    more = [[i] for i in range(1_500)]
+    gc.freeze()
+    rate.recount()
+    more += [[i] for i in range(1_000)]
+    await trio.sleep(1)
+    assert 900 <= rate.take(YOUNG_MIN) <= 1_200
+    assert len(kept) + len(more) == 52_500

@@ -64,6 +64,9 @@ async def test_page_is_a_dm_with_blocks_and_buttons_then_edited_in_place() -> No
                 ("snooze", None),
                 ("escalate", "inc-7"),
             ]
+            actions = next(b for b in body["blocks"] if b["type"] == "actions")
+            assert actions["block_id"] == "incident:inc-7"
+            assert "\x1f" not in req.body.decode()  # no stand-in id left in what Slack gets
             menu = buttons[2]
             assert menu["type"] == "static_select"
             assert [(o["text"]["text"], o["value"]) for o in menu["options"]] == [
