@@ -23,6 +23,8 @@ import httpx
 import trio
 
 from pager.config.models_channels import template_environment
+from pager.transports.base import ProviderUnreachable
+from pager.transports.provider_http import request
 from pager.transports.slack import slack_blocks
 from pager.transports.templates import Renderer, template_context
 
@@ -154,9 +156,12 @@ class SlackResponder:
             )
             body = {"replace_original": True, "text": text, "blocks": blocks}
         try:
-            response = await client.post(url, json=body)
-        except (httpx.HTTPError, trio.TooSlowError) as e:
-            log.warning("Slack response_url did not take the answer: %s", type(e).__name__)
+            response = await request(client, "POST", url, json=body)
+        except (ProviderUnreachable, trio.TooSlowError) as e:
+            # the type only: the URL (which the text may carry) is a credential
+            log.warning(
+                "Slack response_url did not take the answer: %s", type(e.__cause__ or e).__name__
+            )
             return
         if response.status_code != 200:
             log.warning("Slack response_url answered %d", response.status_code)

@@ -19,6 +19,7 @@ import trio
 from pager.core.events import IncidentAcknowledged, IncidentSnoozed
 from pager.core.model import Status
 
+from ..standins.asgi import Fault
 from .interactions import VIRTUAL_DEADLINE, Scene, scene, slack_body
 
 RULES = "[{after: 0m, via: slack}]"
@@ -177,3 +178,20 @@ async def test_a_press_on_a_resolved_incident_answers_with_its_state(
             last = s.providers.slack.responses[-1].body
             assert "is already resolved (by alice): nothing to do" in str(last["blocks"])
             assert buttons(last["blocks"]) == []
+
+
+async def test_a_response_url_that_fails_costs_only_the_rewrite(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with scene(RULES) as s:
+            s.providers.slack.fail_always(Fault(drop=True))
+            with caplog.at_level(logging.WARNING, logger="pager.slack"):
+                await press(s, "ack")
+                await trio.sleep(1)
+            assert s.state.incidents["inc-1"].status is Status.ACKNOWLEDGED
+            assert s.providers.slack.responses == []
+            said = [r.getMessage() for r in caplog.records if "response_url" in r.getMessage()]
+            # what went wrong, by type; never the URL, which is a credential
+            assert said == ["Slack response_url did not take the answer: RemoteProtocolError"]
+            assert "/actions/" not in caplog.text
