@@ -297,7 +297,9 @@ class LeanConnection:
             try:
                 payload = _render(response, head=head, close=close)
             except Exception:
-                _log.exception("handler answer to %s %s cannot be sent", request.method, path)
+                _log.exception(
+                    "handler answer to %s %s cannot be sent", request.method, path_for_logs(path)
+                )
                 return closing_response(500, "internal error", head=head)
             await stream.send_all(payload)
             if close:
