@@ -50,7 +50,7 @@ def build_transports(
     if channels.twilio is not None:
         api = TwilioApi(channels.twilio, http=http)
         out["sms"] = TwilioSmsTransport(api, renderer)
-        out["voice"] = TwilioVoiceTransport(api, renderer)
+        out["voice"] = TwilioVoiceTransport(api)
     if channels.email is not None:
         public_url = str(config.server.public_url or "")
         out["email"] = EmailTransport(channels.email, renderer, public_url=public_url)

@@ -16,10 +16,10 @@ import httpx
 
 from pager.config.models_channels import TwilioChannel
 
-from .base import DeliveryError, ProviderRejected, ProviderUnreachable
+from .base import DeliveryError, Message, ProviderRejected, ProviderUnreachable, Transport
 from .provider_http import DEFAULT_RETRY_AFTER, make_client, request, retry_after
 
-__all__ = ["PERMANENT_CODES", "TwilioApi", "twilio_error"]
+__all__ = ["PERMANENT_CODES", "TwilioApi", "TwilioTransport", "twilio_error"]
 
 PERMANENT_CODES = {
     20003: "authentication failed (account sid / auth token)",
@@ -93,3 +93,18 @@ class TwilioApi:
                 f"Twilio {resource} answered {response.status_code} without a sid"
             )
         return sid
+
+
+class TwilioTransport(Transport):
+    """The base of the SMS and voice transports: they hold the account's `TwilioApi` (closed
+    with the last of them) and are paced per sending number."""
+
+    def __init__(self, api: TwilioApi) -> None:
+        self.api = api
+        api.hold()
+
+    def rate_key(self, message: Message) -> str:
+        return self.api.from_number
+
+    async def aclose(self) -> None:
+        await self.api.release()

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .base import Message, ProviderRejected, Sent, Transport
+from .base import Message, ProviderRejected, Sent
 from .templates import Renderer, template_context
-from .twilio_api import TwilioApi
+from .twilio_api import TwilioApi, TwilioTransport
 
 __all__ = ["TwilioSmsTransport", "segment_budget", "sms_text"]
 
@@ -62,17 +62,13 @@ def sms_text(renderer: Renderer, message: Message) -> str:
     return fit_title(render, message.incident.title)
 
 
-class TwilioSmsTransport(Transport):
+class TwilioSmsTransport(TwilioTransport):
     method = "sms"
     default_rate = 1.0  # a long-code number sends about one message per second
 
     def __init__(self, api: TwilioApi, renderer: Renderer | None = None) -> None:
-        self.api = api
+        super().__init__(api)
         self.renderer = renderer or Renderer()
-        api.hold()
-
-    def rate_key(self, message: Message) -> str:
-        return self.api.from_number
 
     async def send(self, message: Message) -> Sent:
         if not message.address:
@@ -85,6 +81,3 @@ class TwilioSmsTransport(Transport):
         if message.public_url:
             form["StatusCallback"] = f"{message.public_url}/hooks/twilio/status"
         return Sent(provider_id=await self.api.create("Messages", form))
-
-    async def aclose(self) -> None:
-        await self.api.release()

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from .base import Message, ProviderRejected, Sent, Transport
+from .base import Message, ProviderRejected, Sent
 from .templates import Renderer, template_context
-from .twilio_api import TwilioApi
+from .twilio_api import TwilioTransport
 
 __all__ = [
     "MENU",
@@ -84,17 +84,9 @@ def menu_twiml(say: str, gather_url: str) -> str:
     return str(response)
 
 
-class TwilioVoiceTransport(Transport):
+class TwilioVoiceTransport(TwilioTransport):
     method = "voice"
     default_rate = 1.0  # Twilio places about one call per second per account by default
-
-    def __init__(self, api: TwilioApi, renderer: Renderer | None = None) -> None:
-        self.api = api
-        self.renderer = renderer or Renderer()
-        api.hold()
-
-    def rate_key(self, message: Message) -> str:
-        return self.api.from_number
 
     async def send(self, message: Message) -> Sent:
         if not message.address:
@@ -117,6 +109,3 @@ class TwilioVoiceTransport(Transport):
             "Timeout": "30",
         }
         return Sent(provider_id=await self.api.create("Calls", form))
-
-    async def aclose(self) -> None:
-        await self.api.release()
