@@ -27,7 +27,7 @@ from pager.core.events import Event
 from pager.core.incident import decide_full, next_deadline
 from pager.core.model import Incident, Status
 from pager.core.rules import Context, RulesBook
-from pager.core.state import SystemState
+from pager.core.state import SystemState, maintenance_reason
 from pager.errors import LogUnavailable, PagerError
 from pager.replay.history import ensure_incident
 from pager.store.base import LogDamaged
@@ -190,15 +190,10 @@ class IncidentActor:
 
     def _context(self, rules: RulesBook, service_id: str, now: datetime) -> Context:
         svc = rules.service(service_id)
-        reason = None
-        for w in svc.maintenance:
-            if w.covers(now):
-                reason = w.reason or "maintenance window"
-                break
-        else:
-            win = self.state.maintenance_for(service_id, now)
-            if win is not None:
-                reason = win.reason or "maintenance window"
         return Context(
-            service=svc, now=now, maintenance=reason, oncall=rules.oncall, users=rules.users
+            service=svc,
+            now=now,
+            maintenance=maintenance_reason(svc, now, self.state),
+            oncall=rules.oncall,
+            users=rules.users,
         )

@@ -39,10 +39,10 @@ from .events import (
 from .evolve import evolve
 from .model import Incident, Status
 from .notifications import Notification, NotificationBook
-from .rules import Window
+from .rules import ServiceRules, Window
 from .snapshot_codec import incident_from_json, notification_from_json, to_datetime
 
-__all__ = ["STATE_VERSION", "SystemState"]
+__all__ = ["STATE_VERSION", "SystemState", "maintenance_reason"]
 
 STATE_VERSION = 2
 RECENT_CHANGES = 50
@@ -102,18 +102,16 @@ class SystemState:
             iid = event.incident_id
             if isinstance(event, LinkUsed):
                 self.used_links[event.link_id] = event.expires_at
+            if event.TYPE.startswith("notification."):
+                self.notifications.apply(event, at)
             current = self.incidents.get(iid)
             if current is None and iid in self.archive:
                 # archived and not rebuilt (a late delivery receipt, say): its history grows
-                # in the log; the summary only needs to know where it ends, and a
-                # notification still in flight needs its outcome
+                # in the log; the summary only needs to know where it ends (a notification
+                # still in flight got its outcome above)
                 self.archive[iid] = self.archive[iid]._replace(last_seq=seq, updated_at=at)
-                if event.TYPE.startswith("notification."):
-                    self.notifications.apply(event, at)
                 self.last_seq, self.last_ts = seq, at
                 return
-            if event.TYPE.startswith("notification."):
-                self.notifications.apply(event, at)
             inc = evolve(current, event, seq, at)
             self.incidents[iid] = inc
             if isinstance(event, IncidentOpened):
@@ -181,7 +179,7 @@ class SystemState:
 
     def maintenance_for(self, service_id: str, at: datetime) -> MaintenanceWindow | None:
         for w in self.maintenance.values():
-            if w.service_id == service_id and w.start <= at < w.end:
+            if w.service_id == service_id and w.as_window().covers(at):
                 return w
         return None
 
@@ -298,3 +296,15 @@ class SystemState:
         for _, code, iid in codes:
             s.by_code[code] = iid
         return s
+
+
+def maintenance_reason(
+    svc: ServiceRules, at: datetime, state: SystemState | None = None
+) -> str | None:
+    """Why `svc` is in maintenance at `at`, or None: the first of its configured windows that
+    covers the instant, else a window set through the API (held in `state`)."""
+    for w in svc.maintenance:
+        if w.covers(at):
+            return w.reason or "maintenance window"
+    win = state.maintenance_for(svc.id, at) if state is not None else None
+    return None if win is None else win.reason or "maintenance window"

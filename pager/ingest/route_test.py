@@ -5,13 +5,14 @@ ingest and routed by the same rules; the timeline comes from the core's dry run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pager.core.commands import NewIncident, Open, TriggerAlert, UpsertGroup
 from pager.core.dryrun import simulate
 from pager.core.rules import Context, RulesBook
+from pager.core.state import SystemState, maintenance_reason
 from pager.errors import BadRequest, InvalidEvent
 
 from .alertmanager import parse_webhook
@@ -52,7 +53,7 @@ def route_test(
     *,
     integration: str | None = None,
     key: str | None = None,
-    maintenance: Callable[[str, datetime], str | None] | None = None,
+    state: SystemState | None = None,
 ) -> dict[str, Any]:
     integration = integration or detect_integration(payload)
     if integration not in INTEGRATIONS:
@@ -86,12 +87,7 @@ def route_test(
                       integration=integration)  # fmt: skip
 
     def context_at(t: datetime) -> Context:
-        reason = None
-        for w in svc.maintenance:
-            if w.covers(t):
-                reason = w.reason or "maintenance window"
-        if reason is None and maintenance is not None:
-            reason = maintenance(service_id, t)
+        reason = maintenance_reason(svc, t, state)
         return Context(
             service=svc, now=t, maintenance=reason, oncall=rules.oncall, users=rules.users
         )

@@ -4,7 +4,6 @@ run of routing and escalation for a sample alert."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 import trio
 from quart import Response, request
@@ -74,10 +73,6 @@ def register(app: QuartTrio, system: System) -> None:
             except ValueError:
                 raise BadRequest(f"at: {body['at']!r} is not an ISO 8601 instant") from None
 
-        def maintenance(service_id: str, t: datetime) -> str | None:
-            w = system.state.maintenance_for(service_id, t)
-            return (w.reason or "maintenance window") if w else None
-
         for field in ("integration", "key"):
             if body.get(field) is not None and not isinstance(body[field], str):
                 raise BadRequest(f"{field}: must be a string")
@@ -87,6 +82,6 @@ def register(app: QuartTrio, system: System) -> None:
             at,
             integration=body.get("integration"),
             key=body.get("key"),
-            maintenance=maintenance,
+            state=system.state,
         )
         return jsonify(result)
