@@ -26,7 +26,7 @@ from pager.config.models_channels import template_environment
 from pager.transports.base import ProviderUnreachable
 from pager.transports.provider_http import request
 from pager.transports.slack import slack_blocks
-from pager.transports.templates import Renderer, template_context
+from pager.transports.templates import template_context
 
 from .interactions import Answer, message_of, perform
 from .system import System
@@ -147,9 +147,7 @@ class SlackResponder:
             body = {"response_type": "ephemeral", "replace_original": False, "text": answer.text}
         else:
             message = message_of(self.system, inc, topic=inc.status.value)
-            text = Renderer(self.system.config.templates).render(
-                "slack", "text", template_context(message)
-            )
+            text = self.system.renderer.render("slack", "text", template_context(message))
             blocks = slack_blocks(message, text)
             blocks.append(
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(answer.text)}]}

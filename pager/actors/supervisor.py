@@ -213,7 +213,9 @@ def _dispatcher(
             timeouts[method] = section.timeout.total_seconds()
             rates[method] = section.rate_per_second
     return Dispatcher(
-        transports if transports is not None else build_transports(config),
+        transports
+        if transports is not None
+        else build_transports(config, renderer=system.renderer),
         journal=system.journal,
         state=system.state,
         clock=system.clock,

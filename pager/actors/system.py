@@ -5,8 +5,6 @@ for something and await the answer. Built by the supervisor; passed explicitly t
 from __future__ import annotations
 
 import hmac
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +16,7 @@ from pager.core.rules import RulesBook
 from pager.core.state import SystemState
 from pager.errors import Unavailable
 from pager.store.base import EventLog
+from pager.transports.templates import Renderer
 
 from .broadcaster import Broadcaster
 from .journal import Journal
@@ -47,8 +46,9 @@ class System:
     slack_responder: SlackResponder | None = None  # acts on Slack button presses
     dispatcher: Dispatcher | None = None  # the delivery actors, for /metrics
     ready: bool = False
-    started_at: float = field(default_factory=lambda: -math.inf)
-    on_reload: list[Callable[[], None]] = field(default_factory=list)
+    # the message templates in force: every transport and hook renders through this one,
+    # and a reload swaps its templates
+    renderer: Renderer = field(init=False)
     request_timeout: float = REQUEST_TIMEOUT
     config_path: str | None = None  # where a reload reads the configuration from
     # per integration key; one for every listener, so a key's rate is the same wherever it posts
@@ -56,6 +56,9 @@ class System:
     ingest_handlers: list[Any] = field(
         default_factory=list
     )  # for /metrics: each counts its requests
+
+    def __post_init__(self) -> None:
+        self.renderer = Renderer(self.config.templates)
 
     def current_rules(self) -> RulesBook:
         return self.rules
@@ -97,8 +100,7 @@ class System:
             )
         self.config = config
         self.rules = rules
-        for hook in self.on_reload:
-            hook()
+        self.renderer.templates = config.templates
         return pending
 
     def token_name(self, token: str) -> str | None:

@@ -39,11 +39,12 @@ class MissingTransport(Transport):
 
 
 def build_transports(
-    config: Any, http: httpx.AsyncBaseTransport | None = None
+    config: Any, http: httpx.AsyncBaseTransport | None = None, renderer: Renderer | None = None
 ) -> dict[str, Transport]:
-    """Every method in METHODS mapped to its transport."""
+    """Every method in METHODS mapped to its transport, rendering with `renderer` (by
+    default one of the configuration's templates)."""
     channels = config.channels
-    renderer = Renderer(config.templates)
+    renderer = renderer or Renderer(config.templates)
     out: dict[str, Transport] = {"console": ConsoleTransport()}
     if channels.slack is not None:
         out["slack"] = SlackTransport(channels.slack, renderer, http=http)

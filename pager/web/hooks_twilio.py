@@ -33,7 +33,6 @@ from pager.core.commands import Fallback
 from pager.core.events import NotificationDelivered
 from pager.errors import PagerError
 from pager.transports.base import Message
-from pager.transports.templates import Renderer
 from pager.transports.twilio_voice import (
     call_twiml,
     goodbye_twiml,
@@ -92,9 +91,6 @@ async def verified_form(system: System) -> dict[str, str] | None:
 
 
 def register(app: QuartTrio, system: System) -> None:
-    def renderer() -> Renderer:  # the templates in force now (a reload may change them)
-        return Renderer(system.config.templates)
-
     receiving: set[str] = set()  # receipts being journaled: a duplicate waits for nothing
     answered_calls = RecentlySeen(ONE_ANSWER_PER_CALL)
 
@@ -112,7 +108,7 @@ def register(app: QuartTrio, system: System) -> None:
         message = message_for(notification_id)
         if message is None:
             return twiml(machine_twiml("This is pager. The incident is no longer known."))
-        return twiml(call_twiml(voice_text(renderer(), message), gather_url(notification_id)))
+        return twiml(call_twiml(voice_text(system.renderer, message), gather_url(notification_id)))
 
     @app.post("/hooks/twilio/voice/<notification_id>")
     async def twilio_voice(notification_id: str) -> Response:
@@ -121,7 +117,7 @@ def register(app: QuartTrio, system: System) -> None:
             return forbidden()
         if form.get("AnsweredBy", "").startswith("machine"):
             message = message_for(notification_id)
-            say = voice_text(renderer(), message) if message else "This is pager."
+            say = voice_text(system.renderer, message) if message else "This is pager."
             return twiml(machine_twiml(say))
         return call(notification_id)
 

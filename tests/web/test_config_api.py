@@ -54,11 +54,17 @@ async def test_route_test_answers_service_policy_and_who_when(tmp_path: Path) ->
             assert run.system.state.incidents == {}
 
 
+TWILIO = """  console: {}
+  twilio: {account_sid: AC00000000000000000000000000000000, auth_token: t, from_number: "+15555550100"}
+"""
+NEW_SMS = '\ntemplates:\n  sms:\n    text: "NEW {{ incident.title }}"\n'
+
+
 async def test_reload_swaps_valid_config_refuses_invalid_and_keeps_incidents(
     tmp_path: Path,
 ) -> None:
     cfg = tmp_path / "pager.yaml"
-    text = config_text(tmp_path / "data")
+    text = TWILIO.join(config_text(tmp_path / "data").split("  console: {}\n"))
     cfg.write_text(text)
     with trio.fail_after(30):
         async with (
@@ -94,3 +100,14 @@ async def test_reload_swaps_valid_config_refuses_invalid_and_keeps_incidents(
             assert len(r.json()["incidents"]) == 2
             applied = [rec for rec in run.system.log.read_from(1) if rec.type == "config.applied"]
             assert [a.data["digest"] for a in applied][-1] == run.system.rules.digest
+            # templates too: the SMS transport renders through the system's renderer, whose
+            # templates the reload swapped
+            renderer = run.system.renderer
+            assert renderer.custom("sms", "text") is None
+            cfg.write_text(text + NEW_SMS)
+            r = await client.post(f"{base}/api/v1/config/reload", headers=auth())
+            assert r.status_code == 200, r.text
+            assert run.system.renderer is renderer
+            assert renderer.custom("sms", "text") == "NEW {{ incident.title }}"
+            assert run.system.dispatcher is not None
+            assert run.system.dispatcher.actors["sms"].transport.renderer is renderer  # type: ignore[attr-defined]
