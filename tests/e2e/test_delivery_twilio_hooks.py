@@ -109,6 +109,7 @@ async def test_receipts_are_journaled_once_and_steps_on_the_way_ignored(
             r = await s.post("/hooks/twilio/status", sms_receipt(sid, "delivered"))
             assert r.status_code == 204
             r = await s.post("/hooks/twilio/status", sms_receipt(sid, "delivered"))  # again
+            assert r.status_code == 204
             assert s.delivered() == [("inc-1-n1", "delivered")]
             n = s.run.system.state.notifications.by_id["inc-1-n1"]
             assert n.status == "delivered" and [a.outcome for a in n.history] == [

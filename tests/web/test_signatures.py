@@ -78,7 +78,8 @@ def test_form_bodies_are_ascii() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.text(max_size=20), st.text(max_size=80))
 def test_slack_check_never_raises(body: bytes, ts: str, sig: str) -> None:
-    assert slack_verified(SECRET, body, ts, sig, NOW) in (True, False)
+    # arbitrary input neither raises nor verifies
+    assert slack_verified(SECRET, body, ts, sig, NOW) is False
 
 
 @settings(max_examples=300, deadline=None)
@@ -87,4 +88,4 @@ def test_twilio_check_never_raises(body: bytes, sig: str) -> None:
     fields = form_fields(body)
     assert fields is None or isinstance(fields, MultiDict)
     if fields is not None:
-        assert twilio_verified("t", "https://p.test/hooks/twilio/sms", fields, sig) in (True, False)
+        assert twilio_verified("t", "https://p.test/hooks/twilio/sms", fields, sig) is False
