@@ -46,12 +46,6 @@ class Broadcaster:
         self._new.set()
         self._new = trio.Event()
 
-    async def run(
-        self, *, task_status: trio.TaskStatus[Broadcaster] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        task_status.started(self)
-        await trio.sleep_forever()
-
     def close_all(self) -> None:
         """Shutdown: every subscription ends (its websocket closes normally)."""
         self._closing = True

@@ -50,13 +50,6 @@ class Mailbox(Generic[T]):
         self._closed = True
         self._wake()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __len__(self) -> int:
-        return len(self._items)
-
     def _wake(self) -> None:
         task, self._waiter = self._waiter, None
         if task is not None:

@@ -9,7 +9,6 @@ import trio
 
 from pager.core.commands import Command
 from pager.core.model import Incident
-from pager.errors import PagerError
 
 __all__ = ["Act", "Closed", "Ingest", "Outcome", "Reply", "Reroute"]
 
@@ -44,10 +43,6 @@ class Reply:
         if not self._done.is_set():
             self._error = error
             self._done.set()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
 
     async def wait(self) -> Outcome:
         await self._done.wait()
@@ -92,11 +87,4 @@ class Reroute:
     request: Ingest | Act
 
 
-Request = Ingest | Act
 RouterMessage = Ingest | Act | Closed | Reroute
-
-
-def busy(what: str) -> PagerError:
-    from pager.errors import Unavailable
-
-    return Unavailable(f"{what} is busy; try again")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -64,7 +64,6 @@ class Running:
     urls: list[str]
     ingest_url: str | None
     load: LoadReport
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def _split(listen: str) -> tuple[str, int]:
@@ -158,7 +157,6 @@ async def run_pager(
             system.router = router
             snapshotter.busy = router.has_actor
             async with trio.open_nursery() as core:
-                await core.start(hub.run)
                 router_done = trio.Event()
 
                 async def run_router(*, task_status: trio.TaskStatus[Router]) -> None:

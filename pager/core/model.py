@@ -23,7 +23,6 @@ __all__ = [
     "Severity",
     "Status",
     "TimelineEntry",
-    "Urgency",
     "short_code",
 ]
 
@@ -47,11 +46,6 @@ _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 def worst_severity(a: str, b: str) -> str:
     return a if _SEVERITY_RANK.get(a, 9) <= _SEVERITY_RANK.get(b, 9) else b
-
-
-class Urgency(StrEnum):
-    HIGH = "high"
-    LOW = "low"
 
 
 @dataclass(frozen=True, slots=True)

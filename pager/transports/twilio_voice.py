@@ -20,7 +20,6 @@ from .twilio_api import TwilioTransport
 __all__ = [
     "MENU",
     "TwilioVoiceTransport",
-    "answer_received_twiml",
     "call_twiml",
     "goodbye_twiml",
     "machine_twiml",
@@ -59,10 +58,6 @@ def machine_twiml(say: str) -> str:
     response.say(f"{say} Please open pager to respond.")
     response.hangup()
     return str(response)
-
-
-def answer_received_twiml() -> str:
-    return goodbye_twiml("Your answer was received.")
 
 
 def goodbye_twiml(say: str) -> str:

@@ -30,6 +30,3 @@ class RecentlySeen:
             return False
         self._seen[key] = now
         return True
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._seen
