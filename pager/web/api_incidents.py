@@ -21,7 +21,7 @@ from pager.ingest.validate import parse_time
 from pager.replay.history import ensure_incident
 
 from .api_notifications import notification_json
-from .auth import authenticate
+from .auth import acting_user, authenticate
 from .responses import json_body, jsonify
 from .views import incident_json, summary_json
 
@@ -58,16 +58,6 @@ def _since(raw: str | None) -> datetime | None:
 
 
 def register(app: QuartTrio, system: System) -> None:
-    def who(body: dict[str, Any], token_name: str) -> str:
-        by = body.get("by")
-        if by is None:
-            return token_name
-        if not isinstance(by, str) or not by:
-            raise BadRequest("by: must be a user id")
-        if by not in {u.id for u in system.config.users}:
-            raise BadRequest(f"by: unknown user {by!r}")
-        return by
-
     @app.get("/api/v1/incidents")
     async def list_incidents() -> Response:
         authenticate(system, request.headers)
@@ -124,7 +114,7 @@ def register(app: QuartTrio, system: System) -> None:
     async def act(incident_id: str, make: Any) -> Response:
         token = authenticate(system, request.headers)
         body = await json_body()
-        command: Command = make(body, who(body, token))
+        command: Command = make(body, acting_user(system, body, token))
         outcome = await system.submit(Act(incident_id, command))
         inc = outcome.incident or await ensure_incident(system.state, system.log, incident_id)
         if inc is None:

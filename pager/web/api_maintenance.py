@@ -17,7 +17,7 @@ from pager.core.events import MaintenanceEnded, MaintenanceStarted
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
 
-from .auth import authenticate
+from .auth import acting_user, authenticate
 from .responses import json_body, jsonify
 
 __all__ = ["register"]
@@ -81,7 +81,7 @@ def register(app: QuartTrio, system: System) -> None:
             start=start,
             end=end,
             reason=reason,
-            by=body.get("by") if isinstance(body.get("by"), str) else token,
+            by=acting_user(system, body, token),
         )
         await system.journal.record([ev], now)
         return jsonify(_window_json(ev.window_id, service_id, start, end, reason, "api"), 201)

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from pager.actors.system import System
-from pager.errors import Forbidden, Unauthorized
+from pager.errors import BadRequest, Forbidden, Unauthorized
 
-__all__ = ["authenticate"]
+__all__ = ["acting_user", "authenticate"]
 
 
 class HeaderLookup(Protocol):
@@ -27,3 +27,16 @@ def authenticate(system: System, headers: HeaderLookup) -> str:
     if name is None:
         raise Forbidden("this token is not allowed")
     return name
+
+
+def acting_user(system: System, body: dict[str, Any], token_name: str) -> str:
+    """Who an API action is journaled as: the body's `by` (a configured user's id), else the
+    name of the token that made the request. Raises BadRequest for any other `by`."""
+    by = body.get("by")
+    if by is None:
+        return token_name
+    if not isinstance(by, str) or not by:
+        raise BadRequest("by: must be a user id")
+    if by not in system.current_rules().users:
+        raise BadRequest(f"by: unknown user {by!r}")
+    return by
