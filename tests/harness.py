@@ -9,8 +9,8 @@ and would fire socket timeouts while a client waits.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -19,9 +19,8 @@ from typing import Any
 import trio
 
 from pager.actors.supervisor import Running, run_pager
-from pager.clock import WallClock
 from pager.config import Config, load_config_text
-from pager.store.base import EventLog
+from pager.core.state import SystemState
 
 TOKEN = "test-token-0123456789"
 EPOCH = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 3 a.m.
@@ -102,31 +101,30 @@ def make_config(
 
 
 @asynccontextmanager
-async def running_pager(
-    config: Config,
-    *,
-    event_log: EventLog | None = None,
-    clock: WallClock | None = None,
-    serve_edges: bool = True,
-    config_path: str | None = None,
-) -> AsyncIterator[Running]:
+async def running_pager(config: Config, **options: Any) -> AsyncIterator[Running]:
+    """pager in this test's nursery (`run_pager` with these keyword options), shut down
+    gracefully when the block ends."""
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         running: Running = await nursery.start(
-            partial(
-                run_pager,
-                config,
-                shutdown=shutdown,
-                event_log=event_log,
-                clock=clock,
-                serve_edges=serve_edges,
-                config_path=config_path,
-            )
+            partial(run_pager, config, shutdown=shutdown, **options)
         )
         try:
             yield running
         finally:
             shutdown.set()
+
+
+async def until(run: Running, holds: Callable[[SystemState], bool]) -> None:
+    """Wait until `holds(state)`: checked now and after each journaled record (the state
+    applies a record before the stream carries it), never by polling."""
+    if holds(run.system.state):
+        return
+    async with aclosing(run.system.hub.subscribe(run.system.state.last_seq + 1)) as records:
+        async for _ in records:
+            if holds(run.system.state):
+                return
+    raise AssertionError("pager stopped before the state held")
 
 
 def auth() -> dict[str, str]:

@@ -14,7 +14,7 @@ import trio.testing
 
 from pager.core.archive import IncidentSummary
 
-from ..harness import auth, make_config, running_pager
+from ..harness import auth, make_config, running_pager, until
 
 
 async def post(client: httpx.AsyncClient, base: str, key: str) -> None:
@@ -26,8 +26,7 @@ async def post(client: httpx.AsyncClient, base: str, key: str) -> None:
 
 async def settle(run) -> None:  # type: ignore[no-untyped-def]
     """Until every notification has its outcome (the console delivers at once)."""
-    while run.system.state.notifications.pending.get("console"):
-        await trio.testing.wait_all_tasks_blocked()
+    await until(run, lambda st: not st.notifications.pending.get("console"))
 
 
 async def test_archived_incidents_survive_restart_and_rebuild_from_the_log(tmp_path: Path) -> None:

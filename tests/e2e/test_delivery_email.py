@@ -19,6 +19,7 @@ from pager.core.commands import TriggerAlert
 from pager.store.memory import MemoryLog
 from pager.transports.registry import build_transports
 
+from ..harness import until
 from ..standins.scene import Providers, delivery_config, running
 from ..standins.smtp import PASSWORD, USER, MailServer, self_signed, smtp_server
 
@@ -52,9 +53,8 @@ async def pager_with_email(server: MailServer, providers: Providers) -> AsyncIte
 
 
 async def settled(run: Running, nid: str) -> str:
-    while (n := run.system.state.notifications.by_id.get(nid)) is None or n.open:
-        await trio.sleep(0.02)
-    return n.status
+    await until(run, lambda st: (n := st.notifications.by_id.get(nid)) is not None and not n.open)
+    return run.system.state.notifications.by_id[nid].status
 
 
 async def test_a_dropped_smtp_connection_is_retried_and_recorded(

@@ -22,7 +22,7 @@ from pager.store.memory import MemoryLog
 from pager.transports.registry import build_transports
 from pager.web.app import create_app
 
-from ..harness import EPOCH, auth
+from ..harness import EPOCH, auth, until
 from ..standins.scene import Providers, delivery_config, pd_trigger, running
 from ..standins.serve import served
 
@@ -136,10 +136,13 @@ async def test_over_real_http_with_the_transports_the_configuration_builds() -> 
                         TriggerAlert(key="disk", summary="db-1 disk full", severity="critical"),
                     )
                 )
-                while len(run.system.state.notifications.pending.get("sms", {})) + len(
-                    run.system.state.notifications.pending.get("slack", {})
-                ):
-                    await trio.sleep(0.02)
+                await until(
+                    run,
+                    lambda st: (
+                        not st.notifications.pending.get("sms")
+                        and not st.notifications.pending.get("slack")
+                    ),
+                )
                 ns = run.system.state.notifications.for_incident("inc-1")
     assert [(n.method, n.status) for n in ns] == [("slack", "sent"), ("sms", "sent")]
     assert ns[0].provider_id == f"D0ALICE:{providers.slack.messages[0].ts}"

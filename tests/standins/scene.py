@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
-import trio
 
-from pager.actors.supervisor import Running, run_pager
+from pager.actors.supervisor import Running
 from pager.clock import WallClock
 from pager.config import Config, load_config_text
 from pager.store.base import EventLog
 from pager.transports.base import Transport
 
+from ..harness import running_pager
 from .serve import InProcess
 from .slack import SlackStandIn
 from .teams import TeamsStandIn, WebhookReceiver
@@ -184,21 +183,12 @@ async def running(
 ) -> AsyncIterator[Running]:
     """pager without sockets of its own (`serve_edges=False`), with these transports; `http`
     carries its answers to Slack's `response_url` (e.g. `Providers.http`)."""
-    shutdown = trio.Event()
-    async with trio.open_nursery() as nursery:
-        run: Running = await nursery.start(
-            partial(
-                run_pager,
-                config,
-                shutdown=shutdown,
-                event_log=event_log,
-                clock=clock,
-                serve_edges=False,
-                transports=transports,
-                http=http,
-            )
-        )
-        try:
-            yield run
-        finally:
-            shutdown.set()
+    async with running_pager(
+        config,
+        event_log=event_log,
+        clock=clock,
+        serve_edges=False,
+        transports=transports,
+        http=http,
+    ) as run:
+        yield run

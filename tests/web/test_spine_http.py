@@ -11,7 +11,7 @@ import trio
 import trio.testing
 from trio_websocket import open_websocket_url
 
-from ..harness import TOKEN, auth, make_config, running_pager
+from ..harness import TOKEN, auth, make_config, running_pager, until
 
 WS_AUTH = [("Authorization", f"Bearer {TOKEN}")]
 
@@ -184,10 +184,13 @@ async def test_notifications_are_listed_with_their_attempts(tmp_path: Path) -> N
         ):
             base = run.urls[0]
             assert (await post_generic(client, base, "n")).status_code == 202
-            while not run.system.state.notifications.for_incident("inc-1") or any(
-                n.open for n in run.system.state.notifications.for_incident("inc-1")
-            ):
-                await trio.testing.wait_all_tasks_blocked()
+            await until(
+                run,
+                lambda st: (
+                    bool(ns := st.notifications.for_incident("inc-1"))
+                    and not any(n.open for n in ns)
+                ),
+            )
             r = await client.get(
                 f"{base}/api/v1/notifications", params={"incident": "inc-1"}, headers=auth()
             )
