@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from .routing import IntegrationRoute
 from .schedule import Schedule
+from .schedule_rotation import local_to_utc
 
 __all__ = [
     "BusinessHours",
@@ -80,8 +81,9 @@ class BusinessHours:
             d = (local + timedelta(days=day)).date()
             if d.weekday() not in self.days:
                 continue
-            opening = datetime.combine(d, self.start, tzinfo=zone)
-            if opening >= local:
+            # a start in a spring-forward gap opens when the gap ends
+            opening = local_to_utc(datetime.combine(d, self.start), zone)
+            if opening >= at:
                 return opening.astimezone(at.tzinfo)
         raise ValueError("business hours never open")
 
