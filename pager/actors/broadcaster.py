@@ -15,21 +15,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
 
-import orjson
 import trio
 
 from pager.store.base import EventLog, Record
 
-__all__ = ["RING_SIZE", "Broadcaster", "record_json"]
+__all__ = ["RING_SIZE", "Broadcaster"]
 
 RING_SIZE = 8192
 CATCH_UP_CHUNK = 1000
-
-
-def record_json(rec: Record) -> bytes:
-    if rec.line is not None:
-        return rec.line
-    return orjson.dumps(rec.to_json(), option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
 
 
 class Broadcaster:

@@ -188,7 +188,7 @@ def timeline(r: _Reader, incident_id: str) -> int:
 
 def export(r: _Reader, start: int) -> int:
     for rec in r.records(start):
-        r.out.write(orjson.dumps(rec.to_json(), option=_OPTS).decode() + "\n")
+        r.out.write(rec.json_bytes().decode() + "\n")
     return 0
 
 

@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 import trio
 
 from pager.core.events import SCHEMA_VERSION
 
 __all__ = ["CommitHook", "Draft", "EventLog", "LogDamaged", "Record", "Snapshot"]
+
+
+LINE_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS  # how a record is written as JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,14 @@ class Record:
     data: dict[str, Any]
     v: int = SCHEMA_VERSION
     event: object = field(default=None, compare=False, repr=False)
+    # the record's line in the log, without its newline (when written or read here)
     line: bytes | None = field(default=None, compare=False, repr=False)
+
+    def json_bytes(self) -> bytes:
+        """The record as one JSON line (no newline): its line in the log when known."""
+        if self.line is not None:
+            return self.line
+        return orjson.dumps(self.to_json(), option=LINE_OPTIONS)
 
     def to_json(self) -> dict[str, Any]:
         return {

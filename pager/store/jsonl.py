@@ -27,7 +27,7 @@ import trio
 from pager.core.events import SCHEMA_VERSION
 from pager.errors import LogUnavailable
 
-from .base import Draft, EventLog, Record, Snapshot
+from .base import LINE_OPTIONS, Draft, EventLog, Record, Snapshot
 from .lock import DirLock
 from .segments import (
     Segment,
@@ -45,7 +45,6 @@ __all__ = ["JsonlLog"]
 log = logging.getLogger("pager.store")
 
 DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024
-_DUMP = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
 class _Pending:
@@ -224,7 +223,7 @@ class JsonlLog(EventLog):
                     "subject": d.subject,
                     "data": d.data,
                 },
-                option=_DUMP,
+                option=LINE_OPTIONS,
             )
             lines.append(line)
             p.records.append(Record(seq, d.ts, d.type, d.subject, d.data, event=d.event, line=line))

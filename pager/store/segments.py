@@ -88,7 +88,7 @@ def parse_line(raw: bytes, expect_seq: int | None = None) -> Record:
         when = datetime.fromisoformat(ts)
     except (TypeError, ValueError):
         raise ValueError(f"bad timestamp {ts!r}") from None
-    return Record(seq, when, typ, str(subject), data, v=v)
+    return Record(seq, when, typ, str(subject), data, v=v, line=raw.rstrip(b"\n"))
 
 
 def iter_records(

@@ -13,7 +13,6 @@ import trio
 from quart import Response, websocket
 from quart_trio import QuartTrio
 
-from pager.actors.broadcaster import record_json
 from pager.actors.system import System
 from pager.errors import PagerError
 
@@ -43,7 +42,7 @@ def register(app: QuartTrio, system: System) -> None:
         await websocket.accept()
         async for rec in system.hub.subscribe(since):
             with trio.move_on_after(SEND_TIMEOUT) as scope:
-                await websocket.send(record_json(rec).decode())
+                await websocket.send(rec.json_bytes().decode())
             if scope.cancelled_caught:
                 await websocket.close(4000, f"too slow; resume with since={rec.seq}")
                 return None

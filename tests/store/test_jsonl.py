@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 import trio
 
@@ -43,6 +45,13 @@ async def test_records_survive_close_and_reopen(tmp_path: Path) -> None:
         lg = JsonlLog.open(tmp_path)
         try:
             assert [r.seq for r in lg.read_from(1)] == list(range(1, 8))
+            # a record read back carries its line in the log, which is what the stream and
+            # `replay --export` send on: the same JSON as encoding the record again
+            on_disk = b"".join(p.read_bytes() for p in sorted((tmp_path / "events").iterdir()))
+            lines = [r.json_bytes() for r in lg.read_from(1)]
+            assert b"\n".join(lines) + b"\n" == on_disk
+            again = [replace(r, line=None).json_bytes() for r in lg.read_from(1)]
+            assert [orjson.loads(x) for x in again] == [orjson.loads(x) for x in lines]
         finally:
             lg.release()
 
