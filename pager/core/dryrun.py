@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 
 from .commands import Open, Tick
 from .events import IncidentEscalated, IncidentOpened, NotificationRequested
-from .evolve import evolve
-from .incident import decide, next_deadline
+from .incident import decide_full, next_deadline
 from .model import Incident
 from .rules import Context
 
@@ -46,11 +45,14 @@ def simulate(open_cmd: Open, context_at: Callable[[datetime], Context], start: d
     inc: Incident | None = None
     steps: list[Step] = []
     at = start
+    not_paging: str | None = None  # why, when the incident opens without paging
     for i in range(MAX_STEPS):
         ctx = context_at(at)
-        events = decide(inc, open_cmd if i == 0 else Tick(), ctx)
+        # decide_full evolves the incident through its events as it decides them
+        events, inc = decide_full(inc, open_cmd if i == 0 else Tick(), ctx)
         for ev in events:
-            inc = evolve(inc, ev, 0, at)
+            if isinstance(ev, IncidentOpened) and not ev.paging:
+                not_paging = ev.reason
             step = _step(ev, at)
             if step is not None:
                 steps.append(step)
@@ -62,10 +64,7 @@ def simulate(open_cmd: Open, context_at: Callable[[datetime], Context], start: d
         at = max(nd, at)
     note = None
     if inc is not None and not inc.paging:
-        note = "nobody would be paged: " + next(
-            (e.text for e in inc.timeline if "not paging" in e.text),
-            "paging is off for this incident",
-        )
+        note = "nobody would be paged: " + (not_paging or "paging is off for this incident")
     elif inc is not None and inc.page_at is not None:
         note = f"paging would wait until {inc.page_at.isoformat()}"
     return DryRun(inc, tuple(steps), note)

@@ -1,0 +1,28 @@
+"""The route test says why nobody would be paged: a maintenance window set through the API
+(held in the state) counts as it would for a real alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pager.config.compile import compile_rules
+from pager.core.state import MaintenanceWindow, SystemState
+from pager.ingest.route_test import route_test
+
+from ..harness import make_config, pd_trigger
+
+AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def test_a_maintenance_window_means_nobody_is_paged_and_says_why(tmp_path: Path) -> None:
+    rules = compile_rules(make_config(tmp_path / "data"))
+    state = SystemState()
+    out = route_test(rules, pd_trigger("k1"), AT, state=state)
+    assert "note" not in out
+    assert any(s["kind"] == "notify" for s in out["timeline"])
+    h = timedelta(hours=1)
+    state.maintenance["w"] = MaintenanceWindow("w", "checkout", AT - h, AT + h, "deploy")
+    out = route_test(rules, pd_trigger("k1"), AT, state=state)
+    assert out["note"] == "nobody would be paged: maintenance: deploy"
+    assert not any(s["kind"] == "notify" for s in out["timeline"])
