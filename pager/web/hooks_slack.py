@@ -13,6 +13,7 @@ not a pager user acts on nothing: it is logged, and they are told so.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -49,9 +50,9 @@ def _str(obj: Any, key: str) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
-def press_of(payload: Any) -> tuple[str, SlackPress] | None:
-    """(Slack user id, press) from an interaction payload; None for anything that is not a
-    press of one of pager's own actions. `user_id` is left for the caller to fill in."""
+def press_of(payload: Any) -> SlackPress | None:
+    """The press in an interaction payload; None for anything that is not a press of one of
+    pager's own actions. `user_id` is left for the caller to fill in."""
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         return None
     actions = payload.get("actions")
@@ -73,7 +74,7 @@ def press_of(payload: Any) -> tuple[str, SlackPress] | None:
     if not iid or len(iid) > MAX_ID or (action == "snooze" and snooze is None):
         return None
     url = _str(payload, "response_url")
-    return slack_user, SlackPress(slack_user, None, iid, action, snooze, url)
+    return SlackPress(slack_user, None, iid, action, snooze, url)
 
 
 def register(app: QuartTrio, system: System) -> None:
@@ -107,21 +108,18 @@ def register(app: QuartTrio, system: System) -> None:
             payload = None
         if payload is None:
             return _text("expected a form field `payload` holding JSON\n", 400)
-        found = press_of(payload)
-        if found is None:
+        press = press_of(payload)
+        if press is None:
             return Response("", 200)  # not a press of ours: nothing to do
-        slack_user, press = found
-        user_id = user_with_contact(system.current_rules(), "slack", slack_user)
+        user_id = user_with_contact(system.current_rules(), "slack", press.slack_user)
         if user_id is None:
             log.warning(
                 "Slack user %s is not a pager user: %s of %s refused",
-                slack_user[:32],
+                press.slack_user[:32],
                 press.action,
                 press.incident_id,
             )
-        press = SlackPress(
-            slack_user, user_id, press.incident_id, press.action, press.snooze, press.response_url
-        )
+        press = replace(press, user_id=user_id)
         responder = system.slack_responder
         if responder is None or not responder.offer(press):
             return _text("pager is busy; try again\n", 503)
