@@ -86,7 +86,7 @@ def message_of(
 
 
 def _already(inc: Incident | IncidentSummary) -> str:
-    status = inc.status.value if isinstance(inc, Incident) else inc.status
+    status = str(inc.status)  # Status is a StrEnum; a summary holds the str
     who = inc.resolved_by if status == "resolved" else inc.acknowledged_by
     return f"{label(inc)} is already {status}" + (f" (by {who})" if who else "")
 
@@ -113,7 +113,7 @@ async def perform(
         current = state.archive.get(incident_id)
     if current is None:
         return Answer(False, f"There is no incident {incident_id}.")
-    status = current.status.value if isinstance(current, Incident) else current.status
+    status = str(current.status)
     if status == Status.RESOLVED.value:
         log.info("%s %s %s via %s: already resolved", user_id, action, incident_id, via)
         return Answer(

@@ -80,7 +80,7 @@ def register(app: QuartTrio, system: System) -> None:
         wanted = None if statuses is None else {s.value for s in statuses}
         found: list[Incident | IncidentSummary] = []
         for row in rows:
-            status = row.status.value if isinstance(row, Incident) else row.status
+            status = str(row.status)  # Status is a StrEnum; a summary holds the str
             if wanted is not None and status not in wanted:
                 continue
             if service is not None and row.service_id != service:

@@ -27,7 +27,7 @@ from quart_trio import QuartTrio
 from pager.actors.interactions import label, perform
 from pager.actors.system import System
 from pager.core.links import LinkClaims, verify_link
-from pager.core.model import Incident, Status
+from pager.core.model import Status
 from pager.errors import LinkRefused
 
 __all__ = ["register"]
@@ -100,7 +100,7 @@ def register(app: QuartTrio, system: System) -> None:
         return (user.name or user.id) if user is not None else claims.user_id
 
     def facts(inc: Any) -> list[str]:
-        status = inc.status.value if isinstance(inc, Incident) else inc.status
+        status = str(inc.status)  # Status is a StrEnum; a summary holds the str
         by = inc.resolved_by if status == "resolved" else inc.acknowledged_by
         return [label(inc), f"Status: {status}" + (f" (by {by})" if by else "")]
 
@@ -116,7 +116,7 @@ def register(app: QuartTrio, system: System) -> None:
         if inc is None:
             return page(404, "No such incident", f"pager knows no incident {claims.incident_id}.")
         verb = _VERB[claims.action]
-        status = inc.status.value if isinstance(inc, Incident) else inc.status
+        status = str(inc.status)
         if status == Status.RESOLVED.value:
             return page(200, "Already resolved", *facts(inc), "There is nothing left to do.")
         return page(
