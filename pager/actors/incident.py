@@ -133,6 +133,7 @@ class IncidentActor:
         events: list[Event] = []
         answers: list[tuple[Ingest | Act, PagerError | None, bool]] = []
         unowned: list[Ingest | Act] = []
+        ctx: Context | None = None  # the same for the whole batch while the service is
         for req in batch:
             command: Command = Tick() if req is None else req.command
             service_id = self._service_of(provisional, command)
@@ -145,7 +146,8 @@ class IncidentActor:
                 elif req is not None:
                     answers.append((req, PagerError(f"incident {self.id} does not exist"), False))
                 continue
-            ctx = self._context(rules, service_id, now)
+            if ctx is None or ctx.service.id != service_id:
+                ctx = self._context(rules, service_id, now)
             try:
                 produced, after_command = decide_full(provisional, command, ctx)
             except PagerError as e:
