@@ -15,7 +15,6 @@ Reading never changes the folder and works while pager runs (it takes no lock); 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -31,7 +30,13 @@ from pager.ingest.validate import parse_time
 from pager.store.base import LogDamaged, Record
 from pager.store.lock import DirLock
 from pager.store.segments import TornTail, iter_records, last_record, list_segments
-from pager.store.snapshots import fsync_dir, json_default, list_snapshots, read_snapshot
+from pager.store.snapshots import (
+    fsync_dir,
+    json_default,
+    list_snapshots,
+    read_snapshot,
+    write_atomically,
+)
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -213,12 +218,12 @@ def _cut(r: _Reader, file: Path, line: int, reason: str) -> int:
     keep.mkdir(mode=0o700)
     raw = file.read_bytes()
     lines = raw.splitlines(keepends=True)
-    _write_durably(keep / file.name, b"".join(lines[line - 1 :]))
+    write_atomically(keep / file.name, lines[line - 1 :])
     if line == 1:  # nothing of it stays: an empty segment would still say where it starts
         file.unlink()
         fsync_dir(file.parent)
     else:
-        _write_durably(file, b"".join(lines[: line - 1]))  # the cut-off part is safe first
+        write_atomically(file, lines[: line - 1])  # the cut-off part is safe first
     moved = [file.name]
     for seg in r.segments:
         if seg.path.name > file.name:
@@ -231,21 +236,6 @@ def _cut(r: _Reader, file: Path, line: int, reason: str) -> int:
         f"cut {file} at line {line} ({reason}); the cut-off part of {', '.join(moved)} is in {keep}\n"
     )
     return 0
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically: a crash leaves the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def _first_seq(file: Path) -> int:

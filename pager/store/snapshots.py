@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ import orjson
 
 from .base import Snapshot
 
-__all__ = ["KEEP", "list_snapshots", "read_snapshot", "write_snapshot"]
+__all__ = ["KEEP", "list_snapshots", "read_snapshot", "write_atomically", "write_snapshot"]
 
 KEEP = 3
 SUFFIX = ".snap"
@@ -84,29 +84,41 @@ def _pieces(state: Any) -> Iterator[bytes]:
     yield b"}"
 
 
-def write_snapshot(snap_dir: Path, seq: int, ts: datetime, state: Any) -> Path:
-    """Blocking: run it in a thread."""
-    final = snap_dir / f"{seq:012d}{SUFFIX}"
-    tmp = snap_dir / f".{seq:012d}.tmp"
-    digest = hashlib.sha256()
-    size = 0
+def write_atomically(path: Path, pieces: Iterable[bytes]) -> None:
+    """Replace `path` (mode 0600) with the pieces, one after another: through a temporary
+    file, fsynced, renamed over it and the folder fsynced, so that a crash leaves the old
+    file or the new one. Blocking."""
+    tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb", buffering=1 << 20, closefd=False) as out:
-            for piece in _pieces(state):
-                digest.update(piece)
-                size += len(piece)
+            for piece in pieces:
                 out.write(piece)
-            trailer = orjson.dumps(
-                {"v": 2, "seq": seq, "ts": ts, "sha256": digest.hexdigest(), "size": size},
-                option=orjson.OPT_UTC_Z,
-            )
-            out.write(b"\n" + trailer + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, final)
-    fsync_dir(snap_dir)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def write_snapshot(snap_dir: Path, seq: int, ts: datetime, state: Any) -> Path:
+    """Blocking: run it in a thread."""
+    final = snap_dir / f"{seq:012d}{SUFFIX}"
+
+    def checked() -> Iterator[bytes]:  # the state's pieces, then the trailer that checks them
+        digest = hashlib.sha256()
+        size = 0
+        for piece in _pieces(state):
+            digest.update(piece)
+            size += len(piece)
+            yield piece
+        trailer = orjson.dumps(
+            {"v": 2, "seq": seq, "ts": ts, "sha256": digest.hexdigest(), "size": size},
+            option=orjson.OPT_UTC_Z,
+        )
+        yield b"\n" + trailer + b"\n"
+
+    write_atomically(final, checked())
     for old in list_snapshots(snap_dir)[KEEP:]:
         old.path.unlink(missing_ok=True)
     return final
