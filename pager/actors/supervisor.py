@@ -107,7 +107,7 @@ async def run_pager(
     if event_log is None:
         event_log = JsonlLog.open(config.data_dir, segment_size=jcfg.segment_size, fsync=jcfg.fsync)
     try:
-        state, report = load_state(event_log, data_dir=str(config.data_dir))
+        state, report = load_state(event_log)
     except BaseException:
         if isinstance(event_log, JsonlLog):
             event_log.release()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pager.core.state import SystemState
 from pager.store.base import EventLog
@@ -25,8 +25,6 @@ class CannotReplay(Exception):
 class LoadReport:
     snapshot_seq: int | None = None
     replayed: int = 0
-    last_seq: int = 0
-    skipped_snapshots: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -42,24 +40,12 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_state(
-    log_: EventLog,
-    *,
-    use_snapshot: bool = True,
-    progress: Callable[[int], None] | None = None,
-    data_dir: str | None = None,
-) -> tuple[SystemState, LoadReport]:
+def load_state(log_: EventLog, *, use_snapshot: bool = True) -> tuple[SystemState, LoadReport]:
     with _collector_paused():
-        return _load(log_, use_snapshot=use_snapshot, progress=progress, data_dir=data_dir)
+        return _load(log_, use_snapshot=use_snapshot)
 
 
-def _load(
-    log_: EventLog,
-    *,
-    use_snapshot: bool,
-    progress: Callable[[int], None] | None,
-    data_dir: str | None,
-) -> tuple[SystemState, LoadReport]:
+def _load(log_: EventLog, *, use_snapshot: bool) -> tuple[SystemState, LoadReport]:
     report = LoadReport()
     state = SystemState()
     if use_snapshot:
@@ -72,9 +58,7 @@ def _load(
                 state = loaded
                 report.snapshot_seq = snap.seq
             except (KeyError, TypeError, ValueError) as e:
-                report.skipped_snapshots.append(f"snapshot {snap.seq}: {e}")
                 log.warning("snapshot %d unusable (%s): replaying the whole log", snap.seq, e)
-    report.skipped_snapshots.extend(getattr(log_, "skipped_snapshots", []))
     n = 0
     for rec in log_.read_from(state.last_seq + 1):
         try:
@@ -87,8 +71,5 @@ def _load(
                 "it belongs to"
             ) from None
         n += 1
-        if progress is not None and n % 10000 == 0:
-            progress(n)
     report.replayed = n
-    report.last_seq = state.last_seq
     return state, report

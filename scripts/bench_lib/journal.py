@@ -182,7 +182,7 @@ def _read_all(folder: Path) -> int:
 def _open_and_load(folder: Path, use_snapshot: bool) -> tuple[SystemState, int]:
     log = JsonlLog.open(folder)
     try:
-        state, report = load_state(log, use_snapshot=use_snapshot, data_dir=str(folder))
+        state, report = load_state(log, use_snapshot=use_snapshot)
         return state, report.replayed
     finally:
         log.release()
