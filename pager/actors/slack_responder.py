@@ -69,7 +69,6 @@ class SlackResponder:
         self.timeout = timeout
         self._send, self._recv = trio.open_memory_channel[SlackPress](buffer)
         self._slots = trio.Semaphore(CONCURRENCY)  # presses answered at once
-        self.answered = 0
 
     def offer(self, press: SlackPress) -> bool:
         """Hand over a press; False when the buffer is full (or the actor has stopped)."""
@@ -112,7 +111,6 @@ class SlackResponder:
                     snooze=press.snooze,
                 )
             await self._respond(client, press, answer)
-            self.answered += 1
         except Exception:  # a bug here must cost this answer, not pager
             log.exception("answering a Slack press on %s failed", press.incident_id)
         finally:

@@ -37,7 +37,6 @@ class Snapshotter:
         self.every = every
         self.interval = interval
         self.last_seq = state.last_seq
-        self.taken = 0
         self.busy: Callable[[str], bool] | None = None  # incidents an actor is working on
         self._due = trio.Event()
         log_.add_commit_hook(self._count)
@@ -67,6 +66,5 @@ class Snapshotter:
             log.error("snapshot at %d failed: %s (the log is intact; will try again)", seq, e)
             return
         self.last_seq = seq
-        self.taken += 1
         archived = self.state.compact(self.clock.now() - ARCHIVE_AFTER, self.busy)
         log.info("snapshot at %d (%d resolved incidents archived)", seq, archived)

@@ -42,7 +42,12 @@ class IncidentSummary(NamedTuple):
     last_seq: int
 
 
-SUMMARY_DATES = (10, 11, 12, 14)  # positions of the datetime fields
+# positions of the datetime fields (a snapshot holds them as ISO strings)
+SUMMARY_DATES = tuple(
+    i
+    for i, name in enumerate(IncidentSummary._fields)
+    if name in ("created_at", "updated_at", "acknowledged_at", "resolved_at")
+)
 
 
 def summarize(inc: Incident) -> IncidentSummary:
@@ -63,7 +68,7 @@ def summarize(inc: Incident) -> IncidentSummary:
         inc.acknowledged_by,
         inc.resolved_at,
         inc.resolved_by,
-        sum(1 for a in inc.alerts.values() if a.status == "firing"),
+        len(inc.firing_alerts()),
         len(inc.alerts),
         inc.opened_seq,
         inc.last_seq,
