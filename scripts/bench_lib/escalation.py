@@ -48,7 +48,7 @@ from typing import Any
 
 from .config import free_port
 from .disk import percentile
-from .ingest import VENV_BIN, Server, _pinning
+from .ingest import VENV_BIN, Server, pinning
 from .table import Row, Table, fmt_ms, fmt_rate
 
 __all__ = ["run_escalation"]
@@ -675,7 +675,7 @@ def _measure_oncall(table: Table, scratch: Path, plan: Plan, say: Callable[[str]
     shifts_inproc = (time.perf_counter() - t) / plan.shift_runs
 
     # -- over HTTP
-    srv_pin, load_pin, pin_note = _pinning()
+    srv_pin, load_pin, pin_note = pinning()
     say("on call: GET /api/v1/oncall over HTTP (pager serve, wrk -c1) ...")
     server = Server(
         "pager",

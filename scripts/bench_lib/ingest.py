@@ -163,7 +163,7 @@ def am_alert_template() -> bytes:
 # --------------------------------------------------------------------------- processes
 
 
-def _pinning() -> tuple[list[str], list[str], str]:
+def pinning() -> tuple[list[str], list[str], str]:
     """taskset prefixes for the server and for wrk: each gets a core of its own."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if len(cpus) >= 2 and shutil.which("taskset"):
@@ -244,11 +244,15 @@ class Server:
         return self.proc.returncode
 
 
-def start_pager(folder: Path, pin: list[str]) -> tuple[Server, str, str]:
+def launch_pager(
+    folder: Path, pin: list[str], config: Callable[[int, int], str]
+) -> tuple[Server, str, int]:
+    """`pager serve` on free ports with `config(port, ingest_port)` (YAML), once it is
+    ready: (server, main URL, ingest port). Blocking."""
     folder.mkdir(parents=True, exist_ok=True)
     port, ingest_port = free_port(), free_port()
     cfg = folder / "pager.yaml"
-    cfg.write_text(config_text(folder / "data", port=port, ingest_port=ingest_port))
+    cfg.write_text(config(port, ingest_port))
     main_url = f"http://127.0.0.1:{port}"
     server = Server(
         "pager",
@@ -261,6 +265,16 @@ def start_pager(folder: Path, pin: list[str]) -> tuple[Server, str, str]:
     except BaseException:
         server.stop()
         raise
+    return server, main_url, ingest_port
+
+
+def start_pager(folder: Path, pin: list[str]) -> tuple[Server, str, str]:
+    """pager on the bench's configuration: (server, main URL, ingest URL)."""
+    server, main_url, ingest_port = launch_pager(
+        folder,
+        pin,
+        lambda port, ingest: config_text(folder / "data", port=port, ingest_port=ingest),
+    )
     return server, main_url, f"http://127.0.0.1:{ingest_port}"
 
 
@@ -298,7 +312,7 @@ def start_alertmanager(
     return server, url
 
 
-def _metrics(main_url: str) -> dict[str, float]:
+def read_metrics(main_url: str) -> dict[str, float]:
     """pager's /metrics, as {name{labels}: value}."""
     out: dict[str, float] = {}
     try:
@@ -437,7 +451,7 @@ def _measure(
     if plan.warmup:
         run_wrk(plan, load_pin, url, path, template, "warm", out_dir / f"{name}.warmup.txt",
                 seconds=plan.warmup, keyspace=keyspace)  # fmt: skip
-    before = _metrics(main_url) if main_url else {}
+    before = read_metrics(main_url) if main_url else {}
     cpu0 = server.cpu()
     with FsyncWatcher(out_dir) as disk:
         res = run_wrk(
@@ -447,7 +461,7 @@ def _measure(
     cpu = (server.cpu() - cpu0) / res.seconds
     records = accepted = None
     if main_url:
-        after = _metrics(main_url)
+        after = read_metrics(main_url)
         key_r, key_a = (
             "pager_journal_records_total",
             'pager_ingest_requests_total{outcome="accepted"}',
@@ -522,7 +536,7 @@ def run_ingest(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table:
             "wrk is not installed: nothing measured (scripts/setup --test installs it)"
         )
         return table
-    srv_pin, load_pin, pin_note = _pinning()
+    srv_pin, load_pin, pin_note = pinning()
     table.notes.append(
         f"wrk -t{plan.threads} -c{plan.connections} -d{plan.seconds}s --latency --timeout 10s "
         f"-s {LUA.name}, after a {plan.warmup} s warm-up; {pin_note}; pager: `pager serve`, "

@@ -42,9 +42,8 @@ from typing import Any
 
 import trio
 
-from .config import free_port
 from .disk import FsyncWatcher, percentile
-from .ingest import VENV_BIN, Server, _metrics, _pinning, start_alertmanager
+from .ingest import Server, launch_pager, pinning, read_metrics, start_alertmanager
 from .standin import Arrival, closed_loop, http_request, open_loop, serve_asgi
 from .table import Row, Table, fmt_ms, fmt_rate
 
@@ -283,28 +282,10 @@ def _mail_server(folder: Path, times: list[float]) -> Any:
 async def _start_pager(
     folder: Path, pin: list[str], providers: Providers, smtp: tuple[int, Path] | None
 ) -> tuple[Server, str, int]:
-    port, ingest_port = free_port(), free_port()
-    cfg = folder / "pager.yaml"
-    text = pager_config(folder / "data", port, ingest_port, providers.urls, smtp)
-    await trio.to_thread.run_sync(_write, cfg, text)
-    main_url = f"http://127.0.0.1:{port}"
-    server = Server(
-        "pager",
-        [*pin, str(VENV_BIN / "pager"), "serve", "--config", str(cfg)],
-        folder / "pager.log",
-        f"{main_url}/readyz",
-    )
-    try:
-        await trio.to_thread.run_sync(server.wait_ready)
-    except BaseException:
-        await trio.to_thread.run_sync(server.stop)
-        raise
-    return server, main_url, ingest_port
+    def config(port: int, ingest_port: int) -> str:
+        return pager_config(folder / "data", port, ingest_port, providers.urls, smtp)
 
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    return await trio.to_thread.run_sync(launch_pager, folder, pin, config)
 
 
 async def _wait_for(count: Callable[[], int], n: int, limit: float) -> bool:
@@ -480,14 +461,14 @@ async def _pager_latency(
             )
             for i in range(n)
         ]
-        before = _metrics(main_url)
+        before = read_metrics(main_url)
         with FsyncWatcher(folder) as disk:
             await _open_loop_run(
                 res, "127.0.0.1", ingest_port, reqs, lambda: providers.arrivals["slack"], tag,
                 server,
             )  # fmt: skip
         res.disk, res.disk_max = disk.summary(), disk.max()
-        after = _metrics(main_url)
+        after = read_metrics(main_url)
         key = 'pager_ingest_requests_total{outcome="accepted"}'
         if key in after and key in before:
             accepted = after[key] - before[key]
@@ -859,7 +840,7 @@ def run_notify(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table:
         "delivery actor is woken by that commit. Only accepted alerts count; past pager's "
         "capacity the lean listener sheds load (503, or beyond 1,000 connections a close)"
     )
-    srv_pin, load_pin, pin_note = _pinning()
+    srv_pin, load_pin, pin_note = pinning()
     table.notes.append(
         "pager: `pager serve`, journal fsync on, a fresh process and data folder per latency "
         "run (one for all throughput runs); "
