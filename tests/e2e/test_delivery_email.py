@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 import trio
 
 from pager.actors.messages import Ingest
@@ -21,12 +20,7 @@ from pager.transports.registry import build_transports
 
 from ..harness import until
 from ..standins.scene import Providers, delivery_config, running
-from ..standins.smtp import PASSWORD, USER, MailServer, self_signed, smtp_server
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return self_signed(tmp_path_factory.mktemp("tls"))
+from ..standins.smtp import PASSWORD, USER, MailServer, smtp_server
 
 
 @asynccontextmanager

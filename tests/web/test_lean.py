@@ -6,8 +6,7 @@ the bytes on the wire. Every test sits under an absolute `trio.fail_after`. Noth
 for real: the tests of timeouts take pytest-trio's `autojump_clock` (a MockClock that jumps
 ahead whenever every task is blocked), and the rest wait on events.
 
-One module on purpose: the tests share the server and raw-socket helpers below, and
-`tests/` is not a package, so a second module could not import them reliably.
+One module on purpose: the tests share the server and raw-socket helpers below.
 """
 
 from __future__ import annotations
