@@ -10,7 +10,7 @@ from . import paging
 from .commands import AlertObservation, Open, TriggerAlert, UpsertGroup
 from .decision import Decision
 from .events import AlertsUpdated, IncidentOpened, IncidentResolved
-from .model import Alert, Status, short_code, worst_severity
+from .model import MAX_FIRING_ALERTS, Alert, Status, short_code, worst_severity
 
 __all__ = ["as_fired", "open_incident", "resolve_if_quiet", "trigger", "upsert", "wake_if_quiet"]
 
@@ -42,6 +42,7 @@ def open_incident(d: Decision, command: Open) -> None:
             severity = worst_severity(severity, a.severity)
         title = first.title or firing[0].summary
         alerts = tuple(as_fired(a) for a in {a.key: a for a in firing}.values())
+        alerts = alerts[:MAX_FIRING_ALERTS]
     else:
         severity, title = first.severity, first.title or first.summary
         alerts = (as_fired(first),)
@@ -106,20 +107,32 @@ def upsert(d: Decision, c: UpsertGroup) -> None:
     """The whole group as Alertmanager sees it, in one event (or none if nothing changed)."""
     inc = d.inc
     seen: set[str] = set()
-    fired: dict[str, dict[str, Any]] = {}
+    firing: list[AlertObservation] = []
     resolved: list[str] = []
     for obs in c.alerts:
         seen.add(obs.key)
-        alert = inc.alerts.get(obs.key)
         if obs.firing:
-            if alert is None or changed(alert, obs):
-                fired[obs.key] = as_fired(obs)
-        elif alert is not None and alert.status == "firing" and obs.key not in resolved:
+            firing.append(obs)
+            continue
+        alert = inc.alerts.get(obs.key)
+        if alert is not None and alert.status == "firing" and obs.key not in resolved:
             resolved.append(obs.key)
     if not c.truncated:
         for key, alert in inc.alerts.items():
             if key not in seen and alert.status == "firing":
                 resolved.append(key)
+    # at most MAX_FIRING_ALERTS firing afterwards: alerts that start firing past it are left out
+    still = {a.key for a in inc.alerts.values() if a.status == "firing"} - set(resolved)
+    room = MAX_FIRING_ALERTS - len(still)
+    fired: dict[str, dict[str, Any]] = {}
+    for obs in firing:
+        alert = inc.alerts.get(obs.key)
+        if obs.key not in still and obs.key not in fired:
+            if room <= 0:
+                continue
+            room -= 1
+        if alert is None or changed(alert, obs):
+            fired[obs.key] = as_fired(obs)
     resolved = [k for k in resolved if k not in fired]
     if not fired and not resolved:
         # an unchanged repeat still says the group fires: after a maintenance, it pages

@@ -69,7 +69,7 @@ def summarize(inc: Incident) -> IncidentSummary:
         inc.resolved_at,
         inc.resolved_by,
         len(inc.firing_alerts()),
-        len(inc.alerts),
+        len(inc.alerts) + inc.alerts_unlisted,
         inc.opened_seq,
         inc.last_seq,
     )

@@ -27,7 +27,16 @@ from .events import (
     PagingDeferred,
     UserPaged,
 )
-from .model import Alert, EscalationState, Incident, Page, Status, TimelineEntry, worst_severity
+from .model import (
+    MAX_RESOLVED_ALERTS,
+    Alert,
+    EscalationState,
+    Incident,
+    Page,
+    Status,
+    TimelineEntry,
+    worst_severity,
+)
 
 __all__ = ["evolve"]
 
@@ -52,6 +61,18 @@ def _alert_from(f: dict[str, Any], old: Alert | None, at: datetime) -> Alert:
         details=f.get("details"),
         links=tuple(f.get("links") or ()),
     )
+
+
+def _forget_old_resolved(alerts: dict[str, Alert]) -> int:
+    """Drop the oldest resolved alerts past MAX_RESOLVED_ALERTS from `alerts`; how many."""
+    resolved = [a for a in alerts.values() if a.status != "firing"]
+    over = len(resolved) - MAX_RESOLVED_ALERTS
+    if over <= 0:
+        return 0
+    resolved.sort(key=lambda a: (a.resolved_at or a.last_seen, a.key))
+    for a in resolved[:over]:
+        del alerts[a.key]
+    return over
 
 
 def _alerts_text(fired: tuple[dict[str, Any], ...], inc: Incident, gone: list[str]) -> str:
@@ -140,6 +161,10 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
                     alerts[key] = dataclasses.replace(old, status="resolved", resolved_at=at)
                     gone.append(old.summary)
             c.update(alerts=alerts, severity=severity)
+            if gone:
+                dropped = _forget_old_resolved(alerts)
+                if dropped:
+                    c["alerts_unlisted"] = inc.alerts_unlisted + dropped
             if event.auto_resolve_at is not None:
                 c["auto_resolve_at"] = event.auto_resolve_at
             text = _alerts_text(event.fired or (), inc, gone)

@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 __all__ = [
+    "MAX_FIRING_ALERTS",
+    "MAX_RESOLVED_ALERTS",
     "SEVERITIES",
     "SHORT_CODE_ALPHABET",
     "Alert",
@@ -25,6 +27,13 @@ __all__ = [
     "TimelineEntry",
     "short_code",
 ]
+
+
+# What one incident keeps of its alerts, so that its JSON and every snapshot stay bounded:
+# at most this many firing alerts (new ones past it are not added) and this many resolved
+# ones (older ones are dropped from the list and counted in `Incident.alerts_unlisted`).
+MAX_FIRING_ALERTS = 1000
+MAX_RESOLVED_ALERTS = 1000
 
 
 class Status(StrEnum):
@@ -137,6 +146,8 @@ class Incident:
         default_factory=dict
     )  # Slack messages to edit: id -> provider id
     timeline: tuple[TimelineEntry, ...] = ()
+    # resolved alerts no longer listed in `alerts` (past MAX_RESOLVED_ALERTS), only counted
+    alerts_unlisted: int = 0
     last_seq: int = 0
     opened_seq: int = 0  # the record that opened it: its history is records opened_seq..last_seq
 

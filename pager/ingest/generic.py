@@ -28,11 +28,11 @@ def parse_generic(body: Any, key: str) -> ParsedAlert:
     msg = c.obj(body, "body")
     if msg is None:
         raise InvalidEvent(["body: must be a JSON object"])
-    title = c.string(msg, "title", "", required=True, max_len=1024)
+    title = c.string(msg, "title", "", required=True, max_len=1024, line=True)
     dedup = c.string(msg, "dedup_key", "", max_len=255)
     status = c.string(msg, "status", "", choices=("firing", "resolved")) or "firing"
     severity = c.string(msg, "severity", "", choices=SEVERITIES) or "critical"
-    source = c.string(msg, "source", "", max_len=255)
+    source = c.string(msg, "source", "", max_len=255, line=True)
     links = []
     for i, link in enumerate(c.array(msg, "links", "")):
         if isinstance(link, str):

@@ -72,12 +72,12 @@ def parse_alert_event(body: Any) -> ParsedAlert:
     occurred = None
     details: dict[str, Any] = {}
     if action == "trigger" and payload is not None:
-        summary = c.string(payload, "summary", "payload", required=True, max_len=1024)
-        source = c.string(payload, "source", "payload", required=True, max_len=255)
+        summary = c.string(payload, "summary", "payload", required=True, max_len=1024, line=True)
+        source = c.string(payload, "source", "payload", required=True, max_len=255, line=True)
         severity = c.string(payload, "severity", "payload", required=True, choices=SEVERITIES)
         occurred = c.time(payload, "timestamp", "payload")
         for f in ("component", "group", "class"):
-            v = c.string(payload, f, "payload")
+            v = c.string(payload, f, "payload", line=True)
             if v is not None:
                 details[f] = v
         if "custom_details" in payload and payload["custom_details"] is not None:
@@ -133,8 +133,8 @@ def parse_change_event(body: Any) -> ParsedChange:
     occurred = None
     details = None
     if payload is not None:
-        summary = c.string(payload, "summary", "payload", required=True, max_len=1024)
-        source = c.string(payload, "source", "payload", max_len=255)
+        summary = c.string(payload, "summary", "payload", required=True, max_len=1024, line=True)
+        source = c.string(payload, "source", "payload", max_len=255, line=True)
         occurred = c.time(payload, "timestamp", "payload")
         details = payload.get("custom_details")
     links = _links(c, ev)

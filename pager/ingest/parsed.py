@@ -22,6 +22,7 @@ class ParsedAlert:
     opens: bool  # a trigger may open an incident; acknowledge/resolve never do
     view: Mapping[str, Any] = field(default_factory=dict)
     generated_key: bool = False
+    dropped: int = 0  # alerts of an Alertmanager group over its bound, not read
 
 
 @dataclass(frozen=True, slots=True)

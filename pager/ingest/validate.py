@@ -13,12 +13,15 @@ from typing import Any
 
 import orjson
 
+from pager.core.text import clean_json, clean_line, may_hold_controls
 from pager.errors import InvalidEvent, UnsupportedMediaType
 
 __all__ = ["MAX_DEPTH", "Checker", "check_depth", "parse_json_body", "parse_time"]
 
 
 def parse_json_body(body: bytes, content_type: str | None) -> Any:
+    """The JSON document of an ingest request, every string in it cleaned of control
+    characters (tab and newline kept; see pager.core.text)."""
     ct = (content_type or "").split(";", 1)[0].strip().lower()
     if ct != "application/json" and not ct.endswith("+json"):
         raise UnsupportedMediaType(
@@ -29,7 +32,7 @@ def parse_json_body(body: bytes, content_type: str | None) -> Any:
     except orjson.JSONDecodeError as e:
         raise InvalidEvent([f"body: not valid JSON ({e})"]) from None
     check_depth(obj)
-    return obj
+    return clean_json(obj) if may_hold_controls(body) else obj
 
 
 MAX_DEPTH = 64
@@ -58,16 +61,24 @@ def parse_time(value: str) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
+MAX_ERRORS = 20  # problems listed in one answer; the rest are counted
+
+
 class Checker:
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.more = 0
 
     def fail(self, path: str, message: str) -> None:
+        if len(self.errors) >= MAX_ERRORS:
+            self.more += 1
+            return
         self.errors.append(f"{path}: {message}" if path else message)
 
     def done(self) -> None:
         if self.errors:
-            raise InvalidEvent(self.errors)
+            more = [f"... and {self.more} more problems"] if self.more else []
+            raise InvalidEvent(self.errors + more)
 
     def obj(self, value: Any, path: str, *, required: bool = True) -> Mapping[str, Any] | None:
         if value is None:
@@ -89,7 +100,10 @@ class Checker:
         max_len: int | None = None,
         choices: tuple[str, ...] | None = None,
         nonempty: bool = True,
+        line: bool = False,
     ) -> str | None:
+        """`parent[key]` if it is a string that fits (else None, with the problem noted);
+        with `line`, a one-line field: tab and newline become spaces (`clean_line`)."""
         full = f"{path}.{key}" if path else key
         value = parent.get(key)
         if value is None:
@@ -99,6 +113,8 @@ class Checker:
         if not isinstance(value, str):
             self.fail(full, f"must be a string, not {_kind(value)}")
             return None
+        if line:
+            value = clean_line(value)
         if nonempty and required and not value.strip():
             self.fail(full, "must not be empty")
             return None
@@ -130,7 +146,10 @@ class Checker:
             return []
         return value
 
-    def labels(self, parent: Mapping[str, Any], key: str, path: str) -> dict[str, str]:
+    def labels(
+        self, parent: Mapping[str, Any], key: str, path: str, *, line: bool = True
+    ) -> dict[str, str]:
+        """A string-to-string object; with `line`, its values are one-line text."""
         full = f"{path}.{key}" if path else key
         value = parent.get(key)
         if value is None:
@@ -143,7 +162,7 @@ class Checker:
             if not isinstance(v, str):
                 self.fail(f"{full}.{k}", f"must be a string, not {_kind(v)}")
             else:
-                out[k] = v
+                out[clean_line(k)] = clean_line(v) if line else v
         return out
 
 

@@ -1,10 +1,14 @@
 """The console transport: prints each notification to stdout. The demo's only channel, and
-a way to see what pager would send without any provider."""
+a way to see what pager would send without any provider. Every text from outside is printed
+with its control characters shown as `\\xNN` (`terminal_text`), so a title can neither start
+a forged line nor send the terminal an escape sequence."""
 
 from __future__ import annotations
 
 import sys
 from typing import TextIO
+
+from pager.core.text import terminal_text
 
 from .base import Message, Sent, Transport
 
@@ -20,16 +24,20 @@ class ConsoleTransport(Transport):
     async def send(self, message: Message) -> Sent:
         inc = message.incident
         out = self.out or sys.stdout
+        t = terminal_text
+        title = t(inc.title)
         if message.kind == "page":
             line = (
-                f"[page] {message.user_name or message.user_id}: {inc.severity.upper()} "
-                f"{inc.title} (incident {inc.id}, {message.service_name}, {inc.status.value}; "
+                f"[page] {t(message.user_name or message.user_id or '')}: {inc.severity.upper()} "
+                f"{title} (incident {inc.id}, {t(message.service_name)}, {inc.status.value}; "
                 f"short code {inc.short_code})"
             )
         else:
-            line = f"[{message.topic or message.kind}] {inc.title} (incident {inc.id}): {inc.status.value}"
+            line = (
+                f"[{message.topic or message.kind}] {title} (incident {inc.id}): {inc.status.value}"
+            )
         for name, url in message.links.items():
-            line += f"\n    {name}: {url}"
+            line += f"\n    {name}: {t(url)}"
         out.write(line + "\n")
         out.flush()
         return Sent(provider_id=f"console-{message.notification_id}")

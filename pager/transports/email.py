@@ -1,6 +1,7 @@
 """Email over SMTP: STARTTLS (or TLS from the first byte with `ssl: true`), AUTH when a
 username and password are set, a plain-text and an HTML part, and headers that thread one
-incident's mails together: `Message-ID: <{notification_id}@{host}>`, `In-Reply-To` and
+incident's mails together (the subject without control characters, `header_text`: no NUL,
+CR or LF reaches a header): `Message-ID: <{notification_id}@{host}>`, `In-Reply-To` and
 `References: <{incident_id}@{host}>` (host: the public URL's, or the From address's domain).
 
 The standard library's `smtplib` runs in a worker thread (`trio.to_thread.run_sync`): no
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 import trio
 
 from pager.config.models_channels import EmailChannel
+from pager.core.text import clean_text, header_text
 
 from .base import DeliveryError, Message, ProviderRejected, ProviderUnreachable, Sent, Transport
 from .templates import Renderer, template_context
@@ -96,7 +98,7 @@ class EmailTransport(Transport):
         render = self.renderer.render
         inc = message.incident
         mail = EmailMessage()
-        mail["Subject"] = " ".join(render("email", "subject", context).split())
+        mail["Subject"] = header_text(render("email", "subject", context))
         mail["From"] = self.channel.from_
         mail["To"] = Address(addr_spec=message.address or "")
         mail["Date"] = formatdate(usegmt=True)
@@ -106,8 +108,8 @@ class EmailTransport(Transport):
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
         mail["X-Auto-Response-Suppress"] = "All"
         mail["X-Pager-Incident"] = inc.id
-        mail.set_content(render("email", "text", context) + "\n")
-        mail.add_alternative(render("email", "html", context) + "\n", subtype="html")
+        mail.set_content(clean_text(render("email", "text", context)) + "\n")
+        mail.add_alternative(clean_text(render("email", "html", context)) + "\n", subtype="html")
         return mail
 
     async def send(self, message: Message) -> Sent:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pager.core.text import clean_line, clean_text
+
 from .base import Message, ProviderRejected, Sent
 from .templates import Renderer, template_context
 from .twilio_api import TwilioApi, TwilioTransport
@@ -59,7 +61,7 @@ def sms_text(renderer: Renderer, message: Message) -> str:
     def render(title: str) -> str:
         return renderer.render("sms", "text", {**context, "incident": {**incident, "title": title}})
 
-    return fit_title(render, message.incident.title)
+    return clean_text(fit_title(render, clean_line(message.incident.title)))
 
 
 class TwilioSmsTransport(TwilioTransport):

@@ -4,7 +4,9 @@ Placing the call only tells Twilio whom to ring and where to fetch instructions:
 call is answered Twilio POSTs to `{public_url}/hooks/twilio/voice/{notification_id}`, which
 answers the TwiML built here (with twilio's `VoiceResponse`): the incident read aloud, then
 a one-key menu (4 acknowledge, 6 resolve, 5 escalate, * repeat) whose digits Twilio posts to
-`.../gather`. Answering machines (`MachineDetection=Enable`) get a short message and the
+`.../gather`. Every text is cut down to what XML allows (`xml_text`): a control
+character in a title must not make the TwiML ill-formed, or Twilio fails the call. Answering
+machines (`MachineDetection=Enable`) get a short message and the
 call ends. `StatusCallback` brings the call's outcome (completed, busy, no-answer, failed)
 back to `/hooks/twilio/status`.
 """
@@ -12,6 +14,8 @@ back to `/hooks/twilio/status`.
 from __future__ import annotations
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from pager.core.text import xml_text
 
 from .base import Message, ProviderRejected, Sent
 from .templates import Renderer, template_context
@@ -38,6 +42,7 @@ def voice_text(renderer: Renderer, message: Message) -> str:
 
 def call_twiml(say: str, gather_url: str) -> str:
     """The call: the incident, then the menu (once more if nothing is pressed)."""
+    say = xml_text(say)
     response = VoiceResponse()
     gather = Gather(num_digits=1, action=gather_url, method="POST", timeout=8)
     gather.say(say)
@@ -55,7 +60,7 @@ def call_twiml(say: str, gather_url: str) -> str:
 def machine_twiml(say: str) -> str:
     """An answering machine picked up: leave the essentials and hang up."""
     response = VoiceResponse()
-    response.say(f"{say} Please open pager to respond.")
+    response.say(xml_text(f"{say} Please open pager to respond."))
     response.hangup()
     return str(response)
 
@@ -63,7 +68,7 @@ def machine_twiml(say: str) -> str:
 def goodbye_twiml(say: str) -> str:
     """Say `say`, then goodbye, and hang up."""
     response = VoiceResponse()
-    response.say(f"{say} Goodbye.")
+    response.say(xml_text(f"{say} Goodbye."))
     response.hangup()
     return str(response)
 
@@ -72,7 +77,7 @@ def menu_twiml(say: str, gather_url: str) -> str:
     """Say `say` (a key that does nothing), then the menu again."""
     response = VoiceResponse()
     gather = Gather(num_digits=1, action=gather_url, method="POST", timeout=8)
-    gather.say(f"{say} {MENU}")
+    gather.say(xml_text(f"{say} {MENU}"))
     response.append(gather)
     response.say("No key was pressed. Goodbye.")
     response.hangup()

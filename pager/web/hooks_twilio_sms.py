@@ -30,6 +30,7 @@ from pager.actors.interactions import perform, user_with_contact
 from pager.actors.system import System
 from pager.core.events import ContactOptedIn, ContactOptedOut
 from pager.core.replies import HELP_TEXT, parse_reply
+from pager.core.text import xml_text
 
 from .hooks_twilio import forbidden, twiml, verified_form
 from .seen import RecentlySeen
@@ -44,7 +45,7 @@ SEEN_FOR = 24 * 3600.0  # seconds a message sid is remembered
 def reply(text: str | None) -> Response:
     response = MessagingResponse()
     if text:
-        response.message(text)
+        response.message(xml_text(text))  # a title may hold what XML does not allow
     return twiml(str(response))
 
 

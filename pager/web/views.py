@@ -80,7 +80,7 @@ def incident_json(inc: Incident, *, detail: bool = False) -> dict[str, Any]:
         "paging": inc.paging,
         "alert_counts": {
             "firing": sum(1 for a in inc.alerts.values() if a.status == "firing"),
-            "total": len(inc.alerts),
+            "total": len(inc.alerts) + inc.alerts_unlisted,
         },
         "escalation": None
         if inc.escalation is None
@@ -94,6 +94,7 @@ def incident_json(inc: Incident, *, detail: bool = False) -> dict[str, Any]:
     }
     if detail:
         out["alerts"] = [alert_json(a) for a in inc.alerts.values()]
+        out["alerts_unlisted"] = inc.alerts_unlisted  # resolved ones only counted, not listed
         out["timeline"] = [timeline_json(t) for t in inc.timeline]
         out["ack_timeout_at"] = inc.ack_timeout_at
         out["auto_resolve_at"] = inc.auto_resolve_at
