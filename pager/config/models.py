@@ -131,6 +131,14 @@ class Server(ConfigModel):
     public_url: Annotated[HttpUrl, AfterValidator(_strip_trailing_slash)] = (
         f"http://{DEFAULT_LISTEN}"
     )
+    #: Connections each listener holds at most (fewer when the open-files limit is low).
+    max_connections: Annotated[int, Field(ge=1)] = 1000
+    #: Descriptors kept free for delivery and the journal, whatever the listeners hold.
+    descriptor_reserve: Annotated[int, Field(ge=0)] = 64
+    #: A request's head and body must arrive within this long of its first byte.
+    read_timeout: PositiveDuration = dt.timedelta(seconds=10)
+    #: Serve HTTP/2 cleartext (h2c upgrade, prior knowledge) on `listen`.
+    http2: bool = False
 
     @model_validator(mode="before")
     @classmethod
