@@ -8,8 +8,10 @@ HTTP/2 on `Upgrade: h2c` or the prior-knowledge preface, and takes any number of
 that arrive in one read. Here the same hypercorn pieces (lifespan, `TCPServer`, the h11
 protocol) run under:
 
-- an accept loop with a per-listener connection cap (503 with `Retry-After: 1` beyond it)
-  and rate-limited accept-failure logging (`pager.web.accepting`);
+- an accept loop with a per-listener connection cap: at the cap a new connection displaces
+  the oldest one that is idle or still sending its request (a slow-body flood cannot keep
+  a client out); when none is, 503 with `Retry-After: 1`; accept failures are logged at
+  most once per interval (`pager.web.accepting`);
 - a check of every request head before the app sees it: 400 for Content-Length with
   Transfer-Encoding, 431 for more than `max_headers` headers or `max_header_bytes` bytes,
   505 for the HTTP/2 preface and `Upgrade: h2c` ignored (served as HTTP/1.1) unless
@@ -125,6 +127,7 @@ class _MainConnection(TCPServer):
     def __init__(self, limits: MainLimits, *args: Any) -> None:
         super().__init__(*args)
         self.limits = limits
+        self.scope = trio.CancelScope()
 
     async def run(self) -> None:
         socket = self.stream.socket
@@ -149,12 +152,29 @@ class _MainConnection(TCPServer):
                 await self.protocol.initiate()
                 await self.idle_task.restart(self._task_group, self._idle_timeout)
                 await self._read_data()
-                # The peer is gone: do not hold the slot for hypercorn's keep-alive timer.
+                # The peer is gone: do not hold the slot for hypercorn's keep-alive timer,
+                # nor for a websocket handler that would notice only at its next ping.
                 await self.idle_task.stop()
+                if self._websocket() and task_group._nursery is not None:
+                    task_group._nursery.cancel_scope.cancel()
         except OSError:
             pass
         finally:
             await self._close()
+
+    def _websocket(self) -> bool:
+        inner = self.protocol.protocol
+        return isinstance(inner, H11Protocol) and isinstance(inner.connection, H11WSConnection)
+
+    def evictable(self) -> bool:
+        """Idle between requests, or a request not yet whole (see `_Live.evict_one`)."""
+        protocol = getattr(self, "protocol", None)
+        if protocol is None:
+            return True  # not started yet
+        inner = protocol.protocol
+        if not isinstance(inner, H11Protocol) or isinstance(inner.connection, H11WSConnection):
+            return False
+        return inner.connection.their_state in (h11.IDLE, h11.SEND_BODY)
 
     def _reading_request(self) -> bool:
         """True while a request has begun arriving but is not whole (head or body)."""
@@ -211,7 +231,7 @@ async def serve_main(
         listeners = await trio.open_tcp_listeners(port, host=host, backlog=config.backlog)
         try:
             async with trio.open_nursery() as connections:
-                live = [0, 0]  # serving, rejecting
+                live = _Live()
                 connect = partial(
                     _MainConnection, limits, wrapped, config, context, dict(lifespan_state)
                 )
@@ -239,11 +259,30 @@ async def serve_main(
         lifespan_nursery.cancel_scope.cancel()
 
 
+class _Live:
+    """The listener's connections, oldest first, and how many are being refused."""
+
+    def __init__(self) -> None:
+        self.serving: dict[_MainConnection, None] = {}
+        self.rejecting = 0
+
+    def evict_one(self) -> bool:
+        """Close the oldest connection that is idle or still sending its request (never
+        one whose request runs, nor a websocket), so that a flood of slow peers cannot
+        keep a new client out. True when one was closed."""
+        for connection in self.serving:
+            if connection.evictable():
+                del self.serving[connection]
+                connection.scope.cancel()
+                return True
+        return False
+
+
 async def _accept_loop(
     listener: trio.SocketListener,
     connect: Any,
     limits: MainLimits,
-    live: list[int],
+    live: _Live,
     nursery: trio.Nursery,
 ) -> None:
     failures = AcceptFailures("main listener")
@@ -253,31 +292,33 @@ async def _accept_loop(
         except OSError as exc:
             await failures.pause(exc)
             continue
-        if live[0] < limits.max_connections:
-            live[0] += 1
-            nursery.start_soon(_run_connection, connect(stream), live)
-        elif live[1] < MAX_REJECTING:
-            live[1] += 1
+        if len(live.serving) < limits.max_connections or live.evict_one():
+            connection = connect(stream)
+            live.serving[connection] = None
+            nursery.start_soon(_run_connection, connection, live)
+        elif live.rejecting < MAX_REJECTING:
+            live.rejecting += 1
             nursery.start_soon(_reject, stream, live)
         else:
             stream.socket.close()
 
 
-async def _run_connection(connection: _MainConnection, live: list[int]) -> None:
+async def _run_connection(connection: _MainConnection, live: _Live) -> None:
     try:
-        await connection.run()
+        with connection.scope:
+            await connection.run()
     except Exception:
         _log.exception("main listener connection failed")
     finally:
-        live[0] -= 1
+        live.serving.pop(connection, None)
         await trio.aclose_forcefully(connection.stream)
 
 
-async def _reject(stream: trio.SocketStream, live: list[int]) -> None:
+async def _reject(stream: trio.SocketStream, live: _Live) -> None:
     try:
         async with stream:
             await finish_and_close(
                 stream, closing_response(503, "too many connections", b"retry-after: 1\r\n")
             )
     finally:
-        live[1] -= 1
+        live.rejecting -= 1

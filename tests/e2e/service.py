@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -17,9 +18,12 @@ _RUNNING = re.compile(rb"pager is running on (http://\S+)(?: \(ingest also on (h
 
 
 class PagerProcess:
-    def __init__(self, config_path: Path, log_path: Path) -> None:
+    def __init__(
+        self, config_path: Path, log_path: Path, *, preexec_fn: Callable[[], None] | None = None
+    ) -> None:
         self.config_path = config_path
         self.log_path = log_path
+        self.preexec_fn = preexec_fn  # runs in the child before pager (e.g. setrlimit)
         self.proc: trio.Process | None = None
         self.url = ""
         self.ingest_url: str | None = None
@@ -32,6 +36,7 @@ class PagerProcess:
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                preexec_fn=self.preexec_fn,
             )
         finally:
             stderr.close()

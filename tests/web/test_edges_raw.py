@@ -15,7 +15,7 @@ import trio
 from pager.actors.supervisor import Running
 from pager.config import Config, load_config_text
 
-from ..harness import config_text, running_pager
+from ..harness import TOKEN, config_text, running_pager
 
 PUBLIC_URL_LINE = "  public_url: http://pager.test\n"
 SMUGGLE = (
@@ -158,19 +158,57 @@ async def test_a_slow_body_is_cut_after_read_timeout(tmp_path: Path, port: str) 
             assert titles(run) == []
 
 
-async def test_the_main_port_caps_its_connections(tmp_path: Path) -> None:
+def websocket_upgrade() -> bytes:
+    return (
+        b"GET /api/v1/stream?since=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n" % TOKEN.encode()
+    )
+
+
+async def test_at_the_cap_a_new_client_displaces_the_oldest_slow_peer(tmp_path: Path) -> None:
+    slow = (
+        b"POST /integrations/generic/gen-checkout HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: 100\r\n\r\n{"
+    )
     with trio.fail_after(20):
         async with running_pager(config(tmp_path, max_connections="3")) as run:
             host, port = address(run.urls[0])
-            held = [await trio.open_tcp_stream(host, port) for _ in range(3)]
+            held = []
+            for _ in range(3):
+                stream = await trio.open_tcp_stream(host, port)
+                await stream.send_all(slow)
+                held.append(stream)
+                await trio.sleep(0.05)  # accepted in this order
             try:
-                await trio.sleep(0.2)  # let the listener accept them
+                answer = await answer_head(run.urls[0], b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+                assert await held[0].receive_some(65536) == b""  # the oldest was closed
+            finally:
+                for stream in held:
+                    await stream.aclose()
+
+
+async def test_the_main_port_caps_its_connections(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with running_pager(config(tmp_path, max_connections="3")) as run:
+            # websockets are never displaced: three of them fill the listener
+            held = []
+            for _ in range(3):
+                stream = await trio.open_tcp_stream(*address(run.urls[0]))
+                await stream.send_all(websocket_upgrade())
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += await stream.receive_some(65536)
+                assert head.startswith(b"HTTP/1.1 101 "), head
+                held.append(stream)
+            try:
                 answer = await exchange(run.urls[0], b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                 assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
                 assert b"retry-after: 1" in answer.lower()
             finally:
                 for stream in held:
                     await stream.aclose()
-            await trio.sleep(0.2)
+            await trio.sleep(0.2)  # the listener sees them go
             answer = await answer_head(run.urls[0], b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
