@@ -6,11 +6,14 @@ timeouts under test are set short (1 s) since real sockets cannot run on a mock 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pager.actors.supervisor import Running
 from pager.config import Config, load_config_text
@@ -212,3 +215,57 @@ async def test_the_main_port_caps_its_connections(tmp_path: Path) -> None:
             await trio.sleep(0.2)  # the listener sees them go
             answer = await answer_head(run.urls[0], b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+LENGTHS = st.tuples(
+    st.sampled_from(["Content-Length", "content-length", "CONTENT-LENGTH"]),
+    st.sampled_from(["5", "0", "38", " 5", "5, 5", "+5", "05"]),
+)
+ENCODINGS = st.tuples(
+    st.sampled_from(["Transfer-Encoding", "transfer-encoding", "TRANSFER-ENCODING"]),
+    st.sampled_from(
+        ["chunked", "Chunked", " chunked", "chunked ", "chunked, chunked", "gzip, chunked"]
+    ),
+)
+BODIES = st.sampled_from([b"0\r\n\r\n", b"5\r\nhello\r\n0\r\n\r\n", b"hello", b""])
+
+
+@st.composite
+def two_framings(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A request with Content-Length and Transfer-Encoding (in any spelling, order and
+    number), then a second request that must never run."""
+    headers = [draw(LENGTHS), draw(ENCODINGS)]
+    headers += draw(st.lists(LENGTHS | ENCODINGS, max_size=2))
+    headers = draw(st.permutations(headers))
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    smuggled = b'{"title":"SMUGGLED","dedup_key":"smg"}'
+    payload = (
+        f"POST /integrations/generic/gen-payments HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode()
+        + draw(BODIES)
+        + b"POST /integrations/generic/gen-checkout HTTP/1.1\r\nHost: x\r\n"
+        + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(smuggled), smuggled)
+    )
+    return draw(st.sampled_from(["main", "ingest"])), payload
+
+
+async def test_no_spelling_of_two_framings_runs_a_second_request(tmp_path: Path) -> None:
+    """The hooks fuzz test's pattern over raw sockets: hypothesis in a worker thread, each
+    example sent into trio's loop, pager started once."""
+    with trio.fail_after(120):
+        async with running_pager(config(tmp_path)) as run:
+            ports = {"main": run.urls[0], "ingest": run.ingest_url or ""}
+
+            async def send(port: str, payload: bytes) -> bytes:
+                with trio.fail_after(10):
+                    return await exchange(ports[port], payload)
+
+            @settings(max_examples=80, deadline=None, database=None, derandomize=True)
+            @given(two_framings())
+            def refused(example: tuple[str, bytes]) -> None:
+                answer = trio.from_thread.run(send, *example)
+                assert re.match(rb"HTTP/1\.1 (400|501) ", answer), (example, answer[:200])
+                assert answer.count(b"HTTP/1.1 ") == 1, (example, answer)
+
+            await trio.to_thread.run_sync(refused)
+            assert titles(run) == []
