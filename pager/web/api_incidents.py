@@ -113,7 +113,7 @@ def register(app: QuartTrio, system: System) -> None:
 
     async def act(incident_id: str, make: Any) -> Response:
         token = authenticate(system, request.headers)
-        body = await json_body()
+        body = await json_body(any_type=True)
         command: Command = make(body, acting_user(system, body, token))
         outcome = await system.submit(Act(incident_id, command))
         inc = outcome.incident or await ensure_incident(system.state, system.log, incident_id)

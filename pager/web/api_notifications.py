@@ -19,6 +19,7 @@ from .responses import jsonify
 __all__ = ["notification_json", "register"]
 
 MAX_LIMIT = 1000
+STATUSES = ("pending", "retrying", "sent", "delivered", "failed", "cancelled")
 
 
 def notification_json(n: Notification) -> dict[str, Any]:
@@ -63,6 +64,8 @@ def register(app: QuartTrio, system: System) -> None:
             found = book.for_incident(incident)
         else:
             found = list(book.by_id.values())
+        if status and status not in STATUSES:
+            raise BadRequest(f"status: {status!r} is not one of {', '.join(STATUSES)}")
         if status:
             found = [n for n in found if n.status == status]
         return jsonify({"notifications": [notification_json(n) for n in found[-limit:]]})
