@@ -83,4 +83,8 @@ async def test_the_readme_tour_runs_as_written_twice(tmp_path: Path) -> None:
             assert done.returncode == 0, f"run {run}: {done.stdout}\n{done.stderr}"
             assert "clean" in done.stdout and "incident.resolved" in done.stdout
             assert "Broken pipe" not in done.stderr
-            assert sorted(p.name for p in tmp_path.iterdir()) == [".venv", "pager-data", "pager.log"]
+            assert sorted(p.name for p in tmp_path.iterdir()) == [
+                ".venv",
+                "pager-data",
+                "pager.log",
+            ]
