@@ -195,6 +195,9 @@ def timeline(r: _Reader, incident_id: str) -> int:
         if rec.subject == incident_id:
             found += 1
             detail = {k: v for k, v in rec.data.items() if k != "incident_id"}
+            for k in ("level", "round"):  # the log counts from 0; people (and the API) from 1
+                if isinstance(detail.get(k), int):
+                    detail[k] += 1
             r.out.write(
                 f"{rec.seq:>8}  {rec.ts.isoformat()}  {rec.type:<24} {orjson.dumps(detail).decode()}\n"
             )

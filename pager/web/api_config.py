@@ -35,7 +35,7 @@ async def reload_from_file(system: System) -> dict[str, object]:
         config = load_demo_config(data_dir=running.data_dir).model_copy(
             update={"server": running.server}
         )
-    pending = await system.reload(config, path)
+    pending = await system.reload(config, path or "demo")
     log.info("configuration reloaded from %s (%s)", path or "the demo", system.rules.digest)
     for p in pending:
         log.warning("reload: %s", p)

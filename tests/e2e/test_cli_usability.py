@@ -77,6 +77,13 @@ def test_replay_defaults_to_pager_data_and_says_when_at_is_before_the_first_reco
     assert "is before the first record" in err
     code, _, err = run_cli(capsys, "replay", "--at", "2999-01-01T00:00:00Z")
     assert "before the first record" not in err
+    # the timeline counts levels and rounds from 1, as the API does; the export is the log's
+    code, out, _ = run_cli(capsys, "replay", "--incident", "inc-1")
+    escalated = next(line for line in out.splitlines() if "incident.escalated" in line)
+    assert orjson.loads(escalated.split(None, 3)[3])["level"] == 1
+    code, out, _ = run_cli(capsys, "replay", "--export")
+    first = next(orjson.loads(x) for x in out.splitlines() if "incident.escalated" in x)
+    assert (first["data"]["level"], first["data"]["round"]) == (0, 0)
     monkeypatch.chdir(tmp_path / "pager-data")
     with pytest.raises(SystemExit, match="pager-data is not a pager data folder"):
         main(["replay", "--verify"])

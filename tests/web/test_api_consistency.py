@@ -80,3 +80,31 @@ async def test_the_demo_reloads_its_embedded_file(tmp_path: Path) -> None:
             r = await client.post(f"{run.urls[0]}/api/v1/config/reload", headers=demo_auth)
             assert r.status_code == 200, r.text
             assert r.json()["status"] == "reloaded" and r.json()["pending"] == []
+
+
+async def test_snooze_of_a_triggered_incident_says_it_acknowledged_and_escalation_waits(
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "pager.yaml"
+    cfg.write_text(config_text(tmp_path / "data"))
+    with trio.fail_after(30):
+        async with running_pager(load_config(cfg)) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            for key in ("a", "b"):
+                r = await client.post(
+                    f"{base}/integrations/generic/gen-checkout",
+                    json={"title": key, "dedup_key": key},
+                )
+                assert r.status_code == 202
+            inc = f"{base}/api/v1/incidents"
+            r = await client.get(f"{inc}/inc-1", headers=auth())
+            assert r.json()["escalation"]["level"] == 1 and r.json()["escalation"]["round"] == 1
+            assert r.json()["escalation"]["next_at"] is not None  # triggered: escalation runs
+            r = await client.post(f"{inc}/inc-1/snooze", json={"for": "1h"}, headers=auth())
+            assert r.status_code == 200
+            assert r.json()["timeline"][-1]["text"].startswith("Acknowledged and snoozed until")
+            assert r.json()["escalation"]["next_at"] is None
+            r = await client.post(f"{inc}/inc-2/acknowledge", headers=auth())
+            assert r.json()["escalation"]["next_at"] is None
+            r = await client.post(f"{inc}/inc-2/snooze", json={"for": "1h"}, headers=auth())
+            assert r.json()["timeline"][-1]["text"].startswith("Snoozed until")
