@@ -30,7 +30,6 @@ from pager.transports.base import (
     Transport,
 )
 from pager.transports.registry import MissingTransport
-
 from pager.web.api_notifications import notification_json, open_breakers
 
 from ..harness import EPOCH
