@@ -49,6 +49,8 @@ class System:
     # the message templates in force: every transport and hook renders through this one,
     # and a reload swaps its templates
     renderer: Renderer = field(init=False)
+    # the configuration pager started with: what start-up-only settings are running
+    started: Any = field(init=False)
     request_timeout: float = REQUEST_TIMEOUT
     config_path: str | None = None  # where a reload reads the configuration from
     # per integration key; one for every listener, so a key's rate is the same wherever it posts
@@ -59,6 +61,7 @@ class System:
 
     def __post_init__(self) -> None:
         self.renderer = Renderer(self.config.templates)
+        self.started = self.config
 
     def current_rules(self) -> RulesBook:
         return self.rules
@@ -84,7 +87,7 @@ class System:
         from pager.core.events import ConfigApplied
 
         rules = compile_rules(config)
-        old = self.config
+        old = self.started  # start-up-only settings: compare with what is running
         pending = []
         if str(config.data_dir) != str(old.data_dir):
             pending.append("data_dir: takes effect at the next start")

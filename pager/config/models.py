@@ -1,7 +1,7 @@
 """The whole configuration as one frozen model, `Config`, and the small top-level sections.
 
 `Config` is what every other part of pager receives: the validated, immutable form of the
-YAML file described in CONTRACT.md. The larger sections live in their own modules
+YAML file described in docs/configuration.md. The larger sections live in their own modules
 (`models_people`, `models_schedules`, `models_escalation`, `models_services`,
 `models_channels`); this module assembles them, holds the sections too small to deserve a
 module (server, auth, journal) and re-exports every model class so callers import from one
@@ -120,7 +120,7 @@ def _strip_trailing_slash(url: str) -> str:
 class Server(ConfigModel):
     """Where pager listens and how it names itself in links.
 
-    `listen` serves everything (API, hooks, websocket, dashboard, ingest); `ingest_listen`
+    `listen` serves everything (API, hooks, websocket, ingest); `ingest_listen`
     is an optional second listener for the ingest paths only. `public_url` is the base of
     links in messages and of Twilio callbacks; it defaults to `http://{listen}` and is kept
     without a trailing slash, so `public_url + "/a/..."` is always right.
@@ -211,7 +211,7 @@ class Journal(ConfigModel):
 
 
 class Config(ConfigModel):
-    """The whole configuration (CONTRACT.md, "Configuration (YAML)"); every key has a
+    """The whole configuration (docs/configuration.md); every key has a
     default except inside the objects of the lists.
 
     Ids are unique and references resolve only once `check_config()` says so; `load_config`

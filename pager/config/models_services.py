@@ -1,7 +1,7 @@
 """The `services` and `routing` sections: where alerts come in and which policy they page.
 
 A service owns integration keys (one per monitoring tool that sends to it) and names the
-escalation policy its incidents follow. Beyond the CONTRACT example it can map severities
+escalation policy its incidents follow. Beyond the core format it can map severities
 to urgencies, hold low-urgency pages until business hours, silence itself in maintenance
 windows and cap the rate of each key. A shared routing key (`routing`) sends alerts to
 services by their content instead of by key.

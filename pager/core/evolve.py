@@ -174,7 +174,9 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
                 ack_timeout_at=None,
                 pages={},
             )
-            text = f"Snoozed until {event.until.isoformat()}" + _by(by, via)
+            # snoozing a triggered incident acknowledges it: the timeline says so
+            verb = "Acknowledged and snoozed" if inc.status is T else "Snoozed"
+            text = f"{verb} until {event.until.isoformat()}" + _by(by, via)
         case IncidentResolved():
             by, via = event.by, event.via
             c.update(

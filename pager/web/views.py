@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pager.core.archive import IncidentSummary
-from pager.core.model import Alert, Incident, TimelineEntry
+from pager.core.model import Alert, Incident, Status, TimelineEntry
 
 __all__ = ["alert_json", "incident_json", "summary_json", "timeline_json"]
 
@@ -88,7 +88,8 @@ def incident_json(inc: Incident, *, detail: bool = False) -> dict[str, Any]:
             "policy": inc.escalation.policy_id,
             "level": inc.escalation.level + 1,
             "round": inc.escalation.round + 1,
-            "next_at": inc.escalation.next_at,
+            # escalation waits while someone has the incident: no next step to show
+            "next_at": inc.escalation.next_at if inc.status is Status.TRIGGERED else None,
         },
         "last_seq": inc.last_seq,
     }
