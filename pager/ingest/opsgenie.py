@@ -22,7 +22,7 @@ from pager.errors import InvalidEvent
 from .parsed import ParsedAlert
 from .validate import Checker
 
-__all__ = ["PRIORITY_SEVERITY", "parse_action_body", "parse_create"]
+__all__ = ["PRIORITY_SEVERITY", "parse_action_body", "parse_create", "parse_update"]
 
 PRIORITY_SEVERITY = {
     "P1": "critical",
@@ -63,7 +63,6 @@ def parse_create(body: Any, key: str) -> ParsedAlert:
     dedup_key = alias or str(uuid.uuid4())
     og: dict[str, Any] = {"priority": priority, "tags": list(tags)}
     for name, value in (
-        ("description", description),
         ("entity", entity),
         ("user", user),
         ("note", note),
@@ -87,7 +86,7 @@ def parse_create(body: Any, key: str) -> ParsedAlert:
         severity=severity,
         source=source,
         labels=labels or None,
-        details={"opsgenie": og},
+        details={"opsgenie": og, **({"description": description} if description else {})},
         links=links,
     )
     view = {
@@ -139,3 +138,18 @@ def parse_action_body(body: Any) -> dict[str, str]:
             out[f] = v
     c.done()
     return out
+
+
+def parse_update(body: Any, field: str) -> str:
+    """The body of `PUT .../message` (`{"message"}`, <= 130) or `.../description`
+    (`{"description"}`, <= 15000)."""
+    c = Checker()
+    msg = c.obj(body, "body")
+    if msg is None:
+        raise InvalidEvent(["body: must be a JSON object"])
+    value = c.string(msg, field, "", required=True, max_len=130 if field == "message" else 15000)
+    if field == "message" and value is not None and not value.strip():
+        c.fail("message", "must not be empty")
+    c.done()
+    assert value is not None
+    return value

@@ -25,11 +25,11 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from pager.actors.messages import Act, Ingest
-from pager.core.commands import Acknowledge, AddNote, Resolve, ResolveAlert
+from pager.core.commands import Acknowledge, AddNote, Edit, Resolve, ResolveAlert
 from pager.core.model import Incident
 from pager.core.routing import IntegrationRoute
 from pager.errors import InvalidEvent, PagerError, TooManyRequests
-from pager.ingest.opsgenie import parse_action_body, parse_create
+from pager.ingest.opsgenie import parse_action_body, parse_create, parse_update
 from pager.ingest.validate import parse_json_body
 from pager.replay.history import ensure_incident
 
@@ -117,6 +117,10 @@ class OpsgenieEndpoints:
             if req.method != "POST":
                 raise _Answer(405, "Method not allowed; use POST")
             return await self._act(req, parts[0], ident_type, parts[1], key, route, started)
+        if len(parts) == 2 and parts[1] in ("message", "description"):
+            if req.method != "PUT":
+                raise _Answer(405, "Method not allowed; use PUT")
+            return await self._update(req, parts[0], ident_type, parts[1], key, route, started)
         raise _Answer(404, f"No such endpoint: {req.method} {req.path}")
 
     # ------------------------------------------------------------------ auth, lookup
@@ -223,6 +227,26 @@ class OpsgenieEndpoints:
         self.ingest.accepted += 1
         return self._accepted(_ACTIONS[action], inc, inc.dedup_key, started)
 
+    async def _update(
+        self,
+        req: RawRequest,
+        ident: str,
+        ident_type: str,
+        field: str,
+        key: str,
+        route: IntegrationRoute,
+        started: float,
+    ) -> RawResponse:
+        value = parse_or_422(lambda: parse_update(self._json(req), field))
+        self.ingest._rate(route, key)
+        inc = await self._find(ident, ident_type, route)
+        edit = Edit(title=value, via="opsgenie") if field == "message" else None
+        edit = edit or Edit(description=value, via="opsgenie")
+        await self.system.submit(Act(inc.id, edit))
+        self.ingest.accepted += 1
+        action = "UpdateMessage" if field == "message" else "UpdateDescription"
+        return self._accepted(action, inc, inc.dedup_key, started)
+
     def _open_by_alias(self, route: IntegrationRoute, alias: str) -> Incident | None:
         services = self._services(route)
         for inc in self.system.state.open_incidents():
@@ -289,6 +313,8 @@ _STATUS = {
     "Acknowledge": "Acknowledged alert",
     "Close": "Closed alert",
     "AddNote": "Added note",
+    "UpdateMessage": "Updated alert message",
+    "UpdateDescription": "Updated alert description",
 }
 
 
@@ -322,8 +348,10 @@ def _iso(t: datetime | None) -> str | None:
 def alert_json(inc: Incident) -> dict[str, Any]:
     alert = inc.alerts.get(inc.dedup_key) or next(iter(inc.alerts.values()), None)
     og: dict[str, Any] = {}
+    description = ""
     if alert is not None and isinstance(alert.details, dict):
         og = alert.details.get("opsgenie") or {}
+        description = alert.details.get("description") or ""
     return {
         "id": inc.id,
         "tinyId": str(inc.number),
@@ -355,7 +383,7 @@ def alert_json(inc: Incident) -> dict[str, Any]:
         },
         "actions": og.get("actions", []),
         "entity": og.get("entity", ""),
-        "description": og.get("description", ""),
+        "description": description,
         "details": og.get("details", {}),
     }
 

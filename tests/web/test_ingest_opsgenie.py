@@ -93,6 +93,25 @@ async def test_zabbix_flow_create_poll_acknowledge_close_by_alias(
             r = await og(p, "GET", f"/v2/alerts/requests/{ack_id}")
             assert answer_shape(r, 200)["data"]["action"] == "Acknowledge"
 
+            # Alertmanager's update_alerts: PUT message and description
+            r = await og(
+                p,
+                "PUT",
+                "/v2/alerts/zbx-42/message?identifierType=alias",
+                {"message": "CPU very high"},
+            )
+            upd = answer_shape(r, 202)["requestId"]
+            r = await og(p, "PUT", "/v2/alerts/inc-1/description", {"description": "now 99%"})
+            answer_shape(r, 202)
+            r = await og(p, "GET", "/v2/alerts/zbx-42?identifierType=alias")
+            alert = answer_shape(r, 200)["data"]
+            assert alert["message"] == "CPU very high" and alert["description"] == "now 99%"
+            assert (await p.incident("inc-1"))["title"] == "CPU very high"
+            r = await og(p, "GET", f"/v2/alerts/requests/{upd}")
+            assert answer_shape(r, 200)["data"]["status"] == "Updated alert message"
+            r = await og(p, "PUT", "/v2/alerts/inc-1/message", {"message": ""})
+            assert answer_shape(r, 422)["errors"] == {"message": "must not be empty"}
+
             r = await og(p, "POST", "/v2/alerts/zbx-42/close?identifierType=alias", {"user": "a"})
             close_id = answer_shape(r, 202)["requestId"]
             assert (await p.incident("inc-1"))["status"] == "resolved"
