@@ -1,5 +1,9 @@
 """The real Alertmanager's `opsgenie_configs` (with `api_url` pointed at pager) and its
-`pagerduty_configs` with a v1 `service_key`, sending to pager."""
+`pagerduty_configs` with a v1 `service_key`, sending to pager.
+
+Alertmanager sends v1 events to https://events.pagerduty.com whatever `url` says, so that
+test gives it a `proxy_url` (tests/standins/tls_proxy.py) that ends TLS with a certificate
+for that name, which Alertmanager trusts through its `tls_config.ca_file`."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import pytest
 import trio
 
 from ..harness import make_config, running_pager
+from ..standins.smtp import self_signed
+from ..standins.tls_proxy import serve_tls_proxy
 from .peers import FAST_ROUTE, PagerAPI, alertmanager, am_alert, poll, post_alerts
 
 pytestmark = pytest.mark.peers
@@ -31,11 +37,18 @@ async def run_am(tmp_path: Path, config_for: Any, title_check: Any = None) -> di
     async with (
         running_pager(make_config(tmp_path / "data", fsync=False)) as run,
         httpx.AsyncClient(timeout=5) as client,
+        trio.open_nursery() as nursery,
     ):
         api = PagerAPI(client, run.urls[0])
+        cert, key = self_signed(tmp_path, dns="events.pagerduty.com")
+        port = int(run.urls[0].rsplit(":", 1)[1])
+        proxy = await nursery.start(serve_tls_proxy, cert, key, port)
+
         am_dir = tmp_path / "am"
         logs = [am_dir / "alertmanager.log"]
-        async with alertmanager(am_dir, config_for(run.urls[0])) as am:
+        async with alertmanager(
+            am_dir, config_for(run.urls[0], f"http://127.0.0.1:{proxy}", str(cert))
+        ) as am:
             t0 = datetime.now(UTC) - timedelta(seconds=5)
             await post_alerts(am, [am_alert(LABELS, starts=t0, annotations={"summary": "v1"})])
             [inc] = await poll(api.incidents, lambda f: len(f) == 1, "an incident", logs=logs)
@@ -51,11 +64,12 @@ async def run_am(tmp_path: Path, config_for: Any, title_check: Any = None) -> di
                 logs=logs,
             )
             assert len(await api.incidents()) == 1
+            nursery.cancel_scope.cancel()
             return done
 
 
 async def test_opsgenie_configs_open_update_and_close(tmp_path: Path) -> None:
-    def config(base: str) -> dict[str, Any]:
+    def config(base: str, proxy: str, ca: str) -> dict[str, Any]:
         return receiver(
             "og",
             opsgenie_configs=[
@@ -87,14 +101,14 @@ async def test_opsgenie_configs_open_update_and_close(tmp_path: Path) -> None:
 
 
 async def test_pagerduty_configs_service_key_is_events_v1(tmp_path: Path) -> None:
-    def config(base: str) -> dict[str, Any]:
+    def config(base: str, proxy: str, ca: str) -> dict[str, Any]:
         return receiver(
             "pd1",
             pagerduty_configs=[
                 {
-                    "url": f"{base}/generic/2010-04-15/create_event.json",
                     "service_key": "R0UT1NGKEYCHECKOUT00000000000000",
                     "send_resolved": True,
+                    "http_config": {"proxy_url": proxy, "tls_config": {"ca_file": ca}},
                 }
             ],
         )
