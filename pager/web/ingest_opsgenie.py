@@ -58,6 +58,14 @@ class OpsgenieEndpoints:
         self.system = ingest.system
 
     async def __call__(self, req: RawRequest) -> RawResponse:
+        resp = await self._answer(req)
+        if resp.status < 500:  # Opsgenie names the request in a header too
+            rid = orjson.loads(resp.body).get("requestId")
+            if rid:
+                return RawResponse(resp.status, resp.body, (*resp.headers, ("x-request-id", rid)))
+        return resp
+
+    async def _answer(self, req: RawRequest) -> RawResponse:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         try:
@@ -260,9 +268,10 @@ class OpsgenieEndpoints:
         try:
             return parse_json_body(req.body, req.headers.get("content-type") or "application/json")
         except PagerError as e:
+            # Opsgenie: 400 for a body that is not JSON at all, 422 for one that is wrong
             raise _Answer(
-                422 if isinstance(e, InvalidEvent) else e.status_code,
-                "Request body is not processable. Please check the errors.",
+                e.status_code,
+                "Could not parse the request body as JSON",
                 {"body": "; ".join(getattr(e, "errors", None) or [e.message])},
             ) from None
 

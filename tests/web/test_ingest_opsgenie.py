@@ -158,6 +158,15 @@ async def test_bad_opsgenie_requests_answer_like_opsgenie_and_journal_nothing(
         ("POST", "/v2/alerts/nope/close?identifierType=alias", {}, OG, 404, "does not exist"),
         ("POST", "/v2/alerts/x/close?identifierType=bogus", {}, OG, 422, "identifierType"),
         ("GET", "/v2/alerts/requests/garbage", None, OG, 404, "does not exist"),
+        (
+            "PUT",
+            "/v2/alerts/nope/message?identifierType=alias",
+            {"message": "m"},
+            OG,
+            404,
+            "does not exist",
+        ),
+        ("DELETE", "/v2/alerts", None, OG, 405, "use POST"),
     ]
     with trio.fail_after(DEADLINE):
         async with pager(tmp_path, listener) as p:
@@ -167,6 +176,7 @@ async def test_bad_opsgenie_requests_answer_like_opsgenie_and_journal_nothing(
                 got = answer_shape(r, status)
                 assert says in r.text, (path, r.text)
                 assert UUID.match(got["requestId"])
+                assert r.headers["x-request-id"] == got["requestId"]
                 if status == 422:
                     assert got["message"] == (
                         "Request body is not processable. Please check the errors."
@@ -232,3 +242,39 @@ async def test_pagerduty_v1_trigger_acknowledge_resolve(tmp_path: Path, listener
                 assert r.json()["status"] == "invalid event"
                 assert any(e.startswith(field) for e in r.json()["errors"]), r.text
             assert p.journaled_since(seq) == []
+
+
+@pytest.mark.parametrize("listener", LISTENERS)
+async def test_grafana_alerting_shape(tmp_path: Path, listener: str) -> None:
+    """What Grafana's Opsgenie contact point sends: labels as `k:v` tags, the rule's link in
+    `details.url`, an alias from the group key; resolved closes by alias with `source`."""
+    sent = {
+        "message": "[FIRING:1] HighErrorRate checkout",
+        "alias": "b5a3e5c6d7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4",
+        "description": "Error rate above 5%",
+        "details": {"url": "http://grafana.test/alerting/grafana/abc/view"},
+        "tags": ["alertname:HighErrorRate", "team:checkout", "grafana_folder:Prod"],
+        "source": "Grafana",
+        "priority": "P1",
+    }
+    with trio.fail_after(DEADLINE):
+        async with pager(tmp_path, listener) as p:
+            answer_shape(await og(p, "POST", "/v2/alerts", sent), 202)
+            inc = await p.incident("inc-1")
+            [alert] = inc["alerts"]
+            assert alert["labels"] == {
+                "alertname": "HighErrorRate",
+                "team": "checkout",
+                "grafana_folder": "Prod",
+            }
+            assert alert["links"] == [{"href": sent["details"]["url"], "text": "source"}]
+            assert inc["urgency"] == "high" and inc["severity"] == "critical"
+            r = await og(
+                p,
+                "POST",
+                f"/v2/alerts/{sent['alias']}/close?identifierType=alias",
+                {"source": "Grafana"},
+            )
+            answer_shape(r, 202)
+            inc = await p.incident("inc-1")
+            assert inc["status"] == "resolved" and inc["resolved_by"] == "Grafana"
