@@ -125,6 +125,10 @@ async def test_zabbix_flow_create_poll_acknowledge_close_by_alias(
             assert data["action"] == "Close" and data["alertId"] == "inc-1"
             r = await og(p, "GET", f"/v2/alerts/requests/{request_id}")
             assert answer_shape(r, 200)["data"]["status"] == "Created alert"
+            r = await og(p, "GET", "/v2/alerts/inc-1")
+            alert = answer_shape(r, 200)["data"]
+            assert alert["message"] == "CPU very high" and alert["description"] == "now 99%"
+            assert alert["status"] == "closed" and alert["report"]["closedBy"] == "a"
             answer_shape(await og(p, "POST", "/v2/alerts", create), 202)
             assert [i["id"] for i in await p.incidents()] == ["inc-2", "inc-1"]
 
