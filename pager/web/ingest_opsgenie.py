@@ -34,6 +34,7 @@ from pager.ingest.validate import parse_json_body
 from pager.replay.history import ensure_incident
 
 from .raw import RawRequest, RawResponse, json_response
+from .views_opsgenie import alert_json
 
 if TYPE_CHECKING:
     from .ingest import IngestEndpoints
@@ -348,54 +349,3 @@ def _unprocessable(e: InvalidEvent) -> _Answer:
 
 def _took(started: float) -> float:
     return round(time.perf_counter() - started, 3)
-
-
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z") if t else None
-
-
-def alert_json(inc: Incident) -> dict[str, Any]:
-    alert = inc.alerts.get(inc.dedup_key) or next(iter(inc.alerts.values()), None)
-    og: dict[str, Any] = {}
-    description = ""
-    if alert is not None and isinstance(alert.details, dict):
-        og = alert.details.get("opsgenie") or {}
-        description = alert.details.get("description") or ""
-    return {
-        "id": inc.id,
-        "tinyId": str(inc.number),
-        "alias": inc.dedup_key,
-        "message": inc.title,
-        "status": "closed" if inc.status == "resolved" else "open",
-        "acknowledged": inc.status == "acknowledged" or inc.acknowledged_at is not None,
-        "isSeen": inc.acknowledged_at is not None,
-        "tags": og.get("tags", []),
-        "snoozed": inc.status == "snoozed",
-        "count": alert.count if alert else 1,
-        "lastOccurredAt": _iso(alert.last_seen if alert else inc.updated_at),
-        "createdAt": _iso(inc.created_at),
-        "updatedAt": _iso(inc.updated_at),
-        "source": (alert.source if alert else None) or "",
-        "owner": inc.acknowledged_by or "",
-        "priority": og.get("priority", "P3"),
-        "responders": og.get("responders", []),
-        "integration": {"id": f"opsgenie-{inc.service_id}", "name": inc.service_id, "type": "API"},
-        "report": {
-            k: v
-            for k, v in (
-                ("ackTime", _ms(inc.created_at, inc.acknowledged_at)),
-                ("closeTime", _ms(inc.created_at, inc.resolved_at)),
-                ("acknowledgedBy", inc.acknowledged_by),
-                ("closedBy", inc.resolved_by),
-            )
-            if v is not None
-        },
-        "actions": og.get("actions", []),
-        "entity": og.get("entity", ""),
-        "description": description,
-        "details": og.get("details", {}),
-    }
-
-
-def _ms(a: datetime, b: datetime | None) -> int | None:
-    return int((b - a).total_seconds() * 1000) if b else None
