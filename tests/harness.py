@@ -66,6 +66,7 @@ services:
       - {{type: pagerduty, key: R0UT1NGKEYCHECKOUT00000000000000}}
       - {{type: alertmanager, key: am-checkout}}
       - {{type: generic, key: gen-checkout}}
+      - {{type: opsgenie, key: og-checkout}}
     rate_limit: {{events: {rate}, per: 1m}}
   - id: payments
     escalation_policy: default

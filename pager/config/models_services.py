@@ -36,13 +36,13 @@ __all__ = [
     "UrgencyBySeverity",
 ]
 
-IntegrationType = Literal["pagerduty", "alertmanager", "generic"]
+IntegrationType = Literal["pagerduty", "alertmanager", "generic", "opsgenie"]
 Severity = Literal["critical", "error", "warning", "info"]
 
 
 class Integration(ConfigModel):
     """A key a monitoring tool sends with its alerts: `pagerduty` (Events API v2 routing
-    key), `alertmanager` (webhook path) or `generic` (webhook path)."""
+    key), `alertmanager` (webhook path), `generic` (webhook path) or `opsgenie` (GenieKey)."""
 
     type: IntegrationType
     key: NonEmptyStr

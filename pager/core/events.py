@@ -27,6 +27,7 @@ __all__ = [
     "ContactOptedOut",
     "Event",
     "IncidentAcknowledged",
+    "IncidentEdited",
     "IncidentEscalated",
     "IncidentEvent",
     "IncidentOpened",
@@ -202,6 +203,18 @@ class IncidentResolved(IncidentEvent):
 class NoteAdded(IncidentEvent):
     incident_id: str
     text: str
+    by: str | None = None
+    via: str | None = None
+
+
+@event("incident.edited")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentEdited(IncidentEvent):
+    """A new title and/or description of the incident's first alert (None: unchanged)."""
+
+    incident_id: str
+    title: str | None = None
+    description: str | None = None
     by: str | None = None
     via: str | None = None
 

@@ -12,6 +12,7 @@ from .events import (
     AlertsUpdated,
     Event,
     IncidentAcknowledged,
+    IncidentEdited,
     IncidentEscalated,
     IncidentOpened,
     IncidentResolved,
@@ -195,6 +196,22 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
         case NoteAdded():
             by, via = event.by, event.via
             text = event.text
+        case IncidentEdited():
+            by, via = event.by, event.via
+            parts = []
+            if event.title is not None:
+                c["title"] = event.title[:1024]
+                parts.append(f"Title changed to {event.title[:1024]!r}")
+            first = inc.alerts.get(inc.dedup_key)
+            if event.description is not None and first is not None:
+                details = dict(first.details) if isinstance(first.details, dict) else {}
+                details["description"] = event.description
+                c["alerts"] = {
+                    **inc.alerts,
+                    inc.dedup_key: dataclasses.replace(first, details=details),
+                }
+                parts.append("Description changed")
+            text = "; ".join(parts) or None
         case IncidentEscalated():
             by, via = event.by, event.via
             who = ", ".join(event.targets or ()) or "nobody on call"

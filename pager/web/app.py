@@ -61,7 +61,14 @@ def create_app(system: System) -> QuartTrio:
         raw = await ingest(req)
         return Response(raw.body, raw.status, headers=Headers(list(raw.headers)))
 
-    for rule in ("/v2/enqueue", "/v2/change/enqueue", "/integrations/<path:path>"):
+    for rule in (
+        "/v2/enqueue",
+        "/v2/change/enqueue",
+        "/integrations/<path:path>",
+        "/generic/2010-04-15/create_event.json",
+        "/v2/alerts",
+        "/v2/alerts/<path:path>",
+    ):
         app.add_url_rule(
             rule, f"ingest:{rule}", serve_ingest, methods=["POST", "GET", "PUT", "DELETE"]
         )
