@@ -162,7 +162,7 @@ def state_at(r: _Reader, at: datetime) -> int:
         if rec.ts > at:
             break
         state.apply(rec)
-    from pager.web.views import incident_json
+    from pager.core.views import incident_json
 
     _print(
         r.out,
