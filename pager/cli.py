@@ -128,7 +128,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from pager.config.check import main as check_main
+    from pager.config.check_command import main as check_main
 
     return check_main(args.file)
 
