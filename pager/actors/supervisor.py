@@ -30,6 +30,7 @@ from pager.core.events import ConfigApplied
 from pager.core.links import page_links
 from pager.core.notifications import Notification
 from pager.replay.load import LoadReport, load_state
+from pager.replay.ratelimit import recent_records, warm_limiter, window
 from pager.store.base import EventLog
 from pager.store.jsonl import JsonlLog
 from pager.transports.base import Transport
@@ -164,6 +165,7 @@ async def run_pager(
                 router_inbox=send,
                 config_path=config_path,
             )
+            _warm_rate_limits(system)
             router = Router(journal, state, system.current_rules, clock, send)
             system.router = router
             snapshotter.busy = router.has_actor
@@ -278,3 +280,22 @@ async def _run_edges(
         system.hub.close_all()
         web_stop.set()
         lean_stop.set()
+
+
+def _warm_rate_limits(system: System) -> None:
+    """A configured rate_limit holds across a restart: recompute its buckets from the log's
+    last window (pager/replay/ratelimit.py)."""
+    span = window(system.rules.integrations)
+    if span is None:
+        return
+    now = system.clock.now()
+    counted = warm_limiter(
+        system.ingest_limiter,
+        system.rules.integrations,
+        system.state,
+        recent_records(system.log, now - span),
+        now,
+        trio.current_time(),
+    )
+    if counted:
+        log.info("rate limits: %d events of the last %s counted from the log", counted, span)

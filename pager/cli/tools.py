@@ -14,7 +14,7 @@ __all__ = ["add_config_tools", "add_replay"]
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from pager.config.check import main as check_main
+    from pager.config.check_command import main as check_main
 
     return check_main(args.file)
 

@@ -108,10 +108,11 @@ class MaintenanceWindow(ConfigModel):
 
 
 class RateLimit(ConfigModel):
-    """Extension: each integration key of the service takes at most `events` per `per`;
-    ingest answers 429 beyond that."""
+    """Extension, opt-in: each integration key of the service takes at most `events` per
+    `per`; ingest answers 429 beyond that. Without it every event that can be made durable
+    is accepted (a storm is when a pager is needed most)."""
 
-    events: int = Field(default=120, ge=1)
+    events: int = Field(ge=1)
     per: PositiveDuration = dt.timedelta(minutes=1)
 
 
@@ -133,7 +134,7 @@ class Service(ConfigModel):
     low_urgency: LowUrgency = LowUrgency()
     business_hours: BusinessHours | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
-    rate_limit: RateLimit = RateLimit()
+    rate_limit: RateLimit | None = None
 
     @model_validator(mode="before")
     @classmethod

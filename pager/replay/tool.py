@@ -175,7 +175,7 @@ def state_at(r: _Reader, at: datetime) -> int:
             f" ({first.isoformat()}); the state then was empty",
             file=sys.stderr,
         )
-    from pager.web.views import incident_json
+    from pager.core.views import incident_json
 
     _print(
         r.out,

@@ -16,6 +16,7 @@ from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident, Status
+from pager.core.views import incident_json, summary_json
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
 from pager.replay.history import ensure_incident
@@ -23,7 +24,6 @@ from pager.replay.history import ensure_incident
 from .api_notifications import notification_json, open_breakers
 from .auth import acting_user, authenticate
 from .responses import json_body, jsonify
-from .views import incident_json, summary_json
 
 __all__ = ["register"]
 

@@ -172,6 +172,8 @@ class IngestEndpoints:
         return route
 
     def _rate(self, route: IntegrationRoute, key: str) -> None:
+        if route.rate_events is None:
+            return
         wait = self.limiter.take(
             (route.type, key), route.rate_events, route.rate_per_seconds, trio.current_time()
         )

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from pager.config import Config, Problem, check_config, load_config_text, load_demo_config
-from pager.config.check import CHECKS, main, unique_ids
+from pager.config.check import CHECKS, unique_ids
+from pager.config.check_command import main
 from pager.config.demo import demo_config_text
 
 ProblemsOf = Callable[..., list[str]]
