@@ -26,6 +26,12 @@ __all__ = [
     "ContactOptedIn",
     "ContactOptedOut",
     "Event",
+    "HeartbeatCreated",
+    "HeartbeatDeleted",
+    "HeartbeatExpired",
+    "HeartbeatFailed",
+    "HeartbeatPinged",
+    "HeartbeatRearmed",
     "IncidentAcknowledged",
     "IncidentEscalated",
     "IncidentEvent",
@@ -319,4 +325,12 @@ from .events_delivery import (  # noqa: E402
     NotificationFailed,
     NotificationRequested,
     NotificationSent,
+)
+from .events_heartbeat import (  # noqa: E402
+    HeartbeatCreated,
+    HeartbeatDeleted,
+    HeartbeatExpired,
+    HeartbeatFailed,
+    HeartbeatPinged,
+    HeartbeatRearmed,
 )

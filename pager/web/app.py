@@ -20,6 +20,7 @@ from pager.errors import PagerError, TooManyRequests, Unavailable
 
 from . import (
     api_config,
+    api_heartbeats,
     api_incidents,
     api_maintenance,
     api_notifications,
@@ -68,6 +69,7 @@ def create_app(system: System) -> QuartTrio:
 
     api_incidents.register(app, system)
     api_maintenance.register(app, system)
+    api_heartbeats.register(app, system)
     api_schedules.register(app, system)
     api_notifications.register(app, system)
     api_config.register(app, system)
