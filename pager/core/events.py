@@ -48,6 +48,8 @@ __all__ = [
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
+    "OverrideAdded",
+    "OverrideRemoved",
     "PagingDeferred",
     "UserPaged",
     "decode",
@@ -334,3 +336,4 @@ from .events_heartbeat import (  # noqa: E402
     HeartbeatPinged,
     HeartbeatRearmed,
 )
+from .events_schedule import OverrideAdded, OverrideRemoved  # noqa: E402

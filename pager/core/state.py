@@ -37,10 +37,12 @@ from .events import (
     decode,
 )
 from .events_heartbeat import HeartbeatCreated, HeartbeatDeleted, HeartbeatEvent
+from .events_schedule import OverrideAdded, OverrideRemoved
 from .evolve import evolve
 from .heartbeat import Beat, HeartbeatSpec, evolve_beat
 from .model import Incident, Status
 from .notifications import Notification, NotificationBook
+from .overrides import ApiOverride
 from .rules import ServiceRules, Window
 from .snapshot_codec import incident_from_json, notification_from_json, to_datetime
 
@@ -93,6 +95,7 @@ class SystemState:
         self.opted_out: dict[tuple[str, str], str] = {}  # (method, address) -> user id
         self.beats: dict[str, Beat] = {}  # heartbeat name -> its last ping's deadlines
         self.api_heartbeats: dict[str, HeartbeatSpec] = {}  # heartbeats made through the API
+        self.overrides: dict[str, ApiOverride] = {}  # schedule overrides made through the API
 
     # ------------------------------------------------------------------ fold
 
@@ -142,6 +145,12 @@ class SystemState:
             self.config_digest = event.digest
         elif isinstance(event, HeartbeatEvent):
             self._apply_heartbeat(event, at)
+        elif isinstance(event, OverrideAdded):
+            self.overrides[event.override_id] = ApiOverride(
+                event.override_id, event.schedule_id, event.user, event.start, event.end, event.by
+            )
+        elif isinstance(event, OverrideRemoved):
+            self.overrides.pop(event.override_id, None)
         elif isinstance(event, ContactOptedOut):
             self.opted_out[(event.method, event.address)] = event.user_id
         elif isinstance(event, ContactOptedIn):
@@ -282,6 +291,9 @@ class SystemState:
                 [h.name, h.service_id, h.interval.total_seconds(), h.grace.total_seconds()]
                 for h in self.api_heartbeats.values()
             ],
+            "overrides": [
+                [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
+            ],
         }
 
     @classmethod
@@ -333,6 +345,10 @@ class SystemState:
         for name, service_id, interval, grace in data.get("api_heartbeats", ()):
             s.api_heartbeats[name] = HeartbeatSpec(
                 name, service_id, timedelta(seconds=interval), timedelta(seconds=grace), "api"
+            )
+        for oid, sid, user, start, end, by in data.get("overrides", ()):
+            s.overrides[oid] = ApiOverride(
+                oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by
             )
         codes = sorted(
             [(r.number, r.short_code, r.id) for r in s.archive.values()]
