@@ -44,6 +44,7 @@ from pager.web.main_listener import MainLimits, serve_main
 from .broadcaster import Broadcaster
 from .collector import run_collector, tune
 from .dispatcher import Dispatcher
+from .heartbeats import Heartbeats
 from .journal import Journal
 from .messages import Act, RouterMessage
 from .router import Router
@@ -179,6 +180,8 @@ async def run_pager(
                         router_done.set()
 
                 await core.start(run_router)
+                heartbeats: Heartbeats = await core.start(Heartbeats(system).run)
+                system.heartbeats = heartbeats
                 system.dispatcher = await core.start(_dispatcher(system, config, transports).run)
                 system.slack_responder = await core.start(SlackResponder(system, http=http).run)
                 if manage_gc:
@@ -190,6 +193,7 @@ async def run_pager(
                     system.ready = True
                     task_status.started(Running(system, [], None, report))
                     router.timers.enable()
+                    heartbeats.enable()
                     await shutdown.wait()
                     system.ready = False
                     hub.close_all()
@@ -274,6 +278,8 @@ async def _run_edges(
         task_status.started(Running(system, urls, ingest_url, report))
         if system.router is not None:
             system.router.timers.enable()
+        if system.heartbeats is not None:
+            system.heartbeats.enable()
         await shutdown.wait()
         log.info("shutting down: no new requests; finishing those in flight")
         system.ready = False

@@ -112,6 +112,15 @@ def references(config: Config) -> Iterator[Problem]:
                 f"services[{s}].escalation_policy",
                 _unknown("escalation policy", service.escalation_policy, policies),
             )
+    names: set[str] = set()
+    for h, heartbeat in enumerate(config.heartbeats):
+        if heartbeat.service not in services:
+            yield Problem(
+                f"heartbeats[{h}].service", _unknown("service", heartbeat.service, services)
+            )
+        if heartbeat.name in names:
+            yield Problem(f"heartbeats[{h}].name", f"heartbeat {heartbeat.name!r} defined twice")
+        names.add(heartbeat.name)
     for r, routing_key in enumerate(config.routing):
         for rl, rule in enumerate(routing_key.rules):
             if rule.service not in services:

@@ -53,6 +53,7 @@ from pager.config.models_services import (
     BusinessHours,
     ChatUpdates,
     Condition,
+    Heartbeat,
     Integration,
     LowUrgency,
     MaintenanceWindow,
@@ -79,6 +80,7 @@ __all__ = [
     "EmailTemplates",
     "EscalationLevel",
     "EscalationPolicy",
+    "Heartbeat",
     "Integration",
     "Journal",
     "Layer",
@@ -229,6 +231,7 @@ class Config(ConfigModel):
     channels: Channels = Channels()
     templates: Templates = Templates()
     journal: Journal = Journal()
+    heartbeats: tuple[Heartbeat, ...] = ()
 
     def digest(self) -> str:
         """A short sha256 (16 hex digits) of the canonical form, to journal which

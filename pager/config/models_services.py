@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
-from pager.config.durations import PositiveDuration, TimeOfDay, TimeZoneName
+from pager.config.durations import Duration, PositiveDuration, TimeOfDay, TimeZoneName
 from pager.config.fields import ConfigModel, HttpUrl, Identifier, NonEmptyStr, Reference, error
 from pager.config.models_people import Urgency, fill_name_from_id
 from pager.config.models_schedules import Weekdays
@@ -24,6 +24,7 @@ __all__ = [
     "BusinessHours",
     "ChatUpdates",
     "Condition",
+    "Heartbeat",
     "Integration",
     "IntegrationType",
     "LowUrgency",
@@ -215,3 +216,14 @@ class RoutingKey(ConfigModel):
     key: NonEmptyStr
     type: IntegrationType
     rules: tuple[RoutingRule, ...] = Field(min_length=1)
+
+
+class Heartbeat(ConfigModel):
+    """A dead man's switch: a job pings it every `interval`; with no ping for `interval +
+    grace` an incident "Heartbeat <name> expired" opens on `service`. Armed by the first
+    ping (docs/heartbeats.md)."""
+
+    name: Identifier
+    service: Reference
+    interval: PositiveDuration
+    grace: Duration = dt.timedelta(0)

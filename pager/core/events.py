@@ -26,6 +26,12 @@ __all__ = [
     "ContactOptedIn",
     "ContactOptedOut",
     "Event",
+    "HeartbeatCreated",
+    "HeartbeatDeleted",
+    "HeartbeatExpired",
+    "HeartbeatFailed",
+    "HeartbeatPinged",
+    "HeartbeatRearmed",
     "IncidentAcknowledged",
     "IncidentEdited",
     "IncidentEscalated",
@@ -43,6 +49,8 @@ __all__ = [
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
+    "OverrideAdded",
+    "OverrideRemoved",
     "PagingDeferred",
     "UserPaged",
     "decode",
@@ -333,3 +341,12 @@ from .events_delivery import (  # noqa: E402
     NotificationRequested,
     NotificationSent,
 )
+from .events_heartbeat import (  # noqa: E402
+    HeartbeatCreated,
+    HeartbeatDeleted,
+    HeartbeatExpired,
+    HeartbeatFailed,
+    HeartbeatPinged,
+    HeartbeatRearmed,
+)
+from .events_schedule import OverrideAdded, OverrideRemoved  # noqa: E402

@@ -20,9 +20,12 @@ from pager.errors import PagerError, TooManyRequests, Unavailable
 
 from . import (
     api_config,
+    api_directory,
+    api_heartbeats,
     api_incidents,
     api_maintenance,
     api_notifications,
+    api_overrides,
     api_schedules,
     hooks_slack,
     hooks_twilio,
@@ -75,6 +78,9 @@ def create_app(system: System) -> QuartTrio:
 
     api_incidents.register(app, system)
     api_maintenance.register(app, system)
+    api_heartbeats.register(app, system)
+    api_overrides.register(app, system)
+    api_directory.register(app, system)
     api_schedules.register(app, system)
     api_notifications.register(app, system)
     api_config.register(app, system)
