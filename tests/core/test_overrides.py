@@ -14,14 +14,14 @@ from pager.core.events import OverrideAdded, OverrideRemoved
 from pager.core.overrides import ApiOverride, with_overrides
 from pager.core.state import SystemState
 
-from ..harness import CONFIG
+from ..harness import config_text
 
 T = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 
 
 def rules():  # type: ignore[no-untyped-def]
-    text = CONFIG.format(data_dir="/tmp/unused", token="t", rate=10, fsync="false")
+    text = config_text("/tmp/unused", rate=10, fsync=False)
     return compile_rules(load_config_text(text, source="test"))
 
 

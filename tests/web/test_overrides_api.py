@@ -132,6 +132,7 @@ async def test_read_apis_carry_no_secrets(tmp_path: Path) -> None:
                 {"type": "pagerduty"},
                 {"type": "alertmanager"},
                 {"type": "generic"},
+                {"type": "opsgenie"},
             ]
             assert services["checkout"]["heartbeats"] == ["nightly"]
             assert services["checkout"]["ack_timeout"] == 1800.0
