@@ -66,8 +66,8 @@ services:
       - {{type: pagerduty, key: R0UT1NGKEYCHECKOUT00000000000000}}
       - {{type: alertmanager, key: am-checkout}}
       - {{type: generic, key: gen-checkout}}
-    rate_limit: {{events: {rate}, per: 1m}}
-  - id: payments
+      - {{type: opsgenie, key: og-checkout}}
+{rate_limit}  - id: payments
     escalation_policy: default
     integrations:
       - {{type: generic, key: gen-payments}}
@@ -86,15 +86,17 @@ journal:
 
 
 def config_text(
-    data_dir: Path | str, *, rate: int = 100_000, fsync: bool = True, extra: str = ""
+    data_dir: Path | str, *, rate: int | None = None, fsync: bool = True, extra: str = ""
 ) -> str:
-    """The shared test configuration as YAML (for `pager serve --config` in a process)."""
+    """The shared test configuration as YAML (for `pager serve --config` in a process);
+    `rate` gives the checkout service a rate_limit of that many events a minute."""
     fs = "true" if fsync else "false"
-    return CONFIG.format(data_dir=data_dir, token=TOKEN, rate=rate, fsync=fs) + extra
+    limit = f"    rate_limit: {{events: {rate}, per: 1m}}\n" if rate is not None else ""
+    return CONFIG.format(data_dir=data_dir, token=TOKEN, rate_limit=limit, fsync=fs) + extra
 
 
 def make_config(
-    data_dir: Path | str, *, rate: int = 100_000, fsync: bool = True, extra: str = ""
+    data_dir: Path | str, *, rate: int | None = None, fsync: bool = True, extra: str = ""
 ) -> Config:
     text = config_text(data_dir, rate=rate, fsync=fsync, extra=extra)
     return load_config_text(text, source="tests/harness.py")

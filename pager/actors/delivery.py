@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import trio
 
@@ -95,6 +95,13 @@ class DeliveryActor:
         self._nursery: trio.Nursery | None = None
         self.sent = 0
         self.failed = 0
+
+    def breaker_open_until(self) -> datetime | None:
+        """When the circuit breaker lets attempts out again; None when it is closed."""
+        wait = self.breaker.wait(trio.current_time())
+        if not self.breaker.is_open or wait <= 0:
+            return None
+        return self.clock.now() + timedelta(seconds=wait)
 
     def wake(self, notification_id: str | None = None) -> None:
         """A new intent of this method is journaled (coalesced). With its id, only it is

@@ -3,7 +3,7 @@
 Start-up, in order: open the data folder (lock, torn-tail cut), rebuild the state (newest
 snapshot + replay), start the journal writer, then the broadcaster, the router (which starts
 an actor per open incident: their timers re-arm from the journaled deadlines), the
-snapshotter, and last the edges (hypercorn's trio `serve`, and the lean ingest listener when
+snapshotter, and last the edges (the main listener, hypercorn under our accept loop, and the lean ingest listener when
 configured), each with `nursery.start` so the next starts only once the previous is ready.
 
 Shutdown (the `shutdown` event, set on SIGINT/SIGTERM) goes the other way: the edges stop
@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from pager.clock import SystemClock, WallClock
 from pager.config.compile import compile_rules
@@ -31,17 +30,21 @@ from pager.core.events import ConfigApplied
 from pager.core.links import page_links
 from pager.core.notifications import Notification
 from pager.replay.load import LoadReport, load_state
+from pager.replay.ratelimit import recent_records, warm_limiter, window
 from pager.store.base import EventLog
 from pager.store.jsonl import JsonlLog
 from pager.transports.base import Transport
 from pager.transports.registry import METHODS, build_transports
+from pager.web.accepting import descriptor_budget
 from pager.web.app import create_app
 from pager.web.ingest import IngestEndpoints
 from pager.web.lean import LeanLimits, serve_lean
+from pager.web.main_listener import MainLimits, serve_main
 
 from .broadcaster import Broadcaster
 from .collector import run_collector, tune
 from .dispatcher import Dispatcher
+from .heartbeats import Heartbeats
 from .journal import Journal
 from .messages import Act, RouterMessage
 from .router import Router
@@ -72,16 +75,26 @@ def _split(listen: str) -> tuple[str, int]:
 
 
 async def _serve_web(
-    system: System, stop: trio.Event, *, task_status: trio.TaskStatus[list[str]]
+    system: System, stop: trio.Event, budget: int, *, task_status: trio.TaskStatus[list[str]]
 ) -> None:
+    server = system.config.server
     cfg = HypercornConfig()
-    cfg.bind = [system.config.server.listen]
     cfg.accesslog = None
     cfg.errorlog = logging.getLogger("pager.hypercorn")
     cfg.graceful_timeout = 10.0
     cfg.include_server_header = False
     cfg.websocket_ping_interval = 20.0
-    await serve(create_app(system), cfg, shutdown_trigger=stop.wait, task_status=task_status)
+    limits = MainLimits(
+        max_connections=budget,
+        max_header_bytes=LeanLimits().max_header_bytes,
+        read_timeout=server.read_timeout.total_seconds(),
+        http2=server.http2,
+    )
+    cfg.h11_max_incomplete_size = limits.max_header_bytes
+    host, port = _split(server.listen)
+    await serve_main(
+        create_app(system), cfg, host, port, limits=limits, shutdown=stop, task_status=task_status
+    )
 
 
 async def run_pager(
@@ -153,6 +166,7 @@ async def run_pager(
                 router_inbox=send,
                 config_path=config_path,
             )
+            _warm_rate_limits(system)
             router = Router(journal, state, system.current_rules, clock, send)
             system.router = router
             snapshotter.busy = router.has_actor
@@ -166,6 +180,8 @@ async def run_pager(
                         router_done.set()
 
                 await core.start(run_router)
+                heartbeats: Heartbeats = await core.start(Heartbeats(system).run)
+                system.heartbeats = heartbeats
                 system.dispatcher = await core.start(_dispatcher(system, config, transports).run)
                 system.slack_responder = await core.start(SlackResponder(system, http=http).run)
                 if manage_gc:
@@ -177,6 +193,7 @@ async def run_pager(
                     system.ready = True
                     task_status.started(Running(system, [], None, report))
                     router.timers.enable()
+                    heartbeats.enable()
                     await shutdown.wait()
                     system.ready = False
                     hub.close_all()
@@ -232,8 +249,13 @@ async def _run_edges(
     server = system.config.server
     web_stop = trio.Event()
     lean_stop = trio.Event()
+    budget = descriptor_budget(
+        server.max_connections,
+        reserve=server.descriptor_reserve,
+        listeners=2 if server.ingest_listen else 1,
+    )
     async with trio.open_nursery() as edges:
-        urls = await edges.start(_serve_web, system, web_stop)
+        urls = await edges.start(_serve_web, system, web_stop, budget)
         ingest_url = None
         if server.ingest_listen:
             host, port = _split(server.ingest_listen)
@@ -244,7 +266,9 @@ async def _run_edges(
                     lean,
                     host,
                     port,
-                    limits=LeanLimits(),
+                    limits=LeanLimits(
+                        max_connections=budget, read_timeout=server.read_timeout.total_seconds()
+                    ),
                     shutdown=lean_stop,
                     task_status=task_status,
                 )
@@ -254,9 +278,30 @@ async def _run_edges(
         task_status.started(Running(system, urls, ingest_url, report))
         if system.router is not None:
             system.router.timers.enable()
+        if system.heartbeats is not None:
+            system.heartbeats.enable()
         await shutdown.wait()
         log.info("shutting down: no new requests; finishing those in flight")
         system.ready = False
         system.hub.close_all()
         web_stop.set()
         lean_stop.set()
+
+
+def _warm_rate_limits(system: System) -> None:
+    """A configured rate_limit holds across a restart: recompute its buckets from the log's
+    last window (pager/replay/ratelimit.py)."""
+    span = window(system.rules.integrations)
+    if span is None:
+        return
+    now = system.clock.now()
+    counted = warm_limiter(
+        system.ingest_limiter,
+        system.rules.integrations,
+        system.state,
+        recent_records(system.log, now - span),
+        now,
+        trio.current_time(),
+    )
+    if counted:
+        log.info("rate limits: %d events of the last %s counted from the log", counted, span)

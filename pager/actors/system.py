@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from pager.clock import WallClock
+from pager.core.overrides import with_overrides
 from pager.core.ratelimit import RateLimiter
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
@@ -24,6 +25,7 @@ from .messages import Act, Ingest, Outcome, RouterMessage
 
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
+    from .heartbeats import Heartbeats
     from .router import Router
     from .slack_responder import SlackResponder
 
@@ -45,10 +47,13 @@ class System:
     router: Router | None = None
     slack_responder: SlackResponder | None = None  # acts on Slack button presses
     dispatcher: Dispatcher | None = None  # the delivery actors, for /metrics
+    heartbeats: Heartbeats | None = None  # pings and deadlines of the heartbeats
     ready: bool = False
     # the message templates in force: every transport and hook renders through this one,
     # and a reload swaps its templates
     renderer: Renderer = field(init=False)
+    # the configuration pager started with: what start-up-only settings are running
+    started: Any = field(init=False)
     request_timeout: float = REQUEST_TIMEOUT
     config_path: str | None = None  # where a reload reads the configuration from
     # per integration key; one for every listener, so a key's rate is the same wherever it posts
@@ -57,8 +62,19 @@ class System:
         default_factory=list
     )  # for /metrics: each counts its requests
 
+    # the rules compiled from the configuration, before the API's schedule overrides
+    compiled_rules: RulesBook = field(init=False)
+
     def __post_init__(self) -> None:
         self.renderer = Renderer(self.config.templates)
+        self.started = self.config
+        self.compiled_rules = self.rules
+        self.refresh_overrides()
+
+    def refresh_overrides(self) -> None:
+        """Lay the API's schedule overrides (from the state) over the compiled rules; called
+        after one is added or removed and after a reload."""
+        self.rules = with_overrides(self.compiled_rules, self.state.overrides)
 
     def current_rules(self) -> RulesBook:
         return self.rules
@@ -84,7 +100,7 @@ class System:
         from pager.core.events import ConfigApplied
 
         rules = compile_rules(config)
-        old = self.config
+        old = self.started  # start-up-only settings: compare with what is running
         pending = []
         if str(config.data_dir) != str(old.data_dir):
             pending.append("data_dir: takes effect at the next start")
@@ -94,12 +110,13 @@ class System:
             pending.append("channels: provider settings take effect at the next start")
         if config.journal != old.journal:
             pending.append("journal: takes effect at the next start")
-        if rules.digest != self.rules.digest:
+        if rules.digest != self.compiled_rules.digest:
             await self.journal.record(
                 [ConfigApplied(digest=rules.digest, source=source)], self.clock.now()
             )
         self.config = config
-        self.rules = rules
+        self.compiled_rules = rules
+        self.refresh_overrides()
         self.renderer.templates = config.templates
         return pending
 

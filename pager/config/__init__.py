@@ -1,4 +1,4 @@
-"""The configuration: a YAML file (CONTRACT.md) loaded into one frozen, checked `Config`.
+"""The configuration: a YAML file (docs/configuration.md) loaded into one frozen, checked `Config`.
 
 `load_config(path)` reads, substitutes `${ENV}`, validates and checks a file, raising one
 `ConfigError` that lists every `Problem`; `load_demo_config()` is the embedded demo that

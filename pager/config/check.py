@@ -4,17 +4,14 @@ The models check each object on its own; the checks here see the whole configura
 duplicate ids, references to ids that do not exist (with a did-you-mean), integration keys
 used twice, routing rules that can never match, notification rules that cannot be
 delivered. Each check is a function from `Config` to problems, listed in `CHECKS`; adding a
-check (schedule gaps, say) is writing one more such function and appending it. `main` is
-`pager check-config FILE`.
+check (schedule gaps, say) is writing one more such function and appending it.
+`pager check-config FILE` is pager.config.check_command.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pager.config.check_oncall import personal_delays, schedule_gaps
 from pager.config.models import Config
@@ -22,7 +19,7 @@ from pager.config.models_channels import CHANNEL_OF_METHOD
 from pager.config.problems import Problem
 from pager.config.validation_problems import did_you_mean
 
-__all__ = ["CHECKS", "Check", "check_config", "main"]
+__all__ = ["CHECKS", "Check", "check_config"]
 
 Check = Callable[[Config], Iterable[Problem]]
 
@@ -115,6 +112,15 @@ def references(config: Config) -> Iterator[Problem]:
                 f"services[{s}].escalation_policy",
                 _unknown("escalation policy", service.escalation_policy, policies),
             )
+    names: set[str] = set()
+    for h, heartbeat in enumerate(config.heartbeats):
+        if heartbeat.service not in services:
+            yield Problem(
+                f"heartbeats[{h}].service", _unknown("service", heartbeat.service, services)
+            )
+        if heartbeat.name in names:
+            yield Problem(f"heartbeats[{h}].name", f"heartbeat {heartbeat.name!r} defined twice")
+        names.add(heartbeat.name)
     for r, routing_key in enumerate(config.routing):
         for rl, rule in enumerate(routing_key.rules):
             if rule.service not in services:
@@ -221,38 +227,3 @@ CHECKS: list[Check] = [
     personal_delays,
 ]
 """The semantic checks `check_config` runs, in order. Append new checks here."""
-
-
-# --- pager check-config FILE --------------------------------------------------------------
-
-
-def main(path: str, env: Mapping[str, str] | None = None) -> int:
-    """Print every problem of the configuration at `path` and a summary; 0 when it has
-    no errors (warnings allowed), 1 otherwise. An unreadable file is one line on stderr."""
-    from pager.config.load import validate_config_text  # load imports this module
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        print(f"pager check-config: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    except UnicodeDecodeError:
-        print(f"pager check-config: cannot read {path}: it is not UTF-8 text", file=sys.stderr)
-        return 1
-    _, problems = validate_config_text(text, source=path, env=os.environ if env is None else env)
-    for problem in problems:
-        print(problem)
-    errors = sum(problem.is_error for problem in problems)
-    warnings = len(problems) - errors
-    print(_summary(path, errors, warnings))
-    return 1 if errors else 0
-
-
-def _summary(path: str, errors: int, warnings: int) -> str:
-    def count(n: int, noun: str) -> str:
-        return f"{n} {noun}{'' if n == 1 else 's'}"
-
-    if errors:
-        text = f"{path}: not valid, {count(errors, 'error')}"
-        return text + (f", {count(warnings, 'warning')}" if warnings else "")
-    return f"{path}: valid" + (f" ({count(warnings, 'warning')})" if warnings else "")

@@ -105,8 +105,8 @@ def compile_rules(config: Config) -> RulesBook:
             integrations[(integ.type, integ.key)] = IntegrationRoute(
                 type=integ.type,
                 service_id=s.id,
-                rate_events=s.rate_limit.events,
-                rate_per_seconds=s.rate_limit.per.total_seconds(),
+                rate_events=s.rate_limit.events if s.rate_limit else None,
+                rate_per_seconds=s.rate_limit.per.total_seconds() if s.rate_limit else 60.0,
             )
     for rk in config.routing:
         rules = tuple(

@@ -1,7 +1,7 @@
 """The whole configuration as one frozen model, `Config`, and the small top-level sections.
 
 `Config` is what every other part of pager receives: the validated, immutable form of the
-YAML file described in CONTRACT.md. The larger sections live in their own modules
+YAML file described in docs/configuration.md. The larger sections live in their own modules
 (`models_people`, `models_schedules`, `models_escalation`, `models_services`,
 `models_channels`); this module assembles them, holds the sections too small to deserve a
 module (server, auth, journal) and re-exports every model class so callers import from one
@@ -53,6 +53,7 @@ from pager.config.models_services import (
     BusinessHours,
     ChatUpdates,
     Condition,
+    Heartbeat,
     Integration,
     LowUrgency,
     MaintenanceWindow,
@@ -79,6 +80,7 @@ __all__ = [
     "EmailTemplates",
     "EscalationLevel",
     "EscalationPolicy",
+    "Heartbeat",
     "Integration",
     "Journal",
     "Layer",
@@ -120,7 +122,7 @@ def _strip_trailing_slash(url: str) -> str:
 class Server(ConfigModel):
     """Where pager listens and how it names itself in links.
 
-    `listen` serves everything (API, hooks, websocket, dashboard, ingest); `ingest_listen`
+    `listen` serves everything (API, hooks, websocket, ingest); `ingest_listen`
     is an optional second listener for the ingest paths only. `public_url` is the base of
     links in messages and of Twilio callbacks; it defaults to `http://{listen}` and is kept
     without a trailing slash, so `public_url + "/a/..."` is always right.
@@ -131,6 +133,14 @@ class Server(ConfigModel):
     public_url: Annotated[HttpUrl, AfterValidator(_strip_trailing_slash)] = (
         f"http://{DEFAULT_LISTEN}"
     )
+    #: Connections each listener holds at most (fewer when the open-files limit is low).
+    max_connections: Annotated[int, Field(ge=1)] = 1000
+    #: Descriptors kept free for delivery and the journal, whatever the listeners hold.
+    descriptor_reserve: Annotated[int, Field(ge=0)] = 64
+    #: A request's head and body must arrive within this long of its first byte.
+    read_timeout: PositiveDuration = dt.timedelta(seconds=10)
+    #: Serve HTTP/2 cleartext (h2c upgrade, prior knowledge) on `listen`.
+    http2: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -203,7 +213,7 @@ class Journal(ConfigModel):
 
 
 class Config(ConfigModel):
-    """The whole configuration (CONTRACT.md, "Configuration (YAML)"); every key has a
+    """The whole configuration (docs/configuration.md); every key has a
     default except inside the objects of the lists.
 
     Ids are unique and references resolve only once `check_config()` says so; `load_config`
@@ -221,6 +231,7 @@ class Config(ConfigModel):
     channels: Channels = Channels()
     templates: Templates = Templates()
     journal: Journal = Journal()
+    heartbeats: tuple[Heartbeat, ...] = ()
 
     def digest(self) -> str:
         """A short sha256 (16 hex digits) of the canonical form, to journal which

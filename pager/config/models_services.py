@@ -1,7 +1,7 @@
 """The `services` and `routing` sections: where alerts come in and which policy they page.
 
 A service owns integration keys (one per monitoring tool that sends to it) and names the
-escalation policy its incidents follow. Beyond the CONTRACT example it can map severities
+escalation policy its incidents follow. Beyond the core format it can map severities
 to urgencies, hold low-urgency pages until business hours, silence itself in maintenance
 windows and cap the rate of each key. A shared routing key (`routing`) sends alerts to
 services by their content instead of by key.
@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
-from pager.config.durations import PositiveDuration, TimeOfDay, TimeZoneName
+from pager.config.durations import Duration, PositiveDuration, TimeOfDay, TimeZoneName
 from pager.config.fields import ConfigModel, HttpUrl, Identifier, NonEmptyStr, Reference, error
 from pager.config.models_people import Urgency, fill_name_from_id
 from pager.config.models_schedules import Weekdays
@@ -24,6 +24,7 @@ __all__ = [
     "BusinessHours",
     "ChatUpdates",
     "Condition",
+    "Heartbeat",
     "Integration",
     "IntegrationType",
     "LowUrgency",
@@ -36,13 +37,13 @@ __all__ = [
     "UrgencyBySeverity",
 ]
 
-IntegrationType = Literal["pagerduty", "alertmanager", "generic"]
+IntegrationType = Literal["pagerduty", "alertmanager", "generic", "opsgenie"]
 Severity = Literal["critical", "error", "warning", "info"]
 
 
 class Integration(ConfigModel):
     """A key a monitoring tool sends with its alerts: `pagerduty` (Events API v2 routing
-    key), `alertmanager` (webhook path) or `generic` (webhook path)."""
+    key), `alertmanager` (webhook path), `generic` (webhook path) or `opsgenie` (GenieKey)."""
 
     type: IntegrationType
     key: NonEmptyStr
@@ -108,10 +109,11 @@ class MaintenanceWindow(ConfigModel):
 
 
 class RateLimit(ConfigModel):
-    """Extension: each integration key of the service takes at most `events` per `per`;
-    ingest answers 429 beyond that."""
+    """Extension, opt-in: each integration key of the service takes at most `events` per
+    `per`; ingest answers 429 beyond that. Without it every event that can be made durable
+    is accepted (a storm is when a pager is needed most)."""
 
-    events: int = Field(default=120, ge=1)
+    events: int = Field(ge=1)
     per: PositiveDuration = dt.timedelta(minutes=1)
 
 
@@ -133,7 +135,7 @@ class Service(ConfigModel):
     low_urgency: LowUrgency = LowUrgency()
     business_hours: BusinessHours | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
-    rate_limit: RateLimit = RateLimit()
+    rate_limit: RateLimit | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -214,3 +216,14 @@ class RoutingKey(ConfigModel):
     key: NonEmptyStr
     type: IntegrationType
     rules: tuple[RoutingRule, ...] = Field(min_length=1)
+
+
+class Heartbeat(ConfigModel):
+    """A dead man's switch: a job pings it every `interval`; with no ping for `interval +
+    grace` an incident "Heartbeat <name> expired" opens on `service`. Armed by the first
+    ping (docs/heartbeats.md)."""
+
+    name: Identifier
+    service: Reference
+    interval: PositiveDuration
+    grace: Duration = dt.timedelta(0)

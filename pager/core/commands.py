@@ -12,6 +12,7 @@ __all__ = [
     "AddNote",
     "AlertObservation",
     "Command",
+    "Edit",
     "Escalate",
     "Fallback",
     "NewIncident",
@@ -116,6 +117,16 @@ class AddNote:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Edit:
+    """A new title and/or description (Opsgenie's PUT message/description)."""
+
+    title: str | None = None
+    description: str | None = None
+    by: str | None = None
+    via: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UseLink:
     """`command`, asked for through the signed action link `link_id` (email, Teams): decided
     as `command` alone, and, when allowed, journaled together with `link.used` so the link
@@ -169,6 +180,7 @@ Command = (
     | Escalate
     | UseLink
     | AddNote
+    | Edit
     | Fallback
     | Tick
     | Open

@@ -26,7 +26,14 @@ __all__ = [
     "ContactOptedIn",
     "ContactOptedOut",
     "Event",
+    "HeartbeatCreated",
+    "HeartbeatDeleted",
+    "HeartbeatExpired",
+    "HeartbeatFailed",
+    "HeartbeatPinged",
+    "HeartbeatRearmed",
     "IncidentAcknowledged",
+    "IncidentEdited",
     "IncidentEscalated",
     "IncidentEvent",
     "IncidentOpened",
@@ -42,6 +49,8 @@ __all__ = [
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
+    "OverrideAdded",
+    "OverrideRemoved",
     "PagingDeferred",
     "UserPaged",
     "decode",
@@ -206,6 +215,18 @@ class NoteAdded(IncidentEvent):
     via: str | None = None
 
 
+@event("incident.edited")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentEdited(IncidentEvent):
+    """A new title and/or description of the incident's first alert (None: unchanged)."""
+
+    incident_id: str
+    title: str | None = None
+    description: str | None = None
+    by: str | None = None
+    via: str | None = None
+
+
 @event("incident.escalated")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IncidentEscalated(IncidentEvent):
@@ -320,3 +341,12 @@ from .events_delivery import (  # noqa: E402
     NotificationRequested,
     NotificationSent,
 )
+from .events_heartbeat import (  # noqa: E402
+    HeartbeatCreated,
+    HeartbeatDeleted,
+    HeartbeatExpired,
+    HeartbeatFailed,
+    HeartbeatPinged,
+    HeartbeatRearmed,
+)
+from .events_schedule import OverrideAdded, OverrideRemoved  # noqa: E402

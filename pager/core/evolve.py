@@ -12,6 +12,7 @@ from .events import (
     AlertsUpdated,
     Event,
     IncidentAcknowledged,
+    IncidentEdited,
     IncidentEscalated,
     IncidentOpened,
     IncidentResolved,
@@ -199,7 +200,9 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
                 ack_timeout_at=None,
                 pages={},
             )
-            text = f"Snoozed until {event.until.isoformat()}" + _by(by, via)
+            # snoozing a triggered incident acknowledges it: the timeline says so
+            verb = "Acknowledged and snoozed" if inc.status is T else "Snoozed"
+            text = f"{verb} until {event.until.isoformat()}" + _by(by, via)
         case IncidentResolved():
             by, via = event.by, event.via
             c.update(
@@ -218,6 +221,22 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
         case NoteAdded():
             by, via = event.by, event.via
             text = event.text
+        case IncidentEdited():
+            by, via = event.by, event.via
+            parts = []
+            if event.title is not None:
+                c["title"] = event.title[:1024]
+                parts.append(f"Title changed to {event.title[:1024]!r}")
+            first = inc.alerts.get(inc.dedup_key)
+            if event.description is not None and first is not None:
+                details = dict(first.details) if isinstance(first.details, dict) else {}
+                details["description"] = event.description
+                c["alerts"] = {
+                    **inc.alerts,
+                    inc.dedup_key: dataclasses.replace(first, details=details),
+                }
+                parts.append("Description changed")
+            text = "; ".join(parts) or None
         case IncidentEscalated():
             by, via = event.by, event.via
             who = ", ".join(event.targets or ()) or "nobody on call"

@@ -23,6 +23,7 @@ from .commands import (
     Acknowledge,
     AddNote,
     Command,
+    Edit,
     Escalate,
     Fallback,
     Open,
@@ -40,6 +41,7 @@ from .events import (
     AlertsUpdated,
     Event,
     IncidentAcknowledged,
+    IncidentEdited,
     IncidentResolved,
     IncidentSnoozed,
     IncidentUnacknowledged,
@@ -67,6 +69,7 @@ TRANSITIONS: Mapping[Status, Mapping[str, Status]] = {
         "resolve": R,
         "escalate": T,
         "note": T,
+        "edit": T,
         "fallback": T,
         "tick": T,
     },
@@ -80,11 +83,13 @@ TRANSITIONS: Mapping[Status, Mapping[str, Status]] = {
         "escalate": T,
         "unacknowledge": T,  # ack timeout, snooze end
         "note": A,
+        "edit": A,
         "fallback": A,
         "tick": A,
     },
     R: {
         "note": R,
+        "edit": R,
         "fallback": R,  # nothing left to notify
         "tick": R,
     },
@@ -99,6 +104,7 @@ _VERBS: dict[type, str] = {
     Resolve: "resolve",
     Escalate: "escalate",
     AddNote: "note",
+    Edit: "edit",
     Fallback: "fallback",
     Tick: "tick",
 }
@@ -195,6 +201,20 @@ def decide_full(
                     incident_id=incident.id, text=command.text, by=command.by, via=command.via
                 )
             )
+        case Edit():
+            if command.title is not None and not command.title.strip():
+                raise BadRequest("title: cannot be empty")
+            title = command.title if command.title != incident.title else None
+            if title is not None or command.description is not None:
+                d.emit(
+                    IncidentEdited(
+                        incident_id=incident.id,
+                        title=title,
+                        description=command.description,
+                        by=command.by,
+                        via=command.via,
+                    )
+                )
         case Fallback():
             paging.fallback(d, command.user_id, command.notification_id)
         case Tick():

@@ -64,7 +64,7 @@ class IntegrationRoute:
     type: str  # "pagerduty" | "alertmanager" | "generic"
     service_id: str | None = None  # the key belongs to this service
     rules: tuple[RoutingRule, ...] = ()  # or it is shared and routes by content
-    rate_events: int = 120
+    rate_events: int | None = None  # the service's opt-in rate_limit (None: every event)
     rate_per_seconds: float = 60.0
 
     def route(self, view: Mapping[str, Any]) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from .archive import IncidentSummary, summarize, summary_from_json
@@ -36,9 +36,13 @@ from .events import (
     MaintenanceStarted,
     decode,
 )
+from .events_heartbeat import HeartbeatCreated, HeartbeatDeleted, HeartbeatEvent
+from .events_schedule import OverrideAdded, OverrideRemoved
 from .evolve import evolve
+from .heartbeat import Beat, HeartbeatSpec, evolve_beat
 from .model import Incident, Status
 from .notifications import Notification, NotificationBook
+from .overrides import ApiOverride
 from .rules import ServiceRules, Window
 from .snapshot_codec import incident_from_json, notification_from_json, to_datetime
 
@@ -89,6 +93,9 @@ class SystemState:
         self.by_code: dict[str, str] = {}  # short code -> the newest incident that has it
         self.used_links: dict[str, datetime] = {}  # link id -> when it expires
         self.opted_out: dict[tuple[str, str], str] = {}  # (method, address) -> user id
+        self.beats: dict[str, Beat] = {}  # heartbeat name -> its last ping's deadlines
+        self.api_heartbeats: dict[str, HeartbeatSpec] = {}  # heartbeats made through the API
+        self.overrides: dict[str, ApiOverride] = {}  # schedule overrides made through the API
 
     # ------------------------------------------------------------------ fold
 
@@ -136,12 +143,39 @@ class SystemState:
             del lst[:-RECENT_CHANGES]
         elif isinstance(event, ConfigApplied):
             self.config_digest = event.digest
+        elif isinstance(event, HeartbeatEvent):
+            self._apply_heartbeat(event, at)
+        elif isinstance(event, OverrideAdded):
+            self.overrides[event.override_id] = ApiOverride(
+                event.override_id, event.schedule_id, event.user, event.start, event.end, event.by
+            )
+        elif isinstance(event, OverrideRemoved):
+            self.overrides.pop(event.override_id, None)
         elif isinstance(event, ContactOptedOut):
             self.opted_out[(event.method, event.address)] = event.user_id
         elif isinstance(event, ContactOptedIn):
             self.opted_out.pop((event.method, event.address), None)
         self.last_seq = seq
         self.last_ts = at
+
+    def _apply_heartbeat(self, event: HeartbeatEvent, at: datetime) -> None:
+        name = event.name
+        if isinstance(event, HeartbeatCreated):
+            self.api_heartbeats[name] = HeartbeatSpec(
+                name,
+                event.service_id,
+                timedelta(seconds=event.interval),
+                timedelta(seconds=event.grace),
+                "api",
+            )
+            self.beats.pop(name, None)
+        elif isinstance(event, HeartbeatDeleted):
+            self.api_heartbeats.pop(name, None)
+            self.beats.pop(name, None)
+        else:
+            beat = evolve_beat(self.beats.get(name), event, at)
+            if beat is not None:
+                self.beats[name] = beat
 
     # ------------------------------------------------------------------ queries
 
@@ -249,6 +283,17 @@ class SystemState:
                 if self.last_ts is None or expires > self.last_ts
             ],
             "opted_out": [[m, a, u] for (m, a), u in self.opted_out.items()],
+            "beats": [
+                [name, b.pinged_at, b.late_at, b.down_at, b.down, b.failed]
+                for name, b in self.beats.items()
+            ],
+            "api_heartbeats": [
+                [h.name, h.service_id, h.interval.total_seconds(), h.grace.total_seconds()]
+                for h in self.api_heartbeats.values()
+            ],
+            "overrides": [
+                [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
+            ],
         }
 
     @classmethod
@@ -289,6 +334,22 @@ class SystemState:
             s.used_links[link_id] = datetime.fromisoformat(expires)
         for method, address, user_id in data.get("opted_out", ()):
             s.opted_out[(method, address)] = user_id
+        for name, pinged, late, down_at, down, failed in data.get("beats", ()):
+            s.beats[name] = Beat(
+                datetime.fromisoformat(pinged),
+                datetime.fromisoformat(late),
+                datetime.fromisoformat(down_at),
+                down,
+                failed,
+            )
+        for name, service_id, interval, grace in data.get("api_heartbeats", ()):
+            s.api_heartbeats[name] = HeartbeatSpec(
+                name, service_id, timedelta(seconds=interval), timedelta(seconds=grace), "api"
+            )
+        for oid, sid, user, start, end, by in data.get("overrides", ()):
+            s.overrides[oid] = ApiOverride(
+                oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by
+            )
         codes = sorted(
             [(r.number, r.short_code, r.id) for r in s.archive.values()]
             + [(i.number, i.short_code, i.id) for i in s.incidents.values()]

@@ -17,11 +17,12 @@ from pager.errors import BadRequest, InvalidEvent
 
 from .alertmanager import parse_webhook
 from .generic import parse_generic
+from .opsgenie import parse_create
 from .pagerduty import parse_alert_event
 
 __all__ = ["detect_integration", "route_test"]
 
-INTEGRATIONS = ("pagerduty", "alertmanager", "generic")
+INTEGRATIONS = ("pagerduty", "alertmanager", "generic", "opsgenie")
 
 
 def detect_integration(payload: Any) -> str:
@@ -62,11 +63,12 @@ def route_test(
         parsed = parse_alert_event(payload)
     else:
         key = key or _only_key(rules, integration)
-        parsed = (
-            parse_webhook(payload, key)
-            if integration == "alertmanager"
-            else parse_generic(payload, key)
-        )
+        if integration == "alertmanager":
+            parsed = parse_webhook(payload, key)
+        elif integration == "opsgenie":
+            parsed = parse_create(payload, key)
+        else:
+            parsed = parse_generic(payload, key)
     route = rules.integrations.get((integration, parsed.key))
     if route is None:
         field = "routing_key" if integration == "pagerduty" else "key"

@@ -44,7 +44,11 @@ _OPTS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", required=True, help="the data folder (data_dir of the config)")
+    p.add_argument(
+        "--data-dir",
+        default="pager-data",
+        help="the data folder (data_dir of the config; default: ./pager-data, as serve uses)",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--verify", action="store_true", help="check the whole log and every snapshot"
@@ -149,20 +153,38 @@ def _compare_snapshot(path: Path, state: SystemState) -> list[str]:
         snap = read_snapshot(path)
     except (OSError, ValueError) as e:
         return [f"{path}: {e}"]
-    replayed = orjson.loads(orjson.dumps(state.to_snapshot(), option=_OPTS, default=json_default))
-    if replayed != snap.state:
-        keys = [k for k in replayed if replayed.get(k) != snap.state.get(k)]
+    def plain(s: SystemState) -> Any:
+        return orjson.loads(orjson.dumps(s.to_snapshot(), option=_OPTS, default=json_default))
+
+    replayed = plain(state)
+    # read as pager reads it at start-up: a snapshot written before a field existed has that
+    # field's default, which is what replaying the same records gives
+    try:
+        stored = plain(SystemState.from_snapshot(snap.state))
+    except (KeyError, TypeError, ValueError) as e:
+        return [f"{path}: unreadable state ({e!r})"]
+    if replayed != stored:
+        keys = [k for k in replayed if replayed.get(k) != stored.get(k)]
         return [f"{path}: differs from the state replayed to {snap.seq} (in {', '.join(keys)})"]
     return []
 
 
 def state_at(r: _Reader, at: datetime) -> int:
     state = SystemState()
+    first: datetime | None = None
     for rec in r.records():
+        if first is None:
+            first = rec.ts
         if rec.ts > at:
             break
         state.apply(rec)
-    from pager.web.views import incident_json
+    if first is not None and at < first:
+        print(
+            f"pager replay: {at.isoformat()} is before the first record"
+            f" ({first.isoformat()}); the state then was empty",
+            file=sys.stderr,
+        )
+    from pager.core.views import incident_json
 
     _print(
         r.out,
@@ -182,6 +204,9 @@ def timeline(r: _Reader, incident_id: str) -> int:
         if rec.subject == incident_id:
             found += 1
             detail = {k: v for k, v in rec.data.items() if k != "incident_id"}
+            for k in ("level", "round"):  # the log counts from 0; people (and the API) from 1
+                if isinstance(detail.get(k), int):
+                    detail[k] += 1
             r.out.write(
                 f"{rec.seq:>8}  {rec.ts.isoformat()}  {rec.type:<24} {orjson.dumps(detail).decode()}\n"
             )

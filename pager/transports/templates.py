@@ -24,7 +24,7 @@ from typing import Any
 import jinja2
 
 from pager.config.models_channels import Templates, template_environment
-from pager.web.views import incident_json
+from pager.core.views import incident_json
 
 from .base import Message
 

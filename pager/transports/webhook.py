@@ -23,7 +23,7 @@ import httpx
 import orjson
 
 from pager.config.models_channels import WebhookChannel
-from pager.web.views import incident_json
+from pager.core.views import incident_json
 
 from .base import Message, ProviderRejected, Sent, Transport
 from .provider_http import http_status_error, make_client, request

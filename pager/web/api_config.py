@@ -10,8 +10,8 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
-from pager.config import ConfigError, load_config
-from pager.errors import BadRequest, Conflict
+from pager.config import ConfigError, load_config, load_demo_config
+from pager.errors import BadRequest
 from pager.ingest.route_test import route_test
 from pager.ingest.validate import parse_time
 
@@ -24,14 +24,19 @@ log = logging.getLogger("pager.config")
 
 
 async def reload_from_file(system: System) -> dict[str, object]:
-    """Load, validate and swap the configuration from the file pager was started with.
-    Raises ConfigError (the old configuration stays in force) or Conflict (no file)."""
+    """Load, validate and swap the configuration from the file pager was started with (the
+    demo reloads its embedded file, keeping the running server and data_dir). Raises
+    ConfigError (the old configuration stays in force)."""
     path = system.config_path
-    if not path:
-        raise Conflict("pager runs the embedded demo configuration: there is no file to reload")
-    config = await trio.to_thread.run_sync(load_config, path)
-    pending = await system.reload(config, path)
-    log.info("configuration reloaded from %s (%s)", path, system.rules.digest)
+    if path:
+        config = await trio.to_thread.run_sync(load_config, path)
+    else:
+        running = system.config
+        config = load_demo_config(data_dir=running.data_dir).model_copy(
+            update={"server": running.server}
+        )
+    pending = await system.reload(config, path or "demo")
+    log.info("configuration reloaded from %s (%s)", path or "the demo", system.rules.digest)
     for p in pending:
         log.warning("reload: %s", p)
     return {"status": "reloaded", "digest": system.rules.digest, "pending": pending}

@@ -16,14 +16,14 @@ from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident, Status
+from pager.core.views import incident_json, summary_json
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
 from pager.replay.history import ensure_incident
 
-from .api_notifications import notification_json
+from .api_notifications import notification_json, open_breakers
 from .auth import acting_user, authenticate
 from .responses import json_body, jsonify
-from .views import incident_json, summary_json
 
 __all__ = ["register"]
 
@@ -106,14 +106,16 @@ def register(app: QuartTrio, system: System) -> None:
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
         out = incident_json(inc, detail=True)
+        breakers = open_breakers(system)
         out["notifications"] = [
-            notification_json(n) for n in system.state.notifications.for_incident(incident_id)
+            notification_json(n, breakers)
+            for n in system.state.notifications.for_incident(incident_id)
         ]
         return jsonify(out)
 
     async def act(incident_id: str, make: Any) -> Response:
         token = authenticate(system, request.headers)
-        body = await json_body()
+        body = await json_body(any_type=True)
         command: Command = make(body, acting_user(system, body, token))
         outcome = await system.submit(Act(incident_id, command))
         inc = outcome.incident or await ensure_incident(system.state, system.log, incident_id)

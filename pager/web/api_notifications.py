@@ -3,6 +3,7 @@ id, delivered or failed from receipts, cancelled), newest last."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from quart import Response, request
@@ -16,12 +17,32 @@ from pager.replay.history import ensure_incident
 from .auth import authenticate
 from .responses import jsonify
 
-__all__ = ["notification_json", "register"]
+__all__ = ["notification_json", "open_breakers", "register"]
 
 MAX_LIMIT = 1000
+STATUSES = ("pending", "retrying", "sent", "delivered", "failed", "cancelled")
 
 
-def notification_json(n: Notification) -> dict[str, Any]:
+def open_breakers(system: System) -> dict[str, datetime]:
+    """Per method, when its open circuit breaker lets attempts out again."""
+    out: dict[str, datetime] = {}
+    if system.dispatcher is not None:
+        for method, actor in system.dispatcher.actors.items():
+            until = actor.breaker_open_until()
+            if until is not None:
+                out[method] = until
+    return out
+
+
+def notification_json(
+    n: Notification, breakers: dict[str, datetime] | None = None
+) -> dict[str, Any]:
+    """`breakers` (from `open_breakers`): a notification held by its method's open circuit
+    breaker shows when the breaker lets it go, not a retry time already past."""
+    held = (breakers or {}).get(n.method) if n.open else None
+    retry_at = n.retry_at
+    if held is not None and (retry_at is None or retry_at < held):
+        retry_at = held
     return {
         "id": n.id,
         "incident": n.incident_id,
@@ -35,7 +56,8 @@ def notification_json(n: Notification) -> dict[str, Any]:
         "requested_at": n.requested_at,
         "attempts": n.attempts,
         "provider_id": n.provider_id,
-        "retry_at": n.retry_at,
+        "retry_at": retry_at,
+        "circuit_open_until": held,
         "last_error": n.last_error,
         "history": [
             {"at": a.at, "outcome": a.outcome, "attempt": a.attempt, "detail": a.detail}
@@ -63,9 +85,12 @@ def register(app: QuartTrio, system: System) -> None:
             found = book.for_incident(incident)
         else:
             found = list(book.by_id.values())
+        if status and status not in STATUSES:
+            raise BadRequest(f"status: {status!r} is not one of {', '.join(STATUSES)}")
         if status:
             found = [n for n in found if n.status == status]
-        return jsonify({"notifications": [notification_json(n) for n in found[-limit:]]})
+        breakers = open_breakers(system)
+        return jsonify({"notifications": [notification_json(n, breakers) for n in found[-limit:]]})
 
     @app.get("/api/v1/notifications/<nid>")
     async def get_notification(nid: str) -> Response:
@@ -73,4 +98,4 @@ def register(app: QuartTrio, system: System) -> None:
         n = system.state.notifications.by_id.get(nid)
         if n is None:
             raise NotFound(f"no notification {nid}")
-        return jsonify(notification_json(n))
+        return jsonify(notification_json(n, open_breakers(system)))

@@ -20,9 +20,12 @@ from pager.errors import PagerError, TooManyRequests, Unavailable
 
 from . import (
     api_config,
+    api_directory,
+    api_heartbeats,
     api_incidents,
     api_maintenance,
     api_notifications,
+    api_overrides,
     api_schedules,
     hooks_slack,
     hooks_twilio,
@@ -61,13 +64,23 @@ def create_app(system: System) -> QuartTrio:
         raw = await ingest(req)
         return Response(raw.body, raw.status, headers=Headers(list(raw.headers)))
 
-    for rule in ("/v2/enqueue", "/v2/change/enqueue", "/integrations/<path:path>"):
+    for rule in (
+        "/v2/enqueue",
+        "/v2/change/enqueue",
+        "/integrations/<path:path>",
+        "/generic/2010-04-15/create_event.json",
+        "/v2/alerts",
+        "/v2/alerts/<path:path>",
+    ):
         app.add_url_rule(
             rule, f"ingest:{rule}", serve_ingest, methods=["POST", "GET", "PUT", "DELETE"]
         )
 
     api_incidents.register(app, system)
     api_maintenance.register(app, system)
+    api_heartbeats.register(app, system)
+    api_overrides.register(app, system)
+    api_directory.register(app, system)
     api_schedules.register(app, system)
     api_notifications.register(app, system)
     api_config.register(app, system)

@@ -32,16 +32,18 @@ from pager.errors import (
 from pager.ingest.alertmanager import MAX_GROUP_ALERTS, parse_webhook
 from pager.ingest.generic import parse_generic
 from pager.ingest.pagerduty import MAX_EVENT_BYTES, parse_alert_event, parse_change_event
+from pager.ingest.pagerduty_v1 import V1_PATH, parse_v1_event
 from pager.ingest.parsed import ParsedAlert
 from pager.ingest.validate import parse_json_body
 
+from .ingest_opsgenie import OPSGENIE_PREFIX, OpsgenieEndpoints
 from .raw import RawRequest, RawResponse, json_response
 
 __all__ = ["INGEST_PREFIXES", "IngestEndpoints"]
 
 log = logging.getLogger("pager.ingest")
 
-INGEST_PREFIXES = ("/v2/enqueue", "/v2/change/enqueue", "/integrations/")
+INGEST_PREFIXES = ("/v2/enqueue", "/v2/change/enqueue", "/integrations/", V1_PATH, OPSGENIE_PREFIX)
 _AM = "/integrations/alertmanager/"
 _GENERIC = "/integrations/generic/"
 _PROCESSED = "Event processed"
@@ -55,11 +57,16 @@ class IngestEndpoints:
         self.limiter = system.ingest_limiter
         self.accepted = 0
         self.rejected = 0
+        self.opsgenie = OpsgenieEndpoints(self)
 
     async def __call__(self, req: RawRequest) -> RawResponse:
         path = req.path
+        if path == OPSGENIE_PREFIX or path.startswith(OPSGENIE_PREFIX + "/"):
+            return await self.opsgenie(req)
         if req.method != "POST":
-            if path in ("/v2/enqueue", "/v2/change/enqueue") or path.startswith("/integrations/"):
+            if path in ("/v2/enqueue", "/v2/change/enqueue", V1_PATH) or path.startswith(
+                "/integrations/"
+            ):
                 return json_response(
                     405, {"status": "error", "message": "use POST"}, (("allow", "POST"),)
                 )
@@ -68,6 +75,8 @@ class IngestEndpoints:
             return await self._pagerduty(req)
         if path == "/v2/change/enqueue":
             return await self._pagerduty_change(req)
+        if path == V1_PATH:
+            return await self._pagerduty_v1(req)
         if path.startswith(_AM) and len(path) > len(_AM):
             return await self._alertmanager(req, path[len(_AM) :])
         if path.startswith(_GENERIC) and len(path) > len(_GENERIC):
@@ -88,6 +97,21 @@ class IngestEndpoints:
         self.accepted += 1
         return json_response(
             202, {"status": "success", "message": _PROCESSED, "dedup_key": parsed.dedup_key}
+        )
+
+    async def _pagerduty_v1(self, req: RawRequest) -> RawResponse:
+        try:
+            if len(req.body) > MAX_EVENT_BYTES:
+                raise PayloadTooLarge(f"event is {len(req.body)} bytes; at most {MAX_EVENT_BYTES}")
+            parsed = parse_v1_event(parse_json_body(req.body, req.headers.get("content-type")))
+            route = self._route("pagerduty", parsed.key, "service_key")
+            await self._submit(route, parsed)
+        except PagerError as e:
+            return self._error(e, pagerduty=True)
+        self.accepted += 1
+        # v1 answers 200 (not v2's 202) and names the key `incident_key`
+        return json_response(
+            200, {"status": "success", "message": _PROCESSED, "incident_key": parsed.dedup_key}
         )
 
     async def _pagerduty_change(self, req: RawRequest) -> RawResponse:
@@ -169,6 +193,8 @@ class IngestEndpoints:
         return route
 
     def _rate(self, route: IntegrationRoute, key: str) -> None:
+        if route.rate_events is None:
+            return
         wait = self.limiter.take(
             (route.type, key), route.rate_events, route.rate_per_seconds, trio.current_time()
         )

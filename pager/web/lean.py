@@ -13,13 +13,12 @@ ingest needs: whole-body requests, Content-Length or chunked, keep-alive, pipeli
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
 from functools import partial
 
 import trio
 
+from pager.web.accepting import MAX_REJECTING, AcceptFailures
 from pager.web.lean_connection import (
     ConnectionRegistry,
     LeanConnection,
@@ -33,13 +32,6 @@ __all__ = ["LeanLimits", "serve_lean"]
 
 _log = logging.getLogger("pager.web.lean")
 
-# accept() failures that mean "out of resources for now", not "the listener is broken"
-# (the same set trio.serve_listeners tolerates).
-_ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
-_ACCEPT_PAUSE = 0.1
-#: Connections over the cap that get a 503 at the same time; beyond this they are closed
-#: without a word, so a flood cannot make the rejections themselves pile up.
-MAX_REJECTING = 64
 DEFAULT_LIMITS = LeanLimits()
 
 
@@ -106,14 +98,12 @@ async def _accept_loop(
     registry: ConnectionRegistry,
     nursery: trio.Nursery,
 ) -> None:
+    failures = AcceptFailures("lean listener")
     while True:
         try:
             stream = await listener.accept()
         except OSError as exc:
-            if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
-                raise
-            _log.error("accept failed (%s); pausing %.1f s", os.strerror(exc.errno), _ACCEPT_PAUSE)
-            await trio.sleep(_ACCEPT_PAUSE)
+            await failures.pause(exc)
             continue
         # Count the connection before its task first runs, so the next accept sees it.
         if len(registry.live) < limits.max_connections:

@@ -70,10 +70,17 @@ class _StateCollector(Collector):
             out = CounterMetricFamily(
                 "pager_notifications", "Delivery outcomes since start", labels=["method", "outcome"]
             )
+            breaker = GaugeMetricFamily(
+                "pager_delivery_circuit_open",
+                "1 while the method's circuit breaker holds attempts back",
+                labels=["method"],
+            )
             for method, actor in s.dispatcher.actors.items():
                 out.add_metric([method, "sent"], actor.sent)
                 out.add_metric([method, "failed"], actor.failed)
+                breaker.add_metric([method], 1 if actor.breaker_open_until() else 0)
             yield out
+            yield breaker
         if s.router is not None:
             timers = s.router.timers
             yield GaugeMetricFamily(

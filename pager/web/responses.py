@@ -22,15 +22,17 @@ def jsonify(obj: Any, status: int = 200, headers: dict[str, str] | None = None) 
     )
 
 
-async def json_body(*, required: bool = False) -> dict[str, Any]:
-    """The request's JSON object body; {} for an empty body unless `required`."""
+async def json_body(*, required: bool = False, any_type: bool = False) -> dict[str, Any]:
+    """The request's JSON object body; {} for an empty body unless `required`. With
+    `any_type` the body is read as JSON whatever its Content-Type says (curl's `-d` labels it
+    application/x-www-form-urlencoded), for the incident actions."""
     raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
     if not raw.strip():
         if required:
             raise BadRequest("body: a JSON object is required")
         return {}
     ct = (request.content_type or "").split(";", 1)[0].strip().lower()
-    if ct and ct != "application/json":
+    if ct and ct != "application/json" and not any_type:
         raise UnsupportedMediaType(f"Content-Type must be application/json, not {ct}")
     try:
         obj = orjson.loads(raw)

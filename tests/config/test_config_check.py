@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from pager.config import Config, Problem, check_config, load_config_text, load_demo_config
-from pager.config.check import CHECKS, main, unique_ids
+from pager.config.check import CHECKS, unique_ids
+from pager.config.check_command import main
 from pager.config.demo import demo_config_text
 
 ProblemsOf = Callable[..., list[str]]
@@ -327,3 +328,16 @@ def test_demo_config_passes_check_config(
     path.write_text(demo_config_text())
     assert main(str(path), env={}) == 0
     assert capsys.readouterr().out == f"{path}: valid\n"
+
+
+def test_heartbeats_name_a_service_and_are_named_once(
+    problems: ProblemsOf, base: dict[str, Any]
+) -> None:
+    base["heartbeats"] = [
+        {"name": "nightly", "service": "checkout", "interval": "1d", "grace": "1h"},
+        {"name": "nightly", "service": "chekout", "interval": "5m"},
+    ]
+    assert problems(base) == [
+        "heartbeats[1].service: unknown service 'chekout' (did you mean 'checkout'?)",
+        "heartbeats[1].name: heartbeat 'nightly' defined twice",
+    ]

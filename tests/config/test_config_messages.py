@@ -107,7 +107,7 @@ def test_choices_are_listed(problems: ProblemsOf, base: dict[str, Any]) -> None:
         "webhook, console (did you mean 'sms'?)",
         "users[0].notification_rules[1].via: must be one of slack, sms, voice, email, teams, "
         "webhook, console, not 'pigeon'",
-        "services[0].integrations[0].type: must be one of pagerduty, alertmanager, generic, "
+        "services[0].integrations[0].type: must be one of pagerduty, alertmanager, generic, opsgenie, "
         "not 'datadog'",
         "services[0].urgency.warning: must be one of high, low, not 'medium'",
         "services[0].low_urgency.mode: must be one of page, business_hours, never, not 'later'",

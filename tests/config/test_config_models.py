@@ -141,7 +141,7 @@ def test_service_defaults_and_urgency(base: dict[str, Any]) -> None:
     ]
     assert service.low_urgency.mode == "page"
     assert service.business_hours is None and service.maintenance == ()
-    assert (service.rate_limit.events, service.rate_limit.per) == (120, dt.timedelta(minutes=1))
+    assert service.rate_limit is None  # opt-in: without it every event is accepted
     assert service.chat.slack_channel is None
 
     base["services"][0]["urgency"] = {"warning": "high"}

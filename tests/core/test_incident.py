@@ -10,6 +10,7 @@ from pager.core.commands import (
     Acknowledge,
     AddNote,
     AlertObservation,
+    Edit,
     Escalate,
     NewIncident,
     Open,
@@ -23,6 +24,7 @@ from pager.core.commands import (
 from pager.core.events import (
     AlertsUpdated,
     Event,
+    IncidentEdited,
     IncidentEscalated,
     IncidentOpened,
     IncidentResolved,
@@ -369,3 +371,17 @@ def test_snooze_ending_outside_business_hours_defers_a_low_urgency_page() -> Non
     events = box.run(Tick(), friday_4pm + timedelta(hours=3), service=svc)
     assert [type(e) for e in events] == [IncidentUnacknowledged, PagingDeferred]
     assert box.inc is not None and box.inc.page_at == datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
+
+
+def test_edit_changes_title_and_description_and_refuses_an_empty_title() -> None:
+    box = opened()
+    [ev] = box.run(Edit(title="CPU very high", description="99%", via="opsgenie"))
+    assert isinstance(ev, IncidentEdited) and ev.title == "CPU very high"
+    assert box.inc is not None and box.inc.title == "CPU very high"
+    assert box.inc.alerts["k1"].details == {"description": "99%"}
+    assert box.inc.timeline[-1].text == "Title changed to 'CPU very high'; Description changed"
+    assert box.run(Edit(title="CPU very high")) == []  # the same title: nothing to journal
+    with pytest.raises(BadRequest):
+        decide(box.inc, Edit(title="  "), ctx())
+    box.run(Resolve(by="alice"))
+    assert box.run(Edit(title="after the fact"))  # a closed alert's message may change

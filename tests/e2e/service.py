@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -17,9 +18,21 @@ _RUNNING = re.compile(rb"pager is running on (http://\S+)(?: \(ingest also on (h
 
 
 class PagerProcess:
-    def __init__(self, config_path: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        config_path: Path | None,
+        log_path: Path,
+        *,
+        extra: tuple[str, ...] = (),
+        cwd: Path | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
+        """`config_path` None runs the demo; `extra` goes after `serve`."""
         self.config_path = config_path
+        self.extra = extra
+        self.cwd = cwd
         self.log_path = log_path
+        self.preexec_fn = preexec_fn  # runs in the child before pager (e.g. setrlimit)
         self.proc: trio.Process | None = None
         self.url = ""
         self.ingest_url: str | None = None
@@ -27,11 +40,14 @@ class PagerProcess:
     async def start(self) -> None:
         stderr = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
+            config = [] if self.config_path is None else ["--config", str(self.config_path)]
             self.proc = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "pager", "serve", "--config", str(self.config_path)],
+                [sys.executable, "-m", "pager", "serve", *config, *self.extra],
                 stdout=subprocess.PIPE,
+                cwd=self.cwd,
                 stderr=stderr,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                preexec_fn=self.preexec_fn,
             )
         finally:
             stderr.close()

@@ -20,3 +20,5 @@ def test_bench_journal_quick_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert "journal: JsonlLog durable appends, replay, start-up" in out.stdout
     assert "durable appends/s, 100 appenders" in out.stdout
     assert "start-up to ready: run_pager" in out.stdout
+    assert "replay fold alone: decode+evolve into state" in out.stdout
+    assert "issue 10 quoted 38,000/s" in out.stdout

@@ -30,6 +30,7 @@ from pager.transports.base import (
     Transport,
 )
 from pager.transports.registry import MissingTransport
+from pager.web.api_notifications import notification_json, open_breakers
 
 from ..harness import EPOCH
 from ..standins.scene import delivery_config, running
@@ -146,6 +147,15 @@ async def test_permanent_failure_tries_the_next_contact_method_at_once(
     assert [(n.method, n.status) for n in ns] == [("slack", "failed"), ("sms", "sent")]
 
 
+def circuit_gauge(run: Running) -> dict[str, float]:
+    from pager.web.ops import _StateCollector
+
+    family = next(
+        f for f in _StateCollector(run.system).collect() if f.name == "pager_delivery_circuit_open"
+    )
+    return {s.labels["method"]: s.value for s in family.samples}
+
+
 async def test_circuit_breaker_opens_after_five_failures_and_holds_attempts(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -161,7 +171,21 @@ async def test_circuit_breaker_opens_after_five_failures_and_holds_attempts(
             await trigger(run, "late")  # ...and so is a new notification
             await trio.sleep(10)
             assert len(slack.calls) == 5
+            # the API and /metrics show the breaker open, and no retry time already past
+            breakers = open_breakers(run.system)
+            now = run.system.clock.now()
+            assert set(breakers) == {"slack"} and breakers["slack"] > now
+            held = [
+                notification_json(n, breakers)
+                for n in run.system.state.notifications.by_id.values()
+            ]
+            assert len(held) == 6
+            assert all(h["retry_at"] >= breakers["slack"] for h in held)
+            assert all(h["circuit_open_until"] == breakers["slack"] for h in held)
+            assert circuit_gauge(run) == {"slack": 1.0, "sms": 0.0, "voice": 0.0, "email": 0.0}
             await trio.sleep(60)
+            assert open_breakers(run.system) == {}
+            assert circuit_gauge(run)["slack"] == 0.0
             sent = run.system.state.notifications.pending.get("slack", {})
             assert not sent
     times = slack.times(t0)

@@ -25,8 +25,8 @@ __all__ = ["MailServer", "Mailbox", "ReceivedMail", "self_signed", "smtp_server"
 USER, PASSWORD = "pager", "smtp-secret"
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and localhost, and its key (EC P-256: fast to make)."""
+def self_signed(folder: Path, dns: str = "localhost") -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and `dns`, and its key (EC P-256: fast to make)."""
     openssl = shutil.which("openssl")
     if openssl is None:
         raise RuntimeError("the email tests need the openssl command")
@@ -50,7 +50,7 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
             "-subj",
             "/CN=localhost",
             "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            f"subjectAltName=IP:127.0.0.1,DNS:{dns}",
         ],
         check=True,
         capture_output=True,

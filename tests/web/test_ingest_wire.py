@@ -96,7 +96,7 @@ def state(incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @asynccontextmanager
-async def pager(tmp_path: Path, listener: str, *, rate: int = 100_000) -> AsyncIterator[Pager]:
+async def pager(tmp_path: Path, listener: str, *, rate: int | None = None) -> AsyncIterator[Pager]:
     """pager on `tmp_path / "data"` (the same folder each time: a restart)."""
     async with (
         running_pager(make_config(tmp_path / "data", rate=rate, fsync=False)) as run,

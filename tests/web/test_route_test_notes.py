@@ -26,3 +26,11 @@ def test_a_maintenance_window_means_nobody_is_paged_and_says_why(tmp_path: Path)
     out = route_test(rules, pd_trigger("k1"), AT, state=state)
     assert out["note"] == "nobody would be paged: maintenance: deploy"
     assert not any(s["kind"] == "notify" for s in out["timeline"])
+
+
+def test_an_opsgenie_alert_routes_with_its_priority(tmp_path: Path) -> None:
+    rules = compile_rules(make_config(tmp_path / "data"))
+    body = {"message": "disk", "alias": "a1", "priority": "P5"}
+    out = route_test(rules, body, AT, integration="opsgenie", key="og-checkout")
+    assert out["service"]["id"] == "checkout" and out["dedup_key"] == "a1"
+    assert out["integration"] == "opsgenie"
