@@ -11,7 +11,7 @@ critical; `high`, `major` -> error; ...); without one it is `error`, as in Alert
 PagerDuty integration. The summary is the alert's `summary` annotation, else its `description`,
 else its `alertname`.
 
-Bounds (docs/alertmanager.md): a groupKey, fingerprint, label or URL longer than anything
+Bounds (docs/http.md, "Limits on what ingest reads"): a groupKey, fingerprint, label or URL longer than anything
 Alertmanager sends is a 400 that names the field. A group of more than MAX_GROUP_ALERTS alerts
 is read in part, never refused (Alertmanager would drop the notification, and nobody would be
 paged): its firing alerts first, and, when some firing ones are left out, the alerts not read
@@ -44,7 +44,7 @@ __all__ = [
     "severity_of",
 ]
 
-# Bounds of what pager reads (docs/alertmanager.md): a field past them is a 400 naming the
+# Bounds of what pager reads (docs/http.md, "Limits on what ingest reads"): a field past them is a 400 naming the
 # field; a group of more alerts is read in part (see `_keep`), never refused.
 MAX_GROUP_ALERTS = 1000  # alerts read of one webhook
 MAX_GROUP_KEY = 4096  # characters; Alertmanager's are its route and group labels

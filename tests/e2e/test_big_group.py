@@ -50,12 +50,16 @@ async def test_a_160000_alert_webhook_does_not_stall_healthz(tmp_path: Path) -> 
             async with httpx.AsyncClient(timeout=30) as big, httpx.AsyncClient(timeout=30) as hc:
                 healthz = pager.url + "/healthz"
                 idle = max([await probe(hc, healthz) for _ in range(20)][5:])
-                for i, body in enumerate(bodies):
+                for i, body in enumerate(bodies):  # noqa: B007 - i names the incident below
                     done = trio.Event()
                     answers: list[httpx.Response] = []
                     latencies: list[float] = []
 
-                    async def send(body: bytes = body) -> None:
+                    async def send(
+                        body: bytes = body,
+                        done: trio.Event = done,
+                        answers: list[httpx.Response] = answers,
+                    ) -> None:
                         answers.append(
                             await big.post(
                                 pager.url + "/integrations/alertmanager/am-checkout",
