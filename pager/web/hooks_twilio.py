@@ -21,6 +21,7 @@ request that fails gets 403 and changes nothing. SMS replies are in hooks_twilio
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from quart import Response, request
@@ -135,8 +136,10 @@ def register(app: QuartTrio, system: System) -> None:
         if not digits or form.get("AnsweredBy", "").startswith("machine"):
             return twiml(goodbye_twiml("No key was pressed."))  # never an acknowledgement
         call_sid = form.get("CallSid", "")
-        if n.provider_id is not None and call_sid != n.provider_id:
-            log.warning("gather for %s from another call refused", notification_id)
+        # only the call pager placed for this notification answers it: one never placed
+        # (refused by Twilio, cancelled, not yet due) has no CallSid and answers nothing
+        if n.provider_id is None or not hmac.compare_digest(call_sid, n.provider_id):
+            log.warning("gather for %s from a call pager did not place for it", notification_id)
             return twiml(goodbye_twiml("This call cannot answer that incident."))
         action = KEYS.get(digits)
         if action is None:
