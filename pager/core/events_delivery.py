@@ -116,6 +116,9 @@ class ContactOptedOut(Event):
     method: str
     address: str
     keyword: str | None = None
+    # the provider's id of the message that asked (Twilio's MessageSid): a signed request
+    # replayed later, after a restart too, is known by it and changes nothing
+    message_sid: str | None = None
 
     @property
     def subject(self) -> str:
@@ -131,6 +134,9 @@ class ContactOptedIn(Event):
     method: str
     address: str
     keyword: str | None = None
+    # the provider's id of the message that asked (Twilio's MessageSid): a signed request
+    # replayed later, after a restart too, is known by it and changes nothing
+    message_sid: str | None = None
 
     @property
     def subject(self) -> str:

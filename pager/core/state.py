@@ -93,6 +93,7 @@ class SystemState:
         self.by_code: dict[str, str] = {}  # short code -> the newest incident that has it
         self.used_links: dict[str, datetime] = {}  # link id -> when it expires
         self.opted_out: dict[tuple[str, str], str] = {}  # (method, address) -> user id
+        self.opt_message_sids: set[str] = set()  # messages that opted out or in: acted on
         self.beats: dict[str, Beat] = {}  # heartbeat name -> its last ping's deadlines
         self.api_heartbeats: dict[str, HeartbeatSpec] = {}  # heartbeats made through the API
         self.overrides: dict[str, ApiOverride] = {}  # schedule overrides made through the API
@@ -153,8 +154,12 @@ class SystemState:
             self.overrides.pop(event.override_id, None)
         elif isinstance(event, ContactOptedOut):
             self.opted_out[(event.method, event.address)] = event.user_id
+            if event.message_sid:
+                self.opt_message_sids.add(event.message_sid)
         elif isinstance(event, ContactOptedIn):
             self.opted_out.pop((event.method, event.address), None)
+            if event.message_sid:
+                self.opt_message_sids.add(event.message_sid)
         self.last_seq = seq
         self.last_ts = at
 
@@ -283,6 +288,7 @@ class SystemState:
                 if self.last_ts is None or expires > self.last_ts
             ],
             "opted_out": [[m, a, u] for (m, a), u in self.opted_out.items()],
+            "opt_message_sids": sorted(self.opt_message_sids),
             "beats": [
                 [name, b.pinged_at, b.late_at, b.down_at, b.down, b.failed]
                 for name, b in self.beats.items()
@@ -334,6 +340,7 @@ class SystemState:
             s.used_links[link_id] = datetime.fromisoformat(expires)
         for method, address, user_id in data.get("opted_out", ()):
             s.opted_out[(method, address)] = user_id
+        s.opt_message_sids.update(data.get("opt_message_sids", ()))
         for name, pinged, late, down_at, down, failed in data.get("beats", ()):
             s.beats[name] = Beat(
                 datetime.fromisoformat(pinged),

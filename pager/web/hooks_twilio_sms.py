@@ -72,6 +72,8 @@ def register(app: QuartTrio, system: System) -> None:
             return reply(None)  # delivered again: acted on already
         body = form.get("Body", "")
         parsed = parse_reply(body)
+        if sid and sid in system.state.opt_message_sids:
+            return reply(None)  # a STOP or START acted on before (this run or an earlier one)
         keyword = " ".join(body.split()).upper()[:20]
         state = system.state
         opted_out = state.is_opted_out("sms", sender)
@@ -81,7 +83,11 @@ def register(app: QuartTrio, system: System) -> None:
                 await system.journal.record(
                     [
                         ContactOptedOut(
-                            user_id=user_id, method="sms", address=sender, keyword=keyword
+                            user_id=user_id,
+                            method="sms",
+                            address=sender,
+                            keyword=keyword,
+                            message_sid=sid or None,
                         )
                     ],
                     system.clock.now(),
@@ -93,7 +99,11 @@ def register(app: QuartTrio, system: System) -> None:
                 await system.journal.record(
                     [
                         ContactOptedIn(
-                            user_id=user_id, method="sms", address=sender, keyword=keyword
+                            user_id=user_id,
+                            method="sms",
+                            address=sender,
+                            keyword=keyword,
+                            message_sid=sid or None,
                         )
                     ],
                     system.clock.now(),

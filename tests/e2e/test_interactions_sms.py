@@ -16,6 +16,7 @@ import trio
 
 from pager.core.events import ContactOptedIn, ContactOptedOut
 from pager.core.model import Status
+from pager.store.memory import MemoryLog
 
 from .interactions import ALICE_PHONE, PUBLIC_URL, VIRTUAL_DEADLINE, scene
 
@@ -74,6 +75,7 @@ async def test_stop_sends_no_more_texts_until_start(autojump_clock: trio.testing
             (out,) = s.records(ContactOptedOut.TYPE)
             assert out.data == {
                 "user_id": "alice", "method": "sms", "address": ALICE_PHONE, "keyword": "STOP",
+                "message_sid": f"SM{1:032x}",
             }  # fmt: skip
             # an action still works, but pager texts no answer to an opted-out number
             assert await s.text("4") == ""
@@ -92,6 +94,28 @@ async def test_stop_sends_no_more_texts_until_start(autojump_clock: trio.testing
             await s.trigger("mem", "db-3 memory")
             await trio.sleep(1)
             assert len(s.providers.twilio.sms) == 2  # texted again
+
+
+async def test_a_replayed_stop_changes_nothing_after_a_restart(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A signed STOP (or START) is valid for ever: its MessageSid is journaled with the
+    opt-out, so a replay after START, in a later run, neither journals nor opts out again."""
+    log = MemoryLog()
+    stop, start = "SM" + "5" * 32, "SM" + "6" * 32
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with scene(RULES, log=log) as s:
+            assert await s.text("STOP", sid=stop) == ""
+            assert "texts are on again" in await s.text("START", sid=start)
+        async with scene(RULES, log=log, trigger=False) as s:  # pager restarted on its log
+            before = s.log.last_seq
+            assert await s.text("STOP", sid=stop) == ""
+            assert await s.text("START", sid=start) == ""
+            assert s.log.last_seq == before
+            assert not s.state.is_opted_out("sms", ALICE_PHONE)
+            # a new STOP still works
+            assert await s.text("STOP", sid="SM" + "7" * 32) == ""
+            assert s.state.is_opted_out("sms", ALICE_PHONE)
 
 
 async def test_a_message_is_acted_on_once(autojump_clock: trio.testing.MockClock) -> None:
