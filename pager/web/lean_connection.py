@@ -18,6 +18,7 @@ import time
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Final
+from urllib.parse import unquote
 
 import h11
 import trio
@@ -272,7 +273,10 @@ class LeanConnection:
             served += 1
             self.phase = HANDLING
             self.scope.deadline = math.inf
-            path, _, query = request_head.target.decode("latin-1").partition("?")
+            raw_path, _, query = request_head.target.decode("latin-1").partition("?")
+            # percent-decoded as the main port's ASGI server decodes it: `{key}` means the
+            # same on both listeners
+            path = unquote(raw_path, encoding="utf-8", errors="replace")
             request = RawRequest(method.decode("ascii"), path, body, headers, query, self.remote)
             try:
                 response = await self.handler(request)

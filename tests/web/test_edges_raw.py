@@ -269,3 +269,17 @@ async def test_no_spelling_of_two_framings_runs_a_second_request(tmp_path: Path)
 
             await trio.to_thread.run_sync(refused)
             assert titles(run) == []
+
+
+async def test_a_percent_encoded_key_means_the_same_on_both_ports(tmp_path: Path) -> None:
+    """`{key}` is percent-decoded on the lean listener as on the main port."""
+    with trio.fail_after(20):
+        async with running_pager(config(tmp_path)) as run:
+            assert run.ingest_url is not None
+            for n, url in enumerate((run.urls[0], run.ingest_url)):
+                async with httpx.AsyncClient(base_url=url) as client:
+                    r = await client.post(
+                        "/integrations/generic/gen%2Dcheckout", json={"title": f"encoded {n}"}
+                    )
+                assert r.status_code == 202, (url, r.text)
+            assert sorted(titles(run)) == ["encoded 0", "encoded 1"]
