@@ -141,6 +141,8 @@ class Server(ConfigModel):
     read_timeout: PositiveDuration = dt.timedelta(seconds=10)
     #: Serve HTTP/2 cleartext (h2c upgrade, prior knowledge) on `listen`.
     http2: bool = False
+    #: `/metrics` asks for one of `auth.api_tokens` (Authorization: Bearer), as the API does.
+    metrics_auth: bool = False
 
     @model_validator(mode="before")
     @classmethod

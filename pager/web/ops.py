@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from quart import Response
+from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
 from pager.core.model import Status
 
+from .auth import authenticate
 from .responses import jsonify
 
 __all__ = ["register"]
@@ -118,6 +119,8 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.get("/metrics")
     async def metrics() -> Response:
+        if system.config.server.metrics_auth:
+            authenticate(system, request.headers)  # 401/403 through the app's error handler
         return Response(
             generate_latest(registry), 200, content_type="text/plain; version=0.0.4; charset=utf-8"
         )

@@ -129,6 +129,21 @@ async def test_health_readiness_and_metrics(tmp_path: Path) -> None:
             assert 'pager_ingest_requests_total{outcome="accepted"} 1.0' in text
 
 
+async def test_metrics_ask_for_a_token_when_metrics_auth_is_on(tmp_path: Path) -> None:
+    config = make_config(tmp_path / "data")
+    server = config.server.model_copy(update={"metrics_auth": True})
+    config = config.model_copy(update={"server": server})
+    with trio.fail_after(30):
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            url = f"{run.urls[0]}/metrics"
+            assert (await client.get(url)).status_code == 401
+            bad = {"Authorization": "Bearer not-a-token"}
+            assert (await client.get(url, headers=bad)).status_code == 403
+            r = await client.get(url, headers=auth())
+            assert r.status_code == 200 and "pager_open_incidents" in r.text
+            assert (await client.get(f"{run.urls[0]}/healthz")).status_code == 200
+
+
 async def test_lean_listener_serves_the_same_ingest(tmp_path: Path) -> None:
     with trio.fail_after(30):
         async with (
