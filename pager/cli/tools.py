@@ -24,8 +24,9 @@ def cmd_route_test(args: argparse.Namespace) -> int:
 
     from pager.config import load_config, load_demo_config
     from pager.config.compile import compile_rules
+    from pager.errors import BadRequest
     from pager.ingest.route_test import render_text, route_test
-    from pager.ingest.validate import parse_time
+    from pager.ingest.validate import parse_instant
 
     path = args.config or os.environ.get("PAGER_CONFIG")
     config = load_config(path) if path else load_demo_config()
@@ -42,7 +43,10 @@ def cmd_route_test(args: argparse.Namespace) -> int:
         raise SystemExit(f"pager route-test: cannot read {name}: {e.strerror}") from None
     except orjson.JSONDecodeError as e:
         raise SystemExit(f"pager route-test: {name} is not JSON: {e}") from None
-    at = parse_time(args.at) if args.at else datetime.now(UTC)
+    try:
+        at = parse_instant("--at", args.at) if args.at else datetime.now(UTC)
+    except BadRequest as e:
+        raise SystemExit(f"pager route-test: {e.message}") from None
     result = route_test(
         compile_rules(config), payload, at, integration=args.integration, key=args.key
     )

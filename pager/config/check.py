@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pager.config.check_oncall import personal_delays, schedule_gaps
+from pager.config.check_secrets import weak_secrets
 from pager.config.models import Config
 from pager.config.models_channels import CHANNEL_OF_METHOD
 from pager.config.problems import Problem
@@ -225,5 +226,6 @@ CHECKS: list[Check] = [
     reachable_links,
     schedule_gaps,
     personal_delays,
+    weak_secrets,
 ]
 """The semantic checks `check_config` runs, in order. Append new checks here."""

@@ -14,9 +14,16 @@ from typing import Any
 import orjson
 
 from pager.core.text import clean_json, clean_line, may_hold_controls
-from pager.errors import InvalidEvent, UnsupportedMediaType
+from pager.errors import BadRequest, InvalidEvent, UnsupportedMediaType
 
-__all__ = ["MAX_DEPTH", "Checker", "check_depth", "parse_json_body", "parse_time"]
+__all__ = [
+    "MAX_DEPTH",
+    "Checker",
+    "check_depth",
+    "parse_instant",
+    "parse_json_body",
+    "parse_time",
+]
 
 
 def parse_json_body(body: bytes, content_type: str | None) -> Any:
@@ -56,9 +63,41 @@ def check_depth(obj: Any, limit: int = MAX_DEPTH) -> None:
 
 
 def parse_time(value: str) -> datetime:
-    """ISO 8601 / RFC 3339, including PagerDuty's `+0000` form; naive means UTC."""
+    """ISO 8601 / RFC 3339, including PagerDuty's `+0000` form; naive means UTC. A ValueError
+    also for a string whose instant has no UTC form (`9999-12-31T23:59:59-23:59` is in year
+    10000 in UTC): every later comparison or sum with it would raise OverflowError."""
     t = datetime.fromisoformat(value)
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+    if t.tzinfo is None:
+        return t.replace(tzinfo=UTC)
+    try:
+        t.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} is outside the years 1 to 9999 in UTC") from None
+    return t
+
+
+FIRST_YEAR, LAST_YEAR = 1970, 9000
+
+
+def parse_instant(field: str, raw: object) -> datetime:
+    """An instant a person gives pager (an API field, a command's --at): ISO 8601 in the
+    years 1970 to 9000, so that pager can add a week of escalation or a year of shifts to
+    it. A BadRequest naming `field` otherwise."""
+    if not isinstance(raw, str):
+        raise BadRequest(f'{field}: must be an ISO 8601 instant such as "2026-12-24T18:00:00Z"')
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"{field}: {raw!r} is not an ISO 8601 instant") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    try:
+        year = at.astimezone(UTC).year
+    except OverflowError:  # year 0 or 10000 in UTC
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise BadRequest(f"{field}: {raw!r} is out of range (years {FIRST_YEAR} to {LAST_YEAR})")
+    return at
 
 
 MAX_ERRORS = 20  # problems listed in one answer; the rest are counted

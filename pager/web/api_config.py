@@ -13,7 +13,7 @@ from pager.actors.system import System
 from pager.config import ConfigError, load_config, load_demo_config
 from pager.errors import BadRequest
 from pager.ingest.route_test import route_test
-from pager.ingest.validate import parse_time
+from pager.ingest.validate import parse_instant
 
 from .auth import authenticate
 from .responses import json_body, jsonify
@@ -73,10 +73,7 @@ def register(app: QuartTrio, system: System) -> None:
             raise BadRequest("payload: required, the alert as its tool would send it")
         at = system.clock.now()
         if body.get("at"):
-            try:
-                at = parse_time(str(body["at"]))
-            except ValueError:
-                raise BadRequest(f"at: {body['at']!r} is not an ISO 8601 instant") from None
+            at = parse_instant("at", body["at"])
 
         for field in ("integration", "key"):
             if body.get(field) is not None and not isinstance(body[field], str):

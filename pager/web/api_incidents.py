@@ -23,7 +23,7 @@ from pager.replay.history import ensure_incident
 
 from .api_notifications import notification_json, open_breakers
 from .auth import acting_user, authenticate
-from .responses import json_body, jsonify
+from .responses import MAX_NOTE, free_text, json_body, jsonify
 
 __all__ = ["register"]
 
@@ -158,11 +158,8 @@ def register(app: QuartTrio, system: System) -> None:
     @app.post("/api/v1/incidents/<incident_id>/notes")
     async def add_note(incident_id: str) -> Response:
         def make(body: dict[str, Any], by: str) -> Command:
-            text = body.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise BadRequest("text: required, a non-empty string")
-            if len(text) > 10_000:
-                raise BadRequest("text: at most 10000 characters")
+            text = free_text(body, "text", MAX_NOTE, multiline=True, required=True)
+            assert text is not None
             return AddNote(text=text, by=by, via="api")
 
         return await act(incident_id, make)

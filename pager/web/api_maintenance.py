@@ -18,7 +18,7 @@ from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
 
 from .auth import acting_user, authenticate
-from .responses import json_body, jsonify
+from .responses import MAX_REASON, free_text, json_body, jsonify
 
 __all__ = ["register"]
 
@@ -72,9 +72,7 @@ def register(app: QuartTrio, system: System) -> None:
             raise BadRequest("end: must be after start")
         if end <= now:
             raise BadRequest("end: must be in the future")
-        reason = body.get("reason")
-        if reason is not None and not isinstance(reason, str):
-            raise BadRequest("reason: must be a string")
+        reason = free_text(body, "reason", MAX_REASON)
         ev = MaintenanceStarted(
             window_id=f"mw-{uuid.uuid4().hex[:12]}",
             service_id=service_id,

@@ -13,7 +13,7 @@ from quart_trio import QuartTrio
 from pager.actors.system import System
 from pager.core import schedule as sched
 from pager.errors import BadRequest, NotFound
-from pager.ingest.validate import parse_time
+from pager.ingest.validate import parse_instant
 
 from .auth import authenticate
 from .responses import jsonify
@@ -27,13 +27,7 @@ def _instant(name: str, default: datetime) -> datetime:
     raw = request.args.get(name)
     if not raw:
         return default
-    try:
-        at = parse_time(raw)
-    except ValueError:
-        raise BadRequest(f"{name}: {raw!r} is not an ISO 8601 instant") from None
-    if not 1970 <= at.year <= 9000:
-        raise BadRequest(f"{name}: {raw!r} is out of range (years 1970 to 9000)")
-    return at
+    return parse_instant(name, raw)
 
 
 def _times(t: datetime, tz: ZoneInfo) -> dict[str, str]:

@@ -8,10 +8,14 @@ from typing import Any
 import orjson
 from quart import Response, request
 
+from pager.core.text import clean_line, clean_text
 from pager.errors import BadRequest, UnsupportedMediaType
 from pager.ingest.validate import check_depth
 
-__all__ = ["json_body", "jsonify"]
+__all__ = ["MAX_NOTE", "MAX_REASON", "free_text", "json_body", "jsonify"]
+
+MAX_NOTE = 10_000  # characters of a note (`/notes {"text"}`)
+MAX_REASON = 1_000  # characters of a maintenance window's reason
 
 OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
@@ -42,3 +46,22 @@ async def json_body(*, required: bool = False, any_type: bool = False) -> dict[s
         raise BadRequest("body: must be a JSON object")
     check_depth(obj)
     return obj
+
+
+def free_text(
+    body: dict[str, Any], field: str, limit: int, *, multiline: bool = False, required: bool = False
+) -> str | None:
+    """A free-text field of a REST body (a note, a reason): a string of at most `limit`
+    characters, cleaned of control characters as ingest cleans an alert's (`multiline`
+    keeps tab and newline). A BadRequest naming the field and the limit otherwise; None
+    when it is absent and not `required`."""
+    raw = body.get(field)
+    if raw is None and not required:
+        return None
+    if required and (not isinstance(raw, str) or not raw.strip()):
+        raise BadRequest(f"{field}: required, a non-empty string")
+    if not isinstance(raw, str):
+        raise BadRequest(f"{field}: must be a string")
+    if len(raw) > limit:
+        raise BadRequest(f"{field}: at most {limit} characters, not {len(raw)}")
+    return clean_text(raw) if multiline else clean_line(raw)

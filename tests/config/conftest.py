@@ -21,15 +21,15 @@ from pager.config.load import validate_config_text
 HERE = Path(__file__).parent
 
 CONTRACT_ENV = {
-    "PAGER_API_TOKEN": "api-token-1",
-    "PAGER_LINK_SECRET": "link-secret-1",
+    "PAGER_API_TOKEN": "9b1f0c7d2e6a4f38b5c1d9e07a3f6b24",
+    "PAGER_LINK_SECRET": "4e8a1d6c0b3f7e92a5d8c1f40b7e3a69",
     "CHECKOUT_ROUTING_KEY": "R0UT1NGKEY",
     "SLACK_BOT_TOKEN": "xoxb-1",
     "SLACK_SIGNING_SECRET": "signing-1",
     "TWILIO_SID": "AC123",
     "TWILIO_TOKEN": "twilio-token-1",
     "SMTP_PASSWORD": "smtp: pass # word",
-    "WEBHOOK_SIGNING_SECRET": "webhook-secret-1",
+    "WEBHOOK_SIGNING_SECRET": "c27f5e0a9d1b6c384f7a2e9d0b5c8f13",
 }
 
 BASE: dict[str, Any] = {

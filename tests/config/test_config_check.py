@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import yaml
 from pager.config import Config, Problem, check_config, load_config_text, load_demo_config
 from pager.config.check import CHECKS, unique_ids
 from pager.config.check_command import main
+from pager.config.check_secrets import weakness
 from pager.config.demo import demo_config_text
 
 ProblemsOf = Callable[..., list[str]]
@@ -161,15 +164,79 @@ def test_other_warnings(problems: ProblemsOf, base: dict[str, Any]) -> None:
 def test_api_tokens_are_unique(problems: ProblemsOf, base: dict[str, Any]) -> None:
     base["auth"] = {
         "api_tokens": [
-            {"name": "ops", "token": "t1"},
-            {"name": "ops", "token": "t2"},
-            {"name": "ci", "token": "t1"},
+            {"name": "ops", "token": T1},
+            {"name": "ops", "token": T2},
+            {"name": "ci", "token": T1},
         ]
     }
     assert problems(base) == [
         "auth.api_tokens[1].name: duplicate token name 'ops' (also auth.api_tokens[0])",
         "auth.api_tokens[2].token: the same token as auth.api_tokens[0]",
     ]
+
+
+T1 = "5d0e8f2a71c94b36a8e1f07d3c92b6e4"  # as `openssl rand -hex 16` makes them
+T2 = "e81b4c07f9a2d563b0c7e4f18a39d2c5"
+
+
+def test_weak_secrets_are_warnings_that_say_how_to_make_one(
+    problems: ProblemsOf, base: dict[str, Any]
+) -> None:
+    base["auth"] = {
+        "api_tokens": [
+            {"name": "ok", "token": T1},
+            {"name": "x", "token": "x"},
+            {"name": "same", "token": "a" * 40},
+            {"name": "pattern", "token": "abcdabcdabcdabcd"},
+            {"name": "placeholder", "token": "please-changeme-now"},
+        ],
+        "link_secret": "y",
+    }
+    base["channels"]["webhook"] = {"secret": "short-one"}
+    advice = "make one with `openssl rand -hex 32`"
+    api = "anyone who guesses it can use the API"
+    out = problems(base)
+    assert out == [
+        f"warning: auth.api_tokens[1].token: weak secret: 1 character long (at least 16 "
+        f"random ones); {api}: {advice}",
+        f"warning: auth.api_tokens[2].token: weak secret: only 1 different characters; "
+        f"{api}: {advice}",
+        f"warning: auth.api_tokens[3].token: weak secret: about 32 bits of entropy (at least "
+        f"36); {api}: {advice}",
+        f"warning: auth.api_tokens[4].token: weak secret: it holds the word 'changeme', as a "
+        f"placeholder does; {api}: {advice}",
+        "warning: auth.link_secret: weak secret: 1 character long (at least 16 random ones); "
+        f"it signs action links: {advice}",
+        "warning: channels.webhook.secret: weak secret: 9 characters long (at least 16 random "
+        f"ones); it signs webhooks: {advice}",
+    ]
+    assert not any("please-changeme-now" in line or "short-one" in line for line in out)
+
+
+def test_random_secrets_of_sixteen_characters_or_more_pass() -> None:
+    """Random hex and base64url strings (what `openssl rand` and password managers make),
+    drawn from a seeded generator so the test is the same every run."""
+    rng = random.Random(17)
+    for n in (16, 24, 64):
+        for alphabet in (
+            string.hexdigits.lower()[:16],
+            string.ascii_letters + string.digits + "-_",
+        ):
+            for _ in range(300):
+                value = "".join(rng.choices(alphabet, k=n))
+                assert weakness(value) is None, value
+
+
+def test_check_config_warns_of_a_weak_token_and_still_calls_the_file_valid(
+    tmp_path: Path, base: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base["auth"] = {"api_tokens": [{"name": "ops", "token": "x"}]}
+    path = tmp_path / "pager.yaml"
+    path.write_text(yaml.safe_dump(base))
+    assert main(str(path)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("warning: auth.api_tokens[0].token: weak secret: 1 character long")
+    assert out[-1] == f"{path}: valid (1 warning)"
 
 
 def test_checks_are_a_list_of_functions(base: dict[str, Any]) -> None:
@@ -288,9 +355,19 @@ def test_main_missing_or_unreadable_file(
 # --- the embedded demo ----------------------------------------------------------------------
 
 
-def test_demo_config_is_valid_and_quiet() -> None:
+DEMO_TOKEN_WARNING = (
+    "auth.api_tokens[0].token: weak secret: 10 characters long (at least 16 random ones); "
+    "anyone who guesses it can use the API: make one with `openssl rand -hex 32`"
+)
+
+
+def test_demo_config_is_valid_and_warns_only_of_its_token() -> None:
+    """The demo listens on 127.0.0.1 and prints its token; a file made from it is told to
+    choose a real one."""
     config = load_demo_config()
-    assert check_config(config) == []
+    assert [(p.path + ": " + p.message, p.severity) for p in check_config(config)] == [
+        (DEMO_TOKEN_WARNING, "warning")
+    ]
     assert config.server.listen == "127.0.0.1:8080"
     assert config.server.public_url == "http://127.0.0.1:8080"
     assert config.data_dir == Path("pager-data")
@@ -327,7 +404,7 @@ def test_demo_config_passes_check_config(
     path = tmp_path / "demo.yaml"
     path.write_text(demo_config_text())
     assert main(str(path), env={}) == 0
-    assert capsys.readouterr().out == f"{path}: valid\n"
+    assert capsys.readouterr().out == f"warning: {DEMO_TOKEN_WARNING}\n{path}: valid (1 warning)\n"
 
 
 def test_heartbeats_name_a_service_and_are_named_once(

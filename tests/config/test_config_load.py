@@ -52,8 +52,8 @@ def test_contract_example_loads_with_every_value(
     assert config.server.public_url == "https://pager.example.com"
     assert config.data_dir == Path("pager-data")
     assert config.auth.api_tokens[0].name == "ops"
-    assert config.auth.api_tokens[0].token == "api-token-1"
-    assert config.auth.link_secret == "link-secret-1"
+    assert config.auth.api_tokens[0].token == "9b1f0c7d2e6a4f38b5c1d9e07a3f6b24"
+    assert config.auth.link_secret == "4e8a1d6c0b3f7e92a5d8c1f40b7e3a69"
 
     alice = config.users[0]
     assert (alice.id, alice.name, alice.timezone) == ("alice", "Alice Example", "Europe/Berlin")
@@ -123,7 +123,7 @@ def test_contract_example_loads_with_every_value(
     assert channels.email.password == "smtp: pass # word"
     assert channels.email.from_ == "pager <pager@example.com>"
     assert channels.teams is not None and channels.webhook is not None
-    assert channels.webhook.secret == "webhook-secret-1"
+    assert channels.webhook.secret == "c27f5e0a9d1b6c384f7a2e9d0b5c8f13"
     assert channels.console is not None
 
 

@@ -61,6 +61,17 @@ def test_route_test_reads_stdin_and_inline_json(
         main(["route-test", "-"])
 
 
+def test_an_at_past_year_9999_in_utc_is_one_line_naming_the_option(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    far = "9999-12-31T23:59:59-23:59"  # year 10000 in UTC
+    with pytest.raises(SystemExit, match=r"^pager route-test: --at: .* out of range"):
+        main(["route-test", '{"title": "Disk full"}', "--at", far])
+    (tmp_path / "events").mkdir()
+    with pytest.raises(SystemExit, match=r"^pager replay: --at .* is not an ISO 8601 instant"):
+        main(["replay", "--data-dir", str(tmp_path), "--at", far])
+
+
 def test_replay_defaults_to_pager_data_and_says_when_at_is_before_the_first_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

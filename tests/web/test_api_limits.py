@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from ..harness import auth, make_config, running_pager
+from ..harness import auth, make_config, pd_trigger, running_pager
 
 
 def nested(depth: int) -> dict[str, object]:
@@ -70,4 +70,49 @@ async def test_edges_get_a_4xx_and_pager_keeps_running(tmp_path: Path) -> None:
                 f"{base}/api/v1/incidents/inc-1/snooze", json={"for": "1h"}, headers=auth()
             )
             assert r.status_code == 200
+            assert (await client.get(f"{base}/readyz")).status_code == 200
+
+
+FAR = "9999-12-31T23:59:59-23:59"  # a valid ISO 8601 string whose UTC instant is year 10000
+
+
+async def test_an_instant_past_year_9999_in_utc_is_a_400_naming_the_field(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with (
+            running_pager(make_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+        ):
+            base = run.urls[0]
+            r = await client.post(
+                f"{base}/api/v1/route-test",
+                json={"payload": {"title": "t"}, "key": "gen-checkout", "at": FAR},
+                headers=auth(),
+            )
+            assert r.status_code == 400, r.text
+            assert r.json()["message"].startswith("at: ")
+            checks = {
+                "since": ("GET", "/api/v1/incidents", {"since": FAR}),
+                "at": ("GET", "/api/v1/oncall", {"at": FAR}),
+                "from": ("GET", "/api/v1/schedules/primary/shifts", {"from": FAR}),
+            }
+            for field, (method, path, params) in checks.items():
+                r = await client.request(method, f"{base}{path}", params=params, headers=auth())
+                assert r.status_code == 400 and field in r.text, (path, r.text)
+            r = await client.post(
+                f"{base}/api/v1/services/checkout/maintenance", json={"end": FAR}, headers=auth()
+            )
+            assert r.status_code == 400 and "end" in r.text, r.text
+            r = await client.post(
+                f"{base}/v2/enqueue",
+                json=pd_trigger("far")
+                | {
+                    "payload": {
+                        "summary": "s",
+                        "source": "db",
+                        "severity": "info",
+                        "timestamp": FAR,
+                    }
+                },
+            )
+            assert r.status_code == 400 and "payload.timestamp" in r.text, r.text
             assert (await client.get(f"{base}/readyz")).status_code == 200

@@ -1,0 +1,61 @@
+"""Checks of the secrets pager itself relies on: API tokens (anyone holding one acts through
+the REST API), the link secret (it signs the acknowledge links in emails and Teams cards) and
+the outgoing webhook secret. A short or guessable one is a warning, not an error: pager works
+with it, but anyone who can reach it can guess it. Provider credentials (Slack, Twilio, SMTP)
+are the provider's to choose and are not judged here. The secret itself is never printed."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+
+from .models import Config
+from .problems import Problem
+
+__all__ = ["MIN_BITS", "MIN_DISTINCT", "MIN_LENGTH", "weak_secrets", "weakness"]
+
+MIN_LENGTH = 16  # characters
+MIN_DISTINCT = 8  # different characters (a quarter of the length below 32): "abab…" is no secret
+MIN_BITS = 36  # its length times the Shannon entropy of its characters, a generous estimate
+PLACEHOLDERS = ("changeme", "change-me", "password", "secret", "example", "token", "default")
+ADVICE = "make one with `openssl rand -hex 32`"
+
+
+def weakness(value: str) -> str | None:
+    """Why `value` is too weak to be a secret, or None. The estimate is generous to the
+    secret (it cannot see a dictionary word or a keyboard walk beyond a few placeholders),
+    so what it flags is weak for certain."""
+    if len(value) < MIN_LENGTH:
+        n = len(value)
+        return f"{n} character{'' if n == 1 else 's'} long (at least {MIN_LENGTH} random ones)"
+    counts = Counter(value)
+    if len(counts) < min(MIN_DISTINCT, len(value) // 4):
+        return f"only {len(counts)} different characters"
+    lowered = value.lower()
+    word = next((w for w in PLACEHOLDERS if w in lowered), None)
+    if word is not None:
+        return f"it holds the word {word!r}, as a placeholder does"
+    bits = -sum(c * math.log2(c / len(value)) for c in counts.values())
+    if bits < MIN_BITS:
+        return f"about {int(bits)} bits of entropy (at least {MIN_BITS})"
+    return None
+
+
+def weak_secrets(config: Config) -> Iterator[Problem]:
+    """API tokens, `auth.link_secret` and `channels.webhook.secret` that are short, repetitive
+    or placeholders (warnings that say how to make a good one)."""
+    found: list[tuple[str, str, str]] = [
+        (f"auth.api_tokens[{i}].token", t.token, "anyone who guesses it can use the API")
+        for i, t in enumerate(config.auth.api_tokens)
+    ]
+    if config.auth.link_secret:
+        found.append(("auth.link_secret", config.auth.link_secret, "it signs action links"))
+    if config.channels.webhook is not None:
+        found.append(
+            ("channels.webhook.secret", config.channels.webhook.secret, "it signs webhooks")
+        )
+    for path, value, why in found:
+        reason = weakness(value)
+        if reason is not None:
+            yield Problem(path, f"weak secret: {reason}; {why}: {ADVICE}", "warning")
