@@ -160,7 +160,7 @@ def register(app: QuartTrio, system: System) -> None:
             raise BadRequest(f"{unknown[0]}: unknown field")
         spec = HeartbeatSpec(name, service, interval, grace, "api")
         hb = heartbeats()
-        await hb.create(spec, acting_user(system, body, token))
+        await hb.create(spec, acting_user(system, body, token), token)
         return jsonify(heartbeat_json(hb, spec), 201)
 
     @app.delete("/api/v1/heartbeats/<name>")
@@ -169,5 +169,5 @@ def register(app: QuartTrio, system: System) -> None:
         hb = heartbeats()
         if name not in hb.specs():
             raise NotFound(f"no heartbeat {name}")
-        await hb.delete(name, token)
+        await hb.delete(name, token, token)
         return jsonify({"status": "deleted", "name": name})
