@@ -98,7 +98,9 @@ class Heartbeats:
             await self._record(events)
             return self.status(name)
 
-    async def create(self, spec: HeartbeatSpec, by: str | None) -> None:
+    async def create(
+        self, spec: HeartbeatSpec, by: str | None, token_name: str | None = None
+    ) -> None:
         async with self._lock:
             if spec.name in self.specs():
                 raise Conflict(f"name: heartbeat {spec.name!r} exists already")
@@ -108,15 +110,16 @@ class Heartbeats:
                 interval=spec.interval.total_seconds(),
                 grace=spec.grace.total_seconds(),
                 by=by,
+                token_name=token_name,
             )
             await self._record([ev])
 
-    async def delete(self, name: str, by: str | None) -> None:
+    async def delete(self, name: str, by: str | None, token_name: str | None = None) -> None:
         async with self._lock:
             spec = self.spec(name)
             if spec.source == "config":
                 raise Conflict(f"heartbeat {name} is configured in the file; remove it there")
-            await self._record([HeartbeatDeleted(name=name, by=by)])
+            await self._record([HeartbeatDeleted(name=name, by=by, token_name=token_name)])
 
     def enable(self) -> None:
         """Start expiring heartbeats (the supervisor calls it once pager serves)."""

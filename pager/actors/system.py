@@ -12,7 +12,7 @@ import trio
 
 from pager.clock import WallClock
 from pager.core.overrides import with_overrides
-from pager.core.ratelimit import RateLimiter
+from pager.core.ratelimit import MissThrottle, RateLimiter
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
 from pager.errors import Unavailable
@@ -58,6 +58,8 @@ class System:
     config_path: str | None = None  # where a reload reads the configuration from
     # per integration key; one for every listener, so a key's rate is the same wherever it posts
     ingest_limiter: RateLimiter = field(default_factory=RateLimiter)
+    # unknown integration keys per client address, on every listener (pager.core.ratelimit)
+    key_misses: MissThrottle = field(init=False)
     ingest_handlers: list[Any] = field(
         default_factory=list
     )  # for /metrics: each counts its requests
@@ -69,6 +71,7 @@ class System:
         self.renderer = Renderer(self.config.templates)
         self.started = self.config
         self.compiled_rules = self.rules
+        self.key_misses = MissThrottle(self.config.server.unknown_key_misses)
         self.refresh_overrides()
 
     def refresh_overrides(self) -> None:

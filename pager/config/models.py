@@ -143,6 +143,9 @@ class Server(ConfigModel):
     http2: bool = False
     #: `/metrics` asks for one of `auth.api_tokens` (Authorization: Bearer), as the API does.
     metrics_auth: bool = False
+    #: Requests with an unknown integration key one client address may make per minute (a
+    #: burst of this many); past it, its ingest requests wait (429/503). 0: no limit.
+    unknown_key_misses: Annotated[int, Field(ge=0)] = 30
 
     @model_validator(mode="before")
     @classmethod

@@ -84,12 +84,14 @@ class UpsertGroup:
 class Acknowledge:
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None  # the API token that asked, by its name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resolve:
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None  # the API token that asked, by its name
     reason: str | None = None
 
 
@@ -98,6 +100,7 @@ class Snooze:
     duration: timedelta
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None  # the API token that asked, by its name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +110,7 @@ class Escalate:
     level: int
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None  # the API token that asked, by its name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +118,7 @@ class AddNote:
     text: str
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None  # the API token that asked, by its name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

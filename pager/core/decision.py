@@ -48,6 +48,7 @@ class Decision:
         *,
         by: str | None = None,
         via: str | None = None,
+        token_name: str | None = None,
     ) -> None:
         """Reach `level` of `policy` and page whoever it targets now."""
         targets = self.ctx.resolve_targets(policy.levels[level])
@@ -64,6 +65,7 @@ class Decision:
                 first_after=first_after or None,
                 by=by,
                 via=via,
+                token_name=token_name,
             )
         )
         paging.notify_due(self)

@@ -6,6 +6,11 @@ Events are frozen dataclasses. `TYPE` is the tag written in the log; the registr
 Renaming a tag or a field is a schema change: bump `SCHEMA_VERSION` and teach `decode` the old
 form. `encode`/`decode` convert to and from plain JSON-able data; they are on the replay hot
 path (hundreds of thousands of lines a second), so they do no validation beyond construction.
+
+Who acted: `by` is the person (a user id, or the API token's name when the request named
+nobody), `via` the channel (`api`, `slack`, `sms`...), and `token_name` the name of the API
+token (`auth.api_tokens[].name`, never its secret) whose request it was. `token_name` came
+later: optional, absent from older lines, and left out when None.
 """
 
 from __future__ import annotations
@@ -176,6 +181,7 @@ class IncidentAcknowledged(IncidentEvent):
     incident_id: str
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None
     ack_timeout_at: datetime | None = None
 
 
@@ -195,6 +201,7 @@ class IncidentSnoozed(IncidentEvent):
     until: datetime
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None
 
 
 @event("incident.resolved")
@@ -203,6 +210,7 @@ class IncidentResolved(IncidentEvent):
     incident_id: str
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None
     reason: str | None = None
 
 
@@ -213,6 +221,7 @@ class NoteAdded(IncidentEvent):
     text: str
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None
 
 
 @event("incident.edited")
@@ -246,6 +255,7 @@ class IncidentEscalated(IncidentEvent):
     first_after: tuple[float | None, ...] | None = None
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None
 
 
 @event("incident.paging_deferred")
@@ -300,6 +310,7 @@ class MaintenanceStarted(Event):
     end: datetime
     reason: str | None = None
     by: str | None = None
+    token_name: str | None = None
 
     @property
     def subject(self) -> str:
@@ -312,6 +323,7 @@ class MaintenanceEnded(Event):
     window_id: str
     service_id: str
     by: str | None = None
+    token_name: str | None = None
 
     @property
     def subject(self) -> str:

@@ -43,6 +43,7 @@ class HeartbeatCreated(HeartbeatEvent):
     interval: float
     grace: float
     by: str | None = None
+    token_name: str | None = None
 
 
 @event("heartbeat.deleted")
@@ -50,6 +51,7 @@ class HeartbeatCreated(HeartbeatEvent):
 class HeartbeatDeleted(HeartbeatEvent):
     name: str
     by: str | None = None
+    token_name: str | None = None
 
 
 @event("heartbeat.pinged")

@@ -33,6 +33,7 @@ class OverrideAdded(ScheduleEvent):
     start: datetime
     end: datetime
     by: str | None = None
+    token_name: str | None = None
 
 
 @event("schedule.override_removed")
@@ -41,3 +42,4 @@ class OverrideRemoved(ScheduleEvent):
     override_id: str
     schedule_id: str
     by: str | None = None
+    token_name: str | None = None

@@ -324,5 +324,9 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
         case _:
             raise ValueError(f"{event.TYPE} is not an incident event")
     if text is not None:
-        c["timeline"] = (*inc.timeline, TimelineEntry(seq, at, event.TYPE, text, by, via))
+        token = getattr(event, "token_name", None)
+        if token and token != by and not isinstance(event, NoteAdded):
+            text += f" (API token {token})"
+        entry = TimelineEntry(seq, at, event.TYPE, text, by, via, token)
+        c["timeline"] = (*inc.timeline, entry)
     return _copy(inc, c)

@@ -167,6 +167,7 @@ def decide_full(
                         incident_id=incident.id,
                         by=command.by,
                         via=command.via,
+                        token_name=command.token_name,
                         ack_timeout_at=now + timeout if timeout else None,
                     )
                 )
@@ -174,7 +175,11 @@ def decide_full(
         case Resolve():
             d.emit(
                 IncidentResolved(
-                    incident_id=incident.id, by=command.by, via=command.via, reason=command.reason
+                    incident_id=incident.id,
+                    by=command.by,
+                    via=command.via,
+                    token_name=command.token_name,
+                    reason=command.reason,
                 )
             )
             paging.status_update(d, "resolved")
@@ -187,6 +192,7 @@ def decide_full(
                     until=now + command.duration,
                     by=command.by,
                     via=command.via,
+                    token_name=command.token_name,
                 )
             )
             if incident.status is T:
@@ -198,7 +204,11 @@ def decide_full(
                 raise BadRequest("text: a note cannot be empty")
             d.emit(
                 NoteAdded(
-                    incident_id=incident.id, text=command.text, by=command.by, via=command.via
+                    incident_id=incident.id,
+                    text=command.text,
+                    by=command.by,
+                    via=command.via,
+                    token_name=command.token_name,
                 )
             )
         case Edit():
@@ -246,7 +256,7 @@ def _escalate(d: Decision, c: Escalate) -> None:
         raise BadRequest(f"level: must be between 1 and {len(policy.levels)}")
     rnd = inc.escalation.round if inc.escalation else 0
     level, rnd, next_at = step_at_level(policy, c.level - 1, rnd, d.ctx.now)
-    d.escalate_to(policy, level, rnd, next_at, by=c.by, via=c.via)
+    d.escalate_to(policy, level, rnd, next_at, by=c.by, via=c.via, token_name=c.token_name)
 
 
 def _tick(d: Decision) -> None:

@@ -87,6 +87,7 @@ class TimelineEntry(NamedTuple):
     text: str
     by: str | None = None
     via: str | None = None
+    token_name: str | None = None  # the API token's name, for actions through the REST API
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,10 @@ def incident_from_json(raw: Mapping[str, Any]) -> Incident:
     d["status"] = Status(d["status"])
     d["alerts"] = {k: _alert(a) for k, a in d["alerts"].items()}
     d["timeline"] = tuple(
-        TimelineEntry(t[0], _required_datetime(t[1]), t[2], t[3], t[4], t[5]) for t in d["timeline"]
+        TimelineEntry(
+            t[0], _required_datetime(t[1]), t[2], t[3], t[4], t[5], t[6] if len(t) > 6 else None
+        )
+        for t in d["timeline"]
     )
     d["messages"] = dict(d.get("messages") or {})
     d["pages"] = {

@@ -29,7 +29,10 @@ def alert_json(a: Alert) -> dict[str, Any]:
 
 
 def timeline_json(t: TimelineEntry) -> dict[str, Any]:
-    return {"seq": t.seq, "at": t.at, "kind": t.kind, "text": t.text, "by": t.by, "via": t.via}
+    out = {"seq": t.seq, "at": t.at, "kind": t.kind, "text": t.text, "by": t.by, "via": t.via}
+    if t.token_name is not None:  # an action through the REST API: the token's name
+        out["token_name"] = t.token_name
+    return out
 
 
 def summary_json(s: IncidentSummary) -> dict[str, Any]:

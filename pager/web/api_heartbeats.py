@@ -12,11 +12,13 @@ nothing about heartbeats it may not ping.
 from __future__ import annotations
 
 import hmac
+import math
 import re
 import time
 import uuid
 from typing import Any
 
+import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
@@ -93,11 +95,19 @@ def register(app: QuartTrio, system: System) -> None:
     @app.route("/v2/heartbeats/<name>/ping", methods=["GET", "POST"])
     async def opsgenie_ping(name: str) -> Response:
         started = time.perf_counter()
+        now = trio.current_time()
+        wait = system.key_misses.blocked(request.remote_addr, now)
+        if wait > 0:  # too many wrong keys or names from this address lately
+            message = "Too many requests with unknown keys or heartbeats; try again later"
+            response = _opsgenie(429, {"message": message}, started)
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
         key = _genie_key()
         if key is None:
             return _opsgenie(401, {"message": "Could not authenticate"}, started)
         spec = heartbeats().specs().get(name)
         if spec is None or not _service_has_key(system, spec.service_id, key):
+            system.key_misses.missed(request.remote_addr, now)
             message = f"Heartbeat with name [{name}] does not exist."
             return _opsgenie(404, {"message": message}, started)
         try:
@@ -150,7 +160,7 @@ def register(app: QuartTrio, system: System) -> None:
             raise BadRequest(f"{unknown[0]}: unknown field")
         spec = HeartbeatSpec(name, service, interval, grace, "api")
         hb = heartbeats()
-        await hb.create(spec, acting_user(system, body, token))
+        await hb.create(spec, acting_user(system, body, token), token)
         return jsonify(heartbeat_json(hb, spec), 201)
 
     @app.delete("/api/v1/heartbeats/<name>")
@@ -159,5 +169,5 @@ def register(app: QuartTrio, system: System) -> None:
         hb = heartbeats()
         if name not in hb.specs():
             raise NotFound(f"no heartbeat {name}")
-        await hb.delete(name, token)
+        await hb.delete(name, token, token)
         return jsonify({"status": "deleted", "name": name})

@@ -4,6 +4,7 @@ broadcast; 409 when the incident's state does not allow the action."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -116,7 +117,9 @@ def register(app: QuartTrio, system: System) -> None:
     async def act(incident_id: str, make: Any) -> Response:
         token = authenticate(system, request.headers)
         body = await json_body(any_type=True)
-        command: Command = make(body, acting_user(system, body, token))
+        # the person acting (`by`), and the token whose request it is, for the journal
+        made = make(body, acting_user(system, body, token))
+        command: Command = dataclasses.replace(made, token_name=token)
         outcome = await system.submit(Act(incident_id, command))
         inc = outcome.incident or await ensure_incident(system.state, system.log, incident_id)
         if inc is None:

@@ -80,6 +80,7 @@ def register(app: QuartTrio, system: System) -> None:
             end=end,
             reason=reason,
             by=acting_user(system, body, token),
+            token_name=token,
         )
         await system.journal.record([ev], now)
         return jsonify(_window_json(ev.window_id, service_id, start, end, reason, "api"), 201)
@@ -91,7 +92,11 @@ def register(app: QuartTrio, system: System) -> None:
         if w is None:
             raise NotFound(f"no maintenance window {window_id} created through the API")
         await system.journal.record(
-            [MaintenanceEnded(window_id=window_id, service_id=w.service_id, by=token)],
+            [
+                MaintenanceEnded(
+                    window_id=window_id, service_id=w.service_id, by=token, token_name=token
+                )
+            ],
             system.clock.now(),
         )
         return jsonify({"status": "ended", "id": window_id})

@@ -99,6 +99,7 @@ def register(app: QuartTrio, system: System) -> None:
             start=start,
             end=end,
             by=acting_user(system, body, token),
+            token_name=token,
         )
         await system.journal.record([ev], now)
         system.refresh_overrides()
@@ -122,7 +123,8 @@ def register(app: QuartTrio, system: System) -> None:
         if o is None or o.schedule_id != sid:
             raise NotFound(f"no override {oid} made through the API on schedule {sid}")
         await system.journal.record(
-            [OverrideRemoved(override_id=oid, schedule_id=sid, by=token)], system.clock.now()
+            [OverrideRemoved(override_id=oid, schedule_id=sid, by=token, token_name=token)],
+            system.clock.now(),
         )
         system.refresh_overrides()
         return jsonify({"status": "removed", "id": oid})

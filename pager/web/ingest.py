@@ -89,8 +89,9 @@ class IngestEndpoints:
         try:
             if len(req.body) > MAX_EVENT_BYTES:
                 raise PayloadTooLarge(f"event is {len(req.body)} bytes; at most {MAX_EVENT_BYTES}")
+            self._gate(req)
             parsed = await _parse(req, parse_alert_event)
-            route = self._route("pagerduty", parsed.key, "routing_key")
+            route = self._route(req, "pagerduty", parsed.key, "routing_key")
             await self._submit(route, parsed)
         except PagerError as e:
             return self._error(e, pagerduty=True)
@@ -103,8 +104,9 @@ class IngestEndpoints:
         try:
             if len(req.body) > MAX_EVENT_BYTES:
                 raise PayloadTooLarge(f"event is {len(req.body)} bytes; at most {MAX_EVENT_BYTES}")
+            self._gate(req)
             parsed = parse_v1_event(parse_json_body(req.body, req.headers.get("content-type")))
-            route = self._route("pagerduty", parsed.key, "service_key")
+            route = self._route(req, "pagerduty", parsed.key, "service_key")
             await self._submit(route, parsed)
         except PagerError as e:
             return self._error(e, pagerduty=True)
@@ -118,8 +120,9 @@ class IngestEndpoints:
         try:
             if len(req.body) > MAX_EVENT_BYTES:
                 raise PayloadTooLarge(f"event is {len(req.body)} bytes; at most {MAX_EVENT_BYTES}")
+            self._gate(req)
             ch = await _parse(req, parse_change_event)
-            route = self._route("pagerduty", ch.key, "routing_key")
+            route = self._route(req, "pagerduty", ch.key, "routing_key")
             self._rate(route, ch.key)
             service_id = route.route(ch.view)
             if service_id is None:
@@ -142,8 +145,9 @@ class IngestEndpoints:
 
     async def _alertmanager(self, req: RawRequest, key: str) -> RawResponse:
         try:
-            route = self._route("alertmanager", key, None)
+            self._gate(req)
             parsed = await _parse(req, lambda body: parse_webhook(body, key))
+            route = self._route(req, "alertmanager", key, None)
             await self._submit(route, parsed)
         except TooManyRequests as e:
             # Alertmanager retries 5xx only: an over-rate sender is told to come back
@@ -172,8 +176,9 @@ class IngestEndpoints:
 
     async def _generic(self, req: RawRequest, key: str) -> RawResponse:
         try:
-            route = self._route("generic", key, None)
+            self._gate(req)
             parsed = await _parse(req, lambda body: parse_generic(body, key))
+            route = self._route(req, "generic", key, None)
             await self._submit(route, parsed)
         except PagerError as e:
             return self._error(e)
@@ -184,9 +189,26 @@ class IngestEndpoints:
 
     # ------------------------------------------------------------------ common
 
-    def _route(self, integration: str, key: str, field: str | None) -> IntegrationRoute:
+    def _gate(self, req: RawRequest) -> None:
+        """Refuse, before its key is looked at, a request from a client that has sent too
+        many unknown keys lately: the answer must not tell a right key from a wrong one."""
+        wait = self.system.key_misses.blocked(req.remote, trio.current_time())
+        if wait > 0:
+            raise TooManyRequests(
+                "too many requests with unknown integration keys from this address; "
+                "check the key in the sender's configuration",
+                retry_after=wait,
+            )
+
+    def _route(
+        self, req: RawRequest, integration: str, key: str, field: str | None
+    ) -> IntegrationRoute:
+        """The route of a key. The body is read first (a bad body is the same 400 whatever
+        the key), so only a request that a right key would have had accepted learns that
+        its key is wrong; each wrong key counts against the client (`_gate`)."""
         route = self.system.rules.integrations.get((integration, key))
         if route is None:
+            self.system.key_misses.missed(req.remote, trio.current_time())
             if field is not None:
                 raise InvalidEvent([f"{field}: unknown integration key"])
             raise NotFound(f"unknown {integration} integration key")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
 import orjson
+import trio
 
 from pager.actors.messages import Act, Ingest
 from pager.core.commands import Acknowledge, AddNote, Edit, Resolve, ResolveAlert
@@ -143,10 +144,12 @@ class OpsgenieEndpoints:
                 key = value.strip()
         if key is None and query.get("apiKey"):
             key = query["apiKey"][0]
+        self.ingest._gate(req)
         if not key:
             raise _Answer(401, "Could not authenticate: no GenieKey in Authorization or apiKey")
         route = self.system.rules.integrations.get(("opsgenie", key))
         if route is None:
+            self.system.key_misses.missed(req.remote, trio.current_time())
             raise _Answer(401, "Could not authenticate: unknown GenieKey")
         return key, route
 
