@@ -10,11 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+import orjson
 import pytest
 
 from pager.core import calendars as cal
 from pager.core import schedule as sched
+from pager.core.events import CalendarFeedRevoked, decode, encode
 from pager.core.ical import CalendarEvent, fold, render_calendar
+from pager.core.state import SystemState
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 26, 12, 0, tzinfo=UTC)  # three days before Berlin springs forward
@@ -208,3 +211,19 @@ def test_tokens_depend_on_secret_feed_and_generation() -> None:
     assert not cal.token_matches("s3cret", "schedules", "ops", 0, "ü" * 43)
     with pytest.raises(ValueError):
         cal.feed_token("s3cret", "teams", "ops", 0)
+
+
+def test_state_folds_revocations_and_a_snapshot_keeps_them() -> None:
+    s = SystemState()
+    for seq, (feed, generation) in enumerate(
+        [("schedules/ops", 1), ("users/anna", 1), ("schedules/ops", 2), ("schedules/ops", 1)], 1
+    ):
+        s.apply_event(CalendarFeedRevoked(feed=feed, generation=generation, by="ops"), seq, NOW)
+    # generations only go up: a stale record (two revocations at once) revokes nothing back
+    assert s.calendar_generations == {"schedules/ops": 2, "users/anna": 1}
+    data = orjson.loads(orjson.dumps(s.to_snapshot(), option=orjson.OPT_UTC_Z))
+    assert SystemState.from_snapshot(data).calendar_generations == s.calendar_generations
+    del data["calendar_generations"]  # a snapshot written before calendar feeds
+    assert SystemState.from_snapshot(data).calendar_generations == {}
+    ev = CalendarFeedRevoked(feed="users/anna", generation=3)
+    assert decode("calendar.feed_revoked", orjson.loads(orjson.dumps(encode(ev)))) == ev
