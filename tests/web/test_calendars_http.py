@@ -178,6 +178,12 @@ async def test_feeds_across_dst_with_an_override_and_revocation(
             assert (await client.get(new)).status_code == 200
             alice = alice_url.replace(alice_url.split("/ical/")[0], base)
             assert (await client.get(alice)).status_code == 200
+            # a new calendar_secret (a reload) revokes every feed at once
+            await run.system.reload(calendar_config(tmp_path / "data", "another-secret"), "test")
+            for url in (new, alice):
+                assert (await client.get(url)).status_code == 404
+            (rotated,) = await feed_urls(client, base, "users/alice")
+            assert rotated != alice and (await client.get(rotated)).status_code == 200
 
     # what pager and its HTTP server logged (the test's own client logs the URLs it asks for)
     logged = "\n".join(
