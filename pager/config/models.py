@@ -166,10 +166,12 @@ class ApiToken(ConfigModel):
 
 
 class Auth(ConfigModel):
-    """Bearer tokens for the API, and the secret that signs action links (email, Teams)."""
+    """Bearer tokens for the API, the secret that signs action links (email, Teams), and the
+    one calendar feed URLs are derived from (no feeds without it)."""
 
     api_tokens: tuple[ApiToken, ...] = ()
     link_secret: OptionalSecret = None
+    calendar_secret: OptionalSecret = None
 
 
 _BYTE_UNITS = {

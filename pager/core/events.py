@@ -26,6 +26,7 @@ __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
     "AlertsUpdated",
+    "CalendarFeedRevoked",
     "ChangeRecorded",
     "ConfigApplied",
     "ContactOptedIn",
@@ -361,4 +362,4 @@ from .events_heartbeat import (  # noqa: E402
     HeartbeatPinged,
     HeartbeatRearmed,
 )
-from .events_schedule import OverrideAdded, OverrideRemoved  # noqa: E402
+from .events_schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved  # noqa: E402

@@ -1,6 +1,6 @@
-"""The events of schedules changed through the API: overrides added and removed. Part of the
-vocabulary of `pager.core.events`, which re-exports them. Overrides in the configuration
-file are not journaled: the file holds them."""
+"""The events of schedules changed through the API: overrides added and removed, and
+calendar feed URLs revoked. Part of the vocabulary of `pager.core.events`, which re-exports
+them. Overrides in the configuration file are not journaled: the file holds them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 
 from .events import Event, event
 
-__all__ = ["OverrideAdded", "OverrideRemoved"]
+__all__ = ["CalendarFeedRevoked", "OverrideAdded", "OverrideRemoved"]
 
 
 class ScheduleEvent(Event):
@@ -43,3 +43,18 @@ class OverrideRemoved(ScheduleEvent):
     schedule_id: str
     by: str | None = None
     token_name: str | None = None
+
+
+@event("calendar.feed_revoked")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CalendarFeedRevoked(Event):
+    """The URL of calendar feed `feed` (`schedules/primary`, `users/alice`) stops working:
+    the feed's token generation is now `generation`, so only its new URL opens it."""
+
+    feed: str
+    generation: int
+    by: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return f"calendar:{self.feed}"

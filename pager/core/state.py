@@ -11,7 +11,8 @@ demand (`materialize`, a cache fill of the value the log already determines).
 
 For answers from channels it also keeps: the newest incident of each short code (an SMS
 reply names one: `ack K7Q`), the action links used and not yet expired (`link.used`), and
-the contacts that opted out of a method (`contact.opted_out`, an SMS STOP).
+the contacts that opted out of a method (`contact.opted_out`, an SMS STOP); and the token
+generation of each calendar feed whose URL was revoked (`calendar.feed_revoked`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from .events import (
     decode,
 )
 from .events_heartbeat import HeartbeatCreated, HeartbeatDeleted, HeartbeatEvent
-from .events_schedule import OverrideAdded, OverrideRemoved
+from .events_schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved
 from .evolve import evolve
 from .heartbeat import Beat, HeartbeatSpec, evolve_beat
 from .model import Incident, Status
@@ -97,6 +98,7 @@ class SystemState:
         self.beats: dict[str, Beat] = {}  # heartbeat name -> its last ping's deadlines
         self.api_heartbeats: dict[str, HeartbeatSpec] = {}  # heartbeats made through the API
         self.overrides: dict[str, ApiOverride] = {}  # schedule overrides made through the API
+        self.calendar_generations: dict[str, int] = {}  # feed -> its token generation (0 if none)
 
     # ------------------------------------------------------------------ fold
 
@@ -152,6 +154,9 @@ class SystemState:
             )
         elif isinstance(event, OverrideRemoved):
             self.overrides.pop(event.override_id, None)
+        elif isinstance(event, CalendarFeedRevoked):
+            old = self.calendar_generations.get(event.feed, 0)
+            self.calendar_generations[event.feed] = max(old, event.generation)
         elif isinstance(event, ContactOptedOut):
             self.opted_out[(event.method, event.address)] = event.user_id
             if event.message_sid:
@@ -300,6 +305,7 @@ class SystemState:
             "overrides": [
                 [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
             ],
+            "calendar_generations": dict(self.calendar_generations),
         }
 
     @classmethod
@@ -357,6 +363,7 @@ class SystemState:
             s.overrides[oid] = ApiOverride(
                 oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by
             )
+        s.calendar_generations.update(data.get("calendar_generations", {}))
         codes = sorted(
             [(r.number, r.short_code, r.id) for r in s.archive.values()]
             + [(i.number, i.short_code, i.id) for i in s.incidents.values()]

@@ -27,6 +27,7 @@ from . import (
     api_notifications,
     api_overrides,
     api_schedules,
+    calendars,
     hooks_slack,
     hooks_twilio,
     hooks_twilio_sms,
@@ -90,6 +91,7 @@ def create_app(system: System) -> QuartTrio:
     hooks_twilio_sms.register(app, system)
     hooks_slack.register(app, system)
     links.register(app, system)
+    calendars.register(app, system)
 
     @app.errorhandler(PagerError)
     async def pager_error(e: PagerError) -> Response:

@@ -41,11 +41,16 @@ RawHandler = Callable[[RawRequest], Awaitable[RawResponse]]
 
 
 def path_for_logs(path: str) -> str:
-    """The path without the integration key it may carry (`/integrations/generic/KEY`): a
-    key is a credential and stays out of logs."""
+    """The path without the credential it may carry: the integration key of
+    `/integrations/generic/KEY`, the token of `/ical/users/alice/TOKEN.ics` and of `/a/TOKEN`
+    stay out of logs."""
     parts = path.split("/")
     if len(parts) > 3 and parts[1] == "integrations":
         return "/".join([*parts[:3], "…"])
+    if len(parts) > 4 and parts[1] == "ical":
+        return "/".join([*parts[:4], "…"])
+    if len(parts) > 2 and parts[1] == "a":
+        return "/a/…"
     return path
 
 
