@@ -31,6 +31,7 @@ from . import (
     hooks_twilio,
     hooks_twilio_sms,
     links,
+    openapi,
     ops,
     stream,
 )
@@ -46,7 +47,7 @@ MAX_BODY = 4 * 1024 * 1024
 
 
 def create_app(system: System) -> QuartTrio:
-    app = QuartTrio("pager")
+    app = QuartTrio("pager", static_folder=None)  # no static files: no /static route
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
     ingest = IngestEndpoints(system)
@@ -85,6 +86,7 @@ def create_app(system: System) -> QuartTrio:
     api_notifications.register(app, system)
     api_config.register(app, system)
     stream.register(app, system)
+    openapi.register(app, system)
     ops.register(app, system)
     hooks_twilio.register(app, system)
     hooks_twilio_sms.register(app, system)

@@ -1,0 +1,93 @@
+"""The OpenAPI document against the app: every route the Quart app registers is described,
+every described operation is served by the route it names, and the document is served at
+/api/v1/openapi.json to API tokens only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import trio
+from quart_trio import QuartTrio
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import MapAdapter
+
+from pager.web.app import create_app
+from pager.web.ingest import INGEST_PREFIXES
+from pager.web.openapi import document
+
+from ..harness import auth, make_config, running_pager
+
+SKIP = {"HEAD", "OPTIONS"}
+
+
+def _app(tmp_path: Path) -> QuartTrio:
+    """The app's routes do not depend on the system it serves; any will do for url_map."""
+
+    class Bare:
+        ingest_limiter = None
+        ingest_handlers: list[object] = []
+        config = make_config(tmp_path)
+
+    return create_app(Bare())  # type: ignore[arg-type]
+
+
+def _endpoint(adapter: MapAdapter, path: str, method: str, websocket: bool) -> str:
+    concrete = re.sub(r"\{\w+\}", "x1", path)
+    endpoint, _ = adapter.match(concrete, method, websocket=websocket)
+    return str(endpoint)
+
+
+def test_every_route_is_described_and_every_description_is_served(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    adapter = app.url_map.bind("pager.test")
+    described: dict[str, set[str]] = {}
+    for path, item in document()["paths"].items():
+        for method, op in item.items():
+            try:
+                endpoint = _endpoint(adapter, path, method.upper(), bool(op.get("x-websocket")))
+            except (NotFound, MethodNotAllowed) as e:
+                raise AssertionError(f"{method.upper()} {path} is described, not served") from e
+            described.setdefault(endpoint, set()).add(method.upper())
+    for rule in app.url_map.iter_rules():
+        methods = set(rule.methods or ()) - SKIP
+        assert rule.endpoint in described, f"{rule.rule} {sorted(methods)} is not described"
+        if str(rule.endpoint).startswith("ingest:"):
+            # the ingest catch-alls answer 405 to the methods they do not take
+            assert described[rule.endpoint] <= methods, rule.rule
+        else:
+            assert methods <= described[rule.endpoint], (rule.rule, methods)
+    # the lean listener serves the same ingest paths: each is described
+    paths = document()["paths"]
+    for prefix in INGEST_PREFIXES:
+        assert any(p == prefix or p.startswith(prefix.rstrip("/") + "/") for p in paths), prefix
+
+
+def test_request_bodies_come_from_the_models() -> None:
+    doc = document()
+    generic = doc["paths"]["/integrations/generic/{key}"]["post"]["requestBody"]
+    ref = generic["content"]["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert schema["required"] == ["title"]
+    assert schema["properties"]["title"]["maxLength"] == 1024
+    snooze = doc["components"]["schemas"]["IncidentSnooze"]
+    assert "for" in snooze["properties"] and snooze["required"] == ["for"]
+
+
+async def test_the_document_is_served_to_api_tokens(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with running_pager(make_config(tmp_path / "data")) as run:
+            client = httpx.AsyncClient(base_url=run.urls[0])
+            async with client:
+                r = await client.get("/api/v1/openapi.json")
+                assert r.status_code == 401
+                r = await client.get(
+                    "/api/v1/openapi.json", headers={"Authorization": "Bearer nope"}
+                )
+                assert r.status_code == 403
+                r = await client.get("/api/v1/openapi.json", headers=auth())
+            assert r.status_code == 200
+            assert r.headers["content-type"] == "application/json"
+            assert r.json() == document()
+            assert r.json()["openapi"] == "3.1.0"
