@@ -9,9 +9,9 @@ pager and checks every answer against the document (tests/web/test_openapi_schem
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 __all__ = [
     "AlertmanagerAnswer",
@@ -47,6 +47,16 @@ __all__ = [
 ]
 
 Severity = Literal["critical", "error", "warning", "info"]
+NONBLANK = r"\S"  # a required text must hold more than white space
+
+
+def nonblank(max_length: int | None = None, **kw: Any) -> Any:
+    """A required text: not blank, at most `max_length` characters."""
+    return Field(pattern=NONBLANK, max_length=max_length, **kw)
+
+
+Key = Annotated[str, nonblank()]
+Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]  # ISO 8601 / RFC 3339
 
 
 class _Body(BaseModel):
@@ -107,13 +117,19 @@ class OpsgenieError(BaseModel):
 
 
 class Link(BaseModel):
-    href: str
+    href: Key
     text: str | None = None
 
 
+class Image(BaseModel):
+    src: Key
+    href: str | None = None
+    alt: str | None = None
+
+
 class GenericAlert(_Body):
-    title: str = Field(max_length=1024, min_length=1)
-    dedup_key: str | None = Field(default=None, max_length=255)
+    title: str = nonblank(1024)
+    dedup_key: str | None = Field(default=None, max_length=255, pattern=NONBLANK)
     status: Literal["firing", "resolved"] = "firing"
     severity: Severity = "critical"
     source: str | None = Field(default=None, max_length=255)
@@ -122,59 +138,83 @@ class GenericAlert(_Body):
 
 
 class PagerDutyPayload(_Body):
-    summary: str = Field(max_length=1024, min_length=1)
-    source: str = Field(max_length=255, min_length=1)
+    summary: str = nonblank(1024)
+    source: str = nonblank(255)
     severity: Severity
-    timestamp: str | None = None
+    timestamp: Instant | None = None
     component: str | None = None
     group: str | None = None
     custom_details: Any = None
 
 
-class PagerDutyEvent(_Body):
-    """PagerDuty Events API v2 (`acknowledge` and `resolve` need `dedup_key`)."""
-
-    routing_key: str
-    event_action: Literal["trigger", "acknowledge", "resolve"]
-    dedup_key: str | None = Field(default=None, max_length=255, min_length=1)
-    payload: PagerDutyPayload | None = None
+class _PagerDutyEvent(_Body):
+    routing_key: Key
     client: str | None = None
     client_url: str | None = None
     links: list[Link] = []
-    images: list[dict[str, Any]] = []
+    images: list[Image] = []
+
+
+class PagerDutyTrigger(_PagerDutyEvent):
+    event_action: Literal["trigger"]
+    dedup_key: str | None = Field(default=None, max_length=255, pattern=NONBLANK)
+    payload: PagerDutyPayload
+
+
+class PagerDutyAckResolve(_PagerDutyEvent):
+    event_action: Literal["acknowledge", "resolve"]
+    dedup_key: str = nonblank(255)
+    payload: dict[str, Any] | None = None
+
+
+class PagerDutyEvent(RootModel[PagerDutyTrigger | PagerDutyAckResolve]):
+    """PagerDuty Events API v2: a trigger carries a payload, acknowledge and resolve a
+    dedup_key."""
 
 
 class PagerDutyChangePayload(_Body):
-    summary: str = Field(max_length=1024, min_length=1)
+    summary: str = nonblank(1024)
     source: str | None = Field(default=None, max_length=255)
-    timestamp: str | None = None
+    timestamp: Instant | None = None
     custom_details: Any = None
 
 
 class PagerDutyChange(_Body):
-    routing_key: str
+    routing_key: Key
     payload: PagerDutyChangePayload
     links: list[Link] = []
 
 
-class PagerDutyV1Event(_Body):
-    """PagerDuty Events API v1 (`description` is required to trigger)."""
-
-    service_key: str
-    event_type: Literal["trigger", "acknowledge", "resolve"]
-    incident_key: str | None = Field(default=None, max_length=255)
-    description: str | None = Field(default=None, max_length=1024)
+class _PagerDutyV1(_Body):
+    service_key: Key
     details: Any = None
     client: str | None = None
     client_url: str | None = None
 
 
+class PagerDutyV1Trigger(_PagerDutyV1):
+    event_type: Literal["trigger"]
+    incident_key: str | None = Field(default=None, max_length=255, pattern=NONBLANK)
+    description: str = nonblank(1024)
+
+
+class PagerDutyV1AckResolve(_PagerDutyV1):
+    event_type: Literal["acknowledge", "resolve"]
+    incident_key: str = nonblank(255)
+    description: str | None = Field(default=None, max_length=1024)
+
+
+class PagerDutyV1Event(RootModel[PagerDutyV1Trigger | PagerDutyV1AckResolve]):
+    """PagerDuty Events API v1 (`description` is required to trigger, `incident_key` to
+    acknowledge or resolve)."""
+
+
 class AlertmanagerAlert(_Body):
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(max_length=128)
+    labels: dict[str, str] = Field(min_length=1, max_length=128)
     annotations: dict[str, str] = Field(default={}, max_length=128)
-    startsAt: str | None = None
-    endsAt: str | None = None
+    startsAt: Instant | None = None
+    endsAt: Instant | None = None
     generatorURL: str | None = Field(default=None, max_length=16384)
     fingerprint: str | None = Field(default=None, max_length=64)
 
@@ -183,8 +223,8 @@ class AlertmanagerWebhook(_Body):
     """Alertmanager's webhook, version 4."""
 
     version: str = "4"
-    groupKey: str = Field(max_length=4096, min_length=1)
-    truncatedAlerts: int = Field(default=0, ge=0)
+    groupKey: str = nonblank(4096)
+    truncatedAlerts: int = Field(default=0, ge=0, le=2**63 - 1)  # JSON parsers read more as floats
     status: Literal["firing", "resolved"]
     receiver: str | None = None
     groupLabels: dict[str, str] = {}
@@ -195,19 +235,19 @@ class AlertmanagerWebhook(_Body):
 
 
 class OpsgenieAlert(_Body):
-    message: str = Field(max_length=130, min_length=1)
+    message: str = nonblank(130)
     alias: str | None = Field(default=None, max_length=512)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=15000)
     responders: list[dict[str, Any]] = []
     visibleTo: list[dict[str, Any]] = []
     actions: list[str] = []
     tags: list[str] = Field(default=[], max_length=20)
     details: dict[str, str] = {}
-    entity: str | None = None
-    source: str | None = None
+    entity: str | None = Field(default=None, max_length=512)
+    source: str | None = Field(default=None, max_length=100)
     priority: Literal["P1", "P2", "P3", "P4", "P5"] = "P3"
-    user: str | None = None
-    note: str | None = None
+    user: str | None = Field(default=None, max_length=100)
+    note: str | None = Field(default=None, max_length=25000)
 
 
 class OpsgenieAction(_Body):
@@ -217,15 +257,15 @@ class OpsgenieAction(_Body):
 
 
 class OpsgenieNote(OpsgenieAction):
-    note: str = Field(min_length=1)
+    note: str = nonblank()
 
 
 class OpsgenieMessage(_Body):
-    message: str = Field(max_length=130, min_length=1)
+    message: str = nonblank(130)
 
 
 class OpsgenieDescription(_Body):
-    description: str
+    description: str = nonblank(15000)
 
 
 # ---------------------------------------------------------------- REST API bodies
@@ -244,7 +284,7 @@ class IncidentEscalate(IncidentAction):
 
 
 class IncidentNote(IncidentAction):
-    text: str = Field(min_length=1)
+    text: str = nonblank()
 
 
 class HeartbeatCreate(_Closed):
@@ -257,16 +297,16 @@ class HeartbeatCreate(_Closed):
 
 class MaintenanceCreate(_Body):
     for_: str | None = Field(default=None, alias="for", examples=["2h"])
-    start: str | None = None
-    end: str | None = None
+    start: Instant | None = None
+    end: Instant | None = None
     reason: str | None = None
     by: str | None = None
 
 
 class OverrideCreate(_Body):
     user: str
-    start: str = Field(description="ISO 8601 instant with a UTC offset")
-    end: str = Field(description="ISO 8601 instant with a UTC offset, after start")
+    start: Instant = Field(description="ISO 8601 instant with a UTC offset")
+    end: Instant = Field(description="ISO 8601 instant with a UTC offset, after start")
     by: str | None = None
 
 
@@ -274,7 +314,7 @@ class RouteTest(_Body):
     payload: dict[str, Any]
     integration: str | None = None
     key: str | None = None
-    at: str | None = Field(default=None, description="ISO 8601 instant; default now")
+    at: Instant | None = Field(default=None, description="ISO 8601 instant; default now")
 
 
 # ---------------------------------------------------------------- provider hooks (forms)

@@ -91,3 +91,22 @@ async def test_the_document_is_served_to_api_tokens(tmp_path: Path) -> None:
             assert r.headers["content-type"] == "application/json"
             assert r.json() == document()
             assert r.json()["openapi"] == "3.1.0"
+
+
+async def test_an_ingest_path_with_a_newline_is_answered_alike_on_both_ports(
+    tmp_path: Path,
+) -> None:
+    """Found by schemathesis: werkzeug's `path` converter stopped at a newline, so the main
+    port answered a bare 404 where the lean listener answered Opsgenie's."""
+    genie = {"Authorization": "GenieKey og-checkout"}
+    with trio.fail_after(20):
+        async with running_pager(make_config(tmp_path / "data")) as run:
+            answers = []
+            for url in (run.urls[0], run.ingest_url):
+                assert url is not None
+                async with httpx.AsyncClient(base_url=url) as client:
+                    r = await client.post(
+                        "/v2/alerts/a%0Ab/notes", json={"note": "n"}, headers=genie
+                    )
+                answers.append((r.status_code, sorted(r.json())))
+    assert answers[0] == answers[1] == (404, ["message", "requestId", "took"])
