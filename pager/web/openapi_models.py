@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 Severity = Literal["critical", "error", "warning", "info"]
-NONBLANK = r"\S"  # a required text must hold more than white space
+NONBLANK = r"[^\s\x00-\x1f\x7f-\x9f]"  # more than white space and controls (ingest drops those)
 
 
 def nonblank(max_length: int | None = None, **kw: Any) -> Any:
@@ -56,6 +56,8 @@ def nonblank(max_length: int | None = None, **kw: Any) -> Any:
 
 
 Key = Annotated[str, nonblank()]
+DURATION = r"^([1-9][0-9]{0,2}[smhd]|[1-9][0-9]?w)$"  # 30s, 5m, 2h, 1d, 1w (and 1h30m: pager.config.durations)
+Duration = Annotated[str, Field(pattern=DURATION, examples=["30m"])]
 Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]  # ISO 8601 / RFC 3339
 
 
@@ -222,9 +224,9 @@ class AlertmanagerAlert(_Body):
 class AlertmanagerWebhook(_Body):
     """Alertmanager's webhook, version 4."""
 
-    version: str = "4"
+    version: Literal["4"] = "4"
     groupKey: str = nonblank(4096)
-    truncatedAlerts: int = Field(default=0, ge=0, le=2**63 - 1)  # JSON parsers read more as floats
+    truncatedAlerts: int = Field(default=0, ge=0, le=2**53)  # larger ones are read as floats
     status: Literal["firing", "resolved"]
     receiver: str | None = None
     groupLabels: dict[str, str] = {}
@@ -276,11 +278,11 @@ class IncidentAction(_Body):
 
 
 class IncidentSnooze(IncidentAction):
-    for_: str = Field(alias="for", examples=["30m"])
+    for_: Duration = Field(alias="for")
 
 
 class IncidentEscalate(IncidentAction):
-    level: int | None = Field(default=None, ge=1, description="from 1; default: the next level")
+    level: int = Field(ge=1, le=2**31, description="the level to page, from 1")
 
 
 class IncidentNote(IncidentAction):
@@ -290,13 +292,13 @@ class IncidentNote(IncidentAction):
 class HeartbeatCreate(_Closed):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
     service: str
-    interval: str = Field(examples=["5m"])
-    grace: str = Field(default="0s", examples=["1m"])
+    interval: Duration
+    grace: Duration | Literal["0"] = "0"
     by: str | None = None
 
 
 class MaintenanceCreate(_Body):
-    for_: str | None = Field(default=None, alias="for", examples=["2h"])
+    for_: Duration | None = Field(default=None, alias="for")
     start: Instant | None = None
     end: Instant | None = None
     reason: str | None = None
@@ -312,7 +314,7 @@ class OverrideCreate(_Body):
 
 class RouteTest(_Body):
     payload: dict[str, Any]
-    integration: str | None = None
+    integration: Literal["pagerduty", "alertmanager", "generic", "opsgenie"] | None = None
     key: str | None = None
     at: Instant | None = Field(default=None, description="ISO 8601 instant; default now")
 

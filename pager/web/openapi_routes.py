@@ -56,6 +56,8 @@ def _q(name: str, description: str = "", **schema: Any) -> Param:
 
 
 STR = {"type": "string"}
+INSTANT = {"type": "string", "format": "date-time"}
+_STATUS = "(triggered|acknowledged|resolved|open)"
 API_ERRORS = (400, 401, 403, 404)
 PD_ERRORS = (400, 413, 415, 429, 503)
 OG_ERRORS = (400, 401, 404, 413, 415, 422, 429, 503)
@@ -67,13 +69,16 @@ def _api(method: str, path: str, summary: str, tag: str, **kw: Any) -> Op:
     return Op(method, path, summary, tag, **kw)
 
 
-def _incident_action(action: str, body: type[BaseModel], summary: str) -> Op:
+def _incident_action(
+    action: str, body: type[BaseModel], summary: str, *, required: bool = True
+) -> Op:
     return _api(
         "POST",
         f"/api/v1/incidents/{{incident_id}}/{action}",
         summary,
         "incidents",
         body=body,
+        body_required=required,
         errors=(*API_ERRORS, 409, 503),
         extra={"description": "The body is read as JSON whatever its Content-Type says."},
     )
@@ -128,19 +133,21 @@ OPS: tuple[Op, ...] = (
        errors=(401, 404, 503), error_schema=m.OpsgenieError),
     # ------------------------------------------------------------ incidents
     _api("GET", "/api/v1/incidents", "Incidents, newest first", "incidents", query=(
-        _q("status", "comma list of triggered, acknowledged, resolved, open"),
+        _q("status", "comma list of triggered, acknowledged, resolved, open",
+           type="string", pattern=f"^{_STATUS}(,{_STATUS})*$"),
         _q("service", "a service id"),
-        _q("since", "ISO 8601 instant: created at or after"),
+        _q("since", "ISO 8601 instant: created at or after", **INSTANT),
         _q("limit", "1 to 1000, default 100", type="integer", minimum=1, maximum=1000))),
     _api("GET", "/api/v1/incidents/{incident_id}", "One incident", "incidents"),
-    _incident_action("acknowledge", m.IncidentAction, "Acknowledge"),
-    _incident_action("resolve", m.IncidentAction, "Resolve"),
+    _incident_action("acknowledge", m.IncidentAction, "Acknowledge", required=False),
+    _incident_action("resolve", m.IncidentAction, "Resolve", required=False),
     _incident_action("snooze", m.IncidentSnooze, "Snooze"),
     _incident_action("escalate", m.IncidentEscalate, "Escalate"),
     _incident_action("notes", m.IncidentNote, "Add a note"),
     _api("GET", "/api/v1/notifications", "Notifications", "incidents", query=(
         _q("incident", "an incident id"),
-        _q("status", "pending, retrying, sent, delivered, failed or cancelled"),
+        _q("status", "the notifications in this state", type="string",
+           enum=["pending", "retrying", "sent", "delivered", "failed", "cancelled"]),
         _q("limit", "1 to 1000, default 200", type="integer", minimum=1, maximum=1000))),
     _api("GET", "/api/v1/notifications/{nid}", "One notification", "incidents"),
     # ------------------------------------------------------------ people and schedules
@@ -148,11 +155,11 @@ OPS: tuple[Op, ...] = (
     _api("GET", "/api/v1/services", "Services (no integration keys)", "directory"),
     _api("GET", "/api/v1/escalation_policies", "Escalation policies", "directory"),
     _api("GET", "/api/v1/oncall", "Who is on call", "schedules", query=(
-        _q("schedule", "a schedule id"), _q("at", "ISO 8601 instant; default now"))),
+        _q("schedule", "a schedule id"), _q("at", "ISO 8601 instant; default now", **INSTANT))),
     _api("GET", "/api/v1/schedules", "Schedules", "schedules"),
     _api("GET", "/api/v1/schedules/{sid}/shifts", "Final shifts", "schedules", query=(
-        _q("from", "ISO 8601 instant; default now"),
-        _q("to", "ISO 8601 instant; default 7 days on, at most 366"))),
+        _q("from", "ISO 8601 instant; default now", **INSTANT),
+        _q("to", "ISO 8601 instant; default 7 days on, at most 366", **INSTANT))),
     _api("GET", "/api/v1/schedules/{sid}/overrides", "Overrides", "schedules"),
     _api("POST", "/api/v1/schedules/{sid}/overrides", "Add an override", "schedules",
          body=m.OverrideCreate, body_required=True, ok=(201,), errors=(*API_ERRORS, 415, 503)),

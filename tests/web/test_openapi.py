@@ -110,3 +110,17 @@ async def test_an_ingest_path_with_a_newline_is_answered_alike_on_both_ports(
                     )
                 answers.append((r.status_code, sorted(r.json())))
     assert answers[0] == answers[1] == (404, ["message", "requestId", "took"])
+
+
+async def test_an_integral_float_is_an_integer(tmp_path: Path) -> None:
+    """Found by schemathesis: JSON Schema's integer includes 2.0, which pager refused."""
+    with trio.fail_after(20):
+        async with running_pager(make_config(tmp_path / "data")) as run:
+            client = httpx.AsyncClient(base_url=run.urls[0], headers=auth())
+            async with client:
+                r = await client.post("/integrations/generic/gen-checkout", json={"title": "t"})
+                assert r.status_code == 202
+                iid = run.system.state.newest_first()[0].id
+                r = await client.post(f"/api/v1/incidents/{iid}/escalate", json={"level": 2.0})
+                assert r.status_code == 200, r.text
+                assert r.json()["escalation"]["level"] == 2

@@ -38,14 +38,27 @@ LATER = ("notification.", "incident.escalated", "incident.user_paged", "incident
 EXAMPLES = {
     "key": ["gen-checkout", "am-checkout"],
     "service_id": ["checkout"],
-    "service": ["checkout"],
     "sid": ["primary"],
-    "user": ["alice"],
-    "by": ["alice"],
+}
+# Rules across fields that the document states in words, not in JSON Schema (an override's
+# end after its start and within 366 days, a dry run's integration told by its payload,
+# instants between the years 1970 and 9000):
+# on these, a request the schema allows may be refused, and the check that it is accepted
+# is left out; every other check runs.
+CROSS_FIELD = {
+    "POST /api/v1/schedules/{sid}/overrides",
+    "POST /api/v1/route-test",
+    "POST /api/v1/services/{service_id}/maintenance",
+    "GET /api/v1/schedules/{sid}/shifts",
+    "GET /api/v1/oncall",
+    "GET /api/v1/incidents",
 }
 # Keys a body must name to be accepted: the served document cannot list them (credentials),
 # the test's copy does, so that what it calls valid is valid for this configuration.
 ONLY = {
+    "by": ["alice", "bob"],
+    "user": ["alice", "bob"],
+    "service": ["checkout"],
     "routing_key": ["R0UT1NGKEYCHECKOUT00000000000000"],
     "service_key": ["R0UT1NGKEYCHECKOUT00000000000000"],
 }
@@ -77,6 +90,10 @@ CONFIG = SchemathesisConfig.from_dict(
             "no-shrink": True,
             "mode": "all",
             "database": "none",
+            # the test adds the credentials (below); pager ignores query parameters it does
+            # not know, as HTTP APIs do: neither is "invalid data" here
+            "with-security-parameters": False,
+            "allow-extra-parameters": False,
         },
         "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
     }
@@ -164,8 +181,9 @@ def test_every_operation_answers_as_documented(case: Case, pager: Pager) -> None
     response = case.call(base_url=pager.url, headers=headers, timeout=10)
     # a websocket: a plain GET is rightly refused (its own tests open real websockets)
     websocket = bool(case.operation.definition.raw.get("x-websocket"))
+    lenient = websocket or case.operation.label in CROSS_FIELD
     case.validate_response(
-        response, excluded_checks=[positive_data_acceptance] if websocket else None
+        response, excluded_checks=[positive_data_acceptance] if lenient else None
     )
     if response.status_code >= 400:
         new = pager.records()[before:]
