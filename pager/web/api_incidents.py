@@ -152,6 +152,8 @@ def register(app: QuartTrio, system: System) -> None:
     async def escalate(incident_id: str) -> Response:
         def make(body: dict[str, Any], by: str) -> Command:
             level = body.get("level")
+            if isinstance(level, float) and level.is_integer() and abs(level) < 2**53:
+                level = int(level)  # JSON has one number type: 2.0 is the integer 2
             if not isinstance(level, int) or isinstance(level, bool):
                 raise BadRequest("level: required, an integer (1 is the first level)")
             return Escalate(level=level, by=by, via="api")

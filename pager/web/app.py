@@ -14,6 +14,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 from pager.actors.system import System
 from pager.errors import PagerError, TooManyRequests, Unavailable
@@ -32,6 +33,7 @@ from . import (
     hooks_twilio,
     hooks_twilio_sms,
     links,
+    openapi,
     ops,
     stream,
 )
@@ -46,8 +48,17 @@ log = logging.getLogger("pager.web")
 MAX_BODY = 4 * 1024 * 1024
 
 
+class IngestPath(PathConverter):
+    """The rest of an ingest path, whatever it holds: werkzeug's `path` stops at a newline
+    (`.`), which made `/v2/alerts/a%0Ab` a bare 404 here and Opsgenie's 404 on the lean
+    listener."""
+
+    regex = "[^/][\\s\\S]*?"
+
+
 def create_app(system: System) -> QuartTrio:
-    app = QuartTrio("pager")
+    app = QuartTrio("pager", static_folder=None)  # no static files: no /static route
+    app.url_map.converters["ingest"] = IngestPath
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
     ingest = IngestEndpoints(system)
@@ -68,10 +79,10 @@ def create_app(system: System) -> QuartTrio:
     for rule in (
         "/v2/enqueue",
         "/v2/change/enqueue",
-        "/integrations/<path:path>",
+        "/integrations/<ingest:path>",
         "/generic/2010-04-15/create_event.json",
         "/v2/alerts",
-        "/v2/alerts/<path:path>",
+        "/v2/alerts/<ingest:path>",
     ):
         app.add_url_rule(
             rule, f"ingest:{rule}", serve_ingest, methods=["POST", "GET", "PUT", "DELETE"]
@@ -86,6 +97,7 @@ def create_app(system: System) -> QuartTrio:
     api_notifications.register(app, system)
     api_config.register(app, system)
     stream.register(app, system)
+    openapi.register(app, system)
     ops.register(app, system)
     hooks_twilio.register(app, system)
     hooks_twilio_sms.register(app, system)

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 import h11
 import trio
 
+from pager.web.heads import head_problem
 from pager.web.lean_limits import LeanLimits
 from pager.web.raw import RawHandler, RawRequest, RawResponse, path_for_logs
 
@@ -193,6 +194,7 @@ class LeanConnection:
             conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
             next_event = conn.next_event
             receive_data = conn.receive_data
+            head_bytes = leftover  # the head's raw bytes, for head_problem
             if leftover:
                 receive_data(leftover)
             # The request head: idle_timeout until its first byte, read_timeout from then on.
@@ -212,6 +214,8 @@ class LeanConnection:
                         if self.phase == IDLE:
                             self._arm(READING, limits.read_timeout)
                         receive_data(data)
+                        if len(head_bytes) <= limits.max_header_bytes:
+                            head_bytes += data
                         event = next_event()
                 else:
                     self._arm(READING, limits.read_timeout)
@@ -219,6 +223,8 @@ class LeanConnection:
                 return self._malformed(exc)
             if type(event) is not h11.Request:
                 return None  # ConnectionClosed: the peer ended a keep-alive connection
+            if head_problem(head_bytes) is not None:
+                return closing_response(400, "malformed request")
 
             request_head = event
             method = request_head.method

@@ -42,6 +42,7 @@ from hypercorn.typing import AppWrapper, ConnectionState
 from hypercorn.utils import parse_socket_addr, wrap_app
 
 from .accepting import MAX_REJECTING, AcceptFailures
+from .heads import head_problem
 from .lean_connection import closing_response, finish_and_close
 
 __all__ = ["MainLimits", "serve_main"]
@@ -176,6 +177,21 @@ class _MainConnection(TCPServer):
             return False
         return inner.connection.their_state in (h11.IDLE, h11.SEND_BODY)
 
+    def _bad_head(self, data: bytes) -> bool:
+        """A request head (the start of one, while h11 waits for it) that pager refuses
+        (pager.web.heads). Checked as it arrives; a head pipelined behind a body is read
+        by h11 alone."""
+        inner = self.protocol.protocol
+        if not isinstance(inner, H11Protocol) or isinstance(inner.connection, H11WSConnection):
+            return False
+        connection = inner.connection
+        if connection.their_state is not h11.IDLE:
+            return False
+        problem = head_problem(connection.trailing_data[0] + data)
+        if problem is not None:
+            _log.debug("bad request head: %s", problem)
+        return problem is not None
+
     def _reading_request(self) -> bool:
         """True while a request has begun arriving but is not whole (head or body)."""
         protocol = self.protocol.protocol
@@ -201,6 +217,10 @@ class _MainConnection(TCPServer):
                 with trio.fail_at(deadline):
                     data = await self.stream.receive_some(MAX_RECV)
             except (trio.ClosedResourceError, trio.BrokenResourceError, trio.TooSlowError):
+                break
+            if data and self._bad_head(bytes(data)):
+                assert isinstance(self.stream, trio.SocketStream)  # plain TCP (no TLS here)
+                await finish_and_close(self.stream, closing_response(400, "malformed request"))
                 break
             await self.protocol.handle(RawData(bytes(data)))
             if data == b"":

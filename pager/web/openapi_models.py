@@ -1,0 +1,349 @@
+"""The shapes of pager's request and response bodies, as pydantic v2 models: the OpenAPI
+document (pager.web.openapi) takes its schemas from `model_json_schema()` of these.
+
+The ingest parsers stay hand-written (pager.ingest.validate: the storm hot path, and error
+messages that are part of the wire contract), so these models describe the bodies; the tests
+keep the two together: schemathesis sends bodies generated from these schemas to a running
+pager and checks every answer against the document (tests/web/test_openapi_schemathesis.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+__all__ = [
+    "AlertmanagerAnswer",
+    "AlertmanagerWebhook",
+    "ErrorAnswer",
+    "GenericAlert",
+    "HeartbeatCreate",
+    "IncidentAction",
+    "IncidentEscalate",
+    "IncidentNote",
+    "IncidentSnooze",
+    "MaintenanceCreate",
+    "OpsgenieAccepted",
+    "OpsgenieAction",
+    "OpsgenieAlert",
+    "OpsgenieDescription",
+    "OpsgenieError",
+    "OpsgenieMessage",
+    "OpsgenieNote",
+    "OverrideCreate",
+    "PagerDutyAccepted",
+    "PagerDutyChange",
+    "PagerDutyEvent",
+    "PagerDutyInvalid",
+    "PagerDutyV1Accepted",
+    "PagerDutyV1Event",
+    "RouteTest",
+    "SlackInteraction",
+    "TwilioGather",
+    "TwilioSms",
+    "TwilioStatus",
+    "TwilioVoice",
+]
+
+Severity = Literal["critical", "error", "warning", "info"]
+NONBLANK = r"[^\s\x00-\x1f\x7f-\x9f]"  # more than white space and controls (ingest drops those)
+
+
+def nonblank(max_length: int | None = None, **kw: Any) -> Any:
+    """A required text: not blank, at most `max_length` characters."""
+    return Field(pattern=NONBLANK, max_length=max_length, **kw)
+
+
+Key = Annotated[str, nonblank()]
+DURATION = r"^([1-9][0-9]{0,2}[smhd]|[1-9][0-9]?w)$"  # 30s, 5m, 2h, 1d, 1w (and 1h30m: pager.config.durations)
+Duration = Annotated[str, Field(pattern=DURATION, examples=["30m"])]
+Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]  # ISO 8601 / RFC 3339
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- answers
+
+
+class ErrorAnswer(BaseModel):
+    """The REST API's and ingest's error answer."""
+
+    status: str
+    message: str
+
+
+class PagerDutyAccepted(BaseModel):
+    status: Literal["success"]
+    message: str
+    dedup_key: str
+
+
+class PagerDutyV1Accepted(BaseModel):
+    status: Literal["success"]
+    message: str
+    incident_key: str
+
+
+class PagerDutyInvalid(BaseModel):
+    status: str
+    message: str
+    errors: list[str] = []
+
+
+class AlertmanagerAnswer(BaseModel):
+    status: Literal["ok"]
+    alerts_not_read: int | None = None
+
+
+class OpsgenieAccepted(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    took: float
+    requestId: str
+
+
+class OpsgenieError(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    message: str
+    took: float
+    requestId: str
+
+
+# ---------------------------------------------------------------- ingest bodies
+
+
+class Link(BaseModel):
+    href: Key
+    text: str | None = None
+
+
+class Image(BaseModel):
+    src: Key
+    href: str | None = None
+    alt: str | None = None
+
+
+class GenericAlert(_Body):
+    title: str = nonblank(1024)
+    dedup_key: str | None = Field(default=None, max_length=255, pattern=NONBLANK)
+    status: Literal["firing", "resolved"] = "firing"
+    severity: Severity = "critical"
+    source: str | None = Field(default=None, max_length=255)
+    details: Any = None
+    links: list[Link | str] = []
+
+
+class PagerDutyPayload(_Body):
+    summary: str = nonblank(1024)
+    source: str = nonblank(255)
+    severity: Severity
+    timestamp: Instant | None = None
+    component: str | None = None
+    group: str | None = None
+    custom_details: Any = None
+
+
+class _PagerDutyEvent(_Body):
+    routing_key: Key
+    client: str | None = None
+    client_url: str | None = None
+    links: list[Link] = []
+    images: list[Image] = []
+
+
+class PagerDutyTrigger(_PagerDutyEvent):
+    event_action: Literal["trigger"]
+    dedup_key: str | None = Field(default=None, max_length=255, pattern=NONBLANK)
+    payload: PagerDutyPayload
+
+
+class PagerDutyAckResolve(_PagerDutyEvent):
+    event_action: Literal["acknowledge", "resolve"]
+    dedup_key: str = nonblank(255)
+    payload: dict[str, Any] | None = None
+
+
+class PagerDutyEvent(RootModel[PagerDutyTrigger | PagerDutyAckResolve]):
+    """PagerDuty Events API v2: a trigger carries a payload, acknowledge and resolve a
+    dedup_key."""
+
+
+class PagerDutyChangePayload(_Body):
+    summary: str = nonblank(1024)
+    source: str | None = Field(default=None, max_length=255)
+    timestamp: Instant | None = None
+    custom_details: Any = None
+
+
+class PagerDutyChange(_Body):
+    routing_key: Key
+    payload: PagerDutyChangePayload
+    links: list[Link] = []
+
+
+class _PagerDutyV1(_Body):
+    service_key: Key
+    details: Any = None
+    client: str | None = None
+    client_url: str | None = None
+
+
+class PagerDutyV1Trigger(_PagerDutyV1):
+    event_type: Literal["trigger"]
+    incident_key: str | None = Field(default=None, max_length=255, pattern=NONBLANK)
+    description: str = nonblank(1024)
+
+
+class PagerDutyV1AckResolve(_PagerDutyV1):
+    event_type: Literal["acknowledge", "resolve"]
+    incident_key: str = nonblank(255)
+    description: str | None = Field(default=None, max_length=1024)
+
+
+class PagerDutyV1Event(RootModel[PagerDutyV1Trigger | PagerDutyV1AckResolve]):
+    """PagerDuty Events API v1 (`description` is required to trigger, `incident_key` to
+    acknowledge or resolve)."""
+
+
+class AlertmanagerAlert(_Body):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(min_length=1, max_length=128)
+    annotations: dict[str, str] = Field(default={}, max_length=128)
+    startsAt: Instant | None = None
+    endsAt: Instant | None = None
+    generatorURL: str | None = Field(default=None, max_length=16384)
+    fingerprint: str | None = Field(default=None, max_length=64)
+
+
+class AlertmanagerWebhook(_Body):
+    """Alertmanager's webhook, version 4."""
+
+    version: Literal["4"] = "4"
+    groupKey: str = nonblank(4096)
+    truncatedAlerts: int = Field(default=0, ge=0, le=2**53)  # larger ones are read as floats
+    status: Literal["firing", "resolved"]
+    receiver: str | None = None
+    groupLabels: dict[str, str] = {}
+    commonLabels: dict[str, str] = {}
+    commonAnnotations: dict[str, str] = {}
+    externalURL: str | None = Field(default=None, max_length=16384)
+    alerts: list[AlertmanagerAlert]
+
+
+class OpsgenieAlert(_Body):
+    message: str = nonblank(130)
+    alias: str | None = Field(default=None, max_length=512)
+    description: str | None = Field(default=None, max_length=15000)
+    responders: list[dict[str, Any]] = []
+    visibleTo: list[dict[str, Any]] = []
+    actions: list[str] = []
+    tags: list[str] = Field(default=[], max_length=20)
+    details: dict[str, str] = {}
+    entity: str | None = Field(default=None, max_length=512)
+    source: str | None = Field(default=None, max_length=100)
+    priority: Literal["P1", "P2", "P3", "P4", "P5"] = "P3"
+    user: str | None = Field(default=None, max_length=100)
+    note: str | None = Field(default=None, max_length=25000)
+
+
+class OpsgenieAction(_Body):
+    user: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+class OpsgenieNote(OpsgenieAction):
+    note: str = nonblank()
+
+
+class OpsgenieMessage(_Body):
+    message: str = nonblank(130)
+
+
+class OpsgenieDescription(_Body):
+    description: str = nonblank(15000)
+
+
+# ---------------------------------------------------------------- REST API bodies
+
+
+class IncidentAction(_Body):
+    by: str | None = Field(default=None, description="a configured user's id")
+
+
+class IncidentSnooze(IncidentAction):
+    for_: Duration = Field(alias="for")
+
+
+class IncidentEscalate(IncidentAction):
+    level: int = Field(ge=1, le=2**31, description="the level to page, from 1")
+
+
+class IncidentNote(IncidentAction):
+    text: str = nonblank()
+
+
+class HeartbeatCreate(_Closed):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+    service: str
+    interval: Duration
+    grace: Duration | Literal["0"] = "0"
+    by: str | None = None
+
+
+class MaintenanceCreate(_Body):
+    for_: Duration | None = Field(default=None, alias="for")
+    start: Instant | None = None
+    end: Instant | None = None
+    reason: str | None = None
+    by: str | None = None
+
+
+class OverrideCreate(_Body):
+    user: str
+    start: Instant = Field(description="ISO 8601 instant with a UTC offset")
+    end: Instant = Field(description="ISO 8601 instant with a UTC offset, after start")
+    by: str | None = None
+
+
+class RouteTest(_Body):
+    payload: dict[str, Any]
+    integration: Literal["pagerduty", "alertmanager", "generic", "opsgenie"] | None = None
+    key: str | None = None
+    at: Instant | None = Field(default=None, description="ISO 8601 instant; default now")
+
+
+# ---------------------------------------------------------------- provider hooks (forms)
+
+
+class SlackInteraction(_Body):
+    payload: str = Field(description="the interaction, JSON (block_actions)")
+
+
+class TwilioSms(_Body):
+    From: str
+    Body: str = ""
+    MessageSid: str | None = None
+
+
+class TwilioVoice(_Body):
+    CallSid: str | None = None
+    AnsweredBy: str | None = None
+
+
+class TwilioGather(TwilioVoice):
+    Digits: str | None = None
+
+
+class TwilioStatus(_Body):
+    MessageSid: str | None = None
+    MessageStatus: str | None = None
+    CallSid: str | None = None
+    CallStatus: str | None = None
+    ErrorCode: str | None = None
