@@ -165,6 +165,18 @@ OPS: tuple[Op, ...] = (
          body=m.OverrideCreate, body_required=True, ok=(201,), errors=(*API_ERRORS, 415, 503)),
     _api("DELETE", "/api/v1/schedules/{sid}/overrides/{oid}", "Remove an override",
          "schedules", errors=(*API_ERRORS, 503)),
+    _api("GET", "/api/v1/schedules/{sid}/calendar", "The schedule's calendar feed URL",
+         "schedules", errors=(*API_ERRORS, 409)),
+    _api("POST", "/api/v1/schedules/{sid}/calendar/revoke", "A new calendar feed URL; the old "
+         "one stops working", "schedules", errors=(*API_ERRORS, 409, 503)),
+    _api("GET", "/api/v1/users/{uid}/calendar", "A person's calendar feed URL", "schedules",
+         errors=(*API_ERRORS, 409)),
+    _api("POST", "/api/v1/users/{uid}/calendar/revoke", "A new calendar feed URL; the old one "
+         "stops working", "schedules", errors=(*API_ERRORS, 409, 503)),
+    Op("GET", "/ical/{kind}/{ident}/{token}.ics", "A calendar feed (iCalendar)", "schedules",
+       auth=(), media="text/calendar", errors=(404,),
+       extra={"description": "The token in the path is the credential: the URL comes from "
+              "the calendar endpoints of the API. Every refusal is the unknown path's 404."}),
     # ------------------------------------------------------------ maintenance, heartbeats
     _api("GET", "/api/v1/maintenance", "Maintenance windows", "maintenance"),
     _api("POST", "/api/v1/services/{service_id}/maintenance", "Start a window", "maintenance",
