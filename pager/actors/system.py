@@ -125,8 +125,13 @@ class System:
 
     def token_name(self, token: str) -> str | None:
         """The name of the API token `token`, compared in constant time against each."""
+        found = self.api_token(token)
+        return None if found is None else str(found.name)
+
+    def api_token(self, token: str) -> Any:
+        """The configured `ApiToken` whose value is `token` (constant time against each)."""
         found = None
         for t in self.config.auth.api_tokens:
             if hmac.compare_digest(str(t.token).encode(), token.encode()):
-                found = t.name
+                found = t
         return found

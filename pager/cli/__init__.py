@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 
+from .passwords import add_passwords
 from .serve import add_serve
 from .stream import add_stream
 from .tools import add_config_tools, add_replay
@@ -40,7 +41,7 @@ def _version() -> str:
 
 
 # each adds one group of subcommands; a new group is one more function here
-SUBCOMMANDS = [add_serve, add_config_tools, add_replay, add_stream]
+SUBCOMMANDS = [add_serve, add_config_tools, add_replay, add_stream, add_passwords]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -77,6 +77,17 @@ def unique_api_tokens(config: Config) -> Iterator[Problem]:
                 f"{path}.token", f"the same token as auth.api_tokens[{tokens[api_token.token]}]"
             )
         tokens.setdefault(api_token.token, index)
+        if api_token.role is None:
+            yield Problem(
+                f"{path}.role",
+                f"token {api_token.name!r} has no role, so it is an admin (it can reload, open "
+                "maintenance and act as anyone): say role: viewer, responder or admin",
+                "warning",
+            )
+        if api_token.user is not None and config.user(api_token.user) is None:
+            yield Problem(
+                f"{path}.user", _unknown("user", api_token.user, [u.id for u in config.users])
+            )
 
 
 def references(config: Config) -> Iterator[Problem]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -23,6 +24,7 @@ from pager.config.durations import PositiveDuration
 from pager.config.fields import (
     ConfigModel,
     HttpUrl,
+    Identifier,
     ListenAddress,
     NonEmptyStr,
     OptionalSecret,
@@ -47,7 +49,7 @@ from pager.config.models_channels import (
     WebhookTemplates,
 )
 from pager.config.models_escalation import EscalationLevel, EscalationPolicy, Target
-from pager.config.models_people import Contacts, NotificationRule, User
+from pager.config.models_people import Contacts, NotificationRule, Role, User
 from pager.config.models_schedules import Layer, Override, Restriction, Rotation, Schedule
 from pager.config.models_services import (
     BusinessHours,
@@ -65,6 +67,7 @@ from pager.config.models_services import (
 )
 
 __all__ = [
+    "DEFAULT_TOKEN_ROLE",
     "ApiToken",
     "Auth",
     "BusinessHours",
@@ -90,6 +93,7 @@ __all__ = [
     "Override",
     "RateLimit",
     "Restriction",
+    "Role",
     "Rotation",
     "RoutingKey",
     "RoutingRule",
@@ -158,20 +162,61 @@ class Server(ConfigModel):
         return data
 
 
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or network (CIDR)") from None
+    return value
+
+
+DEFAULT_TOKEN_ROLE: Role = "admin"  # noqa: S105 - a role name, not a secret
+"""The role of a token without one: admin, what every token could do before roles existed
+(`check-config` warns about each such token)."""
+
+
 class ApiToken(ConfigModel):
-    """A bearer token for `/api/v1` and the stream; `name` says who holds it (audit)."""
+    """A bearer token for `/api/v1` and the stream; `name` says who holds it (audit).
+
+    `role` limits what it may do (default admin, with a check-config warning); `user`, a
+    configured user's id, is who its actions are journaled as when the body names nobody."""
 
     name: NonEmptyStr
     token: Secret
+    role: Role | None = None
+    user: Identifier | None = None
+
+    @property
+    def effective_role(self) -> Role:
+        return self.role or DEFAULT_TOKEN_ROLE
 
 
 class Auth(ConfigModel):
-    """Bearer tokens for the API, the secret that signs action links (email, Teams), and the
-    one calendar feed URLs are derived from (no feeds without it)."""
+    """Bearer tokens for the API, the secret that signs action links (email, Teams), the
+    one calendar feed URLs are derived from (no feeds without it), and the dashboard's
+    sign-in settings."""
 
     api_tokens: tuple[ApiToken, ...] = ()
     link_secret: OptionalSecret = None
     calendar_secret: OptionalSecret = None
+    #: A dashboard session ends this long after sign-in.
+    session_lifetime: PositiveDuration = dt.timedelta(hours=12)
+    #: Failed sign-ins allowed per user (and per address) within `signin_window`.
+    signin_attempts: Annotated[int, Field(ge=1)] = 5
+    signin_window: PositiveDuration = dt.timedelta(minutes=15)
+    #: A header a reverse proxy (oauth2-proxy, ...) sets to the signed-in person's user id
+    #: or email, e.g. X-Forwarded-Email; believed only from `trusted_proxies`.
+    proxy_header: NonEmptyStr | None = None
+    #: Addresses or networks (CIDR) of the proxies whose `proxy_header` is believed.
+    trusted_proxies: tuple[Annotated[str, AfterValidator(_network)], ...] = ()
+
+    @model_validator(mode="after")
+    def proxies_for_the_header(self) -> Auth:
+        if self.proxy_header is not None and not self.trusted_proxies:
+            raise ValueError(
+                "proxy_header needs trusted_proxies: the addresses of the proxies that set it"
+            )
+        return self
 
 
 _BYTE_UNITS = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from pager.config.durations import Duration, TimeZoneName
 from pager.config.fields import (
@@ -25,9 +25,11 @@ from pager.config.fields import (
 
 __all__ = [
     "CONTACT_METHODS",
+    "ROLES",
     "ContactMethod",
     "Contacts",
     "NotificationRule",
+    "Role",
     "Urgency",
     "User",
     "fill_name_from_id",
@@ -38,6 +40,14 @@ ContactMethod = Literal["slack", "sms", "voice", "email", "teams", "webhook", "c
 
 CONTACT_METHODS: tuple[str, ...] = get_args(ContactMethod)
 """Every `ContactMethod`, in the order they are documented."""
+
+Role = Literal["viewer", "responder", "admin"]
+"""What a person or API token may do: `viewer` sees; `responder` also acts on incidents
+(acknowledge, resolve, snooze, escalate, notes, heartbeat pings); `admin` does everything
+(reload, maintenance windows, overrides, heartbeats, acting as another user)."""
+
+ROLES: tuple[str, ...] = get_args(Role)
+"""Every `Role`, least first."""
 
 Urgency = Literal["high", "low"]
 """The urgency of an incident: low-urgency incidents may wait or page nobody (per service)."""
@@ -101,6 +111,19 @@ class User(ConfigModel):
     timezone: TimeZoneName = "UTC"
     contacts: Contacts = Contacts()
     notification_rules: tuple[NotificationRule, ...] = ()
+    #: What the person may do once signed in to the dashboard.
+    role: Role = "responder"
+    #: argon2id hash (`pager hash-password`) of the dashboard password; None: no sign-in.
+    password_hash: str | None = None
+
+    @field_validator("password_hash")
+    @classmethod
+    def argon2id_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("$argon2id$"):
+            raise ValueError(
+                "must be an argon2id hash ($argon2id$...): print one with `pager hash-password`"
+            )
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -45,7 +45,7 @@ async def reload_from_file(system: System) -> dict[str, object]:
 def register(app: QuartTrio, system: System) -> None:
     @app.post("/api/v1/config/reload")
     async def reload() -> Response:
-        authenticate(system, request.headers)
+        authenticate(system, request.headers, need="admin")
         try:
             return jsonify(await reload_from_file(system))
         except ConfigError as e:
@@ -66,7 +66,7 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.post("/api/v1/route-test")
     async def dry_run() -> Response:
-        authenticate(system, request.headers)
+        authenticate(system, request.headers, need="responder")
         body = await json_body(required=True)
         payload = body.get("payload")
         if payload is None:

@@ -118,13 +118,13 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.post("/api/v1/heartbeats/<name>/ping")
     async def ping(name: str) -> Response:
-        authenticate(system, request.headers)
+        authenticate(system, request.headers, need="responder")
         status = await heartbeats().ping(name, via="api")
         return jsonify({"name": name, "status": str(status)})
 
     @app.post("/api/v1/heartbeats/<name>/fail")
     async def fail(name: str) -> Response:
-        authenticate(system, request.headers)
+        authenticate(system, request.headers, need="responder")
         status = await heartbeats().fail(name, via="api")
         return jsonify({"name": name, "status": str(status)})
 
@@ -142,7 +142,7 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.post("/api/v1/heartbeats")
     async def create() -> Response:
-        token = authenticate(system, request.headers)
+        token = authenticate(system, request.headers, need="admin")
         body = await json_body(required=True)
         name = body.get("name")
         if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -160,14 +160,14 @@ def register(app: QuartTrio, system: System) -> None:
             raise BadRequest(f"{unknown[0]}: unknown field")
         spec = HeartbeatSpec(name, service, interval, grace, "api")
         hb = heartbeats()
-        await hb.create(spec, acting_user(system, body, token), token)
+        await hb.create(spec, acting_user(system, body, token), token.token_name)
         return jsonify(heartbeat_json(hb, spec), 201)
 
     @app.delete("/api/v1/heartbeats/<name>")
     async def delete(name: str) -> Response:
-        token = authenticate(system, request.headers)
+        token = authenticate(system, request.headers, need="admin")
         hb = heartbeats()
         if name not in hb.specs():
             raise NotFound(f"no heartbeat {name}")
-        await hb.delete(name, token, token)
+        await hb.delete(name, token.name, token.token_name)
         return jsonify({"status": "deleted", "name": name})

@@ -115,11 +115,11 @@ def register(app: QuartTrio, system: System) -> None:
         return jsonify(out)
 
     async def act(incident_id: str, make: Any) -> Response:
-        token = authenticate(system, request.headers)
+        token = authenticate(system, request.headers, need="responder")
         body = await json_body(any_type=True)
         # the person acting (`by`), and the token whose request it is, for the journal
         made = make(body, acting_user(system, body, token))
-        command: Command = dataclasses.replace(made, token_name=token)
+        command: Command = dataclasses.replace(made, token_name=token.token_name)
         outcome = await system.submit(Act(incident_id, command))
         inc = outcome.incident or await ensure_incident(system.state, system.log, incident_id)
         if inc is None:

@@ -53,7 +53,7 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.post("/api/v1/services/<service_id>/maintenance")
     async def create_window(service_id: str) -> Response:
-        token = authenticate(system, request.headers)
+        token = authenticate(system, request.headers, need="admin")
         if service_id not in system.rules.services:
             raise NotFound(f"no service {service_id}")
         body = await json_body(required=True)
@@ -80,21 +80,24 @@ def register(app: QuartTrio, system: System) -> None:
             end=end,
             reason=reason,
             by=acting_user(system, body, token),
-            token_name=token,
+            token_name=token.token_name,
         )
         await system.journal.record([ev], now)
         return jsonify(_window_json(ev.window_id, service_id, start, end, reason, "api"), 201)
 
     @app.delete("/api/v1/maintenance/<window_id>")
     async def end_window(window_id: str) -> Response:
-        token = authenticate(system, request.headers)
+        token = authenticate(system, request.headers, need="admin")
         w = system.state.maintenance.get(window_id)
         if w is None:
             raise NotFound(f"no maintenance window {window_id} created through the API")
         await system.journal.record(
             [
                 MaintenanceEnded(
-                    window_id=window_id, service_id=w.service_id, by=token, token_name=token
+                    window_id=window_id,
+                    service_id=w.service_id,
+                    by=token.name,
+                    token_name=token.token_name,
                 )
             ],
             system.clock.now(),

@@ -73,7 +73,7 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.post("/api/v1/schedules/<sid>/overrides")
     async def add_override(sid: str) -> Response:
-        token = authenticate(system, request.headers)
+        token = authenticate(system, request.headers, need="admin")
         schedule_id(sid)
         body = await json_body(required=True)
         unknown = sorted(set(body) - _FIELDS)
@@ -99,7 +99,7 @@ def register(app: QuartTrio, system: System) -> None:
             start=start,
             end=end,
             by=acting_user(system, body, token),
-            token_name=token,
+            token_name=token.token_name,
         )
         await system.journal.record([ev], now)
         system.refresh_overrides()
@@ -118,12 +118,16 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.delete("/api/v1/schedules/<sid>/overrides/<oid>")
     async def remove_override(sid: str, oid: str) -> Response:
-        token = authenticate(system, request.headers)
+        token = authenticate(system, request.headers, need="admin")
         o = system.state.overrides.get(oid)
         if o is None or o.schedule_id != sid:
             raise NotFound(f"no override {oid} made through the API on schedule {sid}")
         await system.journal.record(
-            [OverrideRemoved(override_id=oid, schedule_id=sid, by=token, token_name=token)],
+            [
+                OverrideRemoved(
+                    override_id=oid, schedule_id=sid, by=token.name, token_name=token.token_name
+                )
+            ],
             system.clock.now(),
         )
         system.refresh_overrides()

@@ -9,6 +9,7 @@ ingest paths are framework-free handlers (pager.web.ingest) also served by the l
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -29,12 +30,16 @@ from . import (
     api_overrides,
     api_schedules,
     calendars,
+    dashboard,
     hooks_slack,
     hooks_twilio,
     hooks_twilio_sms,
     links,
     openapi,
     ops,
+    pages_incidents,
+    pages_people,
+    pages_services,
     stream,
 )
 from .ingest import IngestEndpoints
@@ -57,7 +62,8 @@ class IngestPath(PathConverter):
 
 
 def create_app(system: System) -> QuartTrio:
-    app = QuartTrio("pager", static_folder=None)  # no static files: no /static route
+    here = Path(__file__).parent
+    app = QuartTrio("pager", static_folder=str(here / "static"), static_url_path="/static")
     app.url_map.converters["ingest"] = IngestPath
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
@@ -96,8 +102,12 @@ def create_app(system: System) -> QuartTrio:
     api_schedules.register(app, system)
     api_notifications.register(app, system)
     api_config.register(app, system)
-    stream.register(app, system)
     openapi.register(app, system)
+    dash = dashboard.register(app, system)
+    pages_incidents.register(app, system, dash)
+    pages_people.register(app, system, dash)
+    pages_services.register(app, system, dash)
+    stream.register(app, system, dash)
     ops.register(app, system)
     hooks_twilio.register(app, system)
     hooks_twilio_sms.register(app, system)
@@ -120,6 +130,10 @@ def create_app(system: System) -> QuartTrio:
                 e.status_code,
                 e.message,
             )
+        if dashboard.is_page(request.path) and e.status_code < 500:
+            page = dash.error_page(e.status_code, e.message)
+            page.headers.update(headers)
+            return page
         return jsonify(e.to_json(), e.status_code, headers)
 
     @app.errorhandler(HTTPException)

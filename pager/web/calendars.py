@@ -29,7 +29,7 @@ from pager.core.events import CalendarFeedRevoked
 from pager.core.ical import render_calendar
 from pager.errors import BadRequest, Conflict, NotFound
 
-from .auth import authenticate
+from .auth import authenticate, check_role
 from .responses import jsonify
 
 __all__ = ["register"]
@@ -146,7 +146,11 @@ def register(app: QuartTrio, system: System) -> None:
         return jsonify(answer(kind, ident), 200, {"Cache-Control": "no-store"})
 
     async def revoke(kind: str, ident: str) -> Response:
-        by = authenticate(system, request.headers)
+        # a person may revoke their own feed; anything else is an admin's
+        who = authenticate(system, request.headers)
+        if not (kind == "users" and who.user == ident):
+            check_role(who, "admin")
+        by = who.name
         known(kind, ident)
         secret()  # off: nothing to revoke
         key = cal.feed_key(kind, ident)

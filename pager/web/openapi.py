@@ -27,6 +27,7 @@ REF = "#/components/schemas/{model}"
 REASONS = {
     101: "Switching to the websocket",
     200: "OK",
+    303: "See other: a redirect (to /login without a session)",
     201: "Created",
     202: "Accepted: durable",
     204: "No content",
@@ -50,6 +51,12 @@ SECURITY = {
         "description": "`GenieKey KEY`, KEY a service's opsgenie integration key",
     },
     "genieKeyQuery": {"type": "apiKey", "in": "query", "name": "apiKey"},
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "pager_session",
+        "description": "a dashboard session (POST /login); forms also carry its CSRF token",
+    },
     "twilioSignature": {
         "type": "apiKey",
         "in": "header",

@@ -289,6 +289,36 @@ class IncidentNote(IncidentAction):
     text: str = nonblank()
 
 
+# ---------------------------------------------------------------- dashboard forms
+
+
+class DashboardForm(_Body):
+    csrf: str = Field(description="the session's CSRF token, from the page (or X-CSRF-Token)")
+
+
+class DashboardLogin(_Body):
+    csrf: str = Field(description="the sign-in form's token, bound to the pager_login cookie")
+    user: str = Field(description="a user's id or email")
+    password: str
+
+
+class DashboardSnooze(DashboardForm):
+    for_: Literal["15m", "1h", "4h"] = Field(alias="for")
+
+
+class DashboardEscalate(DashboardForm):
+    level: int = Field(ge=1, le=2**31, description="the level to page, from 1")
+
+
+class DashboardNote(DashboardForm):
+    text: str = nonblank()
+
+
+class DashboardMaintenance(DashboardForm):
+    for_: Literal["30m", "1h", "2h", "4h", "8h", "24h"] = Field(alias="for")
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class HeartbeatCreate(_Closed):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
     service: str

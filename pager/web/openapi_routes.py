@@ -11,7 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from pager.config.models_people import CONTACT_METHODS
+
 from . import openapi_models as m
+from .api_notifications import STATUSES as NOTIFICATION_STATUSES
 
 __all__ = ["JSON", "OPS", "Op", "Param"]
 
@@ -84,6 +87,19 @@ def _incident_action(
     )
 
 
+def _page(method: str, path: str, summary: str, **kw: Any) -> Op:
+    """A dashboard page or form: HTML, a session cookie; without one, 303 to /login."""
+    kw.setdefault("auth", ("session",))
+    kw.setdefault("media", HTML)
+    kw.setdefault("ok", (200,) if method == "GET" else (303,))
+    kw.setdefault("errors", (303, 400, 403, 404) if method == "GET" else (400, 403, 404, 409))
+    if method == "POST":
+        kw.setdefault("form", True)
+        kw.setdefault("body_required", True)
+        kw.setdefault("body", m.DashboardForm)
+    return Op(method, path, summary, "dashboard", error_schema=None, error_media=HTML, **kw)
+
+
 def _opsgenie(method: str, path: str, summary: str, **kw: Any) -> Op:
     kw.setdefault("ok", (202,))
     kw.setdefault("ok_schema", m.OpsgenieAccepted)
@@ -94,6 +110,14 @@ def _opsgenie(method: str, path: str, summary: str, **kw: Any) -> Op:
         kw.setdefault("query", (ident,))
     return Op(method, path, summary, "opsgenie", auth=("genieKey", "genieKeyQuery"), **kw)
 
+
+_INCIDENT_FILTERS = (
+    _q("status", "which incidents (default open)",
+       enum=["open", "triggered", "acknowledged", "resolved", "all"]),
+    _q("service", "a service id"),
+    _q("urgency", "high or low; empty for both", enum=["", "high", "low"]),
+    _q("q", "words of the title, the key or the short code"),
+)
 
 OPS: tuple[Op, ...] = (
     # ------------------------------------------------------------ ingest
@@ -147,7 +171,7 @@ OPS: tuple[Op, ...] = (
     _api("GET", "/api/v1/notifications", "Notifications", "incidents", query=(
         _q("incident", "an incident id"),
         _q("status", "the notifications in this state", type="string",
-           enum=["pending", "retrying", "sent", "delivered", "failed", "cancelled"]),
+           enum=list(NOTIFICATION_STATUSES)),
         _q("limit", "1 to 1000, default 200", type="integer", minimum=1, maximum=1000))),
     _api("GET", "/api/v1/notifications/{nid}", "One notification", "incidents"),
     # ------------------------------------------------------------ people and schedules
@@ -216,6 +240,33 @@ OPS: tuple[Op, ...] = (
     Op("GET", "/metrics", "Prometheus metrics", "operations", auth=(), media=PROMETHEUS,
        errors=(401, 403),
        extra={"description": "With `server.metrics_auth` it asks for an API token (bearer)."}),
+    # ------------------------------------------------------------ dashboard (docs/dashboard.md)
+    _page("GET", "/login", "The sign-in form", auth=(), errors=(303,)),
+    _page("POST", "/login", "Sign in", auth=(), body=m.DashboardLogin, ok=(303,),
+          errors=(401, 403, 429)),
+    _page("POST", "/logout", "Sign out", errors=(400, 403)),
+    _page("GET", "/", "Incidents", query=_INCIDENT_FILTERS),
+    _page("GET", "/incidents/rows", "The incidents table's rows (a fragment)",
+          query=_INCIDENT_FILTERS, errors=(303, 400, 401, 403)),
+    _page("GET", "/incidents/{incident_id}", "One incident"),
+    _page("POST", "/incidents/{incident_id}/acknowledge", "Acknowledge"),
+    _page("POST", "/incidents/{incident_id}/resolve", "Resolve"),
+    _page("POST", "/incidents/{incident_id}/snooze", "Snooze", body=m.DashboardSnooze),
+    _page("POST", "/incidents/{incident_id}/escalate", "Escalate", body=m.DashboardEscalate),
+    _page("POST", "/incidents/{incident_id}/notes", "Add a note", body=m.DashboardNote),
+    _page("GET", "/oncall", "Who is on call"),
+    _page("GET", "/schedules", "The first schedule (On call now without any)"),
+    _page("GET", "/schedules/{sid}", "A schedule's next 14 days"),
+    _page("GET", "/notifications", "The notification log", query=(
+        _q("user", "a user id"),
+        _q("method", "a contact method", enum=["", *CONTACT_METHODS]),
+        _q("status", "a notification status", enum=["", *NOTIFICATION_STATUSES]))),
+    _page("GET", "/services", "Services, integration keys and maintenance"),
+    _page("POST", "/services/{service_id}/maintenance", "Start a maintenance window",
+          body=m.DashboardMaintenance),
+    _page("POST", "/maintenance/{window_id}/end", "End a maintenance window"),
+    Op("GET", "/static/{filename}", "The dashboard's CSS, JavaScript and vendored htmx",
+       "dashboard", auth=(), media="*/*", errors=(404,)),
     # ------------------------------------------------------------ provider hooks
     Op("POST", "/hooks/slack/interactions", "A button pressed in a Slack message", "hooks",
        auth=("slackSignature",), body=m.SlackInteraction, form=True, body_required=True,

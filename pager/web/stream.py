@@ -1,6 +1,9 @@
 """`GET /api/v1/stream?since=SEQ`: a websocket carrying every journaled event, as the JSON
 line the log holds (`{"v","seq","ts","type","subject","data"}`), one per message, in order.
 
+Programs authenticate with a bearer token; a browser (which cannot set the header) with its
+dashboard session cookie, accepted only when the Origin is pager's own.
+
 `since` is inclusive: a client that last saw record N resumes with `since=N+1` and misses
 nothing. Without `since`, the stream starts with the next event. A client whose socket stops
 draining for SEND_TIMEOUT is closed with code 4000 and the reason `resume with since=N`; at
@@ -14,21 +17,33 @@ from quart import Response, websocket
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
-from pager.errors import PagerError
+from pager.errors import Forbidden, PagerError, Unauthorized
 
 from .auth import authenticate
+from .dashboard import Dashboard
 from .responses import jsonify
+from .sessions import COOKIE
 
 __all__ = ["SEND_TIMEOUT", "register"]
 
 SEND_TIMEOUT = 30.0
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
+    def who_is_it() -> None:
+        cookie = websocket.cookies.get(COOKIE)
+        if websocket.headers.get("authorization") or not cookie:
+            authenticate(system, websocket.headers)
+            return
+        if not dash.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
+            raise Forbidden("a session may open the stream only from pager's own pages (Origin)")
+        if dash.session_principal(cookie) is None:
+            raise Unauthorized("the session has ended: sign in again")
+
     @app.websocket("/api/v1/stream")
     async def stream() -> Response | None:
         try:
-            authenticate(system, websocket.headers)
+            who_is_it()
             raw = websocket.args.get("since")
             since = system.log.last_seq + 1 if raw is None else int(raw)
             if since < 0:

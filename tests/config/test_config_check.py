@@ -164,9 +164,9 @@ def test_other_warnings(problems: ProblemsOf, base: dict[str, Any]) -> None:
 def test_api_tokens_are_unique(problems: ProblemsOf, base: dict[str, Any]) -> None:
     base["auth"] = {
         "api_tokens": [
-            {"name": "ops", "token": T1},
-            {"name": "ops", "token": T2},
-            {"name": "ci", "token": T1},
+            {"name": "ops", "token": T1, "role": "admin"},
+            {"name": "ops", "token": T2, "role": "viewer"},
+            {"name": "ci", "token": T1, "role": "responder"},
         ]
     }
     assert problems(base) == [
@@ -177,6 +177,7 @@ def test_api_tokens_are_unique(problems: ProblemsOf, base: dict[str, Any]) -> No
 
 T1 = "5d0e8f2a71c94b36a8e1f07d3c92b6e4"  # as `openssl rand -hex 16` makes them
 T2 = "e81b4c07f9a2d563b0c7e4f18a39d2c5"
+T3 = "9a4f1c6e2b8d07f35e1a9c4b6d2f8e07"
 
 
 def test_weak_secrets_are_warnings_that_say_how_to_make_one(
@@ -184,11 +185,11 @@ def test_weak_secrets_are_warnings_that_say_how_to_make_one(
 ) -> None:
     base["auth"] = {
         "api_tokens": [
-            {"name": "ok", "token": T1},
-            {"name": "x", "token": "x"},
-            {"name": "same", "token": "a" * 40},
-            {"name": "pattern", "token": "abcdabcdabcdabcd"},
-            {"name": "placeholder", "token": "please-changeme-now"},
+            {"name": "ok", "token": T1, "role": "admin"},
+            {"name": "x", "token": "x", "role": "admin"},
+            {"name": "same", "token": "a" * 40, "role": "admin"},
+            {"name": "pattern", "token": "abcdabcdabcdabcd", "role": "admin"},
+            {"name": "placeholder", "token": "please-changeme-now", "role": "admin"},
         ],
         "link_secret": "y",
     }
@@ -230,13 +231,29 @@ def test_random_secrets_of_sixteen_characters_or_more_pass() -> None:
 def test_check_config_warns_of_a_weak_token_and_still_calls_the_file_valid(
     tmp_path: Path, base: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base["auth"] = {"api_tokens": [{"name": "ops", "token": "x"}]}
+    base["auth"] = {"api_tokens": [{"name": "ops", "token": "x", "role": "admin"}]}
     path = tmp_path / "pager.yaml"
     path.write_text(yaml.safe_dump(base))
     assert main(str(path)) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("warning: auth.api_tokens[0].token: weak secret: 1 character long")
     assert out[-1] == f"{path}: valid (1 warning)"
+
+
+def test_api_token_roles_and_users(problems: ProblemsOf, base: dict[str, Any]) -> None:
+    """A token without a role is an admin (today's behaviour), with a warning; a token's
+    `user` must be a configured user."""
+    base["auth"] = {
+        "api_tokens": [
+            {"name": "old", "token": T1},
+            {"name": "bot", "token": T2, "role": "responder", "user": "nobody"},
+            {"name": "wall", "token": T3, "role": "viewer"},
+        ]
+    }
+    found = problems(base)
+    assert found[0].startswith("warning: auth.api_tokens[0].role: token 'old' has no role")
+    assert found[1].startswith("auth.api_tokens[1].user: unknown user 'nobody'")
+    assert not any("api_tokens[2]" in p for p in found)
 
 
 def test_checks_are_a_list_of_functions(base: dict[str, Any]) -> None:

@@ -34,8 +34,11 @@ def _completed(contract_text: str) -> str:
 def test_contract_example_is_structurally_valid(
     problems: ProblemsOf, contract_text: str, contract_env: dict[str, str]
 ) -> None:
-    """Verbatim, the example only lacks the people and the schedule it mentions."""
+    """Verbatim, the example only lacks the people and the schedule it mentions (and its
+    token, written before roles, is an admin by default: a warning)."""
     assert problems(contract_text, contract_env) == [
+        "warning: auth.api_tokens[0].role: token 'ops' has no role, so it is an admin (it can "
+        "reload, open maintenance and act as anyone): say role: viewer, responder or admin",
         "escalation_policies[0].levels[1].targets[0]: unknown user 'carol'",
         "escalation_policies[0].levels[1].targets[1]: unknown schedule 'secondary'",
         "schedules[0].layers[0].users[1]: unknown user 'bob'",

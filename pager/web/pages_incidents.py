@@ -1,0 +1,198 @@
+"""Dashboard: the incidents list (the home page, `/`), its live rows fragment, one
+incident, and the actions on it. Actions are plain forms (they work without JavaScript)
+checked for the session's CSRF token, need the responder role, and are journaled as the
+signed-in person `via web`; then the browser is sent back where it came from (303)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, request
+from quart_trio import QuartTrio
+
+from pager.actors.messages import Act
+from pager.actors.system import System
+from pager.config.durations import parse_duration
+from pager.core.archive import IncidentSummary
+from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
+from pager.core.model import Incident
+from pager.errors import BadRequest, NotFound
+from pager.replay.history import ensure_incident
+
+from .api_notifications import notification_json, open_breakers
+from .dashboard import Dashboard, goto
+
+__all__ = ["SNOOZES", "register"]
+
+ROWS = 100
+SNOOZES = ("15m", "1h", "4h")
+STATUS_FILTERS = ("open", "triggered", "acknowledged", "resolved", "all")
+
+
+def _row(r: Incident | IncidentSummary) -> dict[str, Any]:
+    if isinstance(r, Incident):
+        firing = sum(1 for a in r.alerts.values() if a.status == "firing")
+        status = r.status.value
+    else:
+        firing, status = r.alerts_firing, r.status
+    return {
+        "id": r.id, "short_code": r.short_code, "title": r.title, "service": r.service_id,
+        "status": status, "severity": r.severity, "urgency": r.urgency,
+        "created_at": r.created_at, "updated_at": r.updated_at,
+        "acknowledged_by": r.acknowledged_by, "resolved_by": r.resolved_by, "firing": firing,
+        "dedup_key": r.dedup_key,
+    }  # fmt: skip
+
+
+def _filters() -> dict[str, str]:
+    status = request.args.get("status", "open")
+    if status not in STATUS_FILTERS:
+        raise BadRequest(f"status: one of {', '.join(STATUS_FILTERS)}")
+    urgency = request.args.get("urgency", "")
+    if urgency not in ("", "high", "low"):
+        raise BadRequest("urgency: high or low")
+    return {
+        "status": status,
+        "service": request.args.get("service", ""),
+        "urgency": urgency,
+        "q": request.args.get("q", "").strip()[:200],
+    }
+
+
+def select(system: System, f: dict[str, str], limit: int = ROWS) -> list[dict[str, Any]]:
+    """The rows the filters keep: open incidents first (newest first), then the rest."""
+    state = system.state
+    open_rows: list[Incident | IncidentSummary] = sorted(
+        state.open_incidents(), key=lambda i: i.number, reverse=True
+    )
+    status, service, urgency, q = f["status"], f["service"], f["urgency"], f["q"].lower()
+    candidates: Any = open_rows
+    if status in ("resolved", "all"):
+        rest = (r for r in state.newest_first() if str(r.status) == "resolved")
+        candidates = rest if status == "resolved" else [*open_rows, *rest]
+    out: list[dict[str, Any]] = []
+    for r in candidates:
+        if status in ("triggered", "acknowledged") and str(r.status) != status:
+            continue
+        if service and r.service_id != service:
+            continue
+        if urgency and r.urgency != urgency:
+            continue
+        if (
+            q
+            and q not in r.title.lower()
+            and q not in r.dedup_key.lower()
+            and q != r.short_code.lower()
+        ):
+            continue
+        out.append(_row(r))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _home() -> str:
+    """The incidents list with the request's filters: where its row actions come back to."""
+    query = request.query_string.decode("latin-1")
+    return f"/?{query}" if query else "/"
+
+
+def _back(default: str) -> str:
+    nxt = request.args.get("next") or default
+    if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
+        return default
+    return nxt
+
+
+def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
+    @app.get("/")
+    async def page_incidents() -> Response:
+        who, csrf = dash.principal()
+        f = _filters()
+        rows = select(system, f)
+        services = sorted(system.rules.services)
+        body = dash.render(
+            "incidents.html", who, csrf, rows=rows, f=f, services=services,
+            statuses=STATUS_FILTERS, last_seq=system.log.last_seq, limit=ROWS, back=_home(),
+        )  # fmt: skip
+        return dash.page(body)
+
+    @app.get("/incidents/rows")
+    async def page_incident_rows() -> Response:
+        who, csrf = dash.principal()
+        rows = select(system, _filters())
+        body = dash.render("_rows.html", who, csrf, rows=rows, limit=ROWS, back=_home())
+        return dash.page(body)
+
+    @app.get("/incidents/<incident_id>")
+    async def page_incident(incident_id: str) -> Response:
+        who, csrf = dash.principal()
+        inc = await ensure_incident(system.state, system.log, incident_id)
+        if inc is None:
+            raise NotFound(f"no incident {incident_id}")
+        breakers = open_breakers(system)
+        notes = [
+            notification_json(n, breakers)
+            for n in system.state.notifications.for_incident(incident_id)
+        ]
+        svc = system.rules.services.get(inc.service_id)
+        policy = None
+        if inc.escalation is not None:
+            policy = system.rules.policies.get(inc.escalation.policy_id)
+        elif svc is not None:
+            policy = svc.policy
+        body = dash.render(
+            "incident.html", who, csrf, inc=inc, notifications=notes, policy=policy,
+            service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq,
+        )  # fmt: skip
+        return dash.page(body)
+
+    async def act(incident_id: str, make: Any) -> Response:
+        who, csrf = dash.principal("responder")
+        form = await dash.form(csrf)
+        command: Command = make(form, who.name)
+        outcome = await system.submit(Act(incident_id, command))
+        if outcome.incident is None and not system.state.knows(incident_id):
+            raise NotFound(f"no incident {incident_id}")
+        return goto(_back(f"/incidents/{incident_id}"), 303)
+
+    @app.post("/incidents/<incident_id>/acknowledge")
+    async def page_acknowledge(incident_id: str) -> Response:
+        return await act(incident_id, lambda f, by: Acknowledge(by=by, via="web"))
+
+    @app.post("/incidents/<incident_id>/resolve")
+    async def page_resolve(incident_id: str) -> Response:
+        return await act(incident_id, lambda f, by: Resolve(by=by, via="web"))
+
+    @app.post("/incidents/<incident_id>/snooze")
+    async def page_snooze(incident_id: str) -> Response:
+        def make(f: dict[str, str], by: str) -> Command:
+            raw = f.get("for", "")
+            if raw not in SNOOZES:
+                raise BadRequest(f"for: one of {', '.join(SNOOZES)}")
+            return Snooze(duration=parse_duration(raw), by=by, via="web")
+
+        return await act(incident_id, make)
+
+    @app.post("/incidents/<incident_id>/escalate")
+    async def page_escalate(incident_id: str) -> Response:
+        def make(f: dict[str, str], by: str) -> Command:
+            try:
+                level = int(f.get("level", ""))
+            except ValueError:
+                raise BadRequest("level: required, an integer (1 is the first level)") from None
+            return Escalate(level=level, by=by, via="web")
+
+        return await act(incident_id, make)
+
+    @app.post("/incidents/<incident_id>/notes")
+    async def page_add_note(incident_id: str) -> Response:
+        def make(f: dict[str, str], by: str) -> Command:
+            text = f.get("text", "").strip()
+            if not text:
+                raise BadRequest("text: required")
+            if len(text) > 10_000:
+                raise BadRequest("text: at most 10000 characters")
+            return AddNote(text=text, by=by, via="web")
+
+        return await act(incident_id, make)

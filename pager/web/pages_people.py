@@ -1,0 +1,123 @@
+"""Dashboard: who is on call now, the next 14 days of a schedule (each layer, then the final
+rotation with overrides marked and gaps shown), and the notifications log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from quart import Response, request
+from quart_trio import QuartTrio
+
+from pager.actors.system import System
+from pager.config.models_people import CONTACT_METHODS
+from pager.core import schedule as sched
+from pager.errors import BadRequest, NotFound
+
+from .api_notifications import STATUSES, notification_json, open_breakers
+from .api_schedules import oncall_json
+from .dashboard import Dashboard
+
+__all__ = ["register"]
+
+DAYS = 14
+NOTIFICATION_ROWS = 200
+METHODS = CONTACT_METHODS
+
+
+def _bars(shifts: list[sched.Shift], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Shifts as percentages of [start, end), for the timeline bars."""
+    span = (end - start).total_seconds()
+    out = []
+    for s in shifts:
+        a, b = max(s.start, start), min(s.end, end)
+        if b <= a:
+            continue
+        out.append(
+            {
+                "user": s.user, "source": s.source, "start": s.start, "end": s.end,
+                "left": round((a - start).total_seconds() * 100 / span, 3),
+                "width": round((b - a).total_seconds() * 100 / span, 3),
+            }
+        )  # fmt: skip
+    return out
+
+
+def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
+    def names() -> dict[str, str]:
+        return {u.id: u.name or u.id for u in system.rules.users.values()}
+
+    @app.get("/oncall")
+    async def page_oncall() -> Response:
+        who, csrf = dash.principal()
+        now = dash.now()
+        rows = []
+        for s in system.rules.schedules.values():
+            row = oncall_json(s, now, names())
+            upcoming = [
+                p for p in sched.shifts(s, now, now + timedelta(days=DAYS)) if p.start > now
+            ]
+            row["until"] = row["shift"]["end"]["utc"] if not row["gap"] else None
+            nxt = upcoming[0] if upcoming else None
+            row["next_user"] = nxt.user if nxt else None
+            row["next_at"] = nxt.start if nxt else None
+            row["gaps"] = sched.gaps(s, now, now + timedelta(days=DAYS))
+            rows.append(row)
+        return dash.page(dash.render("oncall.html", who, csrf, rows=rows, days=DAYS))
+
+    @app.get("/schedules/<sid>")
+    async def page_schedule(sid: str) -> Response:
+        who, csrf = dash.principal()
+        s = system.rules.schedules.get(sid)
+        if s is None:
+            raise NotFound(f"no schedule {sid}")
+        now = dash.now()
+        start = now.replace(minute=0, second=0, microsecond=0)
+        end = start + timedelta(days=DAYS)
+        layers = [
+            {"name": layer.name, "bars": _bars(sched.layer_shifts(s, i, start, end), start, end)}
+            for i, layer in enumerate(s.layers)
+        ]
+        final = _bars(sched.shifts(s, start, end), start, end)
+        gaps = sched.gaps(s, start, end)
+        gap_bars = _bars([sched.Shift("", a, b, "gap") for a, b in gaps], start, end)
+        days = [start + timedelta(days=d) for d in range(DAYS)]
+        body = dash.render(
+            "schedule.html", who, csrf, s=s, layers=layers, final=final, gaps=gap_bars,
+            start=start, end=end, days=days, schedules=sorted(system.rules.schedules),
+        )  # fmt: skip
+        return dash.page(body)
+
+    @app.get("/schedules")
+    async def page_schedules() -> Response:
+        dash.principal()
+        first = sorted(system.rules.schedules)
+        if not first:
+            return await page_oncall()
+        return await page_schedule(first[0])
+
+    @app.get("/notifications")
+    async def page_notifications() -> Response:
+        who, csrf = dash.principal()
+        f = {k: request.args.get(k, "") for k in ("user", "method", "status")}
+        if f["status"] and f["status"] not in STATUSES:
+            raise BadRequest(f"status: one of {', '.join(STATUSES)}")
+        if f["method"] and f["method"] not in METHODS:
+            raise BadRequest(f"method: one of {', '.join(METHODS)}")
+        breakers = open_breakers(system)
+        found = []
+        for n in reversed(list(system.state.notifications.by_id.values())):
+            if f["user"] and n.user_id != f["user"]:
+                continue
+            if f["method"] and n.method != f["method"]:
+                continue
+            if f["status"] and n.status != f["status"]:
+                continue
+            found.append(notification_json(n, breakers))
+            if len(found) >= NOTIFICATION_ROWS:
+                break
+        body = dash.render(
+            "notifications.html", who, csrf, rows=found, f=f, users=sorted(system.rules.users),
+            methods=METHODS, statuses=STATUSES, limit=NOTIFICATION_ROWS,
+        )  # fmt: skip
+        return dash.page(body)

@@ -1,0 +1,71 @@
+"""Sign-in by a reverse proxy's header (`auth.proxy_header`, e.g. oauth2-proxy's
+X-Forwarded-Email): believed only from `auth.trusted_proxies`, and a session follows the
+person the proxy names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from pager.config import ConfigError
+
+from ..harness import running_pager
+from .dashboard_helpers import dashboard_config
+
+TRUSTED = "  proxy_header: X-Forwarded-Email\n  trusted_proxies: [127.0.0.1/32]\n"
+UNTRUSTED = "  proxy_header: X-Forwarded-Email\n  trusted_proxies: [10.0.0.1]\n"
+
+
+async def _home(client: httpx.AsyncClient, base: str, header: str | None) -> httpx.Response:
+    headers = {"X-Forwarded-Email": header} if header else {}
+    r = await client.get(f"{base}/", headers=headers)
+    if r.status_code == 303:
+        r = await client.get(f"{base}/login", headers=headers)
+        if r.status_code == 303:
+            r = await client.get(f"{base}/", headers=headers)
+    return r
+
+
+async def test_proxy_header_from_a_trusted_proxy(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        config = dashboard_config(tmp_path / "data", auth_extra=TRUSTED)
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            r = await _home(client, base, "alice@example.com")
+            assert r.status_code == 200 and "alice" in r.text and "(responder)" in r.text
+            # the proxy now names bob (by id): the session follows
+            r = await _home(client, base, "bob")
+            assert r.status_code == 200 and "(viewer)" in r.text
+            # a name that is no configured user signs nobody in
+            async with httpx.AsyncClient() as other:
+                r = await _home(other, base, "mallory@example.com")
+                assert r.status_code == 200 and 'id="password"' in r.text
+
+
+async def test_proxy_header_ignored_from_elsewhere(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        config = dashboard_config(tmp_path / "data", auth_extra=UNTRUSTED)
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            r = await _home(client, run.urls[0], "alice@example.com")
+            assert r.status_code == 200 and 'id="password"' in r.text  # the sign-in form
+            assert "pager_session" not in client.cookies
+
+
+def test_proxy_header_needs_trusted_proxies(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="proxy_header needs trusted_proxies"):
+        dashboard_config(tmp_path, auth_extra="  proxy_header: X-Forwarded-Email\n")
+    with pytest.raises(ConfigError, match="not an IP address"):
+        dashboard_config(tmp_path, auth_extra="  proxy_header: X\n  trusted_proxies: [proxy]\n")
+
+
+def test_password_hash_must_be_argon2id(tmp_path: Path) -> None:
+    from pager.config import load_config_text
+
+    from .dashboard_helpers import HASHES, dashboard_text
+
+    text = dashboard_text(tmp_path).replace(HASHES["alice"], "$2b$12$bcrypthashbcrypthash")
+    with pytest.raises(ConfigError, match="must be an argon2id hash"):
+        load_config_text(text)
