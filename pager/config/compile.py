@@ -4,10 +4,9 @@ actors decide with, built once per load or reload, never changed in place."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from functools import lru_cache
 
 from pager.core import schedule as sched
+from pager.core.oncall_lookup import OncallLookup
 from pager.core.routing import Condition, IntegrationRoute, RoutingRule
 from pager.core.rules import (
     BusinessHours,
@@ -141,15 +140,10 @@ def compile_rules(config: Config) -> RulesBook:
         for u in config.users
     }
 
-    @lru_cache(maxsize=4096)
-    def oncall(schedule_id: str, at: datetime) -> str | None:
-        s = schedules.get(schedule_id)
-        return None if s is None else sched.oncall_at(s, at)
-
     return RulesBook(
         services=services,
         integrations=integrations,
-        oncall=oncall,
+        oncall=OncallLookup(schedules),
         digest=config.digest(),
         users=users,
         schedules=schedules,
