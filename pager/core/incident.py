@@ -35,7 +35,7 @@ from .commands import (
     UpsertGroup,
     UseLink,
 )
-from .decision import Decision
+from .decision import Decision, placeholder_seq
 from .escalation import next_step, step_at_level
 from .events import (
     AlertsUpdated,
@@ -129,14 +129,15 @@ def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Ev
 
 
 def decide_full(
-    incident: Incident | None, command: Command, ctx: Context
+    incident: Incident | None, command: Command, ctx: Context, *, first: int | None = None
 ) -> tuple[list[Event], Incident | None]:
     """The events that `command` produces on `incident` at `ctx.now`, and the incident as
-    they leave it; or a typed refusal.
+    they leave it; or a typed refusal. With `first`, the incident carries placeholder
+    sequence numbers for its events, counted from `first` (see `Decision`).
 
     Raises TransitionRefused (409) when the status does not allow the command, Conflict or
     BadRequest when the command cannot apply to this incident; the incident is unchanged."""
-    d = Decision(incident, ctx)
+    d = Decision(incident, ctx, first)
     if isinstance(command, Open):
         if incident is not None:
             raise Conflict(f"incident {incident.id} exists already")
@@ -145,7 +146,7 @@ def decide_full(
     if incident is None:
         raise BadRequest("no such incident")
     if isinstance(command, UseLink):
-        return _use_link(incident, command, ctx)
+        return _use_link(incident, command, ctx, first)
     verb = verb_of(command)
     target = _check(incident, verb)
     now = ctx.now
@@ -233,10 +234,12 @@ def decide_full(
     return d.events, d.incident
 
 
-def _use_link(incident: Incident, command: UseLink, ctx: Context) -> tuple[list[Event], Incident]:
+def _use_link(
+    incident: Incident, command: UseLink, ctx: Context, first: int | None
+) -> tuple[list[Event], Incident]:
     """The link's command, then `link.used` (even when the command changed nothing, e.g. an
     acknowledgement of an acknowledged incident: the link has been used)."""
-    events, after = decide_full(incident, command.command, ctx)
+    events, after = decide_full(incident, command.command, ctx, first=first)
     assert after is not None
     used = LinkUsed(
         incident_id=incident.id,
@@ -245,7 +248,8 @@ def _use_link(incident: Incident, command: UseLink, ctx: Context) -> tuple[list[
         action=verb_of(command.command),
         expires_at=command.expires_at,
     )
-    return [*events, used], evolve(after, used, 0, ctx.now)
+    seq = 0 if first is None else placeholder_seq(first + len(events))
+    return [*events, used], evolve(after, used, seq, ctx.now)
 
 
 def _escalate(d: Decision, c: Escalate) -> None:
