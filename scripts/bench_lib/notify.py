@@ -13,10 +13,12 @@ clock, so "request sent" and "provider request arrived" are comparable to the mi
   request is written to the moment the stand-in Slack has read pager's `chat.postMessage`
   for it (joined on a tag in the alert's summary, which is the incident's title). Between
   them pager journals the alert (fsync) before its 202, then the notification intent (fsync),
-  then sends. Target: p99 < 10 ms at 100 alerts/s.
-- Alertmanager (when installed): the same open-loop load on `POST /api/v2/alerts`, one alert
-  per request, grouped by a per-alert label with `group_wait: 0s`; from the request to its
-  webhook arriving at a receiver.
+  then sends. Targets: p99 < 10 ms at 100 alerts/s; at 1,000 alerts/s for 10 s (a storm,
+  on pager's one core), every request answered 2xx, the storm's first page out within 1 s of
+  its first alert, and p99 < 1 s.
+- Alertmanager (when installed): the same open-loop loads on `POST /api/v2/alerts`, one
+  alert per request, grouped by a per-alert label with `group_wait: 0s`; from the request to
+  its webhook arriving at a receiver. Its figures are printed beside pager's.
 - Throughput per channel: a burst of alerts for a service whose person is reached by one
   channel (32 connections, as fast as pager takes them), timed from the first alert sent to
   the last provider request arrived. Each channel's `rate_per_second` is set very high, so the
@@ -55,6 +57,10 @@ if str(REPO) not in sys.path:  # tests/standins is importable from the repositor
 
 P99_TARGET = 0.010
 TARGET_RATE = 100
+# The storm (issue 12): 1,000 new alerts a second for 10 s on one core, every one answered
+# 2xx (nothing shed), and the storm's first page out within a second.
+STORM_RATE = 1000
+STORM_FIRST_PAGE = 1.0
 # The VM disks this was built on stall now and then: an fdatasync takes 50 ms to 1 s, several
 # times a minute some hours. No durable design answers within 10 ms while the disk does not,
 # so at the target rate a run during which the disk's own fdatasync took longer than this is
@@ -85,7 +91,7 @@ class Plan:
     def of(cls, quick: bool) -> Plan:
         if quick:
             return cls(((20, 1.0), (100, 1.0), (1000, 0.5)), 1, 5, 50, 20, 8)
-        return cls(((20, 15.0), (100, 10.0), (1000, 5.0)), 4, 20, 2000, 500, 32)
+        return cls(((20, 15.0), (100, 10.0), (STORM_RATE, 10.0)), 4, 20, 2000, 500, 32)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -357,6 +363,8 @@ class Latency:
     server_cpu: float = float("nan")
     accepted_rate: float = 0.0
     shed: list[str] = field(default_factory=list)  # 503s, connections refused: backpressure
+    not_2xx: int = 0  # requests not answered 2xx: shed (503, closed unanswered) or refused
+    first_page: float = float("nan")  # from the first alert sent to the first page arriving
     connections: int = 0
     disk: str = ""
     disk_max: float = float("nan")  # the slowest fdatasync of the disk watcher meanwhile
@@ -370,7 +378,7 @@ async def _open_loop_run(
     arrivals: Callable[[], list[Arrival]],
     tag: str,
     server: Server,
-    drain: float = 10.0,
+    drain: float | None = None,
 ) -> None:
     cpu0 = server.cpu()
     t_cpu = time.perf_counter()
@@ -381,6 +389,7 @@ async def _open_loop_run(
     bad_status = [s for s in sent if s.error is None and not 200 <= s.status < 300]
     bad_status = [s for s in bad_status if s not in busy]
     socket_err = [s for s in sent if s.error is not None]
+    res.not_2xx = len(sent) - len(ok)
     if busy:
         res.shed.append(f"{len(busy):,} answered {sorted({s.status for s in busy})} (busy)")
     if bad_status:
@@ -403,7 +412,9 @@ async def _open_loop_run(
     if acks:
         res.ack_p50, res.ack_p99 = percentile(acks, 50), percentile(acks, 99)
     want = {s.i for s in ok}
-    await _wait_for(lambda: len(_first_by_index(arrivals(), tag)), len(want), drain)
+    # pages of a storm may queue behind each other: a longer wait for the last of them
+    limit = drain if drain is not None else 10.0 + len(want) / 500
+    await _wait_for(lambda: len(_first_by_index(arrivals(), tag)), len(want), limit)
     res.server_cpu = (server.cpu() - cpu0) / (time.perf_counter() - t_cpu)
     first = _first_by_index(arrivals(), tag)
     lat = sorted(first[s.i] - s.at for s in ok if s.i in first)
@@ -414,6 +425,8 @@ async def _open_loop_run(
     if lat:
         res.p50, res.p90 = percentile(lat, 50), percentile(lat, 90)
         res.p99, res.max = percentile(lat, 99), lat[-1]
+    if ok and first:
+        res.first_page = min(first.values()) - min(s.at for s in sent if s.at)
 
 
 # --------------------------------------------------------------------------- measurements
@@ -645,7 +658,20 @@ async def _throughput(
 # --------------------------------------------------------------------------- the section
 
 
-def _latency_row(table: Table, r: Latency, what: str, target: bool) -> None:
+def _p99_target(r: Latency) -> float | None:
+    """pager's p99 target at this rate (Alertmanager runs beside, as a yardstick)."""
+    if r.label != "pager":
+        return None
+    return {TARGET_RATE: P99_TARGET, STORM_RATE: STORM_FIRST_PAGE}.get(r.rate)
+
+
+def _beside(r: Latency | None, what: str) -> str:
+    return f"; Alertmanager at the same rate: {what}" if r is not None and r.ok else ""
+
+
+def _latency_row(table: Table, r: Latency, what: str, am: Latency | None = None) -> None:
+    """The row of one latency run (with `am`, Alertmanager's run at the same rate, beside
+    it), and at the storm's rate the rows of its other targets."""
     label = f"{what} at {r.rate:,} alerts/s: p50 / p99"
     if r.ok == 0:
         table.add(Row(label, "FAILED", error=True, note="; ".join(r.errors)))
@@ -669,16 +695,43 @@ def _latency_row(table: Table, r: Latency, what: str, target: bool) -> None:
     )
     if r.disk:
         note += f"; {r.disk}"
+    note += _beside(am, f"p50 {fmt_ms(am.p50)} / p99 {fmt_ms(am.p99)}" if am else "")
     if r.errors:
         note += "; ERRORS: " + "; ".join(e.splitlines()[0] for e in r.errors)
         table.alarms.append(f"{label}: " + "; ".join(r.errors))
+    target = _p99_target(r)
     table.add(
         Row(
             label,
             f"{fmt_ms(r.p50)} / {fmt_ms(r.p99)}",
-            f"p99 < {P99_TARGET * 1000:g} ms" if target else "-",
-            (r.p99 < P99_TARGET) if target else None,
+            "-" if target is None else f"p99 < {fmt_ms(target)}",
+            None if target is None else r.p99 < target,
             note,
+            error=bool(r.errors),
+        )
+    )
+    if r.rate != STORM_RATE:
+        return
+    mine = r.label == "pager"
+    table.add(
+        Row(
+            "  requests answered 2xx",
+            f"{r.sent - r.not_2xx:,} of {r.sent:,}",
+            "all" if mine else "-",
+            (r.not_2xx == 0) if mine else None,
+            (", ".join(r.shed) if r.shed else "nothing shed")
+            + _beside(am, f"{am.sent - am.not_2xx:,} of {am.sent:,}" if am else ""),
+            error=bool(r.errors),
+        )
+    )
+    table.add(
+        Row(
+            "  the storm's first page: from its first alert sent",
+            fmt_ms(r.first_page),
+            f"< {fmt_ms(STORM_FIRST_PAGE)}" if mine else "-",
+            (r.first_page < STORM_FIRST_PAGE) if mine else None,
+            "the first alert's page at the stand-in Slack"
+            + _beside(am, f"{fmt_ms(am.first_page)} to its first webhook" if am else ""),
             error=bool(r.errors),
         )
     )
@@ -739,28 +792,8 @@ async def _notify_async(
                     continue
                 pager_res.append(r)
                 break
-        for r in pager_res:
-            what = "ingest -> stand-in Slack chat.postMessage"
-            if r.rate == TARGET_RATE and stalled:
-                n = len(stalled) + 1
-                if r.disk_max <= DISK_QUIET:
-                    what += f" (run {n}, the first with a quiet disk)"
-                elif r.disk_max > DISK_QUIET:
-                    what += f" (run {n}; the disk stalled in every run)"
-            _latency_row(table, r, what, r.rate == TARGET_RATE)
-        if stalled:
-            table.notes.append(
-                f"runs at {TARGET_RATE} alerts/s repeated because the disk stalled (the "
-                f"watcher's fdatasync took over {DISK_QUIET * 1000:g} ms at least once): "
-                + "; ".join(
-                    f"run {i}: p50 {fmt_ms(r.p50)} / p99 {fmt_ms(r.p99)} (max {fmt_ms(r.max)}), "
-                    f"{r.ok:,} of {r.sent:,} alerts reached the provider"
-                    + (f", shed {', '.join(r.shed)}" if r.shed else "")
-                    + f", with {r.disk.removeprefix('disk ')}"
-                    for i, r in enumerate(stalled, 1)
-                )
-            )
-        # -- latency, Alertmanager
+        # -- latency, Alertmanager: the same loads, as a yardstick
+        am_res: dict[int, Latency] = {}
         if am is None:
             table.notes.append(
                 "Alertmanager is not installed: no comparison (scripts/setup --test)"
@@ -775,10 +808,33 @@ async def _notify_async(
                     )
                 except (RuntimeError, OSError) as e:
                     r = Latency("alertmanager", rate, errors=[f"could not be measured: {e}"])
-                _latency_row(table, r, "Alertmanager POST /api/v2/alerts -> webhook", False)
+                am_res[rate] = r
             table.notes.append(
                 f"Alertmanager: {version}; route group_by [dedup] (one group per alert), "
                 f"group_wait 0s, webhook receiver on the same lean front; {AM_MEASURED}"
+            )
+        for r in pager_res:
+            what = "ingest -> stand-in Slack chat.postMessage"
+            if r.rate == TARGET_RATE and stalled:
+                n = len(stalled) + 1
+                if r.disk_max <= DISK_QUIET:
+                    what += f" (run {n}, the first with a quiet disk)"
+                elif r.disk_max > DISK_QUIET:
+                    what += f" (run {n}; the disk stalled in every run)"
+            _latency_row(table, r, what, am_res.get(r.rate))
+            if r.rate in am_res:
+                _latency_row(table, am_res[r.rate], "Alertmanager POST /api/v2/alerts -> webhook")
+        if stalled:
+            table.notes.append(
+                f"runs at {TARGET_RATE} alerts/s repeated because the disk stalled (the "
+                f"watcher's fdatasync took over {DISK_QUIET * 1000:g} ms at least once): "
+                + "; ".join(
+                    f"run {i}: p50 {fmt_ms(r.p50)} / p99 {fmt_ms(r.p99)} (max {fmt_ms(r.max)}), "
+                    f"{r.ok:,} of {r.sent:,} alerts reached the provider"
+                    + (f", shed {', '.join(r.shed)}" if r.shed else "")
+                    + f", with {r.disk.removeprefix('disk ')}"
+                    for i, r in enumerate(stalled, 1)
+                )
             )
         # -- throughput per channel
         mail_folder = scratch / "smtp"
