@@ -90,7 +90,11 @@ class System:
         # an alert storm (py-spy, `scripts/bench ingest`).
         try:
             with trio.CancelScope(deadline=trio.current_time() + self.request_timeout) as scope:
-                await self.router_inbox.send(msg)
+                router = self.router
+                # routed at once, or (not running yet, a full mailbox) through the inbox;
+                # see pager/actors/router.py
+                if router is None or not router.running or not router.take(msg):
+                    await self.router_inbox.send(msg)
                 return await msg.reply.wait()
         except trio.BrokenResourceError:
             raise Unavailable("pager is shutting down") from None
