@@ -12,6 +12,7 @@ link); an answer from anyone else never reaches `perform`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,11 +45,13 @@ _DONE = {
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What came of an answer: `done` when the action was taken now, `text` one sentence
-    for the person, `incident` as it stands afterwards (None when there is none)."""
+    for the person, `incident` as it stands afterwards (None when there is none);
+    `replayed` when the request had been acted on already (see `perform`'s `claim`)."""
 
     done: bool
     text: str
     incident: Incident | None = None
+    replayed: bool = False
 
 
 def user_with_contact(rules: RulesBook, method: str, address: str) -> str | None:
@@ -100,10 +103,14 @@ async def perform(
     via: str,
     snooze: timedelta | None = None,
     link: LinkClaims | None = None,
+    claim: Callable[[], Awaitable[bool]] | None = None,
 ) -> Answer:
     """Perform `action` (acknowledge, resolve, snooze for `snooze`, escalate to the next
     level) on `incident_id` as `user_id` via `via`; with `link`, as that signed link's one
-    use. Never raises PagerError: every outcome is an Answer."""
+    use. `claim` is awaited just before pager acts (not when there is nothing to do): it
+    journals the request's id so that a replay of it acts on nothing, and says False when
+    the request was acted on already. Never raises PagerError: every outcome is an Answer
+    (LogUnavailable from `claim` propagates: nothing was done)."""
     rules = system.current_rules()
     user = rules.users.get(user_id)
     name = (user.name or user.id) if user is not None else user_id
@@ -146,6 +153,8 @@ async def perform(
     if link is not None:
         assert isinstance(command, Acknowledge | Resolve | Escalate)
         command = UseLink(link_id=link.link_id, expires_at=link.expires_at, command=command)
+    if claim is not None and not await claim():
+        return Answer(False, "This answer was received already.", current, replayed=True)
     try:
         outcome = await system.submit(Act(incident_id, command))
     except TransitionRefused:

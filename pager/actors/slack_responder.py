@@ -14,6 +14,7 @@ the host of `channels.slack.api_url` (a stand-in in tests); it carries no creden
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -45,7 +46,8 @@ TIMEOUT = 10.0
 @dataclass(frozen=True, slots=True)
 class SlackPress:
     """One verified button press (or menu choice): Slack user `slack_user`, who is pager user
-    `user_id` (None: nobody pager knows), asks for `action` on `incident_id`."""
+    `user_id` (None: nobody pager knows), asks for `action` on `incident_id`. `claim`
+    journals the request's id just before pager acts (see `interactions.perform`)."""
 
     slack_user: str
     user_id: str | None
@@ -53,6 +55,7 @@ class SlackPress:
     action: str
     snooze: timedelta | None = None
     response_url: str | None = None
+    claim: Callable[[], Awaitable[bool]] | None = None
 
 
 class SlackResponder:
@@ -109,6 +112,7 @@ class SlackResponder:
                     action=press.action,
                     via="slack",
                     snooze=press.snooze,
+                    claim=press.claim,
                 )
             await self._respond(client, press, answer)
         except Exception:  # a bug here must cost this answer, not pager

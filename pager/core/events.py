@@ -46,6 +46,7 @@ __all__ = [
     "IncidentResolved",
     "IncidentSnoozed",
     "IncidentUnacknowledged",
+    "InteractionReceived",
     "LinkUsed",
     "MaintenanceEnded",
     "MaintenanceStarted",
@@ -362,4 +363,5 @@ from .events_heartbeat import (  # noqa: E402
     HeartbeatPinged,
     HeartbeatRearmed,
 )
+from .events_interaction import InteractionReceived  # noqa: E402
 from .events_schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved  # noqa: E402

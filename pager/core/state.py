@@ -32,6 +32,7 @@ from .events import (
     IncidentEvent,
     IncidentOpened,
     IncidentResolved,
+    InteractionReceived,
     LinkUsed,
     MaintenanceEnded,
     MaintenanceStarted,
@@ -99,6 +100,8 @@ class SystemState:
         self.api_heartbeats: dict[str, HeartbeatSpec] = {}  # heartbeats made through the API
         self.overrides: dict[str, ApiOverride] = {}  # schedule overrides made through the API
         self.calendar_generations: dict[str, int] = {}  # feed -> its token generation (0 if none)
+        # signed provider requests acted on (interaction.received): "provider:id" -> expiry
+        self.seen_requests: dict[str, datetime] = {}
 
     # ------------------------------------------------------------------ fold
 
@@ -161,6 +164,8 @@ class SystemState:
             self.opted_out[(event.method, event.address)] = event.user_id
             if event.message_sid:
                 self.opt_message_sids.add(event.message_sid)
+        elif isinstance(event, InteractionReceived):
+            self.seen_requests[event.key] = event.expires_at
         elif isinstance(event, ContactOptedIn):
             self.opted_out.pop((event.method, event.address), None)
             if event.message_sid:
@@ -205,6 +210,12 @@ class SystemState:
     def link_used(self, link_id: str) -> bool:
         return link_id in self.used_links
 
+    def request_seen(self, key: str, now: datetime) -> bool:
+        """Whether the provider request `key` ("provider:id") was acted on already (and is
+        still remembered at `now`)."""
+        expires = self.seen_requests.get(key)
+        return expires is not None and expires > now
+
     def is_opted_out(self, method: str, address: str) -> bool:
         return (method, address) in self.opted_out
 
@@ -248,6 +259,9 @@ class SystemState:
         for link_id, expires in list(self.used_links.items()):
             if expires < resolved_before:  # refused as expired from now on anyway
                 del self.used_links[link_id]
+        for key, expires in list(self.seen_requests.items()):
+            if expires < resolved_before:
+                del self.seen_requests[key]
         return len(done)
 
     def materialize(self, inc: Incident, notifications: list[Notification]) -> None:
@@ -306,6 +320,11 @@ class SystemState:
                 [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
             ],
             "calendar_generations": dict(self.calendar_generations),
+            "seen_requests": [
+                [key, expires]
+                for key, expires in self.seen_requests.items()
+                if self.last_ts is None or expires > self.last_ts
+            ],
         }
 
     @classmethod
@@ -364,6 +383,8 @@ class SystemState:
                 oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by
             )
         s.calendar_generations.update(data.get("calendar_generations", {}))
+        for key, expires in data.get("seen_requests", ()):
+            s.seen_requests[key] = datetime.fromisoformat(expires)
         codes = sorted(
             [(r.number, r.short_code, r.id) for r in s.archive.values()]
             + [(i.number, i.short_code, i.id) for i in s.incidents.values()]

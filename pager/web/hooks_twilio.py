@@ -7,7 +7,9 @@ delivery receipts of texts and calls.
 - `POST /hooks/twilio/voice/{notification_id}/gather`: the key pressed, by the person the
   call was for (the notification's user): 4 acknowledges, 6 resolves, 5 escalates to the
   next level, `*` repeats, any other key repeats the menu. No key (the gather timed out) and
-  an answering machine never act; a call acts once.
+  an answering machine never act; a call acts once (its CallSid is journaled as
+  `interaction.received` before pager acts, so a replayed answer is refused after a restart
+  too).
 - `POST /hooks/twilio/status`: receipts (`MessageSid`/`MessageStatus`,
   `CallSid`/`CallStatus`). A final one is journaled as `notification.delivered`; a page
   that was not delivered (failed, undelivered, busy, no-answer) makes the incident try the
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from datetime import timedelta
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -42,7 +45,7 @@ from pager.transports.twilio_voice import (
     voice_text,
 )
 
-from .seen import RecentlySeen
+from .seen import ReplayGuard
 from .signatures import form_fields, twilio_verified
 
 __all__ = ["FAILED", "FINAL", "KEYS", "forbidden", "register", "twiml", "verified_form"]
@@ -57,7 +60,7 @@ FINAL = frozenset(
 FAILED = frozenset({"failed", "undelivered", "busy", "no-answer"})
 
 KEYS = {"4": "acknowledge", "6": "resolve", "5": "escalate"}
-ONE_ANSWER_PER_CALL = 3600.0  # seconds a call's answer is remembered
+ONE_ANSWER_PER_CALL = timedelta(days=30)  # Twilio's signatures do not expire
 
 TWIML = "application/xml"
 
@@ -93,7 +96,7 @@ async def verified_form(system: System) -> dict[str, str] | None:
 
 def register(app: QuartTrio, system: System) -> None:
     receiving: set[str] = set()  # receipts being journaled: a duplicate waits for nothing
-    answered_calls = RecentlySeen(ONE_ANSWER_PER_CALL)
+    answered_calls = ReplayGuard(system, "twilio", ONE_ANSWER_PER_CALL)
 
     def message_for(notification_id: str) -> Message | None:
         """The call's message as the delivery actor built it (the incident as it is now)."""
@@ -147,11 +150,18 @@ def register(app: QuartTrio, system: System) -> None:
         if n.user_id not in system.current_rules().users:
             log.warning("voice %s of %s refused: %s is not a pager user", action, n.id, n.user_id)
             return twiml(goodbye_twiml("This call was for someone who is no longer a pager user."))
-        if not answered_calls.first_time(call_sid or n.id, system.clock.now().timestamp()):
+        if answered_calls.seen(f"gather:{call_sid}"):
             return twiml(goodbye_twiml("Your answer was received already."))
         answer = await perform(
-            system, user_id=n.user_id, incident_id=n.incident_id, action=action, via="voice"
+            system,
+            user_id=n.user_id,
+            incident_id=n.incident_id,
+            action=action,
+            via="voice",
+            claim=lambda: answered_calls.first_time(f"gather:{call_sid}"),
         )
+        if answer.replayed:
+            return twiml(goodbye_twiml("Your answer was received already."))
         if answer.done and answer.incident is not None:
             inc = answer.incident
             said = f"Thank you. Incident number {inc.number} is {inc.status.value}"

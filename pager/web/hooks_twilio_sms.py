@@ -14,13 +14,15 @@ The text (`Body`) is read by `pager.core.replies`:
 - HELP, or anything else: how to answer.
 
 The answer is TwiML (`MessagingResponse`): one text saying what was done or what was not
-understood — none to a number that opted out. A message is acted on once (by its
-`MessageSid`), however often it is delivered.
+understood — none to a number that opted out. A message is acted on once, however often it
+is delivered or replayed, before and after a restart: before an action its `MessageSid` is
+journaled (`interaction.received`), and a STOP or START carries it in its own event.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from quart import Response
 from quart_trio import QuartTrio
@@ -33,13 +35,14 @@ from pager.core.replies import HELP_TEXT, parse_reply
 from pager.core.text import xml_text
 
 from .hooks_twilio import forbidden, twiml, verified_form
-from .seen import RecentlySeen
+from .seen import ReplayGuard
 
 __all__ = ["masked", "register"]
 
 log = logging.getLogger("pager.web.twilio")
 
-SEEN_FOR = 24 * 3600.0  # seconds a message sid is remembered
+# Twilio's signatures do not expire: a message sid is remembered this long
+SEEN_FOR = timedelta(days=30)
 
 
 def reply(text: str | None) -> Response:
@@ -55,7 +58,7 @@ def masked(number: str) -> str:
 
 
 def register(app: QuartTrio, system: System) -> None:
-    seen = RecentlySeen(SEEN_FOR)
+    seen = ReplayGuard(system, "twilio", SEEN_FOR)
 
     @app.post("/hooks/twilio/sms")
     async def twilio_sms() -> Response:
@@ -68,8 +71,8 @@ def register(app: QuartTrio, system: System) -> None:
             log.warning("a text from %s refused: not a pager user's number", masked(sender))
             return reply(None)
         sid = form.get("MessageSid") or form.get("SmsSid") or ""
-        if sid and not seen.first_time(sid, system.clock.now().timestamp()):
-            return reply(None)  # delivered again: acted on already
+        if sid and seen.seen(sid):
+            return reply(None)  # delivered again or replayed: acted on already
         body = form.get("Body", "")
         parsed = parse_reply(body)
         if sid and sid in system.state.opt_message_sids:
@@ -129,6 +132,9 @@ def register(app: QuartTrio, system: System) -> None:
                     incident_id=incident_id,
                     action=parsed.action,
                     via="sms",
+                    claim=(lambda: seen.first_time(sid)) if sid else None,
                 )
+                if answer.replayed:
+                    return reply(None)  # the same text twice at once: answered once
                 text = "pager: " + answer.text
         return reply(None if opted_out else text)
