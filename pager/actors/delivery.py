@@ -34,6 +34,7 @@ from pager.core.events import (
 from pager.core.model import Status
 from pager.core.notifications import Notification
 from pager.core.ratelimit import RateLimiter
+from pager.core.reach import DEFAULT_ATTEMPT_LIMIT, falls_back_now
 from pager.core.state import SystemState
 from pager.errors import LogUnavailable
 from pager.replay.history import ensure_incident
@@ -55,6 +56,11 @@ log = logging.getLogger("pager.delivery")
 
 Fallback = Callable[[str, str, str], Awaitable[None]]  # (incident_id, user_id, notification_id)
 MessageFactory = Callable[[Notification, int], Message | None]
+AttemptLimit = Callable[[Notification], int]  # attempts after which it counts as failed
+
+
+def _default_limit(n: Notification) -> int:
+    return DEFAULT_ATTEMPT_LIMIT
 
 
 class DeliveryActor:
@@ -73,6 +79,7 @@ class DeliveryActor:
         concurrency: int = 16,
         breaker: CircuitBreaker | None = None,
         rand: Callable[[], float] = random.random,
+        attempt_limit: AttemptLimit = _default_limit,
     ) -> None:
         self.transport = transport
         self.method = transport.method
@@ -88,6 +95,7 @@ class DeliveryActor:
         self.breaker = breaker or CircuitBreaker()
         self.rate = RateLimiter()
         self.rand = rand
+        self.attempt_limit = attempt_limit
         self._fresh: list[str] = []  # intents journaled since the last look
         self._rescan = True  # look at the whole pending set (at start-up)
         self._active: set[str] = set()
@@ -307,11 +315,17 @@ class DeliveryActor:
         )
         if final:
             self.failed += 1
-            if n.kind == "page" and n.user_id is not None:
-                try:
-                    await self.fallback(n.incident_id, n.user_id, n.id)
-                except Exception as err:  # the incident may be gone or busy: escalation goes on
-                    log.warning("fallback for %s not requested: %s", n.id, err)
+        # failed for good, or tried as often as the policy allows before moving on: the
+        # person's next contact method now (once per notification)
+        if (
+            n.kind == "page"
+            and n.user_id is not None
+            and falls_back_now(attempt, final, self.attempt_limit(n))
+        ):
+            try:
+                await self.fallback(n.incident_id, n.user_id, n.id)
+            except Exception as err:  # the incident may be gone or busy: escalation goes on
+                log.warning("fallback for %s not requested: %s", n.id, err)
         return not final
 
     async def _record(self, event: Event) -> None:

@@ -12,6 +12,7 @@ import trio
 from pager.clock import WallClock
 from pager.core.events import NotificationRequested
 from pager.core.notifications import Notification
+from pager.core.reach import attempt_limit
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
 from pager.store.base import Record
@@ -60,6 +61,7 @@ class Dispatcher:
                 timeout=(timeouts or {}).get(method, 10.0),
                 # the channel's configured rate, else what the provider is known to allow
                 rate_per_second=(rates or {}).get(method) or transport.default_rate,
+                attempt_limit=self.attempt_limit,
             )
         journal.log.add_commit_hook(self._committed)
 
@@ -77,6 +79,10 @@ class Dispatcher:
             for actor in self.actors.values():
                 await nursery.start(actor.run)
             task_status.started(self)
+
+    def attempt_limit(self, n: Notification) -> int:
+        """After how many failed attempts `n` counts as failed (its incident's policy)."""
+        return attempt_limit(self.rules(), self.state.incidents.get(n.incident_id))
 
     def make_message(self, n: Notification, attempt: int) -> Message | None:
         inc = self.state.incidents.get(n.incident_id)

@@ -25,10 +25,10 @@ from hypercorn.config import Config as HypercornConfig
 
 from pager.clock import SystemClock, WallClock
 from pager.config.compile import compile_rules
-from pager.core.commands import Fallback
 from pager.core.events import ConfigApplied
 from pager.core.links import page_links
 from pager.core.notifications import Notification
+from pager.core.reach import fallback_for
 from pager.replay.load import LoadReport, load_state
 from pager.replay.ratelimit import recent_records, warm_limiter, window
 from pager.store.base import EventLog
@@ -212,8 +212,12 @@ def _dispatcher(
     system: System, config: Any, transports: dict[str, Transport] | None = None
 ) -> Dispatcher:
     async def fallback(incident_id: str, user_id: str, notification_id: str) -> None:
+        inc = system.state.incidents.get(incident_id)
+        if inc is None:
+            return
+        book, rules = system.state.notifications, system.current_rules()
         await system.submit(
-            Act(incident_id, Fallback(user_id=user_id, notification_id=notification_id))
+            Act(incident_id, fallback_for(book, rules, inc, user_id, notification_id))
         )
 
     def links(n: Notification) -> dict[str, str]:  # read at each send: a reload may change them

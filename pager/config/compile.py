@@ -70,6 +70,8 @@ def compile_rules(config: Config) -> RulesBook:
                 for lv in p.levels
             ),
             repeat=p.repeat,
+            escalate_when_unreachable=p.escalate_when_unreachable,
+            unreachable_after_attempts=p.unreachable_after_attempts,
         )
     services: dict[str, ServiceRules] = {}
     integrations: dict[tuple[str, str], IntegrationRoute] = {}

@@ -59,6 +59,7 @@ __all__ = [
     "OverrideAdded",
     "OverrideRemoved",
     "PagingDeferred",
+    "PersonUnreachable",
     "UserPaged",
     "decode",
     "encode",
@@ -364,4 +365,5 @@ from .events_heartbeat import (  # noqa: E402
     HeartbeatRearmed,
 )
 from .events_interaction import InteractionReceived  # noqa: E402
+from .events_reach import PersonUnreachable  # noqa: E402
 from .events_schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved  # noqa: E402

@@ -44,9 +44,15 @@ class LevelRules:
 
 @dataclass(frozen=True, slots=True)
 class PolicyRules:
+    """`escalate_when_unreachable`: a paged person nobody could reach moves the incident to
+    the next level at once. A notification that failed `unreachable_after_attempts` times
+    counts as failed (its retries go on)."""
+
     id: str
     levels: tuple[LevelRules, ...]
     repeat: int = 0
+    escalate_when_unreachable: bool = True
+    unreachable_after_attempts: int = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,8 @@ from quart_trio import QuartTrio
 from pager.actors.interactions import perform
 from pager.actors.messages import Act
 from pager.actors.system import System
-from pager.core.commands import Fallback
 from pager.core.events import NotificationDelivered
+from pager.core.reach import fallback_for
 from pager.errors import PagerError
 from pager.transports.base import Message
 from pager.transports.twilio_voice import (
@@ -199,10 +199,12 @@ def register(app: QuartTrio, system: System) -> None:
             )
         finally:
             receiving.discard(n.id)
-        if status in FAILED and n.kind == "page" and n.user_id is not None:
+        inc = system.state.incidents.get(n.incident_id)
+        if status in FAILED and n.kind == "page" and n.user_id is not None and inc is not None:
+            book, rules = system.state.notifications, system.current_rules()
             try:
                 await system.submit(
-                    Act(n.incident_id, Fallback(user_id=n.user_id, notification_id=n.id))
+                    Act(n.incident_id, fallback_for(book, rules, inc, n.user_id, n.id))
                 )
             except PagerError as e:  # resolved meanwhile, busy: the escalation goes on
                 log.info("no fallback after %s of %s: %s", status, n.id, e)

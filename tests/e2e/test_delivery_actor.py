@@ -72,9 +72,12 @@ def transports(*scripted: Scripted) -> dict[str, Transport]:
 
 @asynccontextmanager
 async def pager(
-    *scripted: Scripted, log: MemoryLog | None = None, clock: TrioWallClock | None = None
+    *scripted: Scripted,
+    log: MemoryLog | None = None,
+    clock: TrioWallClock | None = None,
+    policy: str = "",
 ) -> AsyncIterator[Running]:
-    config = delivery_config()
+    config = delivery_config(policy=policy)
     async with running(
         config,
         event_log=log or MemoryLog(),
@@ -102,7 +105,8 @@ async def test_backoff_grows_with_jitter_within_its_bounds(
 ) -> None:
     slack = Scripted("slack", *[ProviderUnreachable("down")] * 4)
     with trio.fail_after(VIRTUAL_DEADLINE):
-        async with pager(slack) as run:
+        # (after 3 failed attempts alice's other methods would be tried: not here)
+        async with pager(slack, policy="    unreachable_after_attempts: 10\n") as run:
             t0 = trio.current_time()
             await trigger(run)
             await trio.sleep(60)
