@@ -25,8 +25,9 @@ from hypercorn.config import Config as HypercornConfig
 
 from pager.clock import SystemClock, WallClock
 from pager.config.compile import compile_rules
+from pager.core.bundles import Bundle
 from pager.core.events import ConfigApplied
-from pager.core.links import page_links
+from pager.core.links import bundle_links, page_links
 from pager.core.notifications import Notification
 from pager.core.reach import fallback_for
 from pager.replay.load import LoadReport, load_state
@@ -224,6 +225,12 @@ def _dispatcher(
         cfg = system.config
         return page_links(cfg.auth.link_secret, str(cfg.server.public_url or ""), n)
 
+    def links_of_bundle(b: Bundle) -> dict[str, str]:
+        cfg = system.config
+        public_url = str(cfg.server.public_url or "")
+        secret = cfg.auth.link_secret
+        return bundle_links(secret, public_url, b.user_id, b.id, b.method, b.requested_at)
+
     timeouts: dict[str, float] = {}
     rates: dict[str, float | None] = {}
     for method in METHODS:
@@ -242,6 +249,7 @@ def _dispatcher(
         fallback=fallback,
         public_url=str(config.server.public_url or ""),
         links=links,
+        bundle_links=links_of_bundle,
         timeouts=timeouts,
         rates=rates,
     )

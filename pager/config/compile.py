@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from pager.core import schedule as sched
+from pager.core.bundling import BundlePolicy, Throttle
 from pager.core.routing import Condition, IntegrationRoute, RoutingRule
 from pager.core.rules import (
     BusinessHours,
@@ -148,7 +149,19 @@ def compile_rules(config: Config) -> RulesBook:
         s = schedules.get(schedule_id)
         return None if s is None else sched.oncall_at(s, at)
 
+    b = config.bundling
+    bundling = BundlePolicy(
+        after=b.after,
+        window=b.window,
+        titles=b.titles,
+        throttles={
+            method: tuple(Throttle(r.count, r.per) for r in rules)
+            for method, rules in b.throttle
+            if rules
+        },
+    )
     return RulesBook(
+        bundling=bundling,
         services=services,
         integrations=integrations,
         oncall=oncall,

@@ -56,6 +56,7 @@ __all__ = [
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
+    "NotificationsBundled",
     "OverrideAdded",
     "OverrideRemoved",
     "PagingDeferred",
@@ -346,6 +347,7 @@ class ConfigApplied(Event):
 
 # What delivery and the interactions journal lives in its own module; importing it here
 # registers those events too, so this module stays the whole vocabulary.
+from .events_bundle import NotificationsBundled  # noqa: E402
 from .events_delivery import (  # noqa: E402
     ContactOptedIn,
     ContactOptedOut,

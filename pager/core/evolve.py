@@ -303,7 +303,9 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
                 text = f"Status update ({event.topic}) to {event.method}"
         case NotificationSent():
             text = f"Notification {event.notification_id} sent (attempt {event.attempt})"
-            if (
+            if event.bundle_id is not None:
+                text += f" in bundle {event.bundle_id}"
+            elif (
                 event.method in EDITABLE
                 and event.provider_id
                 and event.notification_id not in inc.messages

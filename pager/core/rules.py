@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .bundling import BundlePolicy
 from .routing import IntegrationRoute
 from .schedule import Schedule
 from .schedule_rotation import local_to_utc
@@ -185,6 +186,7 @@ class RulesBook:
     users: Mapping[str, UserRules] = field(default_factory=dict)
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     policies: Mapping[str, PolicyRules] = field(default_factory=dict)
+    bundling: BundlePolicy = field(default_factory=BundlePolicy)
 
     def service(self, service_id: str) -> ServiceRules:
         svc = self.services.get(service_id)

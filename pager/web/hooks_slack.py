@@ -36,6 +36,7 @@ log = logging.getLogger("pager.web.slack")
 
 ACTION_IDS = {
     "ack": "acknowledge",
+    "ack_all": "acknowledge_all",  # a bundle's button: its value is the bundle id
     "resolve": "resolve",
     "escalate": "escalate",
     "snooze": "snooze",

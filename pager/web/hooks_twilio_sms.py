@@ -28,7 +28,7 @@ from quart import Response
 from quart_trio import QuartTrio
 from twilio.twiml.messaging_response import MessagingResponse
 
-from pager.actors.interactions import perform, user_with_contact
+from pager.actors.interactions import perform, perform_all, user_with_contact
 from pager.actors.system import System
 from pager.core.events import ContactOptedIn, ContactOptedOut
 from pager.core.replies import HELP_TEXT, parse_reply
@@ -116,6 +116,21 @@ def register(app: QuartTrio, system: System) -> None:
             text = HELP_TEXT
         elif parsed.kind != "action" or parsed.action is None:
             text = f"{parsed.problem} {HELP_TEXT}"
+        elif parsed.all:
+            paged = state.notifications.reached(user_id)
+            if not paged:
+                text = f"pager has paged you about nothing to answer. {HELP_TEXT}"
+            else:
+                answer = await perform_all(
+                    system,
+                    user_id=user_id,
+                    incident_ids=paged,
+                    via="sms",
+                    claim=(lambda: seen.first_time(sid)) if sid else None,
+                )
+                if answer.replayed:
+                    return reply(None)
+                text = "pager: " + answer.text
         else:
             if parsed.code is not None:
                 incident_id = state.by_code.get(parsed.code)

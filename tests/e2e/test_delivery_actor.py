@@ -76,8 +76,9 @@ async def pager(
     log: MemoryLog | None = None,
     clock: TrioWallClock | None = None,
     policy: str = "",
+    extra: str = "",
 ) -> AsyncIterator[Running]:
-    config = delivery_config(policy=policy)
+    config = delivery_config(policy=policy, extra=extra)
     async with running(
         config,
         event_log=log or MemoryLog(),
@@ -163,10 +164,11 @@ def circuit_gauge(run: Running) -> dict[str, float]:
 async def test_circuit_breaker_opens_after_five_failures_and_holds_attempts(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    # five incidents, each paging alice by Slack at once: five failures in a row
+    # five incidents, each paging alice by Slack at once: five failures in a row (one
+    # message each: bundling would make one message of pages due together)
     slack = Scripted("slack", *[ProviderUnreachable("down")] * 5)
     with trio.fail_after(VIRTUAL_DEADLINE):
-        async with pager(slack) as run:
+        async with pager(slack, extra="bundling: {after: 100}\n") as run:
             t0 = trio.current_time()
             for i in range(5):
                 await trigger(run, f"k{i}")
