@@ -16,8 +16,7 @@ URL), `alert_links` (`[{"href", "text"}]` from the alerts), `public_url`; and fo
 (`[{"name", "count"}]`, most first), `incidents` (each `{"id", "number", "short_code",
 "title", "severity", "service", "url", "links"}`: the first 100; `unlisted` counts the
 rest), `first` (the first `bundling.titles` of them) and `more` (how many are not in
-`first`). The bundle's parts (`bundle_text`, ...) are
-built in.
+`first`). The bundle's parts (`bundle_text`, `bundle_say`, ...) are replaceable too.
 """
 
 from __future__ import annotations

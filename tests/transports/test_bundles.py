@@ -129,3 +129,13 @@ async def test_the_console_prints_one_line() -> None:
     line = out.getvalue()
     assert line.startswith("[bundle] Alice Example: 8 incidents (6 Checkout API, 2 Payments)")
     assert "3 more (bundle b3)" in line
+
+
+def test_a_configured_bundle_template_is_used_and_a_failing_one_falls_back() -> None:
+    from pager.config.models_channels import SmsTemplates, Templates
+
+    m = bundle_message("sms", 12)
+    mine = Templates(sms=SmsTemplates(bundle_text="{{ bundle.count }} down, reply 4 ALL"))
+    assert sms_text(Renderer(mine), m) == "12 down, reply 4 ALL"
+    broken = Templates(sms=SmsTemplates(bundle_text="{{ bundle.nope.deeper }}"))
+    assert sms_text(Renderer(broken), m).startswith("[pager] 12 incidents for you (")
