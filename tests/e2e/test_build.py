@@ -2,7 +2,8 @@
 environment: built once per test session (about a minute on an idle machine, marked
 `build`; `-m "not build"` leaves it out), then run from a folder of its own with PATH
 holding only /usr/bin and /bin: --version, the demo (/healthz, an alert in, the REST
-client, the dashboard's static files, a clean stop), replay, check-config."""
+client, the dashboard's static files, a clean stop), replay, check-config with time zones
+from the bundled tzdata."""
 
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ import trio
 from .service import PagerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
+TZ_CONFIG = """
+users: [{id: alice, timezone: Pacific/Chatham, notification_rules: [{after: 0m, via: console}]}]
+schedules:
+  - id: primary
+    timezone: Pacific/Chatham
+    layers: [{name: w, users: [alice], rotation: {every: 1w, handoff: "monday 09:00", start: 2026-01-05}}]
+escalation_policies: [{id: p, levels: [{targets: [{schedule: primary}], escalate_after: 5m}]}]
+services: [{id: s, escalation_policy: p, integrations: [{type: generic, key: gen-s}]}]
+channels: {console: {}}
+"""
 pytestmark = pytest.mark.build
 
 
@@ -68,6 +79,13 @@ def test_the_file_is_one_executable_without_a_venv(binary: Path, tmp_path: Path)
     (tmp_path / "pager.yaml").write_text(demo.stdout)
     checked = run(binary, "check-config", "pager.yaml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # time zones from the bundled tzdata: none from the system (PYTHONTZPATH leads nowhere)
+    (tmp_path / "tz.yaml").write_text(TZ_CONFIG)
+    tz = run(binary, "check-config", "tz.yaml", cwd=tmp_path, env={"PYTHONTZPATH": "/nowhere"})
+    assert (tz.returncode, tz.stdout) == (0, "tz.yaml: valid\n"), tz.stdout + tz.stderr
+    (tmp_path / "tz.yaml").write_text(TZ_CONFIG.replace("Pacific/Chatham", "Pacific/Chathm"))
+    tz = run(binary, "check-config", "tz.yaml", cwd=tmp_path, env={"PYTHONTZPATH": "/nowhere"})
+    assert "unknown time zone 'Pacific/Chathm' (did you mean 'Pacific/Chatham'?)" in tz.stdout
     hashed = run(binary, "hash-password", cwd=tmp_path, input="correct horse battery\n")
     assert hashed.stdout.startswith("$argon2id$"), hashed.stderr  # argon2's cffi binding inside
 
