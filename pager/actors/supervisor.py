@@ -48,6 +48,7 @@ from .dispatcher import Dispatcher
 from .heartbeats import Heartbeats
 from .journal import Journal
 from .messages import Act, RouterMessage
+from .retention import Retention
 from .router import Router
 from .slack_responder import SlackResponder
 from .snapshotter import Snapshotter
@@ -188,6 +189,15 @@ async def run_pager(
                 if manage_gc:
                     await core.start(run_collector)
                 await core.start(snapshotter.run)
+                system.retention = await core.start(
+                    Retention(
+                        event_log,
+                        state,
+                        clock,
+                        keep=jcfg.retention,
+                        delete=jcfg.retention_mode == "delete",
+                    ).run
+                )
                 if serve_edges:
                     await _run_edges(system, shutdown, report, task_status)
                 else:
