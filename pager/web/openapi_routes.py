@@ -180,6 +180,8 @@ OPS: tuple[Op, ...] = (
            enum=list(NOTIFICATION_STATUSES)),
         _q("limit", "1 to 1000, default 200", type="integer", minimum=1, maximum=1000))),
     _api("GET", "/api/v1/notifications/{nid}", "One notification", "incidents"),
+    _api("GET", "/api/v1/bundles/{bundle_id}", "One bundle: the pages one message carried",
+         "incidents"),
     # ------------------------------------------------------------ people and schedules
     _api("GET", "/api/v1/users", "Users (no contact addresses)", "directory"),
     _api("GET", "/api/v1/services", "Services (no integration keys)", "directory"),
