@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from pager.core import schedule as sched
+from pager.core.bundling import BundlePolicy, Throttle
 from pager.core.oncall_lookup import OncallLookup
 from pager.core.routing import Condition, IntegrationRoute, RoutingRule
 from pager.core.rules import (
@@ -69,6 +70,8 @@ def compile_rules(config: Config) -> RulesBook:
                 for lv in p.levels
             ),
             repeat=p.repeat,
+            escalate_when_unreachable=p.escalate_when_unreachable,
+            unreachable_after_attempts=p.unreachable_after_attempts,
         )
     services: dict[str, ServiceRules] = {}
     integrations: dict[tuple[str, str], IntegrationRoute] = {}
@@ -140,7 +143,19 @@ def compile_rules(config: Config) -> RulesBook:
         for u in config.users
     }
 
+    b = config.bundling
+    bundling = BundlePolicy(
+        after=b.after,
+        window=b.window,
+        titles=b.titles,
+        throttles={
+            method: tuple(Throttle(r.count, r.per) for r in rules)
+            for method, rules in b.throttle
+            if rules
+        },
+    )
     return RulesBook(
+        bundling=bundling,
         services=services,
         integrations=integrations,
         oncall=OncallLookup(schedules),

@@ -6,10 +6,11 @@ loader, and `pager replay --verify`) against what the soak process saw.
   got no answer because pager died under it may or may not have been journaled);
 - every acknowledgement answered 2xx held: the incident is acknowledged;
 - no page was lost: every incident asked for its two pages (alice by webhook, bob by
-  Slack), and each page is sent (and reached its stand-in) or was cancelled because the
-  incident was acknowledged first;
-- none was sent more than once per crash: two arrivals of one page at a stand-in have a
-  SIGKILL between them (at-least-once delivery across a crash, never twice otherwise).
+  Slack), and each page is sent and reached its stand-in (alone, or in the bundle that
+  carried it in storm mode) or was cancelled because the incident was acknowledged first;
+- none was sent more than once per crash: two arrivals of one message (a page or a bundle)
+  at a stand-in have a SIGKILL between them (at-least-once delivery across a crash, never
+  twice otherwise).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from bench_lib.disk import percentile
 from bench_lib.table import Row, Table
 
+from pager.core.notifications import Notification
 from pager.replay.load import load_state
 from pager.store.jsonl import JsonlLog
 
@@ -137,35 +139,42 @@ def check(
         )
     )
 
-    # -- pages
+    # -- pages, alone or in bundles
     pages = [n for n in state.notifications.by_id.values() if n.kind == "page"]
     per_incident: dict[str, set[str]] = {}
     for n in pages:
         per_incident.setdefault(n.incident_id, set()).add(n.method)
     unasked = [iid for iid in state.incidents if per_incident.get(iid) != {"webhook", "slack"}]
-    arrivals: dict[str, list[float]] = {}
-    for n in pages:
-        arrivals[n.id] = sorted(
-            hooks.get(n.id, []) if n.method == "webhook" else slack.get(n.incident_id, [])
-        )
+
+    def carrier(n: Notification) -> str:
+        """The message that carries page `n` at its stand-in."""
+        if n.bundle_id is not None:
+            return f"bundle:{n.bundle_id}"
+        return f"page:{n.id}" if n.method == "webhook" else f"page:{n.incident_id}"
+
+    def arrivals(n: Notification) -> list[float]:
+        return list((hooks if n.method == "webhook" else slack).get(carrier(n), []))
+
     cancelled = [n for n in pages if n.status == "cancelled"]
+    bundled = [n for n in pages if n.bundle_id is not None]
     lost = [
         f"{n.id} ({n.status})"
         for n in pages
         if n.status not in ("sent", "delivered", "cancelled")
-        or (n.status != "cancelled" and not arrivals[n.id])
+        or (n.status != "cancelled" and not arrivals(n))
     ]
     again = twice = 0
     twice_ids = []
-    for n in pages:
-        times = arrivals[n.id]
-        for a, b in itertools.pairwise(times):
+    messages = {**{f"webhook {k}": v for k, v in hooks.items()}}
+    messages.update({f"slack {k}": v for k, v in slack.items()})
+    for key, times in messages.items():
+        for a, b in itertools.pairwise(sorted(times)):
             if _crash_between(kills, a, b):
                 again += 1
             else:
                 twice += 1
-                twice_ids.append(n.id)
-    reached = sum(1 for n in pages if arrivals[n.id])
+                twice_ids.append(key)
+    reached = sum(1 for n in pages if arrivals(n))
     table.add(
         Row(
             "pages lost",
@@ -173,8 +182,9 @@ def check(
             "0",
             not lost and not unasked and drained,
             f"{len(pages):,} pages asked for ({len(state.incidents):,} incidents, two each), "
-            f"{reached:,} reached their stand-in, {len(cancelled):,} cancelled (acknowledged "
-            "first)"
+            f"{reached:,} reached their stand-in ({len(bundled):,} of them in "
+            f"{len(state.bundles.by_id):,} bundles), {len(cancelled):,} cancelled "
+            "(acknowledged first)"
             + ("" if drained else "; pager still had pages to send 120 s after the load")
             + (f"; LOST {_examples(lost)}" if lost else "")
             + (f"; NOT ASKED FOR {_examples(unasked)}" if unasked else ""),
@@ -182,15 +192,16 @@ def check(
     )
     table.add(
         Row(
-            "pages sent again with a SIGKILL between",
+            "messages sent again with a SIGKILL between",
             f"{again:,}",
-            note="at-least-once across a crash: a page sent but not yet journaled as sent when "
-            "pager was killed goes out again after the restart",
+            note="at-least-once across a crash: a message (a page, or a bundle of pages) "
+            "sent but not yet journaled as sent when pager was killed goes out again after "
+            "the restart",
         )
     )
     table.add(
         Row(
-            "pages sent twice without a SIGKILL between",
+            "messages sent twice without a SIGKILL between",
             f"{twice:,}",
             "0",
             twice == 0,

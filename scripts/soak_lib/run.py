@@ -169,10 +169,12 @@ class Pager:
 
 
 _INCIDENT_IN_BLOCKS = re.compile(rb'"value":\s*"(inc-\d+)"')
+_BUNDLE_IN_BLOCKS = re.compile(rb'"block_id":\s*"bundle:([^"]+)"')
 
 
-def slack_pages(slack: Any) -> dict[str, list[float]]:
-    """incident id -> arrival times of the Slack DMs to bob that page for it."""
+def slack_messages(slack: Any) -> dict[str, list[float]]:
+    """Arrival times of the Slack DMs to bob, by what they carry: `page:inc-7` (one
+    incident's page) or `bundle:b3` (a bundle of pages, storm mode)."""
     out: dict[str, list[float]] = defaultdict(list)
     for r in slack.requests:
         if not r.path.endswith("chat.postMessage"):
@@ -181,19 +183,30 @@ def slack_pages(slack: Any) -> dict[str, list[float]]:
             channel = json.loads(r.body).get("channel")
         except ValueError:
             continue
-        m = _INCIDENT_IN_BLOCKS.search(r.body)
-        if channel == SLACK_USER and m is not None:
-            out[m.group(1).decode()].append(r.at)
+        if channel != SLACK_USER:
+            continue
+        bundle = _BUNDLE_IN_BLOCKS.search(r.body)
+        page = _INCIDENT_IN_BLOCKS.search(r.body)
+        if bundle is not None:
+            out[f"bundle:{bundle.group(1).decode()}"].append(r.at)
+        elif page is not None:
+            out[f"page:{page.group(1).decode()}"].append(r.at)
     return out
 
 
-def webhook_pages(hooks: Any) -> dict[str, list[float]]:
-    """notification id -> arrival times of the webhooks that carry it."""
+def webhook_messages(hooks: Any) -> dict[str, list[float]]:
+    """Arrival times of the webhooks to alice, by what they carry: `page:inc-7-n1` (the
+    notification id) or `bundle:b3`."""
     out: dict[str, list[float]] = defaultdict(list)
     for r in hooks.requests:
-        nid = r.headers.get("x-pager-delivery")
-        if nid:
-            out[nid].append(r.at)
+        try:
+            doc = json.loads(r.body)
+        except ValueError:
+            continue
+        if doc.get("type") == "incident.bundle":
+            out[f"bundle:{doc['bundle']['id']}"].append(r.at)
+        elif nid := r.headers.get("x-pager-delivery"):
+            out[f"page:{nid}"].append(r.at)
     return out
 
 
@@ -338,7 +351,7 @@ async def _soak(scratch: Path, plan: Plan, seed: int, table: Table) -> None:
             ledger.final_exit = await pager.stop()
         nursery.cancel_scope.cancel()
     ledger.torn = (scratch / "pager.log").read_text(errors="replace").count("cut a torn last line")
-    check(table, data, ledger, slack_pages(slack), webhook_pages(hooks), drained)
+    check(table, data, ledger, slack_messages(slack), webhook_messages(hooks), drained)
 
 
 async def _is_ready(client: httpx.AsyncClient, main: str) -> bool:
@@ -356,7 +369,7 @@ def soak(scratch: Path, plan: Plan, seed: int) -> Table:
         f"load: {plan.ingest_workers} alert senders (PagerDuty through the lean listener and "
         f"generic through the main port, a new dedup key each, some fired 2 or 3 times), "
         f"{plan.ack_workers} acknowledgers (REST API); pages by outgoing webhook (alice) and "
-        f"Slack DM (bob) to stand-ins; journal fsync on, a snapshot every 2,000 records; kills "
+        f"Slack DM (bob) to stand-ins, alone or bundled (storm mode, default settings); journal fsync on, a snapshot every 2,000 records; kills "
         f"{plan.load[0]:g}-{plan.load[1]:g} s after pager was ready, or during start-up "
         f"({plan.early:.0%} of them); {time.perf_counter() - t0:.0f} s in all"
     )

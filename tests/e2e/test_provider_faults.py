@@ -5,7 +5,8 @@ answer, a 2xx whose body is not JSON, and Slack's 200 with `ok: false` — on tr
 with the stand-ins in-process (tests/standins).
 
 For each: the escalation keeps its schedule to the microsecond (alice at once, bob at 10
-minutes), every attempt that reached the provider is journaled (as many attempt records as
+minutes, or at the instant alice is found unreachable when the fault never clears), every
+attempt that reached the provider is journaled (as many attempt records as
 requests, numbered 1, 2, ...), and nothing is retried forever: a fault that never clears
 ends in a final failure within the retry policy's attempts, after which the provider hears
 nothing more. A 2xx whose body cannot be read is a message the provider took: it is
@@ -30,7 +31,12 @@ from pager.actors.supervisor import Running
 from pager.clock import TrioWallClock
 from pager.core.backoff import RetryPolicy
 from pager.core.commands import TriggerAlert
-from pager.core.events import IncidentEscalated, NotificationFailed, NotificationSent
+from pager.core.events import (
+    IncidentEscalated,
+    NotificationFailed,
+    NotificationSent,
+    PersonUnreachable,
+)
 from pager.core.notifications import Notification
 from pager.store.memory import MemoryLog
 from pager.transports.registry import build_transports
@@ -249,7 +255,18 @@ async def test_a_fault_that_never_clears_ends_in_a_bounded_final_failure(
                 assert not n.open
                 # the last attempt went out within the policy's age limit of the request
                 assert sent[-1].at - sent[0].at <= policy.max_age
-            assert escalations(log) == [timedelta(0), timedelta(minutes=10)]
+            if taken:
+                assert escalations(log) == [timedelta(0), timedelta(minutes=10)]
+            else:
+                # alice could not be reached (her only method failed unreachable_after_attempts
+                # times): bob is paged at that instant, not 10 minutes on
+                (gone,) = [
+                    r.ts - EPOCH
+                    for r in log.read_from(1)
+                    if r.type == PersonUnreachable.TYPE and r.data["user_id"] == "alice"
+                ]
+                assert gone < timedelta(minutes=10)
+                assert escalations(log) == [timedelta(0), gone]
             # and the provider hears nothing more about it, however long pager runs
             before = len(sent)
             await trio.sleep(6 * 3600)

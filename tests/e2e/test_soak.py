@@ -27,7 +27,7 @@ def test_a_short_soak_holds_every_check(tmp_path: Path) -> None:
         "alerts answered 2xx that are there, once",
         "acknowledgements answered 2xx that held",
         "pages lost",
-        "pages sent twice without a SIGKILL between",
+        "messages sent twice without a SIGKILL between",
         "pager replay --verify",
     ):
         line = next(ln for ln in out.stdout.splitlines() if ln.startswith(row))
