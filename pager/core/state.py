@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from .analytics import Ledger
 from .archive import IncidentSummary, summarize, summary_from_json
 from .events import (
     ChangeRecorded,
@@ -99,6 +100,7 @@ class SystemState:
         self.api_heartbeats: dict[str, HeartbeatSpec] = {}  # heartbeats made through the API
         self.overrides: dict[str, ApiOverride] = {}  # schedule overrides made through the API
         self.calendar_generations: dict[str, int] = {}  # feed -> its token generation (0 if none)
+        self.analytics = Ledger()  # the facts of pager.core.analytics, folded from every record
 
     # ------------------------------------------------------------------ fold
 
@@ -108,6 +110,7 @@ class SystemState:
         self.apply_event(event, record.seq, record.ts)
 
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
+        self.analytics.apply(event, seq, at)
         if isinstance(event, IncidentEvent):
             iid = event.incident_id
             if isinstance(event, LinkUsed):
@@ -306,6 +309,7 @@ class SystemState:
                 [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
             ],
             "calendar_generations": dict(self.calendar_generations),
+            "analytics": self.analytics.to_snapshot(),
         }
 
     @classmethod
@@ -364,6 +368,8 @@ class SystemState:
                 oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by
             )
         s.calendar_generations.update(data.get("calendar_generations", {}))
+        # (a snapshot older than analytics has none: start-up folds the log into it)
+        s.analytics = Ledger.from_snapshot(data.get("analytics"), s.last_seq)
         codes = sorted(
             [(r.number, r.short_code, r.id) for r in s.archive.values()]
             + [(i.number, i.short_code, i.id) for i in s.incidents.values()]
