@@ -111,7 +111,7 @@ def people_part(led: Ledger, d: Directory, q: Query, rows: list[int]) -> dict[st
         for uid, spans in per.items():
             hours_on[uid] = hours_on.get(uid, 0.0) + sum(e - s for s, e in spans) / 3600
     ids = {names[u]: u for u in people}
-    everyone = sorted(set(ids) | set(hours_on) | set(d.user_names))
+    everyone = sorted(set(ids) | set(hours_on) | set(d.user_names) | set(d.zones))
     out = []
     for uid in everyone:
         code = ids.get(uid)
