@@ -21,6 +21,7 @@ from pager.actors.system import System
 from pager.errors import PagerError, TooManyRequests, Unavailable
 
 from . import (
+    api_analytics,
     api_config,
     api_directory,
     api_heartbeats,
@@ -104,6 +105,7 @@ def create_app(system: System) -> QuartTrio:
     api_config.register(app, system)
     openapi.register(app, system)
     dash = dashboard.register(app, system)
+    api_analytics.register(app, system, dash)
     pages_incidents.register(app, system, dash)
     pages_people.register(app, system, dash)
     pages_services.register(app, system, dash)

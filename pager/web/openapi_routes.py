@@ -23,6 +23,7 @@ TWIML = "application/xml"
 TEXT = "text/plain"
 HTML = "text/html"
 PROMETHEUS = "text/plain"
+CSV = "text/csv"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,14 @@ _INCIDENT_FILTERS = (
     _q("q", "words of the title, the key or the short code"),
 )
 
+_ANALYTICS_QUERY = (
+    _q("from", "ISO 8601 instant; default 7 days before `to`", **INSTANT),
+    _q("to", "ISO 8601 instant; default now; at most 400 days after `from`", **INSTANT),
+    _q("service", "a service id"),
+    _q("group_by", "the series' periods (empty: day)", enum=["", "day", "week"]),
+    _q("tz", "IANA time zone of the series' days and weeks (default UTC)"),
+)
+
 OPS: tuple[Op, ...] = (
     # ------------------------------------------------------------ ingest
     Op("POST", "/v2/enqueue", "PagerDuty Events API v2", "ingest", auth=(),
@@ -174,6 +183,13 @@ OPS: tuple[Op, ...] = (
            enum=list(NOTIFICATION_STATUSES)),
         _q("limit", "1 to 1000, default 200", type="integer", minimum=1, maximum=1000))),
     _api("GET", "/api/v1/notifications/{nid}", "One notification", "incidents"),
+    # ------------------------------------------------------------ analytics (docs/analytics.md)
+    _api("GET", "/api/v1/analytics", "MTTA, MTTR, noise, delivery and people over a range",
+         "analytics", auth=("bearer", "session"), query=_ANALYTICS_QUERY, errors=(400, 401, 403)),
+    _api("GET", "/api/v1/analytics/incidents.csv", "One row per incident (CSV)", "analytics",
+         auth=("bearer", "session"), query=_ANALYTICS_QUERY, media=CSV, errors=(400, 401, 403)),
+    _api("GET", "/api/v1/analytics/people.csv", "One row per person (CSV)", "analytics",
+         auth=("bearer", "session"), query=_ANALYTICS_QUERY, media=CSV, errors=(400, 401, 403)),
     # ------------------------------------------------------------ people and schedules
     _api("GET", "/api/v1/users", "Users (no contact addresses)", "directory"),
     _api("GET", "/api/v1/services", "Services (no integration keys)", "directory"),

@@ -15,6 +15,7 @@ from pager.actors.system import System
 from pager.core.model import Status
 
 from .auth import authenticate
+from .metrics_analytics import AnalyticsCollector
 from .responses import jsonify
 
 __all__ = ["register"]
@@ -101,6 +102,7 @@ class _StateCollector(Collector):
 def register(app: QuartTrio, system: System) -> None:
     registry = CollectorRegistry()
     registry.register(_StateCollector(system))
+    registry.register(AnalyticsCollector(system))
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -75,6 +75,12 @@ class Table:
             col.append((NAN if col.typecode == "d" else NONE) if v is None else v)
         return row
 
+    def copy(self) -> Table:
+        t = Table.__new__(Table)
+        t.spec = self.spec
+        t.cols = {name: array(col.typecode, col) for name, col in self.cols.items()}
+        return t
+
     def to_snapshot(self) -> dict[str, str]:
         """The columns as text (`encode_column`): a copy the snapshot writer may serialize
         in its own thread while this table goes on changing."""

@@ -396,6 +396,29 @@ class Ledger:
         if w is not None:
             w[2] = max(w[1], min(w[2], t))
 
+    def frozen(self) -> Ledger:
+        """A copy to read while this one moves on (in another thread, say): the columns
+        are copied (memcpy), the strings shared (they never change)."""
+        led = Ledger.__new__(Ledger)
+        led.names = Names.__new__(Names)
+        led.names.strings = list(self.names.strings)
+        led.names.codes = dict(self.names.codes)
+        led.incidents = self.incidents.copy()
+        led.incident_ids = list(self.incident_ids)
+        led.incident_row = self.incident_row  # (read only to find a row; never iterated)
+        led.notifications = self.notifications.copy()
+        led.open_notifications = {}
+        led.pages = self.pages.copy()
+        led.fires = self.fires.copy()
+        led.windows = {k: list(v) for k, v in self.windows.items()}
+        led.last_resolved = {}
+        led.outcome_events = dict(self.outcome_events)
+        led.aggregates = self.aggregates
+        led.last_seq = self.last_seq
+        led.missing_through = self.missing_through
+        led._apply = {}
+        return led
+
     # ------------------------------------------------------------------ snapshots
 
     def to_snapshot(self) -> dict[str, Any]:
