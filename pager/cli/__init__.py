@@ -14,6 +14,7 @@ import os
 import sys
 
 from .passwords import add_passwords
+from .report import add_report
 from .serve import add_serve
 from .stream import add_stream
 from .tools import add_config_tools, add_replay
@@ -41,7 +42,7 @@ def _version() -> str:
 
 
 # each adds one group of subcommands; a new group is one more function here
-SUBCOMMANDS = [add_serve, add_config_tools, add_replay, add_stream, add_passwords]
+SUBCOMMANDS = [add_serve, add_config_tools, add_replay, add_stream, add_passwords, add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:

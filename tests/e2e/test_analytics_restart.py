@@ -7,7 +7,9 @@ the analytics ledger and folds the records after it."""
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import trio
 
 from pager.store.snapshots import list_snapshots, read_snapshot
 
-from ..harness import auth, config_text, pd_trigger
+from ..harness import TOKEN, auth, config_text, pd_trigger
 from .service import PagerProcess
 
 METRICS = (
@@ -127,8 +129,22 @@ async def test_analytics_answer_the_same_after_kill_9_and_restart(tmp_path: Path
             async with httpx.AsyncClient(timeout=10) as client:
                 after = await answers(client, pager.url, now)
                 after_day = await answers(client, pager.url, {**now, "group_by": "week"})
+                # `pager report` asking the running pager, and reading its folder meanwhile
+                asked = await report_json(tmp_path, now, "--url", pager.url)
+                read = await report_json(tmp_path, now, "--data-dir", str(tmp_path / "data"),
+                                         "--config", str(tmp_path / "pager.yaml"))  # fmt: skip
         finally:
             assert await pager.stop() == 0
     assert orjson.dumps(after["report"]) == orjson.dumps(before["report"])
     assert after == before
     assert after_day == before_day
+    assert asked == after["report"]
+    assert read == after["report"]
+
+
+async def report_json(tmp_path: Path, query: dict[str, str], *where: str) -> Any:
+    argv = [sys.executable, "-m", "pager", "report", "--json", "--from", query["from"],
+            "--to", query["to"], *where]  # fmt: skip
+    env = {**os.environ, "PAGER_TOKEN": TOKEN}
+    done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, env=env)
+    return orjson.loads(done.stdout)
