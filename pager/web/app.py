@@ -38,6 +38,7 @@ from . import (
     links,
     openapi,
     ops,
+    pages_analytics,
     pages_incidents,
     pages_people,
     pages_services,
@@ -109,6 +110,7 @@ def create_app(system: System) -> QuartTrio:
     pages_incidents.register(app, system, dash)
     pages_people.register(app, system, dash)
     pages_services.register(app, system, dash)
+    pages_analytics.register(app, system, dash)
     stream.register(app, system, dash)
     ops.register(app, system)
     hooks_twilio.register(app, system)

@@ -58,6 +58,7 @@ CROSS_FIELD = {
     "GET /api/v1/analytics",
     "GET /api/v1/analytics/incidents.csv",
     "GET /api/v1/analytics/people.csv",
+    "GET /analytics",
 }
 # Keys a body must name to be accepted: the served document cannot list them (credentials),
 # the test's copy does, so that what it calls valid is valid for this configuration.
