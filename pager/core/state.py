@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from . import analytics
 from .analytics import Ledger
 from .archive import IncidentSummary, summarize, summary_from_json
 from .events import (
@@ -309,7 +310,7 @@ class SystemState:
                 [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
             ],
             "calendar_generations": dict(self.calendar_generations),
-            "analytics": self.analytics.to_snapshot(),
+            "analytics": analytics.to_snapshot(self.analytics),
         }
 
     @classmethod
@@ -369,7 +370,7 @@ class SystemState:
             )
         s.calendar_generations.update(data.get("calendar_generations", {}))
         # (a snapshot older than analytics has none: start-up folds the log into it)
-        s.analytics = Ledger.from_snapshot(data.get("analytics"), s.last_seq)
+        s.analytics = analytics.from_snapshot(data.get("analytics"), s.last_seq)
         codes = sorted(
             [(r.number, r.short_code, r.id) for r in s.archive.values()]
             + [(i.number, i.short_code, i.id) for i in s.incidents.values()]

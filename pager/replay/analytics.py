@@ -9,7 +9,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from pager.core.analytics import Ledger
+from pager.core.analytics import Ledger, from_snapshot
 from pager.core.events import Event, OverrideAdded, OverrideRemoved, decode
 from pager.core.overrides import ApiOverride
 from pager.store.segments import iter_records, list_segments
@@ -30,7 +30,7 @@ def read_ledger(data_dir: Path) -> tuple[Ledger, dict[str, ApiOverride]]:
             data = found.state.get("analytics") if isinstance(found.state, dict) else None
             if data is None:
                 continue  # older than analytics: the log is folded from its start
-            ledger = Ledger.from_snapshot(data, found.seq)
+            ledger = from_snapshot(data, found.seq)
             for oid, sid, user, start, end, by in found.state.get("overrides", ()):
                 overrides[oid] = ApiOverride(
                     oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by

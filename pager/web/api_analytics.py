@@ -17,7 +17,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
-from pager.core.analytics import Directory, Query, incident_rows, report
+from pager.core.analytics import Directory, Query, frozen, incident_rows, report
 from pager.core.analytics.tables import incidents_csv, people_csv
 from pager.errors import BadRequest
 from pager.ingest.validate import parse_instant
@@ -62,7 +62,7 @@ def analytics_query(system: System, args: Any) -> Query:
 
 
 async def compute_report(system: System, q: Query) -> dict[str, Any]:
-    led = system.state.analytics.frozen()
+    led = frozen(system.state.analytics)
     return await trio.to_thread.run_sync(report, led, q, directory(system))
 
 
@@ -95,7 +95,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
     async def analytics_incidents_csv() -> Response:
         reader()
         q = analytics_query(system, request.args)
-        led = system.state.analytics.frozen()
+        led = frozen(system.state.analytics)
         rows = await trio.to_thread.run_sync(incident_rows, led, q)
         return _csv(incidents_csv(rows), "incidents", q)
 

@@ -8,6 +8,7 @@ and `people_rows` are the CSV tables; `render_text` the table `pager report` pri
 """
 
 from .columns import encode_column
+from .keeping import from_snapshot, frozen, recount, to_snapshot
 from .ledger import Ledger
 from .metrics import BUCKETS, Aggregates, Histogram
 from .query import MAX_RANGE, Directory, Query
@@ -22,6 +23,10 @@ __all__ = [
     "Ledger",
     "Query",
     "encode_column",
+    "from_snapshot",
+    "frozen",
     "incident_rows",
+    "recount",
     "report",
+    "to_snapshot",
 ]

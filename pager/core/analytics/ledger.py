@@ -10,13 +10,13 @@ page of a person and every alert firing, and the maintenance windows. Queries
 (`pager.core.analytics.report`) read it for any time range.
 
 It also keeps a few running aggregates for Prometheus (`Aggregates`), updated as events
-arrive; `Aggregates.recount` computes the same from the columns, which is what start-up does
-after a snapshot and what the tests compare them with.
+arrive; `keeping.recount` computes the same from the columns, which is what start-up does
+after a snapshot and what the tests compare them with. `keeping` also has its snapshots.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +61,14 @@ from .vocabulary import (
     UNDELIVERED,
 )
 
-__all__ = ["FIRE_COLUMNS", "INCIDENT_COLUMNS", "NOTIFICATION_COLUMNS", "PAGE_COLUMNS", "Ledger"]
+__all__ = [
+    "FIRE_COLUMNS",
+    "INCIDENT_COLUMNS",
+    "LEDGER_VERSION",
+    "NOTIFICATION_COLUMNS",
+    "PAGE_COLUMNS",
+    "Ledger",
+]
 
 LEDGER_VERSION = 1
 
@@ -395,97 +402,3 @@ class Ledger:
         w = self.windows.get(e.window_id)
         if w is not None:
             w[2] = max(w[1], min(w[2], t))
-
-    def frozen(self) -> Ledger:
-        """A copy to read while this one moves on (in another thread, say): the columns
-        are copied (memcpy), the strings shared (they never change)."""
-        led = Ledger.__new__(Ledger)
-        led.names = Names.__new__(Names)
-        led.names.strings = list(self.names.strings)
-        led.names.codes = dict(self.names.codes)
-        led.incidents = self.incidents.copy()
-        led.incident_ids = list(self.incident_ids)
-        led.incident_row = self.incident_row  # (read only to find a row; never iterated)
-        led.notifications = self.notifications.copy()
-        led.open_notifications = {}
-        led.pages = self.pages.copy()
-        led.fires = self.fires.copy()
-        led.windows = {k: list(v) for k, v in self.windows.items()}
-        led.last_resolved = {}
-        led.outcome_events = dict(self.outcome_events)
-        led.aggregates = self.aggregates
-        led.last_seq = self.last_seq
-        led.missing_through = self.missing_through
-        led._apply = {}
-        return led
-
-    # ------------------------------------------------------------------ snapshots
-
-    def to_snapshot(self) -> dict[str, Any]:
-        """The ledger as of now, as JSON-able copies (columns as base64 text), so the
-        ledger may move on at once while a snapshot writer serializes it."""
-        return {
-            "v": LEDGER_VERSION,
-            "last_seq": self.last_seq,
-            "names": list(self.names.strings),
-            "incident_ids": list(self.incident_ids),
-            "incidents": self.incidents.to_snapshot(),
-            "notifications": self.notifications.to_snapshot(),
-            "open_notifications": [[k, v] for k, v in self.open_notifications.items()],
-            "pages": self.pages.to_snapshot(),
-            "fires": self.fires.to_snapshot(),
-            "windows": [[k, *v] for k, v in self.windows.items()],
-            "last_resolved": [[s, k, t] for (s, k), t in self.last_resolved.items()],
-            "outcome_events": [[m, o, n] for (m, o), n in self.outcome_events.items()],
-        }
-
-    @classmethod
-    def from_snapshot(cls, data: Mapping[str, Any] | None, last_seq: int) -> Ledger:
-        """The ledger a snapshot holds; without one (a snapshot older than analytics), an
-        empty ledger that says it lacks the records up to `last_seq`."""
-        led = cls()
-        if data is None:
-            led.missing_through = led.last_seq = last_seq
-            return led
-        if data.get("v") != LEDGER_VERSION:
-            raise ValueError(f"analytics ledger version {data.get('v')!r} is not {LEDGER_VERSION}")
-        led.last_seq = data["last_seq"]
-        led.names = Names(data["names"])
-        led.incident_ids = list(data["incident_ids"])
-        led.incident_row = {iid: i for i, iid in enumerate(led.incident_ids)}
-        led.incidents = Table.from_snapshot(INCIDENT_COLUMNS, data["incidents"])
-        if len(led.incidents) != len(led.incident_ids):
-            raise ValueError("analytics: incident ids and rows differ in number")
-        led.notifications = Table.from_snapshot(NOTIFICATION_COLUMNS, data["notifications"])
-        led.open_notifications = {k: v for k, v in data["open_notifications"]}
-        led.pages = Table.from_snapshot(PAGE_COLUMNS, data["pages"])
-        led.fires = Table.from_snapshot(FIRE_COLUMNS, data["fires"])
-        led.windows = {w[0]: list(w[1:]) for w in data["windows"]}
-        led.last_resolved = {(s, k): t for s, k, t in data["last_resolved"]}
-        led.outcome_events = {(m, o): n for m, o, n in data["outcome_events"]}
-        led.aggregates = led.recount()
-        return led
-
-    def recount(self) -> Aggregates:
-        """The running aggregates, computed from the columns in one pass."""
-        agg = Aggregates()
-        c = self.incidents.cols
-        for svc, opened, acked, resolved, state in zip(
-            c["service"], c["opened"], c["acked"], c["resolved"], c["state"], strict=True
-        ):
-            key = (svc, state)
-            agg.states[key] = agg.states.get(key, 0) + 1
-            if not is_none(acked):
-                agg.acknowledged(svc, acked - opened)
-            if not is_none(resolved):
-                agg.resolved(svc, resolved - opened)
-        for user in self.pages.cols["user"]:
-            agg.paged(user)
-        interrupting = {self.names.find(m) for m in INTERRUPTING} - {NONE}
-        n = self.notifications.cols
-        for kind, method, user, sent in zip(
-            n["kind"], n["method"], n["user"], n["sent"], strict=True
-        ):
-            if kind == 0 and method in interrupting and not is_none(sent):
-                agg.interrupted(user)
-        return agg

@@ -2,7 +2,7 @@
 service as histograms, incidents per service and state, pages and interruptions per person.
 
 The ledger updates them as events arrive (a few dictionary operations), so a scrape reads
-them without scanning anything; `Ledger.recount()` computes the same from the
+them without scanning anything; `keeping.recount` computes the same from the
 ledger's columns (start-up after a snapshot does, and the tests compare the two). Sums are
 kept in whole milliseconds so that the order of additions cannot change them.
 """

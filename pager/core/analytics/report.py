@@ -6,7 +6,7 @@ to the first acknowledgement (a snooze of a triggered incident acknowledges it),
 opening to resolution. Escalations are steps up a policy: by its timeout, or by a person
 (manual); the start of paging (level 1 of the first walk) is not one. Notifications count by
 when they were requested, pages by when they started, interruptions by when they were sent.
-`people.py` makes the people and rotation parts.
+`people.py`, `noise.py` and `delivery.py` make those parts.
 """
 
 from __future__ import annotations
@@ -17,29 +17,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .columns import NONE, is_none
+from .delivery import delivery_part
 from .ledger import Ledger
+from .noise import noise_part
 from .people import people_part, rotations_part
 from .query import Directory, Query
 from .stats import Periods, summary
 from .vocabulary import (
     BY_SOURCE,
     BY_TIMEOUT,
-    CANCELLED,
-    DELIVERED,
-    FAILED,
     HOW,
-    OUTCOMES,
     RESOLVED,
-    SENT,
-    UNDELIVERED,
 )
 
-__all__ = ["FLAP_WINDOW", "QUICK_WINDOW", "REOPEN_WINDOW", "TOP", "incident_rows", "report"]
+__all__ = ["REOPEN_WINDOW", "incident_rows", "report"]
 
 REOPEN_WINDOW = 86400.0  # opened again within a day of the previous one resolving: reopened
-FLAP_WINDOW = 3600.0  # ... within an hour: flapping
-QUICK_WINDOW = 300.0  # resolved by its source this soon, nobody having acted: noise
-TOP = 10  # rows of each "noisiest" list
 
 
 class _Group:
@@ -156,125 +149,6 @@ def _maintenance(led: Ledger, d: Directory, q: Query) -> dict[str, float]:
     return out
 
 
-def _top(counts: dict[Any, list[Any]], key: int = 0) -> list[tuple[Any, list[Any]]]:
-    return sorted(counts.items(), key=lambda kv: (-kv[1][key], str(kv[0])))[:TOP]
-
-
-def _noise(led: Ledger, q: Query, rows: list[int]) -> dict[str, Any]:
-    c = led.incidents.cols
-    name = led.names.strings
-    services: dict[str, list[int]] = {}
-    keys: dict[tuple[str, str], list[int]] = {}
-    flapping: dict[tuple[str, str], list[int]] = {}
-    quick: dict[tuple[str, str], list[int]] = {}
-    for row in rows:
-        sid, dedup = name[c["service"][row]], name[c["dedup"][row]]
-        s = services.setdefault(sid, [0, 0])
-        s[0] += 1
-        s[1] += c["alerts"][row]
-        k = keys.setdefault((sid, dedup), [0, 0])
-        k[0] += 1
-        k[1] += c["alerts"][row]
-        reopen = c["reopen"][row]
-        if not is_none(reopen) and reopen <= FLAP_WINDOW:
-            flapping.setdefault((sid, dedup), [0])[0] += 1
-        resolved, acted = c["resolved"][row], c["acted"][row]
-        if (
-            c["how"][row] == BY_SOURCE
-            and resolved - c["opened"][row] <= QUICK_WINDOW
-            and (is_none(acted) or acted >= resolved)
-        ):
-            quick.setdefault((sid, dedup), [0])[0] += 1
-    # alerts by name (Alertmanager's alertname, else the alert's summary), by when they fired
-    lo, hi = q.start.timestamp(), q.end.timestamp()
-    want = led.names.find(q.service) if q.service is not None else None
-    f = led.fires.cols
-    alerts: dict[tuple[str, str], list[Any]] = {}
-    for at, inc, nm in zip(f["at"], f["inc"], f["name"], strict=True):
-        if not lo <= at < hi:
-            continue
-        svc = c["service"][inc]
-        if want is not None and svc != want:
-            continue
-        a = alerts.setdefault((name[svc], name[nm] if nm >= 0 else ""), [0, set()])
-        a[0] += 1
-        a[1].add(inc)
-    return {
-        "services": [
-            {"service": sid, "incidents": n, "alerts": a} for sid, (n, a) in _top(services)
-        ],
-        "alerts": [
-            {"service": sid, "name": nm, "alerts": n, "incidents": len(incs)}
-            for (sid, nm), (n, incs) in _top(alerts)
-        ],
-        "dedup_keys": [
-            {"service": sid, "dedup_key": k, "incidents": n, "alerts": a}
-            for (sid, k), (n, a) in _top(keys)
-        ],
-        "flapping": {
-            "window_seconds": FLAP_WINDOW,
-            "incidents": sum(v[0] for v in flapping.values()),
-            "keys": [
-                {"service": sid, "dedup_key": k, "reopened": n} for (sid, k), (n,) in _top(flapping)
-            ],
-        },
-        "resolved_by_source_quickly": {
-            "window_seconds": QUICK_WINDOW,
-            "incidents": sum(v[0] for v in quick.values()),
-            "keys": [
-                {"service": sid, "dedup_key": k, "incidents": n} for (sid, k), (n,) in _top(quick)
-            ],
-        },
-    }
-
-
-def _delivery(led: Ledger, q: Query, rows: list[int]) -> dict[str, Any]:
-    lo, hi = q.start.timestamp(), q.end.timestamp()
-    want = led.names.find(q.service) if q.service is not None else None
-    svc = led.incidents.cols["service"]
-    n = led.notifications.cols
-    methods: dict[int, dict[str, Any]] = {}
-    for requested, inc, method, outcome, sent, receipt in zip(
-        n["requested"], n["inc"], n["method"], n["outcome"], n["sent"], n["receipt"], strict=True
-    ):
-        if not lo <= requested < hi or (want is not None and svc[inc] != want):
-            continue
-        m = methods.get(method)
-        if m is None:
-            m = methods[method] = {"counts": [0] * len(OUTCOMES), "latency": [], "receipt": []}
-        m["counts"][outcome] += 1
-        if not is_none(sent):
-            m["latency"].append(sent - requested)
-            if not is_none(receipt):
-                m["receipt"].append(receipt - sent)
-    out = []
-    for method, m in sorted(methods.items(), key=lambda kv: led.names.strings[kv[0]]):
-        counts = m["counts"]
-        good = counts[SENT] + counts[DELIVERED]
-        settled = good + counts[UNDELIVERED] + counts[FAILED]
-        out.append(
-            {
-                "method": led.names.strings[method],
-                "requested": sum(counts),
-                **{name: counts[i] for i, name in enumerate(OUTCOMES)},
-                "success_rate": round(good / settled, 4) if settled else None,
-                "latency_seconds": summary(m["latency"]),
-                "receipt_seconds": summary(m["receipt"]),
-            }
-        )
-    via: dict[str, int] = {}
-    c = led.incidents.cols
-    for row in rows:
-        if not is_none(c["acked"][row]):
-            name = led.names.name(c["ack_via"][row]) or "unknown"
-            via[name] = via.get(name, 0) + 1
-    return {
-        "methods": out,
-        "acknowledged_via": dict(sorted(via.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "cancelled": sum(m["counts"][CANCELLED] for m in methods.values()),
-    }
-
-
 def _series(
     led: Ledger, d: Directory, q: Query, rows: list[int], people: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -373,8 +247,8 @@ def report(led: Ledger, q: Query, d: Directory) -> dict[str, Any]:
         "maintenance_seconds": round(math.fsum(maintenance.values()), 3),
         "services": services,
         "escalation_policies": policies,
-        "noise": _noise(led, q, rows),
-        "delivery": _delivery(led, q, rows),
+        "noise": noise_part(led, q, rows),
+        "delivery": delivery_part(led, q, rows),
         "people": people["rows"],
         "rotations": rotations_part(led, d, q, people),
         "series": _series(led, d, q, rows, people),

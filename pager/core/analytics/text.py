@@ -31,7 +31,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = " 
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
     out = []
     for n, c in enumerate(cells):
-        parts = [c[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(c[1:], widths[1:], strict=True)]
+        parts = [c[0].ljust(widths[0])] + [
+            v.rjust(w) for v, w in zip(c[1:], widths[1:], strict=True)
+        ]
         out.append(indent + "  ".join(parts).rstrip())
         if n == 0:
             out.append(indent + "  ".join("-" * w for w in widths))
@@ -83,7 +85,10 @@ def render_text(r: dict[str, Any], title: str = "pager on-call report") -> str:
         lines += ["", "Noisiest alerts"]
         lines += table(
             ("service / alert", "firings", "incidents"),
-            [(f"{a['service']} / {a['name']}", a["alerts"], a["incidents"]) for a in noise["alerts"]],
+            [
+                (f"{a['service']} / {a['name']}", a["alerts"], a["incidents"])
+                for a in noise["alerts"]
+            ],
         )
     quick = noise["resolved_by_source_quickly"]
     flap = noise["flapping"]
