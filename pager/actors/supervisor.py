@@ -47,6 +47,7 @@ from .dispatcher import Dispatcher
 from .heartbeats import Heartbeats
 from .journal import Journal
 from .messages import Act, RouterMessage
+from .reports import Reporter
 from .router import Router
 from .slack_responder import SlackResponder
 from .snapshotter import Snapshotter
@@ -184,6 +185,7 @@ async def run_pager(
                 system.heartbeats = heartbeats
                 system.dispatcher = await core.start(_dispatcher(system, config, transports).run)
                 system.slack_responder = await core.start(SlackResponder(system, http=http).run)
+                await core.start(Reporter(system).run)  # scheduled reports (off without any)
                 if manage_gc:
                     await core.start(run_collector)
                 await core.start(snapshotter.run)

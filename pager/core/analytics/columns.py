@@ -58,27 +58,37 @@ class Table:
     """Named columns of one length. `spec` maps each column's name to its array typecode:
     "d" for instants and durations (NaN: none), "i" for codes and counts (-1: none)."""
 
-    __slots__ = ("cols", "spec")
+    __slots__ = ("_order", "cols", "n", "spec")
 
     def __init__(self, spec: Mapping[str, str]) -> None:
         self.spec = dict(spec)
-        self.cols: dict[str, array[Any]] = {name: array(tc) for name, tc in self.spec.items()}
+        self.n = 0
+        self._set({name: array(tc) for name, tc in self.spec.items()})
+
+    def _set(self, cols: dict[str, array[Any]]) -> None:
+        self.cols = cols
+        # (name, column, its "none"): what `append` walks, without a lookup per column
+        self._order = [
+            (name, col, NAN if col.typecode == "d" else NONE) for name, col in cols.items()
+        ]
 
     def __len__(self) -> int:
-        return len(next(iter(self.cols.values())))
+        return self.n
 
     def append(self, values: Mapping[str, float | int | None]) -> int:
-        """Add a row (columns not named get NaN or -1); returns its index."""
-        row = len(self)
-        for name, col in self.cols.items():
-            v = values.get(name)
-            col.append((NAN if col.typecode == "d" else NONE) if v is None else v)
-        return row
+        """Add a row (columns not named, or None, get NaN or -1); returns its index."""
+        get = values.get
+        for name, col, none in self._order:
+            v = get(name)
+            col.append(none if v is None else v)
+        self.n += 1
+        return self.n - 1
 
     def copy(self) -> Table:
         t = Table.__new__(Table)
         t.spec = self.spec
-        t.cols = {name: array(col.typecode, col) for name, col in self.cols.items()}
+        t.n = self.n
+        t._set({name: array(col.typecode, col) for name, col in self.cols.items()})
         return t
 
     def to_snapshot(self) -> dict[str, str]:
@@ -91,6 +101,7 @@ class Table:
         """Columns as `to_snapshot` gave them. A column the snapshot does not have (added
         since) is filled with "none"."""
         t = cls(spec)
+        cols = dict(t.cols)
         n = None
         for name, tc in spec.items():
             raw = data.get(name)
@@ -99,14 +110,15 @@ class Table:
             col = decode_column(tc, raw)
             if col.typecode != tc:
                 raise ValueError(f"analytics column {name}: type {col.typecode}, not {tc}")
-            t.cols[name] = col
+            cols[name] = col
             if n is not None and len(col) != n:
                 raise ValueError(f"analytics column {name} has {len(col)} rows, not {n}")
             n = len(col)
         for name, tc in spec.items():
             if name not in data and n:
-                fill = NAN if tc == "d" else NONE
-                t.cols[name] = array(tc, [fill]) * n
+                cols[name] = array(tc, [NAN if tc == "d" else NONE]) * n
+        t.n = n or 0
+        t._set(cols)
         return t
 
 
