@@ -24,7 +24,7 @@ from pager.config.models_schedules import parse_handoff
 from pager.core.analytics import Directory, Ledger, Query, frozen, report
 from pager.core.analytics.sending import covered, next_send
 from pager.core.analytics.text import render_text
-from pager.transports.base import DeliveryError
+from pager.transports.base import DeliveryError, Transport
 from pager.transports.email import EmailTransport
 from pager.transports.slack import SlackTransport
 
@@ -39,12 +39,16 @@ RETRY_AFTER = 60.0  # seconds between attempts
 IDLE = timedelta(hours=1)  # wake at least this often: a reload may change the reports
 
 Send = Callable[[Report, datetime], Awaitable[None]]
+TransportOf = Callable[[str], Transport | None]
 
 
 class Reporter:
-    def __init__(self, system: System, send: Send | None = None) -> None:
+    def __init__(self, system: System, transport_of: TransportOf, send: Send | None = None) -> None:
+        """`transport_of(method)`: the transport the delivery actors use for "slack" or
+        "email" (None when that channel is not configured)."""
         self.system = system
-        self.send = send or self.deliver  # tests replace how a due report goes out
+        self.transport_of = transport_of
+        self.send = send or self.deliver  # tests may replace how a due report goes out
         self.sent = 0
         self.failed = 0
 
@@ -107,11 +111,10 @@ class Reporter:
         """Make the report and send it where `spec` says. Raises DeliveryError."""
         ledger = frozen(self.system.state.analytics)
         subject, text = await trio.to_thread.run_sync(self.text, ledger, spec, at)
-        actors = self.system.dispatcher.actors if self.system.dispatcher else {}
         channel = spec.slack_channel
         if channel is not None:
-            slack = actors.get("slack")
-            if slack is None or not isinstance(slack.transport, SlackTransport):
+            slack = self.transport_of("slack")
+            if not isinstance(slack, SlackTransport):
                 raise DeliveryError("channels.slack is not configured", permanent=True)
             if channel == SERVICE_CHANNEL:
                 svc = self.system.config.service(spec.service or "")
@@ -120,11 +123,11 @@ class Reporter:
                 raise DeliveryError(
                     f"service {spec.service} has no chat.slack_channel", permanent=True
                 )
-            await slack.transport.post_text(channel, f"*{subject}*\n```\n{text}```")
+            await slack.post_text(channel, f"*{subject}*\n```\n{text}```")
             log.info("report posted to Slack %s: %s", channel, subject)
         for address in spec.email:
-            mail = actors.get("email")
-            if mail is None or not isinstance(mail.transport, EmailTransport):
+            mail = self.transport_of("email")
+            if not isinstance(mail, EmailTransport):
                 raise DeliveryError("channels.email is not configured", permanent=True)
-            await mail.transport.send_text(address, subject, text)
+            await mail.send_text(address, subject, text)
             log.info("report mailed to %s: %s", address, subject)

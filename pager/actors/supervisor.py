@@ -185,7 +185,8 @@ async def run_pager(
                 system.heartbeats = heartbeats
                 system.dispatcher = await core.start(_dispatcher(system, config, transports).run)
                 system.slack_responder = await core.start(SlackResponder(system, http=http).run)
-                await core.start(Reporter(system).run)  # scheduled reports (off without any)
+                reporter = Reporter(system, system.dispatcher.transport_of)
+                await core.start(reporter.run)  # scheduled reports (off without any)
                 if manage_gc:
                     await core.start(run_collector)
                 await core.start(snapshotter.run)

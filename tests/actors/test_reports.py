@@ -98,7 +98,8 @@ async def test_a_daily_report_by_email(certificate: tuple[Path, Path]) -> None:
         ) as run:  # fmt: skip
             await trigger(run, "disk")
             # what the actor does when the report is due (the schedule is tested above)
-            await Reporter(run.system).deliver(daily, datetime.now(UTC) + timedelta(seconds=1))
+            reporter = Reporter(run.system, run.system.dispatcher.transport_of)  # type: ignore[union-attr]
+            await reporter.deliver(daily, datetime.now(UTC) + timedelta(seconds=1))
     (mail,) = server.mailbox.received
     assert mail.rcpt_tos == ["ops@example.com"] and mail.authenticated and mail.tls
     assert mail.message["Subject"].startswith("pager daily on-call report: ")
