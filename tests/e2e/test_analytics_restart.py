@@ -140,6 +140,12 @@ async def test_analytics_answer_the_same_after_kill_9_and_restart(tmp_path: Path
     assert after_day == before_day
     assert asked == after["report"]
     assert read == after["report"]
+    # every snapshot holds the ledger a replay of the log up to it makes
+    done = await trio.run_process(
+        [sys.executable, "-m", "pager", "replay", "--data-dir", str(tmp_path / "data"), "--verify"],
+        capture_stdout=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.decode().strip().endswith("clean"), done.stdout
 
 
 async def report_json(tmp_path: Path, query: dict[str, str], *where: str) -> Any:
