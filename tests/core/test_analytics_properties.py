@@ -290,7 +290,7 @@ def oracle(records: list[tuple[Event, datetime]], q: Query) -> dict[str, Any]:
             m[n["outcome"]] = m.get(n["outcome"], 0) + 1
         s = n["sent"]
         interrupting = n["kind"] == "page" and n["method"] in ("sms", "voice", "push")
-        if interrupting and s is not None and q.start <= s < q.end:
+        if interrupting and s is not None and q.start <= n["at"] < q.end:
             b = people[n["user"]]["interruptions"]
             b["total"] += 1
             b[_bucket(s, n["user"])] += 1

@@ -20,30 +20,41 @@ def delivery_part(led: Ledger, q: Query, rows: list[int]) -> dict[str, Any]:
     want = led.names.find(q.service) if q.service is not None else None
     svc = led.incidents.cols["service"]
     n = led.notifications.cols
-    methods: dict[int, dict[str, Any]] = {}
-    for requested, inc, method, outcome, sent, receipt in zip(
-        n["requested"], n["inc"], n["method"], n["outcome"], n["sent"], n["receipt"], strict=True
-    ):
-        if not lo <= requested < hi or (want is not None and svc[inc] != want):
+    counts_of: dict[int, list[int]] = {}
+    latency_of: dict[int, list[float]] = {}
+    receipt_of: dict[int, list[float]] = {}
+    req_c, inc_c, method_c, outcome_c = n["requested"], n["inc"], n["method"], n["outcome"]
+    sent_c, receipt_c = n["sent"], n["receipt"]
+    for i in led.span(req_c, lo, hi):
+        requested = req_c[i]
+        if not lo <= requested < hi or (want is not None and svc[inc_c[i]] != want):
             continue
-        m = methods.get(method)
-        if m is None:
-            m = methods[method] = {"counts": [0] * len(OUTCOMES), "latency": [], "receipt": []}
-        m["counts"][outcome] += 1
-        if not is_none(sent):
-            m["latency"].append(sent - requested)
-            if not is_none(receipt):
-                m["receipt"].append(receipt - sent)
+        method = method_c[i]
+        counts = counts_of.get(method)
+        if counts is None:
+            counts = counts_of[method] = [0] * len(OUTCOMES)
+            latency_of[method], receipt_of[method] = [], []
+        counts[outcome_c[i]] += 1
+        sent = sent_c[i]
+        if sent == sent:  # (NaN: never sent)
+            latency_of[method].append(sent - requested)
+            receipt = receipt_c[i]
+            if receipt == receipt:
+                receipt_of[method].append(receipt - sent)
+    methods: dict[int, dict[str, Any]] = {
+        m: {"counts": counts_of[m], "latency": latency_of[m], "receipt": receipt_of[m]}
+        for m in counts_of
+    }
     out = []
     for method, m in sorted(methods.items(), key=lambda kv: led.names.strings[kv[0]]):
-        counts = m["counts"]
-        good = counts[SENT] + counts[DELIVERED]
-        settled = good + counts[UNDELIVERED] + counts[FAILED]
+        tally = m["counts"]
+        good = tally[SENT] + tally[DELIVERED]
+        settled = good + tally[UNDELIVERED] + tally[FAILED]
         out.append(
             {
                 "method": led.names.strings[method],
-                "requested": sum(counts),
-                **{name: counts[i] for i, name in enumerate(OUTCOMES)},
+                "requested": sum(tally),
+                **{name: tally[i] for i, name in enumerate(OUTCOMES)},
                 "success_rate": round(good / settled, 4) if settled else None,
                 "latency_seconds": summary(m["latency"]),
                 "receipt_seconds": summary(m["receipt"]),

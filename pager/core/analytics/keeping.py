@@ -41,6 +41,7 @@ def frozen(live: Ledger) -> Ledger:
     led.outcome_events = dict(live.outcome_events)
     led.aggregates = live.aggregates
     led.last_seq = live.last_seq
+    led.in_order, led.last_t = live.in_order, live.last_t
     led.missing_through = live.missing_through
     led._apply = {}
     return led
@@ -52,6 +53,8 @@ def to_snapshot(led: Ledger) -> dict[str, Any]:
     return {
         "v": LEDGER_VERSION,
         "last_seq": led.last_seq,
+        "in_order": led.in_order,
+        "last_t": led.last_t if led.last_t != float("-inf") else None,
         "names": list(led.names.strings),
         "incident_ids": list(led.incident_ids),
         "incidents": led.incidents.to_snapshot(),
@@ -75,6 +78,8 @@ def from_snapshot(data: Mapping[str, Any] | None, last_seq: int) -> Ledger:
     if data.get("v") != LEDGER_VERSION:
         raise ValueError(f"analytics ledger version {data.get('v')!r} is not {LEDGER_VERSION}")
     led.last_seq = data["last_seq"]
+    led.in_order = data["in_order"]
+    led.last_t = data["last_t"] if data["last_t"] is not None else float("-inf")
     led.names = Names(data["names"])
     led.incident_ids = list(data["incident_ids"])
     led.incident_row = {iid: i for i, iid in enumerate(led.incident_ids)}

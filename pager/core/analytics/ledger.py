@@ -16,7 +16,8 @@ after a snapshot and what the tests compare them with. `keeping` also has its sn
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -137,6 +138,10 @@ class Ledger:
         self.outcome_events: dict[tuple[int, str], int] = {}  # (method, outcome) -> events
         self.aggregates = Aggregates()
         self.last_seq = 0
+        # the instants rows were added at never went back (the wall clock may step back):
+        # while so, a table's time column is sorted and a range is found by bisection
+        self.in_order = True
+        self.last_t = float("-inf")
         # a ledger from a snapshot written before analytics existed lacks the records up to
         # here: start-up folds them in from the log (pager.replay.load)
         self.missing_through = 0
@@ -165,8 +170,21 @@ class Ledger:
         """Fold one journaled record in (every record, in sequence order)."""
         fn = self._apply.get(type(event))
         if fn is not None:
-            fn(event, _ts(at))
+            t = _ts(at)
+            if t < self.last_t:
+                self.in_order = False
+            self.last_t = t
+            fn(event, t)
         self.last_seq = seq
+
+    def span(self, times: Sequence[float], lo: float, hi: float) -> range:
+        """The rows of a table whose time column `times` (the instant each row was added:
+        incidents opened, notifications requested, pages, firings) may lie in [lo, hi): found
+        by bisection while the log's instants never went back, else every row (the caller
+        checks each)."""
+        if self.in_order:
+            return range(bisect_left(times, lo), bisect_left(times, hi))
+        return range(len(times))
 
     def _row(self, incident_id: str) -> int:
         return self.incident_row.get(incident_id, NONE)

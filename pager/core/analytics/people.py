@@ -6,7 +6,9 @@ that came outside business hours.
 A page is a person reached by an escalation step (once per incident and walk of the policy,
 however many notifications follow). An interruption, as PagerDuty counts them, is a
 notification of a page by SMS, voice call or push that the provider took (each one once,
-however many attempts it needed); email and chat are not interruptions. Hours on call come
+however many attempts it needed); email and chat are not interruptions. Notifications and
+interruptions count in the range by when they were requested; an interruption's part of the
+day is by when it was sent. Hours on call come
 from the schedules as configured now (with the API's overrides).
 """
 
@@ -16,7 +18,6 @@ from bisect import bisect_right
 from typing import Any
 
 from ..schedule import shifts
-from .columns import is_none
 from .ledger import Ledger
 from .query import Directory, Query
 from .stats import BUSINESS, HOURS, Hours
@@ -75,32 +76,57 @@ def people_part(led: Ledger, d: Directory, q: Query, rows: list[int]) -> dict[st
             }
         return p
 
+    # counts per person: [total, business, off hours, sleep], filled in one pass each
+    page_counts: dict[int, list[int]] = {}
     page_times: list[float] = []
     pages: list[tuple[int, float, int, int]] = []  # (user, at, incident row, level)
     pc = led.pages.cols
-    for at, inc, user, level in zip(pc["at"], pc["inc"], pc["user"], pc["level"], strict=True):
-        if not lo <= at < hi or (want is not None and svc[inc] != want):
+    at_c, inc_c, user_c, level_c = pc["at"], pc["inc"], pc["user"], pc["level"]
+    for i in led.span(at_c, lo, hi):
+        at = at_c[i]
+        if not lo <= at < hi:
             continue
-        b = person(user)["pages"]
-        b["total"] += 1
-        b[HOURS[hours_of(user).of(at)]] += 1
+        inc = inc_c[i]
+        if want is not None and svc[inc] != want:
+            continue
+        user = user_c[i]
+        counts = page_counts.get(user)
+        if counts is None:
+            counts = page_counts[user] = [0, 0, 0, 0]
+        counts[0] += 1
+        counts[1 + hours_of(user).of(at)] += 1
         page_times.append(at)
-        pages.append((user, at, inc, level))
+        pages.append((user, at, inc, level_c[i]))
     interruption_times: list[float] = []
     interrupting = {led.names.find(m) for m in INTERRUPTING}
+    told: dict[int, int] = {}
+    interrupted: dict[int, list[int]] = {}
     n = led.notifications.cols
-    for requested, sent, inc, method, user, kind in zip(
-        n["requested"], n["sent"], n["inc"], n["method"], n["user"], n["kind"], strict=True
-    ):
-        if kind != 0 or user < 0 or (want is not None and svc[inc] != want):
+    req_c, sent_c, ninc_c, method_c, nuser_c, kind_c = (
+        n["requested"], n["sent"], n["inc"], n["method"], n["user"], n["kind"],
+    )  # fmt: skip
+    for i in led.span(req_c, lo, hi):
+        requested = req_c[i]
+        if not lo <= requested < hi or kind_c[i] != 0:
             continue
-        if lo <= requested < hi:
-            person(user)["notifications"] += 1
-        if method in interrupting and not is_none(sent) and lo <= sent < hi:
-            b = person(user)["interruptions"]
-            b["total"] += 1
-            b[HOURS[hours_of(user).of(sent)]] += 1
-            interruption_times.append(sent)
+        user = nuser_c[i]
+        if user < 0 or (want is not None and svc[ninc_c[i]] != want):
+            continue
+        told[user] = told.get(user, 0) + 1
+        sent = sent_c[i]
+        if method_c[i] in interrupting and sent == sent:  # (NaN: never sent)
+            counts = interrupted.get(user)
+            if counts is None:
+                counts = interrupted[user] = [0, 0, 0, 0]
+            counts[0] += 1
+            counts[1 + hours_of(user).of(sent)] += 1
+            interruption_times.append(requested)
+    for user, counts in page_counts.items():
+        person(user)["pages"] = dict(zip(("total", *HOURS), counts, strict=True))
+    for user, counts in interrupted.items():
+        person(user)["interruptions"] = dict(zip(("total", *HOURS), counts, strict=True))
+    for user, k in told.items():
+        person(user)["notifications"] = k
     ack_by = led.incidents.cols["ack_by"]
     for row in rows:
         if ack_by[row] >= 0:

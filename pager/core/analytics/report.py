@@ -12,7 +12,7 @@ when they were requested, pages by when they started, interruptions by when they
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from bisect import bisect_right
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +50,22 @@ class _Group:
         self.tta: list[float] = []
         self.ttr: list[float] = []
 
+    def add(self, o: _Group) -> None:
+        self.opened += o.opened
+        self.acked += o.acked
+        self.resolved += o.resolved
+        self.auto += o.auto
+        self.reopened += o.reopened
+        self.retriggered += o.retriggered
+        self.open += o.open
+        self.quiet += o.quiet
+        self.alerts += o.alerts
+        self.esc_timeout += o.esc_timeout
+        self.esc_manual += o.esc_manual
+        self.last_level += o.last_level
+        self.tta.extend(o.tta)
+        self.ttr.extend(o.ttr)
+
     def json(self) -> dict[str, Any]:
         return {
             "incidents": {
@@ -63,8 +79,8 @@ class _Group:
                 "open": self.open,
                 "opened_in_maintenance": self.quiet,
             },
-            "mtta_seconds": summary(self.tta),
-            "mttr_seconds": summary(self.ttr),
+            "mtta_seconds": summary(list(self.tta)),
+            "mttr_seconds": summary(list(self.ttr)),
             "escalations": {
                 "total": self.esc_timeout + self.esc_manual,
                 "timeout": self.esc_timeout,
@@ -78,7 +94,8 @@ class _Group:
 def _selected(led: Ledger, q: Query) -> list[int]:
     """Rows of the incidents opened in the range (of the service, if one is asked)."""
     lo, hi = q.start.timestamp(), q.end.timestamp()
-    rows = [i for i, t in enumerate(led.incidents.cols["opened"]) if lo <= t < hi]
+    opened = led.incidents.cols["opened"]
+    rows = [i for i in led.span(opened, lo, hi) if lo <= opened[i] < hi]
     if q.service is not None:
         want = led.names.find(q.service)
         svc = led.incidents.cols["service"]
@@ -86,42 +103,78 @@ def _selected(led: Ledger, q: Query) -> list[int]:
     return rows
 
 
-def _reached_last(led: Ledger, d: Directory, row: int) -> bool:
-    c = led.incidents.cols
-    level = c["level"][row]
-    if level < 0:
-        return False
-    policy = d.policies.get(led.names.strings[c["policy"][row]])
-    if policy is None or not policy.levels:  # not configured any more: did it run out?
-        return bool(c["exhausted"][row])
-    return bool(level >= len(policy.levels) - 1)
+def _last_levels(led: Ledger, d: Directory) -> dict[int, int]:
+    """Policy code -> the index of its last level, for the policies configured now."""
+    out = {}
+    for pid, policy in d.policies.items():
+        code = led.names.find(pid)
+        if code >= 0 and policy.levels:
+            out[code] = len(policy.levels) - 1
+    return out
 
 
-def _add(g: _Group, led: Ledger, d: Directory, row: int) -> None:
+Key = tuple[int, int, int]  # (service code, policy code, period)
+
+
+def _tally(led: Ledger, d: Directory, rows: list[int], periods: Periods) -> dict[Key, _Group]:
+    """The incidents of `rows`, counted per service, policy and period in one pass (the
+    totals, per service, per policy and per period are sums of these)."""
     c = led.incidents.cols
-    opened = c["opened"][row]
-    g.opened += 1
-    acked, resolved = c["acked"][row], c["resolved"][row]
-    if not is_none(acked):
-        g.acked += 1
-        g.tta.append(acked - opened)
-    if not is_none(resolved):
-        g.resolved += 1
-        g.ttr.append(resolved - opened)
-        if c["how"][row] in (BY_SOURCE, BY_TIMEOUT):
-            g.auto += 1
-    if c["state"][row] != RESOLVED:
-        g.open += 1
-    reopen = c["reopen"][row]
-    if not is_none(reopen) and reopen <= REOPEN_WINDOW:
-        g.reopened += 1
-    g.retriggered += c["retriggered"][row]
-    g.quiet += c["quiet"][row]
-    g.alerts += c["alerts"][row]
-    g.esc_timeout += c["esc_timeout"][row]
-    g.esc_manual += c["esc_manual"][row]
-    if _reached_last(led, d, row):
-        g.last_level += 1
+    opened_c, acked_c, resolved_c = c["opened"], c["acked"], c["resolved"]
+    how_c, state_c, reopen_c, level_c = c["how"], c["state"], c["reopen"], c["level"]
+    svc_c, pol_c, exh_c = c["service"], c["policy"], c["exhausted"]
+    retrig_c, quiet_c, alerts_c = c["retriggered"], c["quiet"], c["alerts"]
+    esc_t_c, esc_m_c = c["esc_timeout"], c["esc_manual"]
+    last_of = _last_levels(led, d)
+    starts = periods.starts
+    groups: dict[Key, _Group] = {}
+    for row in rows:
+        opened = opened_c[row]
+        key = (svc_c[row], pol_c[row], max(0, bisect_right(starts, opened) - 1))
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = _Group()
+        g.opened += 1
+        acked, resolved = acked_c[row], resolved_c[row]
+        if acked == acked:  # not NaN
+            g.acked += 1
+            g.tta.append(acked - opened)
+        if resolved == resolved:
+            g.resolved += 1
+            g.ttr.append(resolved - opened)
+            if how_c[row] in _AUTO:
+                g.auto += 1
+        if state_c[row] != RESOLVED:
+            g.open += 1
+        reopen = reopen_c[row]
+        if reopen <= REOPEN_WINDOW:  # (False for NaN)
+            g.reopened += 1
+        g.retriggered += retrig_c[row]
+        g.quiet += quiet_c[row]
+        g.alerts += alerts_c[row]
+        g.esc_timeout += esc_t_c[row]
+        g.esc_manual += esc_m_c[row]
+        level = level_c[row]
+        if level >= 0:
+            last = last_of.get(key[1])
+            # a policy not configured any more: did the incident run out of it?
+            if exh_c[row] if last is None else level >= last:
+                g.last_level += 1
+    return groups
+
+
+_AUTO = (BY_SOURCE, BY_TIMEOUT)
+
+
+def _merge(groups: dict[Key, _Group], part: int) -> dict[int, _Group]:
+    """The groups summed by one part of their key (0: service, 1: policy, 2: period)."""
+    out: dict[int, _Group] = {}
+    for key, g in groups.items():
+        m = out.get(key[part])
+        if m is None:
+            m = out[key[part]] = _Group()
+        m.add(g)
+    return out
 
 
 def _maintenance(led: Ledger, d: Directory, q: Query) -> dict[str, float]:
@@ -150,13 +203,8 @@ def _maintenance(led: Ledger, d: Directory, q: Query) -> dict[str, float]:
 
 
 def _series(
-    led: Ledger, d: Directory, q: Query, rows: list[int], people: dict[str, Any]
+    periods: Periods, by_period: dict[int, _Group], people: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    periods = Periods(q.start, q.end, q.group_by, q.timezone)
-    groups = [_Group() for _ in range(len(periods))]
-    opened = led.incidents.cols["opened"]
-    for row in rows:
-        _add(groups[periods.index(opened[row])], led, d, row)
     pages = [0] * len(periods)
     interruptions = [0] * len(periods)
     for t in people["page_times"]:
@@ -164,7 +212,8 @@ def _series(
     for t in people["interruption_times"]:
         interruptions[periods.index(t)] += 1
     out = []
-    for i, g in enumerate(groups):
+    for i in range(len(periods)):
+        g = by_period.get(i) or _Group()
         start, end = periods.bounds(i)
         j = g.json()
         out.append(
@@ -185,29 +234,19 @@ def _series(
     return out
 
 
-def _rows_by(led: Ledger, d: Directory, rows: Iterable[int], column: str) -> dict[int, _Group]:
-    groups: dict[int, _Group] = {}
-    col = led.incidents.cols[column]
-    for row in rows:
-        g = groups.get(col[row])
-        if g is None:
-            g = groups[col[row]] = _Group()
-        _add(g, led, d, row)
-    return groups
-
-
 def report(led: Ledger, q: Query, d: Directory) -> dict[str, Any]:
     """The whole report (see the module's docstring and docs/analytics.md)."""
     rows = _selected(led, q)
+    periods = Periods(q.start, q.end, q.group_by, q.timezone)
+    groups = _tally(led, d, rows, periods)
     total = _Group()
-    for row in rows:
-        _add(total, led, d, row)
+    for g in groups.values():
+        total.add(g)
     maintenance = _maintenance(led, d, q)
+    name = led.names.strings
     services = []
-    for code, g in sorted(
-        _rows_by(led, d, rows, "service").items(), key=lambda kv: led.names.strings[kv[0]]
-    ):
-        sid = led.names.strings[code]
+    for code, g in sorted(_merge(groups, 0).items(), key=lambda kv: name[kv[0]]):
+        sid = name[code]
         services.append(
             {
                 "service": sid,
@@ -225,10 +264,7 @@ def report(led: Ledger, q: Query, d: Directory) -> dict[str, Any]:
             )  # fmt: skip
     policies = [
         {"escalation_policy": led.names.name(code), **_flat(g)}
-        for code, g in sorted(
-            _rows_by(led, d, rows, "policy").items(),
-            key=lambda kv: led.names.name(kv[0]) or "",
-        )
+        for code, g in sorted(_merge(groups, 1).items(), key=lambda kv: led.names.name(kv[0]) or "")
     ]
     people = people_part(led, d, q, rows)
     head = total.json()
@@ -251,7 +287,7 @@ def report(led: Ledger, q: Query, d: Directory) -> dict[str, Any]:
         "delivery": delivery_part(led, q, rows),
         "people": people["rows"],
         "rotations": rotations_part(led, d, q, people),
-        "series": _series(led, d, q, rows, people),
+        "series": _series(periods, _merge(groups, 2), people),
     }
 
 

@@ -5,6 +5,7 @@ day an instant falls in (in their own time zone), and the day or week an instant
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -114,9 +115,8 @@ class Periods:
 
     def index(self, t: float) -> int:
         """The period `t` falls in (clamped to the first and last)."""
-        from bisect import bisect_right
-
-        return max(0, bisect_right(self.starts, t) - 1)
+        i = bisect_right(self.starts, t) - 1
+        return i if i > 0 else 0
 
     def bounds(self, i: int) -> tuple[datetime, datetime]:
         start = datetime.fromtimestamp(self.starts[i], UTC)

@@ -45,23 +45,38 @@ PEOPLE_HEADER = (
 )  # fmt: skip
 
 
+def _text(value: Any) -> str:
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def _number(value: float) -> str:
+    if value.is_integer():
+        return str(int(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _instant(value: datetime) -> str:
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "seconds")[:19]
+
+
+_FORMAT: dict[type, Any] = {
+    str: _text,
+    int: str,
+    float: _number,
+    bool: lambda v: "true" if v else "false",
+    datetime: _instant,
+    type(None): lambda v: "",
+}
+
+
 def cell(value: Any) -> str:
     """One value as CSV text (before quoting): numbers as numbers, instants as UTC
     date-times, None as empty, text made safe from formula injection."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else f"{value:.3f}".rstrip("0").rstrip(".")
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    text = str(value)
-    if text.startswith(_FORMULA):
-        return "'" + text
-    return text
+    fmt = _FORMAT.get(type(value))
+    return fmt(value) if fmt is not None else _text(value)
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
