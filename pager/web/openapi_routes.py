@@ -160,10 +160,10 @@ OPS: tuple[Op, ...] = (
               ok_schema=None),
     Op("GET", "/v2/heartbeats/{name}/ping", "Opsgenie heartbeat ping", "heartbeats",
        auth=("genieKey", "genieKeyQuery"), ok=(202,), ok_schema=m.OpsgenieAccepted,
-       errors=(401, 404, 503), error_schema=m.OpsgenieError),
+       errors=(401, 404, 429, 503), error_schema=m.OpsgenieError),
     Op("POST", "/v2/heartbeats/{name}/ping", "Opsgenie heartbeat ping", "heartbeats",
        auth=("genieKey", "genieKeyQuery"), ok=(202,), ok_schema=m.OpsgenieAccepted,
-       errors=(401, 404, 503), error_schema=m.OpsgenieError),
+       errors=(401, 404, 429, 503), error_schema=m.OpsgenieError),
     # ------------------------------------------------------------ incidents
     _api("GET", "/api/v1/incidents", "Incidents, newest first", "incidents", query=(
         _q("status", "comma list of triggered, acknowledged, resolved, open",
