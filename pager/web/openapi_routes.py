@@ -171,7 +171,13 @@ OPS: tuple[Op, ...] = (
         _q("service", "a service id"),
         _q("since", "ISO 8601 instant: created at or after", **INSTANT),
         _q("limit", "1 to 1000, default 100", type="integer", minimum=1, maximum=1000))),
-    _api("GET", "/api/v1/incidents/{incident_id}", "One incident", "incidents"),
+    _api(
+        "GET",
+        "/api/v1/incidents/{incident_id}",
+        "One incident",
+        "incidents",
+        errors=(*API_ERRORS, 410),  # 410: journal.retention deleted its history
+    ),
     _incident_action("acknowledge", m.IncidentAction, "Acknowledge", required=False),
     _incident_action("resolve", m.IncidentAction, "Resolve", required=False),
     _incident_action("snooze", m.IncidentSnooze, "Snooze"),
@@ -190,6 +196,8 @@ OPS: tuple[Op, ...] = (
          auth=("bearer", "session"), query=_ANALYTICS_QUERY, media=CSV, errors=(400, 401, 403)),
     _api("GET", "/api/v1/analytics/people.csv", "One row per person (CSV)", "analytics",
          auth=("bearer", "session"), query=_ANALYTICS_QUERY, media=CSV, errors=(400, 401, 403)),
+    _api("GET", "/api/v1/bundles/{bundle_id}", "One bundle: the pages one message carried",
+         "incidents"),
     # ------------------------------------------------------------ people and schedules
     _api("GET", "/api/v1/users", "Users (no contact addresses)", "directory"),
     _api("GET", "/api/v1/services", "Services (no integration keys)", "directory"),

@@ -242,3 +242,28 @@ def test_interruptions_fall_in_the_persons_own_hours_across_a_dst_change(
     pages[sent[first]] += 1
     pages[sent[last]] += 1
     assert people[user]["pages"] == pages
+
+
+def test_a_bundle_of_pages_in_one_message_is_one_interruption() -> None:
+    """Storm mode: three pages of ned by SMS go out as one message (bundle b1): three
+    notifications, one interruption; a fourth, alone, is another."""
+    from pager.core.analytics import recount
+    from pager.core.events import NotificationSent
+
+    log = Log()
+    t = T0
+    nids = []
+    for i in (1, 2, 3, 4):
+        log.open(f"inc-{i}", t).escalate(f"inc-{i}", t, 0, ("ned",))
+        nids.append(log.notify(f"inc-{i}", t, "ned", "sms", sent_after=None))
+    for i, nid in enumerate(nids[:3], 1):
+        log.add(t + 5 * S, NotificationSent(incident_id=f"inc-{i}", notification_id=nid,
+                                            attempt=1, method="sms", bundle_id="b1"))  # fmt: skip
+    log.add(t + 6 * S, NotificationSent(incident_id="inc-4", notification_id=nids[3], attempt=1,
+                                        method="sms"))  # fmt: skip
+    led = log.ledger()
+    ned = next(p for p in day_report(log)["people"] if p["user"] == "ned")
+    assert ned["notifications"] == 4
+    assert ned["interruptions"]["total"] == 2
+    code = led.names.find("ned")
+    assert led.aggregates.interruptions[code] == 2 == recount(led).interruptions[code]

@@ -39,6 +39,7 @@ def frozen(live: Ledger) -> Ledger:
     led.windows = {k: list(v) for k, v in live.windows.items()}
     led.last_resolved = {}
     led.outcome_events = dict(live.outcome_events)
+    led.bundles_sent = set()
     led.aggregates = live.aggregates
     led.last_seq = live.last_seq
     led.in_order, led.last_t = live.in_order, live.last_t
@@ -65,6 +66,7 @@ def to_snapshot(led: Ledger) -> dict[str, Any]:
         "windows": [[k, *v] for k, v in led.windows.items()],
         "last_resolved": [[s, k, t] for (s, k), t in led.last_resolved.items()],
         "outcome_events": [[m, o, n] for (m, o), n in led.outcome_events.items()],
+        "bundles_sent": sorted(led.bundles_sent),
     }
 
 
@@ -93,6 +95,7 @@ def from_snapshot(data: Mapping[str, Any] | None, last_seq: int) -> Ledger:
     led.windows = {w[0]: list(w[1:]) for w in data["windows"]}
     led.last_resolved = {(s, k): t for s, k, t in data["last_resolved"]}
     led.outcome_events = {(m, o): n for m, o, n in data["outcome_events"]}
+    led.bundles_sent = set(data.get("bundles_sent", ()))
     led.aggregates = recount(led)
     return led
 
@@ -114,7 +117,9 @@ def recount(led: Ledger) -> Aggregates:
         agg.paged(user)
     interrupting = {led.names.find(m) for m in INTERRUPTING} - {NONE}
     n = led.notifications.cols
-    for kind, method, user, sent in zip(n["kind"], n["method"], n["user"], n["sent"], strict=True):
-        if kind == 0 and method in interrupting and not is_none(sent):
+    for kind, method, user, sent, dup in zip(
+        n["kind"], n["method"], n["user"], n["sent"], n["dup"], strict=True
+    ):
+        if kind == 0 and method in interrupting and not is_none(sent) and dup != 1:
             agg.interrupted(user)
     return agg

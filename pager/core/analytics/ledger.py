@@ -111,6 +111,7 @@ NOTIFICATION_COLUMNS = {
     "kind": "i",  # KINDS
     "outcome": "i",  # OUTCOMES
     "attempts": "i",
+    "dup": "i",  # 1: sent as a further page of a bundle already counted (not a new interruption)
 }
 PAGE_COLUMNS = {"at": "d", "inc": "i", "user": "i", "level": "i"}
 FIRE_COLUMNS = {"at": "d", "inc": "i", "name": "i"}
@@ -136,6 +137,7 @@ class Ledger:
         self.windows: dict[str, list[Any]] = {}  # id -> [service code, start, end]
         self.last_resolved: dict[tuple[int, int], float] = {}  # (service, key) -> instant
         self.outcome_events: dict[tuple[int, str], int] = {}  # (method, outcome) -> events
+        self.bundles_sent: set[str] = set()  # bundles (storm mode) with a page sent already
         self.aggregates = Aggregates()
         self.last_seq = 0
         # the instants rows were added at never went back (the wall clock may step back):
@@ -374,7 +376,12 @@ class Ledger:
         self._count(method, "sent")
         if is_none(cols["sent"][n]):
             cols["sent"][n] = t
-            if cols["kind"][n] == 0 and self.names.strings[method] in INTERRUPTING:
+            if e.bundle_id is not None:  # one message carried several pages: one interruption
+                if e.bundle_id in self.bundles_sent:
+                    cols["dup"][n] = 1
+                self.bundles_sent.add(e.bundle_id)
+            interrupts = cols["kind"][n] == 0 and cols["dup"][n] != 1
+            if interrupts and self.names.strings[method] in INTERRUPTING:
                 self.aggregates.interrupted(cols["user"][n])
         if self.names.strings[method] not in RECEIPT_METHODS:
             self._settle(e.notification_id)

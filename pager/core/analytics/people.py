@@ -6,7 +6,8 @@ that came outside business hours.
 A page is a person reached by an escalation step (once per incident and walk of the policy,
 however many notifications follow). An interruption, as PagerDuty counts them, is a
 notification of a page by SMS, voice call or push that the provider took (each one once,
-however many attempts it needed); email and chat are not interruptions. Notifications and
+however many attempts it needed; a bundle of pages in one message is one); email and chat are
+not interruptions. Notifications and
 interruptions count in the range by when they were requested; an interruption's part of the
 day is by when it was sent. Hours on call come
 from the schedules as configured now (with the API's overrides).
@@ -102,8 +103,8 @@ def people_part(led: Ledger, d: Directory, q: Query, rows: list[int]) -> dict[st
     told: dict[int, int] = {}
     interrupted: dict[int, list[int]] = {}
     n = led.notifications.cols
-    req_c, sent_c, ninc_c, method_c, nuser_c, kind_c = (
-        n["requested"], n["sent"], n["inc"], n["method"], n["user"], n["kind"],
+    req_c, sent_c, ninc_c, method_c, nuser_c, kind_c, dup_c = (
+        n["requested"], n["sent"], n["inc"], n["method"], n["user"], n["kind"], n["dup"],
     )  # fmt: skip
     for i in led.span(req_c, lo, hi):
         requested = req_c[i]
@@ -114,7 +115,8 @@ def people_part(led: Ledger, d: Directory, q: Query, rows: list[int]) -> dict[st
             continue
         told[user] = told.get(user, 0) + 1
         sent = sent_c[i]
-        if method_c[i] in interrupting and sent == sent:  # (NaN: never sent)
+        # (NaN: never sent; a bundle's further pages went out in the same message)
+        if method_c[i] in interrupting and sent == sent and dup_c[i] != 1:
             counts = interrupted.get(user)
             if counts is None:
                 counts = interrupted[user] = [0, 0, 0, 0]
