@@ -4,7 +4,8 @@ pages by day and night) journaled into a running pager; a viewer signs in, follo
 entry, sees the figures, four server-made SVG charts and the tables, filters by service and
 by week, and the CSV link answers a CSV with the same session. Screenshots at desktop size
 and 360 px, light and dark, go to test-artifacts/screenshots (analytics-*.png); at 360 px
-nothing is wider than the screen."""
+nothing is wider than the screen. (Named to run after test_dashboard_browser.py, which
+empties that folder when it starts.)"""
 
 from __future__ import annotations
 
