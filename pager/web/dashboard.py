@@ -13,7 +13,8 @@ import hmac
 import ipaddress
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from quart_trio import QuartTrio
 from pager.actors.system import System
 from pager.errors import Forbidden, PagerError
 
+from . import dashboard_html as html
 from .auth import Principal, check_role
 from .sessions import COOKIE, SessionStore, Throttle
 
@@ -62,34 +64,6 @@ def goto(url: str, status: int = 303) -> Response:
     return Response("", status, headers={"Location": url})
 
 
-def duration(d: timedelta) -> str:
-    """`1h 30m`, `5m`, `45s`: a timedelta as people write it."""
-    s = int(d.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    return " ".join(parts) or "0m"
-
-
-def ago(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return ""
-    s = int((now - at).total_seconds())
-    future = s < 0
-    s = abs(s)
-    if s < 60:
-        text = f"{s} s"
-    elif s < 3600:
-        text = f"{s // 60} min"
-    elif s < 86400:
-        text = f"{s // 3600} h"
-    else:
-        text = f"{s // 86400} d"
-    return f"in {text}" if future else f"{text} ago"
-
-
 class Dashboard:
     def __init__(self, system: System) -> None:
         self.system = system
@@ -103,7 +77,8 @@ class Dashboard:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters["iso"] = lambda t: "" if t is None else t.isoformat()
-        self.env.filters["dur"] = duration
+        self.env.filters["dur"] = html.duration
+        self.env.globals["status"] = html.status
 
     @property
     def secure(self) -> bool:
@@ -169,7 +144,9 @@ class Dashboard:
             me=me,
             csrf=csrf,
             now=now,
-            ago=lambda t: ago(t, now),
+            ago=lambda t: html.ago(t, now),
+            when=html.when_at(now),
+            action=partial(html.action, csrf),
             may=(lambda need: who is not None and who.may(need)),
             name_of=lambda uid: (getattr(users.get(uid), "name", None) or uid) if uid else "",
             path=request.path,

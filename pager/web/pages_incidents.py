@@ -5,7 +5,9 @@ signed-in person `via web`; then the browser is sent back where it came from (30
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -19,7 +21,7 @@ from pager.core.model import Incident
 from pager.errors import BadRequest, NotFound
 from pager.replay.history import ensure_incident
 
-from .api_notifications import notification_json, open_breakers
+from .api_notifications import next_try, open_breakers
 from .dashboard import Dashboard, goto
 
 __all__ = ["SNOOZES", "register"]
@@ -29,19 +31,34 @@ SNOOZES = ("15m", "1h", "4h")
 STATUS_FILTERS = ("open", "triggered", "acknowledged", "resolved", "all")
 
 
-def _row(r: Incident | IncidentSummary) -> dict[str, Any]:
+class Row(NamedTuple):
+    """One line of the incidents list. A named tuple, not a dict: the template reads each
+    field as `r.status`, which Jinja tries as an attribute first (on a dict, a raised and
+    caught AttributeError per field per row)."""
+
+    id: str
+    short_code: str
+    title: str
+    service: str
+    status: str
+    severity: str
+    urgency: str
+    created_at: datetime
+    acknowledged_by: str | None
+    resolved_by: str | None
+    firing: int
+
+
+def _row(r: Incident | IncidentSummary) -> Row:
     if isinstance(r, Incident):
         firing = sum(1 for a in r.alerts.values() if a.status == "firing")
         status = r.status.value
     else:
-        firing, status = r.alerts_firing, r.status
-    return {
-        "id": r.id, "short_code": r.short_code, "title": r.title, "service": r.service_id,
-        "status": status, "severity": r.severity, "urgency": r.urgency,
-        "created_at": r.created_at, "updated_at": r.updated_at,
-        "acknowledged_by": r.acknowledged_by, "resolved_by": r.resolved_by, "firing": firing,
-        "dedup_key": r.dedup_key,
-    }  # fmt: skip
+        firing, status = r.alerts_firing, str(r.status)
+    return Row(
+        r.id, r.short_code, r.title, r.service_id, status, r.severity, r.urgency,
+        r.created_at, r.acknowledged_by, r.resolved_by, firing,
+    )  # fmt: skip
 
 
 def _filters() -> dict[str, str]:
@@ -59,18 +76,18 @@ def _filters() -> dict[str, str]:
     }
 
 
-def select(system: System, f: dict[str, str], limit: int = ROWS) -> list[dict[str, Any]]:
+def select(system: System, f: dict[str, str], limit: int = ROWS) -> list[Row]:
     """The rows the filters keep: open incidents first (newest first), then the rest."""
     state = system.state
     open_rows: list[Incident | IncidentSummary] = sorted(
-        state.open_incidents(), key=lambda i: i.number, reverse=True
+        state.open_incidents(), key=attrgetter("number"), reverse=True
     )
     status, service, urgency, q = f["status"], f["service"], f["urgency"], f["q"].lower()
     candidates: Any = open_rows
     if status in ("resolved", "all"):
         rest = (r for r in state.newest_first() if str(r.status) == "resolved")
         candidates = rest if status == "resolved" else [*open_rows, *rest]
-    out: list[dict[str, Any]] = []
+    out: list[Row] = []
     for r in candidates:
         if status in ("triggered", "acknowledged") and str(r.status) != status:
             continue
@@ -131,10 +148,8 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
         breakers = open_breakers(system)
-        notes = [
-            notification_json(n, breakers)
-            for n in system.state.notifications.for_incident(incident_id)
-        ]
+        notes = system.state.notifications.for_incident(incident_id)
+        retries = {n.id: next_try(n, breakers) for n in notes if n.open}
         svc = system.rules.services.get(inc.service_id)
         policy = None
         if inc.escalation is not None:
@@ -142,7 +157,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         elif svc is not None:
             policy = svc.policy
         body = dash.render(
-            "incident.html", who, csrf, inc=inc, notifications=notes, policy=policy,
+            "incident.html", who, csrf, inc=inc, notifications=notes, retries=retries, policy=policy,
             service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq,
         )  # fmt: skip
         return dash.page(body)
