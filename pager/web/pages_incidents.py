@@ -22,7 +22,7 @@ from pager.errors import BadRequest, NotFound
 from pager.replay.history import ensure_incident
 
 from .api_notifications import next_try, open_breakers
-from .dashboard import Dashboard, goto
+from .dashboard import Dashboard, goto, local_path
 
 __all__ = ["SNOOZES", "register"]
 
@@ -115,10 +115,8 @@ def _home() -> str:
 
 
 def _back(default: str) -> str:
-    nxt = request.args.get("next") or default
-    if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
-        return default
-    return nxt
+    """Where an action sends the browser: its `next`, when that is a path on this site."""
+    return local_path(request.args.get("next")) or default
 
 
 def register(app: QuartTrio, system: System, dash: Dashboard) -> None:

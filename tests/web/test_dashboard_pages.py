@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import trio
@@ -38,7 +39,8 @@ async def test_pages_need_a_session_and_render(tmp_path: Path) -> None:
             inc = await _incident(run, client)
             for page in [*PAGES, f"/incidents/{inc}", "/incidents/rows"]:
                 r = await client.get(f"{base}{page}")
-                assert r.status_code == 303 and r.headers["location"] == "/login", page
+                back = "" if page == "/" else "?next=" + quote(page, safe="")
+                assert r.status_code == 303 and r.headers["location"] == "/login" + back, page
             # a bearer token is not a session
             r = await client.get(f"{base}/", headers=auth())
             assert r.status_code == 303

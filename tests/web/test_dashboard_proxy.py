@@ -4,6 +4,7 @@ person the proxy names."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx
@@ -69,3 +70,41 @@ def test_password_hash_must_be_argon2id(tmp_path: Path) -> None:
     text = dashboard_text(tmp_path).replace(HASHES["alice"], "$2b$12$bcrypthashbcrypthash")
     with pytest.raises(ConfigError, match="must be an argon2id hash"):
         load_config_text(text)
+
+
+async def test_proxy_header_twice_or_a_list_signs_nobody_in(tmp_path: Path) -> None:
+    """A proxy that appends its header to the client's copy instead of replacing it: the
+    client's value must not sign anyone in, and a session the proxy no longer vouches for
+    (another name, or none that is configured) stops counting."""
+    with trio.fail_after(30):
+        config = dashboard_config(tmp_path / "data", auth_extra=TRUSTED)
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            for headers in (
+                [("X-Forwarded-Email", "carol"), ("X-Forwarded-Email", "bob")],
+                [("X-Forwarded-Email", "carol, bob")],
+            ):
+                r = await client.get(f"{base}/login", headers=headers)
+                assert r.status_code == 200 and 'id="password"' in r.text, headers
+                assert "pager_session" not in client.cookies
+            r = await _home(client, base, "bob")
+            assert r.status_code == 200 and "(viewer)" in r.text
+            r = await client.get(f"{base}/", headers={"X-Forwarded-Email": "mallory@example.com"})
+            assert r.status_code == 303  # the proxy now names someone who is not bob
+
+
+async def test_proxy_header_from_elsewhere_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="pager")
+    with trio.fail_after(30):
+        config = dashboard_config(tmp_path / "data", auth_extra=UNTRUSTED)
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            for _ in range(3):
+                await _home(client, run.urls[0], "alice@example.com")
+    said = [
+        r.getMessage() for r in caplog.records if "not in auth.trusted_proxies" in r.getMessage()
+    ]
+    assert said == [
+        "X-Forwarded-Email from 127.0.0.1, which is not in auth.trusted_proxies: ignored"
+    ]
