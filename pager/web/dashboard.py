@@ -93,6 +93,7 @@ class Dashboard:
         self.env.filters["iso"] = lambda t: "" if t is None else t.isoformat()
         self.env.filters["dur"] = html.duration
         self.env.globals["status"] = html.status
+        self.env.globals["links"] = html.links
 
     @property
     def secure(self) -> bool:
@@ -231,12 +232,23 @@ class Dashboard:
         r = Response(body, status, content_type="text/html; charset=utf-8")
         r.headers["Cache-Control"] = "no-store"
         r.headers["X-Frame-Options"] = "DENY"
-        r.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self' ws: wss:; frame-ancestors 'none'; form-action 'self'"
-        )
+        r.headers["Content-Security-Policy"] = self.csp
         r.headers["Referrer-Policy"] = "same-origin"
+        r.headers["X-Content-Type-Options"] = "nosniff"
         return r
+
+    @property
+    def csp(self) -> str:
+        """What a page may load: its own scripts, styles and images, and its stream. The
+        stream's origin is named as well as 'self' (which covers ws: and wss: to the same
+        host in current browsers, not in every older one); never any host (`ws:`)."""
+        public = urlsplit(str(self.system.config.server.public_url))
+        ws = ("wss://" if public.scheme == "https" else "ws://") + public.netloc
+        return (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"connect-src 'self' {ws}; frame-ancestors 'none'; form-action 'self'; "
+            "base-uri 'none'; object-src 'none'"
+        )
 
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
         """A browser's websocket: its Origin must be pager's own (public_url or the Host)."""

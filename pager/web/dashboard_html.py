@@ -10,14 +10,16 @@ every value that is not made here goes through `escape`, as autoescape would
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup, escape
 
-__all__ = ["action", "ago", "duration", "status", "when_at"]
+__all__ = ["action", "ago", "duration", "links", "status", "when_at"]
+
+LINK_SCHEMES = ("http", "https", "mailto")
 
 UTC_FORMAT = "%Y-%m-%d %H:%M UTC"
 
@@ -92,3 +94,19 @@ def action(
         f'<button type="submit" class="btn {escape(cls)}" data-action="{escape(verb)}">'
         f"{escape(label)}{sr}</button></form>"
     )
+
+
+def links(raw: object) -> list[tuple[str | None, str]]:
+    """An alert's links as (href, text): a link is a string or a mapping with `href` and
+    an optional `text`. Only http, https and mailto addresses become links; anything else
+    (`javascript:`, `data:`) is shown as text, never followed."""
+    out: list[tuple[str | None, str]] = []
+    for item in raw if isinstance(raw, list | tuple) else ():
+        href = item.get("href") if isinstance(item, Mapping) else item
+        text = item.get("text") if isinstance(item, Mapping) else None
+        if not isinstance(href, str):
+            continue
+        scheme = urlsplit(href.strip()).scheme.lower()
+        ok = scheme in LINK_SCHEMES and href == href.strip()
+        out.append((href if ok else None, str(text) if text else href))
+    return out
