@@ -47,17 +47,33 @@ class Row(NamedTuple):
     acknowledged_by: str | None
     resolved_by: str | None
     firing: int
+    via: str | None  # how it was acknowledged or resolved: web, slack, sms, api, ...
+
+
+def via(inc: Incident, kind: str) -> str | None:
+    """How `inc` was last acknowledged or resolved (`kind`, an event type): the channel of
+    the newest such entry of its timeline."""
+    for entry in reversed(inc.timeline):
+        if entry.kind == kind:
+            return entry.via
+    return None
+
+
+_DONE = {"acknowledged": "incident.acknowledged", "resolved": "incident.resolved"}
 
 
 def _row(r: Incident | IncidentSummary) -> Row:
+    how = None
     if isinstance(r, Incident):
         firing = sum(1 for a in r.alerts.values() if a.status == "firing")
         status = r.status.value
+        if status in _DONE:
+            how = via(r, _DONE[status])
     else:
         firing, status = r.alerts_firing, str(r.status)
     return Row(
         r.id, r.short_code, r.title, r.service_id, status, r.severity, r.urgency,
-        r.created_at, r.acknowledged_by, r.resolved_by, firing,
+        r.created_at, r.acknowledged_by, r.resolved_by, firing, how,
     )  # fmt: skip
 
 
@@ -154,9 +170,11 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
             policy = system.rules.policies.get(inc.escalation.policy_id)
         elif svc is not None:
             policy = svc.policy
+        status = inc.status.value
+        how = via(inc, _DONE[status]) if status in _DONE else None
         body = dash.render(
-            "incident.html", who, csrf, inc=inc, notifications=notes, retries=retries, policy=policy,
-            service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq,
+            "incident.html", who, csrf, inc=inc, notifications=notes, retries=retries,
+            policy=policy, service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq, via=how,
         )  # fmt: skip
         return dash.page(body)
 

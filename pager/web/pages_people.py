@@ -117,8 +117,15 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
             found.append(n)
             if len(found) >= NOTIFICATION_ROWS:
                 break
+        state = system.state
+        titles = {}  # each row's incident as people name it: "#K7Q Disk full"
+        for n in found:
+            inc = state.incidents.get(n.incident_id) or state.archive.get(n.incident_id)
+            if inc is not None:
+                titles[n.incident_id] = f"#{inc.short_code} {inc.title}"
         body = dash.render(
-            "notifications.html", who, csrf, rows=found, f=f, users=sorted(system.rules.users),
+            "notifications.html", who, csrf, rows=found, f=f, titles=titles,
+            users=sorted(system.rules.users),
             methods=METHODS, statuses=STATUSES, limit=NOTIFICATION_ROWS,
         )  # fmt: skip
         return dash.page(body)
