@@ -91,3 +91,13 @@ async def test_pager_starts_on_a_damaged_file_and_sessions_work_again(tmp_path: 
             await sign_in(client, run.urls[0], "alice")
     assert (data / (FILE + ".unreadable")).read_text() == "[]"  # kept for a look
     assert "sessions" in json.loads((data / FILE).read_text())
+
+
+def test_a_password_hash_stays_out_of_reprs(tmp_path: Path) -> None:
+    """A configuration or a user printed into a log must not carry a hash to crack."""
+    from .dashboard_helpers import HASHES
+
+    config = dashboard_config(tmp_path)
+    alice = config.user("alice")
+    assert alice is not None and alice.password_hash == HASHES["alice"]
+    assert HASHES["alice"] not in repr(alice) and HASHES["alice"] not in repr(config)
