@@ -35,14 +35,14 @@ from pager.core.ratelimit import client_of
 from .dashboard import Dashboard, goto, local_path
 from .sessions import COOKIE, DEVICE_COOKIE, fingerprint
 
-__all__ = ["ADDRESS_FACTOR", "DEVICE_LIFETIME", "register"]
+__all__ = ["ADDRESS_FACTOR", "CHECKS_AT_ONCE", "DEVICE_LIFETIME", "dummy_hash", "register"]
 
 log = logging.getLogger("pager.web.dashboard")
 
 LOGIN_COOKIE = "pager_login"
 ADDRESS_FACTOR = 4  # failures allowed from one address: this many times those per person
 DEVICE_LIFETIME = timedelta(days=30)
-_checks = trio.CapacityLimiter(2)  # argon2id checks at once: each holds its memory cost
+CHECKS_AT_ONCE = 2  # argon2id checks at once: each holds its memory cost (64 MiB by default)
 _dummies: dict[str, str] = {}  # the parameters of a hash -> a hash of nothing with them
 
 
@@ -75,6 +75,8 @@ def dummy_hash(like: str | None) -> str:
 
 
 def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
+    checks = trio.CapacityLimiter(CHECKS_AT_ONCE)
+
     def find_user(name: str) -> Any:
         """The configured user `name` names: by id, or by email in any case."""
         if not name:
@@ -171,7 +173,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
             r.headers["Retry-After"] = str(int(wait) + 1)
             return r
         own: str | None = user.password_hash if user is not None else None
-        async with _checks:
+        async with checks:
             if own:
                 hash_ = own
             else:  # no one to check against: spend the same time as if there were
