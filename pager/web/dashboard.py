@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
-from quart import Response, request
+from quart import Response, has_websocket_context, request, websocket
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
@@ -62,6 +62,11 @@ def local_path(value: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return value.removesuffix("?")
+
+
+def _incoming() -> Any:
+    """The request or the websocket being handled (both have headers and remote_addr)."""
+    return websocket if has_websocket_context() else request
 
 
 def request_target() -> str:
@@ -123,11 +128,12 @@ class Dashboard:
         auth = self.system.config.auth
         if auth.proxy_header is None:
             return False, None
-        values = request.headers.getlist(auth.proxy_header)
+        asked = _incoming()
+        values = asked.headers.getlist(auth.proxy_header)
         if not values:
             return False, None
         if not self.trusted_peer():
-            self.warn_untrusted(request.remote_addr or "-", auth.proxy_header)
+            self.warn_untrusted(asked.remote_addr or "-", auth.proxy_header)
             return False, None
         value = values[0].strip()
         if len(values) != 1 or not value or "," in value:
@@ -149,7 +155,7 @@ class Dashboard:
     def trusted_peer(self) -> bool:
         """Whether the request came straight from one of `auth.trusted_proxies`."""
         try:
-            remote = ipaddress.ip_address(request.remote_addr or "")
+            remote = ipaddress.ip_address(_incoming().remote_addr or "")
         except ValueError:
             return False
         return any(

@@ -8,13 +8,15 @@ import logging
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 import trio
+from trio_websocket import open_websocket_url
 
 from pager.config import ConfigError
 
 from ..harness import running_pager
-from .dashboard_helpers import dashboard_config
+from .dashboard_helpers import dashboard_config, stream_handshake
 
 TRUSTED = "  proxy_header: X-Forwarded-Email\n  trusted_proxies: [127.0.0.1/32]\n"
 UNTRUSTED = "  proxy_header: X-Forwarded-Email\n  trusted_proxies: [10.0.0.1]\n"
@@ -108,3 +110,21 @@ async def test_proxy_header_from_elsewhere_is_logged_once(
     assert said == [
         "X-Forwarded-Email from 127.0.0.1, which is not in auth.trusted_proxies: ignored"
     ]
+
+
+async def test_the_stream_follows_the_proxy_too(tmp_path: Path) -> None:
+    """The websocket takes the session cookie only while the proxy still names its person."""
+    with trio.fail_after(30):
+        config = dashboard_config(tmp_path / "data", auth_extra=TRUSTED)
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            r = await _home(client, base, "alice")
+            assert r.status_code == 200
+            ws = base.replace("http://", "ws://") + "/api/v1/stream?since=1"
+            cookie = ("Cookie", f"pager_session={client.cookies['pager_session']}")
+            same = [cookie, ("Origin", base), ("X-Forwarded-Email", "alice@example.com")]
+            async with open_websocket_url(ws, extra_headers=same) as sock:
+                assert orjson.loads(await sock.get_message())["seq"] == 1
+            for who, status in (("bob", 401), ("mallory@example.com", 401), ("alice", 101)):
+                other = {"Cookie": cookie[1], "Origin": base, "X-Forwarded-Email": who}
+                assert await stream_handshake(base, other) == status, who

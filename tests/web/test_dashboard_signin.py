@@ -26,8 +26,6 @@ from .dashboard_helpers import (
     sign_in,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
 
 async def _post_login(
     client: httpx.AsyncClient, base: str, user: str, password: str, **extra: str
