@@ -156,7 +156,12 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         address = dash.client_address()
         user = find_user(name)
         known = dash.sessions.device(request.cookies.get(DEVICE_COOKIE), now)
-        if user is not None and known is not None and known[1].user == user.id:
+        if (
+            user is not None
+            and known is not None
+            and known[1].user == user.id
+            and known[1].key == fingerprint(user.password_hash)  # not since a new password
+        ):
             limits = [(f"device:{known[0]}", cfg.signin_attempts)]
         else:
             person = f"user:{user.id}" if user is not None else f"name:{name.lower()}"

@@ -284,3 +284,27 @@ def test_an_unknown_name_costs_what_a_known_one_does() -> None:
         assert (ours.memory_cost, ours.time_cost, ours.parallelism, ours.hash_len) == (
             theirs.memory_cost, theirs.time_cost, theirs.parallelism, theirs.hash_len,
         )  # fmt: skip
+
+
+async def test_a_new_password_ends_the_trust_in_known_browsers(tmp_path: Path) -> None:
+    """A browser is known by the password it signed in with: after a new hash (a leaked
+    password replaced), it waits like any stranger's."""
+    data = tmp_path / "data"
+    with trio.fail_after(60):
+        async with (
+            running_pager(dashboard_config(data)) as run,
+            httpx.AsyncClient() as phone,
+            httpx.AsyncClient() as stranger,
+        ):
+            base = run.urls[0]
+            csrf = await sign_in(phone, base, "alice")
+            await phone.post(f"{base}/logout", data={"csrf": csrf})
+            from .dashboard_helpers import _HASHER
+
+            text = dashboard_text(data).replace(HASHES["alice"], _HASHER.hash("a-new-one-123"))
+            await run.system.reload(load_config_text(text), "test")
+            for n in range(3):
+                r = await _post_login(stranger, base, "alice", f"guess-{n}")
+                assert r.status_code == 401
+            r = await _post_login(phone, base, "alice", "a-new-one-123")
+            assert r.status_code == 429
