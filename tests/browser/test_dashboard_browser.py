@@ -4,7 +4,8 @@ chromium-driver (installed by `scripts/setup --test`; skipped, saying so, withou
 A wrong password is refused, then throttled. A responder follows a link to a page, signs
 in and lands on it. On the incidents page, without a reload: an alert posted to
 /v2/enqueue appears, its row changes when the REST API acknowledges it and leaves the
-"open" list when the API resolves it. pager restarts while the stream is blocked; an alert
+"open" list when the API resolves it; a storm of forty alerts costs at most one refresh of
+the rows a second. pager restarts while the stream is blocked; an alert
 posted meanwhile appears once the page reconnects with `since=` (and the session survived).
 The row's Acknowledge button acknowledges the next incident, the incident page reads
 "Acknowledged by alice via web" and the REST API agrees. Times are in the browser's time
@@ -22,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,14 +127,14 @@ def before_the_restart(d: Any, base: str) -> None:
     # an alert arrives: its row appears without a reload, its time in the browser's zone
     _post(base, "browser-1", "Disk full on db-1")
     inc = _row_of(d, "Disk full on db-1")
-    time = d.find_element(By.CSS_SELECTOR, f"#row-{inc} time")
-    iso = time.get_attribute("datetime")
+    shown = d.find_element(By.CSS_SELECTOR, f"#row-{inc} time")
+    iso = shown.get_attribute("datetime")
     local, utc = d.execute_script(
         "const t = new Date(arguments[0]), f = {dateStyle: 'medium', timeStyle: 'short'};"
         "return [t.toLocaleString([], f), t.toLocaleString([], {...f, timeZone: 'UTC'})];",
         iso,
     )
-    assert time.text == local != utc, (time.text, local, utc)
+    assert shown.text == local != utc, (shown.text, local, utc)
     assert "s ago)" in d.find_element(By.CSS_SELECTOR, f"#row-{inc} .ago").text
     shoot(d, "incidents-live-desktop")
 
@@ -142,6 +144,19 @@ def before_the_restart(d: Any, base: str) -> None:
     _api(base, inc, "resolve")
     until(lambda: not d.find_elements(By.ID, f"row-{inc}"), "resolved row still listed")
     assert d.execute_script("return window.__same_page === true;"), "the page reloaded"
+
+    # a storm: forty alerts in a row; the page asks for its rows at most once a second
+    d.execute_script(
+        "window.__refreshes = 0;"
+        "document.body.addEventListener('htmx:beforeRequest', () => window.__refreshes++);"
+    )
+    started = time.monotonic()
+    for n in range(40):
+        _post(base, f"storm-{n}", f"Storm {n}")
+    until(lambda: len(d.find_elements(By.CSS_SELECTOR, "li.incident")) == 40, "storm rows")
+    took = time.monotonic() - started
+    refreshes = d.execute_script("return window.__refreshes;")
+    assert 1 <= refreshes <= took + 2, (refreshes, took)
 
     # the stream is cut off from here until the restarted pager has a new alert
     d.execute_cdp_cmd("Network.enable", {})

@@ -97,10 +97,16 @@
       status.textContent = text;
       status.className = "live " + (on ? "on" : "off");
     }
+    // Changes arrive in bursts (an alert storm is hundreds a second): the page asks for the
+    // rows again 150 ms after a change, and then at most once a second, so an open
+    // dashboard costs pager one refresh a second, not one per event.
+    let last = 0;
     function changed() {
       if (pending) return;
+      const wait = Math.max(150, last + 1000 - Date.now());
       pending = setTimeout(function () {
         pending = null;
+        last = Date.now();
         if (!only) {
           document.body.dispatchEvent(new Event("pager:changed"));
           return;
@@ -117,7 +123,7 @@
           return;
         }
         window.location.reload();
-      }, 150);
+      }, wait);
     }
     // A stream refused before it opened: if the session has ended, go and sign in again
     // (to come back here) instead of retrying for ever.
