@@ -25,10 +25,11 @@ from hypercorn.config import Config as HypercornConfig
 
 from pager.clock import SystemClock, WallClock
 from pager.config.compile import compile_rules
-from pager.core.commands import Fallback
+from pager.core.bundles import Bundle
 from pager.core.events import ConfigApplied
-from pager.core.links import page_links
+from pager.core.links import bundle_links, page_links
 from pager.core.notifications import Notification
+from pager.core.reach import fallback_for
 from pager.replay.load import LoadReport, load_state
 from pager.replay.ratelimit import recent_records, warm_limiter, window
 from pager.store.base import EventLog
@@ -47,6 +48,7 @@ from .dispatcher import Dispatcher
 from .heartbeats import Heartbeats
 from .journal import Journal
 from .messages import Act, RouterMessage
+from .retention import Retention
 from .router import Router
 from .slack_responder import SlackResponder
 from .snapshotter import Snapshotter
@@ -187,6 +189,15 @@ async def run_pager(
                 if manage_gc:
                     await core.start(run_collector)
                 await core.start(snapshotter.run)
+                system.retention = await core.start(
+                    Retention(
+                        event_log,
+                        state,
+                        clock,
+                        keep=jcfg.retention,
+                        delete=jcfg.retention_mode == "delete",
+                    ).run
+                )
                 if serve_edges:
                     await _run_edges(system, shutdown, report, task_status)
                 else:
@@ -212,13 +223,23 @@ def _dispatcher(
     system: System, config: Any, transports: dict[str, Transport] | None = None
 ) -> Dispatcher:
     async def fallback(incident_id: str, user_id: str, notification_id: str) -> None:
+        inc = system.state.incidents.get(incident_id)
+        if inc is None:
+            return
+        book, rules = system.state.notifications, system.current_rules()
         await system.submit(
-            Act(incident_id, Fallback(user_id=user_id, notification_id=notification_id))
+            Act(incident_id, fallback_for(book, rules, inc, user_id, notification_id))
         )
 
     def links(n: Notification) -> dict[str, str]:  # read at each send: a reload may change them
         cfg = system.config
         return page_links(cfg.auth.link_secret, str(cfg.server.public_url or ""), n)
+
+    def links_of_bundle(b: Bundle) -> dict[str, str]:
+        cfg = system.config
+        public_url = str(cfg.server.public_url or "")
+        secret = cfg.auth.link_secret
+        return bundle_links(secret, public_url, b.user_id, b.id, b.method, b.requested_at)
 
     timeouts: dict[str, float] = {}
     rates: dict[str, float | None] = {}
@@ -238,6 +259,7 @@ def _dispatcher(
         fallback=fallback,
         public_url=str(config.server.public_url or ""),
         links=links,
+        bundle_links=links_of_bundle,
         timeouts=timeouts,
         rates=rates,
     )

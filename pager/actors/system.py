@@ -26,6 +26,7 @@ from .messages import Act, Ingest, Outcome, RouterMessage
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
     from .heartbeats import Heartbeats
+    from .retention import Retention
     from .router import Router
     from .slack_responder import SlackResponder
 
@@ -48,6 +49,7 @@ class System:
     slack_responder: SlackResponder | None = None  # acts on Slack button presses
     dispatcher: Dispatcher | None = None  # the delivery actors, for /metrics
     heartbeats: Heartbeats | None = None  # pings and deadlines of the heartbeats
+    retention: Retention | None = None  # journal.retention, applied hourly
     ready: bool = False
     # the message templates in force: every transport and hook renders through this one,
     # and a reload swaps its templates

@@ -164,7 +164,13 @@ OPS: tuple[Op, ...] = (
         _q("service", "a service id"),
         _q("since", "ISO 8601 instant: created at or after", **INSTANT),
         _q("limit", "1 to 1000, default 100", type="integer", minimum=1, maximum=1000))),
-    _api("GET", "/api/v1/incidents/{incident_id}", "One incident", "incidents"),
+    _api(
+        "GET",
+        "/api/v1/incidents/{incident_id}",
+        "One incident",
+        "incidents",
+        errors=(*API_ERRORS, 410),  # 410: journal.retention deleted its history
+    ),
     _incident_action("acknowledge", m.IncidentAction, "Acknowledge", required=False),
     _incident_action("resolve", m.IncidentAction, "Resolve", required=False),
     _incident_action("snooze", m.IncidentSnooze, "Snooze"),
@@ -176,6 +182,8 @@ OPS: tuple[Op, ...] = (
            enum=list(NOTIFICATION_STATUSES)),
         _q("limit", "1 to 1000, default 200", type="integer", minimum=1, maximum=1000))),
     _api("GET", "/api/v1/notifications/{nid}", "One notification", "incidents"),
+    _api("GET", "/api/v1/bundles/{bundle_id}", "One bundle: the pages one message carried",
+         "incidents"),
     # ------------------------------------------------------------ people and schedules
     _api("GET", "/api/v1/users", "Users (no contact addresses)", "directory"),
     _api("GET", "/api/v1/services", "Services (no integration keys)", "directory"),

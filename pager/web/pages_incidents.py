@@ -18,6 +18,7 @@ from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident
+from pager.core.views import timeline_lines
 from pager.errors import BadRequest, NotFound
 from pager.replay.history import ensure_incident
 
@@ -175,6 +176,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         body = dash.render(
             "incident.html", who, csrf, inc=inc, notifications=notes, retries=retries,
             policy=policy, service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq, via=how,
+            timeline=timeline_lines(inc.timeline),
         )  # fmt: skip
         return dash.page(body)
 
