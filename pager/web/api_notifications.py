@@ -19,7 +19,7 @@ from pager.replay.history import ensure_incident
 from .auth import authenticate
 from .responses import jsonify
 
-__all__ = ["bundle_json", "notification_json", "open_breakers", "register"]
+__all__ = ["bundle_json", "next_try", "notification_json", "open_breakers", "register"]
 
 MAX_LIMIT = 1000
 STATUSES = ("pending", "retrying", "sent", "delivered", "failed", "cancelled")
@@ -36,15 +36,22 @@ def open_breakers(system: System) -> dict[str, datetime]:
     return out
 
 
+def next_try(n: Notification, breakers: dict[str, datetime]) -> datetime | None:
+    """When an open notification is tried again: its retry time, or later when its
+    method's circuit breaker holds it (`breakers` from `open_breakers`)."""
+    held = breakers.get(n.method) if n.open else None
+    if held is not None and (n.retry_at is None or n.retry_at < held):
+        return held
+    return n.retry_at
+
+
 def notification_json(
     n: Notification, breakers: dict[str, datetime] | None = None
 ) -> dict[str, Any]:
     """`breakers` (from `open_breakers`): a notification held by its method's open circuit
     breaker shows when the breaker lets it go, not a retry time already past."""
     held = (breakers or {}).get(n.method) if n.open else None
-    retry_at = n.retry_at
-    if held is not None and (retry_at is None or retry_at < held):
-        retry_at = held
+    retry_at = next_try(n, breakers or {})
     return {
         "id": n.id,
         "incident": n.incident_id,
