@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, Protocol
 
 from . import analytics
@@ -223,7 +224,7 @@ class SystemState:
         """Every incident (archived ones as summaries), newest first."""
         rows: list[Incident | IncidentSummary] = list(self.incidents.values())
         rows.extend(s for s in self.archive.values() if s.id not in self.incidents)
-        rows.sort(key=lambda r: r.number, reverse=True)
+        rows.sort(key=attrgetter("number"), reverse=True)
         return rows
 
     def link_used(self, link_id: str) -> bool:

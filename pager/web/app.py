@@ -42,6 +42,7 @@ from . import (
     pages_incidents,
     pages_people,
     pages_services,
+    signin,
     stream,
 )
 from .ingest import IngestEndpoints
@@ -106,6 +107,7 @@ def create_app(system: System) -> QuartTrio:
     api_config.register(app, system)
     openapi.register(app, system)
     dash = dashboard.register(app, system)
+    signin.register(app, system, dash)
     api_analytics.register(app, system, dash)
     pages_incidents.register(app, system, dash)
     pages_people.register(app, system, dash)

@@ -127,6 +127,7 @@ _ANALYTICS_QUERY = (
     _q("group_by", "the series' periods (empty: day)", enum=["", "day", "week"]),
     _q("tz", "IANA time zone of the series' days and weeks (default UTC)"),
 )
+_NEXT = (_q("next", "where to go afterwards: a path on this site (anything else: /)"),)
 
 OPS: tuple[Op, ...] = (
     # ------------------------------------------------------------ ingest
@@ -265,7 +266,7 @@ OPS: tuple[Op, ...] = (
        errors=(401, 403),
        extra={"description": "With `server.metrics_auth` it asks for an API token (bearer)."}),
     # ------------------------------------------------------------ dashboard (docs/dashboard.md)
-    _page("GET", "/login", "The sign-in form", auth=(), errors=(303,)),
+    _page("GET", "/login", "The sign-in form", auth=(), errors=(303,), query=_NEXT),
     _page("POST", "/login", "Sign in", auth=(), body=m.DashboardLogin, ok=(303,),
           errors=(401, 403, 429)),
     _page("POST", "/logout", "Sign out", errors=(400, 403)),
@@ -273,11 +274,11 @@ OPS: tuple[Op, ...] = (
     _page("GET", "/incidents/rows", "The incidents table's rows (a fragment)",
           query=_INCIDENT_FILTERS, errors=(303, 400, 401, 403)),
     _page("GET", "/incidents/{incident_id}", "One incident"),
-    _page("POST", "/incidents/{incident_id}/acknowledge", "Acknowledge"),
-    _page("POST", "/incidents/{incident_id}/resolve", "Resolve"),
-    _page("POST", "/incidents/{incident_id}/snooze", "Snooze", body=m.DashboardSnooze),
-    _page("POST", "/incidents/{incident_id}/escalate", "Escalate", body=m.DashboardEscalate),
-    _page("POST", "/incidents/{incident_id}/notes", "Add a note", body=m.DashboardNote),
+    _page("POST", "/incidents/{incident_id}/acknowledge", "Acknowledge", query=_NEXT),
+    _page("POST", "/incidents/{incident_id}/resolve", "Resolve", query=_NEXT),
+    _page("POST", "/incidents/{incident_id}/snooze", "Snooze", body=m.DashboardSnooze, query=_NEXT),
+    _page("POST", "/incidents/{incident_id}/escalate", "Escalate", body=m.DashboardEscalate, query=_NEXT),
+    _page("POST", "/incidents/{incident_id}/notes", "Add a note", body=m.DashboardNote, query=_NEXT),
     _page("GET", "/oncall", "Who is on call"),
     _page("GET", "/schedules", "The first schedule (On call now without any)"),
     _page("GET", "/schedules/{sid}", "A schedule's next 14 days"),

@@ -9,11 +9,12 @@ empties that folder when it starts.)"""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
+import pytest
 import trio
 
 from pager.core.events import encode
@@ -23,9 +24,12 @@ from pager.store.jsonl import JsonlLog
 from ..core.analytics_log import Log
 from ..harness import running_pager
 from ..web.dashboard_helpers import PASSWORDS, dashboard_config
-from .test_dashboard_browser import SHOTS, _click_and_load, _driver, _sign_in, _until, pytestmark
+from .browser_helpers import CHROMEDRIVER, CHROMIUM, click_and_load, driver, shoot, sign_in, until
 
-__all__ = ["pytestmark"]
+pytestmark = pytest.mark.skipif(
+    not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
+    reason="needs Debian's chromium and chromium-driver (scripts/setup --test installs them)",
+)
 
 
 def week_of_history(now: datetime) -> Log:
@@ -62,11 +66,11 @@ def week_of_history(now: datetime) -> Log:
 def scenario(base: str) -> None:
     from selenium.webdriver.common.by import By
 
-    d = _driver(1280, 1000)
+    d = driver(1280, 1000)
     try:
-        _sign_in(d, base, "bob", PASSWORDS["bob"])  # a viewer
-        _until(lambda: d.current_url.rstrip("/") == base, "not signed in")
-        _click_and_load(d, d.find_element(By.LINK_TEXT, "Analytics"))
+        sign_in(d, base, "bob", PASSWORDS["bob"])  # a viewer
+        until(lambda: d.current_url.rstrip("/") == base, "not signed in")
+        click_and_load(d, d.find_element(By.LINK_TEXT, "Analytics"))
         assert d.current_url.startswith(f"{base}/analytics")
         figures = d.find_element(By.ID, "figures").text
         assert "13\nopened" in figures, figures
@@ -77,22 +81,22 @@ def scenario(base: str) -> None:
         assert "alice" in people.lower() and "bob" in people.lower()
         assert "DiskFull" in d.find_element(By.ID, "noisy").text
         d.execute_script("window.scrollTo(0, 0);")
-        _shoot(d, "analytics-desktop")
+        shoot(d, "analytics-desktop")
         csv_link = d.find_element(By.ID, "csv-incidents").get_attribute("href")
         cookie = d.get_cookie("pager_session")["value"]
 
         # one service, by week
         d.get(f"{base}/analytics?service=payments&group_by=week")
         assert "payments" in d.find_element(By.TAG_NAME, "main").text
-        _shoot(d, "analytics-payments-by-week-desktop")
+        shoot(d, "analytics-payments-by-week-desktop")
 
         d.set_window_size(360, 780)
         d.get(f"{base}/analytics")
         width = d.execute_script("return document.documentElement.scrollWidth;")
         assert width <= 360, f"analytics is {width} px wide at 360"
-        _shoot(d, "analytics-360")
+        shoot(d, "analytics-360")
         d.execute_script("window.scrollTo(0, 900);")
-        _shoot(d, "analytics-360-charts")
+        shoot(d, "analytics-360-charts")
         d.execute_cdp_cmd(
             "Emulation.setEmulatedMedia",
             {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
@@ -100,21 +104,16 @@ def scenario(base: str) -> None:
         d.get(f"{base}/analytics")
         bg = d.execute_script("return getComputedStyle(document.body).backgroundColor;")
         assert bg == "rgb(18, 19, 22)", bg
-        _shoot(d, "analytics-360-dark")
+        shoot(d, "analytics-360-dark")
         d.set_window_size(1280, 1000)
         d.get(f"{base}/analytics")
-        _shoot(d, "analytics-desktop-dark")
+        shoot(d, "analytics-desktop-dark")
     finally:
         d.quit()
     with httpx.Client(cookies={"pager_session": cookie}) as client:
         r = client.get(csv_link)
         assert r.status_code == 200 and r.content.startswith("\ufeffid,number,".encode())
         assert r.text.count("\r\n") == 14  # the header and 13 incidents
-
-
-def _shoot(d: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    d.save_screenshot(str(SHOTS / f"{name}.png"))
 
 
 async def write_history(data: Path, log: Log) -> None:
