@@ -93,6 +93,9 @@ class Reporter:
                 log.warning("report due %s: attempt %d failed: %s", at.isoformat(), attempt, e)
                 if attempt < ATTEMPTS:
                     await trio.sleep(RETRY_AFTER)
+            except Exception:  # a report never takes pager down (e.g. transports closing)
+                log.exception("report due %s failed", at.isoformat())
+                break
         self.failed += 1
         log.warning("report due %s not sent after %d attempts", at.isoformat(), ATTEMPTS)
 

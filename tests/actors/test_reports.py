@@ -106,3 +106,30 @@ async def test_a_daily_report_by_email(certificate: tuple[Path, Path]) -> None:
     body = mail.message.get_content()
     assert body.startswith("pager daily on-call report: ")
     assert "Incidents: 1 opened" in body and "Time to acknowledge:" in body
+
+
+async def test_a_report_that_breaks_is_logged_not_fatal(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A failed send is tried ATTEMPTS times (DeliveryError) or given up at once (anything
+    else, e.g. a transport closed at shutdown); either way pager goes on."""
+    from pager.actors.reports import ATTEMPTS
+    from pager.transports.base import DeliveryError
+
+    calls: list[str] = []
+
+    async def refused(spec: Report, at: datetime) -> None:
+        calls.append("refused")
+        raise DeliveryError("Slack chat.postMessage: channel_not_found")
+
+    async def broken(spec: Report, at: datetime) -> None:
+        calls.append("broken")
+        raise RuntimeError("Cannot send a request, as the client has been closed.")
+
+    spec = Report(slack_channel="C0OPS")
+    reporter = Reporter(object(), lambda m: None, send=refused)  # type: ignore[arg-type]
+    await reporter._attempts(spec, EPOCH)
+    reporter.send = broken
+    await reporter._attempts(spec, EPOCH)
+    assert calls == ["refused"] * ATTEMPTS + ["broken"]
+    assert (reporter.sent, reporter.failed) == (0, 2)
