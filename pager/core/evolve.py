@@ -28,6 +28,7 @@ from .events import (
     PagingDeferred,
     UserPaged,
 )
+from .lifecycle import status_after
 from .model import (
     MAX_RESOLVED_ALERTS,
     Alert,
@@ -114,6 +115,12 @@ def _copy(inc: Incident, changes: dict[str, Any]) -> Incident:
     return out
 
 
+def _opened_status() -> Status:
+    status = status_after(None, IncidentOpened)
+    assert status is not None
+    return status
+
+
 def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> Incident:
     """The incident after `event`, journaled as number `seq` at `at`."""
     if isinstance(event, IncidentOpened):
@@ -131,7 +138,7 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
             title=event.title,
             severity=event.severity,
             urgency=event.urgency,
-            status=T,
+            status=_opened_status(),
             created_at=at,
             updated_at=at,
             paging=event.paging,
@@ -146,6 +153,9 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
         raise ValueError(f"{event.TYPE} for an incident that was never opened")
     inc = incident
     c: dict[str, Any] = {"updated_at": at, "last_seq": seq}
+    status = status_after(inc.status, type(event))
+    if status is not inc.status:
+        c["status"] = status
     text: str | None = None
     by = via = None
     match event:
@@ -172,7 +182,6 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
         case IncidentAcknowledged():
             by, via = event.by, event.via
             c.update(
-                status=A,
                 acknowledged_at=at,
                 acknowledged_by=event.by,
                 ack_timeout_at=event.ack_timeout_at,
@@ -182,7 +191,6 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
             text = "Acknowledged" + _by(by, via)
         case IncidentUnacknowledged():
             c.update(
-                status=T,
                 acknowledged_at=None,
                 acknowledged_by=None,
                 ack_timeout_at=None,
@@ -193,7 +201,6 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
         case IncidentSnoozed():
             by, via = event.by, event.via
             c.update(
-                status=A,
                 acknowledged_at=inc.acknowledged_at or at,
                 acknowledged_by=inc.acknowledged_by or event.by,
                 snoozed_until=event.until,
@@ -206,7 +213,6 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
         case IncidentResolved():
             by, via = event.by, event.via
             c.update(
-                status=R,
                 resolved_at=at,
                 resolved_by=event.by,
                 snoozed_until=None,
@@ -253,7 +259,6 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
             )
             if inc.status is A:
                 c.update(
-                    status=T,
                     acknowledged_at=None,
                     acknowledged_by=None,
                     ack_timeout_at=None,

@@ -1,8 +1,9 @@
 """The incident lifecycle: a state machine written as a transition table, and the two
 functions of event sourcing.
 
-`TRANSITIONS[status][verb]` is the status a command leads to; a verb missing from a status's
-row is refused with `TransitionRefused` and the incident is left as it was. `decide(incident,
+The table of the state machine is in lifecycle.py (`COMMANDS[status][CommandType]`: the
+statuses a command may lead to; a command missing from a status's row is refused with
+`TransitionRefused` and the incident is left as it was). `decide(incident,
 command, ctx)` checks the table, reads the context (service rules, now, maintenance, who is on
 call) and returns the events that record what happened; `evolve(incident, event, seq, at)`
 returns the incident after one event. Replay is a fold of `evolve` over the log.
@@ -12,10 +13,9 @@ No trio, no I/O, no clock reads here: time arrives in `ctx.now`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
-from pager.errors import BadRequest, Conflict, TransitionRefused
+from pager.errors import BadRequest, Conflict
 
 from . import paging
 from .alerts import open_incident, resolve_if_quiet, trigger, upsert
@@ -49,6 +49,7 @@ from .events import (
     NoteAdded,
 )
 from .evolve import evolve
+from .lifecycle import COMMANDS, VERBS, targets
 from .model import (
     Incident,
     Status,
@@ -59,68 +60,14 @@ __all__ = ["TRANSITIONS", "decide", "decide_full", "evolve", "next_deadline", "v
 
 T, A, R = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
 
-TRANSITIONS: Mapping[Status, Mapping[str, Status]] = {
-    T: {
-        "trigger": T,
-        "resolve_alert": T,
-        "upsert": T,
-        "acknowledge": A,
-        "snooze": A,
-        "resolve": R,
-        "escalate": T,
-        "note": T,
-        "edit": T,
-        "fallback": T,
-        "tick": T,
-    },
-    A: {
-        "trigger": A,  # a new trigger while acknowledged pages nobody
-        "resolve_alert": A,
-        "upsert": A,
-        "acknowledge": A,  # idempotent
-        "snooze": A,
-        "resolve": R,
-        "escalate": T,
-        "unacknowledge": T,  # ack timeout, snooze end
-        "note": A,
-        "edit": A,
-        "fallback": A,
-        "tick": A,
-    },
-    R: {
-        "note": R,
-        "edit": R,
-        "fallback": R,  # nothing left to notify
-        "tick": R,
-    },
-}
-
-_VERBS: dict[type, str] = {
-    TriggerAlert: "trigger",
-    ResolveAlert: "resolve_alert",
-    UpsertGroup: "upsert",
-    Acknowledge: "acknowledge",
-    Snooze: "snooze",
-    Resolve: "resolve",
-    Escalate: "escalate",
-    AddNote: "note",
-    Edit: "edit",
-    Fallback: "fallback",
-    Tick: "tick",
-}
+# the state machine's table, read by `decide` (here) and `evolve`
+TRANSITIONS = COMMANDS
 
 
 def verb_of(command: Command) -> str:
     if isinstance(command, UseLink):
         return verb_of(command.command)
-    return "open" if isinstance(command, Open) else _VERBS[type(command)]
-
-
-def _check(inc: Incident, verb: str) -> Status:
-    target = TRANSITIONS[inc.status].get(verb)
-    if target is None:
-        raise TransitionRefused(inc.id, inc.status.value, verb.replace("_", " "))
-    return target
+    return VERBS[type(command)]
 
 
 def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Event]:
@@ -141,13 +88,14 @@ def decide_full(
         if incident is not None:
             raise Conflict(f"incident {incident.id} exists already")
         open_incident(d, command)
+        after_open = d.incident.status if d.incident is not None else None
+        assert after_open in targets(None, Open)
         return d.events, d.incident
     if incident is None:
         raise BadRequest("no such incident")
     if isinstance(command, UseLink):
         return _use_link(incident, command, ctx)
-    verb = verb_of(command)
-    target = _check(incident, verb)
+    target = targets(incident.status, type(command), incident.id)
     now = ctx.now
     match command:
         case TriggerAlert():
@@ -229,7 +177,8 @@ def decide_full(
             paging.fallback(d, command.user_id, command.notification_id)
         case Tick():
             _tick(d)
-    assert target is not None
+    after = d.inc.status
+    assert after in target, f"{type(command).__name__}: {incident.status} -> {after}"
     return d.events, d.incident
 
 
