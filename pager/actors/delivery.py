@@ -277,6 +277,7 @@ class DeliveryActor:
                 attempt=attempt,
                 provider_id=sent.provider_id,
                 method=self.method,
+                editable=True if self.transport.edits_messages else None,
             )
         )
 

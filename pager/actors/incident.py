@@ -31,6 +31,7 @@ from pager.core.state import SystemState, maintenance_reason
 from pager.errors import LogUnavailable, PagerError
 from pager.replay.history import ensure_incident
 from pager.store.base import LogDamaged
+from pager.transports.registry import MESSAGE_EDITS
 
 from .journal import Journal
 from .mailbox import Mailbox
@@ -198,4 +199,5 @@ class IncidentActor:
             maintenance=maintenance_reason(svc, now, self.state),
             oncall=rules.oncall,
             users=rules.users,
+            edits=MESSAGE_EDITS,
         )

@@ -106,6 +106,22 @@ def event(tag: str) -> Callable[[E], E]:
     return register
 
 
+_UPGRADES: dict[str, Callable[[dict[str, Any]], None]] = {}
+
+
+def upgrade(
+    cls: type[Event],
+) -> Callable[[Callable[[dict[str, Any]], None]], Callable[[dict[str, Any]], None]]:
+    """Register how `decode` completes a line of `cls` written before a field was added
+    (the function fills the field in, in place)."""
+
+    def register(fn: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+        _UPGRADES[cls.TYPE] = fn
+        return fn
+
+    return register
+
+
 def encode(ev: Event) -> dict[str, Any]:
     """The event's data for the log: its fields, None values left out."""
     out: dict[str, Any] = {}
@@ -121,6 +137,9 @@ def decode(tag: str, data: Mapping[str, Any]) -> Event:
     tag and TypeError/ValueError for data that does not fit the class."""
     cls = EVENT_TYPES[tag]
     kwargs = dict(data)
+    up = _UPGRADES.get(tag)
+    if up is not None:
+        up(kwargs)
     for name in cls._datetimes:
         v = kwargs.get(name)
         if v is not None:

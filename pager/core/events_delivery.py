@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .events import Event, IncidentEvent, event
+from .events import Event, IncidentEvent, event, upgrade
 
 __all__ = [
     "ContactOptedIn",
@@ -45,13 +45,16 @@ class NotificationRequested(IncidentEvent):
 @event("notification.sent")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotificationSent(IncidentEvent):
-    """The provider accepted it (`provider_id`: its message id, call sid, ...)."""
+    """The provider accepted it (`provider_id`: its message id, call sid, ...). `editable`:
+    the provider can edit this message in place when the incident changes (the transport
+    says so; lines written before this field existed get it from `_LEGACY_EDITABLE`)."""
 
     incident_id: str
     notification_id: str
     attempt: int
     provider_id: str | None = None
     method: str | None = None
+    editable: bool | None = None
 
 
 @event("notification.failed")
@@ -72,12 +75,16 @@ class NotificationFailed(IncidentEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotificationDelivered(IncidentEvent):
     """A receipt from the provider (e.g. Twilio's status callback): `status` as it says it
-    (delivered, undelivered, failed, completed, no-answer, ...)."""
+    (delivered, undelivered, failed, completed, no-answer, ...), and `failed` whether that
+    word means the notification did not reach the person (the transport knows its
+    provider's words; lines written before this field existed get it from
+    `_LEGACY_FAILED_RECEIPTS`)."""
 
     incident_id: str
     notification_id: str
     status: str
     error: str | None = None
+    failed: bool | None = None
 
 
 @event("notification.cancelled")
@@ -141,3 +148,22 @@ class ContactOptedIn(Event):
     @property
     def subject(self) -> str:
         return f"user:{self.user_id}"
+
+
+# How lines written before `editable` and `failed` existed are read: what pager knew of its
+# providers then (Slack edits its messages; Twilio's words for a failed receipt). A frozen
+# record of the log's past, not the providers' present: that lives in pager/transports.
+_LEGACY_EDITABLE = frozenset({"slack"})
+_LEGACY_FAILED_RECEIPTS = frozenset({"failed", "undelivered", "busy", "no-answer", "canceled"})
+
+
+@upgrade(NotificationSent)
+def _sent_before_editable(data: dict[str, object]) -> None:
+    if "editable" not in data and data.get("method") in _LEGACY_EDITABLE:
+        data["editable"] = True
+
+
+@upgrade(NotificationDelivered)
+def _delivered_before_failed(data: dict[str, object]) -> None:
+    if "failed" not in data:
+        data["failed"] = data.get("status") in _LEGACY_FAILED_RECEIPTS

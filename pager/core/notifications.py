@@ -108,7 +108,7 @@ class NotificationBook:
                 history=(*n.history, Attempt(at, "failed", event.attempt, event.error)),
             )
         elif isinstance(event, NotificationDelivered):
-            bad = event.status in ("failed", "undelivered", "busy", "no-answer", "canceled")
+            bad = bool(event.failed)
             n = rep(
                 n,
                 status="failed" if bad else "delivered",

@@ -102,22 +102,28 @@ def fallback(d: Decision, user_id: str, failed: str) -> None:
 
 def status_update(d: Decision, topic: str) -> None:
     """Post `topic` (opened, acknowledged, resolved) to the service's chat channels, and
-    edit in place every message already sent where the provider allows it (Slack)."""
+    edit in place every message already sent where the provider allows it (`ctx.edits`)."""
     inc = d.inc
-    for provider_id in list(inc.messages.values()):
-        d.emit(
-            NotificationRequested(
-                incident_id=inc.id,
-                notification_id=f"{inc.id}-n{d.inc.notification_count + 1}",
-                kind="update",
-                method="slack",
-                previous=provider_id,
-                topic=topic,
-                urgency=inc.urgency,
+    edits = d.ctx.edits
+    if edits is not None:
+        for provider_id in list(inc.messages.values()):
+            d.emit(
+                NotificationRequested(
+                    incident_id=inc.id,
+                    notification_id=f"{inc.id}-n{d.inc.notification_count + 1}",
+                    kind="update",
+                    method=edits.method,
+                    previous=provider_id,
+                    topic=topic,
+                    urgency=inc.urgency,
+                )
             )
-        )
     for method, address in d.ctx.service.chat:
-        if method == "slack" and any(p.startswith(f"{address}:") for p in inc.messages.values()):
+        if (
+            edits is not None
+            and method == edits.method
+            and any(edits.posted_to(p, address) for p in inc.messages.values())
+        ):
             continue  # its first message is edited in place above
         d.emit(
             NotificationRequested(

@@ -39,6 +39,7 @@ from slack_sdk.models.blocks import (
 
 from pager.config.models_channels import SlackChannel, template_environment
 from pager.core.model import Status
+from pager.core.rules import MessageEdits
 
 from .base import Message, ProviderRejected, ProviderUnreachable, Sent, Transport
 from .provider_http import http_status_error, make_client, request
@@ -176,8 +177,18 @@ def _with_id(node: Any, incident_id: str) -> Any:
     return node
 
 
+def posted_to(provider_id: str, channel: str) -> bool:
+    """Whether the message `provider_id` (`channel:ts`, as `send` returns it) is in `channel`."""
+    return provider_id.startswith(f"{channel}:")
+
+
+# how decide learns that Slack messages are edited in place, and how to tell their channel
+EDITS = MessageEdits("slack", posted_to)
+
+
 class SlackTransport(Transport):
     method = "slack"
+    edits_messages = True
     default_rate = 1.0  # Slack allows about one message per second per channel
 
     def __init__(

@@ -34,6 +34,7 @@ from pager.core.commands import Fallback
 from pager.core.events import NotificationDelivered
 from pager.errors import PagerError
 from pager.transports.base import Message
+from pager.transports.twilio_api import FAILED_RECEIPTS, FINAL_RECEIPTS, UNREACHED_RECEIPTS
 from pager.transports.twilio_voice import (
     call_twiml,
     goodbye_twiml,
@@ -49,12 +50,10 @@ __all__ = ["FAILED", "FINAL", "KEYS", "forbidden", "register", "twiml", "verifie
 
 log = logging.getLogger("pager.web.twilio")
 
-# receipts worth journaling: the final word on a text or a call
-FINAL = frozenset(
-    {"delivered", "undelivered", "failed", "read", "completed", "busy", "no-answer", "canceled"}
-)
-# a page that did not reach the person: try their next contact method
-FAILED = frozenset({"failed", "undelivered", "busy", "no-answer"})
+# receipts worth journaling, and those of a page that did not reach the person (Twilio's
+# words: pager/transports/twilio_api.py)
+FINAL = FINAL_RECEIPTS
+FAILED = UNREACHED_RECEIPTS
 
 KEYS = {"4": "acknowledge", "6": "resolve", "5": "escalate"}
 ONE_ANSWER_PER_CALL = 3600.0  # seconds a call's answer is remembered
@@ -183,6 +182,7 @@ def register(app: QuartTrio, system: System) -> None:
                         notification_id=n.id,
                         status=status,
                         error=f"Twilio error {code}" if code else None,
+                        failed=status in FAILED_RECEIPTS,
                     )
                 ],
                 system.clock.now(),
