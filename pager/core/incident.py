@@ -34,11 +34,13 @@ from .commands import (
     TriggerAlert,
     UpsertGroup,
     UseLink,
+    who,
 )
 from .decision import Decision
 from .escalation import next_step, step_at_level
 from .events import (
     AlertsUpdated,
+    Attribution,
     Event,
     IncidentAcknowledged,
     IncidentEdited,
@@ -104,7 +106,7 @@ def decide_full(
             alert = incident.alerts.get(command.key)
             if alert is not None and alert.status == "firing":
                 d.emit(AlertsUpdated(incident_id=incident.id, resolved=(command.key,)))
-                resolve_if_quiet(d, command.by, command.via)
+                resolve_if_quiet(d, who(command))
         case UpsertGroup():
             upsert(d, command)
         case Acknowledge():
@@ -113,9 +115,7 @@ def decide_full(
                 d.emit(
                     IncidentAcknowledged(
                         incident_id=incident.id,
-                        by=command.by,
-                        via=command.via,
-                        token_name=command.token_name,
+                        attribution=who(command),
                         ack_timeout_at=now + timeout if timeout else None,
                     )
                 )
@@ -124,9 +124,7 @@ def decide_full(
             d.emit(
                 IncidentResolved(
                     incident_id=incident.id,
-                    by=command.by,
-                    via=command.via,
-                    token_name=command.token_name,
+                    attribution=who(command),
                     reason=command.reason,
                 )
             )
@@ -138,9 +136,7 @@ def decide_full(
                 IncidentSnoozed(
                     incident_id=incident.id,
                     until=now + command.duration,
-                    by=command.by,
-                    via=command.via,
-                    token_name=command.token_name,
+                    attribution=who(command),
                 )
             )
             if incident.status is T:
@@ -154,9 +150,7 @@ def decide_full(
                 NoteAdded(
                     incident_id=incident.id,
                     text=command.text,
-                    by=command.by,
-                    via=command.via,
-                    token_name=command.token_name,
+                    attribution=who(command),
                 )
             )
         case Edit():
@@ -169,8 +163,7 @@ def decide_full(
                         incident_id=incident.id,
                         title=title,
                         description=command.description,
-                        by=command.by,
-                        via=command.via,
+                        attribution=who(command),
                     )
                 )
         case Fallback():
@@ -205,7 +198,7 @@ def _escalate(d: Decision, c: Escalate) -> None:
         raise BadRequest(f"level: must be between 1 and {len(policy.levels)}")
     rnd = inc.escalation.round if inc.escalation else 0
     level, rnd, next_at = step_at_level(policy, c.level - 1, rnd, d.ctx.now)
-    d.escalate_to(policy, level, rnd, next_at, by=c.by, via=c.via, token_name=c.token_name)
+    paging.escalate_to(d, policy, level, rnd, next_at, who(c))
 
 
 def _tick(d: Decision) -> None:
@@ -220,12 +213,12 @@ def _tick(d: Decision) -> None:
         if reason is not None:
             d.emit(IncidentUnacknowledged(incident_id=inc.id, reason=reason))
             if d.inc.paging:
-                d.begin_paging()
+                paging.begin_paging(d)
     inc = d.inc
     if inc.status is T and inc.paging:
         if inc.page_at is not None:  # deferred: nothing escalates before it
             if now >= inc.page_at:
-                d.start_escalation()
+                paging.start_escalation(d)
         elif (
             inc.escalation is not None
             and inc.escalation.next_at is not None
@@ -236,13 +229,17 @@ def _tick(d: Decision) -> None:
                 level, rnd, next_at = next_step(
                     policy, inc.escalation.level, inc.escalation.round, now
                 )
-                d.escalate_to(policy, level, rnd, next_at)
+                paging.escalate_to(d, policy, level, rnd, next_at)
             else:
-                d.start_escalation()  # the policy changed under a reload: walk the new one
+                paging.start_escalation(d)  # the policy changed under a reload: walk the new one
     paging.notify_due(d)
     inc = d.inc
     if inc.status is not R and inc.auto_resolve_at is not None and now >= inc.auto_resolve_at:
-        d.emit(IncidentResolved(incident_id=inc.id, via="pager", reason="auto-resolved"))
+        d.emit(
+            IncidentResolved(
+                incident_id=inc.id, attribution=Attribution(via="pager"), reason="auto-resolved"
+            )
+        )
         paging.status_update(d, "resolved")
 
 

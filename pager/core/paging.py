@@ -13,15 +13,95 @@ Notification ids are the incident id and a counter (`inc-7-n3`), so decide stays
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
 
-from .events import NotificationRequested, UserPaged
+from .decision import Decision
+from .escalation import first_step
+from .events import (
+    NOBODY,
+    Attribution,
+    IncidentEscalated,
+    NotificationRequested,
+    PagingDeferred,
+    UserPaged,
+)
 from .model import Page, Status
+from .rules import PolicyRules
 
-if TYPE_CHECKING:
-    from .decision import Decision
+__all__ = [
+    "begin_paging",
+    "escalate_to",
+    "fallback",
+    "notify_due",
+    "pages_to_start",
+    "quiet_reason",
+    "start_escalation",
+    "status_update",
+]
 
-__all__ = ["fallback", "notify_due", "pages_to_start", "status_update"]
+
+def start_escalation(d: Decision, attribution: Attribution = NOBODY) -> None:
+    """Reach the first level of the service's policy (if it has one)."""
+    policy = d.ctx.service.policy
+    if policy is None or not policy.levels:
+        return
+    level, rnd, next_at = first_step(policy, d.ctx.now)
+    escalate_to(d, policy, level, rnd, next_at, attribution)
+
+
+def escalate_to(
+    d: Decision,
+    policy: PolicyRules,
+    level: int,
+    rnd: int,
+    next_at: datetime | None,
+    attribution: Attribution = NOBODY,
+) -> None:
+    """Reach `level` of `policy` and page whoever it targets now."""
+    targets = d.ctx.resolve_targets(policy.levels[level])
+    paged, first_after = pages_to_start(d, targets, rnd)
+    d.emit(
+        IncidentEscalated(
+            incident_id=d.inc.id,
+            policy_id=policy.id,
+            level=level,
+            round=rnd,
+            next_at=next_at,
+            targets=targets,
+            paged=paged or None,
+            first_after=first_after or None,
+            attribution=attribution,
+        )
+    )
+    notify_due(d)
+
+
+def begin_paging(d: Decision) -> None:
+    """Start walking the policy now, or defer it to business hours, or stay quiet
+    (maintenance, a service that pages nobody for this urgency)."""
+    paging, page_at, reason = quiet_reason(d, d.inc.urgency)
+    if not paging:
+        return
+    if page_at is not None and page_at > d.ctx.now:
+        if d.inc.page_at != page_at:
+            d.emit(PagingDeferred(incident_id=d.inc.id, page_at=page_at, reason=reason))
+        return
+    start_escalation(d)
+
+
+def quiet_reason(d: Decision, urgency: str) -> tuple[bool, datetime | None, str | None]:
+    """(paging, page_at, reason) for an incident of this urgency opening now."""
+    ctx, svc = d.ctx, d.ctx.service
+    if ctx.maintenance is not None:
+        return False, None, f"maintenance: {ctx.maintenance}"
+    if urgency == "low":
+        if svc.low_urgency == "never":
+            return False, None, "low urgency: this service pages nobody for it"
+        if svc.low_urgency == "business_hours" and svc.business_hours is not None:
+            at = svc.business_hours.next_start(ctx.now)
+            if at > ctx.now:
+                return True, at, f"low urgency: paging from {at.isoformat()}"
+    return True, None, None
 
 
 def pages_to_start(

@@ -24,21 +24,25 @@ from typing import Any, Protocol
 
 from .archive import IncidentSummary, summarize, summary_from_json
 from .events import (
+    CalendarFeedRevoked,
     ChangeRecorded,
     ConfigApplied,
     ContactOptedIn,
     ContactOptedOut,
     Event,
+    HeartbeatCreated,
+    HeartbeatDeleted,
+    HeartbeatEvent,
     IncidentEvent,
     IncidentOpened,
     IncidentResolved,
     LinkUsed,
     MaintenanceEnded,
     MaintenanceStarted,
+    OverrideAdded,
+    OverrideRemoved,
     decode,
 )
-from .events_heartbeat import HeartbeatCreated, HeartbeatDeleted, HeartbeatEvent
-from .events_schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved
 from .evolve import evolve
 from .heartbeat import Beat, HeartbeatSpec, evolve_beat
 from .model import Incident, Status

@@ -153,6 +153,7 @@ def _compare_snapshot(path: Path, state: SystemState) -> list[str]:
         snap = read_snapshot(path)
     except (OSError, ValueError) as e:
         return [f"{path}: {e}"]
+
     def plain(s: SystemState) -> Any:
         return orjson.loads(orjson.dumps(s.to_snapshot(), option=_OPTS, default=json_default))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .events import Event, IncidentEvent, event, upgrade
+from ._base import Event, IncidentEvent, event, upgrade
 
 __all__ = [
     "ContactOptedIn",
