@@ -36,7 +36,6 @@ from pager.core.notifications import Notification
 from pager.core.ratelimit import RateLimiter
 from pager.core.state import SystemState
 from pager.errors import LogUnavailable
-from pager.replay.history import ensure_incident
 from pager.store.base import LogDamaged
 from pager.transports.base import (
     DeliveryError,
@@ -47,6 +46,7 @@ from pager.transports.base import (
     Transport,
 )
 
+from .archived import ensure_incident
 from .journal import Journal
 
 __all__ = ["DeliveryActor"]

@@ -1,23 +1,18 @@
 """Rebuilding an archived incident from the log: the records `opened_seq..last_seq` of its
-subject, folded. Used when someone asks for an archived incident in full (its detail, a
-note added to it)."""
+subject, folded. The running system installs the result with
+`pager.actors.archived.ensure_incident` when someone asks for an archived incident in full
+(its detail, a note added to it)."""
 
 from __future__ import annotations
-
-import logging
-from functools import partial
 
 from pager.core.archive import IncidentSummary
 from pager.core.events import decode
 from pager.core.evolve import evolve
 from pager.core.model import Incident
 from pager.core.notifications import Notification, NotificationBook
-from pager.core.state import SystemState
 from pager.store.base import EventLog
 
-__all__ = ["ensure_incident", "rebuild"]
-
-log = logging.getLogger("pager.replay")
+__all__ = ["rebuild"]
 
 
 def rebuild(event_log: EventLog, summary: IncidentSummary) -> tuple[Incident, list[Notification]]:
@@ -35,23 +30,3 @@ def rebuild(event_log: EventLog, summary: IncidentSummary) -> tuple[Incident, li
     if inc is None:
         raise ValueError(f"the log holds no records of {summary.id} from {summary.opened_seq}")
     return inc, list(book.by_id.values())
-
-
-async def ensure_incident(
-    state: SystemState, event_log: EventLog, incident_id: str
-) -> Incident | None:
-    """The incident in full, rebuilding it from the log if it is archived; None if unknown."""
-    for _ in range(5):
-        inc = state.incidents.get(incident_id)
-        if inc is not None:
-            return inc
-        summary = state.archive.get(incident_id)
-        if summary is None:
-            return None
-        rebuilt, notifications = await event_log.read_in_thread(
-            partial(rebuild, event_log, summary)
-        )
-        if state.archive.get(incident_id) is summary:  # nothing was journaled meanwhile
-            state.materialize(rebuilt, notifications)
-    log.warning("incident %s kept changing while it was rebuilt", incident_id)
-    return state.incidents.get(incident_id)

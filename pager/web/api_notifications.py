@@ -3,31 +3,40 @@ id, delivered or failed from receipts, cancelled), newest last."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.archived import ensure_incident
+from pager.actors.dispatcher import Dispatcher
 from pager.actors.system import System
 from pager.core.notifications import Notification
 from pager.errors import BadRequest, NotFound
-from pager.replay.history import ensure_incident
 
 from .auth import authenticate
 from .responses import jsonify
 
-__all__ = ["notification_json", "open_breakers", "register"]
+__all__ = ["Breakers", "no_breakers", "notification_json", "open_breakers", "register"]
 
 MAX_LIMIT = 1000
 STATUSES = ("pending", "retrying", "sent", "delivered", "failed", "cancelled")
 
 
-def open_breakers(system: System) -> dict[str, datetime]:
+Breakers = Callable[[], dict[str, datetime]]
+
+
+def no_breakers() -> dict[str, datetime]:
+    return {}
+
+
+def open_breakers(dispatcher: Dispatcher | None) -> dict[str, datetime]:
     """Per method, when its open circuit breaker lets attempts out again."""
     out: dict[str, datetime] = {}
-    if system.dispatcher is not None:
-        for method, actor in system.dispatcher.actors.items():
+    if dispatcher is not None:
+        for method, actor in dispatcher.actors.items():
             until = actor.breaker_open_until()
             if until is not None:
                 out[method] = until
@@ -66,7 +75,7 @@ def notification_json(
     }
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(app: QuartTrio, system: System, open_breakers: Breakers = no_breakers) -> None:
     @app.get("/api/v1/notifications")
     async def list_notifications() -> Response:
         authenticate(system, request.headers)
@@ -89,7 +98,7 @@ def register(app: QuartTrio, system: System) -> None:
             raise BadRequest(f"status: {status!r} is not one of {', '.join(STATUSES)}")
         if status:
             found = [n for n in found if n.status == status]
-        breakers = open_breakers(system)
+        breakers = open_breakers()
         return jsonify({"notifications": [notification_json(n, breakers) for n in found[-limit:]]})
 
     @app.get("/api/v1/notifications/<nid>")
@@ -98,4 +107,4 @@ def register(app: QuartTrio, system: System) -> None:
         n = system.state.notifications.by_id.get(nid)
         if n is None:
             raise NotFound(f"no notification {nid}")
-        return jsonify(notification_json(n, open_breakers(system)))
+        return jsonify(notification_json(n, open_breakers()))

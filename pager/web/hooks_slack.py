@@ -13,6 +13,7 @@ not a pager user acts on nothing: it is logged, and they are told so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -77,7 +78,9 @@ def press_of(payload: Any) -> SlackPress | None:
     return SlackPress(slack_user, None, iid, action, snooze, url)
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(app: QuartTrio, system: System, offer: Callable[[SlackPress], bool] | None) -> None:
+    """The interactions endpoint; `offer` hands a press to the Slack responder (False: it is
+    busy), None when no responder runs."""
     seen = RecentlySeen(SLACK_WINDOW)
 
     @app.post("/hooks/slack/interactions")
@@ -120,7 +123,6 @@ def register(app: QuartTrio, system: System) -> None:
                 press.incident_id,
             )
         press = replace(press, user_id=user_id)
-        responder = system.slack_responder
-        if responder is None or not responder.offer(press):
+        if offer is None or not offer(press):
             return _text("pager is busy; try again\n", 503)
         return Response("", 200)

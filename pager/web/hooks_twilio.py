@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -32,6 +33,7 @@ from pager.actors.messages import Act
 from pager.actors.system import System
 from pager.core.commands import Fallback
 from pager.core.events import NotificationDelivered
+from pager.core.notifications import Notification
 from pager.errors import PagerError
 from pager.transports.base import Message
 from pager.transports.twilio_api import FAILED_RECEIPTS, FINAL_RECEIPTS, UNREACHED_RECEIPTS
@@ -90,16 +92,22 @@ async def verified_form(system: System) -> dict[str, str] | None:
     return {k: fields.get(k, "") for k in fields}
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(
+    app: QuartTrio,
+    system: System,
+    make_message: Callable[[Notification, int], Message | None] | None,
+) -> None:
+    """The Twilio hooks; `make_message` builds a notification's message as its delivery
+    actor does (None when no dispatcher runs)."""
     receiving: set[str] = set()  # receipts being journaled: a duplicate waits for nothing
     answered_calls = RecentlySeen(ONE_ANSWER_PER_CALL)
 
     def message_for(notification_id: str) -> Message | None:
         """The call's message as the delivery actor built it (the incident as it is now)."""
         n = system.state.notifications.by_id.get(notification_id)
-        if n is None or system.dispatcher is None:
+        if n is None or make_message is None:
             return None
-        return system.dispatcher.make_message(n, n.attempts or 1)
+        return make_message(n, n.attempts or 1)
 
     def gather_url(notification_id: str) -> str:
         return f"{system.config.server.public_url}/hooks/twilio/voice/{notification_id}/gather"

@@ -10,6 +10,7 @@ from typing import Any
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.archived import ensure_incident
 from pager.actors.messages import Act
 from pager.actors.system import System
 from pager.config.durations import parse_duration
@@ -17,9 +18,8 @@ from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident
 from pager.errors import BadRequest, NotFound
-from pager.replay.history import ensure_incident
 
-from .api_notifications import notification_json, open_breakers
+from .api_notifications import Breakers, no_breakers, notification_json
 from .dashboard import Dashboard, goto
 
 __all__ = ["SNOOZES", "register"]
@@ -104,7 +104,9 @@ def _back(default: str) -> str:
     return nxt
 
 
-def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
+def register(
+    app: QuartTrio, system: System, dash: Dashboard, open_breakers: Breakers = no_breakers
+) -> None:
     @app.get("/")
     async def page_incidents() -> Response:
         who, csrf = dash.principal()
@@ -130,7 +132,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         inc = await ensure_incident(system.state, system.log, incident_id)
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
-        breakers = open_breakers(system)
+        breakers = open_breakers()
         notes = [
             notification_json(n, breakers)
             for n in system.state.notifications.for_incident(incident_id)

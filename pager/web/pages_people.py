@@ -14,7 +14,7 @@ from pager.config.models_people import CONTACT_METHODS
 from pager.core import schedule as sched
 from pager.errors import BadRequest, NotFound
 
-from .api_notifications import STATUSES, notification_json, open_breakers
+from .api_notifications import STATUSES, Breakers, no_breakers, notification_json
 from .api_schedules import oncall_json
 from .dashboard import Dashboard
 
@@ -43,7 +43,9 @@ def _bars(shifts: list[sched.Shift], start: datetime, end: datetime) -> list[dic
     return out
 
 
-def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
+def register(
+    app: QuartTrio, system: System, dash: Dashboard, open_breakers: Breakers = no_breakers
+) -> None:
     def names() -> dict[str, str]:
         return {u.id: u.name or u.id for u in system.rules.users.values()}
 
@@ -104,7 +106,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
             raise BadRequest(f"status: one of {', '.join(STATUSES)}")
         if f["method"] and f["method"] not in METHODS:
             raise BadRequest(f"method: one of {', '.join(METHODS)}")
-        breakers = open_breakers(system)
+        breakers = open_breakers()
         found = []
         for n in reversed(list(system.state.notifications.by_id.values())):
             if f["user"] and n.user_id != f["user"]:

@@ -32,10 +32,11 @@ from pathlib import Path
 import orjson
 import trio
 
-from pager.actors.supervisor import Running, run_pager
 from pager.config import load_config_text
+from pager.core.events import SCHEMA_VERSION
 from pager.core.state import SystemState
 from pager.replay.load import load_state
+from pager.service import Running, run_pager
 from pager.store.base import Draft, Record
 from pager.store.jsonl import JsonlLog
 
@@ -113,7 +114,7 @@ async def _appends(
         data = datas[i]
         subject = data["incident_id"]
         while not stop:
-            d = Draft("alerts.updated", subject, datetime.now(UTC), data)
+            d = Draft("alerts.updated", subject, datetime.now(UTC), data, SCHEMA_VERSION)
             t = now()
             await log.append([d])
             if measuring:
@@ -256,7 +257,7 @@ async def _run_pager_startup(folder: Path) -> tuple[float, int, float]:
             partial(run_pager, config, shutdown=shutdown, serve_edges=False, manage_gc=True)
         )
         ready = time.perf_counter() - t
-        router = running.system.router
+        router = running.actors.router
         actors = router.actor_count if router is not None else 0
         t = time.perf_counter()
         shutdown.set()
@@ -276,7 +277,11 @@ def _run_pager_startup_in_a_process(folder: Path) -> tuple[float, int, float]:
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     out = subprocess.run(
-        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-c", code, str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     ready, actors, stop = json.loads(out.stdout.strip().splitlines()[-1])
     return float(ready), int(actors), float(stop)
@@ -340,7 +345,9 @@ def run_journal(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table
     )
 
     sample = orjson.dumps(
-        Record(123_456, datetime.now(UTC), "alerts.updated", "inc-57", alert_data(57)).to_json(),
+        Record(
+            123_456, datetime.now(UTC), "alerts.updated", "inc-57", alert_data(57), SCHEMA_VERSION
+        ).to_json(),
         option=orjson.OPT_UTC_Z,
     )
     table.notes.append(

@@ -25,6 +25,7 @@ from pager.core.commands import (
     TriggerAlert,
 )
 from pager.core.events import (
+    SCHEMA_VERSION,
     AlertsUpdated,
     Event,
     NotificationRequested,
@@ -186,7 +187,7 @@ def drafts(limit: int, chunk: int, pool: int = POOL) -> Iterator[list[Draft]]:
                         d[k] = v + shift
             else:
                 iid = ev.subject
-            out.append(Draft(ev.TYPE, iid, at + shift, d))
+            out.append(Draft(ev.TYPE, iid, at + shift, d, SCHEMA_VERSION))
             made += 1
             if made >= limit or len(out) >= chunk:
                 yield out
