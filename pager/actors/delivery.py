@@ -35,6 +35,7 @@ from pager.core.model import Status
 from pager.core.notifications import Notification
 from pager.core.ratelimit import RateLimiter
 from pager.core.state import SystemState
+from pager.core.vocabulary import NotificationKind
 from pager.errors import LogUnavailable
 from pager.store.base import LogDamaged
 from pager.transports.base import (
@@ -224,7 +225,7 @@ class DeliveryActor:
         if n.incident_id not in self.state.archive:
             log.error("notification %s is for unknown incident %s; dropped", n.id, n.incident_id)
             return False
-        if n.kind == "page":
+        if n.kind == NotificationKind.PAGE:
             await self._record(
                 NotificationCancelled(
                     incident_id=n.incident_id,
@@ -242,7 +243,7 @@ class DeliveryActor:
     async def _moot(self, n: Notification) -> bool:
         """A page for an incident no longer triggered is cancelled, not sent."""
         inc = self.state.incidents.get(n.incident_id)
-        if n.kind != "page" or inc is None or inc.status is Status.TRIGGERED:
+        if n.kind != NotificationKind.PAGE or inc is None or inc.status is Status.TRIGGERED:
             return False
         await self._record(
             NotificationCancelled(
@@ -308,7 +309,7 @@ class DeliveryActor:
         )
         if final:
             self.failed += 1
-            if n.kind == "page" and n.user_id is not None:
+            if n.kind == NotificationKind.PAGE and n.user_id is not None:
                 try:
                     await self.fallback(n.incident_id, n.user_id, n.id)
                 except Exception as err:  # the incident may be gone or busy: escalation goes on

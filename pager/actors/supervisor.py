@@ -19,6 +19,7 @@ import httpx
 import trio
 
 from pager.config.models import Config
+from pager.config.models_channels import CHANNEL_OF_METHOD
 from pager.core.commands import Fallback
 from pager.core.links import page_links
 from pager.core.notifications import Notification
@@ -102,7 +103,7 @@ def _dispatcher(system: System, transports: dict[str, Transport] | None = None) 
     timeouts: dict[str, float] = {}
     rates: dict[str, float | None] = {}
     for method in METHODS:
-        section = getattr(config.channels, "twilio" if method in ("sms", "voice") else method, None)
+        section = getattr(config.channels, CHANNEL_OF_METHOD[method], None)
         if section is not None:
             timeouts[method] = section.timeout.total_seconds()
             rates[method] = section.rate_per_second

@@ -11,6 +11,7 @@ from .commands import AlertObservation, Open, TriggerAlert, UpsertGroup
 from .decision import Decision
 from .events import AlertsUpdated, Attribution, IncidentOpened, IncidentResolved
 from .model import MAX_FIRING_ALERTS, Alert, Status, short_code, worst_severity
+from .vocabulary import AlertStatus
 
 __all__ = ["as_fired", "open_incident", "resolve_if_quiet", "trigger", "upsert", "wake_if_quiet"]
 
@@ -95,7 +96,7 @@ def wake_if_quiet(d: Decision) -> None:
 
 def changed(alert: Alert, obs: AlertObservation) -> bool:
     return (
-        alert.status != "firing"
+        alert.status != AlertStatus.FIRING
         or alert.summary != obs.summary
         or alert.severity != obs.severity
         or alert.labels != (obs.labels or None)
@@ -115,14 +116,14 @@ def upsert(d: Decision, c: UpsertGroup) -> None:
             firing.append(obs)
             continue
         alert = inc.alerts.get(obs.key)
-        if alert is not None and alert.status == "firing" and obs.key not in resolved:
+        if alert is not None and alert.status == AlertStatus.FIRING and obs.key not in resolved:
             resolved.append(obs.key)
     if not c.truncated:
         for key, alert in inc.alerts.items():
-            if key not in seen and alert.status == "firing":
+            if key not in seen and alert.status == AlertStatus.FIRING:
                 resolved.append(key)
     # at most MAX_FIRING_ALERTS firing afterwards: alerts that start firing past it are left out
-    still = {a.key for a in inc.alerts.values() if a.status == "firing"} - set(resolved)
+    still = {a.key for a in inc.alerts.values() if a.status == AlertStatus.FIRING} - set(resolved)
     room = MAX_FIRING_ALERTS - len(still)
     fired: dict[str, dict[str, Any]] = {}
     for obs in firing:

@@ -46,6 +46,7 @@ from .model import (
     worst_severity,
 )
 from .timeline import entry, opened_entry
+from .vocabulary import AlertStatus, NotificationKind
 
 __all__ = ["evolve"]
 
@@ -53,10 +54,10 @@ Changes = dict[str, Any]
 
 
 def _alert_from(f: dict[str, Any], old: Alert | None, at: datetime) -> Alert:
-    again = old is not None and old.status == "firing"
+    again = old is not None and old.status == AlertStatus.FIRING
     return Alert(
         key=f["key"],
-        status="firing",
+        status=AlertStatus.FIRING,
         summary=f["summary"],
         severity=f["severity"],
         source=f.get("source"),
@@ -71,7 +72,7 @@ def _alert_from(f: dict[str, Any], old: Alert | None, at: datetime) -> Alert:
 
 def _forget_old_resolved(alerts: dict[str, Alert]) -> int:
     """Drop the oldest resolved alerts past MAX_RESOLVED_ALERTS from `alerts`; how many."""
-    resolved = [a for a in alerts.values() if a.status != "firing"]
+    resolved = [a for a in alerts.values() if a.status != AlertStatus.FIRING]
     over = len(resolved) - MAX_RESOLVED_ALERTS
     if over <= 0:
         return 0
@@ -93,8 +94,8 @@ def _alerts(inc: Incident, e: AlertsUpdated, at: datetime) -> Changes:
     gone = False
     for key in e.resolved or ():
         old = alerts.get(key)
-        if old is not None and old.status == "firing":
-            alerts[key] = dataclasses.replace(old, status="resolved", resolved_at=at)
+        if old is not None and old.status == AlertStatus.FIRING:
+            alerts[key] = dataclasses.replace(old, status=AlertStatus.RESOLVED, resolved_at=at)
             gone = True
     c: Changes = {"alerts": alerts, "severity": severity}
     if gone:
@@ -198,7 +199,7 @@ def _user_paged(inc: Incident, e: UserPaged, at: datetime) -> Changes:
 
 def _requested(inc: Incident, e: NotificationRequested, at: datetime) -> Changes:
     c: Changes = {"notification_count": inc.notification_count + 1}
-    if e.kind == "page" and e.user_id is not None and e.step is not None:
+    if e.kind == NotificationKind.PAGE and e.user_id is not None and e.step is not None:
         current = inc.pages.get(e.user_id)
         if current is not None:
             c["pages"] = {

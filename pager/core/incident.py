@@ -57,6 +57,7 @@ from .model import (
     Status,
 )
 from .rules import Context
+from .vocabulary import AlertStatus
 
 __all__ = ["TRANSITIONS", "decide", "decide_full", "evolve", "next_deadline", "verb_of"]
 
@@ -104,7 +105,7 @@ def decide_full(
             trigger(d, command)
         case ResolveAlert():
             alert = incident.alerts.get(command.key)
-            if alert is not None and alert.status == "firing":
+            if alert is not None and alert.status == AlertStatus.FIRING:
                 d.emit(AlertsUpdated(incident_id=incident.id, resolved=(command.key,)))
                 resolve_if_quiet(d, who(command))
         case UpsertGroup():

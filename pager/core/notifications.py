@@ -19,6 +19,7 @@ from .events import (
     NotificationRequested,
     NotificationSent,
 )
+from .vocabulary import NotificationKind, NotificationStatus
 
 __all__ = ["Attempt", "Notification", "NotificationBook"]
 
@@ -31,11 +32,14 @@ class Attempt:
     detail: str | None = None
 
 
+_OPEN = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+
+
 @dataclass(frozen=True, slots=True)
 class Notification:
     id: str
     incident_id: str
-    kind: str
+    kind: NotificationKind
     method: str
     address: str | None
     user_id: str | None
@@ -43,7 +47,7 @@ class Notification:
     step: int | None
     previous: str | None
     requested_at: datetime
-    status: str = "pending"  # pending, retrying, sent, delivered, failed, cancelled
+    status: NotificationStatus = NotificationStatus.PENDING
     attempts: int = 0
     provider_id: str | None = None
     retry_at: datetime | None = None
@@ -52,7 +56,7 @@ class Notification:
 
     @property
     def open(self) -> bool:
-        return self.status in ("pending", "retrying")
+        return self.status in _OPEN
 
 
 class NotificationBook:
@@ -89,7 +93,7 @@ class NotificationBook:
         if isinstance(event, NotificationSent):
             n = rep(
                 n,
-                status="sent",
+                status=NotificationStatus.SENT,
                 attempts=event.attempt,
                 provider_id=event.provider_id,
                 retry_at=None,
@@ -101,7 +105,7 @@ class NotificationBook:
             final = event.permanent or event.retry_at is None
             n = rep(
                 n,
-                status="failed" if final else "retrying",
+                status=NotificationStatus.FAILED if final else NotificationStatus.RETRYING,
                 attempts=event.attempt,
                 retry_at=None if final else event.retry_at,
                 last_error=event.error,
@@ -111,14 +115,14 @@ class NotificationBook:
             bad = bool(event.failed)
             n = rep(
                 n,
-                status="failed" if bad else "delivered",
+                status=NotificationStatus.FAILED if bad else NotificationStatus.DELIVERED,
                 last_error=event.error if bad else n.last_error,
                 history=(*n.history, Attempt(at, event.status, None, event.error)),
             )
         elif isinstance(event, NotificationCancelled):
             n = rep(
                 n,
-                status="cancelled",
+                status=NotificationStatus.CANCELLED,
                 retry_at=None,
                 history=(*n.history, Attempt(at, "cancelled", None, event.reason)),
             )

@@ -27,6 +27,7 @@ from .events import (
 )
 from .model import Page, Status
 from .rules import PolicyRules
+from .vocabulary import NotificationKind
 
 __all__ = [
     "begin_paging",
@@ -145,7 +146,7 @@ def _request(d: Decision, page: Page, fallback_from: str | None = None) -> None:
         NotificationRequested(
             incident_id=inc.id,
             notification_id=f"{inc.id}-n{inc.notification_count + 1}",
-            kind="page",
+            kind=NotificationKind.PAGE,
             method=rule.via,
             address=user.address(rule.via),
             user_id=page.user_id,
@@ -191,7 +192,7 @@ def status_update(d: Decision, topic: str) -> None:
                 NotificationRequested(
                     incident_id=inc.id,
                     notification_id=f"{inc.id}-n{d.inc.notification_count + 1}",
-                    kind="update",
+                    kind=NotificationKind.UPDATE,
                     method=edits.method,
                     previous=provider_id,
                     topic=topic,
@@ -209,7 +210,7 @@ def status_update(d: Decision, topic: str) -> None:
             NotificationRequested(
                 incident_id=inc.id,
                 notification_id=f"{inc.id}-n{d.inc.notification_count + 1}",
-                kind="status",
+                kind=NotificationKind.STATUS,
                 method=method,
                 address=address,
                 topic=topic,

@@ -39,6 +39,7 @@ from .events import (
     LinkUsed,
     MaintenanceEnded,
     MaintenanceStarted,
+    NotificationEvent,
     OverrideAdded,
     OverrideRemoved,
     decode,
@@ -50,6 +51,7 @@ from .notifications import Notification, NotificationBook
 from .overrides import ApiOverride
 from .rules import ServiceRules, Window
 from .snapshot_codec import incident_from_json, notification_from_json, to_datetime
+from .vocabulary import NotificationKind
 
 __all__ = ["STATE_VERSION", "SystemState", "maintenance_reason"]
 
@@ -116,7 +118,7 @@ class SystemState:
             iid = event.incident_id
             if isinstance(event, LinkUsed):
                 self.used_links[event.link_id] = event.expires_at
-            if event.TYPE.startswith("notification."):
+            if isinstance(event, NotificationEvent):
                 self.notifications.apply(event, at)
             current = self.incidents.get(iid)
             if current is None and iid in self.archive:
@@ -217,7 +219,7 @@ class SystemState:
         newest of any (so "ack" after it resolved hears that it did)."""
         newest = None
         for n in reversed(self.notifications.by_id.values()):
-            if n.kind != "page" or n.user_id != user_id:
+            if n.kind != NotificationKind.PAGE or n.user_id != user_id:
                 continue
             inc = self.incidents.get(n.incident_id)
             if inc is not None and inc.is_open:

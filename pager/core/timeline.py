@@ -33,6 +33,7 @@ from .events import (
     UserPaged,
 )
 from .model import Incident, Status, TimelineEntry
+from .vocabulary import AlertStatus, NotificationKind
 
 __all__ = ["entry", "opened_entry"]
 
@@ -58,12 +59,16 @@ def _alerts(inc: Incident, e: AlertsUpdated) -> str:
     gone = []
     for key in e.resolved or ():
         old = inc.alerts.get(key)
-        if old is not None and old.status == "firing":
+        if old is not None and old.status == AlertStatus.FIRING:
             gone.append(old.summary)
     parts = []
     if len(fired) == 1:
         old = inc.alerts.get(fired[0]["key"])
-        verb = "Alert fired again" if old is not None and old.status == "firing" else "Alert fired"
+        verb = (
+            "Alert fired again"
+            if old is not None and old.status == AlertStatus.FIRING
+            else "Alert fired"
+        )
         parts.append(f"{verb}: {fired[0]['summary']}")
     elif fired:
         parts.append(f"{len(fired)} alerts fired: {fired[0]['summary']}, ...")
@@ -130,7 +135,7 @@ def _user_paged(inc: Incident, e: UserPaged) -> str | None:
 
 
 def _requested(inc: Incident, e: NotificationRequested) -> str:
-    if e.kind == "page" and e.user_id is not None:
+    if e.kind == NotificationKind.PAGE and e.user_id is not None:
         text = f"Notifying {e.user_id} by {e.method}"
         if e.fallback_from:
             text += f" (instead of {e.fallback_from}, which failed)"

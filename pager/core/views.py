@@ -7,6 +7,7 @@ from typing import Any
 
 from pager.core.archive import IncidentSummary
 from pager.core.model import Alert, Incident, Status, TimelineEntry
+from pager.core.vocabulary import AlertStatus
 
 __all__ = ["alert_json", "incident_json", "summary_json", "timeline_json"]
 
@@ -83,7 +84,7 @@ def incident_json(inc: Incident, *, detail: bool = False) -> dict[str, Any]:
         "snoozed_until": inc.snoozed_until,
         "paging": inc.paging,
         "alert_counts": {
-            "firing": sum(1 for a in inc.alerts.values() if a.status == "firing"),
+            "firing": sum(1 for a in inc.alerts.values() if a.status == AlertStatus.FIRING),
             "total": len(inc.alerts) + inc.alerts_unlisted,
         },
         "escalation": None

@@ -6,7 +6,7 @@ subject, folded. The running system installs the result with
 from __future__ import annotations
 
 from pager.core.archive import IncidentSummary
-from pager.core.events import decode
+from pager.core.events import NotificationEvent, decode
 from pager.core.evolve import evolve
 from pager.core.model import Incident
 from pager.core.notifications import Notification, NotificationBook
@@ -22,7 +22,7 @@ def rebuild(event_log: EventLog, summary: IncidentSummary) -> tuple[Incident, li
     for rec in event_log.read_from(summary.opened_seq):
         if rec.subject == summary.id:
             ev = decode(rec.type, rec.data)
-            if ev.TYPE.startswith("notification."):
+            if isinstance(ev, NotificationEvent):
                 book.apply(ev, rec.ts)
             inc = evolve(inc, ev, rec.seq, rec.ts)
         if rec.seq >= summary.last_seq:

@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from pager.core.text import terminal_text
+from pager.core.vocabulary import NotificationKind
 
 from .base import Message, Sent, Transport
 
@@ -26,7 +27,7 @@ class ConsoleTransport(Transport):
         out = self.out or sys.stdout
         t = terminal_text
         title = t(inc.title)
-        if message.kind == "page":
+        if message.kind == NotificationKind.PAGE:
             line = (
                 f"[page] {t(message.user_name or message.user_id or '')}: {inc.severity.upper()} "
                 f"{title} (incident {inc.id}, {t(message.service_name)}, {inc.status.value}; "

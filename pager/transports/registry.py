@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from pager.core.vocabulary import ContactMethod
+
 from .base import DeliveryError, Message, Sent, Transport
 from .console import ConsoleTransport
 from .email import EmailTransport
@@ -26,7 +28,7 @@ from .webhook import WebhookTransport
 
 __all__ = ["MESSAGE_EDITS", "METHODS", "MissingTransport", "build_transports"]
 
-METHODS = ("slack", "sms", "voice", "email", "teams", "webhook", "console")
+METHODS: tuple[ContactMethod, ...] = tuple(ContactMethod)  # the one list (pager.core.vocabulary)
 
 # the provider whose sent messages are edited in place as the incident changes (decide's
 # `Context.edits`)

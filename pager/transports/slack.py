@@ -40,6 +40,7 @@ from slack_sdk.models.blocks import (
 from pager.config.models_channels import SlackChannel, template_environment
 from pager.core.model import Status
 from pager.core.rules import MessageEdits
+from pager.core.vocabulary import NotificationKind
 
 from .base import Message, ProviderRejected, ProviderUnreachable, Sent, Transport
 from .provider_http import http_status_error, make_client, request
@@ -207,14 +208,14 @@ class SlackTransport(Transport):
         )
 
     def rate_key(self, message: Message) -> str:
-        if message.kind == "update" and message.previous:
+        if message.kind == NotificationKind.UPDATE and message.previous:
             return message.previous.split(":", 1)[0]
         return message.address or ""
 
     async def send(self, message: Message) -> Sent:
         text = self.renderer.render("slack", "text", template_context(message))
         payload: dict[str, Any] = {"text": text, "blocks": slack_blocks(message, text)}
-        if message.kind == "update":
+        if message.kind == NotificationKind.UPDATE:
             channel, sep, ts = (message.previous or "").partition(":")
             if not sep or not channel or not ts:
                 raise ProviderRejected(

@@ -24,6 +24,7 @@ import orjson
 
 from pager.config.models_channels import WebhookChannel
 from pager.core.views import incident_json
+from pager.core.vocabulary import NotificationKind
 
 from .base import Message, ProviderRejected, Sent, Transport
 from .provider_http import http_status_error, make_client, request
@@ -40,7 +41,7 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 def webhook_body(message: Message) -> dict[str, Any]:
     return {
-        "type": "incident.page" if message.kind == "page" else "incident.status",
+        "type": "incident.page" if message.kind == NotificationKind.PAGE else "incident.status",
         "notification": {
             "id": message.notification_id,
             "kind": message.kind,

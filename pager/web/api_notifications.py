@@ -14,6 +14,7 @@ from pager.actors.archived import ensure_incident
 from pager.actors.dispatcher import Dispatcher
 from pager.actors.system import System
 from pager.core.notifications import Notification
+from pager.core.vocabulary import NotificationStatus
 from pager.errors import BadRequest, NotFound
 
 from .auth import authenticate
@@ -22,7 +23,7 @@ from .responses import jsonify
 __all__ = ["Breakers", "no_breakers", "notification_json", "open_breakers", "register"]
 
 MAX_LIMIT = 1000
-STATUSES = ("pending", "retrying", "sent", "delivered", "failed", "cancelled")
+STATUSES = tuple(NotificationStatus)
 
 
 Breakers = Callable[[], dict[str, datetime]]

@@ -34,6 +34,7 @@ from pager.actors.system import System
 from pager.core.commands import Fallback
 from pager.core.events import NotificationDelivered
 from pager.core.notifications import Notification
+from pager.core.vocabulary import NotificationKind, NotificationStatus
 from pager.errors import PagerError
 from pager.transports.base import Message
 from pager.transports.twilio_api import FAILED_RECEIPTS, FINAL_RECEIPTS, UNREACHED_RECEIPTS
@@ -138,7 +139,7 @@ def register(
         if digits == "*":
             return call(notification_id)
         n = system.state.notifications.by_id.get(notification_id)
-        if n is None or n.kind != "page" or n.method != "voice" or n.user_id is None:
+        if n is None or n.kind != NotificationKind.PAGE or n.method != "voice" or n.user_id is None:
             return twiml(goodbye_twiml("This is pager. The incident is no longer known."))
         if not digits or form.get("AnsweredBy", "").startswith("machine"):
             return twiml(goodbye_twiml("No key was pressed."))  # never an acknowledgement
@@ -178,7 +179,7 @@ def register(
         n = system.state.notifications.by_id.get(nid) if nid else None
         if n is None or status not in FINAL:
             return Response("", 204)  # unknown sid, or a step on the way (queued, ringing...)
-        if n.status != "sent" or n.id in receiving:
+        if n.status != NotificationStatus.SENT or n.id in receiving:
             return Response("", 204)  # a repeated receipt: the first one counted
         code = form.get("ErrorCode")
         receiving.add(n.id)
@@ -197,7 +198,7 @@ def register(
             )
         finally:
             receiving.discard(n.id)
-        if status in FAILED and n.kind == "page" and n.user_id is not None:
+        if status in FAILED and n.kind == NotificationKind.PAGE and n.user_id is not None:
             try:
                 await system.submit(
                     Act(n.incident_id, Fallback(user_id=n.user_id, notification_id=n.id))

@@ -17,6 +17,7 @@ from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident
+from pager.core.vocabulary import AlertStatus
 from pager.errors import BadRequest, NotFound
 
 from .api_notifications import Breakers, no_breakers, notification_json
@@ -31,7 +32,7 @@ STATUS_FILTERS = ("open", "triggered", "acknowledged", "resolved", "all")
 
 def _row(r: Incident | IncidentSummary) -> dict[str, Any]:
     if isinstance(r, Incident):
-        firing = sum(1 for a in r.alerts.values() if a.status == "firing")
+        firing = sum(1 for a in r.alerts.values() if a.status == AlertStatus.FIRING)
         status = r.status.value
     else:
         firing, status = r.alerts_firing, r.status

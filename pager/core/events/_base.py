@@ -22,6 +22,7 @@ import dataclasses
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from enum import Enum
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 __all__ = [
@@ -61,6 +62,7 @@ class Event:
     _tuples: ClassVar[tuple[str, ...]]
     _fields: ClassVar[tuple[str, ...]]
     _attributed: ClassVar[bool]
+    _enums: ClassVar[tuple[tuple[str, Mapping[str, Any]], ...]]
 
     @property
     def subject(self) -> str:
@@ -108,15 +110,19 @@ def event(tag: str) -> Callable[[E], E]:
             raise ValueError(f"event tag {tag!r} registered twice")
         cls.TYPE = tag
         hints = typing.get_type_hints(cls)
-        dts, tups = [], []
+        dts, tups, enums = [], [], []
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            h = str(hints[f.name])
+            hint = hints[f.name]
+            if isinstance(hint, type) and issubclass(hint, Enum):
+                enums.append((f.name, hint._value2member_map_))
+            h = str(hint)
             if "datetime" in h:
                 dts.append(f.name)
             elif "tuple" in h:
                 tups.append(f.name)
         cls._datetimes = tuple(dts)
         cls._tuples = tuple(tups)
+        cls._enums = tuple(enums)
         cls._fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
         cls._attributed = "attribution" in cls._fields
         EVENT_TYPES[tag] = cls
@@ -173,6 +179,10 @@ def decode(tag: str, data: Mapping[str, Any]) -> Event:
         v = kwargs.get(name)
         if v is not None:
             kwargs[name] = tuple(v)
+    for name, members in cls._enums:
+        v = kwargs.get(name)
+        if v is not None:
+            kwargs[name] = members[v]
     if cls._attributed:
         pop = kwargs.pop
         by, via, token = pop("by", None), pop("via", None), pop("token_name", None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..vocabulary import NotificationKind
 from ._base import Event, IncidentEvent, event, upgrade
 
 __all__ = [
@@ -15,22 +16,30 @@ __all__ = [
     "LinkUsed",
     "NotificationCancelled",
     "NotificationDelivered",
+    "NotificationEvent",
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
 ]
 
 
+class NotificationEvent(IncidentEvent):
+    """The events of one notification (`notification.*`): the notifications read model
+    (pager.core.notifications) folds these."""
+
+    __slots__ = ()
+
+
 @event("notification.requested")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationRequested(IncidentEvent):
+class NotificationRequested(NotificationEvent):
     """The intent to notify, journaled before anything is sent. `kind` "page" reaches a
     person by their rule `step` (`next_at`: when their next rule is due); "status" posts an
     incident update (`topic`: opened, acknowledged, resolved) to a service's chat channel."""
 
     incident_id: str
     notification_id: str
-    kind: str
+    kind: NotificationKind
     method: str
     address: str | None = None
     user_id: str | None = None
@@ -44,7 +53,7 @@ class NotificationRequested(IncidentEvent):
 
 @event("notification.sent")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationSent(IncidentEvent):
+class NotificationSent(NotificationEvent):
     """The provider accepted it (`provider_id`: its message id, call sid, ...). `editable`:
     the provider can edit this message in place when the incident changes (the transport
     says so; lines written before this field existed get it from `_LEGACY_EDITABLE`)."""
@@ -59,7 +68,7 @@ class NotificationSent(IncidentEvent):
 
 @event("notification.failed")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationFailed(IncidentEvent):
+class NotificationFailed(NotificationEvent):
     """An attempt failed. With `retry_at` it will be tried again then; `permanent` means
     never again (bad number, revoked token, or out of attempts)."""
 
@@ -73,7 +82,7 @@ class NotificationFailed(IncidentEvent):
 
 @event("notification.delivered")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationDelivered(IncidentEvent):
+class NotificationDelivered(NotificationEvent):
     """A receipt from the provider (e.g. Twilio's status callback): `status` as it says it
     (delivered, undelivered, failed, completed, no-answer, ...), and `failed` whether that
     word means the notification did not reach the person (the transport knows its
@@ -89,7 +98,7 @@ class NotificationDelivered(IncidentEvent):
 
 @event("notification.cancelled")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationCancelled(IncidentEvent):
+class NotificationCancelled(NotificationEvent):
     """Not sent (or not retried) because it no longer matters, e.g. the incident was
     acknowledged first."""
 
