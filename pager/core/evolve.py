@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from ._fast import copier, maker
 from .events import (
     AlertsUpdated,
     Event,
@@ -55,7 +56,7 @@ Changes = dict[str, Any]
 
 def _alert_from(f: dict[str, Any], old: Alert | None, at: datetime) -> Alert:
     again = old is not None and old.status == AlertStatus.FIRING
-    return Alert(
+    return _Alert(
         key=f["key"],
         status=AlertStatus.FIRING,
         summary=f["summary"],
@@ -145,8 +146,15 @@ def _resolved(inc: Incident, e: IncidentResolved, at: datetime) -> Changes:
         "ack_timeout_at": None,
         "page_at": None,
         "pages": {},
-        "escalation": dataclasses.replace(inc.escalation, next_at=None) if inc.escalation else None,
+        "escalation": _stopped(inc.escalation),
     }
+
+
+def _stopped(esc: EscalationState | None) -> EscalationState | None:
+    """The escalation with no next step (the incident resolved)."""
+    if esc is None:
+        return None
+    return _Escalation(esc.policy_id, esc.level, esc.round, None)
 
 
 def _nothing(inc: Incident, e: Event, at: datetime) -> Changes:
@@ -167,7 +175,7 @@ def _edited(inc: Incident, e: IncidentEdited, at: datetime) -> Changes:
 
 def _escalated(inc: Incident, e: IncidentEscalated, at: datetime) -> Changes:
     c: Changes = {
-        "escalation": EscalationState(e.policy_id, e.level, e.round, e.next_at),
+        "escalation": _Escalation(e.policy_id, e.level, e.round, e.next_at),
         "paging": True,
         "page_at": None,
     }
@@ -179,7 +187,7 @@ def _escalated(inc: Incident, e: IncidentEscalated, at: datetime) -> Changes:
         pages = dict(inc.pages)
         for uid, after in zip(e.paged, e.first_after or (), strict=False):
             due = None if after is None else at + timedelta(seconds=after)
-            pages[uid] = Page(uid, at, e.level, e.round, 0, due)
+            pages[uid] = _Page(uid, at, e.level, e.round, 0, due)
         c["pages"] = pages
     return c
 
@@ -193,7 +201,7 @@ def _user_paged(inc: Incident, e: UserPaged, at: datetime) -> Changes:
     if running is not None and e.step > 0:  # a correction of a running page
         page = dataclasses.replace(running, next_step=e.step, next_at=e.next_at)
     else:
-        page = Page(e.user_id, at, e.level, e.round, e.step, e.next_at)
+        page = _Page(e.user_id, at, e.level, e.round, e.step, e.next_at)
     return {"pages": {**inc.pages, e.user_id: page}}
 
 
@@ -204,7 +212,14 @@ def _requested(inc: Incident, e: NotificationRequested, at: datetime) -> Changes
         if current is not None:
             c["pages"] = {
                 **inc.pages,
-                e.user_id: dataclasses.replace(current, next_step=e.step + 1, next_at=e.next_at),
+                e.user_id: _Page(
+                    current.user_id,
+                    current.paged_at,
+                    current.level,
+                    current.round,
+                    e.step + 1,
+                    e.next_at,
+                ),
             }
     return c
 
@@ -237,7 +252,7 @@ _FOLDS: dict[type, Callable[[Incident, Any, datetime], Changes]] = {
 
 def _opened(e: IncidentOpened, seq: int, at: datetime) -> Incident:
     status = EVENTS[None][IncidentOpened]
-    return Incident(
+    return _Incident(
         id=e.incident_id,
         number=e.number,
         short_code=e.short_code,
@@ -260,33 +275,28 @@ def _opened(e: IncidentOpened, seq: int, at: datetime) -> Incident:
     )
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Incident))
-_new = object.__new__
-_set = object.__setattr__
-
-
-def _copy(inc: Incident, changes: Changes) -> Incident:
-    """`dataclasses.replace` without its checks: replay calls this once per event, and the
-    checks cost more than the copy."""
-    out = _new(Incident)
-    for name in _FIELDS:
-        _set(out, name, changes[name] if name in changes else getattr(inc, name))
-    return out
+# dataclasses.replace and the constructors, made fast for replay (see _fast.py)
+_copy = copier(Incident)
+_Incident = maker(Incident)
+_Alert = maker(Alert)
+_Page = maker(Page)
+_Escalation = maker(EscalationState)
 
 
 def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> Incident:
     """The incident after `event`, journaled as number `seq` at `at`."""
-    if type(event) is IncidentOpened:
-        return _opened(event, seq, at)
+    t = type(event)
+    if t is IncidentOpened:
+        return _opened(event, seq, at)  # type: ignore[arg-type]
     if incident is None:
         raise ValueError(f"{event.TYPE} for an incident that was never opened")
-    fold = _FOLDS.get(type(event))
+    fold = _FOLDS.get(t)
     if fold is None:
         raise ValueError(f"{event.TYPE} is not an incident event")
     c = fold(incident, event, at)
     c["updated_at"] = at
     c["last_seq"] = seq
-    status = EVENTS[incident.status].get(type(event))
+    status = EVENTS[incident.status].get(t)
     if status is not None and status is not incident.status:
         c["status"] = status
     line = entry(incident, event, seq, at)

@@ -7,10 +7,11 @@ that has no outcome yet.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from ._fast import copier, maker
 from .events import (
     Event,
     NotificationCancelled,
@@ -59,6 +60,14 @@ class Notification:
         return self.status in _OPEN
 
 
+def _replace(n: Notification, **changes: Any) -> Notification:
+    return _copy(n, changes)
+
+
+_copy = copier(Notification)  # dataclasses.replace, made fast for replay (see _fast.py)
+_Notification = maker(Notification)
+
+
 class NotificationBook:
     def __init__(self) -> None:
         self.by_id: dict[str, Notification] = {}
@@ -67,9 +76,9 @@ class NotificationBook:
         self.by_provider_id: dict[str, str] = {}
 
     def apply(self, event: Event, at: datetime) -> None:
-        rep = dataclasses.replace
+        rep = _replace
         if isinstance(event, NotificationRequested):
-            n = Notification(
+            n = _Notification(
                 id=event.notification_id,
                 incident_id=event.incident_id,
                 kind=event.kind,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .archive import IncidentSummary, summarize, summary_from_json
 from .events import (
@@ -109,16 +109,19 @@ class SystemState:
     # ------------------------------------------------------------------ fold
 
     def apply(self, record: RecordLike) -> None:
-        ev = record.event
-        event = ev if isinstance(ev, Event) else decode(record.type, record.data)
+        # the event itself when this process journaled it (a Draft's `event`), else decoded
+        event = cast(Event, record.event)
+        if event is None:
+            event = decode(record.type, record.data)
         self.apply_event(event, record.seq, record.ts)
 
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
         if isinstance(event, IncidentEvent):
             iid = event.incident_id
-            if isinstance(event, LinkUsed):
-                self.used_links[event.link_id] = event.expires_at
-            if isinstance(event, NotificationEvent):
+            t = type(event)
+            if t is LinkUsed:
+                self.used_links[event.link_id] = event.expires_at  # type: ignore[attr-defined]
+            elif isinstance(event, NotificationEvent):
                 self.notifications.apply(event, at)
             current = self.incidents.get(iid)
             if current is None and iid in self.archive:
@@ -130,13 +133,13 @@ class SystemState:
                 return
             inc = evolve(current, event, seq, at)
             self.incidents[iid] = inc
-            if isinstance(event, IncidentOpened):
+            if t is IncidentOpened:
                 self.open_by_key[(inc.service_id, inc.dedup_key)] = iid
                 self.by_code[inc.short_code] = iid
                 if inc.number >= self.next_number:
                     self.next_number = inc.number + 1
             elif (
-                isinstance(event, IncidentResolved)
+                t is IncidentResolved
                 and self.open_by_key.get((inc.service_id, inc.dedup_key)) == iid
             ):
                 del self.open_by_key[(inc.service_id, inc.dedup_key)]

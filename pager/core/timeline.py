@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from .events import (
     AlertsUpdated,
+    Attributed,
     Event,
     IncidentAcknowledged,
     IncidentEdited,
@@ -185,30 +187,25 @@ _TEXTS: dict[type, Callable[[Incident, Any], str | None]] = {
     NotificationCancelled: _cancelled,
 }
 
-# who acted, as the entry records it: (by, via) of the event, or None for an event that names
-# nobody; a notification's entry names its contact method as `via`
-_NOBODY: tuple[None, None] = (None, None)
-
-
-def _actor(event: Event) -> tuple[str | None, str | None]:
-    if isinstance(event, NotificationRequested):
-        return None, event.method
-    by = getattr(event, "by", None)
-    via = getattr(event, "via", None)
-    return (by, via) if by is not None or via is not None else _NOBODY
+_entry = partial(tuple.__new__, TimelineEntry)  # TimelineEntry(...) without its __new__
 
 
 def entry(before: Incident, event: Event, seq: int, at: datetime) -> TimelineEntry | None:
     """The timeline entry `event` adds to `before` (None: it adds none, e.g. `link.used`,
-    whose action is on the timeline already, with who and how)."""
-    describe = _TEXTS.get(type(event))
+    whose action is on the timeline already, with who and how). It names who acted (the
+    event's attribution; a notification's contact method as `via`)."""
+    t = type(event)
+    describe = _TEXTS.get(t)
     if describe is None:
         return None
     text = describe(before, event)
     if text is None:
         return None
-    by, via = _actor(event)
-    token = getattr(event, "token_name", None)
-    if token and token != by and not isinstance(event, NoteAdded):
-        text += f" (API token {token})"
-    return TimelineEntry(seq, at, event.TYPE, text, by, via, token)
+    if isinstance(event, Attributed):
+        by, via, token = event.attribution
+        if token and token != by and t is not NoteAdded:
+            text += f" (API token {token})"
+        return _entry((seq, at, event.TYPE, text, by, via, token))
+    if t is NotificationRequested:
+        return _entry((seq, at, event.TYPE, text, None, event.method, None))  # type: ignore[attr-defined]
+    return _entry((seq, at, event.TYPE, text, None, None, None))

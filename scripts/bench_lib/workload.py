@@ -181,9 +181,8 @@ def drafts(limit: int, chunk: int, pool: int = POOL) -> Iterator[list[Draft]]:
                 for k in ("dedup_key", "key"):
                     if k in d:
                         d[k] = f"{d[k]}.{copy}"
-                for k in type(ev)._datetimes:
-                    v = d.get(k)
-                    if v is not None:
+                for k, v in d.items():
+                    if isinstance(v, datetime):
                         d[k] = v + shift
             else:
                 iid = ev.subject

@@ -25,6 +25,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
+from .._fast import twin
+
 __all__ = [
     "EVENT_TYPES",
     "NOBODY",
@@ -58,11 +60,8 @@ class Event:
 
     __slots__ = ()
     TYPE: ClassVar[str]
-    _datetimes: ClassVar[tuple[str, ...]]
-    _tuples: ClassVar[tuple[str, ...]]
     _fields: ClassVar[tuple[str, ...]]
     _attributed: ClassVar[bool]
-    _enums: ClassVar[tuple[tuple[str, Mapping[str, Any]], ...]]
 
     @property
     def subject(self) -> str:
@@ -110,22 +109,10 @@ def event(tag: str) -> Callable[[E], E]:
             raise ValueError(f"event tag {tag!r} registered twice")
         cls.TYPE = tag
         hints = typing.get_type_hints(cls)
-        dts, tups, enums = [], [], []
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            hint = hints[f.name]
-            if isinstance(hint, type) and issubclass(hint, Enum):
-                enums.append((f.name, hint._value2member_map_))
-            h = str(hint)
-            if "datetime" in h:
-                dts.append(f.name)
-            elif "tuple" in h:
-                tups.append(f.name)
-        cls._datetimes = tuple(dts)
-        cls._tuples = tuple(tups)
-        cls._enums = tuple(enums)
         cls._fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
         cls._attributed = "attribution" in cls._fields
         EVENT_TYPES[tag] = cls
+        _DECODERS[tag] = _decoder(cls, hints)
         return cls
 
     return register
@@ -137,6 +124,7 @@ def upgrade(cls: type[Event]) -> Callable[[Upgrade], Upgrade]:
 
     def register(fn: Upgrade) -> Upgrade:
         _UPGRADES[cls.TYPE] = fn
+        _DECODERS[cls.TYPE] = _decoder(cls, typing.get_type_hints(cls))
         return fn
 
     return register
@@ -165,27 +153,73 @@ def encode(ev: Event) -> dict[str, Any]:
 
 def decode(tag: str, data: Mapping[str, Any]) -> Event:
     """Rebuild an event from a log line's `type` and `data`. Raises KeyError for an unknown
-    tag and TypeError/ValueError for data that does not fit the class."""
-    cls = EVENT_TYPES[tag]
-    kwargs = dict(data)
-    up = _UPGRADES.get(tag)
-    if up is not None:
-        up(kwargs)
-    for name in cls._datetimes:
-        v = kwargs.get(name)
-        if v is not None:
-            kwargs[name] = datetime.fromisoformat(v)
-    for name in cls._tuples:
-        v = kwargs.get(name)
-        if v is not None:
-            kwargs[name] = tuple(v)
-    for name, members in cls._enums:
-        v = kwargs.get(name)
-        if v is not None:
-            kwargs[name] = members[v]
-    if cls._attributed:
-        pop = kwargs.pop
-        by, via, token = pop("by", None), pop("via", None), pop("token_name", None)
-        if by is not None or via is not None or token is not None:
-            kwargs["attribution"] = Attribution(by, via, token)
-    return cls(**kwargs)
+    tag or a missing field, and TypeError/ValueError for data that does not fit the class."""
+    return _DECODERS[tag](data)
+
+
+_DECODERS: dict[str, Callable[[Mapping[str, Any]], Event]] = {}
+
+
+def _decoder(cls: type[Event], hints: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], Event]:
+    """The decoder of `cls`, generated once as straight-line code (replay runs it for every
+    line): each field read from the data and converted (ISO instants, tuples, enum words, an
+    attribution from by/via/token_name), missing optional fields given their defaults, a key
+    the class does not know refused. The event is filled in as an instance of a plain twin
+    class with the same slots and then becomes a `cls` (`__class__` assignment), skipping
+    the frozen dataclass's `__init__`, which sets each field through `object.__setattr__`:
+    tests/core/test_event_codec.py holds the result to `cls(**fields)`."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    names = [f.name for f in fields]
+    known = set(names)
+    if "attribution" in known:
+        known = (known - {"attribution"}) | {"by", "via", "token_name"}
+    scope: dict[str, Any] = {
+        "_new": object.__new__,
+        "_twin": twin(cls),
+        "_cls": cls,
+        "_known": frozenset(known),
+        "_iso": datetime.fromisoformat,
+        "_Attribution": Attribution,
+        "_NOBODY": NOBODY,
+        "_upgrade": _UPGRADES.get(cls.TYPE),
+    }
+    lines = [
+        "def decode(d):",
+        "    if _upgrade is not None:",
+        "        d = dict(d)",
+        "        _upgrade(d)",
+        "    if not _known.issuperset(d):",
+        "        raise TypeError(f'{_cls.__name__}: unknown fields {sorted(set(d) - _known)}')",
+        "    out = _new(_twin)",
+    ]
+    for f in fields:
+        n = f.name
+        if n == "attribution":
+            lines += [
+                "    by, via, tok = d.get('by'), d.get('via'), d.get('token_name')",
+                "    out.attribution = _NOBODY if by is None and via is None and tok is None"
+                " else _Attribution(by, via, tok)",
+            ]
+            continue
+        if f.default is not dataclasses.MISSING:
+            scope[f"_d_{n}"] = f.default
+            read = f"d.get({n!r}, _d_{n})"
+        else:
+            read = f"d[{n!r}]"
+        hint = hints[n]
+        text = str(hint)
+        if isinstance(hint, type) and issubclass(hint, Enum):
+            scope[f"_m_{n}"] = hint._value2member_map_
+            convert = f"_m_{n}[v]"
+        elif "datetime" in text:
+            convert = "_iso(v)"
+        elif "tuple" in text:
+            convert = "tuple(v)"
+        else:
+            lines.append(f"    out.{n} = {read}")
+            continue
+        lines += [f"    v = {read}", f"    out.{n} = None if v is None else {convert}"]
+    lines += ["    out.__class__ = _cls", "    return out"]
+    exec("\n".join(lines), scope)  # noqa: S102 - code built above from the field names only
+    decode: Callable[[Mapping[str, Any]], Event] = scope["decode"]
+    return decode
