@@ -4,7 +4,8 @@ order, and stops them in reverse.
 Start-up (each with `nursery.start`, so the next starts only once the previous is ready):
 the router (which starts an actor per open incident: their timers re-arm from the journaled
 deadlines), the heartbeats, the delivery dispatcher, the Slack responder, the collector
-(when pager manages the garbage collector) and the snapshotter. Then it runs `serve(actors)`
+(when pager manages the garbage collector), the snapshotter and the retention of old
+segments. Then it runs `serve(actors)`
 (the edges, built by the composition root, pager/service.py) until it returns at shutdown;
 then the router closes every actor's inbox and waits for them, a last snapshot is written,
 and the rest is cancelled.
@@ -30,6 +31,7 @@ from .collector import run_collector
 from .dispatcher import Dispatcher
 from .heartbeats import Heartbeats
 from .messages import Act, RouterMessage
+from .retention import Retention
 from .router import Router
 from .slack_responder import SlackResponder
 from .snapshotter import Snapshotter
@@ -48,6 +50,7 @@ class Actors:
     heartbeats: Heartbeats
     dispatcher: Dispatcher
     slack_responder: SlackResponder
+    retention: Retention  # journal.retention, applied hourly
 
 
 async def run_actors(
@@ -81,7 +84,17 @@ async def run_actors(
         if manage_gc:
             await core.start(run_collector)
         await core.start(snapshotter.run)
-        await serve(Actors(router, heartbeats, dispatcher, responder))
+        jcfg = system.config.journal
+        retention: Retention = await core.start(
+            Retention(
+                system.log,
+                system.state,
+                system.clock,
+                keep=jcfg.retention,
+                delete=jcfg.retention_mode == "delete",
+            ).run
+        )
+        await serve(Actors(router, heartbeats, dispatcher, responder, retention))
         router.stop()
         await router_done.wait()
         await snapshotter.take()

@@ -242,24 +242,19 @@ OPS: tuple[Op, ...] = (
         error_schema=m.OpsgenieError,
     ),
     # ------------------------------------------------------------ incidents
+    _api("GET", "/api/v1/incidents", "Incidents, newest first", "incidents", query=(
+        _q("status", "comma list of triggered, acknowledged, resolved, open",
+           type="string", pattern=f"^{_STATUS}(,{_STATUS})*$"),
+        _q("service", "a service id"),
+        _q("since", "ISO 8601 instant: created at or after", **INSTANT),
+        _q("limit", "1 to 1000, default 100", type="integer", minimum=1, maximum=1000))),
     _api(
         "GET",
-        "/api/v1/incidents",
-        "Incidents, newest first",
+        "/api/v1/incidents/{incident_id}",
+        "One incident",
         "incidents",
-        query=(
-            _q(
-                "status",
-                "comma list of triggered, acknowledged, resolved, open",
-                type="string",
-                pattern=f"^{_STATUS}(,{_STATUS})*$",
-            ),
-            _q("service", "a service id"),
-            _q("since", "ISO 8601 instant: created at or after", **INSTANT),
-            _q("limit", "1 to 1000, default 100", type="integer", minimum=1, maximum=1000),
-        ),
+        errors=(*API_ERRORS, 410),  # 410: journal.retention deleted its history
     ),
-    _api("GET", "/api/v1/incidents/{incident_id}", "One incident", "incidents"),
     _incident_action("acknowledge", m.IncidentAction, "Acknowledge", required=False),
     _incident_action("resolve", m.IncidentAction, "Resolve", required=False),
     _incident_action("snooze", m.IncidentSnooze, "Snooze"),
