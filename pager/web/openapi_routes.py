@@ -2,6 +2,10 @@
 authentication, body model, query parameters and answers. pager.web.openapi turns it into the
 OpenAPI 3.1 document; tests/web/test_openapi.py checks it against the Quart app's url_map both
 ways (every route described, every description served).
+
+Longer than ~400 lines on purpose: it is one table, an entry per route, read and changed as a
+whole beside the app; split, a route's description would be in a module other than its
+neighbours'.
 """
 
 from __future__ import annotations
