@@ -34,11 +34,22 @@ def twin(cls: type) -> type:
 
 def copier(cls: type[T]) -> Callable[[T, Mapping[str, Any]], T]:
     fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    # every field copied, then the changes set over them (each a slot store on the twin)
     lines = ["def copy(value, c):", "    out = _new(_twin)"]
     for name in fields:
-        lines.append(f"    out.{name} = c[{name!r}] if {name!r} in c else value.{name}")
-    lines += ["    out.__class__ = _cls", "    return out"]
-    scope: dict[str, Any] = {"_new": object.__new__, "_twin": twin(cls), "_cls": cls}
+        lines.append(f"    out.{name} = value.{name}")
+    lines += [
+        "    for name, v in c.items():",
+        "        _set(out, name, v)",
+        "    out.__class__ = _cls",
+        "    return out",
+    ]
+    scope: dict[str, Any] = {
+        "_new": object.__new__,
+        "_twin": twin(cls),
+        "_cls": cls,
+        "_set": setattr,
+    }
     exec("\n".join(lines), scope)  # noqa: S102 - code built above from the field names only
     copy: Callable[[T, Mapping[str, Any]], T] = scope["copy"]
     return copy

@@ -24,6 +24,7 @@ from typing import Any, Protocol, cast
 
 from .archive import IncidentSummary, summarize, summary_from_json
 from .events import (
+    DECODERS,
     CalendarFeedRevoked,
     ChangeRecorded,
     ConfigApplied,
@@ -112,7 +113,7 @@ class SystemState:
         # the event itself when this process journaled it (a Draft's `event`), else decoded
         event = cast(Event, record.event)
         if event is None:
-            event = decode(record.type, record.data)
+            event = DECODERS[record.type](record.data)
         self.apply_event(event, record.seq, record.ts)
 
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:

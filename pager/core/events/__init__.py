@@ -5,6 +5,7 @@ vocabulary (incidents, delivery, heartbeats, schedules, services), all re-export
 registers every event, so the registry is the whole vocabulary."""
 
 from ._base import (
+    DECODERS,
     EVENT_TYPES,
     NOBODY,
     SCHEMA_VERSION,
@@ -54,6 +55,7 @@ from .schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved, Sched
 from .service import ChangeRecorded, ConfigApplied, MaintenanceEnded, MaintenanceStarted
 
 __all__ = [
+    "DECODERS",
     "EVENT_TYPES",
     "NOBODY",
     "SCHEMA_VERSION",
