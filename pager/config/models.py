@@ -31,6 +31,7 @@ from pager.config.fields import (
     Secret,
     error,
 )
+from pager.config.models_bundling import Bundling, ThrottleRule, Throttles
 from pager.config.models_channels import (
     Channels,
     ChannelSettings,
@@ -70,6 +71,7 @@ __all__ = [
     "DEFAULT_TOKEN_ROLE",
     "ApiToken",
     "Auth",
+    "Bundling",
     "BusinessHours",
     "ByteSize",
     "ChannelSettings",
@@ -107,6 +109,8 @@ __all__ = [
     "TeamsChannel",
     "TeamsTemplates",
     "Templates",
+    "ThrottleRule",
+    "Throttles",
     "TwilioChannel",
     "UrgencyBySeverity",
     "User",
@@ -290,6 +294,7 @@ class Config(ConfigModel):
     channels: Channels = Channels()
     templates: Templates = Templates()
     journal: Journal = Journal()
+    bundling: Bundling = Bundling()
     heartbeats: tuple[Heartbeat, ...] = ()
 
     def digest(self) -> str:

@@ -34,6 +34,7 @@ from .events import (
     NotificationRequested,
     NotificationSent,
     PagingDeferred,
+    PersonUnreachable,
     UserPaged,
 )
 from .lifecycle import EVENTS
@@ -44,6 +45,7 @@ from .model import (
     Incident,
     Page,
     Status,
+    Unreachable,
     worst_severity,
 )
 from .timeline import entry, opened_entry
@@ -225,9 +227,20 @@ def _requested(inc: Incident, e: NotificationRequested, at: datetime) -> Changes
 
 
 def _sent(inc: Incident, e: NotificationSent, at: datetime) -> Changes:
-    if e.editable and e.provider_id and e.notification_id not in inc.messages:
+    # a bundle's message is about several incidents: it is not edited as one's status changes
+    if (
+        e.bundle_id is None
+        and e.editable
+        and e.provider_id
+        and e.notification_id not in inc.messages
+    ):
         return {"messages": {**inc.messages, e.notification_id: e.provider_id}}
     return {}
+
+
+def _unreachable(inc: Incident, e: PersonUnreachable, at: datetime) -> Changes:
+    mark = Unreachable(e.user_id, at, e.level, e.round, e.tried)
+    return {"unreachable": (*inc.unreachable, mark)}
 
 
 _FOLDS: dict[type, Callable[[Incident, Any, datetime], Changes]] = {
@@ -247,6 +260,7 @@ _FOLDS: dict[type, Callable[[Incident, Any, datetime], Changes]] = {
     NotificationDelivered: _nothing,
     NotificationCancelled: _nothing,
     LinkUsed: _nothing,
+    PersonUnreachable: _unreachable,
 }
 
 

@@ -1,7 +1,8 @@
 """Personal notification rules: once an escalation level reaches a person, their rules run
 from that instant: `{after: 0m, via: slack}`, `{after: 1m, via: sms}`, `{after: 5m, via: voice}`
 each becomes a `notification.requested` when it is due, until the incident is acknowledged
-or resolved.
+or resolved. A person whose every notification of the page failed, with no rule left, could
+not be reached: `incident.person_unreachable`, and (by the policy) the next level at once.
 
 A person reached again while their page is still running in the same walk of the policy (two
 levels, or a schedule and a user target, naming the same person) is not paged twice: each
@@ -16,13 +17,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from .decision import Decision
-from .escalation import first_step
+from .escalation import first_step, next_step
 from .events import (
     NOBODY,
     Attribution,
     IncidentEscalated,
     NotificationRequested,
     PagingDeferred,
+    PersonUnreachable,
     UserPaged,
 )
 from .model import Page, Status
@@ -35,6 +37,7 @@ __all__ = [
     "fallback",
     "notify_due",
     "pages_to_start",
+    "person_unreachable",
     "quiet_reason",
     "start_escalation",
     "status_update",
@@ -75,6 +78,36 @@ def escalate_to(
         )
     )
     notify_due(d)
+
+
+def person_unreachable(d: Decision, page: Page) -> None:
+    """Nobody could reach `page`'s person: journal it, and when the policy says so and
+    the incident still stands at the level that paged them, escalate to the next level
+    now (not when the policy is exhausted: there is nobody further)."""
+    inc = d.inc
+    rules = d.ctx.user(page.user_id).rules_for(inc.urgency)
+    tried = tuple(dict.fromkeys(r.via for r in rules[: page.next_step]))
+    d.emit(
+        PersonUnreachable(
+            incident_id=inc.id,
+            user_id=page.user_id,
+            level=page.level,
+            round=page.round,
+            tried=tried,
+        )
+    )
+    policy, esc = d.ctx.service.policy, d.inc.escalation
+    if (
+        policy is None
+        or not policy.escalate_when_unreachable
+        or esc is None
+        or esc.policy_id != policy.id
+        or (esc.level, esc.round) != (page.level, page.round)
+    ):
+        return
+    level, rnd, next_at = next_step(policy, esc.level, esc.round, d.ctx.now)
+    if (level, rnd) != (esc.level, esc.round):  # else: the policy is exhausted
+        escalate_to(d, policy, level, rnd, next_at)
 
 
 def begin_paging(d: Decision) -> None:
@@ -171,14 +204,21 @@ def notify_due(d: Decision) -> None:
             _request(d, page)
 
 
-def fallback(d: Decision, user_id: str, failed: str) -> None:
-    """`failed` (a notification of `user_id`) failed for good: run their next rule now."""
+def fallback(d: Decision, user_id: str, failed: str, failures: int | None = None) -> None:
+    """`failed` (a notification of `user_id`) failed for good: run their next rule now.
+    With none left, and `failures` (of the page's notifications, as delivery counts them)
+    covering every notification the page requested, the person could not be reached."""
     inc = d.inc
     page = inc.pages.get(user_id)
-    if inc.status is not Status.TRIGGERED or page is None or page.next_at is None:
+    if inc.status is not Status.TRIGGERED or page is None:
         return
-    _request(d, page, fallback_from=failed)
-    notify_due(d)
+    if page.next_at is not None:
+        _request(d, page, fallback_from=failed)
+        notify_due(d)
+    elif failures is not None and 0 < page.next_step <= failures:
+        if any(u.user_id == user_id and u.at >= page.paged_at for u in inc.unreachable):
+            return  # said already for this page
+        person_unreachable(d, page)
 
 
 def status_update(d: Decision, topic: str) -> None:

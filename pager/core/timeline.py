@@ -32,6 +32,7 @@ from .events import (
     NotificationRequested,
     NotificationSent,
     PagingDeferred,
+    PersonUnreachable,
     UserPaged,
 )
 from .model import Incident, Status, TimelineEntry
@@ -146,7 +147,10 @@ def _requested(inc: Incident, e: NotificationRequested) -> str:
 
 
 def _sent(inc: Incident, e: NotificationSent) -> str:
-    return f"Notification {e.notification_id} sent (attempt {e.attempt})"
+    text = f"Notification {e.notification_id} sent (attempt {e.attempt})"
+    if e.bundle_id is not None:
+        text += f" in bundle {e.bundle_id}"
+    return text
 
 
 def _failed(inc: Incident, e: NotificationFailed) -> str:
@@ -169,6 +173,13 @@ def _cancelled(inc: Incident, e: NotificationCancelled) -> str:
     return f"Notification {e.notification_id} not sent: {e.reason}"
 
 
+def _unreachable(inc: Incident, e: PersonUnreachable) -> str:
+    text = f"{e.user_id} could not be reached"
+    if e.tried:
+        text += ": " + ", ".join(e.tried) + " failed"
+    return text
+
+
 _TEXTS: dict[type, Callable[[Incident, Any], str | None]] = {
     AlertsUpdated: _alerts,
     IncidentAcknowledged: _acknowledged,
@@ -185,6 +196,7 @@ _TEXTS: dict[type, Callable[[Incident, Any], str | None]] = {
     NotificationFailed: _failed,
     NotificationDelivered: _delivered,
     NotificationCancelled: _cancelled,
+    PersonUnreachable: _unreachable,
 }
 
 _entry = partial(tuple.__new__, TimelineEntry)  # TimelineEntry(...) without its __new__

@@ -1,5 +1,6 @@
 """REST: notifications — every one, its attempts and its outcome (sent with the provider's
-id, delivered or failed from receipts, cancelled), newest last."""
+id, delivered or failed from receipts, cancelled), newest last; each names the bundle that
+carried it (storm mode), and a bundle lists what it carried."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from quart_trio import QuartTrio
 from pager.actors.archived import ensure_incident
 from pager.actors.dispatcher import Dispatcher
 from pager.actors.system import System
+from pager.core.bundles import Bundle
 from pager.core.notifications import Notification
 from pager.core.vocabulary import NotificationStatus
 from pager.errors import BadRequest, NotFound
@@ -20,7 +22,14 @@ from pager.errors import BadRequest, NotFound
 from .auth import authenticate
 from .responses import jsonify
 
-__all__ = ["Breakers", "no_breakers", "notification_json", "open_breakers", "register"]
+__all__ = [
+    "Breakers",
+    "bundle_json",
+    "no_breakers",
+    "notification_json",
+    "open_breakers",
+    "register",
+]
 
 MAX_LIMIT = 1000
 STATUSES = tuple(NotificationStatus)
@@ -69,9 +78,31 @@ def notification_json(
         "retry_at": retry_at,
         "circuit_open_until": held,
         "last_error": n.last_error,
+        "bundle": n.bundle_id,
         "history": [
             {"at": a.at, "outcome": a.outcome, "attempt": a.attempt, "detail": a.detail}
             for a in n.history
+        ],
+    }
+
+
+def bundle_json(b: Bundle, system: System) -> dict[str, Any]:
+    """A bundle: to whom, by which method, which pages (and incidents) it carried, and its
+    provider id once sent; with each page as the notifications API shows it."""
+    book = system.state.notifications
+    return {
+        "id": b.id,
+        "user": b.user_id,
+        "method": b.method,
+        "address": b.address,
+        "requested_at": b.requested_at,
+        "sent_at": b.sent_at,
+        "provider_id": b.provider_id,
+        "count": len(b.incident_ids),
+        "incidents": list(b.incident_ids),
+        "notifications": [
+            notification_json(n) if (n := book.by_id.get(nid)) is not None else {"id": nid}
+            for nid in b.notification_ids
         ],
     }
 
@@ -101,6 +132,14 @@ def register(app: QuartTrio, system: System, open_breakers: Breakers = no_breake
             found = [n for n in found if n.status == status]
         breakers = open_breakers()
         return jsonify({"notifications": [notification_json(n, breakers) for n in found[-limit:]]})
+
+    @app.get("/api/v1/bundles/<bundle_id>")
+    async def get_bundle(bundle_id: str) -> Response:
+        authenticate(system, request.headers)
+        b = system.state.bundles.by_id.get(bundle_id)
+        if b is None:
+            raise NotFound(f"no bundle {bundle_id}")
+        return jsonify(bundle_json(b, system))
 
     @app.get("/api/v1/notifications/<nid>")
     async def get_notification(nid: str) -> Response:

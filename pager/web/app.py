@@ -116,7 +116,7 @@ def create_app(system: System, actors: Actors | None = None) -> QuartTrio:
     pages_services.register(app, system, dash)
     stream.register(app, system, dash)
     ops.register(app, system, actors)
-    hooks_twilio.register(app, system, dispatcher.make_message if dispatcher is not None else None)
+    hooks_twilio.register(app, system, dispatcher)
     hooks_twilio_sms.register(app, system)
     hooks_slack.register(app, system, actors.slack_responder.offer if actors is not None else None)
     links.register(app, system)

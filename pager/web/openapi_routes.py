@@ -281,6 +281,8 @@ OPS: tuple[Op, ...] = (
         ),
     ),
     _api("GET", "/api/v1/notifications/{nid}", "One notification", "incidents"),
+    _api("GET", "/api/v1/bundles/{bundle_id}", "One bundle: the pages one message carried",
+         "incidents"),
     # ------------------------------------------------------------ people and schedules
     _api("GET", "/api/v1/users", "Users (no contact addresses)", "directory"),
     _api("GET", "/api/v1/services", "Services (no integration keys)", "directory"),

@@ -17,6 +17,7 @@ from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident
+from pager.core.views import timeline_lines
 from pager.core.vocabulary import AlertStatus
 from pager.errors import BadRequest, NotFound
 
@@ -147,6 +148,7 @@ def register(
         body = dash.render(
             "incident.html", who, csrf, inc=inc, notifications=notes, policy=policy,
             service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq,
+            timeline=timeline_lines(inc.timeline),
         )  # fmt: skip
         return dash.page(body)
 

@@ -1,6 +1,7 @@
 """The event vocabulary: every fact pager journals, and the registry that maps a log line's
 `type` tag back to its class (see _base.py for the codec and who acted). One module per
-vocabulary (incidents, delivery, heartbeats, schedules, services), all re-exported here:
+vocabulary (incidents, delivery, bundles, reach, interactions, heartbeats, schedules,
+services), all re-exported here:
 `from pager.core.events import X` is the way to name any of them. Importing this package
 registers every event, so the registry is the whole vocabulary."""
 
@@ -18,6 +19,7 @@ from ._base import (
     event,
     upgrade,
 )
+from .bundle import NotificationsBundled
 from .delivery import (
     ContactOptedIn,
     ContactOptedOut,
@@ -51,6 +53,8 @@ from .incident import (
     PagingDeferred,
     UserPaged,
 )
+from .interaction import InteractionReceived
+from .reach import PersonUnreachable
 from .schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved, ScheduleEvent
 from .service import ChangeRecorded, ConfigApplied, MaintenanceEnded, MaintenanceStarted
 
@@ -83,6 +87,7 @@ __all__ = [
     "IncidentResolved",
     "IncidentSnoozed",
     "IncidentUnacknowledged",
+    "InteractionReceived",
     "LinkUsed",
     "MaintenanceEnded",
     "MaintenanceStarted",
@@ -93,9 +98,11 @@ __all__ = [
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
+    "NotificationsBundled",
     "OverrideAdded",
     "OverrideRemoved",
     "PagingDeferred",
+    "PersonUnreachable",
     "ScheduleEvent",
     "UserPaged",
     "decode",

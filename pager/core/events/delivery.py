@@ -54,15 +54,20 @@ class NotificationRequested(NotificationEvent):
 @event("notification.sent")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotificationSent(NotificationEvent):
-    """The provider accepted it (`provider_id`: its message id, call sid, ...). `editable`:
-    the provider can edit this message in place when the incident changes (the transport
-    says so; lines written before this field existed get it from `_LEGACY_EDITABLE`)."""
+    """The provider accepted it (`provider_id`: its message id, call sid, ...); with
+    `bundle_id`, as one of the pages that message carried (`notification.bundled`). A page
+    names the person it reached (`user_id`): what storm mode's throttles count (older logs
+    lack it, and count nothing). `editable`: the provider can edit this message in place
+    when the incident changes (the transport says so; lines written before this field
+    existed get it from `_LEGACY_EDITABLE`)."""
 
     incident_id: str
     notification_id: str
     attempt: int
     provider_id: str | None = None
     method: str | None = None
+    bundle_id: str | None = None
+    user_id: str | None = None
     editable: bool | None = None
 
 
@@ -70,7 +75,8 @@ class NotificationSent(NotificationEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotificationFailed(NotificationEvent):
     """An attempt failed. With `retry_at` it will be tried again then; `permanent` means
-    never again (bad number, revoked token, or out of attempts)."""
+    never again (bad number, revoked token, or out of attempts). `bundle_id`: the attempt
+    was that bundle's."""
 
     incident_id: str
     notification_id: str
@@ -78,6 +84,7 @@ class NotificationFailed(NotificationEvent):
     error: str
     permanent: bool = False
     retry_at: datetime | None = None
+    bundle_id: str | None = None
 
 
 @event("notification.delivered")
