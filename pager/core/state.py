@@ -13,6 +13,12 @@ For answers from channels it also keeps: the newest incident of each short code 
 reply names one: `ack K7Q`), the action links used and not yet expired (`link.used`), and
 the contacts that opted out of a method (`contact.opted_out`, an SMS STOP); and the token
 generation of each calendar feed whose URL was revoked (`calendar.feed_revoked`).
+
+Past ~400 lines on purpose: each part of the state is written in three places that must
+agree (its fold in `apply_event`, `to_snapshot`, `from_snapshot`), and keeping them in one
+module is what makes a new part a change of one file. The folds of incidents, notifications,
+bundles and heartbeats live in their own modules (evolve.py, notifications.py, bundles.py,
+heartbeat.py); what is left here is the bookkeeping between them.
 """
 
 from __future__ import annotations
