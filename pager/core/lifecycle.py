@@ -51,7 +51,7 @@ from .events import (
 )
 from .model import Status
 
-__all__ = ["COMMANDS", "EVENTS", "VERBS", "accepts", "status_after", "targets"]
+__all__ = ["COMMANDS", "EVENTS", "VERBS", "targets"]
 
 T, A, R = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
 
@@ -147,12 +147,3 @@ def targets(status: Status | None, command: type, incident_id: str = "") -> Targ
         verb = VERBS[command].replace("_", " ")
         raise TransitionRefused(incident_id, status.value if status else "new", verb)
     return out
-
-
-def accepts(status: Status | None, command: type) -> bool:
-    return command in COMMANDS[status]
-
-
-def status_after(status: Status | None, event: type[Event]) -> Status | None:
-    """The status once `event` is applied to an incident in `status` (read from EVENTS)."""
-    return EVENTS[status].get(event, status)
