@@ -68,7 +68,6 @@ from .vocabulary import NotificationKind
 __all__ = ["STATE_VERSION", "SystemState", "maintenance_reason"]
 
 STATE_VERSION = 2
-BUNDLE_MEMORY = timedelta(days=1)  # a bundle is answerable (Acknowledge all) this long
 RECENT_CHANGES = 50
 
 
@@ -294,7 +293,6 @@ class SystemState:
         for key, expires in list(self.seen_requests.items()):
             if expires < resolved_before:
                 del self.seen_requests[key]
-        self.bundles.forget(resolved_before - BUNDLE_MEMORY)
         return len(done)
 
     def materialize(self, inc: Incident, notifications: list[Notification]) -> None:
