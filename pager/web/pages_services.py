@@ -12,7 +12,7 @@ from quart_trio import QuartTrio
 
 from pager.actors.system import System
 from pager.config.durations import parse_duration
-from pager.core.events import MaintenanceEnded, MaintenanceStarted
+from pager.core.events import Attribution, MaintenanceEnded, MaintenanceStarted
 from pager.errors import BadRequest, NotFound
 
 from .dashboard import Dashboard, goto
@@ -92,7 +92,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         reason = form.get("reason", "").strip()[:500] or None
         ev = MaintenanceStarted(
             window_id=f"mw-{uuid.uuid4().hex[:12]}", service_id=service_id, start=now,
-            end=now + parse_duration(raw), reason=reason, by=who.name,
+            end=now + parse_duration(raw), reason=reason, attribution=Attribution(who.name),
         )  # fmt: skip
         await system.journal.record([ev], now)
         return goto("/services", 303)
@@ -105,7 +105,11 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         if w is None:
             raise NotFound(f"no maintenance window {window_id} started from pager")
         await system.journal.record(
-            [MaintenanceEnded(window_id=window_id, service_id=w.service_id, by=who.name)],
+            [
+                MaintenanceEnded(
+                    window_id=window_id, service_id=w.service_id, attribution=Attribution(who.name)
+                )
+            ],
             dash.now(),
         )
         return goto("/services", 303)

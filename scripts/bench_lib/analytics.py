@@ -30,13 +30,14 @@ import httpx
 import orjson
 import trio
 
-from pager.actors.supervisor import run_pager
 from pager.config import load_config_text
 from pager.core.analytics import Directory, Ledger, Query, frozen, incident_rows, report
 from pager.core.analytics.keeping import from_snapshot, to_snapshot
 from pager.core.analytics.tables import incidents_csv
 from pager.core.events import (
+    SCHEMA_VERSION,
     AlertsUpdated,
+    Attribution,
     Event,
     IncidentAcknowledged,
     IncidentEscalated,
@@ -49,6 +50,7 @@ from pager.core.events import (
     encode,
 )
 from pager.core.state import SystemState
+from pager.service import run_pager
 from pager.store.base import Draft
 from pager.store.jsonl import JsonlLog
 
@@ -143,17 +145,21 @@ def history(events: int, seed: int = 14) -> list[tuple[Event, datetime]]:
             )
         if rnd.random() < 0.85:
             later.append((t_ack, IncidentAcknowledged(
-                incident_id=iid, by=user, via=VIAS[rnd.randrange(len(VIAS))])))  # fmt: skip
+                incident_id=iid, attribution=Attribution(user, VIAS[rnd.randrange(len(VIAS))]))))  # fmt: skip
         t_res = t_ack + timedelta(seconds=rnd.expovariate(1 / 2400))
         how = rnd.random()
         if how < 0.6:
-            res = IncidentResolved(incident_id=iid, by=user, via="slack")
+            res = IncidentResolved(incident_id=iid, attribution=Attribution(user, "slack"))
         elif how < 0.9:
             res = IncidentResolved(
-                incident_id=iid, via="alertmanager", reason="all alerts resolved"
+                incident_id=iid,
+                attribution=Attribution(None, "alertmanager"),
+                reason="all alerts resolved",
             )
         else:
-            res = IncidentResolved(incident_id=iid, via="pager", reason="auto-resolved")
+            res = IncidentResolved(
+                incident_id=iid, attribution=Attribution(None, "pager"), reason="auto-resolved"
+            )
         later.append((t_res, res))
         notify(rnd, later, iid, t_res, None, "slack", "status")
         for t, ev in later:
@@ -231,7 +237,7 @@ async def _write(folder: Path, records: list[tuple[Event, datetime]]) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(log.run)
         for i in range(0, len(records), 2000):
-            await log.append([Draft(ev.TYPE, ev.subject, at, encode(ev), ev)
+            await log.append([Draft(ev.TYPE, ev.subject, at, encode(ev), SCHEMA_VERSION, ev)
                               for ev, at in records[i : i + 2000]])  # fmt: skip
         await log.close()
 

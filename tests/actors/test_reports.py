@@ -92,13 +92,13 @@ async def test_a_daily_report_by_email(certificate: tuple[Path, Path]) -> None:
         daily = Report(at="09:00", email=("ops@example.com",))
         config = config.model_copy(update={"reports": (daily,)})
         providers = Providers()
+        transports = build_transports(config, http=providers.http)
         async with running(
-            config, event_log=MemoryLog(), clock=SystemClock(),
-            transports=build_transports(config, http=providers.http),
+            config, event_log=MemoryLog(), clock=SystemClock(), transports=transports,
         ) as run:  # fmt: skip
             await trigger(run, "disk")
             # what the actor does when the report is due (the schedule is tested above)
-            reporter = Reporter(run.system, run.system.dispatcher.transport_of)  # type: ignore[union-attr]
+            reporter = Reporter(run.system, transports.get)
             await reporter.deliver(daily, datetime.now(UTC) + timedelta(seconds=1))
     (mail,) = server.mailbox.received
     assert mail.rcpt_tos == ["ops@example.com"] and mail.authenticated and mail.tls

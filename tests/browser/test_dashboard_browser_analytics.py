@@ -17,7 +17,7 @@ import httpx
 import pytest
 import trio
 
-from pager.core.events import encode
+from pager.core.events import SCHEMA_VERSION, encode
 from pager.store.base import Draft
 from pager.store.jsonl import JsonlLog
 
@@ -123,7 +123,7 @@ async def write_history(data: Path, log: Log) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(out.run)
         for ev, at in log.records:
-            await out.append([Draft(ev.TYPE, ev.subject, at, encode(ev), ev)])
+            await out.append([Draft(ev.TYPE, ev.subject, at, encode(ev), SCHEMA_VERSION, ev)])
         await out.close()
 
 

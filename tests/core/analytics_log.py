@@ -9,6 +9,7 @@ from typing import Any
 from pager.core.analytics import Ledger
 from pager.core.events import (
     AlertsUpdated,
+    Attribution,
     Event,
     IncidentAcknowledged,
     IncidentEscalated,
@@ -93,7 +94,8 @@ class Log:
             IncidentEscalated(
                 incident_id=iid, policy_id=policy, level=level, round=rnd,
                 next_at=None if last else at + timedelta(minutes=5), targets=paged,
-                paged=paged, first_after=tuple(0.0 for _ in paged), by=by, via=via,
+                paged=paged, first_after=tuple(0.0 for _ in paged),
+                attribution=Attribution(by, via),
             ),
         )  # fmt: skip
 
@@ -145,7 +147,7 @@ class Log:
         return nid
 
     def ack(self, iid: str, at: datetime, by: str | None, via: str) -> Log:
-        return self.add(at, IncidentAcknowledged(incident_id=iid, by=by, via=via))
+        return self.add(at, IncidentAcknowledged(incident_id=iid, attribution=Attribution(by, via)))
 
     def resolve(
         self,
@@ -155,4 +157,6 @@ class Log:
         via: str = "api",
         reason: str | None = None,
     ) -> Log:
-        return self.add(at, IncidentResolved(incident_id=iid, by=by, via=via, reason=reason))
+        return self.add(
+            at, IncidentResolved(incident_id=iid, attribution=Attribution(by, via), reason=reason)
+        )

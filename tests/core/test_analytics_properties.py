@@ -33,6 +33,7 @@ from pager.core.analytics import (
 )
 from pager.core.events import (
     AlertsUpdated,
+    Attribution,
     Event,
     IncidentAcknowledged,
     IncidentEscalated,
@@ -163,7 +164,8 @@ def logs(draw: st.DrawFn) -> list[tuple[Event, datetime]]:
             out.append((IncidentEscalated(
                 incident_id=iid, policy_id="p", level=level, round=rnd,
                 next_at=None if last else at + timedelta(minutes=5), targets=paged,
-                paged=paged, by=by if manual else None, via=via if manual else None), at))  # fmt: skip
+                paged=paged,
+                attribution=Attribution(by, via) if manual else Attribution()), at))  # fmt: skip
             if status == "acknowledged":
                 incidents[iid] = "triggered"
         elif what == "notify":
@@ -177,11 +179,13 @@ def logs(draw: st.DrawFn) -> list[tuple[Event, datetime]]:
                                               method=method, user_id=user), at))  # fmt: skip
         elif what == "ack" and status == "triggered":
             incidents[iid] = "acknowledged"
-            out.append((IncidentAcknowledged(incident_id=iid, by=by, via=via), at))
+            out.append(
+                (IncidentAcknowledged(incident_id=iid, attribution=Attribution(by, via)), at)
+            )
         elif what == "snooze":
             incidents[iid] = "acknowledged"
-            out.append((IncidentSnoozed(incident_id=iid, until=at + timedelta(hours=1), by=by,
-                                        via=via), at))  # fmt: skip
+            out.append((IncidentSnoozed(incident_id=iid, until=at + timedelta(hours=1),
+                                        attribution=Attribution(by, via)), at))  # fmt: skip
         elif what == "unack" and status == "acknowledged":
             incidents[iid] = "triggered"
             out.append((IncidentUnacknowledged(incident_id=iid, reason="snooze ended"), at))
@@ -189,11 +193,11 @@ def logs(draw: st.DrawFn) -> list[tuple[Event, datetime]]:
             incidents[iid] = "resolved"
             how = draw(st.sampled_from(["person", "source", "timeout"]))
             out.append((IncidentResolved(
-                incident_id=iid, by=by if how == "person" and by else None,
-                via="pager" if how == "timeout" else via,
+                incident_id=iid, attribution=Attribution(by if how == "person" and by else None,
+                "pager" if how == "timeout" else via),
                 reason="auto-resolved" if how == "timeout" else None), at))  # fmt: skip
         elif what == "note":
-            out.append((NoteAdded(incident_id=iid, text="x", by=by, via=via), at))
+            out.append((NoteAdded(incident_id=iid, text="x", attribution=Attribution(by, via)), at))
         elif what == "fire":
             fired = {"key": "k2", "summary": "s2", "severity": "error",
                      "labels": {"alertname": draw(st.sampled_from(["Disk", "CPU"]))}}  # fmt: skip
@@ -423,7 +427,7 @@ def test_the_oracle_can_tell_a_wrong_answer() -> None:
         (IncidentOpened(incident_id="i", number=1, short_code="A", service_id="web",
                         dedup_key="k", integration="x", title="t", severity="critical",
                         urgency="high"), T0),
-        (IncidentAcknowledged(incident_id="i", by="anna", via="sms"), T0 + timedelta(seconds=42)),
+        (IncidentAcknowledged(incident_id="i", attribution=Attribution("anna", "sms")), T0 + timedelta(seconds=42)),
     ]  # fmt: skip
     led = Ledger()
     for seq, (ev, at) in enumerate(log, 1):
