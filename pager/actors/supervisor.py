@@ -32,6 +32,7 @@ from .collector import run_collector
 from .dispatcher import Dispatcher
 from .heartbeats import Heartbeats
 from .messages import Act, RouterMessage
+from .reports import Reporter
 from .retention import Retention
 from .router import Router
 from .slack_responder import SlackResponder
@@ -82,6 +83,8 @@ async def run_actors(
         heartbeats: Heartbeats = await core.start(Heartbeats(system).run)
         dispatcher: Dispatcher = await core.start(_dispatcher(system, transports).run)
         responder: SlackResponder = await core.start(SlackResponder(system, http=http).run)
+        reporter = Reporter(system, dispatcher.transport_of)
+        await core.start(reporter.run)  # scheduled reports (off without any)
         if manage_gc:
             await core.start(run_collector)
         await core.start(snapshotter.run)

@@ -23,6 +23,7 @@ from pager.actors.system import System
 from pager.errors import PagerError, TooManyRequests, Unavailable
 
 from . import (
+    api_analytics,
     api_config,
     api_directory,
     api_heartbeats,
@@ -39,6 +40,7 @@ from . import (
     links,
     openapi,
     ops,
+    pages_analytics,
     pages_incidents,
     pages_people,
     pages_services,
@@ -113,9 +115,11 @@ def create_app(system: System, actors: Actors | None = None) -> QuartTrio:
     openapi.register(app, system)
     dash = dashboard.register(app, system)
     signin.register(app, system, dash)
+    api_analytics.register(app, system, dash)
     pages_incidents.register(app, system, dash, breakers)
     pages_people.register(app, system, dash)
     pages_services.register(app, system, dash)
+    pages_analytics.register(app, system, dash)
     stream.register(app, system, dash)
     ops.register(app, system, actors)
     hooks_twilio.register(app, system, dispatcher)

@@ -16,6 +16,7 @@ from pager.actors.system import System
 from pager.core.model import Status
 
 from .auth import authenticate
+from .metrics_analytics import AnalyticsCollector
 from .responses import jsonify
 
 __all__ = ["register"]
@@ -113,6 +114,7 @@ def register(app: QuartTrio, system: System, actors: Actors | None = None) -> No
     actors and timers, the dispatcher's outcomes) when there are actors."""
     registry = CollectorRegistry()
     registry.register(_StateCollector(system, actors))
+    registry.register(AnalyticsCollector(system))
 
     @app.get("/healthz")
     async def healthz() -> Response:
