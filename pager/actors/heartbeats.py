@@ -23,7 +23,7 @@ import trio
 
 from pager.clock import trio_deadline
 from pager.core.commands import ResolveAlert, TriggerAlert
-from pager.core.events import Event, HeartbeatCreated, HeartbeatDeleted
+from pager.core.events import Attribution, Event, HeartbeatCreated, HeartbeatDeleted
 from pager.core.heartbeat import (
     HeartbeatSpec,
     HeartbeatStatus,
@@ -109,8 +109,7 @@ class Heartbeats:
                 service_id=spec.service_id,
                 interval=spec.interval.total_seconds(),
                 grace=spec.grace.total_seconds(),
-                by=by,
-                token_name=token_name,
+                attribution=Attribution(by, None, token_name),
             )
             await self._record([ev])
 
@@ -119,7 +118,9 @@ class Heartbeats:
             spec = self.spec(name)
             if spec.source == "config":
                 raise Conflict(f"heartbeat {name} is configured in the file; remove it there")
-            await self._record([HeartbeatDeleted(name=name, by=by, token_name=token_name)])
+            await self._record(
+                [HeartbeatDeleted(name=name, attribution=Attribution(by, None, token_name))]
+            )
 
     def enable(self) -> None:
         """Start expiring heartbeats (the supervisor calls it once pager serves)."""

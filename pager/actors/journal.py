@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from pager.core.events import Event, encode
+from pager.core.events import SCHEMA_VERSION, Event, encode
 from pager.core.model import Incident
 from pager.core.state import SystemState
 from pager.store.base import Draft, EventLog, Record
@@ -61,7 +61,7 @@ class Journal:
         it, evolved with placeholder sequence numbers from 0 (`decide_full(first=...)`)."""
         if not events:
             return []
-        drafts = [Draft(e.TYPE, e.subject, now, encode(e), e) for e in events]
+        drafts = [Draft(e.TYPE, e.subject, now, encode(e), SCHEMA_VERSION, e) for e in events]
         if decided is None:
             return await self.log.append(drafts)
         key = id(events[0])

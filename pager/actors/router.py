@@ -124,8 +124,10 @@ class Router:
     def take(self, msg: Ingest | Act) -> bool:
         """Route `msg` now (from a task of the router's trio loop; see the module's
         docstring); its requester awaits `msg.reply` as ever. False, with nothing done,
-        when its actor's mailbox is half full: send it through the inbox instead."""
-        assert self._running
+        when the router is not running or the actor's mailbox is half full: send it
+        through the inbox instead."""
+        if not self._running:
+            return False
         self._direct = True
         try:
             self._handle(msg)

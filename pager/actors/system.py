@@ -1,16 +1,20 @@
-"""The handle the edges hold: the running system's parts, and `submit` to ask the router
-for something and await the answer. Built by the supervisor; passed explicitly to
-`create_app(system)` and the lean listener (no globals)."""
+"""The handle the edges hold: the running system's shared parts (configuration, rules,
+state, log, journal, clock, broadcaster), and `submit` to ask the router for something and
+await the answer. Built by the composition root (pager/service.py); passed explicitly to
+`create_app(system, actors)` and the lean listener (no globals). It holds no actor: the
+edges get the actors' narrow handles from the composition root."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
 from pager.clock import WallClock
+from pager.config.models import Config
 from pager.core.overrides import with_overrides
 from pager.core.ratelimit import MissThrottle, RateLimiter
 from pager.core.rules import RulesBook
@@ -23,13 +27,6 @@ from .broadcaster import Broadcaster
 from .journal import Journal
 from .messages import Act, Ingest, Outcome, RouterMessage
 
-if TYPE_CHECKING:
-    from .dispatcher import Dispatcher
-    from .heartbeats import Heartbeats
-    from .retention import Retention
-    from .router import Router
-    from .slack_responder import SlackResponder
-
 __all__ = ["REQUEST_TIMEOUT", "System"]
 
 REQUEST_TIMEOUT = 10.0
@@ -37,7 +34,7 @@ REQUEST_TIMEOUT = 10.0
 
 @dataclass
 class System:
-    config: Any  # pager.config.Config; Any keeps this module free of the config package
+    config: Config
     rules: RulesBook
     state: SystemState
     log: EventLog
@@ -45,17 +42,15 @@ class System:
     clock: WallClock
     hub: Broadcaster
     router_inbox: trio.MemorySendChannel[RouterMessage]
-    router: Router | None = None
-    slack_responder: SlackResponder | None = None  # acts on Slack button presses
-    dispatcher: Dispatcher | None = None  # the delivery actors, for /metrics
-    heartbeats: Heartbeats | None = None  # pings and deadlines of the heartbeats
-    retention: Retention | None = None  # journal.retention, applied hourly
+    # routes a request at once when it can (Router.take, handed over by the supervisor);
+    # False: send it through `router_inbox`
+    route_now: Callable[[Ingest | Act], bool] = field(default=lambda msg: False)
     ready: bool = False
     # the message templates in force: every transport and hook renders through this one,
     # and a reload swaps its templates
     renderer: Renderer = field(init=False)
     # the configuration pager started with: what start-up-only settings are running
-    started: Any = field(init=False)
+    started: Config = field(init=False)
     request_timeout: float = REQUEST_TIMEOUT
     config_path: str | None = None  # where a reload reads the configuration from
     # per integration key; one for every listener, so a key's rate is the same wherever it posts
@@ -92,10 +87,9 @@ class System:
         # an alert storm (py-spy, `scripts/bench ingest`).
         try:
             with trio.CancelScope(deadline=trio.current_time() + self.request_timeout) as scope:
-                router = self.router
                 # routed at once, or (not running yet, a full mailbox) through the inbox;
                 # see pager/actors/router.py
-                if router is None or not router.running or not router.take(msg):
+                if not self.route_now(msg):
                     await self.router_inbox.send(msg)
                 return await msg.reply.wait()
         except trio.BrokenResourceError:
@@ -103,7 +97,7 @@ class System:
         assert scope.cancelled_caught
         raise Unavailable("pager could not take this request in time; try again")
 
-    async def reload(self, config: Any, source: str) -> list[str]:
+    async def reload(self, config: Config, source: str) -> list[str]:
         """Swap in a new, already validated configuration without dropping anything:
         incidents keep their journaled state and deadlines, and every decision from now on
         uses the new rules. Returns what did not take effect (settings read only at

@@ -17,6 +17,7 @@ import sys
 from .backup import add_backup
 from .client import add_client
 from .passwords import add_passwords
+from .report import add_report
 from .serve import add_serve
 from .stream import add_stream
 from .tools import add_config_tools, add_replay
@@ -52,6 +53,7 @@ SUBCOMMANDS = [
     add_stream,
     add_passwords,
     add_client,
+    add_report,
 ]
 
 

@@ -56,8 +56,8 @@ def _banner(config: Any, running: Any, demo: bool) -> str:
 
 
 async def _serve(config: Any, demo: bool, source: str) -> None:
-    from pager.actors.supervisor import run_pager
     from pager.config import ConfigError
+    from pager.service import run_pager
     from pager.web.api_config import reload_from_file
 
     shutdown = trio.Event()
@@ -135,7 +135,7 @@ def _override(config: Any, listen: str | None, data_dir: str | None) -> Any:
 def _check_free(config: Any) -> None:
     """Fail with the address before anything is created or journaled if a listener's port is
     taken (the same SO_REUSEADDR bind hypercorn makes)."""
-    from pager.actors.supervisor import _split
+    from pager.service import split_listen
 
     for what, addr in (
         ("server.listen", config.server.listen),
@@ -143,7 +143,7 @@ def _check_free(config: Any) -> None:
     ):
         if addr is None:
             continue
-        host, port = _split(addr)
+        host, port = split_listen(addr)
         if port == 0:
             continue
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

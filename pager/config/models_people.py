@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pager.config.durations import Duration, TimeZoneName
 from pager.config.fields import (
@@ -22,6 +22,7 @@ from pager.config.fields import (
     NonEmptyStr,
     PhoneNumber,
 )
+from pager.core.vocabulary import ContactMethod
 
 __all__ = [
     "CONTACT_METHODS",
@@ -35,11 +36,9 @@ __all__ = [
     "fill_name_from_id",
 ]
 
-ContactMethod = Literal["slack", "sms", "voice", "email", "teams", "webhook", "console"]
-"""How a notification reaches a person. `console` prints it on pager's stdout (the demo)."""
-
-CONTACT_METHODS: tuple[str, ...] = get_args(ContactMethod)
-"""Every `ContactMethod`, in the order they are documented."""
+CONTACT_METHODS: tuple[ContactMethod, ...] = tuple(ContactMethod)
+"""Every `ContactMethod` (pager.core.vocabulary, the one list), in the order they are
+documented."""
 
 Role = Literal["viewer", "responder", "admin"]
 """What a person or API token may do: `viewer` sees; `responder` also acts on incidents
@@ -114,7 +113,7 @@ class User(ConfigModel):
     #: What the person may do once signed in to the dashboard.
     role: Role = "responder"
     #: argon2id hash (`pager hash-password`) of the dashboard password; None: no sign-in.
-    password_hash: str | None = None
+    password_hash: str | None = Field(default=None, repr=False)
 
     @field_validator("password_hash")
     @classmethod

@@ -13,6 +13,12 @@ For answers from channels it also keeps: the newest incident of each short code 
 reply names one: `ack K7Q`), the action links used and not yet expired (`link.used`), and
 the contacts that opted out of a method (`contact.opted_out`, an SMS STOP); and the token
 generation of each calendar feed whose URL was revoked (`calendar.feed_revoked`).
+
+Past ~400 lines on purpose: each part of the state is written in three places that must
+agree (its fold in `apply_event`, `to_snapshot`, `from_snapshot`), and keeping them in one
+module is what makes a new part a change of one file. The folds of incidents, notifications,
+bundles and heartbeats live in their own modules (evolve.py, notifications.py, bundles.py,
+heartbeat.py); what is left here is the bookkeeping between them.
 """
 
 from __future__ import annotations
@@ -20,17 +26,25 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from operator import attrgetter
+from typing import Any, Protocol, cast
 
+from . import analytics
+from .analytics import Ledger
 from .archive import IncidentSummary, summarize, summary_from_json
 from .bundles import BundleBook
 from .decision import with_seqs
 from .events import (
+    DECODERS,
+    CalendarFeedRevoked,
     ChangeRecorded,
     ConfigApplied,
     ContactOptedIn,
     ContactOptedOut,
     Event,
+    HeartbeatCreated,
+    HeartbeatDeleted,
+    HeartbeatEvent,
     IncidentEvent,
     IncidentOpened,
     IncidentResolved,
@@ -38,12 +52,13 @@ from .events import (
     LinkUsed,
     MaintenanceEnded,
     MaintenanceStarted,
+    NotificationEvent,
     NotificationsBundled,
     NotificationSent,
+    OverrideAdded,
+    OverrideRemoved,
     decode,
 )
-from .events_heartbeat import HeartbeatCreated, HeartbeatDeleted, HeartbeatEvent
-from .events_schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved
 from .evolve import evolve
 from .heartbeat import Beat, HeartbeatSpec, evolve_beat
 from .model import Incident, Status
@@ -51,11 +66,11 @@ from .notifications import Notification, NotificationBook
 from .overrides import ApiOverride
 from .rules import ServiceRules, Window
 from .snapshot_codec import incident_from_json, notification_from_json, to_datetime
+from .vocabulary import NotificationKind
 
 __all__ = ["STATE_VERSION", "SystemState", "maintenance_reason"]
 
 STATE_VERSION = 2
-BUNDLE_MEMORY = timedelta(days=1)  # a bundle is answerable (Acknowledge all) this long
 RECENT_CHANGES = 50
 
 
@@ -105,6 +120,7 @@ class SystemState:
         self.api_heartbeats: dict[str, HeartbeatSpec] = {}  # heartbeats made through the API
         self.overrides: dict[str, ApiOverride] = {}  # schedule overrides made through the API
         self.calendar_generations: dict[str, int] = {}  # feed -> its token generation (0 if none)
+        self.analytics = Ledger()  # the facts of pager.core.analytics, folded from every record
         # signed provider requests acted on (interaction.received): "provider:id" -> expiry
         self.seen_requests: dict[str, datetime] = {}
         self.bundles = BundleBook()  # storm mode: bundles, and when each lane sent
@@ -112,8 +128,10 @@ class SystemState:
     # ------------------------------------------------------------------ fold
 
     def apply(self, record: RecordLike) -> None:
-        ev = record.event
-        event = ev if isinstance(ev, Event) else decode(record.type, record.data)
+        # the event itself when this process journaled it (a Draft's `event`), else decoded
+        event = cast(Event, record.event)
+        if event is None:
+            event = DECODERS[record.type](record.data)
         self.apply_event(event, record.seq, record.ts)
 
     def apply_decided(
@@ -146,13 +164,14 @@ class SystemState:
                 self.apply(r)
             return
         for r in records:
-            event = r.event
-            assert isinstance(event, IncidentEvent)
+            event = cast(IncidentEvent, r.event)
+            self.analytics.apply(event, r.seq, r.ts)
             self._incident_event(event, r.seq, r.ts, final)
         self.incidents[iid] = final
         self.last_seq, self.last_ts = records[-1].seq, records[-1].ts
 
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
+        self.analytics.apply(event, seq, at)
         if isinstance(event, IncidentEvent):
             self._incident_event(event, seq, at, None)
         elif isinstance(event, MaintenanceStarted):
@@ -200,9 +219,10 @@ class SystemState:
         """One record about an incident. With `decided` (see `apply_decided`) the incident
         itself is not evolved here; everything else the record does is done."""
         iid = event.incident_id
-        if isinstance(event, LinkUsed):
-            self.used_links[event.link_id] = event.expires_at
-        if event.TYPE.startswith("notification."):
+        t = type(event)
+        if t is LinkUsed:
+            self.used_links[event.link_id] = event.expires_at  # type: ignore[attr-defined]
+        elif isinstance(event, NotificationEvent):
             self.notifications.apply(event, at)
             if isinstance(event, NotificationSent):
                 self._sent(event, at)
@@ -218,15 +238,12 @@ class SystemState:
                 return
             inc = evolve(current, event, seq, at)
             self.incidents[iid] = inc
-        if isinstance(event, IncidentOpened):
+        if t is IncidentOpened:
             self.open_by_key[(inc.service_id, inc.dedup_key)] = iid
             self.by_code[inc.short_code] = iid
             if inc.number >= self.next_number:
                 self.next_number = inc.number + 1
-        elif (
-            isinstance(event, IncidentResolved)
-            and self.open_by_key.get((inc.service_id, inc.dedup_key)) == iid
-        ):
+        elif t is IncidentResolved and self.open_by_key.get((inc.service_id, inc.dedup_key)) == iid:
             del self.open_by_key[(inc.service_id, inc.dedup_key)]
 
     def _sent(self, event: NotificationSent, at: datetime) -> None:
@@ -265,7 +282,7 @@ class SystemState:
         """Every incident (archived ones as summaries), newest first."""
         rows: list[Incident | IncidentSummary] = list(self.incidents.values())
         rows.extend(s for s in self.archive.values() if s.id not in self.incidents)
-        rows.sort(key=lambda r: r.number, reverse=True)
+        rows.sort(key=attrgetter("number"), reverse=True)
         return rows
 
     def link_used(self, link_id: str) -> bool:
@@ -285,7 +302,7 @@ class SystemState:
         newest of any (so "ack" after it resolved hears that it did)."""
         newest = None
         for n in reversed(self.notifications.by_id.values()):
-            if n.kind != "page" or n.user_id != user_id:
+            if n.kind != NotificationKind.PAGE or n.user_id != user_id:
                 continue
             inc = self.incidents.get(n.incident_id)
             if inc is not None and inc.is_open:
@@ -323,7 +340,6 @@ class SystemState:
         for key, expires in list(self.seen_requests.items()):
             if expires < resolved_before:
                 del self.seen_requests[key]
-        self.bundles.forget(resolved_before - BUNDLE_MEMORY)
         return len(done)
 
     def materialize(self, inc: Incident, notifications: list[Notification]) -> None:
@@ -382,6 +398,7 @@ class SystemState:
                 [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
             ],
             "calendar_generations": dict(self.calendar_generations),
+            "analytics": analytics.to_snapshot(self.analytics),
             "bundles": self.bundles.to_snapshot(),
             "seen_requests": [
                 [key, expires]
@@ -446,6 +463,8 @@ class SystemState:
                 oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by
             )
         s.calendar_generations.update(data.get("calendar_generations", {}))
+        # (a snapshot older than analytics has none: start-up folds the log into it)
+        s.analytics = analytics.from_snapshot(data.get("analytics"), s.last_seq)
         s.bundles = BundleBook.from_snapshot(data.get("bundles"))
         for key, expires in data.get("seen_requests", ()):
             s.seen_requests[key] = datetime.fromisoformat(expires)

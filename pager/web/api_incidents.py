@@ -11,6 +11,7 @@ from typing import Any
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.archived import ensure_incident
 from pager.actors.messages import Act
 from pager.actors.system import System
 from pager.config.durations import parse_duration
@@ -20,9 +21,8 @@ from pager.core.model import Incident, Status
 from pager.core.views import incident_json, summary_json
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
-from pager.replay.history import ensure_incident
 
-from .api_notifications import notification_json, open_breakers
+from .api_notifications import Breakers, no_breakers, notification_json
 from .auth import acting_user, authenticate
 from .responses import MAX_NOTE, free_text, json_body, jsonify
 
@@ -58,7 +58,7 @@ def _since(raw: str | None) -> datetime | None:
         raise BadRequest(f"since: {raw!r} is not an ISO 8601 instant") from None
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(app: QuartTrio, system: System, open_breakers: Breakers = no_breakers) -> None:
     @app.get("/api/v1/incidents")
     async def list_incidents() -> Response:
         authenticate(system, request.headers)
@@ -102,14 +102,14 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.get("/api/v1/incidents/<incident_id>")
     async def get_incident(incident_id: str) -> Response:
-        authenticate(system, request.headers)
+        who = authenticate(system, request.headers)
         inc = await ensure_incident(system.state, system.log, incident_id)
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
         out = incident_json(inc, detail=True)
-        breakers = open_breakers(system)
+        breakers = open_breakers()
         out["notifications"] = [
-            notification_json(n, breakers)
+            notification_json(n, breakers, addresses=who.may("admin"))
             for n in system.state.notifications.for_incident(incident_id)
         ]
         return jsonify(out)

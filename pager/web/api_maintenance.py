@@ -13,7 +13,7 @@ from quart_trio import QuartTrio
 
 from pager.actors.system import System
 from pager.config.durations import parse_duration
-from pager.core.events import MaintenanceEnded, MaintenanceStarted
+from pager.core.events import Attribution, MaintenanceEnded, MaintenanceStarted
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
 
@@ -79,8 +79,7 @@ def register(app: QuartTrio, system: System) -> None:
             start=start,
             end=end,
             reason=reason,
-            by=acting_user(system, body, token),
-            token_name=token.token_name,
+            attribution=Attribution(acting_user(system, body, token), None, token.token_name),
         )
         await system.journal.record([ev], now)
         return jsonify(_window_json(ev.window_id, service_id, start, end, reason, "api"), 201)
@@ -96,8 +95,7 @@ def register(app: QuartTrio, system: System) -> None:
                 MaintenanceEnded(
                     window_id=window_id,
                     service_id=w.service_id,
-                    by=token.name,
-                    token_name=token.token_name,
+                    attribution=Attribution(token.name, None, token.token_name),
                 )
             ],
             system.clock.now(),

@@ -4,53 +4,80 @@ carried it (storm mode), and a bundle lists what it carried."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.archived import ensure_incident
+from pager.actors.dispatcher import Dispatcher
 from pager.actors.system import System
 from pager.core.bundles import Bundle
 from pager.core.notifications import Notification
+from pager.core.vocabulary import NotificationStatus
 from pager.errors import BadRequest, NotFound
-from pager.replay.history import ensure_incident
 
 from .auth import authenticate
 from .responses import jsonify
 
-__all__ = ["bundle_json", "notification_json", "open_breakers", "register"]
+__all__ = [
+    "Breakers",
+    "bundle_json",
+    "next_try",
+    "no_breakers",
+    "notification_json",
+    "open_breakers",
+    "register",
+]
 
 MAX_LIMIT = 1000
-STATUSES = ("pending", "retrying", "sent", "delivered", "failed", "cancelled")
+STATUSES = tuple(NotificationStatus)
 
 
-def open_breakers(system: System) -> dict[str, datetime]:
+Breakers = Callable[[], dict[str, datetime]]
+
+
+def no_breakers() -> dict[str, datetime]:
+    return {}
+
+
+def open_breakers(dispatcher: Dispatcher | None) -> dict[str, datetime]:
     """Per method, when its open circuit breaker lets attempts out again."""
     out: dict[str, datetime] = {}
-    if system.dispatcher is not None:
-        for method, actor in system.dispatcher.actors.items():
+    if dispatcher is not None:
+        for method, actor in dispatcher.actors.items():
             until = actor.breaker_open_until()
             if until is not None:
                 out[method] = until
     return out
 
 
+def next_try(n: Notification, breakers: dict[str, datetime]) -> datetime | None:
+    """When an open notification is tried again: its retry time, or later when its
+    method's circuit breaker holds it (`breakers` from `open_breakers`)."""
+    held = breakers.get(n.method) if n.open else None
+    if held is not None and (n.retry_at is None or n.retry_at < held):
+        return held
+    return n.retry_at
+
+
 def notification_json(
-    n: Notification, breakers: dict[str, datetime] | None = None
+    n: Notification, breakers: dict[str, datetime] | None = None, *, addresses: bool = True
 ) -> dict[str, Any]:
     """`breakers` (from `open_breakers`): a notification held by its method's open circuit
-    breaker shows when the breaker lets it go, not a retry time already past."""
+    breaker shows when the breaker lets it go, not a retry time already past. Without
+    `addresses` (a principal below admin) the contact address is left out: phone numbers,
+    mail addresses and webhook URLs are the admins' to see, as in GET /api/v1/users."""
     held = (breakers or {}).get(n.method) if n.open else None
-    retry_at = n.retry_at
-    if held is not None and (retry_at is None or retry_at < held):
-        retry_at = held
+    retry_at = next_try(n, breakers or {})
     return {
         "id": n.id,
         "incident": n.incident_id,
         "kind": n.kind,
         "method": n.method,
-        "address": n.address,
+        "address": n.address if addresses else None,
         "user": n.user_id,
         "topic": n.topic,
         "step": n.step,
@@ -69,7 +96,7 @@ def notification_json(
     }
 
 
-def bundle_json(b: Bundle, system: System) -> dict[str, Any]:
+def bundle_json(b: Bundle, system: System, *, addresses: bool = True) -> dict[str, Any]:
     """A bundle: to whom, by which method, which pages (and incidents) it carried, and its
     provider id once sent; with each page as the notifications API shows it."""
     book = system.state.notifications
@@ -77,23 +104,25 @@ def bundle_json(b: Bundle, system: System) -> dict[str, Any]:
         "id": b.id,
         "user": b.user_id,
         "method": b.method,
-        "address": b.address,
+        "address": b.address if addresses else None,
         "requested_at": b.requested_at,
         "sent_at": b.sent_at,
         "provider_id": b.provider_id,
         "count": len(b.incident_ids),
         "incidents": list(b.incident_ids),
         "notifications": [
-            notification_json(n) if (n := book.by_id.get(nid)) is not None else {"id": nid}
+            notification_json(n, addresses=addresses)
+            if (n := book.by_id.get(nid)) is not None
+            else {"id": nid}
             for nid in b.notification_ids
         ],
     }
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(app: QuartTrio, system: System, open_breakers: Breakers = no_breakers) -> None:
     @app.get("/api/v1/notifications")
     async def list_notifications() -> Response:
-        authenticate(system, request.headers)
+        who = authenticate(system, request.headers)
         book = system.state.notifications
         incident = request.args.get("incident")
         status = request.args.get("status")
@@ -113,21 +142,22 @@ def register(app: QuartTrio, system: System) -> None:
             raise BadRequest(f"status: {status!r} is not one of {', '.join(STATUSES)}")
         if status:
             found = [n for n in found if n.status == status]
-        breakers = open_breakers(system)
-        return jsonify({"notifications": [notification_json(n, breakers) for n in found[-limit:]]})
+        breakers = open_breakers()
+        shown = [notification_json(n, breakers, addresses=who.may("admin")) for n in found[-limit:]]
+        return jsonify({"notifications": shown})
 
     @app.get("/api/v1/bundles/<bundle_id>")
     async def get_bundle(bundle_id: str) -> Response:
-        authenticate(system, request.headers)
+        who = authenticate(system, request.headers)
         b = system.state.bundles.by_id.get(bundle_id)
         if b is None:
             raise NotFound(f"no bundle {bundle_id}")
-        return jsonify(bundle_json(b, system))
+        return jsonify(bundle_json(b, system, addresses=who.may("admin")))
 
     @app.get("/api/v1/notifications/<nid>")
     async def get_notification(nid: str) -> Response:
-        authenticate(system, request.headers)
+        who = authenticate(system, request.headers)
         n = system.state.notifications.by_id.get(nid)
         if n is None:
             raise NotFound(f"no notification {nid}")
-        return jsonify(notification_json(n, open_breakers(system)))
+        return jsonify(notification_json(n, open_breakers(), addresses=who.may("admin")))

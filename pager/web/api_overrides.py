@@ -14,7 +14,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
-from pager.core.events import OverrideAdded, OverrideRemoved
+from pager.core.events import Attribution, OverrideAdded, OverrideRemoved
 from pager.core.overrides import applies
 from pager.errors import BadRequest, NotFound
 
@@ -98,8 +98,7 @@ def register(app: QuartTrio, system: System) -> None:
             user=user,
             start=start,
             end=end,
-            by=acting_user(system, body, token),
-            token_name=token.token_name,
+            attribution=Attribution(acting_user(system, body, token), None, token.token_name),
         )
         await system.journal.record([ev], now)
         system.refresh_overrides()
@@ -125,7 +124,9 @@ def register(app: QuartTrio, system: System) -> None:
         await system.journal.record(
             [
                 OverrideRemoved(
-                    override_id=oid, schedule_id=sid, by=token.name, token_name=token.token_name
+                    override_id=oid,
+                    schedule_id=sid,
+                    attribution=Attribution(token.name, None, token.token_name),
                 )
             ],
             system.clock.now(),

@@ -9,6 +9,7 @@ ingest paths are framework-free handlers (pager.web.ingest) also served by the l
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from quart import Response, request
@@ -17,10 +18,12 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
+from pager.actors.supervisor import Actors
 from pager.actors.system import System
 from pager.errors import PagerError, TooManyRequests, Unavailable
 
 from . import (
+    api_analytics,
     api_config,
     api_directory,
     api_heartbeats,
@@ -37,9 +40,11 @@ from . import (
     links,
     openapi,
     ops,
+    pages_analytics,
     pages_incidents,
     pages_people,
     pages_services,
+    signin,
     stream,
 )
 from .ingest import IngestEndpoints
@@ -61,7 +66,9 @@ class IngestPath(PathConverter):
     regex = "[^/][\\s\\S]*?"
 
 
-def create_app(system: System) -> QuartTrio:
+def create_app(system: System, actors: Actors | None = None) -> QuartTrio:
+    """The app over `system`; each endpoint group gets the narrow part of `actors` it uses
+    (None: no actors run, as in a test of the routes alone)."""
     here = Path(__file__).parent
     app = QuartTrio("pager", static_folder=str(here / "static"), static_url_path="/static")
     app.url_map.converters["ingest"] = IngestPath
@@ -94,24 +101,30 @@ def create_app(system: System) -> QuartTrio:
             rule, f"ingest:{rule}", serve_ingest, methods=["POST", "GET", "PUT", "DELETE"]
         )
 
-    api_incidents.register(app, system)
+    dispatcher = actors.dispatcher if actors is not None else None
+    heartbeats = actors.heartbeats if actors is not None else None
+    breakers = partial(api_notifications.open_breakers, dispatcher)
+    api_incidents.register(app, system, breakers)
     api_maintenance.register(app, system)
-    api_heartbeats.register(app, system)
+    api_heartbeats.register(app, system, heartbeats)
     api_overrides.register(app, system)
-    api_directory.register(app, system)
+    api_directory.register(app, system, heartbeats.specs if heartbeats is not None else dict)
     api_schedules.register(app, system)
-    api_notifications.register(app, system)
+    api_notifications.register(app, system, breakers)
     api_config.register(app, system)
     openapi.register(app, system)
     dash = dashboard.register(app, system)
-    pages_incidents.register(app, system, dash)
+    signin.register(app, system, dash)
+    api_analytics.register(app, system, dash)
+    pages_incidents.register(app, system, dash, breakers)
     pages_people.register(app, system, dash)
     pages_services.register(app, system, dash)
+    pages_analytics.register(app, system, dash)
     stream.register(app, system, dash)
-    ops.register(app, system)
-    hooks_twilio.register(app, system)
+    ops.register(app, system, actors)
+    hooks_twilio.register(app, system, dispatcher)
     hooks_twilio_sms.register(app, system)
-    hooks_slack.register(app, system)
+    hooks_slack.register(app, system, actors.slack_responder.offer if actors is not None else None)
     links.register(app, system)
     calendars.register(app, system)
 

@@ -11,10 +11,12 @@ from prometheus_client.registry import Collector
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.supervisor import Actors
 from pager.actors.system import System
 from pager.core.model import Status
 
 from .auth import authenticate
+from .metrics_analytics import AnalyticsCollector
 from .responses import jsonify
 
 __all__ = ["register"]
@@ -23,8 +25,10 @@ __all__ = ["register"]
 class _StateCollector(Collector):
     """Reads the live system at scrape time: nothing on the hot path."""
 
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: System, actors: Actors | None) -> None:
         self.system = system
+        self.router = actors.router if actors is not None else None
+        self.dispatcher = actors.dispatcher if actors is not None else None
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         s = self.system
@@ -57,7 +61,7 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily(
             "pager_incident_actors",
             "Running incident actors",
-            value=s.router.actor_count if s.router else 0,
+            value=self.router.actor_count if self.router else 0,
         )
         pending = GaugeMetricFamily(
             "pager_notifications_pending",
@@ -67,7 +71,7 @@ class _StateCollector(Collector):
         for method, ids in s.state.notifications.pending.items():
             pending.add_metric([method], len(ids))
         yield pending
-        if s.dispatcher is not None:
+        if self.dispatcher is not None:
             out = CounterMetricFamily(
                 "pager_notifications", "Delivery outcomes since start", labels=["method", "outcome"]
             )
@@ -81,7 +85,7 @@ class _StateCollector(Collector):
                 "Messages sent that carried several pages at once (storm mode)",
                 labels=["method"],
             )
-            for method, actor in s.dispatcher.actors.items():
+            for method, actor in self.dispatcher.actors.items():
                 out.add_metric([method, "sent"], actor.sent)
                 out.add_metric([method, "failed"], actor.failed)
                 breaker.add_metric([method], 1 if actor.breaker_open_until() else 0)
@@ -89,8 +93,8 @@ class _StateCollector(Collector):
             yield out
             yield breaker
             yield bundles
-        if s.router is not None:
-            timers = s.router.timers
+        if self.router is not None:
+            timers = self.router.timers
             yield GaugeMetricFamily(
                 "pager_timers_armed", "Open incidents with a deadline", value=len(timers)
             )
@@ -105,9 +109,12 @@ class _StateCollector(Collector):
         yield acc
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(app: QuartTrio, system: System, actors: Actors | None = None) -> None:
+    """/healthz, /readyz and /metrics; the metrics read `actors`' counters (the router's
+    actors and timers, the dispatcher's outcomes) when there are actors."""
     registry = CollectorRegistry()
-    registry.register(_StateCollector(system))
+    registry.register(_StateCollector(system, actors))
+    registry.register(AnalyticsCollector(system))
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -27,7 +27,6 @@ import pytest
 import trio
 
 from pager.actors.messages import Ingest
-from pager.actors.supervisor import Running
 from pager.clock import TrioWallClock
 from pager.core.backoff import RetryPolicy
 from pager.core.commands import TriggerAlert
@@ -38,6 +37,7 @@ from pager.core.events import (
     PersonUnreachable,
 )
 from pager.core.notifications import Notification
+from pager.service import Running
 from pager.store.memory import MemoryLog
 from pager.transports.registry import build_transports
 
