@@ -73,6 +73,7 @@ class DeliveryActor:
         concurrency: int = 16,
         breaker: CircuitBreaker | None = None,
         rand: Callable[[], float] = random.random,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.transport = transport
         self.method = transport.method
@@ -88,6 +89,9 @@ class DeliveryActor:
         self.breaker = breaker or CircuitBreaker()
         self.rate = RateLimiter()
         self.rand = rand
+        # asked right before each send: False once this pager may no longer lead (its lease
+        # ran out); the intent stays pending for the pager that leads now
+        self.may_send = may_send
         self._fresh: list[str] = []  # intents journaled since the last look
         self._rescan = True  # look at the whole pending set (at start-up)
         self._active: set[str] = set()
@@ -197,6 +201,9 @@ class DeliveryActor:
             return False
         await self._pace(message)
         if await self._moot(n):  # acknowledged while it waited for the rate or the breaker
+            return False
+        if self.may_send is not None and not self.may_send():
+            log.warning("%s %s not sent: this pager no longer holds the lease", self.method, n.id)
             return False
         async with self.limiter:
             try:

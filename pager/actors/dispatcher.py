@@ -43,6 +43,7 @@ class Dispatcher:
         links: LinkMaker = _no_links,
         timeouts: dict[str, float] | None = None,
         rates: dict[str, float | None] | None = None,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.state = state
         self.rules = rules
@@ -60,10 +61,11 @@ class Dispatcher:
                 timeout=(timeouts or {}).get(method, 10.0),
                 # the channel's configured rate, else what the provider is known to allow
                 rate_per_second=(rates or {}).get(method) or transport.default_rate,
+                may_send=may_send,
             )
-        journal.log.add_commit_hook(self._committed)
+        journal.log.add_commit_hook(self.committed)
 
-    def _committed(self, records: Sequence[Record]) -> None:
+    def committed(self, records: Sequence[Record]) -> None:
         for r in records:
             if r.type == NotificationRequested.TYPE:
                 actor = self.actors.get(r.data.get("method", ""))

@@ -39,9 +39,9 @@ class Snapshotter:
         self.last_seq = state.last_seq
         self.busy: Callable[[str], bool] | None = None  # incidents an actor is working on
         self._due = trio.Event()
-        log_.add_commit_hook(self._count)
+        log_.add_commit_hook(self.count)
 
-    def _count(self, records: Sequence[Record]) -> None:
+    def count(self, records: Sequence[Record]) -> None:
         threshold = max(self.every, len(self.state.incidents))
         if self.state.last_seq - self.last_seq >= threshold:
             self._due.set()

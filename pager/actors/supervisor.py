@@ -1,9 +1,11 @@
 """The supervisor: builds the system from a configuration and runs it under one nursery.
 
-Start-up, in order: open the data folder (lock, torn-tail cut), rebuild the state (newest
-snapshot + replay), start the journal writer, then the broadcaster, the router (which starts
-an actor per open incident: their timers re-arm from the journaled deadlines), the
-snapshotter, and last the edges (the main listener, hypercorn under our accept loop, and the lean ingest listener when
+Start-up, in order: open the data folder (lock, torn-tail cut) or the database, rebuild the
+state (newest snapshot + replay), start the journal writer, then the broadcaster, the
+actors (pager/actors/active.py: the router, which starts an actor per open incident whose
+timers re-arm from the journaled deadlines, heartbeats, delivery, the snapshotter; with the
+PostgreSQL store only while this process holds the lease, pager/actors/leadership.py), and
+last the edges (the main listener, hypercorn under our accept loop, and the lean ingest listener when
 configured), each with `nursery.start` so the next starts only once the previous is ready.
 
 Shutdown (the `shutdown` event, set on SIGINT/SIGTERM) goes the other way: the edges stop
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,38 +28,29 @@ from hypercorn.config import Config as HypercornConfig
 
 from pager.clock import SystemClock, WallClock
 from pager.config.compile import compile_rules
-from pager.core.commands import Fallback
-from pager.core.events import ConfigApplied
-from pager.core.links import page_links
-from pager.core.notifications import Notification
 from pager.replay.load import LoadReport, load_state
 from pager.replay.ratelimit import recent_records, warm_limiter, window
 from pager.store.base import EventLog
-from pager.store.jsonl import JsonlLog
+from pager.store.opening import open_event_log
+from pager.store.postgres import PostgresLog
 from pager.transports.base import Transport
-from pager.transports.registry import METHODS, build_transports
 from pager.web.accepting import descriptor_budget
 from pager.web.app import create_app
 from pager.web.ingest import IngestEndpoints
 from pager.web.lean import LeanLimits, serve_lean
 from pager.web.main_listener import MainLimits, serve_main
 
+from .active import ROUTER_INBOX, ActorSet
 from .broadcaster import Broadcaster
 from .collector import run_collector, tune
-from .dispatcher import Dispatcher
-from .heartbeats import Heartbeats
 from .journal import Journal
-from .messages import Act, RouterMessage
-from .router import Router
-from .slack_responder import SlackResponder
-from .snapshotter import Snapshotter
+from .leadership import leadership
+from .messages import RouterMessage
 from .system import System
 
 __all__ = ["ROUTER_INBOX", "Running", "run_pager"]
 
 log = logging.getLogger("pager")
-
-ROUTER_INBOX = 1024
 
 
 @dataclass
@@ -116,14 +110,12 @@ async def run_pager(
     `transports` replaces the ones the configuration would build, and `http` carries the
     answers to Slack's `response_url` (tests: stand-ins)."""
     clock = clock or SystemClock()
-    jcfg = config.journal
     if event_log is None:
-        event_log = JsonlLog.open(config.data_dir, segment_size=jcfg.segment_size, fsync=jcfg.fsync)
+        event_log = open_event_log(config)
     try:
         state, report = load_state(event_log)
     except BaseException:
-        if isinstance(event_log, JsonlLog):
-            event_log.release()
+        event_log.release()
         raise
     # what start-up loaded lives long: keep the collector from rescanning it
     if manage_gc:  # see collector.py
@@ -140,21 +132,12 @@ async def run_pager(
     journal = Journal(event_log, state)
     hub = Broadcaster(event_log)
     event_log.add_commit_hook(hub.publish)
-    snapshotter = Snapshotter(
-        event_log,
-        state,
-        clock,
-        every=jcfg.snapshot_every,
-        interval=jcfg.snapshot_interval.total_seconds(),
-    )
     async with trio.open_nursery() as outer:
         await outer.start(event_log.run)
         try:
-            if state.config_digest != rules.digest:
-                await journal.record(
-                    [ConfigApplied(digest=rules.digest, source=config_source)], clock.now()
-                )
-            send, recv = trio.open_memory_channel[RouterMessage](ROUTER_INBOX)
+            # the actors give the router an inbox of their own when they start
+            send, recv = trio.open_memory_channel[RouterMessage](0)
+            recv.close()
             system = System(
                 config=config,
                 rules=rules,
@@ -167,39 +150,39 @@ async def run_pager(
                 config_path=config_path,
             )
             _warm_rate_limits(system)
-            router = Router(journal, state, system.current_rules, clock, send)
-            system.router = router
-            snapshotter.busy = router.has_actor
+
+            def actor_set(may_send: Callable[[], bool] | None = None) -> ActorSet:
+                return ActorSet(
+                    system,
+                    config_source=config_source,
+                    transports=transports,
+                    http=http,
+                    may_send=may_send,
+                )
+
             async with trio.open_nursery() as core:
-                router_done = trio.Event()
-
-                async def run_router(*, task_status: trio.TaskStatus[Router]) -> None:
-                    try:
-                        await router.run(recv, task_status=task_status)
-                    finally:
-                        router_done.set()
-
-                await core.start(run_router)
-                heartbeats: Heartbeats = await core.start(Heartbeats(system).run)
-                system.heartbeats = heartbeats
-                system.dispatcher = await core.start(_dispatcher(system, config, transports).run)
-                system.slack_responder = await core.start(SlackResponder(system, http=http).run)
+                if isinstance(event_log, PostgresLog):  # one of several: compete for the lease
+                    cluster = leadership(event_log, config, actor_set)
+                    system.cluster = cluster
+                    await core.start(cluster.run)
+                    serving, stop_actors = cluster.serving, cluster.stop
+                    stopped = cluster.stopped
+                else:
+                    actors: ActorSet = await core.start(actor_set().run)
+                    serving, stop_actors, stopped = actors.enable, actors.stop, actors.done
                 if manage_gc:
                     await core.start(run_collector)
-                await core.start(snapshotter.run)
                 if serve_edges:
-                    await _run_edges(system, shutdown, report, task_status)
+                    await _run_edges(system, shutdown, report, serving, task_status)
                 else:
                     system.ready = True
                     task_status.started(Running(system, [], None, report))
-                    router.timers.enable()
-                    heartbeats.enable()
+                    serving()
                     await shutdown.wait()
                     system.ready = False
                     hub.close_all()
-                router.stop()
-                await router_done.wait()
-                await snapshotter.take()
+                stop_actors()
+                await stopped.wait()
                 core.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
@@ -208,43 +191,12 @@ async def run_pager(
     log.info("pager stopped cleanly at record %d", event_log.last_seq)
 
 
-def _dispatcher(
-    system: System, config: Any, transports: dict[str, Transport] | None = None
-) -> Dispatcher:
-    async def fallback(incident_id: str, user_id: str, notification_id: str) -> None:
-        await system.submit(
-            Act(incident_id, Fallback(user_id=user_id, notification_id=notification_id))
-        )
-
-    def links(n: Notification) -> dict[str, str]:  # read at each send: a reload may change them
-        cfg = system.config
-        return page_links(cfg.auth.link_secret, str(cfg.server.public_url or ""), n)
-
-    timeouts: dict[str, float] = {}
-    rates: dict[str, float | None] = {}
-    for method in METHODS:
-        section = getattr(config.channels, "twilio" if method in ("sms", "voice") else method, None)
-        if section is not None:
-            timeouts[method] = section.timeout.total_seconds()
-            rates[method] = section.rate_per_second
-    return Dispatcher(
-        transports
-        if transports is not None
-        else build_transports(config, renderer=system.renderer),
-        journal=system.journal,
-        state=system.state,
-        clock=system.clock,
-        rules=system.current_rules,
-        fallback=fallback,
-        public_url=str(config.server.public_url or ""),
-        links=links,
-        timeouts=timeouts,
-        rates=rates,
-    )
-
-
 async def _run_edges(
-    system: System, shutdown: trio.Event, report: LoadReport, task_status: trio.TaskStatus[Running]
+    system: System,
+    shutdown: trio.Event,
+    report: LoadReport,
+    serving: Callable[[], None],
+    task_status: trio.TaskStatus[Running],
 ) -> None:
     server = system.config.server
     web_stop = trio.Event()
@@ -276,10 +228,7 @@ async def _run_edges(
             ingest_url = f"http://{host}:{bound}"
         system.ready = True
         task_status.started(Running(system, urls, ingest_url, report))
-        if system.router is not None:
-            system.router.timers.enable()
-        if system.heartbeats is not None:
-            system.heartbeats.enable()
+        serving()
         await shutdown.wait()
         log.info("shutting down: no new requests; finishing those in flight")
         system.ready = False

@@ -26,6 +26,7 @@ from .messages import Act, Ingest, Outcome, RouterMessage
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
     from .heartbeats import Heartbeats
+    from .leadership import Leadership
     from .router import Router
     from .slack_responder import SlackResponder
 
@@ -48,6 +49,8 @@ class System:
     slack_responder: SlackResponder | None = None  # acts on Slack button presses
     dispatcher: Dispatcher | None = None  # the delivery actors, for /metrics
     heartbeats: Heartbeats | None = None  # pings and deadlines of the heartbeats
+    # with the PostgreSQL store: this process's role among the pagers on one database
+    cluster: Leadership | None = None
     ready: bool = False
     # the message templates in force: every transport and hook renders through this one,
     # and a reload swaps its templates
@@ -82,9 +85,23 @@ class System:
     def current_rules(self) -> RulesBook:
         return self.rules
 
+    @property
+    def standby(self) -> bool:
+        """True while another pager process holds the lease (this one only reads)."""
+        return self.cluster is not None and not self.cluster.active
+
+    def refuse_on_standby(self) -> None:
+        """Raise Unavailable (503, Retry-After) when this process is a standby."""
+        if self.standby:
+            raise Unavailable(
+                "this pager is a standby: send to the active one (its /readyz answers 200)"
+            )
+
     async def submit(self, msg: Ingest | Act) -> Outcome:
         """Send to the router and await the outcome. Raises Unavailable when the system
-        cannot take it in time (full inboxes, shutdown) and whatever the actor raised."""
+        cannot take it in time (full inboxes, shutdown, a standby) and whatever the actor
+        raised."""
+        self.refuse_on_standby()
         try:
             with trio.fail_after(self.request_timeout):
                 await self.router_inbox.send(msg)
@@ -113,7 +130,9 @@ class System:
             pending.append("channels: provider settings take effect at the next start")
         if config.journal != old.journal:
             pending.append("journal: takes effect at the next start")
-        if rules.digest != self.compiled_rules.digest:
+        # a standby swaps the rules it answers with; the configuration is journaled by the
+        # active pager (on its own reload, or when it takes over with a new one)
+        if rules.digest != self.compiled_rules.digest and not self.standby:
             await self.journal.record(
                 [ConfigApplied(digest=rules.digest, source=source)], self.clock.now()
             )

@@ -1,4 +1,5 @@
-"""The `pager` command: serve, demo-config, check-config, route-test, replay, stream.
+"""The `pager` command: serve, demo-config, check-config, route-test, replay, stream,
+hash-password, db migrate, status.
 
 Each subcommand group registers itself with one `add_*` function taking the subparsers, so a
 new group is one more function and one more line in `build_parser`. Errors are one clear
@@ -13,6 +14,7 @@ import logging
 import os
 import sys
 
+from .db import add_db
 from .passwords import add_passwords
 from .serve import add_serve
 from .stream import add_stream
@@ -41,7 +43,7 @@ def _version() -> str:
 
 
 # each adds one group of subcommands; a new group is one more function here
-SUBCOMMANDS = [add_serve, add_config_tools, add_replay, add_stream, add_passwords]
+SUBCOMMANDS = [add_serve, add_config_tools, add_replay, add_stream, add_passwords, add_db]
 
 
 def build_parser() -> argparse.ArgumentParser:

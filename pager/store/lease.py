@@ -91,6 +91,14 @@ class Lease:
     def read(self) -> LeaderRow:
         return LeaderRow(*self._execute(_LEADER)[0])
 
+    def observe(self) -> tuple[LeaderRow, int]:
+        """The lease row and the log's last sequence number, in one round trip."""
+        row = self._execute(
+            "SELECT epoch, holder, acquired_at, renewed_at, expires_at, now(), "
+            "(SELECT coalesce(max(seq), 0) FROM pager_events) FROM pager_leader WHERE id = 1"
+        )[0]
+        return LeaderRow(*row[:6]), int(row[6])
+
     def acquire(self) -> int | None:
         """Take the lease if it has expired; the new epoch, or None."""
         rows = self._execute(

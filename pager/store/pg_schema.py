@@ -39,6 +39,7 @@ __all__ = [
     "SchemaTooNew",
     "connect",
     "describe_dsn",
+    "first_line",
     "migrate",
     "schema_version",
 ]
@@ -115,6 +116,11 @@ def describe_dsn(dsn: str) -> str:
         ports = ports * len(hosts)
     where = ",".join(f"{h}:{p}" for h, p in zip(hosts, ports, strict=False))
     return f"{where}/{params.get('dbname', '')}"
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of a database error (libpq's are several lines long)."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def connect(

@@ -41,7 +41,7 @@ from pager.core.events import SCHEMA_VERSION
 from pager.errors import LogUnavailable
 
 from .base import LINE_OPTIONS, Draft, EventLog, Record, Snapshot
-from .pg_schema import NOTIFY_CHANNEL, Reconnecting, describe_dsn, migrate
+from .pg_schema import NOTIFY_CHANNEL, Reconnecting, describe_dsn, first_line, migrate
 from .snapshots import KEEP, _pieces
 
 __all__ = ["FencedOut", "NotActive", "PostgresLog"]
@@ -233,7 +233,7 @@ class PostgresLog(EventLog):
                 for _ in conn.notifies(timeout=timeout, stop_after=1):
                     pass
             except psycopg.Error as e:
-                log.warning("listening for new records in %s failed: %s", self.where, e)
+                log.warning("listening for new records in %s failed: %s", self.where, first_line(e))
                 self._listener.drop()
                 threading.Event().wait(min(timeout, 1.0))
 
@@ -247,7 +247,7 @@ class PostgresLog(EventLog):
             try:
                 await self.catch_up()
             except (psycopg.Error, LogUnavailable) as e:
-                log.warning("following the log in %s: %s", self.where, e)
+                log.warning("following the log in %s: %s", self.where, first_line(e))
                 await trio.sleep(self.poll)
 
     # ------------------------------------------------------------------ snapshots
@@ -398,7 +398,7 @@ class PostgresLog(EventLog):
             self._fail(batch, LogUnavailable(f"the database {self.where} cannot be reached"))
             return
         if outcome is False:
-            self._fence(batch)
+            self._fence(batch, epoch)
             return
         if not self._writable:
             log.warning("event log writable again")
@@ -417,10 +417,11 @@ class PostgresLog(EventLog):
             p.error = error
             p.done.set()
 
-    def _fence(self, batch: list[_Pending]) -> None:
+    def _fence(self, batch: list[_Pending], epoch: int) -> None:
         log.error(
-            "epoch %s was refused by %s: another pager holds the lease; this one stops writing",
-            self._epoch,
+            "an append of epoch %d was refused by %s: another pager holds the lease; this one "
+            "stops writing",
+            epoch,
             self.where,
         )
         self._epoch = None
@@ -480,7 +481,7 @@ class PostgresLog(EventLog):
         timer.daemon = True
         timer.start()
         try:
-            tried = False
+            tried = tried_again = False
             while True:
                 try:
                     if tried:
@@ -490,7 +491,10 @@ class PostgresLog(EventLog):
                         if present is None:
                             return False
                     tried = True
-                    return self._insert(records, datas, epoch)
+                    done = self._insert(records, datas, epoch)
+                    if tried_again:
+                        log.warning("reconnected to %s; the batch is settled", self.where)
+                    return done
                 except psycopg.errors.UniqueViolation:
                     return False  # someone else wrote these numbers: fenced
                 except psycopg.OperationalError as e:
@@ -499,7 +503,13 @@ class PostgresLog(EventLog):
                     self._writer.drop()
                     if deadline.is_set():
                         return None
-                    log.warning("write to %s interrupted (%s); reconnecting", self.where, e)
+                    if not tried_again:
+                        log.warning(
+                            "write to %s interrupted (%s); reconnecting",
+                            self.where,
+                            first_line(e),
+                        )
+                    tried_again = True
                     deadline.wait(0.2)
         finally:
             timer.cancel()

@@ -26,7 +26,7 @@ from pager.actors.heartbeats import Heartbeats
 from pager.actors.system import System
 from pager.config.durations import parse_duration
 from pager.core.heartbeat import HeartbeatSpec, status_of
-from pager.errors import BadRequest, NotFound, PagerError
+from pager.errors import BadRequest, NotFound, PagerError, Unavailable
 
 from .auth import acting_user, authenticate
 from .responses import json_body, jsonify
@@ -89,8 +89,16 @@ def _duration(body: dict[str, Any], field: str, *, positive: bool, default: str 
 
 def register(app: QuartTrio, system: System) -> None:
     def heartbeats() -> Heartbeats:
-        assert system.heartbeats is not None
+        """The heartbeat actor, to change something: 503 on a standby."""
+        system.refuse_on_standby()
+        if system.heartbeats is None:
+            raise Unavailable("pager is starting or stopping; try again")
         return system.heartbeats
+
+    def reading() -> Heartbeats:
+        """What to read the heartbeats through: the actor, or on a standby (no actors run
+        there) a view of the same configuration and state."""
+        return system.heartbeats or Heartbeats(system)
 
     @app.route("/v2/heartbeats/<name>/ping", methods=["GET", "POST"])
     async def opsgenie_ping(name: str) -> Response:
@@ -131,13 +139,13 @@ def register(app: QuartTrio, system: System) -> None:
     @app.get("/api/v1/heartbeats")
     async def list_heartbeats() -> Response:
         authenticate(system, request.headers)
-        hb = heartbeats()
+        hb = reading()
         return jsonify({"heartbeats": [heartbeat_json(hb, s) for s in hb.specs().values()]})
 
     @app.get("/api/v1/heartbeats/<name>")
     async def show(name: str) -> Response:
         authenticate(system, request.headers)
-        hb = heartbeats()
+        hb = reading()
         return jsonify(heartbeat_json(hb, hb.spec(name)))
 
     @app.post("/api/v1/heartbeats")

@@ -191,7 +191,9 @@ class IngestEndpoints:
 
     def _gate(self, req: RawRequest) -> None:
         """Refuse, before its key is looked at, a request from a client that has sent too
-        many unknown keys lately: the answer must not tell a right key from a wrong one."""
+        many unknown keys lately: the answer must not tell a right key from a wrong one; and
+        every request on a standby (503 with Retry-After: the active one takes it)."""
+        self.system.refuse_on_standby()
         wait = self.system.key_misses.blocked(req.remote, trio.current_time())
         if wait > 0:
             raise TooManyRequests(

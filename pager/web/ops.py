@@ -1,5 +1,7 @@
 """Operations: `/healthz` (the process answers), `/readyz` (replay done and the log writable:
-a load balancer should send traffic), `/metrics` (Prometheus text format)."""
+a load balancer should send traffic; 503 `standby` on a pager that does not hold the lease),
+`/metrics` (Prometheus text format; with the PostgreSQL store, the role, epoch, lease age and
+replication lag too)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from prometheus_client.registry import Collector
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.leadership import ClusterView, Role
 from pager.actors.system import System
 from pager.core.model import Status
 
@@ -90,12 +93,55 @@ class _StateCollector(Collector):
             yield CounterMetricFamily(
                 "pager_timers_fired", "Deadlines that came due since start", value=timers.fired
             )
+        if s.cluster is not None:
+            yield from _cluster_metrics(s.cluster.view())
         acc = CounterMetricFamily(
             "pager_ingest_requests", "Ingest requests by outcome", labels=["outcome"]
         )
         acc.add_metric(["accepted"], sum(i.accepted for i in s.ingest_handlers))
         acc.add_metric(["rejected"], sum(i.rejected for i in s.ingest_handlers))
         yield acc
+
+
+def _cluster_metrics(view: ClusterView) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    role = GaugeMetricFamily(
+        "pager_cluster_role", "1 for this process's role among the pagers on one database",
+        labels=["role", "node"],
+    )  # fmt: skip
+    for name in (Role.ACTIVE, Role.STANDBY):
+        role.add_metric([name, view.node], 1 if view.role == name else 0)
+    yield role
+    yield GaugeMetricFamily(
+        "pager_cluster_epoch", "The lease epoch (of this process when active, else of the holder)",
+        value=view.epoch if view.epoch is not None else 0,
+    )  # fmt: skip
+    if view.lease_age is not None:
+        yield GaugeMetricFamily(
+            "pager_cluster_lease_age_seconds",
+            "Seconds since the lease was last taken or renewed", value=view.lease_age,
+        )  # fmt: skip
+    if view.lag_seconds is not None:
+        yield GaugeMetricFamily(
+            "pager_cluster_replication_lag_seconds",
+            "Seconds since this process last read the end of the log (0 when active)",
+            value=view.lag_seconds,
+        )
+    yield GaugeMetricFamily(
+        "pager_cluster_replication_lag_records",
+        "Records in the database not yet applied here", value=view.lag_records,
+    )  # fmt: skip
+
+
+def _cluster_json(view: ClusterView) -> dict[str, object]:
+    return {
+        "role": view.role,
+        "node": view.node,
+        "epoch": view.epoch,
+        "leader": view.holder,
+        "lease_age": None if view.lease_age is None else round(view.lease_age, 3),
+        "replication_lag": None if view.lag_seconds is None else round(view.lag_seconds, 3),
+        "replication_lag_records": view.lag_records,
+    }
 
 
 def register(app: QuartTrio, system: System) -> None:
@@ -109,13 +155,16 @@ def register(app: QuartTrio, system: System) -> None:
     @app.get("/readyz")
     async def readyz() -> Response:
         problems = []
+        cluster = {} if system.cluster is None else _cluster_json(system.cluster.view())
         if not system.ready:
             problems.append("replay not finished")
+        elif system.standby:  # another pager holds the lease: traffic goes there
+            return jsonify({"status": "standby", "last_seq": system.log.last_seq, **cluster}, 503)
         if not system.log.writable:
             problems.append("event log not writable")
         if problems:
-            return jsonify({"status": "not ready", "problems": problems}, 503)
-        return jsonify({"status": "ready", "last_seq": system.log.last_seq})
+            return jsonify({"status": "not ready", "problems": problems, **cluster}, 503)
+        return jsonify({"status": "ready", "last_seq": system.log.last_seq, **cluster})
 
     @app.get("/metrics")
     async def metrics() -> Response:
