@@ -236,7 +236,10 @@ OPS: tuple[Op, ...] = (
     # ------------------------------------------------------------ operations
     Op("GET", "/healthz", "The process answers", "operations", auth=(), error_schema=None),
     Op("GET", "/readyz", "Replay done and the log writable", "operations", auth=(),
-       errors=(503,), error_schema=None),
+       errors=(503,), error_schema=None,
+       extra={"description": "With the PostgreSQL store: 503 `standby` on a pager that does "
+              "not hold the lease; both answers carry role, node, epoch, leader, lease_age and "
+              "replication_lag (docs/high-availability.md)."}),
     Op("GET", "/metrics", "Prometheus metrics", "operations", auth=(), media=PROMETHEUS,
        errors=(401, 403),
        extra={"description": "With `server.metrics_auth` it asks for an API token (bearer)."}),
