@@ -84,7 +84,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 renewed_at timestamptz,
                 expires_at timestamptz NOT NULL
             )""",
-            "INSERT INTO pager_leader (id, epoch, expires_at) VALUES (1, 0, '-infinity')",
+            "INSERT INTO pager_leader (id, epoch, expires_at) VALUES (1, 0, 'epoch')",
             """CREATE TABLE pager_nodes (
                 node text PRIMARY KEY,
                 role text NOT NULL,

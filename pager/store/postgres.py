@@ -26,7 +26,6 @@ by one thread at a time (a lock), and reconnects after a failure.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -37,12 +36,12 @@ import orjson
 import psycopg
 import trio
 
-from pager.core.events import SCHEMA_VERSION
 from pager.errors import LogUnavailable
 
 from .base import LINE_OPTIONS, Draft, EventLog, Record, Snapshot
 from .pg_schema import NOTIFY_CHANNEL, Reconnecting, describe_dsn, first_line, migrate
-from .snapshots import KEEP, _pieces
+from .pg_writer import FencedWriter, newest_snapshot, store_snapshot
+from .snapshots import _pieces
 
 __all__ = ["FencedOut", "NotActive", "PostgresLog"]
 
@@ -90,6 +89,7 @@ class PostgresLog(EventLog):
         self.poll = poll
         self.settle_timeout = settle_timeout
         self._writer = Reconnecting(dsn, f"pager {node} writer", timeout)
+        self._fenced = FencedWriter(self._writer, self.where, settle_timeout)
         self._reader = Reconnecting(dsn, f"pager {node} reader", timeout)
         self._listener = Reconnecting(dsn, f"pager {node} listener", timeout)
         self._limiter = trio.CapacityLimiter(1)  # the writer thread: one batch at a time
@@ -197,6 +197,22 @@ class PostgresLog(EventLog):
             yield from page
             cursor = page[-1].seq + 1
 
+    def read_since(self, since: datetime) -> Iterator[Record]:
+        """Every applied record journaled at or after `since` (the recent past: it starts
+        from the end of the log and looks back for the first record older than `since`)."""
+        with self._reader.lock:
+            row = (
+                self._reader.get()
+                .execute(
+                    "SELECT coalesce(max(seq), 0) FROM (SELECT seq FROM pager_events "
+                    "WHERE seq <= %s AND ts < %s ORDER BY seq DESC LIMIT 1) AS older",
+                    (self._last_seq, since),
+                )
+                .fetchone()
+            )
+        start = (int(row[0]) if row else 0) + 1
+        return (r for r in self.read_from(start) if r.ts >= since)
+
     async def catch_up(self) -> int:
         """Apply every record written since the last one applied (a follower's work);
         returns how many. Nothing to do while this process is the writer."""
@@ -257,43 +273,16 @@ class PostgresLog(EventLog):
         await trio.to_thread.run_sync(self._save_snapshot_sync, seq, ts, body)
 
     def _save_snapshot_sync(self, seq: int, ts: datetime, body: bytes) -> None:
-        digest = hashlib.sha256(body).hexdigest()
         with self._reader.lock:
             try:
-                conn = self._reader.get()
-                with conn.transaction():
-                    conn.execute(
-                        "INSERT INTO pager_snapshots (seq, ts, body, sha256, epoch) "
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (seq) DO NOTHING",
-                        (seq, ts, body, digest, self._epoch),
-                    )
-                    conn.execute(
-                        "DELETE FROM pager_snapshots WHERE seq < (SELECT min(seq) FROM "
-                        "(SELECT seq FROM pager_snapshots ORDER BY seq DESC LIMIT %s) AS k)",
-                        (KEEP,),
-                    )
+                store_snapshot(self._reader.get(), seq, ts, body, self._epoch)
             except psycopg.Error as e:
                 self._reader.drop()
                 raise OSError(f"snapshot not stored in {self.where}: {e}") from e
 
     def load_snapshot(self) -> Snapshot | None:
         with self._reader.lock:
-            rows = (
-                self._reader.get()
-                .execute(
-                    "SELECT seq, ts, body, sha256 FROM pager_snapshots WHERE seq <= %s "
-                    "ORDER BY seq DESC LIMIT %s",
-                    (self._last_seq, KEEP),
-                )
-                .fetchall()
-            )
-        for seq, ts, body, digest in rows:
-            body = bytes(body)
-            if hashlib.sha256(body).hexdigest() != digest:
-                log.warning("skipping snapshot %d in %s: its body does not match", seq, self.where)
-                continue
-            return Snapshot(int(seq), ts, orjson.loads(body))
-        return None
+            return newest_snapshot(self._reader.get(), self._last_seq, self.where)
 
     # ------------------------------------------------------------------ writing
 
@@ -376,7 +365,7 @@ class PostgresLog(EventLog):
             return
         try:
             outcome = await trio.to_thread.run_sync(
-                self._insert_settled, records, datas, epoch, limiter=self._limiter
+                self._fenced.insert_settled, records, datas, epoch, limiter=self._limiter
             )
         except psycopg.Error as e:
             self._writable = False
@@ -429,91 +418,6 @@ class PostgresLog(EventLog):
         self._role_changed.set()
         self._fail(batch, FencedOut("this pager lost its lease: another one took over"))
 
-    # the fenced insert: nothing is inserted unless the lease row still holds our epoch, and
-    # the row is locked (FOR SHARE) until this statement's transaction commits
-    _INSERT = """
-        INSERT INTO pager_events (seq, v, ts, type, subject, data, epoch)
-        SELECT r.seq, r.v, r.ts, r.type, r.subject, r.data, l.epoch
-        FROM (SELECT epoch FROM pager_leader WHERE id = 1 AND epoch = %s FOR SHARE) AS l,
-             unnest(%s::bigint[], %s::integer[], %s::timestamptz[], %s::text[], %s::text[],
-                    %s::jsonb[]) AS r(seq, v, ts, type, subject, data)
-    """
-
-    def _insert(self, records: list[Record], datas: list[str], epoch: int) -> bool:
-        """Blocking: one fenced insert (one transaction). False when refused."""
-        cur = self._writer.get().execute(
-            self._INSERT,
-            (
-                epoch,
-                [r.seq for r in records],
-                [SCHEMA_VERSION] * len(records),
-                [r.ts for r in records],
-                [r.type for r in records],
-                [r.subject for r in records],
-                datas,
-            ),
-        )
-        return cur.rowcount == len(records)
-
-    def _present(self, records: list[Record], epoch: int) -> bool | None:
-        """Blocking: True when the batch is in the log with our epoch, False when none of it
-        is, None when another epoch wrote those numbers (we were fenced)."""
-        first, last = records[0].seq, records[-1].seq
-        rows = (
-            self._writer.get()
-            .execute(
-                "SELECT epoch, count(*) FROM pager_events WHERE seq BETWEEN %s AND %s GROUP BY epoch",
-                (first, last),
-            )
-            .fetchall()
-        )
-        if not rows:
-            return False
-        if len(rows) == 1 and rows[0][0] == epoch and rows[0][1] == len(records):
-            return True
-        return None
-
-    def _insert_settled(self, records: list[Record], datas: list[str], epoch: int) -> bool | None:
-        """Blocking: insert, and when the answer is lost, reconnect until the batch's fate is
-        known: True (committed), False (refused), None (not known by `settle_timeout`)."""
-        deadline = threading.Event()
-        timer = threading.Timer(self.settle_timeout, deadline.set)
-        timer.daemon = True
-        timer.start()
-        try:
-            tried = tried_again = False
-            while True:
-                try:
-                    if tried:
-                        present = self._present(records, epoch)
-                        if present is True:
-                            return True
-                        if present is None:
-                            return False
-                    tried = True
-                    done = self._insert(records, datas, epoch)
-                    if tried_again:
-                        log.warning("reconnected to %s; the batch is settled", self.where)
-                    return done
-                except psycopg.errors.UniqueViolation:
-                    return False  # someone else wrote these numbers: fenced
-                except psycopg.OperationalError as e:
-                    if not self._writer.broken():
-                        raise  # the server refused the batch (disk full, ...): nothing written
-                    self._writer.drop()
-                    if deadline.is_set():
-                        return None
-                    if not tried_again:
-                        log.warning(
-                            "write to %s interrupted (%s); reconnecting",
-                            self.where,
-                            first_line(e),
-                        )
-                    tried_again = True
-                    deadline.wait(0.2)
-        finally:
-            timer.cancel()
-
     async def _settle_doubt(self, epoch: int) -> bool:
         """Before writing after a commit in doubt: apply it if it committed. False while the
         database cannot be reached."""
@@ -521,7 +425,7 @@ class PostgresLog(EventLog):
         assert doubt is not None
         try:
             present = await trio.to_thread.run_sync(
-                self._present, doubt, epoch, limiter=self._limiter
+                self._fenced.present, doubt, epoch, limiter=self._limiter
             )
         except psycopg.Error:
             self._writer.drop()

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 import trio
 
+from pager.store.base import Draft
 from pager.store.lease import Lease
 from pager.store.pg_schema import LATEST, SchemaTooNew, connect, describe_dsn, migrate
 from pager.store.postgres import FencedOut, NotActive, PostgresLog
@@ -140,3 +141,16 @@ def test_a_dsn_is_described_without_its_password() -> None:
     where = describe_dsn("host=db-1,db-2 port=5432,5433 dbname=pager password=s3cret user=u")
     assert where == "db-1:5432,db-2:5433/pager"
     assert "s3cret" not in describe_dsn("postgresql://u:s3cret@db-1/pager")
+
+
+async def test_read_since_looks_back_from_the_end_by_time(
+    pg_dsn: str, nursery: trio.Nursery
+) -> None:
+    with trio.fail_after(30):
+        log = await active_postgres_log(pg_dsn, nursery)
+        for i in range(6):
+            await log.append([Draft("test.event", "inc-1", T0 + timedelta(minutes=i), {"i": i})])
+        got = [r.data["i"] for r in log.read_since(T0 + timedelta(minutes=3))]
+        assert got == [3, 4, 5]
+        assert [r.data["i"] for r in log.read_since(T0 - timedelta(days=1))] == list(range(6))
+        await log.close()
