@@ -7,7 +7,8 @@ the table, so their state, read API and stream are current, but they refuse inge
 actions (503 with Retry-After; /readyz answers 503 `standby`, so a load balancer sends
 traffic to the active one).
 
-Taking over: a standby tries for the lease every `poll` seconds; once it has expired it
+Taking over: a standby tries for the lease every `poll` seconds (and right when the
+holder's lease runs out, by the database's clock); once it has expired it
 takes it, bumping the epoch (which fences the old holder out of the log), applies the last
 records the old one wrote, and starts the actors: every timer re-arms from the absolute
 deadlines in the events (one that passed fires once, at once) and every notification
@@ -25,6 +26,7 @@ partition) does not page when it wakes up.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -190,7 +192,11 @@ class Leadership:
                 self.lease_until = sent + self.ttl - self.margin
                 self.renewed_at = sent
                 return epoch
-            with trio.move_on_after(self.poll):
+            wait = self.poll
+            # try again right when the holder's lease runs out, if that is sooner
+            with contextlib.suppress(psycopg.Error):
+                wait = min(wait, max(0.02, await self._thread(self.lease.expires_in) + 0.02))
+            with trio.move_on_after(wait):
                 await self._stop.wait()
         return None
 

@@ -48,6 +48,7 @@ __all__ = ["FencedOut", "NotActive", "PostgresLog"]
 log = logging.getLogger("pager.store")
 
 PAGE = 1000  # records per read
+NOTIFY_SLICE = 0.25  # seconds a follower waits for a NOTIFY before it looks at `_closing`
 
 
 class NotActive(LogUnavailable):
@@ -239,15 +240,20 @@ class PostgresLog(EventLog):
         return n
 
     def _wait_notify(self, timeout: float) -> None:
-        """Blocking: return on a NOTIFY of new records, or after `timeout` seconds."""
+        """Blocking: return on a NOTIFY of new records, or after `timeout` seconds (waiting in
+        slices, so that closing never waits long for this thread to let the connection go)."""
         with self._listener.lock:
             try:
                 conn = self._listener.get()
                 if not getattr(conn, "_pager_listening", False):
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     conn._pager_listening = True  # type: ignore[attr-defined]
-                for _ in conn.notifies(timeout=timeout, stop_after=1):
-                    pass
+                waited = 0.0
+                while waited < timeout and not self._closing:
+                    step = min(NOTIFY_SLICE, timeout - waited)
+                    if any(True for _ in conn.notifies(timeout=step, stop_after=1)):
+                        return
+                    waited += step
             except psycopg.Error as e:
                 log.warning("listening for new records in %s failed: %s", self.where, first_line(e))
                 self._listener.drop()
@@ -457,7 +463,7 @@ class PostgresLog(EventLog):
 
     def release(self) -> None:
         for c in (self._writer, self._reader, self._listener):
-            if c.lock.acquire(timeout=2):
+            if c.lock.acquire(timeout=5):
                 try:
                     c.drop()
                 finally:

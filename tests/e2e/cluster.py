@@ -5,6 +5,8 @@ the test), their readiness, and what the database holds."""
 from __future__ import annotations
 
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import trio
 from ..harness import TOKEN
 from .service import PagerProcess
 
-__all__ = ["BULK_KEY", "CRITICAL_KEY", "Node", "ha_config", "query", "wait_ready"]
+__all__ = ["BULK_KEY", "CRITICAL_KEY", "Node", "ha_config", "query", "reaped", "wait_ready"]
 
 CRITICAL_KEY = "CR1T1CALKEY000000000000000000000"
 BULK_KEY = "BULKKEY0000000000000000000000000"
@@ -117,6 +119,12 @@ class Node:
     async def stop(self) -> None:
         await self.process.stop(signal.SIGTERM)
 
+    async def reap(self) -> None:
+        """At the end of a test, whatever happened: SIGKILL the process if it runs."""
+        if self.process.proc is not None:
+            with trio.CancelScope(shield=True):
+                await self.process.stop(signal.SIGKILL)
+
     async def readyz(self, client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
         r = await client.get(f"{self.url}/readyz")
         return r.status_code, r.json()
@@ -134,6 +142,16 @@ async def wait_ready(client: httpx.AsyncClient, nodes: list[Node], within: float
                 if status == 200:
                     return node
             await trio.sleep(0.05)
+
+
+@asynccontextmanager
+async def reaped(*nodes: Node) -> AsyncIterator[None]:
+    """Every node's process is gone when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        for node in nodes:
+            await node.reap()
 
 
 def query(dsn: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -17,7 +17,7 @@ import trio
 from ..postgres import Cluster, available
 from ..standins.serve import served
 from ..standins.teams import WebhookReceiver
-from .cluster import BULK_KEY, Node, query, wait_ready
+from .cluster import BULK_KEY, Node, query, reaped, wait_ready
 from .test_failover import Client, pd_event
 
 pytestmark = pytest.mark.skipif(not available(), reason="PostgreSQL is not installed")
@@ -40,54 +40,55 @@ async def test_pager_follows_a_promoted_synchronous_standby_and_loses_nothing(
         with trio.fail_after(150):
             async with served(receiver) as hooks, httpx.AsyncClient(timeout=5) as http:
                 node = Node(tmp_path, "node-a", dsn, hooks, ttl="3s")
-                await node.start()
-                await wait_ready(http, [node], within=20)
-                client = Client(http, [node])
-                stop = trio.Event()
-                promoted = trio.Event()
-                after_promotion: list[str] = []
+                async with reaped(node):
+                    await node.start()
+                    await wait_ready(http, [node], within=20)
+                    client = Client(http, [node])
+                    stop = trio.Event()
+                    promoted = trio.Event()
+                    after_promotion: list[str] = []
 
-                async def load(w: int) -> None:
-                    i = 0
-                    while not stop.is_set():
-                        key = f"w{w}-{i}"
-                        await client.send(pd_event(BULK_KEY, key), deadline=40)
-                        if promoted.is_set():
-                            after_promotion.append(key)
-                        i += 1
+                    async def load(w: int) -> None:
+                        i = 0
+                        while not stop.is_set():
+                            key = f"w{w}-{i}"
+                            await client.send(pd_event(BULK_KEY, key), deadline=40)
+                            if promoted.is_set():
+                                after_promotion.append(key)
+                            i += 1
 
-                async with trio.open_nursery() as n:
-                    for w in range(4):
-                        n.start_soon(load, w)
-                    while len(client.acked) < 40:
-                        await trio.sleep(0.05)
-                    await trio.to_thread.run_sync(primary.kill)
-                    await trio.to_thread.run_sync(standby.promote)
-                    promoted.set()
-                    with trio.fail_after(60):
-                        while len(after_promotion) < 40:
+                    async with trio.open_nursery() as n:
+                        for w in range(4):
+                            n.start_soon(load, w)
+                        while len(client.acked) < 40:
                             await trio.sleep(0.05)
-                    stop.set()
-                # every acknowledged event is in the promoted database, once
-                opened = query(
-                    standby.dsn("pager_ha"),
-                    "SELECT data->>'dedup_key', count(*) FROM pager_events "
-                    "WHERE type = 'incident.opened' GROUP BY 1",
-                )
-                counts = dict(opened)
-                missing = [k for k in client.acked if k not in counts]
-                assert not missing, f"acknowledged, not in the promoted database: {missing[:5]}"
-                assert all(c == 1 for c in counts.values())
-                seqs = [
-                    r[0]
-                    for r in query(
-                        standby.dsn("pager_ha"), "SELECT seq FROM pager_events ORDER BY seq"
+                        await trio.to_thread.run_sync(primary.kill)
+                        await trio.to_thread.run_sync(standby.promote)
+                        promoted.set()
+                        with trio.fail_after(60):
+                            while len(after_promotion) < 40:
+                                await trio.sleep(0.05)
+                        stop.set()
+                    # every acknowledged event is in the promoted database, once
+                    opened = query(
+                        standby.dsn("pager_ha"),
+                        "SELECT data->>'dedup_key', count(*) FROM pager_events "
+                        "WHERE type = 'incident.opened' GROUP BY 1",
                     )
-                ]
-                assert seqs == list(range(1, len(seqs) + 1)), "a gap in the log"
-                status, body = await node.readyz(http)
-                assert status == 200, body
-                await node.stop()
+                    counts = dict(opened)
+                    missing = [k for k in client.acked if k not in counts]
+                    assert not missing, f"acknowledged, not in the promoted database: {missing[:5]}"
+                    assert all(c == 1 for c in counts.values())
+                    seqs = [
+                        r[0]
+                        for r in query(
+                            standby.dsn("pager_ha"), "SELECT seq FROM pager_events ORDER BY seq"
+                        )
+                    ]
+                    assert seqs == list(range(1, len(seqs) + 1)), "a gap in the log"
+                    status, body = await node.readyz(http)
+                    assert status == 200, body
+                    await node.stop()
     finally:
         if standby is not None:
             standby.remove()

@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import trio
+from trio_websocket import open_websocket_url
 
-from ..harness import auth
+from ..harness import TOKEN, auth
 from ..standins.serve import served
 from ..standins.teams import WebhookReceiver
-from .cluster import BULK_KEY, CRITICAL_KEY, Node, query, wait_ready
+from .cluster import BULK_KEY, CRITICAL_KEY, Node, query, reaped, wait_ready
 
 TTL = 2.0
+WS_AUTH = [("Authorization", f"Bearer {TOKEN}")]
 ROUNDS = 10
 
 
@@ -131,112 +134,122 @@ async def test_failover_under_load_loses_nothing_and_fires_a_due_escalation_once
                 Node(tmp_path, name, pg_dsn, hooks, escalate_after="2s")
                 for name in ("node-a", "node-b", "node-c")
             ]
-            await nodes[0].start()
-            await wait_ready(http, [nodes[0]], within=15)
-            async with trio.open_nursery() as n:
-                for node in nodes[1:]:
-                    n.start_soon(node.start)
-            client = Client(http, nodes)
-            takeovers: list[float] = []
-            due_in_outage = 0  # rounds whose escalation fell due while no one was active
-            async with trio.open_nursery() as restarts:  # waits for the last restart
-                for rnd in range(ROUNDS):
-                    active = await wait_ready(http, nodes, within=TTL + 10)
-                    others = [n for n in nodes if n is not active]
-                    standby = await standing_by(http, others, within=30)
-                    # a standby answers reads, refuses ingest with Retry-After, says `standby`
-                    status, body = await standby.readyz(http)
-                    assert (status, body["role"], body["leader"]) == (503, "standby", active.name)
-                    r = await http.post(f"{standby.url}/v2/enqueue", json=pd_event(BULK_KEY, "x"))
-                    assert r.status_code == 503 and r.headers["retry-after"]
-                    r = await http.get(f"{standby.url}/api/v1/incidents", headers=auth())
-                    assert r.status_code == 200
-                    # an incident whose escalation (2 s) falls due while no one is active
-                    crit = f"crit-{rnd}"
-                    await client.send(pd_event(CRITICAL_KEY, crit), deadline=10)
-                    inc, due = query(
+            async with reaped(*nodes):
+                await nodes[0].start()
+                await wait_ready(http, [nodes[0]], within=15)
+                async with trio.open_nursery() as n:
+                    for node in nodes[1:]:
+                        n.start_soon(node.start)
+                client = Client(http, nodes)
+                takeovers: list[float] = []
+                due_in_outage = 0  # rounds whose escalation fell due while no one was active
+                async with trio.open_nursery() as restarts:  # waits for the last restart
+                    for rnd in range(ROUNDS):
+                        active = await wait_ready(http, nodes, within=TTL + 10)
+                        others = [n for n in nodes if n is not active]
+                        standby = await standing_by(http, others, within=30)
+                        # a standby answers reads, refuses ingest with Retry-After, says `standby`
+                        status, body = await standby.readyz(http)
+                        assert (status, body["role"], body["leader"]) == (
+                            503,
+                            "standby",
+                            active.name,
+                        )
+                        r = await http.post(
+                            f"{standby.url}/v2/enqueue", json=pd_event(BULK_KEY, "x")
+                        )
+                        assert r.status_code == 503 and r.headers["retry-after"]
+                        r = await http.get(f"{standby.url}/api/v1/incidents", headers=auth())
+                        assert r.status_code == 200
+                        # an incident whose escalation (2 s) falls due while no one is active
+                        crit = f"crit-{rnd}"
+                        await client.send(pd_event(CRITICAL_KEY, crit), deadline=10)
+                        inc, due = query(
+                            pg_dsn,
+                            "SELECT subject, (SELECT (data->>'next_at')::timestamptz FROM pager_events e "
+                            "WHERE e.subject = o.subject AND e.type = 'incident.escalated' LIMIT 1) "
+                            "FROM pager_events o WHERE type = 'incident.opened' AND data->>'dedup_key' = %s",
+                            crit,
+                        )[0]
+                        with trio.fail_after(10):
+                            while ("alice", inc) not in {(p[1], p[2]) for p in pages(receiver)}:
+                                await trio.sleep(0.05)
+                        stop = trio.Event()
+
+                        async def load(w: int, rnd: int = rnd, stop: trio.Event = stop) -> None:
+                            i = 0
+                            while not stop.is_set():
+                                await client.send(
+                                    pd_event(BULK_KEY, f"r{rnd}-w{w}-{i}"), deadline=TTL + 15
+                                )
+                                i += 1
+
+                        async with trio.open_nursery() as n:
+                            for w in range(4):
+                                n.start_soon(load, w)
+                            await trio.sleep(0.3)
+                            await active.kill()  # SIGKILL, under load
+                            killed, killed_at = trio.current_time(), time.time()
+                            await wait_ready(http, others, within=TTL + 2)
+                            takeovers.append(trio.current_time() - killed)
+                            if killed_at < due.timestamp() < time.time():
+                                due_in_outage += 1
+                            await trio.sleep(0.3)
+                            stop.set()
+                        restarts.start_soon(active.start)  # back, as a standby of a later round
+                # every acknowledged event is in the log exactly once (one incident per key)
+                opened = Counter(
+                    r[0]
+                    for r in query(
                         pg_dsn,
-                        "SELECT subject, (SELECT (data->>'next_at')::timestamptz FROM pager_events e "
-                        "WHERE e.subject = o.subject AND e.type = 'incident.escalated' LIMIT 1) "
-                        "FROM pager_events o WHERE type = 'incident.opened' AND data->>'dedup_key' = %s",
-                        crit,
-                    )[0]
-                    with trio.fail_after(10):
-                        while ("alice", inc) not in {(p[1], p[2]) for p in pages(receiver)}:
-                            await trio.sleep(0.05)
-                    stop = trio.Event()
-
-                    async def load(w: int, rnd: int = rnd, stop: trio.Event = stop) -> None:
-                        i = 0
-                        while not stop.is_set():
-                            await client.send(
-                                pd_event(BULK_KEY, f"r{rnd}-w{w}-{i}"), deadline=TTL + 15
-                            )
-                            i += 1
-
-                    async with trio.open_nursery() as n:
-                        for w in range(4):
-                            n.start_soon(load, w)
-                        await trio.sleep(0.3)
-                        await active.kill()  # SIGKILL, under load
-                        killed, killed_at = trio.current_time(), time.time()
-                        await wait_ready(http, others, within=TTL + 2)
-                        takeovers.append(trio.current_time() - killed)
-                        if killed_at < due.timestamp() < time.time():
-                            due_in_outage += 1
-                        await trio.sleep(0.3)
-                        stop.set()
-                    restarts.start_soon(active.start)  # back, as a standby of a later round
-            # every acknowledged event is in the log exactly once (one incident per key)
-            opened = Counter(
-                r[0]
-                for r in query(
-                    pg_dsn,
-                    "SELECT data->>'dedup_key' FROM pager_events WHERE type = 'incident.opened'",
+                        "SELECT data->>'dedup_key' FROM pager_events WHERE type = 'incident.opened'",
+                    )
                 )
-            )
-            assert client.acked, "no event was acknowledged"
-            missing = [k for k in client.acked if opened[k] == 0]
-            assert not missing, f"acknowledged but not in the log: {missing[:5]}"
-            doubled = [k for k, c in opened.items() if c > 1]
-            assert not doubled, f"opened twice: {doubled[:5]}"
-            # each critical incident escalated to bob once (the level fell due in the outage)
-            escalated = Counter(
-                r[0]
-                for r in query(
-                    pg_dsn,
-                    "SELECT subject FROM pager_events WHERE type = 'incident.escalated' "
-                    "AND (data->>'level')::int = 1",
+                assert client.acked, "no event was acknowledged"
+                missing = [k for k in client.acked if opened[k] == 0]
+                assert not missing, f"acknowledged but not in the log: {missing[:5]}"
+                doubled = [k for k, c in opened.items() if c > 1]
+                assert not doubled, f"opened twice: {doubled[:5]}"
+                # each critical incident escalated to bob once (the level fell due in the outage)
+                escalated = Counter(
+                    r[0]
+                    for r in query(
+                        pg_dsn,
+                        "SELECT subject FROM pager_events WHERE type = 'incident.escalated' "
+                        "AND (data->>'level')::int = 1",
+                    )
                 )
-            )
-            crit_ids = {
-                r[0]
-                for r in query(
-                    pg_dsn,
-                    "SELECT subject FROM pager_events WHERE type = 'incident.opened' "
-                    "AND data->>'service_id' = 'critical'",
+                crit_ids = {
+                    r[0]
+                    for r in query(
+                        pg_dsn,
+                        "SELECT subject FROM pager_events WHERE type = 'incident.opened' "
+                        "AND data->>'service_id' = 'critical'",
+                    )
+                }
+                assert len(crit_ids) == ROUNDS
+                intents = await settled(pg_dsn, receiver, within=30)
+                assert {i: escalated[i] for i in crit_ids} == dict.fromkeys(crit_ids, 1)
+                bob = Counter(p[2] for p in pages(receiver) if p[1] == "bob")
+                assert {i: bob[i] for i in crit_ids} == dict.fromkeys(crit_ids, 1), bob
+                # no page lost: every page intent reached the receiver (at least once)
+                assert intents <= {p[0] for p in pages(receiver)}
+                assert max(takeovers) <= TTL + 2, takeovers
+                # on a loaded machine a round may kill too late for that; most must not
+                assert due_in_outage >= ROUNDS // 2, (due_in_outage, takeovers)
+                print(
+                    f"takeovers (s): {[round(t, 2) for t in takeovers]}; acked {len(client.acked)}"
                 )
-            }
-            assert len(crit_ids) == ROUNDS
-            intents = await settled(pg_dsn, receiver, within=30)
-            assert {i: escalated[i] for i in crit_ids} == dict.fromkeys(crit_ids, 1)
-            bob = Counter(p[2] for p in pages(receiver) if p[1] == "bob")
-            assert {i: bob[i] for i in crit_ids} == dict.fromkeys(crit_ids, 1), bob
-            # no page lost: every page intent reached the receiver (at least once)
-            assert intents <= {p[0] for p in pages(receiver)}
-            assert max(takeovers) <= TTL + 2, takeovers
-            # on a loaded machine a round may kill too late for that; most must not
-            assert due_in_outage >= ROUNDS // 2, (due_in_outage, takeovers)
-            print(f"takeovers (s): {[round(t, 2) for t in takeovers]}; acked {len(client.acked)}")
-            async with trio.open_nursery() as n:
-                for node in nodes:
-                    n.start_soon(node.stop)
+                async with trio.open_nursery() as n:
+                    for node in nodes:
+                        n.start_soon(node.stop)
 
 
 async def test_a_deposed_leader_cannot_write_or_page(tmp_path: Path, pg_dsn: str) -> None:
     """SIGSTOP the active past its lease; the standby takes over and fires the escalation
     that falls due; SIGCONT the old one: it steps down (its appends are refused by the
-    fence, or it sees its lease ran out first), writes nothing, pages nobody."""
+    fence, or it sees its lease ran out first), writes nothing, pages nobody. On the way, the
+    standby's websocket stream carries what the active journals."""
     receiver = WebhookReceiver()
     with trio.fail_after(120):
         async with served(receiver) as hooks, httpx.AsyncClient(timeout=5) as http:
@@ -244,65 +257,74 @@ async def test_a_deposed_leader_cannot_write_or_page(tmp_path: Path, pg_dsn: str
                 Node(tmp_path, name, pg_dsn, hooks, escalate_after="4s")
                 for name in ("node-a", "node-b")
             )
-            await a.start()
-            await wait_ready(http, [a], within=15)
-            await b.start()
-            await standing_by(http, [b], within=30)
-            client = Client(http, [a])
-            await client.send(pd_event(CRITICAL_KEY, "crit"), deadline=10)
-            (inc,) = query(
-                pg_dsn,
-                "SELECT subject FROM pager_events WHERE type = 'incident.opened' "
-                "AND data->>'dedup_key' = 'crit'",
-            )[0]
-            with trio.fail_after(10):
-                while ("alice", inc) not in {(p[1], p[2]) for p in pages(receiver)}:
-                    await trio.sleep(0.05)
-            (epoch_a,) = query(pg_dsn, "SELECT epoch FROM pager_leader")[0]
-            a.signal(signal.SIGSTOP)
-            try:
-                written_by_a = query(
-                    pg_dsn, "SELECT count(*) FROM pager_events WHERE epoch = %s", epoch_a
-                )[0][0]
-                await wait_ready(http, [b], within=TTL + 2)
-                # the escalation (4 s after the page) falls due while A sleeps: B fires it
-                with trio.fail_after(15):
-                    while ("bob", inc) not in {(p[1], p[2]) for p in pages(receiver)}:
+            async with reaped(a, b):
+                await a.start()
+                await wait_ready(http, [a], within=15)
+                await b.start()
+                await standing_by(http, [b], within=30)
+                client = Client(http, [a])
+                # the standby's stream carries what the active journals, as it is journaled
+                ws = b.url.replace("http://", "ws://") + "/api/v1/stream?since=1"
+                async with open_websocket_url(ws, extra_headers=WS_AUTH) as stream:
+                    await client.send(pd_event(CRITICAL_KEY, "crit"), deadline=10)
+                    seen: list[str] = []
+                    while "incident.opened" not in seen:
+                        seen.append(orjson.loads(await stream.get_message())["type"])
+                (inc,) = query(
+                    pg_dsn,
+                    "SELECT subject FROM pager_events WHERE type = 'incident.opened' "
+                    "AND data->>'dedup_key' = 'crit'",
+                )[0]
+                with trio.fail_after(10):
+                    while ("alice", inc) not in {(p[1], p[2]) for p in pages(receiver)}:
                         await trio.sleep(0.05)
-            finally:
-                a.signal(signal.SIGCONT)
-            # A wakes with an overdue escalation of its own; it must step down, not act
-            with trio.fail_after(10):
-                while True:
-                    status, body = await a.readyz(http)
-                    if status == 503 and body["status"] == "standby":
-                        break
-                    await trio.sleep(0.05)
-            await trio.sleep(1.0)  # time for anything A might still try
-            log_a = (tmp_path / "node-a.log").read_text()
-            assert "refused by" in log_a or "ran out before it could be renewed" in log_a, log_a
-            after = query(pg_dsn, "SELECT count(*) FROM pager_events WHERE epoch = %s", epoch_a)
-            assert after[0][0] == written_by_a, "the deposed leader wrote after losing its lease"
-            (epoch_b,) = query(pg_dsn, "SELECT epoch FROM pager_leader")[0]
-            assert epoch_b > epoch_a
-            last_a, first_b = query(
-                pg_dsn,
-                "SELECT (SELECT max(seq) FROM pager_events WHERE epoch = %s), "
-                "(SELECT min(seq) FROM pager_events WHERE epoch = %s)",
-                epoch_a,
-                epoch_b,
-            )[0]
-            assert last_a < first_b
-            escalations = query(
-                pg_dsn,
-                "SELECT count(*) FROM pager_events WHERE subject = %s AND "
-                "type = 'incident.escalated' AND (data->>'level')::int = 1",
-                inc,
-            )[0][0]
-            assert escalations == 1
-            people = Counter((p[1], p[2]) for p in pages(receiver))
-            assert people[("alice", inc)] == 1 and people[("bob", inc)] == 1, people
-            # B is still the active one and takes events
-            await Client(http, [b]).send(pd_event(BULK_KEY, "after"), deadline=10)
-            await a.stop()
-            await b.stop()
+                (epoch_a,) = query(pg_dsn, "SELECT epoch FROM pager_leader")[0]
+                a.signal(signal.SIGSTOP)
+                try:
+                    written_by_a = query(
+                        pg_dsn, "SELECT count(*) FROM pager_events WHERE epoch = %s", epoch_a
+                    )[0][0]
+                    await wait_ready(http, [b], within=TTL + 2)
+                    # the escalation (4 s after the page) falls due while A sleeps: B fires it
+                    with trio.fail_after(15):
+                        while ("bob", inc) not in {(p[1], p[2]) for p in pages(receiver)}:
+                            await trio.sleep(0.05)
+                finally:
+                    a.signal(signal.SIGCONT)
+                # A wakes with an overdue escalation of its own; it must step down, not act
+                with trio.fail_after(10):
+                    while True:
+                        status, body = await a.readyz(http)
+                        if status == 503 and body["status"] == "standby":
+                            break
+                        await trio.sleep(0.05)
+                await trio.sleep(1.0)  # time for anything A might still try
+                log_a = (tmp_path / "node-a.log").read_text()
+                assert "refused by" in log_a or "ran out before it could be renewed" in log_a, log_a
+                after = query(pg_dsn, "SELECT count(*) FROM pager_events WHERE epoch = %s", epoch_a)
+                assert after[0][0] == written_by_a, (
+                    "the deposed leader wrote after losing its lease"
+                )
+                (epoch_b,) = query(pg_dsn, "SELECT epoch FROM pager_leader")[0]
+                assert epoch_b > epoch_a
+                last_a, first_b = query(
+                    pg_dsn,
+                    "SELECT (SELECT max(seq) FROM pager_events WHERE epoch = %s), "
+                    "(SELECT min(seq) FROM pager_events WHERE epoch = %s)",
+                    epoch_a,
+                    epoch_b,
+                )[0]
+                assert last_a < first_b
+                escalations = query(
+                    pg_dsn,
+                    "SELECT count(*) FROM pager_events WHERE subject = %s AND "
+                    "type = 'incident.escalated' AND (data->>'level')::int = 1",
+                    inc,
+                )[0][0]
+                assert escalations == 1
+                people = Counter((p[1], p[2]) for p in pages(receiver))
+                assert people[("alice", inc)] == 1 and people[("bob", inc)] == 1, people
+                # B is still the active one and takes events
+                await Client(http, [b]).send(pd_event(BULK_KEY, "after"), deadline=10)
+                await a.stop()
+                await b.stop()
