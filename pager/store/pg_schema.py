@@ -199,8 +199,11 @@ class Reconnecting:
         self.dsn, self.name, self.timeout = dsn, name, timeout
         self.lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
+        self._shut = False
 
     def get(self) -> psycopg.Connection[Any]:
+        if self._shut:  # a thread that outlived the log's close must not connect again
+            raise psycopg.OperationalError(f"{self.name}: closed")
         if self._conn is None or self._conn.closed:
             self._conn = connect(self.dsn, application_name=self.name, timeout=self.timeout)
         return self._conn
@@ -208,6 +211,13 @@ class Reconnecting:
     def broken(self) -> bool:
         """Whether the connection is lost (rather than a statement refused)."""
         return self._conn is None or self._conn.closed or self._conn.broken
+
+    def shut(self, *, drop: bool = True) -> None:
+        """Close for good: `get` raises from now on. `drop=False` leaves the connection to
+        the thread that holds it (it shuts it again when done)."""
+        self._shut = True
+        if drop:
+            self.drop()
 
     def drop(self) -> None:
         conn, self._conn = self._conn, None

@@ -243,6 +243,8 @@ class PostgresLog(EventLog):
         """Blocking: return on a NOTIFY of new records, or after `timeout` seconds (waiting in
         slices, so that closing never waits long for this thread to let the connection go)."""
         with self._listener.lock:
+            if self._closing:
+                return
             try:
                 conn = self._listener.get()
                 if not getattr(conn, "_pager_listening", False):
@@ -252,8 +254,10 @@ class PostgresLog(EventLog):
                 while waited < timeout and not self._closing:
                     step = min(NOTIFY_SLICE, timeout - waited)
                     if any(True for _ in conn.notifies(timeout=step, stop_after=1)):
-                        return
+                        break
                     waited += step
+                if self._closing:
+                    self._listener.shut()
             except psycopg.Error as e:
                 log.warning("listening for new records in %s failed: %s", self.where, first_line(e))
                 self._listener.drop()
@@ -465,6 +469,8 @@ class PostgresLog(EventLog):
         for c in (self._writer, self._reader, self._listener):
             if c.lock.acquire(timeout=5):
                 try:
-                    c.drop()
+                    c.shut()
                 finally:
                     c.lock.release()
+            else:  # still in use by a thread that was left behind: it closes it when done
+                c.shut(drop=False)
