@@ -11,6 +11,7 @@ The tree::
     ├── NotFound                    404
     ├── Conflict                    409
     │   └── TransitionRefused       409  the incident's state does not allow the command
+    ├── Gone                        410  it existed, but journal.retention deleted its history
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
     ├── TooManyRequests             429  carries `retry_after` seconds
@@ -28,6 +29,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "Gone",
     "InvalidEvent",
     "LinkRefused",
     "LogUnavailable",
@@ -114,6 +116,13 @@ class TransitionRefused(Conflict):
             "incident": self.incident_id,
             "state": self.status,
         }
+
+
+class Gone(PagerError):
+    """What was asked for existed, but its history is no longer kept (the store's
+    HistoryDeleted, journal.retention in `delete` mode)."""
+
+    status_code = 410
 
 
 class PayloadTooLarge(PagerError):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from functools import partial
 
 import trio
@@ -52,9 +53,11 @@ class Broadcaster:
             while not self._closing:
                 ring_start = self._ring[0].seq if self._ring else self.log.last_seq + 1
                 if cursor < ring_start:
-                    async for rec in self._from_log(cursor, ring_start):
-                        yield rec
-                        cursor = rec.seq + 1
+                    cursor = max(cursor, self.log.first_seq)  # journal.retention deleted older
+                    async with aclosing(self._from_log(cursor, ring_start)) as older:
+                        async for rec in older:
+                            yield rec
+                            cursor = rec.seq + 1
                     if cursor < ring_start:
                         return  # the log holds less than it said: nothing more to give
                     continue
@@ -70,7 +73,7 @@ class Broadcaster:
         finally:
             self.subscribers -= 1
 
-    async def _from_log(self, start: int, stop: int) -> AsyncIterator[Record]:
+    async def _from_log(self, start: int, stop: int) -> AsyncGenerator[Record, None]:
         it = self.log.read_from(start)
 
         def chunk(n: int) -> list[Record]:

@@ -46,6 +46,7 @@ from .collector import run_collector, tune
 from .journal import Journal
 from .leadership import leadership
 from .messages import RouterMessage
+from .retention import Retention
 from .system import System
 
 __all__ = ["ROUTER_INBOX", "Running", "run_pager"]
@@ -172,6 +173,17 @@ async def run_pager(
                     serving, stop_actors, stopped = actors.enable, actors.stop, actors.done
                 if manage_gc:
                     await core.start(run_collector)
+                # journal.retention (the JSON-lines log; a no-op for other logs)
+                jcfg = config.journal
+                system.retention = await core.start(
+                    Retention(
+                        event_log,
+                        state,
+                        clock,
+                        keep=jcfg.retention,
+                        delete=jcfg.retention_mode == "delete",
+                    ).run
+                )
                 if serve_edges:
                     await _run_edges(system, shutdown, report, serving, task_status)
                 else:

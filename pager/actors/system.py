@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .dispatcher import Dispatcher
     from .heartbeats import Heartbeats
     from .leadership import Leadership
+    from .retention import Retention
     from .router import Router
     from .slack_responder import SlackResponder
 
@@ -51,6 +52,7 @@ class System:
     heartbeats: Heartbeats | None = None  # pings and deadlines of the heartbeats
     # with the PostgreSQL store: this process's role among the pagers on one database
     cluster: Leadership | None = None
+    retention: Retention | None = None  # journal.retention, applied hourly
     ready: bool = False
     # the message templates in force: every transport and hook renders through this one,
     # and a reload swaps its templates

@@ -1,5 +1,6 @@
 """The `pager` command: serve, demo-config, check-config, route-test, replay, stream,
-hash-password, db migrate, status.
+hash-password, backup, db migrate, status, and the REST client (incidents, show, ack,
+resolve, snooze, note, oncall).
 
 Each subcommand group registers itself with one `add_*` function taking the subparsers, so a
 new group is one more function and one more line in `build_parser`. Errors are one clear
@@ -14,6 +15,8 @@ import logging
 import os
 import sys
 
+from .backup import add_backup
+from .client import add_client
 from .db import add_db
 from .passwords import add_passwords
 from .serve import add_serve
@@ -43,7 +46,16 @@ def _version() -> str:
 
 
 # each adds one group of subcommands; a new group is one more function here
-SUBCOMMANDS = [add_serve, add_config_tools, add_replay, add_stream, add_passwords, add_db]
+SUBCOMMANDS = [
+    add_serve,
+    add_config_tools,
+    add_replay,
+    add_backup,
+    add_stream,
+    add_passwords,
+    add_client,
+    add_db,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -257,12 +257,19 @@ class Journal(ConfigModel):
     the state is written every `snapshot_every` events or `snapshot_interval`, whichever
     comes first, so replay at start-up reads at most that much; `fsync: false` trades
     durability on power loss for speed (tests, benchmarks).
+
+    `retention` (e.g. `90d`; unset keeps everything) bounds the folder: segments whose
+    records are all older than that and that a snapshot covers are compressed into
+    `data_dir/archive/` (`retention_mode: archive`, still read by the incident detail and
+    `pager replay`) or removed (`retention_mode: delete`), checked hourly while pager runs.
     """
 
     segment_size: ByteSize = 64 * 2**20
     snapshot_every: int = Field(default=50_000, ge=1)
     snapshot_interval: PositiveDuration = dt.timedelta(minutes=5)
     fsync: bool = True
+    retention: PositiveDuration | None = None
+    retention_mode: Literal["archive", "delete"] = "archive"
 
 
 class Store(ConfigModel):

@@ -1,9 +1,11 @@
 """Rebuilding an archived incident from the log: the records `opened_seq..last_seq` of its
 subject, folded. Used when someone asks for an archived incident in full (its detail, a
-note added to it)."""
+note added to it). Records that journal.retention archived are read from the archive;
+records it deleted are HistoryDeleted (a 410 at the edges)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from functools import partial
 
@@ -13,7 +15,7 @@ from pager.core.evolve import evolve
 from pager.core.model import Incident
 from pager.core.notifications import Notification, NotificationBook
 from pager.core.state import SystemState
-from pager.store.base import EventLog
+from pager.store.base import EventLog, HistoryDeleted
 
 __all__ = ["ensure_incident", "rebuild"]
 
@@ -24,7 +26,14 @@ def rebuild(event_log: EventLog, summary: IncidentSummary) -> tuple[Incident, li
     """Blocking (reads the log): run it in a thread."""
     inc: Incident | None = None
     book = NotificationBook()
-    for rec in event_log.read_from(summary.opened_seq):
+    try:
+        records = event_log.read_from(summary.opened_seq)
+        first = next(records, None)
+    except HistoryDeleted as e:
+        raise HistoryDeleted(
+            e.wanted, e.first, f"the history of {summary.id} (resolved, summary only)"
+        ) from None
+    for rec in itertools.chain([first] if first else [], records):
         if rec.subject == summary.id:
             ev = decode(rec.type, rec.data)
             if ev.TYPE.startswith("notification."):

@@ -9,7 +9,9 @@
                     events/damaged-<time>/ (refused while pager runs on the folder)
 
 Reading never changes the folder and works while pager runs (it takes no lock); only
-`--repair` writes.
+`--repair` writes. Segments that journal.retention archived (archive/*.jsonl.gz) are read
+as part of the log; when it deleted the oldest ones, the log is read from the oldest
+snapshot that the remaining records follow, and the tool says so.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pager.core.state import SystemState
 from pager.ingest.validate import parse_time
 from pager.store.base import LogDamaged, Record
 from pager.store.lock import DirLock
-from pager.store.segments import TornTail, iter_records, last_record, list_segments
+from pager.store.segments import TornTail, iter_records, last_record, list_history
 from pager.store.snapshots import (
     fsync_dir,
     json_default,
@@ -72,12 +74,43 @@ class _Reader:
     def __init__(self, data_dir: Path, quiet: bool, out: TextIO) -> None:
         self.data_dir = data_dir
         self.events = data_dir / "events"
-        self.segments = list_segments(self.events)
+        self.segments = list_history(data_dir)
         self.torn: TornTail | None = None
         self.quiet = quiet
         self.out = out
 
-    def records(self, start: int = 1) -> Iterator[Record]:
+    @property
+    def first(self) -> int:
+        """The oldest record in the log (past 1 when journal.retention deleted older ones)."""
+        return self.segments[0].first_seq if self.segments else 1
+
+    def base(self) -> tuple[SystemState, int | None]:
+        """Where reading the whole log starts: the empty state, or, when the oldest records
+        were deleted, the oldest snapshot the log continues (and its seq)."""
+        if self.first <= 1:
+            return SystemState(), None
+        for snap in sorted(list_snapshots(self.data_dir / "snapshots"), key=lambda x: x.seq):
+            if snap.seq + 1 < self.first:
+                continue
+            try:
+                return SystemState.from_snapshot(read_snapshot(snap.path).state), snap.seq
+            except (OSError, KeyError, TypeError, ValueError):
+                continue
+        raise SystemExit(
+            f"pager replay: the log starts at record {self.first} (journal.retention deleted "
+            "older ones) and no readable snapshot leads up to it"
+        )
+
+    def note_deleted(self, snap_seq: int | None) -> None:
+        if snap_seq is not None:
+            print(
+                f"pager replay: records before {self.first} were deleted by journal.retention;"
+                f" reading from the snapshot at record {snap_seq}",
+                file=sys.stderr,
+            )
+
+    def records(self, start: int | None = None) -> Iterator[Record]:
+        start = self.first if start is None else start
         last = 0
         if self.segments:
             try:
@@ -111,11 +144,12 @@ def _print(out: TextIO, obj: Any) -> None:
 def verify(r: _Reader) -> int:
     problems: list[str] = []
     snaps = {s.seq: s for s in list_snapshots(r.data_dir / "snapshots")}
-    state = SystemState()
+    state, base = r.base()
+    r.note_deleted(base)
     count = 0
     checked_snaps = 0
     try:
-        for rec in r.records():
+        for rec in r.records(state.last_seq + 1):
             try:
                 state.apply(rec)
             except (KeyError, TypeError, ValueError) as e:
@@ -170,18 +204,25 @@ def _compare_snapshot(path: Path, state: SystemState) -> list[str]:
 
 
 def state_at(r: _Reader, at: datetime) -> int:
-    state = SystemState()
+    state, base = r.base()
+    r.note_deleted(base)
     first: datetime | None = None
-    for rec in r.records():
+    for rec in r.records(state.last_seq + 1):
         if first is None:
             first = rec.ts
         if rec.ts > at:
             break
         state.apply(rec)
-    if first is not None and at < first:
+    if first is not None and at < first and base is None:
         print(
             f"pager replay: {at.isoformat()} is before the first record"
             f" ({first.isoformat()}); the state then was empty",
+            file=sys.stderr,
+        )
+    elif first is not None and at < first:
+        print(
+            f"pager replay: {at.isoformat()} is before the oldest record kept"
+            f" ({first.isoformat()}); this is the state of the snapshot at record {base}",
             file=sys.stderr,
         )
     from pager.core.views import incident_json
@@ -199,6 +240,12 @@ def state_at(r: _Reader, at: datetime) -> int:
 
 
 def timeline(r: _Reader, incident_id: str) -> int:
+    if r.first > 1:
+        print(
+            f"pager replay: the log starts at record {r.first} (journal.retention deleted"
+            " older ones): an incident from before then shows only what came after",
+            file=sys.stderr,
+        )
     found = 0
     for rec in r.records():
         if rec.subject == incident_id:
@@ -211,12 +258,20 @@ def timeline(r: _Reader, incident_id: str) -> int:
                 f"{rec.seq:>8}  {rec.ts.isoformat()}  {rec.type:<24} {orjson.dumps(detail).decode()}\n"
             )
     if not found:
-        r.out.write(f"no records for {incident_id}\n")
+        gone = f" (the log starts at record {r.first}: journal.retention deleted older ones)"
+        r.out.write(f"no records for {incident_id}{gone if r.first > 1 else ''}\n")
         return 1
     return 0
 
 
 def export(r: _Reader, start: int) -> int:
+    if start < r.first:
+        print(
+            f"pager replay: records before {r.first} were deleted by journal.retention;"
+            f" exporting from {r.first}",
+            file=sys.stderr,
+        )
+        start = r.first
     for rec in r.records(start):
         r.out.write(rec.json_bytes().decode() + "\n")
     return 0
@@ -238,6 +293,11 @@ def repair(r: _Reader) -> int:
 
 
 def _cut(r: _Reader, file: Path, line: int, reason: str) -> int:
+    if file.parent != r.events:
+        raise SystemExit(
+            f"pager replay: the damage is in the archive ({file}:{line}: {reason}); "
+            "restore that file from a backup (pager backup)"
+        )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     keep = r.events / f"damaged-{stamp}"
     keep.mkdir(mode=0o700)
@@ -251,7 +311,7 @@ def _cut(r: _Reader, file: Path, line: int, reason: str) -> int:
         write_atomically(file, lines[: line - 1])  # the cut-off part is safe first
     moved = [file.name]
     for seg in r.segments:
-        if seg.path.name > file.name:
+        if not seg.archived and seg.path.name > file.name:
             shutil.move(str(seg.path), keep / seg.path.name)
             moved.append(seg.path.name)
     for snap in list_snapshots(r.data_dir / "snapshots"):

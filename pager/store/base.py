@@ -13,15 +13,26 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
 import trio
 
 from pager.core.events import SCHEMA_VERSION
+from pager.errors import Gone
 
-__all__ = ["CommitHook", "Draft", "EventLog", "LogDamaged", "Record", "Snapshot"]
+__all__ = [
+    "CommitHook",
+    "Draft",
+    "EventLog",
+    "HistoryDeleted",
+    "LogDamaged",
+    "Record",
+    "RetentionPolicy",
+    "RetentionReport",
+    "Snapshot",
+]
 
 
 LINE_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS  # how a record is written as JSON
@@ -72,6 +83,26 @@ class Snapshot:
     state: Any
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """`journal.retention`: history older than `keep` may go, once a snapshot covers it and
+    no incident held whole in the state began in it. `delete` removes it; otherwise it is
+    compressed into `data_dir/archive/`, where readers still find it."""
+
+    keep: timedelta
+    now: datetime
+    delete: bool = False
+    keep_from_seq: int | None = None  # the oldest record the live state still needs
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    segments: tuple[str, ...] = ()  # the names of the segments archived or deleted
+    bytes_before: int = 0  # their size in events/
+    bytes_after: int = 0  # their size in archive/ (0 when deleted)
+    first_seq: int = 1  # the oldest record left in events/
+
+
 CommitHook = Callable[[Sequence[Record]], None]
 T = TypeVar("T")
 
@@ -88,6 +119,20 @@ class LogDamaged(Exception):
             f"{file}:{line}: {reason}. The log is damaged before its end, so pager will not "
             f"guess. Inspect with `pager replay --data-dir {data_dir or 'DIR'} --verify`; "
             f"`{repair}` cuts the log at this line and keeps the cut-off part beside it."
+        )
+
+
+class HistoryDeleted(Gone, ValueError):
+    """Records asked for that are no longer in the log: `journal.retention` (in `delete`
+    mode) removed the segments that held them. Not damage: the log after them is whole.
+    A 410 at the edges; a ValueError to the actors, which already tell a history that
+    cannot be read from one that can."""
+
+    def __init__(self, wanted: int, first: int, what: str | None = None) -> None:
+        self.wanted, self.first = wanted, first
+        super().__init__(
+            f"{what or f'record {wanted}'} is no longer in the log: it starts at record "
+            f"{first} (journal.retention deleted what came before)"
         )
 
 
@@ -155,6 +200,17 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     def load_snapshot(self) -> Snapshot | None:
         """The newest valid snapshot, or None."""
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest record `read_from` can give (1 unless retention deleted older ones)."""
+        return 1
+
+    async def apply_retention(self, policy: RetentionPolicy) -> RetentionReport | None:
+        """Archive or delete the history `policy` lets go (pager/store/retention.py). Logs
+        that keep no files (in memory) keep everything: None."""
+        await trio.lowlevel.checkpoint()
+        return None
 
     async def close(self) -> None:
         """Finish pending appends and release the log."""

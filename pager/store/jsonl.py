@@ -27,7 +27,16 @@ import trio
 from pager.core.events import SCHEMA_VERSION
 from pager.errors import LogUnavailable
 
-from .base import LINE_OPTIONS, Draft, EventLog, Record, Snapshot
+from . import retention
+from .base import (
+    LINE_OPTIONS,
+    Draft,
+    EventLog,
+    Record,
+    RetentionPolicy,
+    RetentionReport,
+    Snapshot,
+)
 from .lock import DirLock
 from .segments import (
     Segment,
@@ -35,6 +44,7 @@ from .segments import (
     cut_torn_tail,
     iter_records,
     last_record,
+    list_history,
     list_segments,
     segment_name,
 )
@@ -156,7 +166,16 @@ class JsonlLog(EventLog):
         return self._writable
 
     def read_from(self, seq: int) -> Iterator[Record]:
-        return iter_records(list_segments(self.events_dir), max(seq, 1), str(self.data_dir))
+        """From events/ and, for records that journal.retention archived, archive/."""
+        return iter_records(list_history(self.data_dir), max(seq, 1), str(self.data_dir))
+
+    @property
+    def first_seq(self) -> int:
+        history = list_history(self.data_dir)
+        return history[0].first_seq if history else 1
+
+    async def apply_retention(self, policy: RetentionPolicy) -> RetentionReport:
+        return await trio.to_thread.run_sync(retention.apply, self.data_dir, policy)
 
     def load_snapshot(self) -> Snapshot | None:
         for snap in list_snapshots(self.snap_dir):

@@ -4,10 +4,16 @@ torn tail. Shared by the log (start-up, `read_from`) and the replay tool (`--ver
 A segment is `events/<first seq, 12 digits>.jsonl`; its k-th line (from 0) holds record
 `first seq + k`, so a reader can skip to a sequence number without parsing what comes before.
 Each line is one JSON object: {"v", "seq", "ts", "type", "subject", "data"}.
+
+`journal.retention` moves old segments to `archive/<first seq>.jsonl.gz` (gzip, the same
+lines); `list_history` gives the archived ones followed by those in events/, so a reader
+sees one log. A segment moved while it is being opened is found in the archive.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,25 +24,47 @@ import orjson
 
 from pager.core.events import SCHEMA_VERSION
 
-from .base import LogDamaged, Record
+from .base import HistoryDeleted, LogDamaged, Record
 
 __all__ = [
     "Segment",
     "TornTail",
+    "archive_name",
     "cut_torn_tail",
     "iter_records",
+    "list_archived",
+    "list_history",
     "list_segments",
     "parse_line",
     "segment_name",
 ]
 
 SUFFIX = ".jsonl"
+ARCHIVED = ".jsonl.gz"
+ARCHIVE_DIR = "archive"
 
 
 @dataclass(frozen=True, slots=True)
 class Segment:
     first_seq: int
     path: Path
+
+    @property
+    def archived(self) -> bool:
+        return self.path.name.endswith(ARCHIVED)
+
+    def open(self) -> io.BufferedIOBase:
+        """The segment's bytes, uncompressed. A segment of events/ that retention has just
+        moved is read from the archive instead."""
+        if self.archived:
+            return gzip.open(self.path, "rb")
+        try:
+            return open(self.path, "rb")
+        except FileNotFoundError:
+            moved = self.path.parent.parent / ARCHIVE_DIR / archive_name(self.first_seq)
+            if not moved.exists():
+                raise
+            return gzip.open(moved, "rb")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +76,32 @@ class TornTail:
 
 def segment_name(first_seq: int) -> str:
     return f"{first_seq:012d}{SUFFIX}"
+
+
+def archive_name(first_seq: int) -> str:
+    return f"{first_seq:012d}{ARCHIVED}"
+
+
+def list_archived(archive_dir: Path) -> list[Segment]:
+    out = []
+    for p in archive_dir.iterdir() if archive_dir.is_dir() else ():
+        stem = p.name.removesuffix(ARCHIVED)
+        if p.name.endswith(ARCHIVED) and stem.isdigit():
+            out.append(Segment(int(stem), p))
+    out.sort(key=lambda s: s.first_seq)
+    return out
+
+
+def list_history(data_dir: Path) -> list[Segment]:
+    """The whole log: the archived segments older than events/' first, then events/'."""
+    live = list_segments(data_dir / "events")
+    first_live = live[0].first_seq if live else None
+    old = [
+        a
+        for a in list_archived(data_dir / ARCHIVE_DIR)
+        if first_live is None or a.first_seq < first_live
+    ]
+    return old + live
 
 
 def list_segments(events_dir: Path) -> list[Segment]:
@@ -100,7 +154,10 @@ def iter_records(
     """Records with seq >= start_seq from `segments`, checked line by line: a line that does
     not parse or breaks the sequence raises LogDamaged naming the file and line. With
     `on_torn`, a last line without its newline (a crash in mid-write, which start-up will
-    cut) is reported to it instead, and reading stops there."""
+    cut) is reported to it instead, and reading stops there. Asking for records older than
+    the first segment (deleted by journal.retention) raises HistoryDeleted."""
+    if segments and start_seq < segments[0].first_seq:
+        raise HistoryDeleted(start_seq, segments[0].first_seq)
     expect = None
     for i, seg in enumerate(segments):
         nxt = segments[i + 1].first_seq if i + 1 < len(segments) else None
@@ -112,7 +169,7 @@ def iter_records(
             raise LogDamaged(
                 str(seg.path), 1, f"segment starts at {seg.first_seq}, expected {expect}", data_dir
             )
-        with open(seg.path, "rb") as f:
+        with seg.open() as f:
             lineno = 0
             for raw in f:
                 lineno += 1

@@ -24,7 +24,14 @@ import orjson
 
 from .base import Snapshot
 
-__all__ = ["KEEP", "list_snapshots", "read_snapshot", "write_atomically", "write_snapshot"]
+__all__ = [
+    "KEEP",
+    "checked_snapshot",
+    "list_snapshots",
+    "read_snapshot",
+    "write_atomically",
+    "write_snapshot",
+]
 
 KEEP = 3
 SUFFIX = ".snap"
@@ -126,15 +133,20 @@ def write_snapshot(snap_dir: Path, seq: int, ts: datetime, state: Any) -> Path:
 
 def read_snapshot(path: Path) -> Snapshot:
     """Raises ValueError when the file is not a whole, matching snapshot."""
-    raw = path.read_bytes()
+    body, meta = checked_snapshot(path.read_bytes())
+    return Snapshot(int(meta["seq"]), datetime.fromisoformat(meta["ts"]), orjson.loads(body))
+
+
+def checked_snapshot(raw: bytes) -> tuple[bytes, dict[str, Any]]:
+    """The body and trailer of a snapshot file's bytes; ValueError unless its checksum holds."""
     body, sep, trailer = raw.rstrip(b"\n").rpartition(b"\n")
     if not sep:
         raise ValueError("no trailer line (incomplete)")
     try:
         meta = orjson.loads(trailer)
-        seq, ts, digest, size = meta["seq"], meta["ts"], meta["sha256"], meta["size"]
+        digest, size, _, _ = meta["sha256"], meta["size"], meta["seq"], meta["ts"]
     except (orjson.JSONDecodeError, KeyError, TypeError) as e:
         raise ValueError(f"bad trailer: {e}") from None
     if len(body) != size or hashlib.sha256(body).hexdigest() != digest:
         raise ValueError("body does not match its checksum (incomplete or damaged)")
-    return Snapshot(int(seq), datetime.fromisoformat(ts), orjson.loads(body))
+    return body, meta

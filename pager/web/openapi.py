@@ -36,6 +36,7 @@ REASONS = {
     403: "Not allowed",
     404: "Not found",
     409: "Conflict with the current state",
+    410: "Gone: journal.retention deleted its history",
     413: "Body too large",
     415: "Unsupported media type",
     422: "Unprocessable: names the field",

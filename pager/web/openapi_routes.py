@@ -162,7 +162,13 @@ OPS: tuple[Op, ...] = (
         _q("service", "a service id"),
         _q("since", "ISO 8601 instant: created at or after", **INSTANT),
         _q("limit", "1 to 1000, default 100", type="integer", minimum=1, maximum=1000))),
-    _api("GET", "/api/v1/incidents/{incident_id}", "One incident", "incidents"),
+    _api(
+        "GET",
+        "/api/v1/incidents/{incident_id}",
+        "One incident",
+        "incidents",
+        errors=(*API_ERRORS, 410),  # 410: journal.retention deleted its history
+    ),
     _incident_action("acknowledge", m.IncidentAction, "Acknowledge", required=False),
     _incident_action("resolve", m.IncidentAction, "Resolve", required=False),
     _incident_action("snooze", m.IncidentSnooze, "Snooze"),

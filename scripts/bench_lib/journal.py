@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -36,8 +36,11 @@ from pager.actors.supervisor import Running, run_pager
 from pager.config import load_config_text
 from pager.core.state import SystemState
 from pager.replay.load import load_state
-from pager.store.base import Draft, Record
+from pager.store.base import Draft, Record, RetentionPolicy, RetentionReport
 from pager.store.jsonl import JsonlLog
+from pager.store.retention import apply as apply_retention
+from pager.store.retention import disk_use
+from pager.store.segments import last_record, list_segments
 
 from .config import config_text
 from .disk import percentile, probe_fdatasync
@@ -444,4 +447,54 @@ def run_journal(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table
             f"actors (shutdown then took {t_stop:.1f} s)",
         )
     )
+    _disk_use(folder, n, table, say)
     return table
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def _disk_use(folder: Path, n: int, table: Table, say: Callable[[str], None]) -> None:
+    """What the long run left on disk, then journal.retention (archive mode) over it: every
+    segment the snapshot covers compressed into archive/, and replay reading through it."""
+    use = disk_use(folder)
+    table.add(
+        Row(
+            f"disk use after {n:,} events",
+            _mb(sum(use.values())),
+            note=f"events/ {_mb(use['events'])}, snapshots/ {_mb(use['snapshots'])}, "
+            f"archive/ {_mb(use['archive'])}",
+        )
+    )
+    last = last_record(list_segments(folder / "events")[-1])
+    assert last is not None
+    say("journal.retention, archive mode, over that folder ...")
+    t, report = _timed(
+        lambda: apply_retention(
+            folder, RetentionPolicy(keep=timedelta(seconds=1), now=last.ts + timedelta(days=1))
+        )
+    )
+    assert isinstance(report, RetentionReport)
+    after = disk_use(folder)
+    ratio = report.bytes_before / max(report.bytes_after, 1)
+    table.add(
+        Row(
+            "  after journal.retention (archive: gzip)",
+            _mb(sum(after.values())),
+            note=f"{len(report.segments)} of the segments the snapshot covers archived in "
+            f"{t:.1f} s ({report.bytes_before / 1e6 / max(t, 1e-9):,.0f} MB/s): "
+            f"{_mb(report.bytes_before)} -> {_mb(report.bytes_after)}, {ratio:.1f}x smaller; "
+            f"events/ {_mb(after['events'])}, archive/ {_mb(after['archive'])}",
+        )
+    )
+    say("replay read_from(1) through the archive ...")
+    t_read, count = _timed(lambda: _read_all(folder))
+    assert isinstance(count, int) and count >= n, (count, n)
+    table.add(
+        Row(
+            "  replay read_from(1) through the archive, lines/s",
+            fmt_rate(count / t_read),
+            note=f"{count:,} lines in {t_read:.2f} s, gzip-decompressed where archived",
+        )
+    )

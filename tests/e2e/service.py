@@ -26,13 +26,18 @@ class PagerProcess:
         extra: tuple[str, ...] = (),
         cwd: Path | None = None,
         preexec_fn: Callable[[], None] | None = None,
+        program: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """`config_path` None runs the demo; `extra` goes after `serve`."""
+        """`config_path` None runs the demo; `extra` goes after `serve`; `program` replaces
+        `python -m pager` (dist/pager), `env` the environment."""
         self.config_path = config_path
         self.extra = extra
         self.cwd = cwd
         self.log_path = log_path
         self.preexec_fn = preexec_fn  # runs in the child before pager (e.g. setrlimit)
+        self.program = program or [sys.executable, "-m", "pager"]
+        self.env = env
         self.proc: trio.Process | None = None
         self.url = ""
         self.ingest_url: str | None = None
@@ -42,18 +47,18 @@ class PagerProcess:
         try:
             config = [] if self.config_path is None else ["--config", str(self.config_path)]
             self.proc = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "pager", "serve", *config, *self.extra],
+                [*self.program, "serve", *config, *self.extra],
                 stdout=subprocess.PIPE,
                 cwd=self.cwd,
                 stderr=stderr,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**(os.environ if self.env is None else self.env), "PYTHONUNBUFFERED": "1"},
                 preexec_fn=self.preexec_fn,
             )
         finally:
             stderr.close()
         assert self.proc.stdout is not None
         buf = b""
-        with trio.fail_after(30):
+        with trio.fail_after(60):  # dist/pager unpacks itself first
             while True:
                 chunk = await self.proc.stdout.receive_some(4096)
                 if not chunk:

@@ -42,6 +42,7 @@ def test_the_tour_is_in_the_readme() -> None:
     assert set(blocks) == {"running", "stopped"}
     assert "/acknowledge -d '{}'" in blocks["running"]  # curl's default Content-Type
     assert "pager stream" in blocks["running"] and "config/reload" in blocks["running"]
+    assert "pager show $ID" in blocks["running"]  # the REST client
     assert "replay --verify" in blocks["stopped"]
 
 
@@ -78,6 +79,8 @@ async def test_the_readme_tour_runs_as_written_twice(tmp_path: Path) -> None:
             assert '"status":"reloaded"' in done.stdout
             assert "incident.opened" in done.stdout  # the stream printed events
             assert '"status":"resolved"' in done.stdout
+            assert "SEVERITY  SERVICE" in done.stdout  # the client's incidents table
+            assert " noted: Disk full on db-1" in done.stdout  # the client's note
 
             done = await trio.to_thread.run_sync(bash, blocks["stopped"], tmp_path, pager.url)
             assert done.returncode == 0, f"run {run}: {done.stdout}\n{done.stderr}"
