@@ -128,11 +128,11 @@ async def test_failover_under_load_loses_nothing_and_fires_a_due_escalation_once
     receiver = WebhookReceiver()
     with trio.fail_after(240):
         async with served(receiver) as hooks, httpx.AsyncClient(timeout=5) as http:
-            # three processes, so a killed one can restart (~5 s of imports on a busy
-            # machine) while the next round goes on between the other two
+            # four processes, so a killed one can restart (5-10 s of imports on a busy
+            # machine) while the next rounds go on between the others
             nodes = [
                 Node(tmp_path, name, pg_dsn, hooks, escalate_after="2s")
-                for name in ("node-a", "node-b", "node-c")
+                for name in ("node-a", "node-b", "node-c", "node-d")
             ]
             async with reaped(*nodes):
                 await nodes[0].start()
@@ -277,6 +277,17 @@ async def test_a_deposed_leader_cannot_write_or_page(tmp_path: Path, pg_dsn: str
                 )[0]
                 with trio.fail_after(10):
                     while ("alice", inc) not in {(p[1], p[2]) for p in pages(receiver)}:
+                        await trio.sleep(0.05)
+                # pause A at a quiet moment: alice's page has its outcome in the log (paused
+                # between the send and that, the next active would send it again: at least
+                # once, docs/high-availability.md)
+                with trio.fail_after(10):
+                    while not query(
+                        pg_dsn,
+                        "SELECT 1 FROM pager_events WHERE type = 'notification.sent' "
+                        "AND subject = %s",
+                        inc,
+                    ):
                         await trio.sleep(0.05)
                 (epoch_a,) = query(pg_dsn, "SELECT epoch FROM pager_leader")[0]
                 a.signal(signal.SIGSTOP)
