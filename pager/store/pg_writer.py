@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -88,43 +88,37 @@ class FencedWriter:
     def insert_settled(self, records: list[Record], datas: list[str], epoch: int) -> bool | None:
         """Blocking: insert, and when the answer is lost, reconnect until the batch's fate is
         known: True (committed), False (refused), None (not known by `settle_timeout`)."""
-        deadline = threading.Event()
-        timer = threading.Timer(self.settle_timeout, deadline.set)
-        timer.daemon = True
-        timer.start()
-        try:
-            tried = tried_again = False
-            while True:
-                try:
-                    if tried:
-                        present = self.present(records, epoch)
-                        if present is True:
-                            return True
-                        if present is None:
-                            return False
-                    tried = True
-                    done = self.insert(records, datas, epoch)
-                    if tried_again:
-                        log.warning("reconnected to %s; the batch is settled", self.where)
-                    return done
-                except psycopg.errors.UniqueViolation:
-                    return False  # someone else wrote these numbers: fenced
-                except psycopg.OperationalError as e:
-                    if not self.conn.broken():
-                        raise  # the server refused the batch (disk full, ...): nothing written
-                    self.conn.drop()
-                    if deadline.is_set():
-                        return None
-                    if not tried_again:
-                        log.warning(
-                            "write to %s interrupted (%s); reconnecting",
-                            self.where,
-                            first_line(e),
-                        )
-                    tried_again = True
-                    deadline.wait(0.2)
-        finally:
-            timer.cancel()
+        deadline = time.monotonic() + self.settle_timeout  # no timer thread: one per batch
+        tried = tried_again = False
+        while True:
+            try:
+                if tried:
+                    present = self.present(records, epoch)
+                    if present is True:
+                        return True
+                    if present is None:
+                        return False
+                tried = True
+                done = self.insert(records, datas, epoch)
+                if tried_again:
+                    log.warning("reconnected to %s; the batch is settled", self.where)
+                return done
+            except psycopg.errors.UniqueViolation:
+                return False  # someone else wrote these numbers: fenced
+            except psycopg.OperationalError as e:
+                if not self.conn.broken():
+                    raise  # the server refused the batch (disk full, ...): nothing written
+                self.conn.drop()
+                if time.monotonic() >= deadline:
+                    return None
+                if not tried_again:
+                    log.warning(
+                        "write to %s interrupted (%s); reconnecting",
+                        self.where,
+                        first_line(e),
+                    )
+                tried_again = True
+                time.sleep(0.2)
 
 
 def store_snapshot(

@@ -263,10 +263,18 @@ class PostgresLog(EventLog):
                 self._listener.drop()
                 threading.Event().wait(min(timeout, 1.0))
 
+    def _stop_listening(self) -> None:
+        """Blocking: close the LISTEN connection while this process writes. A session that
+        listens but is never read keeps the server's notification queue from advancing,
+        and a full queue fails every commit that notifies."""
+        with self._listener.lock:
+            self._listener.drop()
+
     async def _follow(self) -> None:
         while not self._closing:
             if self._epoch is not None:
                 self._role_changed = trio.Event()
+                await trio.to_thread.run_sync(self._stop_listening)
                 await self._role_changed.wait()
                 continue
             await trio.to_thread.run_sync(self._wait_notify, self.poll, abandon_on_cancel=True)
