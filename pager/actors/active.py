@@ -55,12 +55,19 @@ class ActorSet:
         transports: dict[str, Transport] | None = None,
         http: httpx.AsyncBaseTransport | None = None,
         may_send: Callable[[], bool] | None = None,
+        ready_early: bool = False,
     ) -> None:
         self.system = system
+        # a takeover: `run` reports started once the router and heartbeats take requests,
+        # before the delivery actors (whose intents wait durably in the log meanwhile)
+        self.ready_early = ready_early
         self.config_source = config_source
         self.transports = transports
         self.http = http
         self.may_send = may_send  # asked before each delivery: does this pager still lead?
+        # built now, not at `run`: the transports' clients take a while to make, and a
+        # standby prepares its actor set before it is needed, so a takeover starts sooner
+        self.dispatcher = _dispatcher(system, transports, may_send)
         self._enabled = trio.Event()
         self._stopping = trio.Event()
         self.done = trio.Event()  # set when `run` has returned (or was cancelled)
@@ -96,7 +103,6 @@ class ActorSet:
         router = Router(system.journal, system.state, system.current_rules, system.clock, send)
         self.router = system.router = router
         snapshotter.busy = router.has_actor
-        dispatcher: Dispatcher | None = None
         try:
             async with trio.open_nursery() as core:
                 router_done = trio.Event()
@@ -110,13 +116,15 @@ class ActorSet:
                 await core.start(run_router)
                 heartbeats: Heartbeats = await core.start(Heartbeats(system).run)
                 system.heartbeats = heartbeats
-                dispatcher = _dispatcher(system, self.transports, self.may_send)
-                system.dispatcher = await core.start(dispatcher.run)
+                if self.ready_early:  # requests can be taken now; pages follow in a moment
+                    task_status.started(self)
+                system.dispatcher = await core.start(self.dispatcher.run)
                 system.slack_responder = await core.start(
                     SlackResponder(system, http=self.http).run
                 )
                 await core.start(snapshotter.run)
-                task_status.started(self)
+                if not self.ready_early:
+                    task_status.started(self)
                 await self._enabled.wait()
                 router.timers.enable()
                 heartbeats.enable()
@@ -132,8 +140,6 @@ class ActorSet:
             system.dispatcher = None
             system.slack_responder = None
             system.log.remove_commit_hook(snapshotter.count)
-            if dispatcher is not None:
-                system.log.remove_commit_hook(dispatcher.committed)
 
 
 def _dispatcher(

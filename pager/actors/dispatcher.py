@@ -63,7 +63,7 @@ class Dispatcher:
                 rate_per_second=(rates or {}).get(method) or transport.default_rate,
                 may_send=may_send,
             )
-        journal.log.add_commit_hook(self.committed)
+        self.log = journal.log
 
     def committed(self, records: Sequence[Record]) -> None:
         for r in records:
@@ -75,10 +75,16 @@ class Dispatcher:
     async def run(
         self, *, task_status: trio.TaskStatus[Dispatcher] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        async with trio.open_nursery() as nursery:
-            for actor in self.actors.values():
-                await nursery.start(actor.run)
-            task_status.started(self)
+        # journaled intents wake their actor from now on (a dispatcher may be built ahead of
+        # time, by a standby that prepares its takeover)
+        self.log.add_commit_hook(self.committed)
+        try:
+            async with trio.open_nursery() as nursery:
+                for actor in self.actors.values():
+                    await nursery.start(actor.run)
+                task_status.started(self)
+        finally:
+            self.log.remove_commit_hook(self.committed)
 
     def make_message(self, n: Notification, attempt: int) -> Message | None:
         inc = self.state.incidents.get(n.incident_id)

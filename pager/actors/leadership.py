@@ -108,6 +108,7 @@ class Leadership:
         self.leader_seen_at = 0.0
         self.takeovers = 0
         self.actors: ActorSet | None = None
+        self._prepared: ActorSet | None = None  # the actor set of the next takeover
         self._serving = trio.Event()
         self._stop = trio.Event()
         self.stopped = trio.Event()  # set once a stop has given the lease back (or never led)
@@ -181,6 +182,8 @@ class Leadership:
         return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
 
     async def _wait_for_lease(self) -> int | None:
+        if self._prepared is None:  # ready before it is needed: a takeover starts sooner
+            self._prepared = self.make_actors(self.may_act)
         while not self._stop.is_set():
             sent = trio.current_time()
             try:
@@ -193,9 +196,12 @@ class Leadership:
                 self.renewed_at = sent
                 return epoch
             wait = self.poll
-            # try again right when the holder's lease runs out, if that is sooner
+            # who holds it; and try again right when their lease runs out, if that is sooner
             with contextlib.suppress(psycopg.Error):
-                wait = min(wait, max(0.02, await self._thread(self.lease.expires_in) + 0.02))
+                row = await self._thread(self.lease.read)
+                self.leader, self.leader_seen_at = row, trio.current_time()
+                left = (row.expires_at - row.now).total_seconds()
+                wait = min(wait, max(0.02, left + 0.02))
             with trio.move_on_after(wait):
                 await self._stop.wait()
         return None
@@ -209,7 +215,8 @@ class Leadership:
             self.log.deactivate()
             return
         self.epoch = epoch
-        actors = self.actors = self.make_actors(self.may_act)
+        actors = self.actors = self._prepared or self.make_actors(self.may_act)
+        self._prepared = None
         stopping_cleanly = False
         try:
             async with trio.open_nursery() as nursery:

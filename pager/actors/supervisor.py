@@ -159,6 +159,7 @@ async def run_pager(
                     transports=transports,
                     http=http,
                     may_send=may_send,
+                    ready_early=may_send is not None,  # a takeover: take requests sooner
                 )
 
             async with trio.open_nursery() as core:

@@ -109,11 +109,6 @@ class Lease:
         )
         return int(rows[0][0]) if rows else None
 
-    def expires_in(self) -> float:
-        """Seconds until the lease expires by the database's clock (negative: expired)."""
-        rows = self._execute("SELECT extract(epoch FROM expires_at - now()) FROM pager_leader")
-        return float(rows[0][0])
-
     def renew(self, epoch: int) -> bool:
         """Move the expiry on; False when the lease is no longer ours."""
         rows = self._execute(

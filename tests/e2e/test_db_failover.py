@@ -8,6 +8,7 @@ Loopback only; an absolute deadline."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import httpx
@@ -18,11 +19,12 @@ from ..postgres import Cluster, available
 from ..standins.serve import served
 from ..standins.teams import WebhookReceiver
 from .cluster import BULK_KEY, Node, query, reaped, wait_ready
-from .test_failover import Client, pd_event
+from .test_failover import KILLS_MID_REQUEST, Client, pd_event
 
 pytestmark = pytest.mark.skipif(not available(), reason="PostgreSQL is not installed")
 
 
+@KILLS_MID_REQUEST
 async def test_pager_follows_a_promoted_synchronous_standby_and_loses_nothing(
     tmp_path: Path,
 ) -> None:
@@ -89,6 +91,7 @@ async def test_pager_follows_a_promoted_synchronous_standby_and_loses_nothing(
                     status, body = await node.readyz(http)
                     assert status == 200, body
                     await node.stop()
+        gc.collect()  # within the test: see KILLS_MID_REQUEST
     finally:
         if standby is not None:
             standby.remove()
