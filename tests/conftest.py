@@ -1,12 +1,15 @@
-"""Fixtures shared across the test packages."""
+"""Fixtures shared across the test packages, and one fix to a test client."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trio_websocket._impl as _ws
+from wsproto.connection import ConnectionState
 
 from .postgres import Cluster, available
 from .standins.smtp import self_signed
@@ -40,3 +43,21 @@ _databases = itertools.count(1)
 def pg_dsn(pg_cluster: Cluster) -> str:
     """The DSN of a new, empty database of the session's PostgreSQL."""
     return pg_cluster.create_database(f"pager_test_{next(_databases)}")
+
+
+# trio-websocket 0.12.2 answers a ping that arrives while the client is closing with a
+# Pong that wsproto refuses (LOCAL_CLOSING); its reader task dies and a `Cancelled` leaks
+# out of `open_websocket_url`, which `running_pager`'s nursery then swallows: the rest of
+# the test was skipped without a word. hypercorn pings every stream as soon as it opens,
+# so a test that reads a message and closes hit it now and then. The fix proposed upstream
+# (python-trio/trio-websocket#184, pull request #198): no Pong unless the connection is
+# open. Drop this once a release carries it.
+_answer_ping = _ws.WebSocketConnection._handle_ping_event
+
+
+async def _answer_ping_while_open(self: Any, event: Any) -> None:
+    if self._wsproto.state is ConnectionState.OPEN:
+        await _answer_ping(self, event)
+
+
+_ws.WebSocketConnection._handle_ping_event = _answer_ping_while_open  # type: ignore[method-assign]

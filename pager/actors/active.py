@@ -24,10 +24,11 @@ from typing import Any
 import httpx
 import trio
 
-from pager.core.commands import Fallback
+from pager.core.bundles import Bundle
 from pager.core.events import ConfigApplied
-from pager.core.links import page_links
+from pager.core.links import bundle_links, page_links
 from pager.core.notifications import Notification
+from pager.core.reach import fallback_for
 from pager.transports.base import Transport
 from pager.transports.registry import METHODS, build_transports
 
@@ -148,13 +149,23 @@ def _dispatcher(
     may_send: Callable[[], bool] | None = None,
 ) -> Dispatcher:
     async def fallback(incident_id: str, user_id: str, notification_id: str) -> None:
+        inc = system.state.incidents.get(incident_id)
+        if inc is None:
+            return
+        book, rules = system.state.notifications, system.current_rules()
         await system.submit(
-            Act(incident_id, Fallback(user_id=user_id, notification_id=notification_id))
+            Act(incident_id, fallback_for(book, rules, inc, user_id, notification_id))
         )
 
     def links(n: Notification) -> dict[str, str]:  # read at each send: a reload may change them
         cfg = system.config
         return page_links(cfg.auth.link_secret, str(cfg.server.public_url or ""), n)
+
+    def links_of_bundle(b: Bundle) -> dict[str, str]:
+        cfg = system.config
+        public_url = str(cfg.server.public_url or "")
+        secret = cfg.auth.link_secret
+        return bundle_links(secret, public_url, b.user_id, b.id, b.method, b.requested_at)
 
     config: Any = system.started  # provider settings are read at start-up
     timeouts: dict[str, float] = {}
@@ -175,6 +186,7 @@ def _dispatcher(
         fallback=fallback,
         public_url=str(config.server.public_url or ""),
         links=links,
+        bundle_links=links_of_bundle,
         timeouts=timeouts,
         rates=rates,
         may_send=may_send,

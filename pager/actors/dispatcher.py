@@ -1,7 +1,8 @@
 """The dispatcher: starts one delivery actor per contact method, and wakes the right one
 whenever the journal commits a `notification.requested`. It also builds, for each attempt,
-the `Message` a transport sends: the incident as it stands now, the names of the service and
-person, and the action links."""
+the `Message` a transport sends: the incident as it stands now (a bundle's incidents still
+triggered), the names of the service and person, and the action links; and it numbers the
+bundles (`b1`, `b2`, ... across every method, going on from the journal's)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from collections.abc import Callable, Sequence
 import trio
 
 from pager.clock import WallClock
+from pager.core.bundles import Bundle
 from pager.core.events import NotificationRequested
+from pager.core.model import Status
 from pager.core.notifications import Notification
+from pager.core.reach import attempt_limit
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
 from pager.store.base import Record
-from pager.transports.base import Message, Transport
+from pager.transports.base import BUNDLE_LISTED, BundleContent, BundleItem, Message, Transport
 
 from .delivery import DeliveryActor, Fallback
 from .journal import Journal
@@ -23,9 +27,14 @@ from .journal import Journal
 __all__ = ["Dispatcher"]
 
 LinkMaker = Callable[[Notification], dict[str, str]]
+BundleLinkMaker = Callable[[Bundle], dict[str, str]]
 
 
 def _no_links(n: Notification) -> dict[str, str]:
+    return {}
+
+
+def _no_bundle_links(b: Bundle) -> dict[str, str]:
     return {}
 
 
@@ -41,6 +50,7 @@ class Dispatcher:
         fallback: Fallback,
         public_url: str = "",
         links: LinkMaker = _no_links,
+        bundle_links: BundleLinkMaker = _no_bundle_links,
         timeouts: dict[str, float] | None = None,
         rates: dict[str, float | None] | None = None,
         may_send: Callable[[], bool] | None = None,
@@ -49,6 +59,8 @@ class Dispatcher:
         self.rules = rules
         self.public_url = public_url
         self.links = links
+        self.bundle_links = bundle_links
+        self._bundle_number = 0
         self.actors: dict[str, DeliveryActor] = {}
         for method, transport in transports.items():
             self.actors[method] = DeliveryActor(
@@ -61,6 +73,10 @@ class Dispatcher:
                 timeout=(timeouts or {}).get(method, 10.0),
                 # the channel's configured rate, else what the provider is known to allow
                 rate_per_second=(rates or {}).get(method) or transport.default_rate,
+                attempt_limit=self.attempt_limit,
+                bundling=lambda: self.rules().bundling,
+                new_bundle_id=self.new_bundle_id,
+                make_bundle_message=self.make_bundle_message,
                 may_send=may_send,
             )
         self.log = journal.log
@@ -85,6 +101,52 @@ class Dispatcher:
                 task_status.started(self)
         finally:
             self.log.remove_commit_hook(self.committed)
+
+    def new_bundle_id(self) -> str:
+        """The next bundle's id: `b` and a number after every one journaled or handed out."""
+        self._bundle_number = max(self._bundle_number, self.state.bundles.last_number) + 1
+        return f"b{self._bundle_number}"
+
+    def make_bundle_message(self, b: Bundle, attempt: int) -> Message | None:
+        """The bundle as one message: its incidents still triggered (None: none is)."""
+        rules = self.rules()
+        items: list[BundleItem] = []
+        for nid, iid in zip(b.notification_ids, b.incident_ids, strict=False):
+            inc = self.state.incidents.get(iid)
+            if inc is None or inc.status is not Status.TRIGGERED:
+                continue
+            svc = rules.services.get(inc.service_id)
+            n = self.state.notifications.by_id.get(nid)
+            links = self.links(n) if n is not None and len(items) < BUNDLE_LISTED else {}
+            items.append(
+                BundleItem(
+                    incident=inc,
+                    service_name=(svc.name or svc.id) if svc else inc.service_id,
+                    notification_id=nid,
+                    links={k: v for k, v in links.items() if k == "acknowledge"},
+                )
+            )
+        if not items:
+            return None
+        user = rules.users.get(b.user_id)
+        return Message(
+            notification_id=b.id,
+            kind="bundle",
+            method=b.method,
+            address=b.address,
+            incident=items[0].incident,
+            service_name=items[0].service_name,
+            user_id=b.user_id,
+            user_name=(user.name or user.id) if user else b.user_id,
+            links=self.bundle_links(b),
+            public_url=self.public_url,
+            attempt=attempt,
+            bundle=BundleContent(b.id, tuple(items), rules.bundling.titles),
+        )
+
+    def attempt_limit(self, n: Notification) -> int:
+        """After how many failed attempts `n` counts as failed (its incident's policy)."""
+        return attempt_limit(self.rules(), self.state.incidents.get(n.incident_id))
 
     def make_message(self, n: Notification, attempt: int) -> Message | None:
         inc = self.state.incidents.get(n.incident_id)

@@ -12,8 +12,11 @@ link); an answer from anyone else never reaches `perform`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import trio
 
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, Command, Escalate, Resolve, Snooze, UseLink
@@ -27,7 +30,16 @@ from pager.transports.base import Message
 from .messages import Act
 from .system import System
 
-__all__ = ["ACTIONS", "VIA", "Answer", "label", "message_of", "perform", "user_with_contact"]
+__all__ = [
+    "ACTIONS",
+    "VIA",
+    "Answer",
+    "label",
+    "message_of",
+    "perform",
+    "perform_all",
+    "user_with_contact",
+]
 
 log = logging.getLogger("pager.interactions")
 
@@ -44,11 +56,13 @@ _DONE = {
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What came of an answer: `done` when the action was taken now, `text` one sentence
-    for the person, `incident` as it stands afterwards (None when there is none)."""
+    for the person, `incident` as it stands afterwards (None when there is none);
+    `replayed` when the request had been acted on already (see `perform`'s `claim`)."""
 
     done: bool
     text: str
     incident: Incident | None = None
+    replayed: bool = False
 
 
 def user_with_contact(rules: RulesBook, method: str, address: str) -> str | None:
@@ -100,10 +114,14 @@ async def perform(
     via: str,
     snooze: timedelta | None = None,
     link: LinkClaims | None = None,
+    claim: Callable[[], Awaitable[bool]] | None = None,
 ) -> Answer:
     """Perform `action` (acknowledge, resolve, snooze for `snooze`, escalate to the next
     level) on `incident_id` as `user_id` via `via`; with `link`, as that signed link's one
-    use. Never raises PagerError: every outcome is an Answer."""
+    use. `claim` is awaited just before pager acts (not when there is nothing to do): it
+    journals the request's id so that a replay of it acts on nothing, and says False when
+    the request was acted on already. Never raises PagerError: every outcome is an Answer
+    (LogUnavailable from `claim` propagates: nothing was done)."""
     rules = system.current_rules()
     user = rules.users.get(user_id)
     name = (user.name or user.id) if user is not None else user_id
@@ -146,6 +164,8 @@ async def perform(
     if link is not None:
         assert isinstance(command, Acknowledge | Resolve | Escalate)
         command = UseLink(link_id=link.link_id, expires_at=link.expires_at, command=command)
+    if claim is not None and not await claim():
+        return Answer(False, "This answer was received already.", current, replayed=True)
     try:
         outcome = await system.submit(Act(incident_id, command))
     except TransitionRefused:
@@ -162,6 +182,74 @@ async def perform(
     after = outcome.incident or current
     log.info("%s %s %s via %s", user_id, _DONE[action], incident_id, via)
     return Answer(True, _done_text(action, after, name, via), after)
+
+
+ALL_AT_ONCE = 16  # acknowledgements of a bundle in flight at once
+
+
+async def perform_all(
+    system: System,
+    *,
+    user_id: str,
+    incident_ids: Sequence[str],
+    via: str,
+    link: LinkClaims | None = None,
+    claim: Callable[[], Awaitable[bool]] | None = None,
+) -> Answer:
+    """Acknowledge every incident of `incident_ids` (a bundle's, or every one paged to the
+    person) that is still triggered, each as `user_id` via `via` — the "Acknowledge all" of
+    a bundle; with `link`, each as that signed link's use. `claim` as in `perform`. Never
+    raises PagerError: the Answer counts what was done."""
+    rules = system.current_rules()
+    user = rules.users.get(user_id)
+    name = (user.name or user.id) if user is not None else user_id
+    state = system.state
+    todo = [
+        iid
+        for iid in dict.fromkeys(incident_ids)
+        if (inc := state.incidents.get(iid)) is not None and inc.status is Status.TRIGGERED
+    ]
+    if not todo:
+        return Answer(False, f"All {len(incident_ids)} were acknowledged or resolved already.")
+    if claim is not None and not await claim():
+        return Answer(False, "This answer was received already.", replayed=True)
+    done: list[str] = []
+    refused: list[str] = []
+    failed: list[str] = []
+    limiter = trio.CapacityLimiter(ALL_AT_ONCE)
+
+    async def one(iid: str) -> None:
+        command: Command = Acknowledge(by=user_id, via=via)
+        if link is not None:
+            assert isinstance(command, Acknowledge)
+            command = UseLink(link_id=link.link_id, expires_at=link.expires_at, command=command)
+        async with limiter:
+            try:
+                outcome = await system.submit(Act(iid, command))
+            except TransitionRefused:
+                refused.append(iid)  # resolved meanwhile
+                return
+            except PagerError as e:
+                log.warning("%s acknowledge %s via %s failed: %s", user_id, iid, via, e.message)
+                failed.append(iid)
+                return
+        (done if outcome.changed else refused).append(iid)
+
+    async with trio.open_nursery() as nursery:
+        for iid in todo:
+            nursery.start_soon(one, iid)
+    log.info("%s acknowledged %d incidents at once via %s", user_id, len(done), via)
+    text = f"{_count(len(done))} acknowledged by {name} via {VIA.get(via, via)}"
+    already = len(incident_ids) - len(todo) + len(refused)
+    if already:
+        text += f"; {already} already acknowledged or resolved"
+    if failed:
+        text += f"; {len(failed)} could not be (pager is busy): try again"
+    return Answer(bool(done), text + ".")
+
+
+def _count(n: int) -> str:
+    return "1 incident" if n == 1 else f"{n} incidents"
 
 
 def _done_text(action: str, inc: Incident, name: str, via: str) -> str:

@@ -14,6 +14,7 @@ the host of `channels.slack.api_url` (a stand-in in tests); it carries no creden
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from pager.transports.provider_http import request
 from pager.transports.slack import slack_blocks
 from pager.transports.templates import template_context
 
-from .interactions import Answer, message_of, perform
+from .interactions import Answer, message_of, perform, perform_all
 from .system import System
 
 __all__ = ["SlackPress", "SlackResponder"]
@@ -45,7 +46,9 @@ TIMEOUT = 10.0
 @dataclass(frozen=True, slots=True)
 class SlackPress:
     """One verified button press (or menu choice): Slack user `slack_user`, who is pager user
-    `user_id` (None: nobody pager knows), asks for `action` on `incident_id`."""
+    `user_id` (None: nobody pager knows), asks for `action` on `incident_id` (for
+    `acknowledge_all`, a bundle's button, it is the bundle's id). `claim` journals the
+    request's id just before pager acts (see `interactions.perform`)."""
 
     slack_user: str
     user_id: str | None
@@ -53,6 +56,7 @@ class SlackPress:
     action: str
     snooze: timedelta | None = None
     response_url: str | None = None
+    claim: Callable[[], Awaitable[bool]] | None = None
 
 
 class SlackResponder:
@@ -101,6 +105,9 @@ class SlackResponder:
                     "Your Slack account is not one of pager's users, so nothing was done. "
                     "Ask for your Slack user id to be added to your pager contacts.",
                 )
+            elif press.action == "acknowledge_all":
+                await self._answer_bundle(client, press, press.user_id)
+                return
             else:
                 answer = await perform(
                     self.system,
@@ -109,12 +116,45 @@ class SlackResponder:
                     action=press.action,
                     via="slack",
                     snooze=press.snooze,
+                    claim=press.claim,
                 )
             await self._respond(client, press, answer)
         except Exception:  # a bug here must cost this answer, not pager
             log.exception("answering a Slack press on %s failed", press.incident_id)
         finally:
             self._slots.release()
+
+    async def _answer_bundle(
+        self, client: httpx.AsyncClient, press: SlackPress, user_id: str
+    ) -> None:
+        """ "Acknowledge all" of a bundle: every incident of it still triggered; the message
+        then says how many were acknowledged, without the button."""
+        bundle = self.system.state.bundles.by_id.get(press.incident_id)
+        if bundle is None:
+            answer = Answer(False, "This message is too old: open pager to act on its incidents.")
+            await self._respond(client, press, answer)
+            return
+        answer = await perform_all(
+            self.system,
+            user_id=user_id,
+            incident_ids=bundle.incident_ids,
+            via="slack",
+            claim=press.claim,
+        )
+        if answer.replayed:
+            return
+        count = len(bundle.incident_ids)
+        text = f"{count} incidents for you: {answer.text}"
+        body = {
+            "replace_original": True,
+            "text": text,
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": f"{count} incidents for you"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": _escape(answer.text)}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": f"bundle `{bundle.id}`"}]},
+            ],
+        }  # fmt: skip
+        await self._post(client, press, body)
 
     def _allowed(self, url: str) -> bool:
         try:
@@ -133,14 +173,8 @@ class SlackResponder:
         )
 
     async def _respond(self, client: httpx.AsyncClient, press: SlackPress, answer: Answer) -> None:
-        url = press.response_url
-        if not url or not self._allowed(url):
-            log.warning(
-                "no answer to %s's press on Slack: no usable response_url", press.slack_user
-            )
-            return
-        body: dict[str, Any]
         inc = answer.incident
+        body: dict[str, Any]
         if inc is None:
             body = {"response_type": "ephemeral", "replace_original": False, "text": answer.text}
         else:
@@ -151,6 +185,17 @@ class SlackResponder:
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(answer.text)}]}
             )
             body = {"replace_original": True, "text": text, "blocks": blocks}
+        await self._post(client, press, body)
+
+    async def _post(
+        self, client: httpx.AsyncClient, press: SlackPress, body: dict[str, Any]
+    ) -> None:
+        url = press.response_url
+        if not url or not self._allowed(url):
+            log.warning(
+                "no answer to %s's press on Slack: no usable response_url", press.slack_user
+            )
+            return
         try:
             response = await request(client, "POST", url, json=body)
         except (ProviderUnreachable, trio.TooSlowError) as e:

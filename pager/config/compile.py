@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from pager.core import schedule as sched
+from pager.core.bundling import BundlePolicy, Throttle
 from pager.core.routing import Condition, IntegrationRoute, RoutingRule
 from pager.core.rules import (
     BusinessHours,
@@ -70,6 +71,8 @@ def compile_rules(config: Config) -> RulesBook:
                 for lv in p.levels
             ),
             repeat=p.repeat,
+            escalate_when_unreachable=p.escalate_when_unreachable,
+            unreachable_after_attempts=p.unreachable_after_attempts,
         )
     services: dict[str, ServiceRules] = {}
     integrations: dict[tuple[str, str], IntegrationRoute] = {}
@@ -146,7 +149,19 @@ def compile_rules(config: Config) -> RulesBook:
         s = schedules.get(schedule_id)
         return None if s is None else sched.oncall_at(s, at)
 
+    b = config.bundling
+    bundling = BundlePolicy(
+        after=b.after,
+        window=b.window,
+        titles=b.titles,
+        throttles={
+            method: tuple(Throttle(r.count, r.per) for r in rules)
+            for method, rules in b.throttle
+            if rules
+        },
+    )
     return RulesBook(
+        bundling=bundling,
         services=services,
         integrations=integrations,
         oncall=oncall,

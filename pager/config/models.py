@@ -31,6 +31,7 @@ from pager.config.fields import (
     Secret,
     error,
 )
+from pager.config.models_bundling import Bundling, ThrottleRule, Throttles
 from pager.config.models_channels import (
     Channels,
     ChannelSettings,
@@ -70,6 +71,7 @@ __all__ = [
     "DEFAULT_TOKEN_ROLE",
     "ApiToken",
     "Auth",
+    "Bundling",
     "BusinessHours",
     "ByteSize",
     "ChannelSettings",
@@ -108,6 +110,8 @@ __all__ = [
     "TeamsChannel",
     "TeamsTemplates",
     "Templates",
+    "ThrottleRule",
+    "Throttles",
     "TwilioChannel",
     "UrgencyBySeverity",
     "User",
@@ -321,6 +325,7 @@ class Config(ConfigModel):
     templates: Templates = Templates()
     journal: Journal = Journal()
     store: Store = Store()
+    bundling: Bundling = Bundling()
     heartbeats: tuple[Heartbeat, ...] = ()
 
     def digest(self) -> str:

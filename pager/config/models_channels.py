@@ -192,25 +192,33 @@ TemplateText = Annotated[str, AfterValidator(_compiles)]
 
 class SlackTemplates(ConfigModel):
     text: TemplateText | None = None
+    bundle_text: TemplateText | None = None  # a message about several incidents (storm mode)
 
 
 class SmsTemplates(ConfigModel):
     text: TemplateText | None = None
+    bundle_text: TemplateText | None = None
 
 
 class VoiceTemplates(ConfigModel):
     say: TemplateText | None = None
+    bundle_say: TemplateText | None = None
 
 
 class EmailTemplates(ConfigModel):
     subject: TemplateText | None = None
     text: TemplateText | None = None
     html: TemplateText | None = None
+    bundle_subject: TemplateText | None = None
+    bundle_text: TemplateText | None = None
+    bundle_html: TemplateText | None = None
 
 
 class TeamsTemplates(ConfigModel):
     title: TemplateText | None = None
     text: TemplateText | None = None
+    bundle_title: TemplateText | None = None
+    bundle_text: TemplateText | None = None
 
 
 class WebhookTemplates(ConfigModel):

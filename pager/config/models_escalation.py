@@ -66,12 +66,19 @@ class EscalationLevel(ConfigModel):
 
 
 class EscalationPolicy(ConfigModel):
-    """Levels walked in order, then `repeat` more times from the first (default 0)."""
+    """Levels walked in order, then `repeat` more times from the first (default 0).
+
+    A paged person is unreachable when every notification of their page failed for good,
+    or was tried `unreachable_after_attempts` times (its retries go on, and their next
+    contact method is tried at once); with `escalate_when_unreachable` the incident then
+    moves to the next level at once instead of waiting for `escalate_after`."""
 
     id: Identifier
     name: NonEmptyStr = ""  # filled in from the id before validation
     repeat: int = Field(default=0, ge=0)
     levels: tuple[EscalationLevel, ...] = Field(min_length=1)
+    escalate_when_unreachable: bool = True
+    unreachable_after_attempts: int = Field(default=3, ge=1)
 
     @model_validator(mode="before")
     @classmethod

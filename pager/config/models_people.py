@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pager.config.durations import Duration, TimeZoneName
 from pager.config.fields import (
@@ -114,7 +114,7 @@ class User(ConfigModel):
     #: What the person may do once signed in to the dashboard.
     role: Role = "responder"
     #: argon2id hash (`pager hash-password`) of the dashboard password; None: no sign-in.
-    password_hash: str | None = None
+    password_hash: str | None = Field(default=None, repr=False)
 
     @field_validator("password_hash")
     @classmethod

@@ -144,10 +144,14 @@ class UseLink:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fallback:
-    """A notification of `user_id` failed for good: try their next contact method now."""
+    """A notification of `user_id` failed for good (or was retried past the policy's limit):
+    try their next contact method now. `failed`: how many notifications of the person's
+    current page have failed so far, as delivery counts them (None: some have not); when
+    that is every one of them and no rule is left, the person is unreachable."""
 
     user_id: str
     notification_id: str
+    failed: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

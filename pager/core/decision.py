@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from . import paging
-from .escalation import first_step
-from .events import Event, IncidentEscalated, PagingDeferred
+from .escalation import first_step, next_step
+from .events import Event, IncidentEscalated, PagingDeferred, PersonUnreachable
 from .evolve import evolve
-from .model import Incident
+from .model import Incident, Page
 from .rules import Context, PolicyRules
 
 __all__ = ["Decision"]
@@ -69,6 +69,35 @@ class Decision:
             )
         )
         paging.notify_due(self)
+
+    def person_unreachable(self, page: Page) -> None:
+        """Nobody could reach `page`'s person: journal it, and when the policy says so and
+        the incident still stands at the level that paged them, escalate to the next level
+        now (not when the policy is exhausted: there is nobody further)."""
+        inc = self.inc
+        rules = self.ctx.user(page.user_id).rules_for(inc.urgency)
+        tried = tuple(dict.fromkeys(r.via for r in rules[: page.next_step]))
+        self.emit(
+            PersonUnreachable(
+                incident_id=inc.id,
+                user_id=page.user_id,
+                level=page.level,
+                round=page.round,
+                tried=tried,
+            )
+        )
+        policy, esc = self.ctx.service.policy, self.inc.escalation
+        if (
+            policy is None
+            or not policy.escalate_when_unreachable
+            or esc is None
+            or esc.policy_id != policy.id
+            or (esc.level, esc.round) != (page.level, page.round)
+        ):
+            return
+        level, rnd, next_at = next_step(policy, esc.level, esc.round, self.ctx.now)
+        if (level, rnd) != (esc.level, esc.round):  # else: the policy is exhausted
+            self.escalate_to(policy, level, rnd, next_at)
 
     def begin_paging(self) -> None:
         """Start walking the policy now, or defer it to business hours, or stay quiet

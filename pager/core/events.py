@@ -46,6 +46,7 @@ __all__ = [
     "IncidentResolved",
     "IncidentSnoozed",
     "IncidentUnacknowledged",
+    "InteractionReceived",
     "LinkUsed",
     "MaintenanceEnded",
     "MaintenanceStarted",
@@ -55,9 +56,11 @@ __all__ = [
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
+    "NotificationsBundled",
     "OverrideAdded",
     "OverrideRemoved",
     "PagingDeferred",
+    "PersonUnreachable",
     "UserPaged",
     "decode",
     "encode",
@@ -344,6 +347,7 @@ class ConfigApplied(Event):
 
 # What delivery and the interactions journal lives in its own module; importing it here
 # registers those events too, so this module stays the whole vocabulary.
+from .events_bundle import NotificationsBundled  # noqa: E402
 from .events_delivery import (  # noqa: E402
     ContactOptedIn,
     ContactOptedOut,
@@ -362,4 +366,6 @@ from .events_heartbeat import (  # noqa: E402
     HeartbeatPinged,
     HeartbeatRearmed,
 )
+from .events_interaction import InteractionReceived  # noqa: E402
+from .events_reach import PersonUnreachable  # noqa: E402
 from .events_schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved  # noqa: E402

@@ -45,20 +45,26 @@ class NotificationRequested(IncidentEvent):
 @event("notification.sent")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotificationSent(IncidentEvent):
-    """The provider accepted it (`provider_id`: its message id, call sid, ...)."""
+    """The provider accepted it (`provider_id`: its message id, call sid, ...); with
+    `bundle_id`, as one of the pages that message carried (`notification.bundled`). A page
+    names the person it reached (`user_id`): what storm mode's throttles count (older logs
+    lack it, and count nothing)."""
 
     incident_id: str
     notification_id: str
     attempt: int
     provider_id: str | None = None
     method: str | None = None
+    bundle_id: str | None = None
+    user_id: str | None = None
 
 
 @event("notification.failed")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotificationFailed(IncidentEvent):
     """An attempt failed. With `retry_at` it will be tried again then; `permanent` means
-    never again (bad number, revoked token, or out of attempts)."""
+    never again (bad number, revoked token, or out of attempts). `bundle_id`: the attempt
+    was that bundle's."""
 
     incident_id: str
     notification_id: str
@@ -66,6 +72,7 @@ class NotificationFailed(IncidentEvent):
     error: str
     permanent: bool = False
     retry_at: datetime | None = None
+    bundle_id: str | None = None
 
 
 @event("notification.delivered")

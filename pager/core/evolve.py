@@ -26,6 +26,7 @@ from .events import (
     NotificationRequested,
     NotificationSent,
     PagingDeferred,
+    PersonUnreachable,
     UserPaged,
 )
 from .model import (
@@ -36,6 +37,7 @@ from .model import (
     Page,
     Status,
     TimelineEntry,
+    Unreachable,
     worst_severity,
 )
 
@@ -301,7 +303,9 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
                 text = f"Status update ({event.topic}) to {event.method}"
         case NotificationSent():
             text = f"Notification {event.notification_id} sent (attempt {event.attempt})"
-            if (
+            if event.bundle_id is not None:
+                text += f" in bundle {event.bundle_id}"
+            elif (
                 event.method in EDITABLE
                 and event.provider_id
                 and event.notification_id not in inc.messages
@@ -321,6 +325,12 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
             text = f"Notification {event.notification_id} not sent: {event.reason}"
         case LinkUsed():
             pass  # the action it performed is on the timeline, with who and how
+        case PersonUnreachable():
+            mark = Unreachable(event.user_id, at, event.level, event.round, event.tried)
+            c["unreachable"] = (*inc.unreachable, mark)
+            text = f"{event.user_id} could not be reached"
+            if event.tried:
+                text += ": " + ", ".join(event.tried) + " failed"
         case _:
             raise ValueError(f"{event.TYPE} is not an incident event")
     if text is not None:

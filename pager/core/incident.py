@@ -226,7 +226,7 @@ def decide_full(
                     )
                 )
         case Fallback():
-            paging.fallback(d, command.user_id, command.notification_id)
+            paging.fallback(d, command.user_id, command.notification_id, command.failed)
         case Tick():
             _tick(d)
     assert target is not None

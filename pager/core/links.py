@@ -10,8 +10,9 @@ signed with `auth.link_secret` (HMAC-SHA256), so none of that can be changed or 
                               "n": notification, "e": expiry in Unix seconds})
     signature = base64url(HMAC-SHA256(link_secret, "pager-link:" + payload))
 
-(base64url without padding.) The signature is checked, in constant time, before the payload
-is even decoded. A link acts once: the action it performs is journaled together with a
+(base64url without padding.) A bundle's link (storm mode: one message about several
+incidents) has the action `acknowledge_all`, and the bundle's id as incident and notification.
+The signature is checked, in constant time, before the payload is even decoded. A link acts once: the action it performs is journaled together with a
 `link.used` event (`link_id`: notification and action), which the read model remembers until
 the link expires, so a second use is refused even after a restart.
 
@@ -34,16 +35,20 @@ from pager.errors import LinkRefused
 from .notifications import Notification
 
 __all__ = [
+    "BUNDLE_ACTION",
     "LINK_ACTIONS",
     "LINK_LIFETIME",
     "LINK_METHODS",
     "LinkClaims",
+    "bundle_links",
     "page_links",
     "sign_link",
     "verify_link",
 ]
 
 LINK_ACTIONS = ("acknowledge", "resolve", "escalate")
+BUNDLE_ACTION = "acknowledge_all"  # a bundle's link: every incident of it
+_ACTIONS = (*LINK_ACTIONS, BUNDLE_ACTION)
 LINK_LIFETIME = timedelta(hours=24)
 LINK_METHODS = frozenset({"email", "teams"})
 """The contact methods whose pages carry links (Slack has buttons; SMS and calls take
@@ -85,8 +90,8 @@ def _mac(secret: str, payload: str) -> bytes:
 
 def sign_link(secret: str, claims: LinkClaims) -> str:
     """The token for `claims`."""
-    if claims.action not in LINK_ACTIONS:
-        raise ValueError(f"action: must be one of {', '.join(LINK_ACTIONS)}")
+    if claims.action not in _ACTIONS:
+        raise ValueError(f"action: must be one of {', '.join(_ACTIONS)}")
     body = {
         "v": 1,
         "u": claims.user_id,
@@ -130,7 +135,7 @@ def verify_link(secret: str, token: str, now: datetime) -> LinkClaims:
         )
     except (binascii.Error, ValueError, KeyError, TypeError, OverflowError, OSError):
         raise invalid from None
-    if body.get("v") != 1 or claims.action not in LINK_ACTIONS:
+    if body.get("v") != 1 or claims.action not in _ACTIONS:
         raise invalid
     if not all(isinstance(v, str) and v for v in (claims.user_id, claims.incident_id)):
         raise invalid
@@ -151,3 +156,19 @@ def page_links(secret: str | None, public_url: str, n: Notification) -> dict[str
         claims = LinkClaims(n.user_id, n.incident_id, action, n.id, expires)
         out[action] = f"{public_url}/a/{sign_link(secret, claims)}"
     return out
+
+
+def bundle_links(
+    secret: str | None,
+    public_url: str,
+    user_id: str,
+    bundle_id: str,
+    method: str,
+    requested_at: datetime,
+) -> dict[str, str]:
+    """The link that acknowledges every incident of a bundle (`acknowledge_all`), for bundles
+    by email or Teams with a `link_secret`; it expires `LINK_LIFETIME` after the bundle."""
+    if not secret or method not in LINK_METHODS:
+        return {}
+    claims = LinkClaims(user_id, bundle_id, BUNDLE_ACTION, bundle_id, requested_at + LINK_LIFETIME)
+    return {BUNDLE_ACTION: f"{public_url}/a/{sign_link(secret, claims)}"}

@@ -25,6 +25,7 @@ __all__ = [
     "Severity",
     "Status",
     "TimelineEntry",
+    "Unreachable",
     "short_code",
 ]
 
@@ -116,6 +117,17 @@ class Page:
     next_at: datetime | None
 
 
+class Unreachable(NamedTuple):
+    """A paged person nobody could reach (`incident.person_unreachable`): at `at`, paged at
+    `level` (0-based) in walk `round`, every method in `tried` had failed."""
+
+    user_id: str
+    at: datetime
+    level: int
+    round: int
+    tried: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Incident:
     id: str
@@ -151,6 +163,7 @@ class Incident:
     alerts_unlisted: int = 0
     last_seq: int = 0
     opened_seq: int = 0  # the record that opened it: its history is records opened_seq..last_seq
+    unreachable: tuple[Unreachable, ...] = ()  # paged people nobody could reach
 
     @property
     def is_open(self) -> bool:

@@ -49,6 +49,7 @@ class Notification:
     retry_at: datetime | None = None
     last_error: str | None = None
     history: tuple[Attempt, ...] = ()
+    bundle_id: str | None = None  # the bundle that carries it (notification.bundled)
 
     @property
     def open(self) -> bool:
@@ -94,6 +95,7 @@ class NotificationBook:
                 provider_id=event.provider_id,
                 retry_at=None,
                 history=(*n.history, Attempt(at, "sent", event.attempt, event.provider_id)),
+                bundle_id=event.bundle_id or n.bundle_id,
             )
             if event.provider_id:
                 self.by_provider_id[event.provider_id] = n.id
@@ -106,6 +108,7 @@ class NotificationBook:
                 retry_at=None if final else event.retry_at,
                 last_error=event.error,
                 history=(*n.history, Attempt(at, "failed", event.attempt, event.error)),
+                bundle_id=event.bundle_id or n.bundle_id,
             )
         elif isinstance(event, NotificationDelivered):
             bad = event.status in ("failed", "undelivered", "busy", "no-answer", "canceled")
@@ -127,6 +130,13 @@ class NotificationBook:
         self.by_id[n.id] = n
         if not n.open:
             self.pending.get(n.method, {}).pop(n.id, None)
+
+    def bundled(self, bundle_id: str, notification_ids: tuple[str, ...]) -> None:
+        """`notification.bundled`: these pages go out together, as `bundle_id`."""
+        for nid in notification_ids:
+            n = self.by_id.get(nid)
+            if n is not None:
+                self.by_id[nid] = dataclasses.replace(n, bundle_id=bundle_id)
 
     def add(self, n: Notification) -> None:
         """Install a notification as it stands (from a snapshot, or rebuilt from the log)."""
@@ -153,6 +163,15 @@ class NotificationBook:
                 del self.by_provider_id[n.provider_id]
         if keep:
             self.by_incident[incident_id] = keep
+
+    def reached(self, user_id: str) -> list[str]:
+        """The incidents whose pages reached `user_id` (sent, alone or in a bundle), oldest
+        first."""
+        out: dict[str, None] = {}
+        for n in self.by_id.values():
+            if n.kind == "page" and n.user_id == user_id and n.status in ("sent", "delivered"):
+                out[n.incident_id] = None
+        return list(out)
 
     def for_incident(self, incident_id: str) -> list[Notification]:
         return [self.by_id[i] for i in self.by_incident.get(incident_id, ())]

@@ -1,7 +1,8 @@
 """Personal notification rules: once an escalation level reaches a person, their rules run
 from that instant: `{after: 0m, via: slack}`, `{after: 1m, via: sms}`, `{after: 5m, via: voice}`
 each becomes a `notification.requested` when it is due, until the incident is acknowledged
-or resolved.
+or resolved. A person whose every notification of the page failed, with no rule left, could
+not be reached: `incident.person_unreachable`, and (by the policy) the next level at once.
 
 A person reached again while their page is still running in the same walk of the policy (two
 levels, or a schedule and a user target, naming the same person) is not paged twice: each
@@ -90,14 +91,21 @@ def notify_due(d: Decision) -> None:
             _request(d, page)
 
 
-def fallback(d: Decision, user_id: str, failed: str) -> None:
-    """`failed` (a notification of `user_id`) failed for good: run their next rule now."""
+def fallback(d: Decision, user_id: str, failed: str, failures: int | None = None) -> None:
+    """`failed` (a notification of `user_id`) failed for good: run their next rule now.
+    With none left, and `failures` (of the page's notifications, as delivery counts them)
+    covering every notification the page requested, the person could not be reached."""
     inc = d.inc
     page = inc.pages.get(user_id)
-    if inc.status is not Status.TRIGGERED or page is None or page.next_at is None:
+    if inc.status is not Status.TRIGGERED or page is None:
         return
-    _request(d, page, fallback_from=failed)
-    notify_due(d)
+    if page.next_at is not None:
+        _request(d, page, fallback_from=failed)
+        notify_due(d)
+    elif failures is not None and 0 < page.next_step <= failures:
+        if any(u.user_id == user_id and u.at >= page.paged_at for u in inc.unreachable):
+            return  # said already for this page
+        d.person_unreachable(page)
 
 
 def status_update(d: Decision, topic: str) -> None:

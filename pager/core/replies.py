@@ -1,7 +1,9 @@
 """What a person means by an SMS reply: `4 K7Q` / `ack K7Q` (acknowledge incident K7Q),
 `6 K7Q` / `resolve K7Q`, `5 K7Q` / `escalate K7Q`, the same words without a code (the
-sender's most recent page), and the carrier keywords Twilio honours: STOP and its synonyms
-(no more texts), START and its synonyms (texts again), HELP.
+sender's most recent page), `4 ALL` / `ack all` (every incident pager has paged the sender
+about that is still triggered: the answer to a bundle), and the carrier keywords Twilio
+honours: STOP and its synonyms (no more texts), START and its synonyms (texts again), HELP.
+`ALL` always means all (an incident whose code happens to be ALL is one of them).
 
 Case, surrounding blanks and a trailing full stop or exclamation mark do not matter; a `#`
 before the code is allowed (`ack #K7Q`). Anything else is `unknown`, and the answer explains
@@ -36,8 +38,8 @@ VERBS = {
 
 HELP_TEXT = (
     "pager: reply 4 CODE to acknowledge, 6 CODE to resolve, 5 CODE to escalate "
-    "(CODE is the incident's 3-character code), or just ack / resolve for your latest page. "
-    "STOP ends texts, START resumes them."
+    "(CODE is the incident's 3-character code), or just ack / resolve for your latest page; "
+    "4 ALL acknowledges every incident you were paged about. STOP ends texts, START resumes them."
 )
 
 _CODE = re.compile(f"[{SHORT_CODE_ALPHABET}]{{3}}")
@@ -47,13 +49,15 @@ MAX_BODY = 200  # characters read; a reply longer than this is not one of ours
 @dataclass(frozen=True, slots=True)
 class SmsReply:
     """`kind`: action, opt_out, opt_in, help or unknown. For an action, `action` is
-    acknowledge, resolve or escalate, and `code` the short code (None: the latest page).
-    For unknown, `problem` says what was not understood."""
+    acknowledge, resolve or escalate, and `code` the short code (None: the latest page, or
+    with `all`, every incident paged to the sender). For unknown, `problem` says what was not
+    understood."""
 
     kind: str
     action: str | None = None
     code: str | None = None
     problem: str | None = None
+    all: bool = False
 
 
 def _normal(body: str) -> str:
@@ -74,6 +78,10 @@ def parse_reply(body: str) -> SmsReply:
     if not 1 <= len(words) <= 2 or words[0] not in VERBS:
         return SmsReply("unknown", problem="pager did not understand your reply.")
     code = words[1] if len(words) == 2 else None
+    if code == "ALL":
+        if VERBS[words[0]] != "acknowledge":
+            return SmsReply("unknown", problem="ALL works with 4 (acknowledge) only.")
+        return SmsReply("action", action="acknowledge", all=True)
     if code is not None and not _CODE.fullmatch(code):
         return SmsReply("unknown", problem=f"{code[:10]} is not an incident code.")
     return SmsReply("action", action=VERBS[words[0]], code=code)

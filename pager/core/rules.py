@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .bundling import BundlePolicy
 from .routing import IntegrationRoute
 from .schedule import Schedule
 from .schedule_rotation import local_to_utc
@@ -44,9 +45,15 @@ class LevelRules:
 
 @dataclass(frozen=True, slots=True)
 class PolicyRules:
+    """`escalate_when_unreachable`: a paged person nobody could reach moves the incident to
+    the next level at once. A notification that failed `unreachable_after_attempts` times
+    counts as failed (its retries go on)."""
+
     id: str
     levels: tuple[LevelRules, ...]
     repeat: int = 0
+    escalate_when_unreachable: bool = True
+    unreachable_after_attempts: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +186,7 @@ class RulesBook:
     users: Mapping[str, UserRules] = field(default_factory=dict)
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     policies: Mapping[str, PolicyRules] = field(default_factory=dict)
+    bundling: BundlePolicy = field(default_factory=BundlePolicy)
 
     def service(self, service_id: str) -> ServiceRules:
         svc = self.services.get(service_id)

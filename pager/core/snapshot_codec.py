@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .model import Alert, EscalationState, Incident, Page, Status, TimelineEntry
+from .model import Alert, EscalationState, Incident, Page, Status, TimelineEntry, Unreachable
 from .notifications import Attempt, Notification
 
 __all__ = ["incident_from_json", "notification_from_json", "to_datetime"]
@@ -68,6 +68,10 @@ def incident_from_json(raw: Mapping[str, Any]) -> Incident:
         )
         for uid, p in d.get("pages", {}).items()
     }
+    d["unreachable"] = tuple(
+        Unreachable(u[0], _required_datetime(u[1]), u[2], u[3], tuple(u[4]))
+        for u in d.get("unreachable", ())
+    )
     esc = d.get("escalation")
     if esc is not None:
         d["escalation"] = EscalationState(

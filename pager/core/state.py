@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, Protocol
 
 from .archive import IncidentSummary, summarize, summary_from_json
+from .bundles import BundleBook
 from .events import (
     ChangeRecorded,
     ConfigApplied,
@@ -32,9 +34,12 @@ from .events import (
     IncidentEvent,
     IncidentOpened,
     IncidentResolved,
+    InteractionReceived,
     LinkUsed,
     MaintenanceEnded,
     MaintenanceStarted,
+    NotificationsBundled,
+    NotificationSent,
     decode,
 )
 from .events_heartbeat import HeartbeatCreated, HeartbeatDeleted, HeartbeatEvent
@@ -50,6 +55,7 @@ from .snapshot_codec import incident_from_json, notification_from_json, to_datet
 __all__ = ["STATE_VERSION", "SystemState", "maintenance_reason"]
 
 STATE_VERSION = 2
+BUNDLE_MEMORY = timedelta(days=1)  # a bundle is answerable (Acknowledge all) this long
 RECENT_CHANGES = 50
 
 
@@ -99,6 +105,9 @@ class SystemState:
         self.api_heartbeats: dict[str, HeartbeatSpec] = {}  # heartbeats made through the API
         self.overrides: dict[str, ApiOverride] = {}  # schedule overrides made through the API
         self.calendar_generations: dict[str, int] = {}  # feed -> its token generation (0 if none)
+        # signed provider requests acted on (interaction.received): "provider:id" -> expiry
+        self.seen_requests: dict[str, datetime] = {}
+        self.bundles = BundleBook()  # storm mode: bundles, and when each lane sent
 
     # ------------------------------------------------------------------ fold
 
@@ -114,6 +123,8 @@ class SystemState:
                 self.used_links[event.link_id] = event.expires_at
             if event.TYPE.startswith("notification."):
                 self.notifications.apply(event, at)
+                if isinstance(event, NotificationSent):
+                    self._sent(event, at)
             current = self.incidents.get(iid)
             if current is None and iid in self.archive:
                 # archived and not rebuilt (a late delivery receipt, say): its history grows
@@ -161,12 +172,22 @@ class SystemState:
             self.opted_out[(event.method, event.address)] = event.user_id
             if event.message_sid:
                 self.opt_message_sids.add(event.message_sid)
+        elif isinstance(event, NotificationsBundled):
+            self.bundles.bundled(event, at)
+            self.notifications.bundled(event.bundle_id, event.notification_ids)
+        elif isinstance(event, InteractionReceived):
+            self.seen_requests[event.key] = event.expires_at
         elif isinstance(event, ContactOptedIn):
             self.opted_out.pop((event.method, event.address), None)
             if event.message_sid:
                 self.opt_message_sids.add(event.message_sid)
         self.last_seq = seq
         self.last_ts = at
+
+    def _sent(self, event: NotificationSent, at: datetime) -> None:
+        """A page went out: its lane counts it (a bundle once) for the throttles."""
+        if event.user_id is not None and event.method is not None:
+            self.bundles.sent(event.user_id, event.method, event.bundle_id, event.provider_id, at)
 
     def _apply_heartbeat(self, event: HeartbeatEvent, at: datetime) -> None:
         name = event.name
@@ -199,11 +220,17 @@ class SystemState:
         """Every incident (archived ones as summaries), newest first."""
         rows: list[Incident | IncidentSummary] = list(self.incidents.values())
         rows.extend(s for s in self.archive.values() if s.id not in self.incidents)
-        rows.sort(key=lambda r: r.number, reverse=True)
+        rows.sort(key=attrgetter("number"), reverse=True)
         return rows
 
     def link_used(self, link_id: str) -> bool:
         return link_id in self.used_links
+
+    def request_seen(self, key: str, now: datetime) -> bool:
+        """Whether the provider request `key` ("provider:id") was acted on already (and is
+        still remembered at `now`)."""
+        expires = self.seen_requests.get(key)
+        return expires is not None and expires > now
 
     def is_opted_out(self, method: str, address: str) -> bool:
         return (method, address) in self.opted_out
@@ -248,6 +275,10 @@ class SystemState:
         for link_id, expires in list(self.used_links.items()):
             if expires < resolved_before:  # refused as expired from now on anyway
                 del self.used_links[link_id]
+        for key, expires in list(self.seen_requests.items()):
+            if expires < resolved_before:
+                del self.seen_requests[key]
+        self.bundles.forget(resolved_before - BUNDLE_MEMORY)
         return len(done)
 
     def materialize(self, inc: Incident, notifications: list[Notification]) -> None:
@@ -306,6 +337,12 @@ class SystemState:
                 [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
             ],
             "calendar_generations": dict(self.calendar_generations),
+            "bundles": self.bundles.to_snapshot(),
+            "seen_requests": [
+                [key, expires]
+                for key, expires in self.seen_requests.items()
+                if self.last_ts is None or expires > self.last_ts
+            ],
         }
 
     @classmethod
@@ -364,6 +401,9 @@ class SystemState:
                 oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by
             )
         s.calendar_generations.update(data.get("calendar_generations", {}))
+        s.bundles = BundleBook.from_snapshot(data.get("bundles"))
+        for key, expires in data.get("seen_requests", ()):
+            s.seen_requests[key] = datetime.fromisoformat(expires)
         codes = sorted(
             [(r.number, r.short_code, r.id) for r in s.archive.values()]
             + [(i.number, i.short_code, i.id) for i in s.incidents.values()]

@@ -3,12 +3,63 @@ and `pager replay` all use these views (a leaf module of the core, so every laye
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from pager.core.archive import IncidentSummary
 from pager.core.model import Alert, Incident, Status, TimelineEntry
 
-__all__ = ["alert_json", "incident_json", "summary_json", "timeline_json"]
+__all__ = [
+    "TimelineLine",
+    "alert_json",
+    "incident_json",
+    "summary_json",
+    "timeline_json",
+    "timeline_lines",
+]
+
+_FAILED = re.compile(r"Notification (\S+) failed \(attempt (\d+)\)")
+
+
+class TimelineLine(NamedTuple):
+    """One line of an incident's timeline as people read it: an entry, or the failed
+    attempts of one notification as one line (`times` of them, the first at `first_at`)."""
+
+    entry: TimelineEntry
+    times: int = 1
+    first_at: Any = None  # datetime of the first of `times` entries
+
+    @property
+    def text(self) -> str:
+        return self.entry.text
+
+
+def timeline_lines(entries: Iterable[TimelineEntry]) -> list[TimelineLine]:
+    """The timeline with the failed attempts of each notification collapsed into one line,
+    where its latest attempt stands: `Notification inc-7-n2 failed 4 times (attempts 1-4):
+    <the latest error>; retrying at ...`."""
+    entries = list(entries)
+    failed: dict[str, list[int]] = {}  # notification id -> indexes of its failures
+    for i, t in enumerate(entries):
+        if t.kind == "notification.failed" and (m := _FAILED.match(t.text)):
+            failed.setdefault(m[1], []).append(i)
+    last = {idx[-1]: idx for idx in failed.values() if len(idx) > 1}
+    skip = {i for idx in last.values() for i in idx[:-1]}
+    out = []
+    for i, t in enumerate(entries):
+        if i in skip:
+            continue
+        idx = last.get(i)
+        if idx is None:
+            out.append(TimelineLine(t))
+            continue
+        first, latest = _FAILED.match(entries[idx[0]].text), _FAILED.match(t.text)
+        assert first is not None and latest is not None
+        head = f"Notification {latest[1]} failed {len(idx)} times (attempts {first[2]}-{latest[2]})"
+        text = head + t.text[latest.end() :]
+        out.append(TimelineLine(t._replace(text=text), len(idx), entries[idx[0]].at))
+    return out
 
 
 def alert_json(a: Alert) -> dict[str, Any]:
@@ -28,10 +79,15 @@ def alert_json(a: Alert) -> dict[str, Any]:
     }
 
 
-def timeline_json(t: TimelineEntry) -> dict[str, Any]:
+def timeline_json(t: TimelineEntry | TimelineLine) -> dict[str, Any]:
+    line = t if isinstance(t, TimelineLine) else TimelineLine(t)
+    t = line.entry
     out = {"seq": t.seq, "at": t.at, "kind": t.kind, "text": t.text, "by": t.by, "via": t.via}
     if t.token_name is not None:  # an action through the REST API: the token's name
         out["token_name"] = t.token_name
+    if line.times > 1:  # the failed attempts of one notification, as one line
+        out["count"] = line.times
+        out["first_at"] = line.first_at
     return out
 
 
@@ -100,7 +156,12 @@ def incident_json(inc: Incident, *, detail: bool = False) -> dict[str, Any]:
     if detail:
         out["alerts"] = [alert_json(a) for a in inc.alerts.values()]
         out["alerts_unlisted"] = inc.alerts_unlisted  # resolved ones only counted, not listed
-        out["timeline"] = [timeline_json(t) for t in inc.timeline]
+        out["timeline"] = [timeline_json(t) for t in timeline_lines(inc.timeline)]
+        out["unreachable"] = [
+            {"user": u.user_id, "at": u.at, "level": u.level + 1, "round": u.round + 1,
+             "tried": list(u.tried)}
+            for u in inc.unreachable
+        ]  # fmt: skip
         out["ack_timeout_at"] = inc.ack_timeout_at
         out["auto_resolve_at"] = inc.auto_resolve_at
         out["page_at"] = inc.page_at

@@ -18,9 +18,13 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
+from pager.core.bundling import services_of
 from pager.core.model import Incident
 
 __all__ = [
+    "BUNDLE_LISTED",
+    "BundleContent",
+    "BundleItem",
     "DeliveryError",
     "Message",
     "ProviderRejected",
@@ -30,15 +34,50 @@ __all__ = [
 ]
 
 
+BUNDLE_LISTED = 100
+"""Incidents a message lists one by one at most (an email; a webhook in full): a bundle of
+10,000 incidents is still one readable message, which says how many more there are."""
+
+
+@dataclass(frozen=True, slots=True)
+class BundleItem:
+    """One incident of a bundle, as it stands now; `links` its own action links."""
+
+    incident: Incident
+    service_name: str
+    notification_id: str
+    links: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BundleContent:
+    """What one message about several incidents carries (storm mode, `notification.bundled`):
+    bundle `id`, the incidents still triggered (oldest first), and how many to list by title."""
+
+    id: str
+    items: tuple[BundleItem, ...]
+    titles: int = 5
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    def services(self) -> list[tuple[str, int]]:
+        """(service name, incidents) for each service, most first."""
+        return services_of(i.service_name for i in self.items)
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One notification to send.
 
     `kind` is "page" (reach `user_id` at `address`), "status" (an incident update, `topic`
-    opened/acknowledged/resolved, to a service chat channel at `address`) or "update" (edit
-    the earlier message `previous` in place, where the provider allows it). `incident` is
-    the incident as it stands now; `links` maps action names (acknowledge, resolve, ...) to
-    signed URLs a person can open; `public_url` is where pager is reached from outside.
+    opened/acknowledged/resolved, to a service chat channel at `address`), "update" (edit
+    the earlier message `previous` in place, where the provider allows it) or "bundle" (a
+    page about several incidents at once: `bundle`, and `notification_id` is the bundle's
+    id). `incident` is the incident as it stands now (a bundle's first); `links` maps action
+    names (acknowledge, resolve, ...; `acknowledge_all` for a bundle) to signed URLs a person
+    can open; `public_url` is where pager is reached from outside.
     """
 
     notification_id: str
@@ -55,6 +94,7 @@ class Message:
     public_url: str = ""
     attempt: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    bundle: BundleContent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +135,11 @@ class Transport(abc.ABC):
 
     def rate_key(self, message: Message) -> str:
         """What the provider's rate limit counts per (a channel, a sending number...)."""
-        return message.address or ""
+        return self.address_key(message.address)
+
+    def address_key(self, address: str | None) -> str:
+        """`rate_key` of a page to `address`."""
+        return address or ""
 
     async def aclose(self) -> None:  # noqa: B027 - most transports hold nothing
         """Release connections."""

@@ -26,7 +26,18 @@ class ConsoleTransport(Transport):
         out = self.out or sys.stdout
         t = terminal_text
         title = t(inc.title)
-        if message.kind == "page":
+        if message.bundle is not None:
+            b = message.bundle
+            services = ", ".join(f"{n} {t(name)}" for name, n in b.services())
+            titles = "; ".join(
+                f"{t(i.incident.title)} ({i.incident.id})" for i in b.items[: b.titles]
+            )
+            more = b.count - min(b.count, b.titles)
+            line = (
+                f"[bundle] {t(message.user_name or message.user_id or '')}: {b.count} incidents "
+                f"({services}): {titles}{f'; {more} more' if more else ''} (bundle {b.id})"
+            )
+        elif message.kind == "page":
             line = (
                 f"[page] {t(message.user_name or message.user_id or '')}: {inc.severity.upper()} "
                 f"{title} (incident {inc.id}, {t(message.service_name)}, {inc.status.value}; "

@@ -94,22 +94,29 @@ class EmailTransport(Transport):
         self._context: ssl.SSLContext | None = None
 
     def build(self, message: Message) -> EmailMessage:
+        """The mail; for a bundle, one mail listing its incidents (not in their threads)."""
         context = template_context(message)
         render = self.renderer.render
         inc = message.incident
+        part = "" if message.bundle is None else "bundle_"
         mail = EmailMessage()
-        mail["Subject"] = header_text(render("email", "subject", context))
+        mail["Subject"] = header_text(render("email", f"{part}subject", context))
         mail["From"] = self.channel.from_
         mail["To"] = Address(addr_spec=message.address or "")
         mail["Date"] = formatdate(usegmt=True)
         mail["Message-ID"] = f"<{message.notification_id}@{self.host}>"
-        mail["In-Reply-To"] = f"<{inc.id}@{self.host}>"
-        mail["References"] = f"<{inc.id}@{self.host}>"
+        if message.bundle is None:
+            mail["In-Reply-To"] = f"<{inc.id}@{self.host}>"
+            mail["References"] = f"<{inc.id}@{self.host}>"
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
         mail["X-Auto-Response-Suppress"] = "All"
-        mail["X-Pager-Incident"] = inc.id
-        mail.set_content(clean_text(render("email", "text", context)) + "\n")
-        mail.add_alternative(clean_text(render("email", "html", context)) + "\n", subtype="html")
+        if message.bundle is None:
+            mail["X-Pager-Incident"] = inc.id
+        else:
+            mail["X-Pager-Bundle"] = message.bundle.id
+        mail.set_content(clean_text(render("email", f"{part}text", context)) + "\n")
+        html = clean_text(render("email", f"{part}html", context)) + "\n"
+        mail.add_alternative(html, subtype="html")
         return mail
 
     async def send(self, message: Message) -> Sent:

@@ -7,7 +7,9 @@ they serialize): a header, the summary, severity / service / status / incident f
 links, then the actions the Slack interactions endpoint (`/hooks/slack/interactions`) acts
 on: Acknowledge, Resolve and Escalate buttons (`action_id` ack, resolve, escalate; `value`
 the incident id) and a Snooze menu (`action_id` snooze, a static select whose options are
-`{incident id}|{15m, 1h, 4h}`).
+`{incident id}|{15m, 1h, 4h}`). A bundle (storm mode: several incidents in one message) is a
+header with the count, the services, the first incidents by title and code, and one
+**Acknowledge all** button (`action_id` ack_all, `value` the bundle id).
 
 The provider id of a posted message is `"{channel}:{ts}"` (from Slack's answer: for a DM
 the channel is the bot's D... channel with that person), which is what `chat.update` needs.
@@ -44,7 +46,14 @@ from .base import Message, ProviderRejected, ProviderUnreachable, Sent, Transpor
 from .provider_http import http_status_error, make_client, request
 from .templates import Renderer, alert_links, template_context
 
-__all__ = ["PERMANENT", "SNOOZE_CHOICES", "TRANSIENT", "SlackTransport", "slack_blocks"]
+__all__ = [
+    "PERMANENT",
+    "SNOOZE_CHOICES",
+    "TRANSIENT",
+    "SlackTransport",
+    "slack_blocks",
+    "slack_bundle_blocks",
+]
 
 PERMANENT = frozenset(
     {
@@ -150,6 +159,50 @@ def slack_blocks(message: Message, summary: str) -> list[dict[str, Any]]:
     return out
 
 
+def slack_bundle_blocks(
+    message: Message, summary: str, *, done: str | None = None
+) -> list[dict[str, Any]]:
+    """The blocks of a bundle: the count, the services, the first incidents, and one
+    Acknowledge all button (none with `done`, a line saying what was done instead)."""
+    bundle = message.bundle
+    assert bundle is not None
+    lines = []
+    for item in bundle.items[: bundle.titles]:
+        inc = item.incident
+        lines.append(
+            f"• `{inc.short_code}` *{_escape(inc.severity.upper())}* "
+            f"{_escape(_cut(inc.title, 150))} — {_escape(_cut(item.service_name, 60))}"
+        )
+    more = bundle.count - min(bundle.count, bundle.titles)
+    blocks: list[Block] = [
+        HeaderBlock(text=f"{bundle.count} incidents for you"),
+        SectionBlock(text=MarkdownTextObject(text=_cut(summary + "\n" + "\n".join(lines), 3000))),
+    ]
+    footer = [f"and {more} more" if more else "", f"bundle `{bundle.id}`"]
+    if message.public_url:
+        footer.append(f"<{message.public_url}/|open pager>")
+    blocks.append(
+        ContextBlock(elements=[MarkdownTextObject(text=" · ".join(f for f in footer if f))])
+    )
+    if done is not None:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_cut(done, 3000))]))
+    else:
+        blocks.append(
+            ActionsBlock(
+                block_id=f"bundle:{bundle.id}",
+                elements=[
+                    ButtonElement(
+                        text=f"Acknowledge all {bundle.count}",
+                        action_id="ack_all",
+                        value=bundle.id,
+                        style="primary",
+                    )
+                ],
+            )
+        )
+    return [b.to_dict() for b in blocks]
+
+
 _ID = "\x1fincident\x1f"  # stands for the incident id in the actions block built once
 
 
@@ -201,8 +254,13 @@ class SlackTransport(Transport):
         return message.address or ""
 
     async def send(self, message: Message) -> Sent:
-        text = self.renderer.render("slack", "text", template_context(message))
-        payload: dict[str, Any] = {"text": text, "blocks": slack_blocks(message, text)}
+        payload: dict[str, Any]
+        if message.bundle is not None:
+            text = self.renderer.render("slack", "bundle_text", template_context(message))
+            payload = {"text": text, "blocks": slack_bundle_blocks(message, text)}
+        else:
+            text = self.renderer.render("slack", "text", template_context(message))
+            payload = {"text": text, "blocks": slack_blocks(message, text)}
         if message.kind == "update":
             channel, sep, ts = (message.previous or "").partition(":")
             if not sep or not channel or not ts:

@@ -20,10 +20,56 @@ from .base import Message, ProviderRejected, Sent, Transport
 from .provider_http import http_status_error, make_client, request
 from .templates import Renderer, alert_links, template_context
 
-__all__ = ["CARD_CONTENT_TYPE", "TeamsTransport", "teams_card"]
+__all__ = ["CARD_CONTENT_TYPE", "TeamsTransport", "teams_bundle_card", "teams_card"]
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 _COLOR = {"critical": "Attention", "error": "Attention", "warning": "Warning"}
+
+
+def _attachment(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    if actions:
+        card["actions"] = actions
+    return {
+        "type": "message",
+        "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}],
+    }
+
+
+def teams_bundle_card(message: Message, title: str, text: str) -> dict[str, Any]:
+    """A bundle's card: the count, the services, the first incidents, Acknowledge all."""
+    bundle = message.bundle
+    assert bundle is not None
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": title, "size": "Large", "weight": "Bolder", "wrap": True,
+         "color": "Attention"},
+        {"type": "TextBlock", "text": text, "wrap": True},
+        {"type": "FactSet", "facts": [
+            {"title": f"#{i.incident.number} ({i.incident.short_code})",
+             "value": f"{i.incident.severity.upper()} {i.incident.title[:200]} ({i.service_name})"}
+            for i in bundle.items[: bundle.titles]
+        ]},
+    ]  # fmt: skip
+    more = bundle.count - min(bundle.count, bundle.titles)
+    if more:
+        body.append({"type": "TextBlock", "text": f"and {more} more", "wrap": True})
+    actions = []
+    if "acknowledge_all" in message.links:
+        actions.append(
+            {
+                "type": "Action.OpenUrl",
+                "title": f"Acknowledge all {bundle.count}",
+                "url": message.links["acknowledge_all"],
+            }
+        )
+    if message.public_url:
+        actions.append({"type": "Action.OpenUrl", "title": "Open pager", "url": message.public_url})
+    return _attachment(body, actions)
 
 
 def teams_card(message: Message, title: str, text: str) -> dict[str, Any]:
@@ -57,18 +103,7 @@ def teams_card(message: Message, title: str, text: str) -> dict[str, Any]:
         {"type": "Action.OpenUrl", "title": link["text"][:60], "url": link["href"]}
         for link in alert_links(message)
     ]
-    card: dict[str, Any] = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "body": body,
-    }
-    if actions:
-        card["actions"] = actions
-    return {
-        "type": "message",
-        "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}],
-    }
+    return _attachment(body, actions)
 
 
 class TeamsTransport(Transport):
@@ -88,11 +123,18 @@ class TeamsTransport(Transport):
         if not message.address:
             raise ProviderRejected("no Teams workflow URL to post to", permanent=True)
         context = template_context(message)
-        card = teams_card(
-            message,
-            self.renderer.render("teams", "title", context),
-            self.renderer.render("teams", "text", context),
-        )
+        if message.bundle is not None:
+            card = teams_bundle_card(
+                message,
+                self.renderer.render("teams", "bundle_title", context),
+                self.renderer.render("teams", "bundle_text", context),
+            )
+        else:
+            card = teams_card(
+                message,
+                self.renderer.render("teams", "title", context),
+                self.renderer.render("teams", "text", context),
+            )
         response = await request(self.client, "POST", message.address, json=card)
         if not 200 <= response.status_code < 300:
             raise http_status_error(response, "the Teams workflow", response.text[:200])

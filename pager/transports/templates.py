@@ -9,9 +9,14 @@ template is used instead and the failure is logged, because a page with default 
 beats no page at 3 a.m. HTML parts are rendered with autoescaping on.
 
 Variables: `incident` (the REST API's JSON view of the incident), `service` and `user`
-(`{"id", "name"}`; `user` is None for status updates), `kind` (page, status, update),
-`topic` (opened, acknowledged, resolved; None for pages), `links` (action name -> URL),
-`alert_links` (`[{"href", "text"}]` from the alerts), `public_url`.
+(`{"id", "name"}`; `user` is None for status updates), `kind` (page, status, update,
+bundle), `topic` (opened, acknowledged, resolved; None for pages), `links` (action name ->
+URL), `alert_links` (`[{"href", "text"}]` from the alerts), `public_url`; and for a bundle
+(storm mode: one message about several incidents) `bundle`: `id`, `count`, `services`
+(`[{"name", "count"}]`, most first), `incidents` (each `{"id", "number", "short_code",
+"title", "severity", "service", "url", "links"}`: the first 100; `unlisted` counts the
+rest), `first` (the first `bundling.titles` of them) and `more` (how many are not in
+`first`). The bundle's parts (`bundle_text`, `bundle_say`, ...) are replaceable too.
 """
 
 from __future__ import annotations
@@ -26,9 +31,16 @@ import jinja2
 from pager.config.models_channels import Templates, template_environment
 from pager.core.views import incident_json
 
-from .base import Message
+from .base import BUNDLE_LISTED, BundleContent, Message
 
-__all__ = ["DEFAULTS", "Renderer", "alert_links", "template_context"]
+__all__ = [
+    "BUNDLE_DEFAULTS",
+    "DEFAULTS",
+    "Renderer",
+    "alert_links",
+    "bundle_context",
+    "template_context",
+]
 
 log = logging.getLogger("pager.templates")
 
@@ -103,7 +115,75 @@ DEFAULTS: Mapping[str, Mapping[str, str]] = {
     },
 }
 
-HTML_PARTS = frozenset({("email", "html")})
+_SERVICES = (
+    "{% for s in bundle.services %}{{ s.count }} {{ s.name }}"
+    "{% if not loop.last %}, {% endif %}{% endfor %}"
+)
+_BUNDLE_EMAIL_TEXT = (
+    """{{ bundle.count }} incidents for you: """
+    + _SERVICES
+    + """
+{% if links.acknowledge_all %}
+Acknowledge all {{ bundle.count }}: {{ links.acknowledge_all }}
+{% endif %}
+{% for i in bundle.incidents %}#{{ i.number }} ({{ i.short_code }}) {{ i.severity|upper }} {{ i.title }} ({{ i.service }})
+{% if i.links.acknowledge %}  Acknowledge: {{ i.links.acknowledge }}
+{% endif %}{% if i.url %}  Open: {{ i.url }}
+{% endif %}{% endfor %}{% if bundle.unlisted %}and {{ bundle.unlisted }} more: open pager to see them all.
+{% endif %}
+--{{ " " }}
+pager{% if public_url %} at {{ public_url }}{% endif %}
+"""
+)
+_BUNDLE_EMAIL_HTML = (
+    """<!doctype html>
+<html><body style="font-family: sans-serif">
+<h2>{{ bundle.count }} incidents for you</h2>
+<p>"""
+    + _SERVICES
+    + """</p>
+{% if links.acknowledge_all %}<p><a href="{{ links.acknowledge_all }}"><strong>Acknowledge all {{ bundle.count }}</strong></a></p>{% endif %}
+<table>
+{% for i in bundle.incidents %}<tr><td>#{{ i.number }} ({{ i.short_code }})</td><td>{{ i.severity|upper }}</td>
+<td>{% if i.url %}<a href="{{ i.url }}">{{ i.title }}</a>{% else %}{{ i.title }}{% endif %}</td><td>{{ i.service }}</td>
+<td>{% if i.links.acknowledge %}<a href="{{ i.links.acknowledge }}">Acknowledge</a>{% endif %}</td></tr>
+{% endfor %}</table>
+{% if bundle.unlisted %}<p>and {{ bundle.unlisted }} more: open pager to see them all.</p>{% endif %}
+<p style="color: #666">pager{% if public_url %} at {{ public_url }}{% endif %}</p>
+</body></html>
+"""
+)
+
+BUNDLE_DEFAULTS: Mapping[str, Mapping[str, str]] = {
+    "slack": {
+        "bundle_text": "*{{ bundle.count }} incidents* for you: " + _SERVICES,
+    },
+    "sms": {
+        "bundle_text": "[pager] {{ bundle.count }} incidents for you ("
+        + _SERVICES
+        + "): {% for i in bundle.first %}{{ i.title|truncate(40, true, '...') }} "
+        "({{ i.short_code }}){% if not loop.last %}; {% endif %}{% endfor %}"
+        "{% if bundle.more %}; {{ bundle.more }} more{% endif %}."
+        " Reply 4 ALL to ack all, 4 CODE to ack one",
+    },
+    "voice": {
+        "bundle_say": "This is pager. You have {{ bundle.count }} new incidents: "
+        "{% for s in bundle.services %}{{ s.count }} on {{ s.name }}"
+        "{% if not loop.last %}, {% endif %}{% endfor %}. "
+        "The first: {{ bundle.first[0].title }}.",
+    },
+    "email": {
+        "bundle_subject": "[pager] {{ bundle.count }} incidents for you (" + _SERVICES + ")",
+        "bundle_text": _BUNDLE_EMAIL_TEXT,
+        "bundle_html": _BUNDLE_EMAIL_HTML,
+    },
+    "teams": {
+        "bundle_title": "{{ bundle.count }} incidents for you",
+        "bundle_text": _SERVICES,
+    },
+}
+
+HTML_PARTS = frozenset({("email", "html"), ("email", "bundle_html")})
 
 
 @functools.lru_cache(maxsize=256)
@@ -134,7 +214,7 @@ def alert_links(message: Message) -> list[dict[str, str]]:
 
 def template_context(message: Message) -> dict[str, Any]:
     inc = message.incident
-    return {
+    out = {
         "incident": incident_json(inc),
         "service": {"id": inc.service_id, "name": message.service_name},
         "user": None
@@ -145,6 +225,37 @@ def template_context(message: Message) -> dict[str, Any]:
         "links": dict(message.links),
         "alert_links": alert_links(message),
         "public_url": message.public_url,
+    }
+    if message.bundle is not None:
+        out["bundle"] = bundle_context(message.bundle, message.public_url)
+    return out
+
+
+def bundle_context(bundle: BundleContent, public_url: str = "") -> dict[str, Any]:
+    """The `bundle` variable of the templates: every count, and the first BUNDLE_LISTED
+    incidents one by one."""
+    listed = [
+        {
+            "id": i.incident.id,
+            "number": i.incident.number,
+            "short_code": i.incident.short_code,
+            "title": i.incident.title,
+            "severity": i.incident.severity,
+            "service": i.service_name,
+            "url": f"{public_url}/incidents/{i.incident.id}" if public_url else "",
+            "links": dict(i.links),
+        }
+        for i in bundle.items[:BUNDLE_LISTED]
+    ]
+    first = listed[: bundle.titles]
+    return {
+        "id": bundle.id,
+        "count": bundle.count,
+        "services": [{"name": name, "count": n} for name, n in bundle.services()],
+        "incidents": listed,
+        "unlisted": bundle.count - len(listed),
+        "first": first,
+        "more": bundle.count - len(first),
     }
 
 
@@ -173,4 +284,5 @@ class Renderer:
                     type(e).__name__,
                     e,
                 )
-        return _compile(DEFAULTS[channel][part], html).render(context).strip()
+        default = DEFAULTS.get(channel, {}).get(part) or BUNDLE_DEFAULTS[channel][part]
+        return _compile(default, html).render(context).strip()

@@ -16,7 +16,7 @@ import httpx
 
 from pager.config.models_channels import TwilioChannel
 
-from .base import DeliveryError, Message, ProviderRejected, ProviderUnreachable, Transport
+from .base import DeliveryError, ProviderRejected, ProviderUnreachable, Transport
 from .provider_http import DEFAULT_RETRY_AFTER, make_client, request, retry_after
 
 __all__ = ["PERMANENT_CODES", "TwilioApi", "TwilioTransport", "twilio_error"]
@@ -103,7 +103,7 @@ class TwilioTransport(Transport):
         self.api = api
         api.hold()
 
-    def rate_key(self, message: Message) -> str:
+    def address_key(self, address: str | None) -> str:
         return self.api.from_number
 
     async def aclose(self) -> None:

@@ -54,8 +54,14 @@ def fit_title(render: Callable[[str], str], title: str) -> str:
     return text if used <= limit else full
 
 
+MAX_BUNDLE_TEXT = 1500  # Twilio takes at most 1600 characters (10 segments)
+
+
 def sms_text(renderer: Renderer, message: Message) -> str:
     context = template_context(message)
+    if message.bundle is not None:  # several segments: the count and how to answer first
+        text = clean_text(renderer.render("sms", "bundle_text", context))
+        return text if len(text) <= MAX_BUNDLE_TEXT else text[: MAX_BUNDLE_TEXT - 3] + ELLIPSIS
     incident = context["incident"]
 
     def render(title: str) -> str:

@@ -24,6 +24,7 @@ from .twilio_api import TwilioTransport
 __all__ = [
     "MENU",
     "TwilioVoiceTransport",
+    "bundle_menu",
     "call_twiml",
     "goodbye_twiml",
     "machine_twiml",
@@ -35,22 +36,29 @@ MENU = "Press 4 to acknowledge, 6 to resolve, 5 to escalate, or star to repeat t
 MAX_SAY = 1000  # characters of incident text read out; Twilio allows 4096
 
 
+def bundle_menu(count: int) -> str:
+    """The menu of a call about a bundle: one key acknowledges every incident of it."""
+    return f"Press 4 to acknowledge all {count} incidents, or star to repeat this message."
+
+
 def voice_text(renderer: Renderer, message: Message) -> str:
-    text = renderer.render("voice", "say", template_context(message))
+    part = "say" if message.bundle is None else "bundle_say"
+    text = renderer.render("voice", part, template_context(message))
     return text if len(text) <= MAX_SAY else text[:MAX_SAY]
 
 
-def call_twiml(say: str, gather_url: str) -> str:
-    """The call: the incident, then the menu (once more if nothing is pressed)."""
+def call_twiml(say: str, gather_url: str, menu: str = MENU) -> str:
+    """The call: the incident (or the bundle), then the menu (once more if nothing is
+    pressed)."""
     say = xml_text(say)
     response = VoiceResponse()
     gather = Gather(num_digits=1, action=gather_url, method="POST", timeout=8)
     gather.say(say)
     gather.pause(length=1)
-    gather.say(MENU)
+    gather.say(menu)
     response.append(gather)
     again = Gather(num_digits=1, action=gather_url, method="POST", timeout=8)
-    again.say(MENU)
+    again.say(menu)
     response.append(again)
     response.say("No key was pressed. Goodbye.")
     response.hangup()
@@ -73,11 +81,11 @@ def goodbye_twiml(say: str) -> str:
     return str(response)
 
 
-def menu_twiml(say: str, gather_url: str) -> str:
+def menu_twiml(say: str, gather_url: str, menu: str = MENU) -> str:
     """Say `say` (a key that does nothing), then the menu again."""
     response = VoiceResponse()
     gather = Gather(num_digits=1, action=gather_url, method="POST", timeout=8)
-    gather.say(xml_text(f"{say} {MENU}"))
+    gather.say(xml_text(f"{say} {menu}"))
     response.append(gather)
     response.say("No key was pressed. Goodbye.")
     response.hangup()

@@ -25,7 +25,7 @@ import orjson
 from pager.config.models_channels import WebhookChannel
 from pager.core.views import incident_json
 
-from .base import Message, ProviderRejected, Sent, Transport
+from .base import BUNDLE_LISTED, Message, ProviderRejected, Sent, Transport
 from .provider_http import http_status_error, make_client, request
 
 __all__ = ["SIGNATURE_HEADER", "WebhookTransport", "sign", "webhook_body"]
@@ -39,6 +39,8 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def webhook_body(message: Message) -> dict[str, Any]:
+    if message.bundle is not None:
+        return _bundle_body(message)
     return {
         "type": "incident.page" if message.kind == "page" else "incident.status",
         "notification": {
@@ -54,6 +56,37 @@ def webhook_body(message: Message) -> dict[str, Any]:
             "links": dict(message.links),
         },
         "incident": incident_json(message.incident),
+    }
+
+
+def _bundle_body(message: Message) -> dict[str, Any]:
+    """A bundle: `{"type": "incident.bundle", "notification": {...}, "bundle": {"id",
+    "count", "incidents": [every id]}, "incidents": [the view of the first BUNDLE_LISTED]}`."""
+    bundle = message.bundle
+    assert bundle is not None
+    return {
+        "type": "incident.bundle",
+        "notification": {
+            "id": message.notification_id,
+            "kind": message.kind,
+            "method": message.method,
+            "attempt": message.attempt,
+            "topic": None,
+            "user": None
+            if message.user_id is None
+            else {"id": message.user_id, "name": message.user_name or message.user_id},
+            "links": dict(message.links),
+        },
+        "bundle": {
+            "id": bundle.id,
+            "count": bundle.count,
+            "incidents": [i.incident.id for i in bundle.items],
+            "services": [{"name": name, "count": n} for name, n in bundle.services()],
+        },
+        "incidents": [
+            {**incident_json(i.incident), "service_name": i.service_name}
+            for i in bundle.items[:BUNDLE_LISTED]
+        ],
     }
 
 

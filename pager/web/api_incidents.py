@@ -102,14 +102,14 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.get("/api/v1/incidents/<incident_id>")
     async def get_incident(incident_id: str) -> Response:
-        authenticate(system, request.headers)
+        who = authenticate(system, request.headers)
         inc = await ensure_incident(system.state, system.log, incident_id)
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
         out = incident_json(inc, detail=True)
         breakers = open_breakers(system)
         out["notifications"] = [
-            notification_json(n, breakers)
+            notification_json(n, breakers, addresses=who.may("admin"))
             for n in system.state.notifications.for_incident(incident_id)
         ]
         return jsonify(out)

@@ -1,5 +1,6 @@
 """REST: notifications — every one, its attempts and its outcome (sent with the provider's
-id, delivered or failed from receipts, cancelled), newest last."""
+id, delivered or failed from receipts, cancelled), newest last; each names the bundle that
+carried it (storm mode), and a bundle lists what it carried."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
+from pager.core.bundles import Bundle
 from pager.core.notifications import Notification
 from pager.errors import BadRequest, NotFound
 from pager.replay.history import ensure_incident
@@ -17,7 +19,7 @@ from pager.replay.history import ensure_incident
 from .auth import authenticate
 from .responses import jsonify
 
-__all__ = ["notification_json", "open_breakers", "register"]
+__all__ = ["bundle_json", "next_try", "notification_json", "open_breakers", "register"]
 
 MAX_LIMIT = 1000
 STATUSES = ("pending", "retrying", "sent", "delivered", "failed", "cancelled")
@@ -34,21 +36,30 @@ def open_breakers(system: System) -> dict[str, datetime]:
     return out
 
 
+def next_try(n: Notification, breakers: dict[str, datetime]) -> datetime | None:
+    """When an open notification is tried again: its retry time, or later when its
+    method's circuit breaker holds it (`breakers` from `open_breakers`)."""
+    held = breakers.get(n.method) if n.open else None
+    if held is not None and (n.retry_at is None or n.retry_at < held):
+        return held
+    return n.retry_at
+
+
 def notification_json(
-    n: Notification, breakers: dict[str, datetime] | None = None
+    n: Notification, breakers: dict[str, datetime] | None = None, *, addresses: bool = True
 ) -> dict[str, Any]:
     """`breakers` (from `open_breakers`): a notification held by its method's open circuit
-    breaker shows when the breaker lets it go, not a retry time already past."""
+    breaker shows when the breaker lets it go, not a retry time already past. Without
+    `addresses` (a principal below admin) the contact address is left out: phone numbers,
+    mail addresses and webhook URLs are the admins' to see, as in GET /api/v1/users."""
     held = (breakers or {}).get(n.method) if n.open else None
-    retry_at = n.retry_at
-    if held is not None and (retry_at is None or retry_at < held):
-        retry_at = held
+    retry_at = next_try(n, breakers or {})
     return {
         "id": n.id,
         "incident": n.incident_id,
         "kind": n.kind,
         "method": n.method,
-        "address": n.address,
+        "address": n.address if addresses else None,
         "user": n.user_id,
         "topic": n.topic,
         "step": n.step,
@@ -59,6 +70,7 @@ def notification_json(
         "retry_at": retry_at,
         "circuit_open_until": held,
         "last_error": n.last_error,
+        "bundle": n.bundle_id,
         "history": [
             {"at": a.at, "outcome": a.outcome, "attempt": a.attempt, "detail": a.detail}
             for a in n.history
@@ -66,10 +78,33 @@ def notification_json(
     }
 
 
+def bundle_json(b: Bundle, system: System, *, addresses: bool = True) -> dict[str, Any]:
+    """A bundle: to whom, by which method, which pages (and incidents) it carried, and its
+    provider id once sent; with each page as the notifications API shows it."""
+    book = system.state.notifications
+    return {
+        "id": b.id,
+        "user": b.user_id,
+        "method": b.method,
+        "address": b.address if addresses else None,
+        "requested_at": b.requested_at,
+        "sent_at": b.sent_at,
+        "provider_id": b.provider_id,
+        "count": len(b.incident_ids),
+        "incidents": list(b.incident_ids),
+        "notifications": [
+            notification_json(n, addresses=addresses)
+            if (n := book.by_id.get(nid)) is not None
+            else {"id": nid}
+            for nid in b.notification_ids
+        ],
+    }
+
+
 def register(app: QuartTrio, system: System) -> None:
     @app.get("/api/v1/notifications")
     async def list_notifications() -> Response:
-        authenticate(system, request.headers)
+        who = authenticate(system, request.headers)
         book = system.state.notifications
         incident = request.args.get("incident")
         status = request.args.get("status")
@@ -90,12 +125,21 @@ def register(app: QuartTrio, system: System) -> None:
         if status:
             found = [n for n in found if n.status == status]
         breakers = open_breakers(system)
-        return jsonify({"notifications": [notification_json(n, breakers) for n in found[-limit:]]})
+        shown = [notification_json(n, breakers, addresses=who.may("admin")) for n in found[-limit:]]
+        return jsonify({"notifications": shown})
+
+    @app.get("/api/v1/bundles/<bundle_id>")
+    async def get_bundle(bundle_id: str) -> Response:
+        who = authenticate(system, request.headers)
+        b = system.state.bundles.by_id.get(bundle_id)
+        if b is None:
+            raise NotFound(f"no bundle {bundle_id}")
+        return jsonify(bundle_json(b, system, addresses=who.may("admin")))
 
     @app.get("/api/v1/notifications/<nid>")
     async def get_notification(nid: str) -> Response:
-        authenticate(system, request.headers)
+        who = authenticate(system, request.headers)
         n = system.state.notifications.by_id.get(nid)
         if n is None:
             raise NotFound(f"no notification {nid}")
-        return jsonify(notification_json(n, open_breakers(system)))
+        return jsonify(notification_json(n, open_breakers(system), addresses=who.may("admin")))

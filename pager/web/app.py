@@ -40,6 +40,7 @@ from . import (
     pages_incidents,
     pages_people,
     pages_services,
+    signin,
     stream,
 )
 from .ingest import IngestEndpoints
@@ -104,6 +105,7 @@ def create_app(system: System) -> QuartTrio:
     api_config.register(app, system)
     openapi.register(app, system)
     dash = dashboard.register(app, system)
+    signin.register(app, system, dash)
     pages_incidents.register(app, system, dash)
     pages_people.register(app, system, dash)
     pages_services.register(app, system, dash)

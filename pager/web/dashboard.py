@@ -1,10 +1,10 @@
-"""The dashboard's shared parts: templates, the signed-in person, CSRF, and the sign-in and
-sign-out pages. The pages themselves are pages_incidents, pages_people, pages_services.
+"""The dashboard's shared parts: templates, the signed-in person, CSRF, the trusted proxy,
+and the pages' headers. Sign-in and sign-out are in signin; the pages themselves in
+pages_incidents, pages_people, pages_services.
 
 Every page asks `Dashboard.principal()`: without a valid session cookie a page redirects to
-`/login` (a fragment request answers 401). Every state-changing form carries the session's
-CSRF token (`csrf` field or `X-CSRF-Token` header), compared in constant time; the sign-in
-form carries a double-submit token bound to a cookie of its own.
+`/login?next=<the page>` (a fragment request answers 401). Every state-changing form carries
+the session's CSRF token (`csrf` field or `X-CSRF-Token` header), compared in constant time.
 """
 
 from __future__ import annotations
@@ -12,49 +12,69 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
-import trio
-from quart import Response, request
+from quart import Response, has_websocket_context, request, websocket
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
+from pager.core.signin_throttle import SigninThrottle
 from pager.errors import Forbidden, PagerError
 
+from . import dashboard_html as html
 from .auth import Principal, check_role
-from .sessions import COOKIE, SessionStore, Throttle
+from .sessions import COOKIE, SessionStore, fingerprint
 
 __all__ = ["Dashboard", "NotSignedIn", "goto", "is_page", "register"]
 
 log = logging.getLogger("pager.web.dashboard")
 
 HERE = Path(__file__).parent
-LOGIN_COOKIE = "pager_login"
-ADDRESS_FACTOR = 4  # failures allowed from one address: this many times those per name
-# verified when the user is unknown, so an unknown name costs the same time as a wrong password
-_DUMMY_HASH = (
-    "$argon2id$v=19$m=65536,t=3,p=4$NKi0cRaHWUOVMw7jn"
-    "tNLWQ$0Bd/bpQXCqjhqTjNpb4DMONccEhrm8FaY9gHjeGcxWw"
-)
 
 
 class NotSignedIn(PagerError):
     status_code = 401
 
+    def __init__(self, message: str, back: str | None = None) -> None:
+        super().__init__(message)
+        self.back = back  # the page to come back to after signing in
 
-def _verify(hash_: str, password: str) -> bool:
-    from argon2 import PasswordHasher
-    from argon2.exceptions import InvalidHashError, VerificationError
 
-    try:
-        return PasswordHasher().verify(hash_, password)
-    except (VerificationError, InvalidHashError):
-        return False
+def local_path(value: str | None) -> str | None:
+    """`value` when it is a path on this site (`/incidents/x?y=z`), else None: the only
+    kind of address pager redirects to from what a request says (`next`). Refused: other
+    schemes and hosts, `//host` and `/\\host` (both mean another host to a browser), any
+    control character or space, which browsers strip before they parse (`/<TAB>/host` is
+    `//host`), and anything not ASCII (a Location header is bytes; paths arrive encoded).
+    """
+    if not value or len(value) > 2000 or not value.startswith("/"):
+        return None
+    if any(c <= " " or c >= "\x7f" or c == "\\" for c in value):
+        return None
+    if value.startswith("//"):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value.removesuffix("?")
+
+
+def _incoming() -> Any:
+    """The request or the websocket being handled (both have headers and remote_addr)."""
+    return websocket if has_websocket_context() else request
+
+
+def request_target() -> str:
+    """The path and query the browser asked for, as it sent them (still percent-encoded,
+    unlike `request.path`)."""
+    raw = request.scope.get("raw_path") or request.path.encode()
+    query = request.query_string
+    return (raw + b"?" + query if query else raw).decode("latin-1")
 
 
 def goto(url: str, status: int = 303) -> Response:
@@ -62,39 +82,12 @@ def goto(url: str, status: int = 303) -> Response:
     return Response("", status, headers={"Location": url})
 
 
-def duration(d: timedelta) -> str:
-    """`1h 30m`, `5m`, `45s`: a timedelta as people write it."""
-    s = int(d.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    return " ".join(parts) or "0m"
-
-
-def ago(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return ""
-    s = int((now - at).total_seconds())
-    future = s < 0
-    s = abs(s)
-    if s < 60:
-        text = f"{s} s"
-    elif s < 3600:
-        text = f"{s // 60} min"
-    elif s < 86400:
-        text = f"{s // 3600} h"
-    else:
-        text = f"{s // 86400} d"
-    return f"in {text}" if future else f"{text} ago"
-
-
 class Dashboard:
     def __init__(self, system: System) -> None:
         self.system = system
         self.sessions = SessionStore(Path(system.config.data_dir))
-        self.throttle = Throttle()
+        self.throttle = SigninThrottle()
+        self._warned: set[str] = set()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -103,7 +96,9 @@ class Dashboard:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters["iso"] = lambda t: "" if t is None else t.isoformat()
-        self.env.filters["dur"] = duration
+        self.env.filters["dur"] = html.duration
+        self.env.globals["status"] = html.status
+        self.env.globals["links"] = html.links
 
     @property
     def secure(self) -> bool:
@@ -113,40 +108,94 @@ class Dashboard:
         return self.system.clock.now()
 
     def session_principal(self, cookie: str | None) -> tuple[Principal, str] | None:
-        """The person a session cookie signs in, and the session's CSRF token."""
+        """The person a session cookie signs in, and the session's CSRF token. A session
+        ends when its person leaves the configuration or their password hash changes."""
         s = self.sessions.get(cookie, self.now())
         if s is None:
             return None
         user = self.system.config.user(s.user)
-        if user is None:  # removed from the configuration since
+        if user is None or s.key != fingerprint(user.password_hash):
             return None
         return Principal(name=user.id, role=user.role, user=user.id, via="web"), s.csrf
 
-    def proxy_user(self) -> Any:
-        """The user `auth.proxy_header` names, when a trusted proxy sent the request."""
+    def proxy_identity(self) -> tuple[bool, Any]:
+        """(whether a trusted proxy named a person, the configured user it named or None).
+        `auth.proxy_header` is believed only in a request whose peer is one of
+        `auth.trusted_proxies` and only when it appears once with one value: a proxy that
+        appends to what the client sent, rather than replacing it, must not let the
+        client's copy through. From anyone else it is ignored, with a warning (once per
+        address) that names the address, so a proxy missing from the list is found."""
         auth = self.system.config.auth
         if auth.proxy_header is None:
-            return None
-        value = (request.headers.get(auth.proxy_header) or "").strip()
-        try:
-            remote = ipaddress.ip_address(request.remote_addr or "")
-        except ValueError:
-            return None
-        if not value or not any(
-            remote in ipaddress.ip_network(n, strict=False) for n in auth.trusted_proxies
-        ):
-            return None
-        return next(
-            (u for u in self.system.config.users if value in (u.id, u.contacts.email)), None
+            return False, None
+        asked = _incoming()
+        values = asked.headers.getlist(auth.proxy_header)
+        if not values:
+            return False, None
+        if not self.trusted_peer():
+            self.warn_untrusted(asked.remote_addr or "-", auth.proxy_header)
+            return False, None
+        value = values[0].strip()
+        if len(values) != 1 or not value or "," in value:
+            log.warning(
+                "%s arrived %d times or with a list: ignored", auth.proxy_header, len(values)
+            )
+            return True, None
+        lowered = value.lower()
+        user = next(
+            (
+                u
+                for u in self.system.config.users
+                if value == u.id or (u.contacts.email and lowered == u.contacts.email.lower())
+            ),
+            None,
         )
+        return True, user
+
+    def trusted_peer(self) -> bool:
+        """Whether the request came straight from one of `auth.trusted_proxies`."""
+        try:
+            remote = ipaddress.ip_address(_incoming().remote_addr or "")
+        except ValueError:
+            return False
+        return any(
+            remote in ipaddress.ip_network(n, strict=False)
+            for n in self.system.config.auth.trusted_proxies
+        )
+
+    def client_address(self) -> str:
+        """The browser's address: the peer's, or behind a trusted proxy the last address
+        of X-Forwarded-For that is not one of the trusted proxies (the one the proxies
+        themselves saw; what a client wrote further left is not believed)."""
+        remote = request.remote_addr or "-"
+        if not self.trusted_peer():
+            return remote
+        nets = [
+            ipaddress.ip_network(n, strict=False) for n in self.system.config.auth.trusted_proxies
+        ]
+        hops = ",".join(request.headers.getlist("x-forwarded-for")).split(",")
+        for hop in reversed([h.strip() for h in hops if h.strip()]):
+            try:
+                addr = ipaddress.ip_address(hop)
+            except ValueError:
+                return remote  # a hop we cannot read: no further left is believed
+            if not any(addr in n for n in nets):
+                return str(addr)
+        return remote
+
+    def warn_untrusted(self, remote: str, header: str) -> None:
+        if remote not in self._warned and len(self._warned) < 1000:
+            self._warned.add(remote)
+            log.warning("%s from %s, which is not in auth.trusted_proxies: ignored", header, remote)
 
     def principal(self, need: str = "viewer") -> tuple[Principal, str]:
         found = self.session_principal(request.cookies.get(COOKIE))
-        proxied = self.proxy_user()
-        if found is not None and proxied is not None and found[0].user != proxied.id:
-            found = None  # the proxy signed in someone else since
+        named, proxied = self.proxy_identity()
+        if found is not None and named and (proxied is None or found[0].user != proxied.id):
+            found = None  # the proxy signs in someone else now
         if found is None:
-            raise NotSignedIn("sign in first")
+            back = local_path(request_target()) if request.method == "GET" else None
+            raise NotSignedIn("sign in first", back=back)
         check_role(found[0], need)
         return found
 
@@ -169,7 +218,9 @@ class Dashboard:
             me=me,
             csrf=csrf,
             now=now,
-            ago=lambda t: ago(t, now),
+            ago=lambda t: html.ago(t, now),
+            when=html.when_at(now),
+            action=partial(html.action, csrf),
             may=(lambda need: who is not None and who.may(need)),
             name_of=lambda uid: (getattr(users.get(uid), "name", None) or uid) if uid else "",
             path=request.path,
@@ -187,12 +238,23 @@ class Dashboard:
         r = Response(body, status, content_type="text/html; charset=utf-8")
         r.headers["Cache-Control"] = "no-store"
         r.headers["X-Frame-Options"] = "DENY"
-        r.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self' ws: wss:; frame-ancestors 'none'; form-action 'self'"
-        )
+        r.headers["Content-Security-Policy"] = self.csp
         r.headers["Referrer-Policy"] = "same-origin"
+        r.headers["X-Content-Type-Options"] = "nosniff"
         return r
+
+    @property
+    def csp(self) -> str:
+        """What a page may load: its own scripts, styles and images, and its stream. The
+        stream's origin is named as well as 'self' (which covers ws: and wss: to the same
+        host in current browsers, not in every older one); never any host (`ws:`)."""
+        public = urlsplit(str(self.system.config.server.public_url))
+        ws = ("wss://" if public.scheme == "https" else "ws://") + public.netloc
+        return (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"connect-src 'self' {ws}; frame-ancestors 'none'; form-action 'self'; "
+            "base-uri 'none'; object-src 'none'"
+        )
 
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
         """A browser's websocket: its Origin must be pager's own (public_url or the Host)."""
@@ -218,7 +280,6 @@ def is_page(path: str) -> bool:
 
 def register(app: QuartTrio, system: System) -> Dashboard:
     dash = Dashboard(system)
-    cfg = system.config.auth
 
     @app.errorhandler(NotSignedIn)
     async def not_signed_in(e: NotSignedIn) -> Response:
@@ -226,81 +287,8 @@ def register(app: QuartTrio, system: System) -> Dashboard:
             r = Response("sign in again", 401)
             r.headers["HX-Redirect"] = "/login"
             return r
+        if e.back and e.back != "/":
+            return goto("/login?" + urlencode({"next": e.back}))
         return goto("/login")
-
-    def login_page(error: str = "", status: int = 200, username: str = "") -> Response:
-        token = secrets.token_urlsafe(24)
-        r = dash.page(
-            dash.render("login.html", None, login_csrf=token, error=error, username=username),
-            status,
-        )
-        r.set_cookie(
-            LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=dash.secure,
-            path="/login", max_age=3600,
-        )  # fmt: skip
-        return r
-
-    async def signed_in(user_id: str, now: datetime) -> Response:
-        session = await dash.sessions.create(user_id, now, cfg.session_lifetime)
-        r = goto("/")
-        r.set_cookie(
-            COOKIE, session, httponly=True, samesite="Lax", secure=dash.secure, path="/",
-            max_age=int(cfg.session_lifetime.total_seconds()),
-        )  # fmt: skip
-        r.delete_cookie(LOGIN_COOKIE, path="/login")
-        return r
-
-    @app.get("/login")
-    async def dash_login_form() -> Response:
-        proxied = dash.proxy_user()
-        current = dash.session_principal(request.cookies.get(COOKIE))
-        if proxied is not None and (current is None or current[0].user != proxied.id):
-            log.info("dashboard sign-in: %s by %s", proxied.id, cfg.proxy_header)
-            return await signed_in(proxied.id, dash.now())
-        if current is not None:
-            return goto("/")
-        return login_page()
-
-    @app.post("/login")
-    async def dash_login() -> Response:
-        data = await request.form
-        sent, kept = data.get("csrf", ""), request.cookies.get(LOGIN_COOKIE, "")
-        if not kept or not hmac.compare_digest(sent.encode(), kept.encode()):
-            return login_page("The form expired: please sign in again.", 403)
-        name = data.get("user", "").strip()
-        password = data.get("password", "")
-        now = dash.now()
-        keys = [f"user:{name.lower()}", f"addr:{request.remote_addr}"]
-        limits = [(keys[0], cfg.signin_attempts), (keys[1], ADDRESS_FACTOR * cfg.signin_attempts)]
-        wait = dash.throttle.retry_after(limits, now, cfg.signin_window)
-        if wait > 0:
-            r = login_page(
-                f"Too many failed sign-ins: try again in {int(wait // 60) + 1} min.", 429, name
-            )
-            r.headers["Retry-After"] = str(int(wait) + 1)
-            return r
-        config = system.config
-        user = next(
-            (u for u in config.users if name and (u.id == name or u.contacts.email == name)),
-            None,
-        )
-        hash_ = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
-        ok = await trio.to_thread.run_sync(_verify, hash_, password)
-        if user is None or not user.password_hash or not ok:
-            dash.throttle.fail(keys, now)
-            log.info("dashboard sign-in refused for %r from %s", name[:64], request.remote_addr)
-            return login_page("Wrong user or password.", 401, name)
-        dash.throttle.clear(keys[0])
-        log.info("dashboard sign-in: %s from %s", user.id, request.remote_addr)
-        return await signed_in(user.id, now)
-
-    @app.post("/logout")
-    async def dash_logout() -> Response:
-        _, csrf = dash.principal()
-        await dash.form(csrf)
-        await dash.sessions.end(request.cookies.get(COOKIE), dash.now())
-        r = goto("/login")
-        r.delete_cookie(COOKIE, path="/")
-        return r
 
     return dash

@@ -2,9 +2,10 @@
 Resolve, Escalate) or picks a Snooze duration in one of pager's messages.
 
 In order: the signature is checked on the raw body (401 and nothing changes when it does not
-verify, is older than 5 minutes, or was seen already); the press is read (`block_actions`,
-the first action; anything else is answered 200 and ignored); the Slack user (`user.id`) is
-looked up among pager's users by `contacts.slack`; and the press goes to the
+verify or is older than 5 minutes); the press is read (`block_actions`, the first action;
+anything else is answered 200 and ignored); a press seen before (its signature journaled as
+`interaction.received`, so also after a restart) gets 401 and changes nothing; the Slack
+user (`user.id`) is looked up among pager's users by `contacts.slack`; and the press goes to the
 `SlackResponder`, which acts and updates the message through `response_url`. The answer to
 Slack is given at once (200, empty), well within its 3 seconds. A press by someone who is
 not a pager user acts on nothing: it is logged, and they are told so.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -25,7 +27,7 @@ from pager.actors.slack_responder import SlackPress
 from pager.actors.system import System
 from pager.transports.slack import SNOOZE_CHOICES
 
-from .seen import RecentlySeen
+from .seen import ReplayGuard
 from .signatures import SLACK_WINDOW, form_fields, slack_verified
 
 __all__ = ["ACTION_IDS", "press_of", "register"]
@@ -34,6 +36,7 @@ log = logging.getLogger("pager.web.slack")
 
 ACTION_IDS = {
     "ack": "acknowledge",
+    "ack_all": "acknowledge_all",  # a bundle's button: its value is the bundle id
     "resolve": "resolve",
     "escalate": "escalate",
     "snooze": "snooze",
@@ -78,7 +81,8 @@ def press_of(payload: Any) -> SlackPress | None:
 
 
 def register(app: QuartTrio, system: System) -> None:
-    seen = RecentlySeen(SLACK_WINDOW)
+    # a signature is good for SLACK_WINDOW around its timestamp: remember it twice as long
+    seen = ReplayGuard(system, "slack", timedelta(seconds=2 * SLACK_WINDOW))
 
     @app.post("/hooks/slack/interactions")
     async def slack_interactions() -> Response:
@@ -98,7 +102,7 @@ def register(app: QuartTrio, system: System) -> None:
         ):
             return _text("the X-Slack-Signature does not verify\n", 401)
         assert signature is not None
-        if not seen.first_time(signature, now):
+        if seen.seen(signature):
             return _text("this request was received already\n", 401)
         fields = form_fields(body)
         raw = fields.get("payload") if fields is not None else None
@@ -119,7 +123,7 @@ def register(app: QuartTrio, system: System) -> None:
                 press.action,
                 press.incident_id,
             )
-        press = replace(press, user_id=user_id)
+        press = replace(press, user_id=user_id, claim=lambda: seen.first_time(signature))
         responder = system.slack_responder
         if responder is None or not responder.offer(press):
             return _text("pager is busy; try again\n", 503)

@@ -14,32 +14,35 @@ The text (`Body`) is read by `pager.core.replies`:
 - HELP, or anything else: how to answer.
 
 The answer is TwiML (`MessagingResponse`): one text saying what was done or what was not
-understood — none to a number that opted out. A message is acted on once (by its
-`MessageSid`), however often it is delivered.
+understood — none to a number that opted out. A message is acted on once, however often it
+is delivered or replayed, before and after a restart: before an action its `MessageSid` is
+journaled (`interaction.received`), and a STOP or START carries it in its own event.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from quart import Response
 from quart_trio import QuartTrio
 from twilio.twiml.messaging_response import MessagingResponse
 
-from pager.actors.interactions import perform, user_with_contact
+from pager.actors.interactions import perform, perform_all, user_with_contact
 from pager.actors.system import System
 from pager.core.events import ContactOptedIn, ContactOptedOut
 from pager.core.replies import HELP_TEXT, parse_reply
 from pager.core.text import xml_text
 
 from .hooks_twilio import forbidden, twiml, verified_form
-from .seen import RecentlySeen
+from .seen import ReplayGuard
 
 __all__ = ["masked", "register"]
 
 log = logging.getLogger("pager.web.twilio")
 
-SEEN_FOR = 24 * 3600.0  # seconds a message sid is remembered
+# Twilio's signatures do not expire: a message sid is remembered this long
+SEEN_FOR = timedelta(days=30)
 
 
 def reply(text: str | None) -> Response:
@@ -55,7 +58,7 @@ def masked(number: str) -> str:
 
 
 def register(app: QuartTrio, system: System) -> None:
-    seen = RecentlySeen(SEEN_FOR)
+    seen = ReplayGuard(system, "twilio", SEEN_FOR)
 
     @app.post("/hooks/twilio/sms")
     async def twilio_sms() -> Response:
@@ -68,8 +71,8 @@ def register(app: QuartTrio, system: System) -> None:
             log.warning("a text from %s refused: not a pager user's number", masked(sender))
             return reply(None)
         sid = form.get("MessageSid") or form.get("SmsSid") or ""
-        if sid and not seen.first_time(sid, system.clock.now().timestamp()):
-            return reply(None)  # delivered again: acted on already
+        if sid and seen.seen(sid):
+            return reply(None)  # delivered again or replayed: acted on already
         body = form.get("Body", "")
         parsed = parse_reply(body)
         if sid and sid in system.state.opt_message_sids:
@@ -113,6 +116,21 @@ def register(app: QuartTrio, system: System) -> None:
             text = HELP_TEXT
         elif parsed.kind != "action" or parsed.action is None:
             text = f"{parsed.problem} {HELP_TEXT}"
+        elif parsed.all:
+            paged = state.notifications.reached(user_id)
+            if not paged:
+                text = f"pager has paged you about nothing to answer. {HELP_TEXT}"
+            else:
+                answer = await perform_all(
+                    system,
+                    user_id=user_id,
+                    incident_ids=paged,
+                    via="sms",
+                    claim=(lambda: seen.first_time(sid)) if sid else None,
+                )
+                if answer.replayed:
+                    return reply(None)
+                text = "pager: " + answer.text
         else:
             if parsed.code is not None:
                 incident_id = state.by_code.get(parsed.code)
@@ -129,6 +147,9 @@ def register(app: QuartTrio, system: System) -> None:
                     incident_id=incident_id,
                     action=parsed.action,
                     via="sms",
+                    claim=(lambda: seen.first_time(sid)) if sid else None,
                 )
+                if answer.replayed:
+                    return reply(None)  # the same text twice at once: answered once
                 text = "pager: " + answer.text
         return reply(None if opted_out else text)

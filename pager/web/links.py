@@ -8,7 +8,9 @@ first: a forged, altered or expired token, a used link, or one for someone who i
 a pager user gets 403 and changes nothing. The POST performs the action as the link's user,
 via the channel that carried it (email, teams), and journals the link as used in the same
 append; a second POST of the same link is refused, even after a restart. An incident that
-is already resolved gets a polite page saying so (409).
+is already resolved gets a polite page saying so (409). A bundle's link (`acknowledge_all`,
+storm mode) names the bundle: it acknowledges every incident of it still triggered, each
+journaled with the link's use, so it too acts once.
 
 The pages are self-contained HTML (autoescaped), sent with `Cache-Control: no-store`,
 `Referrer-Policy: no-referrer` and a strict Content-Security-Policy. Tokens are never
@@ -24,9 +26,9 @@ import jinja2
 from quart import Response
 from quart_trio import QuartTrio
 
-from pager.actors.interactions import label, perform
+from pager.actors.interactions import label, perform, perform_all
 from pager.actors.system import System
-from pager.core.links import LinkClaims, verify_link
+from pager.core.links import BUNDLE_ACTION, LinkClaims, verify_link
 from pager.core.model import Status
 from pager.errors import LinkRefused
 
@@ -104,12 +106,61 @@ def register(app: QuartTrio, system: System) -> None:
         by = inc.resolved_by if status == "resolved" else inc.acknowledged_by
         return [label(inc), f"Status: {status}" + (f" (by {by})" if by else "")]
 
+    def bundle_confirm(claims: LinkClaims) -> Response:
+        bundle = system.state.bundles.by_id.get(claims.incident_id)
+        if bundle is None:
+            return page(404, "No such message", "pager no longer knows this message's incidents.")
+        open_ = [
+            inc
+            for iid in bundle.incident_ids
+            if (inc := system.state.incidents.get(iid)) is not None
+            and inc.status is Status.TRIGGERED
+        ]
+        if not open_:
+            return page(
+                200,
+                "Nothing left to do",
+                "Every incident of this message is acknowledged or resolved.",
+            )
+        shown = [label(inc) for inc in open_[:10]]
+        if len(open_) > 10:
+            shown.append(f"and {len(open_) - 10} more")
+        return page(
+            200,
+            f"Acknowledge all {len(open_)} incidents?",
+            *shown,
+            f"You are acting as {who(claims)}.",
+            button=f"Acknowledge all {len(open_)}",
+        )
+
+    async def bundle_act(claims: LinkClaims) -> Response:
+        bundle = system.state.bundles.by_id.get(claims.incident_id)
+        if bundle is None:
+            return page(404, "No such message", "pager no longer knows this message's incidents.")
+        via = bundle.method if bundle.method in ("email", "teams") else "email"
+        acting.add(claims.link_id)
+        try:
+            answer = await perform_all(
+                system,
+                user_id=claims.user_id,
+                incident_ids=bundle.incident_ids,
+                via=via,
+                link=claims,
+            )
+        finally:
+            acting.discard(claims.link_id)
+        if answer.done:
+            return page(200, "Done", answer.text)
+        return page(409, "Nothing was done", answer.text)
+
     @app.get("/a/<token>")
     async def link_confirm(token: str) -> Response:
         found = check(token)
         if isinstance(found, Response):
             return found
         claims = found
+        if claims.action == BUNDLE_ACTION:
+            return bundle_confirm(claims)
         inc = system.state.incidents.get(claims.incident_id) or system.state.archive.get(
             claims.incident_id
         )
@@ -133,6 +184,8 @@ def register(app: QuartTrio, system: System) -> None:
         if isinstance(found, Response):
             return found
         claims = found
+        if claims.action == BUNDLE_ACTION:
+            return await bundle_act(claims)
         n = system.state.notifications.by_id.get(claims.notification_id)
         via = n.method if n is not None and n.method in ("email", "teams") else "email"
         acting.add(claims.link_id)

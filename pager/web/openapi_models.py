@@ -300,6 +300,7 @@ class DashboardLogin(_Body):
     csrf: str = Field(description="the sign-in form's token, bound to the pager_login cookie")
     user: str = Field(description="a user's id or email")
     password: str
+    next: str | None = Field(default=None, description="a path on this site to go to afterwards")
 
 
 class DashboardSnooze(DashboardForm):

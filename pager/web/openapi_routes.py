@@ -119,6 +119,8 @@ _INCIDENT_FILTERS = (
     _q("q", "words of the title, the key or the short code"),
 )
 
+_NEXT = (_q("next", "where to go afterwards: a path on this site (anything else: /)"),)
+
 OPS: tuple[Op, ...] = (
     # ------------------------------------------------------------ ingest
     Op("POST", "/v2/enqueue", "PagerDuty Events API v2", "ingest", auth=(),
@@ -180,6 +182,8 @@ OPS: tuple[Op, ...] = (
            enum=list(NOTIFICATION_STATUSES)),
         _q("limit", "1 to 1000, default 200", type="integer", minimum=1, maximum=1000))),
     _api("GET", "/api/v1/notifications/{nid}", "One notification", "incidents"),
+    _api("GET", "/api/v1/bundles/{bundle_id}", "One bundle: the pages one message carried",
+         "incidents"),
     # ------------------------------------------------------------ people and schedules
     _api("GET", "/api/v1/users", "Users (no contact addresses)", "directory"),
     _api("GET", "/api/v1/services", "Services (no integration keys)", "directory"),
@@ -250,7 +254,7 @@ OPS: tuple[Op, ...] = (
        errors=(401, 403),
        extra={"description": "With `server.metrics_auth` it asks for an API token (bearer)."}),
     # ------------------------------------------------------------ dashboard (docs/dashboard.md)
-    _page("GET", "/login", "The sign-in form", auth=(), errors=(303,)),
+    _page("GET", "/login", "The sign-in form", auth=(), errors=(303,), query=_NEXT),
     _page("POST", "/login", "Sign in", auth=(), body=m.DashboardLogin, ok=(303,),
           errors=(401, 403, 429)),
     _page("POST", "/logout", "Sign out", errors=(400, 403)),
@@ -258,11 +262,11 @@ OPS: tuple[Op, ...] = (
     _page("GET", "/incidents/rows", "The incidents table's rows (a fragment)",
           query=_INCIDENT_FILTERS, errors=(303, 400, 401, 403)),
     _page("GET", "/incidents/{incident_id}", "One incident"),
-    _page("POST", "/incidents/{incident_id}/acknowledge", "Acknowledge"),
-    _page("POST", "/incidents/{incident_id}/resolve", "Resolve"),
-    _page("POST", "/incidents/{incident_id}/snooze", "Snooze", body=m.DashboardSnooze),
-    _page("POST", "/incidents/{incident_id}/escalate", "Escalate", body=m.DashboardEscalate),
-    _page("POST", "/incidents/{incident_id}/notes", "Add a note", body=m.DashboardNote),
+    _page("POST", "/incidents/{incident_id}/acknowledge", "Acknowledge", query=_NEXT),
+    _page("POST", "/incidents/{incident_id}/resolve", "Resolve", query=_NEXT),
+    _page("POST", "/incidents/{incident_id}/snooze", "Snooze", body=m.DashboardSnooze, query=_NEXT),
+    _page("POST", "/incidents/{incident_id}/escalate", "Escalate", body=m.DashboardEscalate, query=_NEXT),
+    _page("POST", "/incidents/{incident_id}/notes", "Add a note", body=m.DashboardNote, query=_NEXT),
     _page("GET", "/oncall", "Who is on call"),
     _page("GET", "/schedules", "The first schedule (On call now without any)"),
     _page("GET", "/schedules/{sid}", "A schedule's next 14 days"),

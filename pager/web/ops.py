@@ -79,12 +79,19 @@ class _StateCollector(Collector):
                 "1 while the method's circuit breaker holds attempts back",
                 labels=["method"],
             )
+            bundles = CounterMetricFamily(
+                "pager_bundles_sent",
+                "Messages sent that carried several pages at once (storm mode)",
+                labels=["method"],
+            )
             for method, actor in s.dispatcher.actors.items():
                 out.add_metric([method, "sent"], actor.sent)
                 out.add_metric([method, "failed"], actor.failed)
                 breaker.add_metric([method], 1 if actor.breaker_open_until() else 0)
+                bundles.add_metric([method], actor.bundles_sent)
             yield out
             yield breaker
+            yield bundles
         if s.router is not None:
             timers = s.router.timers
             yield GaugeMetricFamily(

@@ -5,7 +5,9 @@ signed-in person `via web`; then the browser is sent back where it came from (30
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -16,11 +18,12 @@ from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident
+from pager.core.views import timeline_lines
 from pager.errors import BadRequest, NotFound
 from pager.replay.history import ensure_incident
 
-from .api_notifications import notification_json, open_breakers
-from .dashboard import Dashboard, goto
+from .api_notifications import next_try, open_breakers
+from .dashboard import Dashboard, goto, local_path
 
 __all__ = ["SNOOZES", "register"]
 
@@ -29,19 +32,50 @@ SNOOZES = ("15m", "1h", "4h")
 STATUS_FILTERS = ("open", "triggered", "acknowledged", "resolved", "all")
 
 
-def _row(r: Incident | IncidentSummary) -> dict[str, Any]:
+class Row(NamedTuple):
+    """One line of the incidents list. A named tuple, not a dict: the template reads each
+    field as `r.status`, which Jinja tries as an attribute first (on a dict, a raised and
+    caught AttributeError per field per row)."""
+
+    id: str
+    short_code: str
+    title: str
+    service: str
+    status: str
+    severity: str
+    urgency: str
+    created_at: datetime
+    acknowledged_by: str | None
+    resolved_by: str | None
+    firing: int
+    via: str | None  # how it was acknowledged or resolved: web, slack, sms, api, ...
+
+
+def via(inc: Incident, kind: str) -> str | None:
+    """How `inc` was last acknowledged or resolved (`kind`, an event type): the channel of
+    the newest such entry of its timeline."""
+    for entry in reversed(inc.timeline):
+        if entry.kind == kind:
+            return entry.via
+    return None
+
+
+_DONE = {"acknowledged": "incident.acknowledged", "resolved": "incident.resolved"}
+
+
+def _row(r: Incident | IncidentSummary) -> Row:
+    how = None
     if isinstance(r, Incident):
         firing = sum(1 for a in r.alerts.values() if a.status == "firing")
         status = r.status.value
+        if status in _DONE:
+            how = via(r, _DONE[status])
     else:
-        firing, status = r.alerts_firing, r.status
-    return {
-        "id": r.id, "short_code": r.short_code, "title": r.title, "service": r.service_id,
-        "status": status, "severity": r.severity, "urgency": r.urgency,
-        "created_at": r.created_at, "updated_at": r.updated_at,
-        "acknowledged_by": r.acknowledged_by, "resolved_by": r.resolved_by, "firing": firing,
-        "dedup_key": r.dedup_key,
-    }  # fmt: skip
+        firing, status = r.alerts_firing, str(r.status)
+    return Row(
+        r.id, r.short_code, r.title, r.service_id, status, r.severity, r.urgency,
+        r.created_at, r.acknowledged_by, r.resolved_by, firing, how,
+    )  # fmt: skip
 
 
 def _filters() -> dict[str, str]:
@@ -59,18 +93,18 @@ def _filters() -> dict[str, str]:
     }
 
 
-def select(system: System, f: dict[str, str], limit: int = ROWS) -> list[dict[str, Any]]:
+def select(system: System, f: dict[str, str], limit: int = ROWS) -> list[Row]:
     """The rows the filters keep: open incidents first (newest first), then the rest."""
     state = system.state
     open_rows: list[Incident | IncidentSummary] = sorted(
-        state.open_incidents(), key=lambda i: i.number, reverse=True
+        state.open_incidents(), key=attrgetter("number"), reverse=True
     )
     status, service, urgency, q = f["status"], f["service"], f["urgency"], f["q"].lower()
     candidates: Any = open_rows
     if status in ("resolved", "all"):
         rest = (r for r in state.newest_first() if str(r.status) == "resolved")
         candidates = rest if status == "resolved" else [*open_rows, *rest]
-    out: list[dict[str, Any]] = []
+    out: list[Row] = []
     for r in candidates:
         if status in ("triggered", "acknowledged") and str(r.status) != status:
             continue
@@ -98,10 +132,8 @@ def _home() -> str:
 
 
 def _back(default: str) -> str:
-    nxt = request.args.get("next") or default
-    if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
-        return default
-    return nxt
+    """Where an action sends the browser: its `next`, when that is a path on this site."""
+    return local_path(request.args.get("next")) or default
 
 
 def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
@@ -131,19 +163,20 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
         breakers = open_breakers(system)
-        notes = [
-            notification_json(n, breakers)
-            for n in system.state.notifications.for_incident(incident_id)
-        ]
+        notes = system.state.notifications.for_incident(incident_id)
+        retries = {n.id: next_try(n, breakers) for n in notes if n.open}
         svc = system.rules.services.get(inc.service_id)
         policy = None
         if inc.escalation is not None:
             policy = system.rules.policies.get(inc.escalation.policy_id)
         elif svc is not None:
             policy = svc.policy
+        status = inc.status.value
+        how = via(inc, _DONE[status]) if status in _DONE else None
         body = dash.render(
-            "incident.html", who, csrf, inc=inc, notifications=notes, policy=policy,
-            service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq,
+            "incident.html", who, csrf, inc=inc, notifications=notes, retries=retries,
+            policy=policy, service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq, via=how,
+            timeline=timeline_lines(inc.timeline),
         )  # fmt: skip
         return dash.page(body)
 

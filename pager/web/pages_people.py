@@ -14,7 +14,7 @@ from pager.config.models_people import CONTACT_METHODS
 from pager.core import schedule as sched
 from pager.errors import BadRequest, NotFound
 
-from .api_notifications import STATUSES, notification_json, open_breakers
+from .api_notifications import STATUSES
 from .api_schedules import oncall_json
 from .dashboard import Dashboard
 
@@ -104,20 +104,28 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
             raise BadRequest(f"status: one of {', '.join(STATUSES)}")
         if f["method"] and f["method"] not in METHODS:
             raise BadRequest(f"method: one of {', '.join(METHODS)}")
-        breakers = open_breakers(system)
+        user, method, status = f["user"], f["method"], f["status"]
         found = []
-        for n in reversed(list(system.state.notifications.by_id.values())):
-            if f["user"] and n.user_id != f["user"]:
+        # newest first, without copying the book: an unfiltered page stops after 200
+        for n in reversed(system.state.notifications.by_id.values()):
+            if (
+                (user and n.user_id != user)
+                or (method and n.method != method)
+                or (status and n.status != status)
+            ):
                 continue
-            if f["method"] and n.method != f["method"]:
-                continue
-            if f["status"] and n.status != f["status"]:
-                continue
-            found.append(notification_json(n, breakers))
+            found.append(n)
             if len(found) >= NOTIFICATION_ROWS:
                 break
+        state = system.state
+        titles = {}  # each row's incident as people name it: "#K7Q Disk full"
+        for n in found:
+            inc = state.incidents.get(n.incident_id) or state.archive.get(n.incident_id)
+            if inc is not None:
+                titles[n.incident_id] = f"#{inc.short_code} {inc.title}"
         body = dash.render(
-            "notifications.html", who, csrf, rows=found, f=f, users=sorted(system.rules.users),
+            "notifications.html", who, csrf, rows=found, f=f, titles=titles,
+            users=sorted(system.rules.users),
             methods=METHODS, statuses=STATUSES, limit=NOTIFICATION_ROWS,
         )  # fmt: skip
         return dash.page(body)

@@ -1,6 +1,6 @@
-"""Dashboard: services, their integration keys with the URL to paste into the sending tool,
-and maintenance windows, which admins start and stop here (journaled as they are through
-the API, by the signed-in admin)."""
+"""Dashboard: services, their integration keys with the URL to paste into the sending tool
+(keys for admins only), and maintenance windows, which admins start and stop here
+(journaled as they are through the API, by the signed-in admin)."""
 
 from __future__ import annotations
 
@@ -32,10 +32,22 @@ def integration_url(public_url: str, kind: str, key: str) -> dict[str, str]:
     return {"url": f"{base}/integrations/{kind}/{key}", "how": f"{kind} webhook URL"}
 
 
+def _integration(public: str, kind: str, key: str, admin: bool) -> dict[str, str | None]:
+    """An integration as the page shows it. Its key is a credential (whoever holds it can
+    page the service; the REST API never shows one): only an admin sees it, and the URL
+    only where the key is not part of it."""
+    where = integration_url(public, kind, key)
+    if admin:
+        return {"type": kind, "key": key, **where}
+    url = None if key in where["url"] else where["url"]
+    return {"type": kind, "key": None, "url": url, "how": where["how"]}
+
+
 def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
     @app.get("/services")
     async def page_services() -> Response:
         who, csrf = dash.principal()
+        admin = who.may("admin")
         now = dash.now()
         public = str(system.config.server.public_url)
         rows: list[dict[str, Any]] = []
@@ -58,8 +70,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
                     "name": getattr(svc, "name", None) or svc.id,
                     "policy": getattr(svc, "escalation_policy", None),
                     "integrations": [
-                        {"type": i.type, "key": i.key, **integration_url(public, i.type, i.key)}
-                        for i in svc.integrations
+                        _integration(public, i.type, i.key, admin) for i in svc.integrations
                     ],
                     "windows": windows,
                     "in_maintenance": any(w["start"] <= now for w in windows),  # type: ignore[operator]

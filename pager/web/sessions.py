@@ -1,38 +1,56 @@
-"""Dashboard sessions and sign-in throttling.
+"""Dashboard sessions and known browsers, kept in `data_dir/web-sessions.json`.
 
 A session is a random 256-bit id in an HttpOnly, SameSite=Lax cookie (Secure when
 `server.public_url` is https). The server keeps only the sha256 of each id, with the user,
-the expiry and the session's CSRF token, in `data_dir/web-sessions.json` (mode 0600,
-replaced atomically), so sessions survive a restart and a stolen file holds no cookie.
+the expiry, the session's CSRF token and a fingerprint of the user's password hash at
+sign-in, so sessions survive a restart, a stolen file holds no cookie, and a session ends
+when the person's password hash changes (the first thing to do for a stolen password).
 Sign-out removes the session; expired ones are dropped when seen and on every write.
 
-Sign-in attempts are throttled per user name and per client address: after
-`auth.signin_attempts` failures for a name (four times as many from one address, which
-people behind one proxy share) within `auth.signin_window`, further attempts are refused
-(429) until the oldest failure leaves the window, whatever the password.
+A *known browser* is one where a person signed in with their password before: it holds a
+second random id (the `pager_device` cookie, sent only to /login), kept the same way. The
+sign-in throttle counts its failures apart from everyone else's, so someone who keeps
+failing as a person elsewhere does not keep that person out of the browsers they use
+(OWASP's "device cookies").
+
+The file is written with mode 0600 and replaced atomically. A file that cannot be read or
+does not hold what pager writes is set aside with a warning: everyone signs in again and
+nothing else is lost. One found with looser permissions is made 0600.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
-from collections import deque
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import trio
 
-__all__ = ["COOKIE", "Session", "SessionStore", "Throttle"]
+__all__ = ["COOKIE", "DEVICE_COOKIE", "Device", "Session", "SessionStore", "fingerprint"]
+
+log = logging.getLogger("pager.web.sessions")
 
 COOKIE = "pager_session"
+DEVICE_COOKIE = "pager_device"
 FILE = "web-sessions.json"
+DEVICES_PER_USER = 20
 
 
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
+def _digest(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode()).hexdigest()
+
+
+def fingerprint(password_hash: str | None) -> str:
+    """A short stand-in for a user's password hash: a session signed in under one hash does
+    not outlive it."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,39 +58,88 @@ class Session:
     user: str
     expires: datetime
     csrf: str
+    key: str = ""  # fingerprint() of the user's password hash at sign-in
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    user: str
+    expires: datetime
+    key: str
 
 
 class SessionStore:
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / FILE
         self._sessions: dict[str, Session] = {}
+        self._devices: dict[str, Device] = {}
         self._lock = trio.Lock()
         self._load()
 
     def _load(self) -> None:
         try:
+            mode = stat.S_IMODE(self.path.stat().st_mode)
             raw = json.loads(self.path.read_text())
         except FileNotFoundError:
             return
-        except (OSError, ValueError):
-            return  # unreadable: everyone signs in again, nothing else is lost
-        for key, v in raw.get("sessions", {}).items():
+        except (OSError, ValueError) as e:
+            self._set_aside(f"cannot be read ({type(e).__name__})")
+            return
+        if mode & 0o077:
+            log.warning("%s was readable by others (mode %o): made 0600", self.path, mode)
+            os.chmod(self.path, 0o600)
+        if not isinstance(raw, dict):
+            self._set_aside("does not hold an object")
+            return
+        sessions, devices = raw.get("sessions", {}), raw.get("devices", {})
+        if not isinstance(sessions, dict) or not isinstance(devices, dict):
+            self._set_aside("does not hold sessions")
+            return
+        for digest, v in sessions.items():
             try:
-                self._sessions[key] = Session(
-                    str(v["user"]), datetime.fromisoformat(v["expires"]), str(v["csrf"])
+                self._sessions[digest] = Session(
+                    str(v["user"]),
+                    _instant(v["expires"]),
+                    str(v["csrf"]),
+                    str(v.get("key", "")),
                 )
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue
+        for digest, v in devices.items():
+            try:
+                self._devices[digest] = Device(
+                    str(v["user"]), _instant(v["expires"]), str(v["key"])
+                )
+            except (KeyError, TypeError, ValueError, AttributeError):
                 continue
 
+    def _set_aside(self, why: str) -> None:
+        aside = self.path.with_name(self.path.name + ".unreadable")
+        try:
+            os.replace(self.path, aside)
+        except OSError:
+            aside = self.path
+        log.warning(
+            "%s %s: everyone signs in to the dashboard again (the file is now %s)",
+            self.path,
+            why,
+            aside,
+        )
+
     def _body(self, now: datetime) -> bytes:
-        """The file's new content (expired sessions dropped), made in the trio thread so no
+        """The file's new content (expired entries dropped), made in the trio thread so no
         other task changes the sessions while it is read."""
         self._sessions = {k: s for k, s in self._sessions.items() if s.expires > now}
+        self._devices = {k: d for k, d in self._devices.items() if d.expires > now}
         body = {
             "v": 1,
             "sessions": {
-                k: {"user": s.user, "expires": s.expires.isoformat(), "csrf": s.csrf}
+                k: {"user": s.user, "expires": s.expires.isoformat(), "csrf": s.csrf, "key": s.key}
                 for k, s in self._sessions.items()
+            },
+            "devices": {
+                k: {"user": d.user, "expires": d.expires.isoformat(), "key": d.key}
+                for k, d in self._devices.items()
             },
         }
         return json.dumps(body).encode()
@@ -92,11 +159,21 @@ class SessionStore:
         async with self._lock:  # one writer at a time; the last one writes the newest
             await trio.to_thread.run_sync(self._write, self._body(now))
 
-    async def create(self, user: str, now: datetime, lifetime: timedelta) -> str:
-        """A new session for `user`; returns the cookie value."""
+    async def create(
+        self,
+        user: str,
+        now: datetime,
+        lifetime: timedelta,
+        key: str = "",
+        replaces: str | None = None,
+    ) -> str:
+        """A new session for `user` (ending the session `replaces`, the cookie the browser
+        came with: a sign-in never keeps an id from before it); returns the cookie value."""
+        if replaces:
+            self._sessions.pop(_digest(replaces), None)
         session_id = secrets.token_urlsafe(32)
         self._sessions[_digest(session_id)] = Session(
-            user, now + lifetime, secrets.token_urlsafe(24)
+            user, now + lifetime, secrets.token_urlsafe(24), key
         )
         await self._save(now)
         return session_id
@@ -113,35 +190,37 @@ class SessionStore:
         if session_id and self._sessions.pop(_digest(session_id), None) is not None:
             await self._save(now)
 
+    async def remember_device(
+        self, user: str, now: datetime, lifetime: timedelta, key: str, old: str | None = None
+    ) -> str:
+        """A browser `user` signed in on with their password: a new id for it (replacing
+        `old`, its previous one), kept for `lifetime`. Returns the cookie value."""
+        if old:
+            self._devices.pop(_digest(old), None)
+        mine = [k for k, d in self._devices.items() if d.user == user]
+        for k in mine[: max(0, len(mine) - DEVICES_PER_USER + 1)]:
+            del self._devices[k]  # the oldest of theirs beyond the bound
+        device_id = secrets.token_urlsafe(32)
+        self._devices[_digest(device_id)] = Device(user, now + lifetime, key)
+        await self._save(now)
+        return device_id
+
+    def device(self, device_id: str | None, now: datetime) -> tuple[str, Device] | None:
+        """The known browser `device_id` names (and the throttle's key for it)."""
+        if not device_id:
+            return None
+        digest = _digest(device_id)
+        found = self._devices.get(digest)
+        if found is None or found.expires <= now:
+            return None
+        return digest, found
+
     def __len__(self) -> int:
         return len(self._sessions)
 
 
-class Throttle:
-    """Failures per key within a sliding window."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[datetime]] = {}
-
-    def retry_after(self, limits: list[tuple[str, int]], now: datetime, window: timedelta) -> float:
-        """Seconds until an attempt under every (key, limit) is allowed again (0: now)."""
-        wait = 0.0
-        for key, limit in limits:
-            q = self._failures.get(key)
-            if not q:
-                continue
-            while q and q[0] <= now - window:
-                q.popleft()
-            if len(q) >= limit:
-                wait = max(wait, (q[0] + window - now).total_seconds())
-        return wait
-
-    def fail(self, keys: list[str], now: datetime) -> None:
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
-        if len(self._failures) > 10_000:  # bound memory under a spray of made-up names
-            for key in list(self._failures)[:5000]:  # the oldest keys first
-                del self._failures[key]
-
-    def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
+def _instant(value: Any) -> datetime:
+    when = datetime.fromisoformat(value)
+    if when.tzinfo is None:
+        raise ValueError("an instant without a time zone")
+    return when

@@ -37,7 +37,9 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
             return
         if not dash.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
             raise Forbidden("a session may open the stream only from pager's own pages (Origin)")
-        if dash.session_principal(cookie) is None:
+        found = dash.session_principal(cookie)
+        named, proxied = dash.proxy_identity()
+        if found is None or (named and (proxied is None or proxied.id != found[0].user)):
             raise Unauthorized("the session has ended: sign in again")
 
     @app.websocket("/api/v1/stream")

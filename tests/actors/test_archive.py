@@ -30,7 +30,8 @@ async def settle(run) -> None:  # type: ignore[no-untyped-def]
 
 
 async def test_archived_incidents_survive_restart_and_rebuild_from_the_log(tmp_path: Path) -> None:
-    config = make_config(tmp_path / "data")
+    # (three pages to alice in a second: each goes alone, not bundled a minute later)
+    config = make_config(tmp_path / "data", extra="bundling: {after: 10}\n")
     with trio.fail_after(30):
         async with running_pager(config) as run, httpx.AsyncClient() as client:
             base = run.urls[0]

@@ -178,8 +178,12 @@ async def scene(
     link_secret: str | None = None,
     log: MemoryLog | None = None,
     trigger: bool = True,
+    clock: TrioWallClock | None = None,
+    providers: Providers | None = None,
 ) -> AsyncIterator[Scene]:
-    providers = Providers()
+    """`log`, `clock` and `providers` passed again run pager again over the same journal
+    (a restart), with time going on and the same stand-ins."""
+    providers = providers or Providers()
     kwargs: dict[str, Any] = {} if link_secret is None else {"link_secret": link_secret}
     config = delivery_config(rules=rules, chat=chat, teams_chat=teams_chat, email=EMAIL, **kwargs)
     log = log or MemoryLog()
@@ -190,7 +194,7 @@ async def scene(
     async with running(
         config,
         event_log=log,
-        clock=TrioWallClock(EPOCH),
+        clock=clock or TrioWallClock(EPOCH),
         transports=transports,
         http=providers.http,
     ) as run:

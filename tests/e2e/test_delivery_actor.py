@@ -72,9 +72,13 @@ def transports(*scripted: Scripted) -> dict[str, Transport]:
 
 @asynccontextmanager
 async def pager(
-    *scripted: Scripted, log: MemoryLog | None = None, clock: TrioWallClock | None = None
+    *scripted: Scripted,
+    log: MemoryLog | None = None,
+    clock: TrioWallClock | None = None,
+    policy: str = "",
+    extra: str = "",
 ) -> AsyncIterator[Running]:
-    config = delivery_config()
+    config = delivery_config(policy=policy, extra=extra)
     async with running(
         config,
         event_log=log or MemoryLog(),
@@ -102,7 +106,8 @@ async def test_backoff_grows_with_jitter_within_its_bounds(
 ) -> None:
     slack = Scripted("slack", *[ProviderUnreachable("down")] * 4)
     with trio.fail_after(VIRTUAL_DEADLINE):
-        async with pager(slack) as run:
+        # (after 3 failed attempts alice's other methods would be tried: not here)
+        async with pager(slack, policy="    unreachable_after_attempts: 10\n") as run:
             t0 = trio.current_time()
             await trigger(run)
             await trio.sleep(60)
@@ -159,10 +164,11 @@ def circuit_gauge(run: Running) -> dict[str, float]:
 async def test_circuit_breaker_opens_after_five_failures_and_holds_attempts(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    # five incidents, each paging alice by Slack at once: five failures in a row
+    # five incidents, each paging alice by Slack at once: five failures in a row (one
+    # message each: bundling would make one message of pages due together)
     slack = Scripted("slack", *[ProviderUnreachable("down")] * 5)
     with trio.fail_after(VIRTUAL_DEADLINE):
-        async with pager(slack) as run:
+        async with pager(slack, extra="bundling: {after: 100}\n") as run:
             t0 = trio.current_time()
             for i in range(5):
                 await trigger(run, f"k{i}")

@@ -20,7 +20,8 @@ from pager.actors.messages import Act, Ingest
 from pager.actors.supervisor import Running
 from pager.clock import TrioWallClock
 from pager.core.commands import Acknowledge, TriggerAlert
-from pager.core.events import IncidentEscalated
+from pager.core.events import IncidentEscalated, PersonUnreachable
+from pager.core.views import incident_json
 from pager.store.memory import MemoryLog
 from pager.transports.registry import build_transports
 
@@ -35,9 +36,11 @@ NOW = 1e-6
 
 
 @asynccontextmanager
-async def paged(providers: Providers, log: MemoryLog | None = None) -> AsyncIterator[Running]:
+async def paged(
+    providers: Providers, log: MemoryLog | None = None, policy: str = ""
+) -> AsyncIterator[Running]:
     """pager with the stand-ins; alice paged for inc-1 at virtual time 0 of the test."""
-    config = delivery_config()
+    config = delivery_config(policy=policy)
     transports = build_transports(config, http=providers.http)
     async with running(
         config, event_log=log or MemoryLog(), clock=TrioWallClock(EPOCH), transports=transports
@@ -168,12 +171,13 @@ async def test_twilio_errors_fail_over_or_retry(
 async def test_escalation_keeps_its_schedule_while_every_provider_fails(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
+    """With `escalate_when_unreachable: false`: nothing delivery does moves escalation."""
     providers = Providers()
     providers.slack.fail_always(Fault(status=503))
     providers.twilio.fail_always(Fault(delay=3600))  # every request hangs
     log = MemoryLog()
     with trio.fail_after(VIRTUAL_DEADLINE):
-        async with paged(providers, log) as run:
+        async with paged(providers, log, "    escalate_when_unreachable: false\n") as run:
             await trio.sleep(25 * 60)
             escalated = [r.ts - EPOCH for r in log.read_from(1) if r.type == IncidentEscalated.TYPE]
             # alice at once, bob at 10 minutes: to the microsecond
@@ -200,3 +204,73 @@ async def test_a_page_retrying_when_the_incident_is_acknowledged_is_cancelled(
             assert len(providers.twilio.requests) == 1 and providers.twilio.calls == []
             assert any("not sent: the incident is acknowledged" in t for t in timeline(run))
             assert len(providers.slack.updates) == 1  # the DM shows the acknowledgement
+
+
+def escalations(log: MemoryLog) -> list[tuple[timedelta, int]]:
+    return [
+        (r.ts - EPOCH, r.data["level"])
+        for r in log.read_from(1)
+        if r.type == IncidentEscalated.TYPE
+    ]
+
+
+async def test_a_person_whose_every_method_fails_is_unreachable_and_bob_is_paged_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """alice's Slack id is unknown, her number invalid: her three methods fail for good in a
+    row, which is journaled, shown on the incident, and pages level 2 (bob) at once instead
+    of at 10 minutes."""
+    providers = Providers()
+    providers.slack.fail(slack_error("user_not_found"))
+    invalid = twilio_error(400, 21211, "The 'To' number is not a valid phone number.")
+    providers.twilio.fail(invalid, invalid)
+    log = MemoryLog()
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        t0 = trio.current_time()
+        async with paged(providers, log) as run:
+            await trio.sleep(60)
+            (gone,) = [r for r in log.read_from(1) if r.type == PersonUnreachable.TYPE]
+            assert gone.ts == EPOCH  # at once: every failure was immediate
+            assert {**gone.data, "tried": list(gone.data["tried"])} == {
+                "incident_id": "inc-1", "user_id": "alice", "level": 0, "round": 0,
+                "tried": ["slack", "sms", "voice"],
+            }  # fmt: skip
+            assert escalations(log) == [(timedelta(0), 0), (timedelta(0), 1)]
+            assert [m.channel for m in providers.slack.messages] == ["D0BOB"]
+            assert providers.slack.messages[0].at - t0 == pytest.approx(0, abs=NOW)
+            detail = incident_json(run.system.state.incidents["inc-1"], detail=True)
+            assert [u["user"] for u in detail["unreachable"]] == ["alice"]
+            assert "alice could not be reached: slack, sms, voice failed" in timeline(run)
+            assert detail["escalation"]["level"] == 2
+
+
+async def test_methods_retried_past_the_limit_count_as_failed_and_attempts_read_as_one_line(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Every provider fails without end (Slack 503, Twilio never answers): after 3 attempts
+    (the default `unreachable_after_attempts`) each method counts as failed and the next is
+    tried while it is retried; alice is unreachable within two minutes and bob is paged
+    then, not at 10 minutes; bob is unreachable too, and level 2 is the last: nobody more.
+    Each notification's failed attempts are one line of the incident's timeline."""
+    providers = Providers()
+    providers.slack.fail_always(Fault(status=503))
+    providers.twilio.fail_always(Fault(delay=3600))
+    log = MemoryLog()
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with paged(providers, log) as run:
+            await trio.sleep(25 * 60)
+            gone = [(r.ts - EPOCH, r.data["user_id"]) for r in log.read_from(1)
+                    if r.type == PersonUnreachable.TYPE]  # fmt: skip
+            assert [who for _, who in gone] == ["alice", "bob"]
+            (at_alice, _), (at_bob, _) = gone
+            assert timedelta(seconds=30) < at_alice < timedelta(minutes=2)
+            assert escalations(log) == [(timedelta(0), 0), (at_alice, 1)]
+            assert at_alice < at_bob < at_alice + timedelta(minutes=2)
+            ns = run.system.state.notifications.for_incident("inc-1")
+            # the retries went on to the end (6 attempts): counting as failed stops nothing
+            assert {n.attempts for n in ns} == {6} and {n.status for n in ns} == {"failed"}
+            lines = incident_json(run.system.state.incidents["inc-1"], detail=True)["timeline"]
+            failed = [line for line in lines if line["kind"] == "notification.failed"]
+            assert [line.get("count") for line in failed] == [6, 6, 6, 6]
+            assert all(" failed 6 times (attempts 1-6): " in line["text"] for line in failed)
+            assert {line["text"].split()[1] for line in failed} == {n.id for n in ns}

@@ -74,7 +74,7 @@ users:
     notification_rules: [{{after: 0m, via: slack}}]
 escalation_policies:
   - id: default
-    levels:
+{policy}    levels:
       - targets: [{{user: alice}}]
         escalate_after: 10m
       - targets: [{{user: bob}}]
@@ -109,10 +109,13 @@ def delivery_config(
     chat: bool = False,
     teams_chat: bool = False,
     link_secret: str = LINK_SECRET,
+    policy: str = "",
+    extra: str = "",
 ) -> Config:
     """`email` is a whole `  email: {...}` line of the channels section, or empty; `chat`
     sends the service's status updates to the Slack channel C0CHECKOUT, `teams_chat` to the
-    Teams workflow `/workflows/checkout`."""
+    Teams workflow `/workflows/checkout`; `policy` holds more keys of the escalation policy
+    (indented 4 spaces, ending in a newline), `extra` more top-level sections."""
     chat_lines = ""
     if chat or teams_chat:
         chat_lines = "    chat:\n"
@@ -120,26 +123,30 @@ def delivery_config(
             chat_lines += "      slack_channel: C0CHECKOUT\n"
         if teams_chat:
             chat_lines += f"      teams: {teams_url}/workflows/checkout\n"
-    text = CONFIG.format(
-        public_url=public_url,
-        data_dir=data_dir,
-        alice_phone=ALICE_PHONE,
-        rules=rules,
-        teams_url=teams_url,
-        hooks_url=hooks_url,
-        routing_key=ROUTING_KEY,
-        slack_url=slack_url,
-        slack_token=SLACK_TOKEN,
-        twilio_url=twilio_url,
-        sid=TWILIO_SID,
-        twilio_token=TWILIO_TOKEN,
-        from_number=FROM_NUMBER,
-        webhook_secret=WEBHOOK_SECRET,
-        timeout=timeout,
-        email=email,
-        chat=chat_lines,
-        slack_signing=SLACK_SIGNING_SECRET,
-        link_secret=link_secret,
+    text = (
+        CONFIG.format(
+            public_url=public_url,
+            data_dir=data_dir,
+            alice_phone=ALICE_PHONE,
+            rules=rules,
+            teams_url=teams_url,
+            hooks_url=hooks_url,
+            routing_key=ROUTING_KEY,
+            slack_url=slack_url,
+            slack_token=SLACK_TOKEN,
+            twilio_url=twilio_url,
+            sid=TWILIO_SID,
+            twilio_token=TWILIO_TOKEN,
+            from_number=FROM_NUMBER,
+            webhook_secret=WEBHOOK_SECRET,
+            timeout=timeout,
+            email=email,
+            chat=chat_lines,
+            slack_signing=SLACK_SIGNING_SECRET,
+            link_secret=link_secret,
+            policy=policy,
+        )
+        + extra
     )
     return load_config_text(text, source="tests/standins/scene.py")
 

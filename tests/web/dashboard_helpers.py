@@ -68,3 +68,22 @@ async def sign_in(client: httpx.AsyncClient, base: str, user: str) -> str:
     r = await client.get(f"{base}/")
     assert r.status_code == 200
     return csrf_of(r.text)
+
+
+UPGRADE = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
+
+
+async def stream_handshake(base: str, headers: dict[str, str]) -> int:
+    """The status of a websocket handshake on /api/v1/stream, sent by hand: trio-websocket
+    leaks its socket when a handshake is refused (and hypercorn closes the connection after
+    refusing one: one client each). 101 when it is accepted."""
+    async with (
+        httpx.AsyncClient() as client,
+        client.stream("GET", f"{base}/api/v1/stream", headers={**UPGRADE, **headers}) as r,
+    ):
+        return r.status_code

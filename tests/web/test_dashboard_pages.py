@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import trio
@@ -38,7 +39,8 @@ async def test_pages_need_a_session_and_render(tmp_path: Path) -> None:
             inc = await _incident(run, client)
             for page in [*PAGES, f"/incidents/{inc}", "/incidents/rows"]:
                 r = await client.get(f"{base}{page}")
-                assert r.status_code == 303 and r.headers["location"] == "/login", page
+                back = "" if page == "/" else "?next=" + quote(page, safe="")
+                assert r.status_code == 303 and r.headers["location"] == "/login" + back, page
             # a bearer token is not a session
             r = await client.get(f"{base}/", headers=auth())
             assert r.status_code == 303
@@ -62,7 +64,8 @@ async def test_pages_need_a_session_and_render(tmp_path: Path) -> None:
             assert "Level 1" in detail and "Next step" in detail and "Escalate to level 2" in detail
             services = (await client.get(f"{base}/services")).text
             assert "http://pager.test/v2/enqueue" in services
-            assert "http://pager.test/integrations/alertmanager/am-checkout" in services
+            # keys are credentials: a responder sees where to send, not the keys
+            assert "am-checkout" not in services and "R0UT1NGKEY" not in services
             assert (await client.get(f"{base}/incidents/inc-999")).status_code == 404
             assert (await client.get(f"{base}/schedules/nope")).status_code == 404
             r = await client.get(f"{base}/static/vendor/htmx-2.0.4.min.js")

@@ -4,16 +4,19 @@ person the proxy names."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 import trio
+from trio_websocket import open_websocket_url
 
 from pager.config import ConfigError
 
 from ..harness import running_pager
-from .dashboard_helpers import dashboard_config
+from .dashboard_helpers import dashboard_config, stream_handshake
 
 TRUSTED = "  proxy_header: X-Forwarded-Email\n  trusted_proxies: [127.0.0.1/32]\n"
 UNTRUSTED = "  proxy_header: X-Forwarded-Email\n  trusted_proxies: [10.0.0.1]\n"
@@ -69,3 +72,59 @@ def test_password_hash_must_be_argon2id(tmp_path: Path) -> None:
     text = dashboard_text(tmp_path).replace(HASHES["alice"], "$2b$12$bcrypthashbcrypthash")
     with pytest.raises(ConfigError, match="must be an argon2id hash"):
         load_config_text(text)
+
+
+async def test_proxy_header_twice_or_a_list_signs_nobody_in(tmp_path: Path) -> None:
+    """A proxy that appends its header to the client's copy instead of replacing it: the
+    client's value must not sign anyone in, and a session the proxy no longer vouches for
+    (another name, or none that is configured) stops counting."""
+    with trio.fail_after(30):
+        config = dashboard_config(tmp_path / "data", auth_extra=TRUSTED)
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            for headers in (
+                [("X-Forwarded-Email", "carol"), ("X-Forwarded-Email", "bob")],
+                [("X-Forwarded-Email", "carol, bob")],
+            ):
+                r = await client.get(f"{base}/login", headers=headers)
+                assert r.status_code == 200 and 'id="password"' in r.text, headers
+                assert "pager_session" not in client.cookies
+            r = await _home(client, base, "bob")
+            assert r.status_code == 200 and "(viewer)" in r.text
+            r = await client.get(f"{base}/", headers={"X-Forwarded-Email": "mallory@example.com"})
+            assert r.status_code == 303  # the proxy now names someone who is not bob
+
+
+async def test_proxy_header_from_elsewhere_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="pager")
+    with trio.fail_after(30):
+        config = dashboard_config(tmp_path / "data", auth_extra=UNTRUSTED)
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            for _ in range(3):
+                await _home(client, run.urls[0], "alice@example.com")
+    said = [
+        r.getMessage() for r in caplog.records if "not in auth.trusted_proxies" in r.getMessage()
+    ]
+    assert said == [
+        "X-Forwarded-Email from 127.0.0.1, which is not in auth.trusted_proxies: ignored"
+    ]
+
+
+async def test_the_stream_follows_the_proxy_too(tmp_path: Path) -> None:
+    """The websocket takes the session cookie only while the proxy still names its person."""
+    with trio.fail_after(30):
+        config = dashboard_config(tmp_path / "data", auth_extra=TRUSTED)
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            r = await _home(client, base, "alice")
+            assert r.status_code == 200
+            ws = base.replace("http://", "ws://") + "/api/v1/stream?since=1"
+            cookie = ("Cookie", f"pager_session={client.cookies['pager_session']}")
+            same = [cookie, ("Origin", base), ("X-Forwarded-Email", "alice@example.com")]
+            async with open_websocket_url(ws, extra_headers=same) as sock:
+                assert orjson.loads(await sock.get_message())["seq"] == 1
+            for who, status in (("bob", 401), ("mallory@example.com", 401), ("alice", 101)):
+                other = {"Cookie": cookie[1], "Origin": base, "X-Forwarded-Email": who}
+                assert await stream_handshake(base, other) == status, who

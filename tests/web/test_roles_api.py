@@ -4,6 +4,7 @@ A token with a `user` acts as that user."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import httpx
@@ -55,3 +56,37 @@ async def test_roles_of_api_tokens(tmp_path: Path) -> None:
             assert r.status_code == 200 and r.json()["resolved_by"] == "bob"
             r = await client.post(f"{base}/api/v1/config/reload", headers=bearer(RESPONDER_TOKEN))
             assert r.status_code == 403
+
+
+async def test_contact_addresses_are_shown_to_admins_only(tmp_path: Path) -> None:
+    """A notification's address (a phone number, mail address or webhook URL) is personal or a
+    credential: an admin token sees it, viewer and responder tokens get null."""
+    with trio.fail_after(30):
+        async with (
+            running_pager(dashboard_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+        ):
+            base = run.urls[0]
+            r = await client.post(f"{base}/v2/enqueue", json=pd_trigger("addr-1"))
+            assert r.status_code == 202
+            await until(run, lambda s: len(s.notifications.by_id) >= 1)
+            inc = next(iter(run.system.state.incidents))
+            book = run.system.state.notifications
+            nid = next(iter(book.by_id))
+            # the test configuration pages by console, which has no address: give it one
+            book.by_id[nid] = dataclasses.replace(book.by_id[nid], address="+15555550100")
+            paths = [f"/api/v1/notifications?incident={inc}", f"/api/v1/notifications/{nid}",
+                     f"/api/v1/incidents/{inc}"]  # fmt: skip
+
+            def addresses(body: dict[str, object]) -> list[object]:
+                found = body.get("notifications", [body])
+                assert isinstance(found, list) and found
+                return [n["address"] for n in found]
+
+            for path in paths:
+                admin = addresses((await client.get(base + path, headers=auth())).json())
+                assert "+15555550100" in admin, (path, admin)
+                for token in (VIEWER_TOKEN, RESPONDER_TOKEN):
+                    r = await client.get(base + path, headers=bearer(token))
+                    assert r.status_code == 200
+                    assert addresses(r.json()) == [None] * len(admin), path

@@ -1,7 +1,9 @@
-"""One delivery actor per contact method (slack, sms, voice, email, teams, webhook,
-console): it sends every pending notification of its method through its transport, retries
-with backoff and jitter, honours Retry-After, respects the provider's rate limit, leaves a
-failing provider alone for a while (circuit breaker), and journals every attempt and outcome.
+"""The base of the delivery actor (one per contact method: slack, sms, voice, email, teams,
+webhook, console): it sends every pending notification of its method through its transport,
+retries with backoff and jitter, honours Retry-After, respects the provider's rate limit,
+leaves a failing provider alone for a while (circuit breaker), and journals every attempt and
+outcome. Pages to people go through their lanes (`_lanes.py`: storm mode, bundles); this
+module is what every notification shares, and the path of the others (chat updates).
 
 It works from the durable pending set (`state.notifications.pending[method]`), woken through a
 one-slot channel when new intents are journaled, so nothing is queued in memory that is not
@@ -34,6 +36,7 @@ from pager.core.events import (
 from pager.core.model import Status
 from pager.core.notifications import Notification
 from pager.core.ratelimit import RateLimiter
+from pager.core.reach import DEFAULT_ATTEMPT_LIMIT, falls_back_now
 from pager.core.state import SystemState
 from pager.errors import LogUnavailable
 from pager.replay.history import ensure_incident
@@ -47,17 +50,22 @@ from pager.transports.base import (
     Transport,
 )
 
-from .journal import Journal
+from ..journal import Journal
 
-__all__ = ["DeliveryActor"]
+__all__ = ["AttemptLimit", "DeliveryBase", "Fallback", "MessageFactory"]
 
 log = logging.getLogger("pager.delivery")
 
 Fallback = Callable[[str, str, str], Awaitable[None]]  # (incident_id, user_id, notification_id)
 MessageFactory = Callable[[Notification, int], Message | None]
+AttemptLimit = Callable[[Notification], int]  # attempts after which it counts as failed
 
 
-class DeliveryActor:
+def _default_limit(n: Notification) -> int:
+    return DEFAULT_ATTEMPT_LIMIT
+
+
+class DeliveryBase:
     def __init__(
         self,
         transport: Transport,
@@ -74,6 +82,7 @@ class DeliveryActor:
         breaker: CircuitBreaker | None = None,
         rand: Callable[[], float] = random.random,
         may_send: Callable[[], bool] | None = None,
+        attempt_limit: AttemptLimit = _default_limit,
     ) -> None:
         self.transport = transport
         self.method = transport.method
@@ -92,6 +101,7 @@ class DeliveryActor:
         # asked right before each send: False once this pager may no longer lead (its lease
         # ran out); the intent stays pending for the pager that leads now
         self.may_send = may_send
+        self.attempt_limit = attempt_limit
         self._fresh: list[str] = []  # intents journaled since the last look
         self._rescan = True  # look at the whole pending set (at start-up)
         self._active: set[str] = set()
@@ -122,7 +132,7 @@ class DeliveryActor:
                 self._wake_send.send_nowait(None)
 
     async def run(
-        self, *, task_status: trio.TaskStatus[DeliveryActor] = trio.TASK_STATUS_IGNORED
+        self, *, task_status: trio.TaskStatus[DeliveryBase] = trio.TASK_STATUS_IGNORED
     ) -> None:
         send, recv = trio.open_memory_channel[None](1)
         self._wake_send = send
@@ -150,9 +160,17 @@ class DeliveryActor:
         else:
             ids, self._fresh = [i for i in self._fresh if i in pending], []
         for nid in ids:
-            if nid not in self._active:
-                self._active.add(nid)
-                self._nursery.start_soon(self._deliver, nid, name=f"deliver {nid}")
+            if nid in self._active:
+                continue
+            n = self.state.notifications.by_id.get(nid)
+            if n is not None and self._take_page(n):
+                continue
+            self._active.add(nid)
+            self._nursery.start_soon(self._deliver, nid, name=f"deliver {nid}")
+
+    def _take_page(self, n: Notification) -> bool:
+        """Whether `n` is delivered another way (a person's lane); the base takes none."""
+        return False
 
     # ------------------------------------------------------------------ one notification
 
@@ -170,8 +188,9 @@ class DeliveryActor:
         finally:
             self._active.discard(nid)
 
-    async def _attempt(self, n: Notification) -> bool:
-        """One attempt. True when it should be tried again (after its retry_at)."""
+    async def _attempt(self, n: Notification, *, paced: bool = False) -> bool:
+        """One attempt (`paced`: the provider's rate was waited for already). True when it
+        should be tried again (after its retry_at)."""
         if self.state.incidents.get(n.incident_id) is None and not await self._rebuild(n):
             return False
         if await self._moot(n):
@@ -199,30 +218,38 @@ class DeliveryActor:
                 )
             )
             return False
-        await self._pace(message)
-        if await self._moot(n):  # acknowledged while it waited for the rate or the breaker
-            return False
-        if self.may_send is not None and not self.may_send():
-            log.warning("%s %s not sent: this pager no longer holds the lease", self.method, n.id)
-            return False
+        if not paced:
+            await self._pace(message)
+            if await self._moot(n):  # acknowledged while it waited for the rate or the breaker
+                return False
+        try:
+            sent = await self._send(message)
+        except DeliveryError as e:
+            return await self._failed(n, attempt, e)
+        await self._sent(n, attempt, sent)
+        return False
+
+    async def _send(self, message: Message) -> Sent:
+        """One request to the provider, within the timeout and the concurrency limit; every
+        way of failing is a DeliveryError (and counts for the circuit breaker)."""
+        # this pager's lease may have run out: send nothing until it is renewed, or until the
+        # actors are stopped (another pager leads, and sends the intent); the condition is the
+        # clock passing the lease's end, so there is no event to wait on
+        while self.may_send is not None and not self.may_send():  # noqa: ASYNC110
+            await trio.sleep(0.1)
         async with self.limiter:
             try:
                 with trio.fail_after(self.timeout):
                     sent = await self.transport.send(message)
-            except DeliveryError as e:
-                return await self._failed(n, attempt, e)
+            except DeliveryError:
+                raise
             except trio.TooSlowError:
-                return await self._failed(
-                    n, attempt, ProviderUnreachable(f"no answer within {self.timeout:g}s")
-                )
+                raise ProviderUnreachable(f"no answer within {self.timeout:g}s") from None
             except Exception as e:  # a transport bug must not kill delivery of everything else
-                log.exception("%s transport failed on %s", self.method, n.id)
-                return await self._failed(
-                    n, attempt, ProviderUnreachable(f"{type(e).__name__}: {e}")
-                )
+                log.exception("%s transport failed on %s", self.method, message.notification_id)
+                raise ProviderUnreachable(f"{type(e).__name__}: {e}") from None
         self.breaker.success()
-        await self._sent(n, attempt, sent)
-        return False
+        return sent
 
     async def _rebuild(self, n: Notification) -> bool:
         """The notification's incident is archived (resolved a while ago, or before a
@@ -262,15 +289,14 @@ class DeliveryActor:
 
     async def _pace(self, message: Message) -> None:
         """Wait for the provider's rate limit and an open circuit breaker."""
+        await self._pace_key(self.transport.rate_key(message))
+
+    async def _pace_key(self, key: str) -> None:
+        """Wait for the provider's rate limit (for `key`) and an open circuit breaker."""
         while True:
             wait = self.breaker.wait(trio.current_time())
             if wait <= 0 and self.rate_per_second:
-                wait = self.rate.take(
-                    self.transport.rate_key(message),
-                    1,
-                    1.0 / self.rate_per_second,
-                    trio.current_time(),
-                )
+                wait = self.rate.take(key, 1, 1.0 / self.rate_per_second, trio.current_time())
             if wait <= 0:
                 return
             await trio.sleep(wait)
@@ -284,20 +310,37 @@ class DeliveryActor:
                 attempt=attempt,
                 provider_id=sent.provider_id,
                 method=self.method,
+                user_id=n.user_id if n.kind == "page" else None,
             )
         )
 
-    async def _failed(self, n: Notification, attempt: int, e: DeliveryError) -> bool:
+    def _retry_at(self, attempt: int, e: DeliveryError, requested_at: datetime) -> datetime | None:
+        """When to try again after failed attempt `attempt`; None: never (final)."""
         now = self.clock.now()
         if not e.permanent:
             self.breaker.failure(trio.current_time())
-        age = (now - n.requested_at).total_seconds()
+        age = (now - requested_at).total_seconds()
         final = e.permanent or attempt >= self.policy.max_attempts or age >= self.policy.max_age
-        retry_at = None
-        if not final:
-            retry_at = now + timedelta(
-                seconds=self.policy.delay(attempt, self.rand(), e.retry_after)
-            )
+        if final:
+            return None
+        return now + timedelta(seconds=self.policy.delay(attempt, self.rand(), e.retry_after))
+
+    async def _fall_back(self, n: Notification, attempt: int, final: bool) -> None:
+        """Failed for good, or tried as often as the policy allows before moving on: the
+        person's next contact method now (once per notification)."""
+        if (
+            n.kind == "page"
+            and n.user_id is not None
+            and falls_back_now(attempt, final, self.attempt_limit(n))
+        ):
+            try:
+                await self.fallback(n.incident_id, n.user_id, n.id)
+            except Exception as err:  # the incident may be gone or busy: escalation goes on
+                log.warning("fallback for %s not requested: %s", n.id, err)
+
+    async def _failed(self, n: Notification, attempt: int, e: DeliveryError) -> bool:
+        retry_at = self._retry_at(attempt, e, n.requested_at)
+        final = retry_at is None
         log.warning(
             "%s %s attempt %d failed: %s%s", self.method, n.id, attempt, e.message,
             "" if retry_at is None else f"; retrying at {retry_at.isoformat()}",
@@ -314,20 +357,18 @@ class DeliveryActor:
         )
         if final:
             self.failed += 1
-            if n.kind == "page" and n.user_id is not None:
-                try:
-                    await self.fallback(n.incident_id, n.user_id, n.id)
-                except Exception as err:  # the incident may be gone or busy: escalation goes on
-                    log.warning("fallback for %s not requested: %s", n.id, err)
+        await self._fall_back(n, attempt, final)
         return not final
 
-    async def _record(self, event: Event) -> None:
-        """Journal an outcome. A full disk must not lose the outcome silently: try a few
-        times, then log (the intent stays pending and is retried after a restart)."""
+    async def _record(self, *events: Event) -> bool:
+        """Journal outcomes (in one append). A full disk must not lose an outcome silently:
+        try a few times, then log (the intent stays pending and is retried after a
+        restart). False when they could not be journaled."""
         for i in range(5):
             try:
-                await self.journal.record([event], self.clock.now())
-                return
+                await self.journal.record(list(events), self.clock.now())
+                return True
             except LogUnavailable as e:
-                log.error("cannot journal %s (%s); try %d of 5", event.TYPE, e, i + 1)
+                log.error("cannot journal %s (%s); try %d of 5", events[0].TYPE, e, i + 1)
                 await trio.sleep(1.0)
+        return False

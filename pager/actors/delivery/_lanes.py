@@ -1,0 +1,299 @@
+"""Pages to people go through lanes: storm mode for people (issue 12).
+
+A lane is one person by this actor's contact method. Its task sends one message at a time,
+when the lane's rules allow one (`pager.core.bundling.next_send_at`: `bundling.after` per
+`bundling.window`, then the method's throttles, counted from the journal so they hold over a
+restart) and the provider's rate does. While the pages due and the messages of the window
+are no more than `bundling.after`, each page goes out alone, as it always did; past that, the
+message carries every page of the lane that is due by then, as one bundle: first
+journaled (`notification.bundled`, which pages it carries), then sent once, and its outcome
+journaled for each page it carried (`notification.sent` / `notification.failed` with the
+bundle's id), so every incident's timeline and the person's next contact method work as
+for a page alone. A bundle that fails is retried as it was; pages that come meanwhile wait
+for the next message. Pages of incidents acknowledged or resolved meanwhile are cancelled,
+never sent — a bundle whose incidents were all acknowledged is not sent at all.
+
+Escalation does not wait for any of this: the incident actors request pages on their own
+time; only what reaches the person is held back and bundled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import trio
+
+from pager.clock import trio_deadline
+from pager.core.bundles import Bundle
+from pager.core.bundling import BundlePolicy, next_send_at
+from pager.core.events import (
+    Event,
+    NotificationCancelled,
+    NotificationFailed,
+    NotificationsBundled,
+    NotificationSent,
+)
+from pager.core.model import Status
+from pager.core.notifications import Notification
+from pager.transports.base import DeliveryError, Message, ProviderRejected, Sent, Transport
+
+from ._base import DeliveryBase
+
+__all__ = ["BundleMessageFactory", "DeliveryActor"]
+
+log = logging.getLogger("pager.delivery")
+
+BundleMessageFactory = Callable[[Bundle, int], Message | None]
+IDLE_TURN = 1.0  # seconds a lane waits after a turn that could do nothing (a full disk)
+
+
+def _default_policy() -> BundlePolicy:
+    return BundlePolicy()
+
+
+class DeliveryActor(DeliveryBase):
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        bundling: Callable[[], BundlePolicy] = _default_policy,
+        new_bundle_id: Callable[[], str] | None = None,
+        make_bundle_message: BundleMessageFactory | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(transport, **kwargs)
+        self.bundling = bundling
+        self._numbers = 0
+        self.new_bundle_id = new_bundle_id or self._own_bundle_id
+        self.make_bundle_message: BundleMessageFactory = make_bundle_message or (
+            lambda b, attempt: None
+        )
+        self._lanes: dict[str, trio.Event] = {}  # user id -> the poke that wakes its lane
+        self._dropped: set[str] = set()  # pages of incidents nobody knows: never sent
+        self.bundles_sent = 0
+
+    def _own_bundle_id(self) -> str:
+        self._numbers = max(self._numbers, self.state.bundles.last_number) + 1
+        return f"b{self._numbers}"
+
+    # ------------------------------------------------------------------ lanes
+
+    def _take_page(self, n: Notification) -> bool:
+        if n.kind != "page" or n.user_id is None:
+            return False
+        poke = self._lanes.get(n.user_id)
+        if poke is not None:
+            poke.set()
+        else:
+            assert self._nursery is not None
+            self._lanes[n.user_id] = trio.Event()
+            self._nursery.start_soon(self._lane, n.user_id, name=f"{self.method} lane {n.user_id}")
+        return True
+
+    def _pages_of(self, user_id: str) -> list[Notification]:
+        """The lane's pages waiting to go out (or to be tried again), oldest first."""
+        book = self.state.notifications
+        out = []
+        for nid in book.pending.get(self.method, {}):
+            n = book.by_id.get(nid)
+            if (
+                n is not None
+                and n.user_id == user_id
+                and n.kind == "page"
+                and nid not in self._dropped
+            ):
+                out.append(n)
+        return out
+
+    def _opted_out(self, n: Notification) -> bool:
+        return n.address is not None and self.state.is_opted_out(self.method, n.address)
+
+    def _due(self, user_id: str, pages: list[Notification], now: datetime) -> datetime:
+        """When the lane may send its next message: a page is ready, and the rules allow."""
+        ready = min(n.retry_at or now for n in pages)
+        rules = self.bundling().rules(self.method)
+        allowed = next_send_at(rules, self.state.bundles.sent_on(user_id, self.method), now)
+        return max(ready, allowed)
+
+    async def _lane(self, user_id: str) -> None:
+        try:
+            while True:
+                pages = self._pages_of(user_id)
+                if not pages:
+                    return  # (no await since the look: a new page starts a new lane)
+                stopped = [n for n in pages if n.bundle_id is None and self._opted_out(n)]
+                if stopped:  # not a message: it fails at once, whatever the throttles say
+                    for n in stopped:
+                        await self._attempt(n, paced=True)
+                        if self.state.notifications.by_id.get(n.id) == n:  # nothing journaled
+                            self._dropped.add(n.id)
+                    continue
+                now = self.clock.now()
+                due = self._due(user_id, pages, now)
+                if due > now:
+                    poke = self._lanes[user_id] = trio.Event()
+                    with trio.move_on_at(trio_deadline(self.clock, due)):
+                        await poke.wait()
+                    continue
+                try:
+                    progressed = await self._turn(user_id, pages)
+                except Exception:  # a bug must cost this lane a pause, not every delivery
+                    log.exception("%s lane of %s failed", self.method, user_id)
+                    progressed = False
+                if not progressed:
+                    await trio.sleep(IDLE_TURN)
+        finally:
+            del self._lanes[user_id]
+
+    async def _turn(self, user_id: str, pages: list[Notification]) -> bool:
+        """Send the lane's next message. False when nothing could be done."""
+        now = self.clock.now()
+        first = next(n for n in pages if n.retry_at is None or n.retry_at <= now)
+        await self._pace_key(self.transport.address_key(first.address))
+        # what is due now that the provider's rate allows a message (more may have come)
+        now = self.clock.now()
+        due = [
+            n
+            for n in self._pages_of(user_id)
+            if (n.retry_at is None or n.retry_at <= now) and n.address == first.address
+        ]
+        retrying = next((n.bundle_id for n in due if n.bundle_id is not None), None)
+        if retrying is not None:  # a bundle journaled before (a retry, a restart): as it was
+            return await self._attempt_bundle(retrying, [n for n in due if n.bundle_id == retrying])
+        live = await self._cancel_moot([n for n in due if n.bundle_id is None])
+        if not live:
+            return bool(due)
+        policy = self.bundling()
+        recent = [t for t in self.state.bundles.sent_on(user_id, self.method)]
+        in_window = sum(1 for t in recent if t > now - policy.window)
+        if len(live) == 1 or in_window + len(live) <= policy.after:
+            # no storm: the oldest page goes alone (the others follow, one each)
+            await self._attempt(live[0], paced=True)
+            return True
+        bundle_id = self.new_bundle_id()
+        bundled = NotificationsBundled(
+            bundle_id=bundle_id,
+            user_id=user_id,
+            method=self.method,
+            address=first.address,
+            notification_ids=tuple(n.id for n in live),
+            incident_ids=tuple(n.incident_id for n in live),
+        )
+        if not await self._record(bundled):
+            return False
+        book = self.state.notifications.by_id
+        return await self._attempt_bundle(bundle_id, [book.get(n.id, n) for n in live])
+
+    async def _cancel_moot(self, pages: list[Notification]) -> list[Notification]:
+        """The pages whose incidents are still triggered; the others are cancelled (in one
+        append)."""
+        cancelled: list[Event] = []
+        live = []
+        for n in pages:
+            inc = self.state.incidents.get(n.incident_id)
+            if inc is None and n.incident_id not in self.state.archive:
+                log.error("notification %s is for unknown incident %s", n.id, n.incident_id)
+                self._dropped.add(n.id)
+            elif inc is None or inc.status is not Status.TRIGGERED:
+                status = "resolved" if inc is None else inc.status.value
+                cancelled.append(
+                    NotificationCancelled(
+                        incident_id=n.incident_id,
+                        notification_id=n.id,
+                        reason=f"the incident is {status}",
+                    )
+                )
+            else:
+                live.append(n)
+        if cancelled:
+            await self._record(*cancelled)
+        return live
+
+    # ------------------------------------------------------------------ one bundle
+
+    async def _attempt_bundle(self, bundle_id: str, members: list[Notification]) -> bool:
+        """One attempt to send a journaled bundle with those of its pages still due."""
+        live = await self._cancel_moot(members)
+        if not live:
+            return bool(members)
+        bundle = self.state.bundles.by_id.get(bundle_id)
+        attempt = max(n.attempts for n in live) + 1
+        error: DeliveryError | None = None
+        message = None
+        if bundle is None:
+            error = ProviderRejected(f"bundle {bundle_id} is no longer known", permanent=True)
+        elif bundle.address is not None and self.state.is_opted_out(self.method, bundle.address):
+            error = ProviderRejected(
+                f"the person opted out of {self.method} (replied STOP); "
+                "nothing is sent there until they reply START",
+                permanent=True,
+            )
+        else:
+            message = self.make_bundle_message(bundle, attempt)
+            if message is None:
+                error = ProviderRejected(
+                    "nothing to send it with (unknown user or service)", permanent=True
+                )
+        if message is not None:
+            try:
+                sent = await self._send(message)
+            except DeliveryError as e:
+                error = e
+            else:
+                await self._bundle_sent(bundle_id, live, attempt, sent)
+                return True
+        assert error is not None
+        await self._bundle_failed(bundle_id, live, attempt, error)
+        return True
+
+    async def _bundle_sent(
+        self, bundle_id: str, live: list[Notification], attempt: int, sent: Sent
+    ) -> None:
+        self.sent += 1
+        self.bundles_sent += 1
+        await self._record(
+            *[
+                NotificationSent(
+                    incident_id=n.incident_id,
+                    notification_id=n.id,
+                    attempt=attempt,
+                    provider_id=sent.provider_id,
+                    method=self.method,
+                    user_id=n.user_id,
+                    bundle_id=bundle_id,
+                )
+                for n in live
+            ]
+        )
+
+    async def _bundle_failed(
+        self, bundle_id: str, live: list[Notification], attempt: int, e: DeliveryError
+    ) -> None:
+        retry_at = self._retry_at(attempt, e, min(n.requested_at for n in live))
+        final = retry_at is None
+        log.warning(
+            "%s bundle %s (%d pages) attempt %d failed: %s%s", self.method, bundle_id,
+            len(live), attempt, e.message,
+            "" if retry_at is None else f"; retrying at {retry_at.isoformat()}",
+        )  # fmt: skip
+        await self._record(
+            *[
+                NotificationFailed(
+                    incident_id=n.incident_id,
+                    notification_id=n.id,
+                    attempt=attempt,
+                    error=e.message,
+                    permanent=final,
+                    retry_at=retry_at,
+                    bundle_id=bundle_id,
+                )
+                for n in live
+            ]
+        )
+        if final:
+            self.failed += 1
+        for n in live:
+            await self._fall_back(n, attempt, final)

@@ -1,0 +1,123 @@
+"""The bundles read model: every bundle (which pages one message carried, to whom, the
+provider's id once sent) and, per lane (person, contact method), when its messages went out
+— what the throttles count, so they hold across a restart (the snapshot keeps it; replay
+rebuilds it). Folded by `SystemState` from `notification.bundled` and `notification.sent`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .bundling import LANE_MEMORY
+from .events import NotificationsBundled
+
+__all__ = ["Bundle", "BundleBook"]
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    id: str
+    user_id: str
+    method: str
+    address: str | None
+    notification_ids: tuple[str, ...]
+    incident_ids: tuple[str, ...]
+    requested_at: datetime
+    provider_id: str | None = None
+    sent_at: datetime | None = None
+
+
+class BundleBook:
+    def __init__(self) -> None:
+        self.by_id: dict[str, Bundle] = {}
+        self.by_provider_id: dict[str, str] = {}
+        self.lanes: dict[tuple[str, str], list[datetime]] = {}  # (user, method) -> sent at
+        self.last_number = 0  # bundle ids are "b" and a number
+
+    def bundled(self, ev: NotificationsBundled, at: datetime) -> None:
+        self.by_id[ev.bundle_id] = Bundle(
+            ev.bundle_id,
+            ev.user_id,
+            ev.method,
+            ev.address,
+            tuple(ev.notification_ids),
+            tuple(ev.incident_ids),
+            at,
+        )
+        number = ev.bundle_id[1:]
+        if ev.bundle_id.startswith("b") and number.isdigit():
+            self.last_number = max(self.last_number, int(number))
+
+    def sent(
+        self,
+        user_id: str,
+        method: str,
+        bundle_id: str | None,
+        provider_id: str | None,
+        at: datetime,
+    ) -> None:
+        """A page of `user_id` by `method` went out (alone, or in `bundle_id`: counted once)."""
+        if bundle_id is not None:
+            b = self.by_id.get(bundle_id)
+            if b is None or b.sent_at is not None:
+                return
+            self.by_id[bundle_id] = dataclasses.replace(b, provider_id=provider_id, sent_at=at)
+            if provider_id:
+                self.by_provider_id[provider_id] = bundle_id
+        lane = self.lanes.setdefault((user_id, method), [])
+        lane.append(at)
+        while lane and lane[0] < at - LANE_MEMORY:
+            del lane[0]
+
+    def sent_on(self, user_id: str, method: str) -> list[datetime]:
+        return self.lanes.get((user_id, method), [])
+
+    def forget(self, before: datetime) -> None:
+        """Drop bundles requested before `before` and lane instants past remembering."""
+        for bid, b in list(self.by_id.items()):
+            if b.requested_at < before:
+                del self.by_id[bid]
+                if b.provider_id and self.by_provider_id.get(b.provider_id) == bid:
+                    del self.by_provider_id[b.provider_id]
+        for key, lane in list(self.lanes.items()):
+            keep = [t for t in lane if t >= before - LANE_MEMORY]
+            if keep:
+                self.lanes[key] = keep
+            else:
+                del self.lanes[key]
+
+    def to_snapshot(self) -> dict[str, Any]:
+        return {
+            "last_number": self.last_number,
+            "bundles": list(self.by_id.values()),
+            "lanes": [[user, method, times] for (user, method), times in self.lanes.items()],
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any] | None) -> BundleBook:
+        book = cls()
+        if not data:
+            return book
+        book.last_number = data.get("last_number", 0)
+        for raw in data.get("bundles", ()):
+            b = Bundle(
+                raw["id"],
+                raw["user_id"],
+                raw["method"],
+                raw.get("address"),
+                tuple(raw["notification_ids"]),
+                tuple(raw["incident_ids"]),
+                datetime.fromisoformat(raw["requested_at"]),
+                raw.get("provider_id"),
+                None if raw.get("sent_at") is None else datetime.fromisoformat(raw["sent_at"]),
+            )
+            book.by_id[b.id] = b
+            if b.provider_id:
+                book.by_provider_id[b.provider_id] = b.id
+        for user, method, times in data.get("lanes", ()):
+            book.lanes[(user, method)] = [datetime.fromisoformat(t) for t in times]
+        return book

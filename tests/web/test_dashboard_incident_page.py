@@ -1,0 +1,68 @@
+"""The incident page as a person reads it at 3 a.m.: the status line says who acknowledged
+and how ("Acknowledged by alice via web", "... via api"), every notification is listed
+with its attempts and receipts, the notifications log names incidents by code and title,
+and a viewer is told why there are no buttons."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import trio
+
+from ..harness import auth, pd_trigger, running_pager, until
+from .dashboard_helpers import dashboard_config, sign_in
+
+
+def _status_line(html: str) -> str:
+    m = re.search(r'<p class="meta" id="incident-status">(.*?)</p>', html, re.S)
+    assert m, "no status line"
+    return re.sub(r"<[^>]+>", "", m.group(1))
+
+
+async def test_the_status_line_says_who_and_how(tmp_path: Path) -> None:
+    with trio.fail_after(60):
+        async with (
+            running_pager(dashboard_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as alice,
+            httpx.AsyncClient() as bob,
+        ):
+            base = run.urls[0]
+            for key in ("web-1", "api-1"):
+                r = await alice.post(f"{base}/v2/enqueue", json=pd_trigger(key, summary=key))
+                assert r.status_code == 202
+            await until(run, lambda s: len(s.incidents) == 2)
+            ids = {i.dedup_key: i.id for i in run.system.state.incidents.values()}
+            await until(run, lambda s: len(s.notifications.by_id) >= 2)
+            csrf = await sign_in(alice, base, "alice")
+            page = (await alice.get(f"{base}/incidents/{ids['web-1']}")).text
+            assert "Not acknowledged" in _status_line(page)
+            r = await alice.post(
+                f"{base}/incidents/{ids['web-1']}/acknowledge", data={"csrf": csrf}
+            )
+            assert r.status_code == 303
+            page = (await alice.get(f"{base}/incidents/{ids['web-1']}")).text
+            assert "Acknowledged by alice via web" in _status_line(page)
+            r = await alice.post(
+                f"{base}/api/v1/incidents/{ids['api-1']}/acknowledge",
+                headers=auth(),
+                json={"by": "carol"},
+            )
+            assert r.status_code == 200
+            page = (await alice.get(f"{base}/incidents/{ids['api-1']}")).text
+            assert "Acknowledged by carol via api" in _status_line(page)
+            # the rows say it too
+            home = (await alice.get(f"{base}/")).text
+            assert (
+                "Acknowledged by alice via web" in home and "Acknowledged by carol via api" in home
+            )
+            # every notification, with its attempts and what came back
+            assert re.search(r"sent \(attempt 1\): console-", page), page
+            log = (await alice.get(f"{base}/notifications")).text
+            assert re.search(r'<a href="/incidents/inc-\d">#[A-Z0-9]{3} api-1</a>', log)
+            # a viewer: no buttons, and a word on why
+            await sign_in(bob, base, "bob")
+            page = (await bob.get(f"{base}/incidents/{ids['web-1']}")).text
+            assert 'id="viewer-note"' in page and '<button class="btn"' not in page
+            assert 'name="text"' not in page  # nor the note form
