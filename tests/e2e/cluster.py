@@ -70,6 +70,8 @@ channels:
   webhook: {{secret: whsec-test-0123456789abcdef, timeout: 5s}}
 journal:
   fsync: false
+bundling:                 # every page goes out alone: these tests count pages per person
+  after: 1000000
 """
 
 
