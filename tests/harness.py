@@ -18,9 +18,9 @@ from typing import Any
 
 import trio
 
-from pager.actors.supervisor import Running, run_pager
 from pager.config import Config, load_config_text
 from pager.core.state import SystemState
+from pager.service import Running, run_pager
 
 TOKEN = "test-token-0123456789"
 EPOCH = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 3 a.m.

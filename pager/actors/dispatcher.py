@@ -81,7 +81,7 @@ class Dispatcher:
             )
         self.log = journal.log
 
-    def committed(self, records: Sequence[Record]) -> None:
+    def _committed(self, records: Sequence[Record]) -> None:
         for r in records:
             if r.type == NotificationRequested.TYPE:
                 actor = self.actors.get(r.data.get("method", ""))
@@ -93,14 +93,14 @@ class Dispatcher:
     ) -> None:
         # journaled intents wake their actor from now on (a dispatcher may be built ahead of
         # time, by a standby that prepares its takeover)
-        self.log.add_commit_hook(self.committed)
+        self.log.add_commit_hook(self._committed)
         try:
             async with trio.open_nursery() as nursery:
                 for actor in self.actors.values():
                     await nursery.start(actor.run)
                 task_status.started(self)
         finally:
-            self.log.remove_commit_hook(self.committed)
+            self.log.remove_commit_hook(self._committed)
 
     def new_bundle_id(self) -> str:
         """The next bundle's id: `b` and a number after every one journaled or handed out."""

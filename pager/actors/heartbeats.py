@@ -23,7 +23,7 @@ import trio
 
 from pager.clock import trio_deadline
 from pager.core.commands import ResolveAlert, TriggerAlert
-from pager.core.events import Event, HeartbeatCreated, HeartbeatDeleted
+from pager.core.events import Attribution, Event, HeartbeatCreated, HeartbeatDeleted
 from pager.core.heartbeat import (
     HeartbeatSpec,
     HeartbeatStatus,
@@ -41,11 +41,23 @@ from pager.errors import Conflict, NotFound
 from .messages import Ingest
 from .system import System
 
-__all__ = ["INTEGRATION", "Heartbeats"]
+__all__ = ["INTEGRATION", "Heartbeats", "heartbeat_specs"]
 
 log = logging.getLogger("pager.heartbeats")
 
 INTEGRATION = "heartbeat"
+
+
+def heartbeat_specs(system: System) -> dict[str, HeartbeatSpec]:
+    """Every heartbeat in force: the configured ones, then those made through the API (read
+    from the configuration and the state: a standby, where no actor runs, answers it too)."""
+    out = {
+        h.name: HeartbeatSpec(h.name, h.service, h.interval, h.grace, "config")
+        for h in system.config.heartbeats
+    }
+    for name, spec in system.state.api_heartbeats.items():
+        out.setdefault(name, spec)
+    return out
 
 
 class Heartbeats:
@@ -61,13 +73,7 @@ class Heartbeats:
 
     def specs(self) -> dict[str, HeartbeatSpec]:
         """Every heartbeat in force: the configured ones, then those made through the API."""
-        out = {
-            h.name: HeartbeatSpec(h.name, h.service, h.interval, h.grace, "config")
-            for h in self.system.config.heartbeats
-        }
-        for name, spec in self.system.state.api_heartbeats.items():
-            out.setdefault(name, spec)
-        return out
+        return heartbeat_specs(self.system)
 
     def spec(self, name: str) -> HeartbeatSpec:
         spec = self.specs().get(name)
@@ -109,8 +115,7 @@ class Heartbeats:
                 service_id=spec.service_id,
                 interval=spec.interval.total_seconds(),
                 grace=spec.grace.total_seconds(),
-                by=by,
-                token_name=token_name,
+                attribution=Attribution(by, None, token_name),
             )
             await self._record([ev])
 
@@ -119,7 +124,9 @@ class Heartbeats:
             spec = self.spec(name)
             if spec.source == "config":
                 raise Conflict(f"heartbeat {name} is configured in the file; remove it there")
-            await self._record([HeartbeatDeleted(name=name, by=by, token_name=token_name)])
+            await self._record(
+                [HeartbeatDeleted(name=name, attribution=Attribution(by, None, token_name))]
+            )
 
     def enable(self) -> None:
         """Start expiring heartbeats (the supervisor calls it once pager serves)."""

@@ -29,9 +29,10 @@ from pager.core.model import Incident, Status
 from pager.core.rules import Context, RulesBook
 from pager.core.state import SystemState, maintenance_reason
 from pager.errors import LogUnavailable, PagerError
-from pager.replay.history import ensure_incident
 from pager.store.base import LogDamaged
+from pager.transports.registry import MESSAGE_EDITS
 
+from .archived import ensure_incident
 from .journal import Journal
 from .mailbox import Mailbox
 from .messages import Act, Closed, Ingest, Outcome, Reroute, RouterMessage
@@ -198,4 +199,5 @@ class IncidentActor:
             maintenance=maintenance_reason(svc, now, self.state),
             oncall=rules.oncall,
             users=rules.users,
+            edits=MESSAGE_EDITS,
         )

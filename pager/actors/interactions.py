@@ -24,6 +24,7 @@ from pager.core.escalation import next_level
 from pager.core.links import LinkClaims
 from pager.core.model import Incident, Status
 from pager.core.rules import RulesBook
+from pager.core.vocabulary import NotificationKind
 from pager.errors import PagerError, TransitionRefused, Unavailable
 from pager.transports.base import Message
 
@@ -83,7 +84,10 @@ def label(inc: Incident | IncidentSummary) -> str:
 
 
 def message_of(
-    system: System, inc: Incident, kind: str = "update", topic: str | None = None
+    system: System,
+    inc: Incident,
+    kind: NotificationKind = NotificationKind.UPDATE,
+    topic: str | None = None,
 ) -> Message:
     """The incident as a transport message (for Slack blocks, the words of a call)."""
     svc = system.current_rules().services.get(inc.service_id)

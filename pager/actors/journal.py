@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from pager.core.events import Event, encode
+from pager.core.events import SCHEMA_VERSION, Event, encode
 from pager.core.state import SystemState
 from pager.store.base import Draft, EventLog, Record
 
@@ -33,4 +33,6 @@ class Journal:
         durable; then none of them happened."""
         if not events:
             return []
-        return await self.log.append([Draft(e.TYPE, e.subject, now, encode(e), e) for e in events])
+        return await self.log.append(
+            [Draft(e.TYPE, e.subject, now, encode(e), SCHEMA_VERSION, e) for e in events]
+        )

@@ -2,10 +2,12 @@
 
 Every process competes for the lease (pager/store/lease.py). The one that holds it is
 **active**: its event log writes with the lease's epoch, and it runs the incident, heartbeat
-and delivery actors (pager/actors/active.py). The others are **standbys**: their log follows
-the table, so their state, read API and stream are current, but they refuse ingest and
-actions (503 with Retry-After; /readyz answers 503 `standby`, so a load balancer sends
-traffic to the active one).
+and delivery actors (a `Term` of pager/actors/supervisor.py). The others are **standbys**:
+their log follows the table, so their state, read API and stream are current, but they
+refuse ingest and actions (503 with Retry-After; /readyz answers 503 `standby`, so a load
+balancer sends traffic to the active one). The edges learn this through narrow functions
+the composition root (pager/service.py) hands them: `refuse_on_standby`, `current_actors`
+and `view`.
 
 Taking over: a standby tries for the lease every `poll` seconds (and right when the
 holder's lease runs out, by the database's clock); once it has expired it
@@ -32,17 +34,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 import trio
 
-from pager.store.lease import LeaderRow, Lease
-from pager.store.opening import node_name
+from pager.config.models import Config
+from pager.core.vocabulary import Role
+from pager.errors import LogUnavailable, NotActive
+from pager.store.lease import LeaderRow, Lease, node_name
 from pager.store.pg_schema import first_line
 from pager.store.postgres import PostgresLog
 
-__all__ = ["ClusterView", "Leadership", "Role", "leadership"]
+from .supervisor import Actors, Term
+
+__all__ = ["ClusterView", "Leadership", "leadership"]
 
 log = logging.getLogger("pager.leadership")
 
@@ -51,29 +57,12 @@ T = TypeVar("T")
 RELEASE_TIMEOUT = 3.0  # seconds a clean shutdown waits to give the lease back
 
 
-class ActorSet(Protocol):
-    """The actors an active pager runs (pager/actors/active.py)."""
-
-    done: trio.Event
-
-    async def run(self, *, task_status: trio.TaskStatus[Any] = ...) -> None: ...
-
-    def enable(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class Role:
-    ACTIVE = "active"
-    STANDBY = "standby"
-
-
 @dataclass(frozen=True)
 class ClusterView:
     """What /readyz and /metrics show of this process's place in the cluster."""
 
     node: str
-    role: str
+    role: Role
     epoch: int | None
     holder: str | None
     lease_age: float | None  # seconds since the lease was last taken or renewed
@@ -87,14 +76,14 @@ class Leadership:
         self,
         log_: PostgresLog,
         lease: Lease,
-        make_actors: Callable[[Callable[[], bool]], ActorSet],
+        make_term: Callable[[Callable[[], bool]], Term],
         *,
         ttl: float,
         url: str | None = None,
     ) -> None:
         self.log = log_
         self.lease = lease
-        self.make_actors = make_actors
+        self.make_term = make_term
         self.ttl = ttl
         self.url = url
         self.poll = min(1.0, ttl / 4)
@@ -107,8 +96,8 @@ class Leadership:
         self.leader: LeaderRow | None = None
         self.leader_seen_at = 0.0
         self.takeovers = 0
-        self.actors: ActorSet | None = None
-        self._prepared: ActorSet | None = None  # the actor set of the next takeover
+        self.term: Term | None = None  # the actors' run while this process leads
+        self._prepared: Term | None = None  # the next takeover's, built ahead
         self._serving = trio.Event()
         self._stop = trio.Event()
         self.stopped = trio.Event()  # set once a stop has given the lease back (or never led)
@@ -123,6 +112,20 @@ class Leadership:
     @property
     def active(self) -> bool:
         return self.role == Role.ACTIVE
+
+    def current_actors(self) -> Actors | None:
+        """The actors running now: while this process is active (None on a standby)."""
+        term = self.term
+        return term.actors if term is not None and self.active else None
+
+    def refuse_on_standby(self) -> None:
+        """Raise NotActive (503 with Retry-After) unless this process is the active one."""
+        if not self.active:
+            leader = self.leader.holder if self.leader is not None else None
+            raise NotActive(
+                "this pager is a standby: send to the active one (its /readyz answers 200"
+                + (f"; {leader} holds the lease)" if leader and leader != self.node else ")")
+            )
 
     def may_act(self) -> bool:
         """True while this process holds the lease and it surely has not run out."""
@@ -183,7 +186,7 @@ class Leadership:
 
     async def _wait_for_lease(self) -> int | None:
         if self._prepared is None:  # ready before it is needed: a takeover starts sooner
-            self._prepared = self.make_actors(self.may_act)
+            self._prepared = self.make_term(self.may_act)
         while not self._stop.is_set():
             sent = trio.current_time()
             try:
@@ -215,14 +218,14 @@ class Leadership:
             self.log.deactivate()
             return
         self.epoch = epoch
-        actors = self.actors = self._prepared or self.make_actors(self.may_act)
+        term = self.term = self._prepared or self.make_term(self.may_act)
         self._prepared = None
         stopping_cleanly = False
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._keep_lease, epoch, nursery.cancel_scope)
                 nursery.start_soon(self._watch_fence, nursery.cancel_scope)
-                await nursery.start(actors.run)
+                await nursery.start(term.run)
                 self.role = Role.ACTIVE  # requests are taken from now on
                 log.warning(
                     "%s is the active pager now (epoch %d, from record %d)",
@@ -233,18 +236,20 @@ class Leadership:
 
                 async def enable() -> None:
                     await self._serving.wait()
-                    actors.enable()
+                    term.enable()
 
                 nursery.start_soon(enable)
                 await self._stop.wait()
                 stopping_cleanly = True
-                actors.stop()  # its run returns once the actors are done
-                await actors.done.wait()
+                term.stop()  # its run returns once the actors are done
+                await term.done.wait()
                 nursery.cancel_scope.cancel()
+        except* LogUnavailable as group:  # the term's first append: the database went away
+            log.error("the actors could not start (%s); standing by", group.exceptions[0])
         finally:
             self.role = Role.STANDBY
             self.epoch = None
-            self.actors = None
+            self.term = None
             self.log.deactivate()
             if stopping_cleanly:
                 with trio.CancelScope(shield=True), trio.move_on_after(RELEASE_TIMEOUT):
@@ -308,15 +313,15 @@ class Leadership:
 
 
 def leadership(
-    log_: PostgresLog, config: Any, make_actors: Callable[[Callable[[], bool]], ActorSet]
+    log_: PostgresLog, config: Config, make_term: Callable[[Callable[[], bool]], Term]
 ) -> Leadership:
     """The leadership of this process as `config.store` says (lease TTL, node name)."""
     ttl = config.store.lease_ttl
     server = config.server
     return Leadership(
         log_,
-        Lease(str(config.store.dsn), node_name(config), ttl),
-        make_actors,
+        Lease(str(config.store.dsn), node_name(config.store.node_name), ttl),
+        make_term,
         ttl=ttl.total_seconds(),
         url=str(server.public_url or f"http://{server.listen}"),
     )

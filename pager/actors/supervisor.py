@@ -1,269 +1,286 @@
-"""The supervisor: builds the system from a configuration and runs it under one nursery.
+"""The supervisor: starts the actors of a running pager under one nursery, in dependency
+order, and stops them in reverse.
 
-Start-up, in order: open the data folder (lock, torn-tail cut) or the database, rebuild the
-state (newest snapshot + replay), start the journal writer, then the broadcaster, the
-actors (pager/actors/active.py: the router, which starts an actor per open incident whose
-timers re-arm from the journaled deadlines, heartbeats, delivery, the snapshotter; with the
-PostgreSQL store only while this process holds the lease, pager/actors/leadership.py), and
-last the edges (the main listener, hypercorn under our accept loop, and the lean ingest listener when
-configured), each with `nursery.start` so the next starts only once the previous is ready.
+Start-up (each with `nursery.start`, so the next starts only once the previous is ready):
+the router (which starts an actor per open incident: their timers re-arm from the journaled
+deadlines), the heartbeats, the delivery dispatcher, the Slack responder, the collector
+(when pager manages the garbage collector), the snapshotter and the retention of old
+segments. Then it runs `serve(actors)`
+(the edges, built by the composition root, pager/service.py) until it returns at shutdown;
+then the router closes every actor's inbox and waits for them, a last snapshot is written,
+and the rest is cancelled.
 
-Shutdown (the `shutdown` event, set on SIGINT/SIGTERM) goes the other way: the edges stop
-accepting and finish their requests, websockets close, the router closes every actor's inbox
-and waits for them, a last snapshot is written, and the journal flushes and fsyncs before the
-folder lock is released.
+A single pager runs its actors once, for its whole life. With the PostgreSQL store they run
+while this process holds the lease: each `Term` is one such run (pager/actors/leadership.py
+starts one when it takes the lease, and cancels it at once when the lease is lost: then
+nothing more is written). The edges outlive the terms, so they reach the actors through a
+`CurrentActors` function (None while none run).
 """
 
 from __future__ import annotations
 
-import gc
-import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import trio
-from hypercorn.config import Config as HypercornConfig
 
-from pager.clock import SystemClock, WallClock
-from pager.config.compile import compile_rules
-from pager.replay.load import LoadReport, load_state
-from pager.replay.ratelimit import recent_records, warm_limiter, window
-from pager.store.base import EventLog
-from pager.store.opening import open_event_log
-from pager.store.postgres import PostgresLog
+from pager.config.models import Config
+from pager.config.models_channels import CHANNEL_OF_METHOD
+from pager.core.bundles import Bundle
+from pager.core.events import ConfigApplied
+from pager.core.links import bundle_links, page_links
+from pager.core.notifications import Notification
+from pager.core.reach import fallback_for
 from pager.transports.base import Transport
-from pager.web.accepting import descriptor_budget
-from pager.web.app import create_app
-from pager.web.ingest import IngestEndpoints
-from pager.web.lean import LeanLimits, serve_lean
-from pager.web.main_listener import MainLimits, serve_main
+from pager.transports.registry import METHODS, build_transports
 
-from .active import ROUTER_INBOX, ActorSet
-from .broadcaster import Broadcaster
-from .collector import run_collector, tune
-from .journal import Journal
-from .leadership import leadership
-from .messages import RouterMessage
+from .collector import run_collector
+from .dispatcher import Dispatcher
+from .heartbeats import Heartbeats
+from .messages import Act, RouterMessage
 from .retention import Retention
+from .router import Router
+from .slack_responder import SlackResponder
+from .snapshotter import Snapshotter
 from .system import System
 
-__all__ = ["ROUTER_INBOX", "Running", "run_pager"]
+__all__ = [
+    "ROUTER_INBOX",
+    "Actors",
+    "CurrentActors",
+    "Term",
+    "current_actors",
+    "make_dispatcher",
+    "run_actors",
+]
 
-log = logging.getLogger("pager")
-
-
-@dataclass
-class Running:
-    """What `run_pager` hands to `task_status.started`: the system and where it listens."""
-
-    system: System
-    urls: list[str]
-    ingest_url: str | None
-    load: LoadReport
+ROUTER_INBOX = 1024
 
 
-def _split(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
+@dataclass(frozen=True)
+class Actors:
+    """The running actors that the edges talk to besides `System.submit`: the composition
+    root hands each edge the part it uses (a hook the responder's `offer`, /metrics the
+    router's and the dispatcher's counters...)."""
+
+    router: Router
+    heartbeats: Heartbeats
+    dispatcher: Dispatcher
+    slack_responder: SlackResponder
+    retention: Retention  # journal.retention, applied hourly
 
 
-async def _serve_web(
-    system: System, stop: trio.Event, budget: int, *, task_status: trio.TaskStatus[list[str]]
-) -> None:
-    server = system.config.server
-    cfg = HypercornConfig()
-    cfg.accesslog = None
-    cfg.errorlog = logging.getLogger("pager.hypercorn")
-    cfg.graceful_timeout = 10.0
-    cfg.include_server_header = False
-    cfg.websocket_ping_interval = 20.0
-    limits = MainLimits(
-        max_connections=budget,
-        max_header_bytes=LeanLimits().max_header_bytes,
-        read_timeout=server.read_timeout.total_seconds(),
-        http2=server.http2,
-    )
-    cfg.h11_max_incomplete_size = limits.max_header_bytes
-    host, port = _split(server.listen)
-    await serve_main(
-        create_app(system), cfg, host, port, limits=limits, shutdown=stop, task_status=task_status
-    )
+CurrentActors = Callable[[], Actors | None]
+"""The actors running now, for an edge that outlives them: None while none run (a standby
+of the PostgreSQL store, or a term starting or ending)."""
 
 
-async def run_pager(
-    config: Any,
+def current_actors(actors: Actors | CurrentActors | None) -> CurrentActors:
+    """`actors` as a function of now: a single pager's one set (or none: the routes alone,
+    in tests), or already a function (the leadership's current term)."""
+    if actors is None or isinstance(actors, Actors):
+        fixed = actors
+        return lambda: fixed
+    return actors
+
+
+async def run_actors(
+    system: System,
+    inbox: trio.MemoryReceiveChannel[RouterMessage],
+    snapshotter: Snapshotter,
+    serve: Callable[[Actors], Awaitable[None]],
     *,
-    shutdown: trio.Event,
-    clock: WallClock | None = None,
-    event_log: EventLog | None = None,
-    config_source: str = "config",
-    config_path: str | None = None,
-    serve_edges: bool = True,
-    manage_gc: bool = False,
     transports: dict[str, Transport] | None = None,
     http: httpx.AsyncBaseTransport | None = None,
-    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+    manage_gc: bool = False,
+    dispatcher: Dispatcher | None = None,
+    taking_requests: Callable[[Actors], None] | None = None,
 ) -> None:
-    """Run pager until `shutdown` is set. `serve_edges=False` runs the core alone (no
-    sockets), for tests that drive it through `System.submit` on a mock clock.
-    `transports` replaces the ones the configuration would build, and `http` carries the
-    answers to Slack's `response_url` (tests: stand-ins)."""
-    clock = clock or SystemClock()
-    if event_log is None:
-        event_log = open_event_log(config)
-    try:
-        state, report = load_state(event_log)
-    except BaseException:
-        event_log.release()
-        raise
-    # what start-up loaded lives long: keep the collector from rescanning it
-    if manage_gc:  # see collector.py
-        tune()
-        gc.collect()
-        gc.freeze()
-    log.info(
-        "state rebuilt: snapshot %s, %d records replayed, %d incidents open",
-        report.snapshot_seq,
-        report.replayed,
-        len(state.open_by_key),
+    """Start the actors, run `serve(actors)` until it returns, then stop them in reverse.
+
+    `dispatcher` is one built ahead (`make_dispatcher`; else one is built here).
+    `taking_requests(actors)` is called once the router and the heartbeats take requests,
+    before the delivery actors start (a takeover: their intents wait durably in the log)."""
+    router = Router(
+        system.journal, system.state, system.current_rules, system.clock, system.router_inbox
     )
-    rules = compile_rules(config)
-    journal = Journal(event_log, state)
-    hub = Broadcaster(event_log)
-    event_log.add_commit_hook(hub.publish)
-    async with trio.open_nursery() as outer:
-        await outer.start(event_log.run)
-        try:
-            # the actors give the router an inbox of their own when they start
-            send, recv = trio.open_memory_channel[RouterMessage](0)
-            recv.close()
-            system = System(
-                config=config,
-                rules=rules,
-                state=state,
-                log=event_log,
-                journal=journal,
-                clock=clock,
-                hub=hub,
-                router_inbox=send,
-                config_path=config_path,
-            )
-            _warm_rate_limits(system)
-
-            def actor_set(may_send: Callable[[], bool] | None = None) -> ActorSet:
-                return ActorSet(
-                    system,
-                    config_source=config_source,
-                    transports=transports,
-                    http=http,
-                    may_send=may_send,
-                    ready_early=may_send is not None,  # a takeover: take requests sooner
-                )
-
-            async with trio.open_nursery() as core:
-                if isinstance(event_log, PostgresLog):  # one of several: compete for the lease
-                    cluster = leadership(event_log, config, actor_set)
-                    system.cluster = cluster
-                    await core.start(cluster.run)
-                    serving, stop_actors = cluster.serving, cluster.stop
-                    stopped = cluster.stopped
-                else:
-                    actors: ActorSet = await core.start(actor_set().run)
-                    serving, stop_actors, stopped = actors.enable, actors.stop, actors.done
-                if manage_gc:
-                    await core.start(run_collector)
-                # journal.retention (the JSON-lines log; a no-op for other logs)
-                jcfg = config.journal
-                system.retention = await core.start(
-                    Retention(
-                        event_log,
-                        state,
-                        clock,
-                        keep=jcfg.retention,
-                        delete=jcfg.retention_mode == "delete",
-                    ).run
-                )
-                if serve_edges:
-                    await _run_edges(system, shutdown, report, serving, task_status)
-                else:
-                    system.ready = True
-                    task_status.started(Running(system, [], None, report))
-                    serving()
-                    await shutdown.wait()
-                    system.ready = False
-                    hub.close_all()
-                stop_actors()
-                await stopped.wait()
-                core.cancel_scope.cancel()
-        finally:
-            with trio.CancelScope(shield=True):
-                await event_log.close()
-            event_log.clear_commit_hooks()
-    log.info("pager stopped cleanly at record %d", event_log.last_seq)
-
-
-async def _run_edges(
-    system: System,
-    shutdown: trio.Event,
-    report: LoadReport,
-    serving: Callable[[], None],
-    task_status: trio.TaskStatus[Running],
-) -> None:
-    server = system.config.server
-    web_stop = trio.Event()
-    lean_stop = trio.Event()
-    budget = descriptor_budget(
-        server.max_connections,
-        reserve=server.descriptor_reserve,
-        listeners=2 if server.ingest_listen else 1,
-    )
-    async with trio.open_nursery() as edges:
-        urls = await edges.start(_serve_web, system, web_stop, budget)
-        ingest_url = None
-        if server.ingest_listen:
-            host, port = _split(server.ingest_listen)
-            lean = IngestEndpoints(system)
-            system.ingest_handlers.append(lean)
-            bound = await edges.start(
-                lambda task_status: serve_lean(
-                    lean,
-                    host,
-                    port,
-                    limits=LeanLimits(
-                        max_connections=budget, read_timeout=server.read_timeout.total_seconds()
-                    ),
-                    shutdown=lean_stop,
-                    task_status=task_status,
-                )
-            )
-            ingest_url = f"http://{host}:{bound}"
-        system.ready = True
-        task_status.started(Running(system, urls, ingest_url, report))
-        serving()
-        await shutdown.wait()
-        log.info("shutting down: no new requests; finishing those in flight")
-        system.ready = False
-        system.hub.close_all()
-        web_stop.set()
-        lean_stop.set()
-
-
-def _warm_rate_limits(system: System) -> None:
-    """A configured rate_limit holds across a restart: recompute its buckets from the log's
-    last window (pager/replay/ratelimit.py)."""
-    span = window(system.rules.integrations)
-    if span is None:
-        return
-    now = system.clock.now()
-    counted = warm_limiter(
-        system.ingest_limiter,
-        system.rules.integrations,
+    snapshotter.busy = router.has_actor
+    heartbeats = Heartbeats(system)
+    dispatcher = dispatcher or make_dispatcher(system, transports)
+    responder = SlackResponder(system, http=http)
+    jcfg = system.config.journal
+    retention = Retention(
+        system.log,
         system.state,
-        recent_records(system.log, now - span),
-        now,
-        trio.current_time(),
+        system.clock,
+        keep=jcfg.retention,
+        delete=jcfg.retention_mode == "delete",
     )
-    if counted:
-        log.info("rate limits: %d events of the last %s counted from the log", counted, span)
+    actors = Actors(router, heartbeats, dispatcher, responder, retention)
+    async with trio.open_nursery() as core:
+        router_done = trio.Event()
+
+        async def run_router(*, task_status: trio.TaskStatus[Router]) -> None:
+            try:
+                await router.run(inbox, task_status=task_status)
+            finally:
+                router_done.set()
+
+        await core.start(run_router)
+        await core.start(heartbeats.run)
+        if taking_requests is not None:
+            taking_requests(actors)
+        await core.start(dispatcher.run)
+        await core.start(responder.run)
+        if manage_gc:
+            await core.start(run_collector)
+        await core.start(snapshotter.run)
+        await core.start(retention.run)
+        await serve(actors)
+        router.stop()
+        await router_done.wait()
+        await snapshotter.take()
+        core.cancel_scope.cancel()
+
+
+class Term:
+    """One run of the actors while this process holds the lease (the PostgreSQL store). Built
+    ahead, while the process stands by: the delivery transports' clients take a while to
+    make, so a takeover starts sooner.
+
+    `run` journals the configuration in force when it changed, gives the router a new inbox,
+    and runs the actors; it reports started once the router and the heartbeats take
+    requests. Timers and heartbeat deadlines wait for `enable()` (the listeners serve), so a
+    deadline that passed while no pager was active fires once, at once. `stop()` ends the
+    term gracefully (a last snapshot); cancelling `run` (the lease is lost) ends it at once
+    and writes nothing more."""
+
+    def __init__(
+        self,
+        system: System,
+        *,
+        config_source: str = "config",
+        transports: dict[str, Transport] | None = None,
+        http: httpx.AsyncBaseTransport | None = None,
+        may_send: Callable[[], bool] | None = None,
+    ) -> None:
+        self.system = system
+        self.config_source = config_source
+        self.http = http
+        # asked by the delivery actors before each send: does this pager still lead?
+        self.dispatcher = make_dispatcher(system, transports, may_send)
+        self.actors: Actors | None = None  # once the router and heartbeats take requests
+        self._enabled = trio.Event()
+        self._stopping = trio.Event()
+        self.done = trio.Event()  # set when `run` has returned (or was cancelled)
+
+    def enable(self) -> None:
+        """Start the timers and heartbeat deadlines (once pager serves)."""
+        self._enabled.set()
+
+    def stop(self) -> None:
+        """Graceful stop: `run` returns once every actor is done and a snapshot written."""
+        self._stopping.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[Term] = trio.TASK_STATUS_IGNORED) -> None:
+        system = self.system
+        try:
+            rules = system.compiled_rules
+            if system.state.config_digest != rules.digest:
+                await system.journal.record(
+                    [ConfigApplied(digest=rules.digest, source=self.config_source)],
+                    system.clock.now(),
+                )
+            send, recv = trio.open_memory_channel[RouterMessage](ROUTER_INBOX)
+            system.router_inbox = send
+            jcfg = system.config.journal
+            snapshotter = Snapshotter(
+                system.log,
+                system.state,
+                system.clock,
+                every=jcfg.snapshot_every,
+                interval=jcfg.snapshot_interval.total_seconds(),
+            )
+
+            def taking_requests(actors: Actors) -> None:
+                self.actors = actors
+                task_status.started(self)
+
+            async def serve(actors: Actors) -> None:
+                async def enable() -> None:
+                    await self._enabled.wait()
+                    actors.router.timers.enable()
+                    actors.heartbeats.enable()
+
+                async with trio.open_nursery() as nursery:  # a stop may come before serving
+                    nursery.start_soon(enable)
+                    await self._stopping.wait()
+                    nursery.cancel_scope.cancel()
+
+            await run_actors(
+                system,
+                recv,
+                snapshotter,
+                serve,
+                http=self.http,
+                dispatcher=self.dispatcher,
+                taking_requests=taking_requests,
+            )
+        finally:
+            self.actors = None
+            self.done.set()
+
+
+def make_dispatcher(
+    system: System,
+    transports: dict[str, Transport] | None = None,
+    may_send: Callable[[], bool] | None = None,
+) -> Dispatcher:
+    """The delivery actors of the transports the configuration names (or `transports`);
+    `may_send` is asked right before each send (the PostgreSQL store: does this pager still
+    hold its lease?)."""
+    config: Config = system.started  # provider settings are read at start-up
+
+    async def fallback(incident_id: str, user_id: str, notification_id: str) -> None:
+        inc = system.state.incidents.get(incident_id)
+        if inc is None:
+            return
+        book, rules = system.state.notifications, system.current_rules()
+        await system.submit(
+            Act(incident_id, fallback_for(book, rules, inc, user_id, notification_id))
+        )
+
+    def links(n: Notification) -> dict[str, str]:  # read at each send: a reload may change them
+        cfg = system.config
+        return page_links(cfg.auth.link_secret, str(cfg.server.public_url or ""), n)
+
+    def links_of_bundle(b: Bundle) -> dict[str, str]:
+        cfg = system.config
+        public_url = str(cfg.server.public_url or "")
+        secret = cfg.auth.link_secret
+        return bundle_links(secret, public_url, b.user_id, b.id, b.method, b.requested_at)
+
+    timeouts: dict[str, float] = {}
+    rates: dict[str, float | None] = {}
+    for method in METHODS:
+        section = getattr(config.channels, CHANNEL_OF_METHOD[method], None)
+        if section is not None:
+            timeouts[method] = section.timeout.total_seconds()
+            rates[method] = section.rate_per_second
+    return Dispatcher(
+        transports
+        if transports is not None
+        else build_transports(config, renderer=system.renderer),
+        journal=system.journal,
+        state=system.state,
+        clock=system.clock,
+        rules=system.current_rules,
+        fallback=fallback,
+        public_url=str(config.server.public_url or ""),
+        links=links,
+        bundle_links=links_of_bundle,
+        timeouts=timeouts,
+        rates=rates,
+        may_send=may_send,
+    )

@@ -1,35 +1,31 @@
-"""The handle the edges hold: the running system's parts, and `submit` to ask the router
-for something and await the answer. Built by the supervisor; passed explicitly to
-`create_app(system)` and the lean listener (no globals)."""
+"""The handle the edges hold: the running system's shared parts (configuration, rules,
+state, log, journal, clock, broadcaster), and `submit` to ask the router for something and
+await the answer. Built by the composition root (pager/service.py); passed explicitly to
+`create_app(system, actors)` and the lean listener (no globals). It holds no actor: the
+edges get the actors' narrow handles from the composition root."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
 from pager.clock import WallClock
+from pager.config.models import Config
 from pager.core.overrides import with_overrides
 from pager.core.ratelimit import MissThrottle, RateLimiter
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
-from pager.errors import Unavailable
+from pager.errors import NotActive, Unavailable
 from pager.store.base import EventLog
 from pager.transports.templates import Renderer
 
 from .broadcaster import Broadcaster
 from .journal import Journal
 from .messages import Act, Ingest, Outcome, RouterMessage
-
-if TYPE_CHECKING:
-    from .dispatcher import Dispatcher
-    from .heartbeats import Heartbeats
-    from .leadership import Leadership
-    from .retention import Retention
-    from .router import Router
-    from .slack_responder import SlackResponder
 
 __all__ = ["REQUEST_TIMEOUT", "System"]
 
@@ -38,7 +34,7 @@ REQUEST_TIMEOUT = 10.0
 
 @dataclass
 class System:
-    config: Any  # pager.config.Config; Any keeps this module free of the config package
+    config: Config
     rules: RulesBook
     state: SystemState
     log: EventLog
@@ -46,19 +42,12 @@ class System:
     clock: WallClock
     hub: Broadcaster
     router_inbox: trio.MemorySendChannel[RouterMessage]
-    router: Router | None = None
-    slack_responder: SlackResponder | None = None  # acts on Slack button presses
-    dispatcher: Dispatcher | None = None  # the delivery actors, for /metrics
-    heartbeats: Heartbeats | None = None  # pings and deadlines of the heartbeats
-    # with the PostgreSQL store: this process's role among the pagers on one database
-    cluster: Leadership | None = None
-    retention: Retention | None = None  # journal.retention, applied hourly
     ready: bool = False
     # the message templates in force: every transport and hook renders through this one,
     # and a reload swaps its templates
     renderer: Renderer = field(init=False)
     # the configuration pager started with: what start-up-only settings are running
-    started: Any = field(init=False)
+    started: Config = field(init=False)
     request_timeout: float = REQUEST_TIMEOUT
     config_path: str | None = None  # where a reload reads the configuration from
     # per integration key; one for every listener, so a key's rate is the same wherever it posts
@@ -87,33 +76,23 @@ class System:
     def current_rules(self) -> RulesBook:
         return self.rules
 
-    @property
-    def standby(self) -> bool:
-        """True while another pager process holds the lease (this one only reads)."""
-        return self.cluster is not None and not self.cluster.active
-
-    def refuse_on_standby(self) -> None:
-        """Raise Unavailable (503, Retry-After) when this process is a standby."""
-        if self.standby:
-            raise Unavailable(
-                "this pager is a standby: send to the active one (its /readyz answers 200)"
-            )
-
     async def submit(self, msg: Ingest | Act) -> Outcome:
         """Send to the router and await the outcome. Raises Unavailable when the system
-        cannot take it in time (full inboxes, shutdown, a standby) and whatever the actor
-        raised."""
-        self.refuse_on_standby()
+        cannot take it in time (full inboxes, shutdown, no router: a standby of the
+        PostgreSQL store) and whatever the actor raised."""
         try:
             with trio.fail_after(self.request_timeout):
                 await self.router_inbox.send(msg)
                 return await msg.reply.wait()
         except trio.TooSlowError:
             raise Unavailable("pager could not take this request in time; try again") from None
-        except trio.BrokenResourceError:
-            raise Unavailable("pager is shutting down") from None
+        except trio.BrokenResourceError:  # no router runs: shutdown, or a standby
+            raise Unavailable(
+                "pager is not taking changes now (it is stopping, or it stands by while "
+                "another pager is active)"
+            ) from None
 
-    async def reload(self, config: Any, source: str) -> list[str]:
+    async def reload(self, config: Config, source: str) -> list[str]:
         """Swap in a new, already validated configuration without dropping anything:
         incidents keep their journaled state and deadlines, and every decision from now on
         uses the new rules. Returns what did not take effect (settings read only at
@@ -132,12 +111,13 @@ class System:
             pending.append("channels: provider settings take effect at the next start")
         if config.journal != old.journal:
             pending.append("journal: takes effect at the next start")
-        # a standby swaps the rules it answers with; the configuration is journaled by the
-        # active pager (on its own reload, or when it takes over with a new one)
-        if rules.digest != self.compiled_rules.digest and not self.standby:
-            await self.journal.record(
-                [ConfigApplied(digest=rules.digest, source=source)], self.clock.now()
-            )
+        if rules.digest != self.compiled_rules.digest:
+            # a standby answers with the new rules; the active pager journals the
+            # configuration it runs (on its own reload, or when it takes over)
+            with contextlib.suppress(NotActive):
+                await self.journal.record(
+                    [ConfigApplied(digest=rules.digest, source=source)], self.clock.now()
+                )
         self.config = config
         self.compiled_rules = rules
         self.refresh_overrides()

@@ -30,13 +30,13 @@ def _store_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from pager.store.opening import node_name
+    from pager.store.lease import node_name
     from pager.store.pg_schema import connect, describe_dsn, migrate
 
     config = _store_config(args)
     dsn = str(config.store.dsn)
     with connect(dsn, application_name="pager db migrate") as conn:
-        before, after = migrate(conn, by=f"pager db migrate ({node_name(config)})")
+        before, after = migrate(conn, by=f"pager db migrate ({node_name(config.store.node_name)})")
     where = describe_dsn(dsn)
     if before == after:
         print(f"{where}: schema is at version {after}, nothing to do")

@@ -28,10 +28,9 @@ def _banner(config: Any, running: Any, demo: bool) -> str:
     if config.store.type == "postgres":
         from pager.store.pg_schema import describe_dsn
 
-        cluster = running.system.cluster
         lines.append(
             f"event log: PostgreSQL {describe_dsn(str(config.store.dsn))}; "
-            f"{running.load.replayed} records replayed; node {cluster.node} competes for the "
+            f"{running.load.replayed} records replayed; node {running.node} competes for the "
             f"lease (ttl {config.store.lease_ttl.total_seconds():g}s)"
         )
     else:
@@ -66,8 +65,8 @@ def _banner(config: Any, running: Any, demo: bool) -> str:
 
 
 async def _serve(config: Any, demo: bool, source: str) -> None:
-    from pager.actors.supervisor import run_pager
     from pager.config import ConfigError
+    from pager.service import run_pager
     from pager.web.api_config import reload_from_file
 
     shutdown = trio.Event()
@@ -145,7 +144,7 @@ def _override(config: Any, listen: str | None, data_dir: str | None) -> Any:
 def _check_free(config: Any) -> None:
     """Fail with the address before anything is created or journaled if a listener's port is
     taken (the same SO_REUSEADDR bind hypercorn makes)."""
-    from pager.actors.supervisor import _split
+    from pager.service import split_listen
 
     for what, addr in (
         ("server.listen", config.server.listen),
@@ -153,7 +152,7 @@ def _check_free(config: Any) -> None:
     ):
         if addr is None:
             continue
-        host, port = _split(addr)
+        host, port = split_listen(addr)
         if port == 0:
             continue
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -30,6 +30,7 @@ from pager.config.fields import (
     Secret,
     error,
 )
+from pager.core.vocabulary import ContactMethod
 
 __all__ = [
     "CHANNEL_OF_METHOD",
@@ -55,16 +56,16 @@ __all__ = [
 
 ChannelName = Literal["slack", "twilio", "email", "teams", "webhook", "console"]
 
-CHANNEL_OF_METHOD: dict[str, ChannelName] = {
-    "slack": "slack",
-    "sms": "twilio",
-    "voice": "twilio",
-    "email": "email",
-    "teams": "teams",
-    "webhook": "webhook",
-    "console": "console",
+CHANNEL_OF_METHOD: dict[ContactMethod, ChannelName] = {
+    ContactMethod.SLACK: "slack",
+    ContactMethod.SMS: "twilio",
+    ContactMethod.VOICE: "twilio",
+    ContactMethod.EMAIL: "email",
+    ContactMethod.TEAMS: "teams",
+    ContactMethod.WEBHOOK: "webhook",
+    ContactMethod.CONSOLE: "console",
 }
-"""Which `channels` section a notification rule's `via` needs."""
+"""Which `channels` section a notification rule's `via` needs (one per ContactMethod)."""
 
 
 class ChannelSettings(ConfigModel):

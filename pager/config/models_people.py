@@ -22,6 +22,7 @@ from pager.config.fields import (
     NonEmptyStr,
     PhoneNumber,
 )
+from pager.core.vocabulary import ContactMethod
 
 __all__ = [
     "CONTACT_METHODS",
@@ -35,11 +36,9 @@ __all__ = [
     "fill_name_from_id",
 ]
 
-ContactMethod = Literal["slack", "sms", "voice", "email", "teams", "webhook", "console"]
-"""How a notification reaches a person. `console` prints it on pager's stdout (the demo)."""
-
-CONTACT_METHODS: tuple[str, ...] = get_args(ContactMethod)
-"""Every `ContactMethod`, in the order they are documented."""
+CONTACT_METHODS: tuple[ContactMethod, ...] = tuple(ContactMethod)
+"""Every `ContactMethod` (pager.core.vocabulary, the one list), in the order they are
+documented."""
 
 Role = Literal["viewer", "responder", "admin"]
 """What a person or API token may do: `viewer` sees; `responder` also acts on incidents

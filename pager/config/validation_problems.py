@@ -15,6 +15,7 @@ import difflib
 import re
 import types
 from collections.abc import Iterable, Sequence
+from enum import Enum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -108,7 +109,7 @@ def _problem(details: ErrorDetails, loc: Loc, root: type[BaseModel]) -> Problem:
             format_path(loc[:-1]), f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], keys)}"
         )
     path = format_path(loc)
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):  # a Literal, or a StrEnum (pager.core.vocabulary)
         return Problem(path, _literal_message(root, loc, value, ctx))
     if kind == "too_short" and ctx.get("min_length") == 1:
         return Problem(path, "must not be empty")
@@ -214,4 +215,6 @@ def _literal_choices(root: type[BaseModel], loc: Sequence[str | int]) -> list[st
     annotation = _annotation_at(root, loc)
     if get_origin(annotation) is Literal:
         return [str(arg) for arg in get_args(annotation)]
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [str(member.value) for member in annotation]
     return []

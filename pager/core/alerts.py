@@ -9,8 +9,9 @@ from typing import Any
 from . import paging
 from .commands import AlertObservation, Open, TriggerAlert, UpsertGroup
 from .decision import Decision
-from .events import AlertsUpdated, IncidentOpened, IncidentResolved
+from .events import AlertsUpdated, Attribution, IncidentOpened, IncidentResolved
 from .model import MAX_FIRING_ALERTS, Alert, Status, short_code, worst_severity
+from .vocabulary import AlertStatus
 
 __all__ = ["as_fired", "open_incident", "resolve_if_quiet", "trigger", "upsert", "wake_if_quiet"]
 
@@ -48,7 +49,7 @@ def open_incident(d: Decision, command: Open) -> None:
         alerts = (as_fired(first),)
     ctx = d.ctx
     urgency = ctx.service.urgency(severity)
-    paging_now, page_at, reason = d.quiet_reason(urgency)
+    paging_now, page_at, reason = paging.quiet_reason(d, urgency)
     after = ctx.service.auto_resolve_after
     d.emit(
         IncidentOpened(
@@ -69,7 +70,7 @@ def open_incident(d: Decision, command: Open) -> None:
         )
     )
     if paging_now and page_at is None:
-        d.start_escalation()
+        paging.start_escalation(d)
     paging.status_update(d, "opened")
 
 
@@ -90,12 +91,12 @@ def wake_if_quiet(d: Decision) -> None:
     maintenance is over."""
     inc = d.inc
     if not inc.paging and inc.status is T:
-        d.begin_paging()
+        paging.begin_paging(d)
 
 
 def changed(alert: Alert, obs: AlertObservation) -> bool:
     return (
-        alert.status != "firing"
+        alert.status != AlertStatus.FIRING
         or alert.summary != obs.summary
         or alert.severity != obs.severity
         or alert.labels != (obs.labels or None)
@@ -115,14 +116,14 @@ def upsert(d: Decision, c: UpsertGroup) -> None:
             firing.append(obs)
             continue
         alert = inc.alerts.get(obs.key)
-        if alert is not None and alert.status == "firing" and obs.key not in resolved:
+        if alert is not None and alert.status == AlertStatus.FIRING and obs.key not in resolved:
             resolved.append(obs.key)
     if not c.truncated:
         for key, alert in inc.alerts.items():
-            if key not in seen and alert.status == "firing":
+            if key not in seen and alert.status == AlertStatus.FIRING:
                 resolved.append(key)
     # at most MAX_FIRING_ALERTS firing afterwards: alerts that start firing past it are left out
-    still = {a.key for a in inc.alerts.values() if a.status == "firing"} - set(resolved)
+    still = {a.key for a in inc.alerts.values() if a.status == AlertStatus.FIRING} - set(resolved)
     room = MAX_FIRING_ALERTS - len(still)
     fired: dict[str, dict[str, Any]] = {}
     for obs in firing:
@@ -147,12 +148,16 @@ def upsert(d: Decision, c: UpsertGroup) -> None:
             auto_resolve_at=d.ctx.now + after if after and fired else None,
         )
     )
-    resolve_if_quiet(d, None, c.via)
+    resolve_if_quiet(d, Attribution(None, c.via))
     wake_if_quiet(d)
 
 
-def resolve_if_quiet(d: Decision, by: str | None, via: str | None) -> None:
+def resolve_if_quiet(d: Decision, attribution: Attribution) -> None:
     inc = d.inc
     if inc.status is not R and inc.alerts and not inc.firing_alerts():
-        d.emit(IncidentResolved(incident_id=inc.id, by=by, via=via, reason="all alerts resolved"))
+        d.emit(
+            IncidentResolved(
+                incident_id=inc.id, attribution=attribution, reason="all alerts resolved"
+            )
+        )
         paging.status_update(d, "resolved")

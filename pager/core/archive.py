@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from .model import Incident
+from .model import Incident, Status
 
 __all__ = ["IncidentSummary", "summarize"]
 
@@ -27,7 +27,7 @@ class IncidentSummary(NamedTuple):
     dedup_key: str
     integration: str
     title: str
-    status: str
+    status: Status
     severity: str
     urgency: str
     created_at: datetime
@@ -50,6 +50,9 @@ SUMMARY_DATES = tuple(
 )
 
 
+_STATUS = IncidentSummary._fields.index("status")
+
+
 def summarize(inc: Incident) -> IncidentSummary:
     return IncidentSummary(
         inc.id,
@@ -59,7 +62,7 @@ def summarize(inc: Incident) -> IncidentSummary:
         inc.dedup_key,
         inc.integration,
         inc.title,
-        inc.status.value,
+        inc.status,
         inc.severity,
         inc.urgency,
         inc.created_at,
@@ -81,4 +84,5 @@ def summary_from_json(row: list[object]) -> IncidentSummary:
         v = values[i]
         if v is not None:
             values[i] = datetime.fromisoformat(str(v))
+    values[_STATUS] = Status(str(values[_STATUS]))
     return IncidentSummary(*values)  # type: ignore[arg-type]

@@ -9,13 +9,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .bundling import LANE_MEMORY
 from .events import NotificationsBundled
 
-__all__ = ["Bundle", "BundleBook"]
+__all__ = ["BUNDLE_MEMORY", "Bundle", "BundleBook"]
+
+BUNDLE_MEMORY = timedelta(days=1)
+"""A bundle is answerable (Acknowledge all) this long after it was requested. Older ones are
+forgotten as the log is folded (by the instants in the log, never the wall clock), so a
+snapshot and a replay of the same records hold the same bundles."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,7 @@ class BundleBook:
         self.last_number = 0  # bundle ids are "b" and a number
 
     def bundled(self, ev: NotificationsBundled, at: datetime) -> None:
+        self._forget(at - BUNDLE_MEMORY)
         self.by_id[ev.bundle_id] = Bundle(
             ev.bundle_id,
             ev.user_id,
@@ -76,19 +82,16 @@ class BundleBook:
     def sent_on(self, user_id: str, method: str) -> list[datetime]:
         return self.lanes.get((user_id, method), [])
 
-    def forget(self, before: datetime) -> None:
-        """Drop bundles requested before `before` and lane instants past remembering."""
-        for bid, b in list(self.by_id.items()):
-            if b.requested_at < before:
-                del self.by_id[bid]
-                if b.provider_id and self.by_provider_id.get(b.provider_id) == bid:
-                    del self.by_provider_id[b.provider_id]
-        for key, lane in list(self.lanes.items()):
-            keep = [t for t in lane if t >= before - LANE_MEMORY]
-            if keep:
-                self.lanes[key] = keep
-            else:
-                del self.lanes[key]
+    def _forget(self, before: datetime) -> None:
+        """Drop bundles requested before `before`: the oldest come first (bundles are
+        journaled in time order), so this stops at the first one to keep."""
+        while self.by_id:
+            bid, b = next(iter(self.by_id.items()))
+            if b.requested_at >= before:
+                return
+            del self.by_id[bid]
+            if b.provider_id and self.by_provider_id.get(b.provider_id) == bid:
+                del self.by_provider_id[b.provider_id]
 
     def to_snapshot(self) -> dict[str, Any]:
         return {

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from .events import Attribution
+
 __all__ = [
     "Acknowledge",
     "AddNote",
@@ -24,6 +26,7 @@ __all__ = [
     "TriggerAlert",
     "UpsertGroup",
     "UseLink",
+    "who",
 ]
 
 
@@ -194,3 +197,10 @@ Command = (
     | Tick
     | Open
 )
+
+
+def who(
+    c: ResolveAlert | Acknowledge | Resolve | Snooze | Escalate | AddNote | Edit,
+) -> Attribution:
+    """Who asked for `c`, as the events it produces record it."""
+    return Attribution(c.by, c.via, getattr(c, "token_name", None))

@@ -13,6 +13,7 @@ from .events import IncidentEscalated, IncidentOpened, NotificationRequested
 from .incident import decide_full, next_deadline
 from .model import Incident
 from .rules import Context
+from .vocabulary import NotificationKind
 
 __all__ = ["DryRun", "Step", "simulate"]
 
@@ -82,7 +83,7 @@ def _step(ev: object, at: datetime) -> Step | None:
             text += f" (paging {', '.join(ev.paged)})"
         return Step(at, "escalate", ev.level + 1, ev.round + 1, text=text)
     if isinstance(ev, NotificationRequested):
-        if ev.kind == "page":
+        if ev.kind == NotificationKind.PAGE:
             return Step(
                 at, "notify", user_id=ev.user_id, method=ev.method, address=ev.address,
                 text=f"notify {ev.user_id} by {ev.method}" + (f" ({ev.address})" if ev.address else ""),

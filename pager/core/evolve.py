@@ -1,13 +1,21 @@
 """`evolve`: the incident after one journaled event. Replay is a fold of it over the log, so
 it does no checking beyond what the event says: `decide` checked before the event was
-journaled."""
+journaled.
+
+One small function per event type (`_FOLDS`) returns the fields the event changes; the
+status comes from the state machine's table (lifecycle.EVENTS) and the timeline's words from
+timeline.py. Nothing here knows a provider: whether a sent message can be edited in place is
+in the event (`notification.sent`'s `editable`, set by the transport that sent it).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from ._fast import copier, maker
 from .events import (
     AlertsUpdated,
     Event,
@@ -29,6 +37,7 @@ from .events import (
     PersonUnreachable,
     UserPaged,
 )
+from .lifecycle import EVENTS
 from .model import (
     MAX_RESOLVED_ALERTS,
     Alert,
@@ -36,24 +45,22 @@ from .model import (
     Incident,
     Page,
     Status,
-    TimelineEntry,
     Unreachable,
     worst_severity,
 )
+from .timeline import entry, opened_entry
+from .vocabulary import AlertStatus, NotificationKind
 
 __all__ = ["evolve"]
 
-T, A, R = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
-
-# providers whose messages can be edited in place when the incident changes (chat.update)
-EDITABLE = frozenset({"slack"})
+Changes = dict[str, Any]
 
 
 def _alert_from(f: dict[str, Any], old: Alert | None, at: datetime) -> Alert:
-    again = old is not None and old.status == "firing"
-    return Alert(
+    again = old is not None and old.status == AlertStatus.FIRING
+    return _Alert(
         key=f["key"],
-        status="firing",
+        status=AlertStatus.FIRING,
         summary=f["summary"],
         severity=f["severity"],
         source=f.get("source"),
@@ -68,7 +75,7 @@ def _alert_from(f: dict[str, Any], old: Alert | None, at: datetime) -> Alert:
 
 def _forget_old_resolved(alerts: dict[str, Alert]) -> int:
     """Drop the oldest resolved alerts past MAX_RESOLVED_ALERTS from `alerts`; how many."""
-    resolved = [a for a in alerts.values() if a.status != "firing"]
+    resolved = [a for a in alerts.values() if a.status != AlertStatus.FIRING]
     over = len(resolved) - MAX_RESOLVED_ALERTS
     if over <= 0:
         return 0
@@ -78,265 +85,235 @@ def _forget_old_resolved(alerts: dict[str, Alert]) -> int:
     return over
 
 
-def _alerts_text(fired: tuple[dict[str, Any], ...], inc: Incident, gone: list[str]) -> str:
-    parts = []
-    if len(fired) == 1:
-        old = inc.alerts.get(fired[0]["key"])
-        verb = "Alert fired again" if old is not None and old.status == "firing" else "Alert fired"
-        parts.append(f"{verb}: {fired[0]['summary']}")
-    elif fired:
-        parts.append(f"{len(fired)} alerts fired: {fired[0]['summary']}, ...")
-    if len(gone) == 1:
-        parts.append(f"Alert resolved: {gone[0]}")
-    elif gone:
-        parts.append(f"{len(gone)} alerts resolved: {gone[0]}, ...")
-    return "; ".join(parts) or "Alerts unchanged"
+# ------------------------------------------------------------------ one fold per event
 
 
-def _by(by: str | None, via: str | None) -> str:
-    parts = []
-    if by:
-        parts.append(f"by {by}")
-    if via:
-        parts.append(f"via {via}")
-    return (" " + " ".join(parts)) if parts else ""
+def _alerts(inc: Incident, e: AlertsUpdated, at: datetime) -> Changes:
+    alerts = dict(inc.alerts)
+    severity = inc.severity
+    for f in e.fired or ():
+        alerts[f["key"]] = _alert_from(f, alerts.get(f["key"]), at)
+        severity = worst_severity(severity, f["severity"])
+    gone = False
+    for key in e.resolved or ():
+        old = alerts.get(key)
+        if old is not None and old.status == AlertStatus.FIRING:
+            alerts[key] = dataclasses.replace(old, status=AlertStatus.RESOLVED, resolved_at=at)
+            gone = True
+    c: Changes = {"alerts": alerts, "severity": severity}
+    if gone:
+        dropped = _forget_old_resolved(alerts)
+        if dropped:
+            c["alerts_unlisted"] = inc.alerts_unlisted + dropped
+    if e.auto_resolve_at is not None:
+        c["auto_resolve_at"] = e.auto_resolve_at
+    return c
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Incident))
-_new = object.__new__
-_set = object.__setattr__
+def _acknowledged(inc: Incident, e: IncidentAcknowledged, at: datetime) -> Changes:
+    return {
+        "acknowledged_at": at,
+        "acknowledged_by": e.by,
+        "ack_timeout_at": e.ack_timeout_at,
+        "snoozed_until": None,
+        "pages": {},
+    }
 
 
-def _copy(inc: Incident, changes: dict[str, Any]) -> Incident:
-    """`dataclasses.replace` without its checks: replay calls this once per event, and the
-    checks cost more than the copy."""
-    out = _new(Incident)
-    for name in _FIELDS:
-        _set(out, name, changes[name] if name in changes else getattr(inc, name))
-    return out
+def _unacknowledged(inc: Incident, e: IncidentUnacknowledged, at: datetime) -> Changes:
+    return {
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+        "ack_timeout_at": None,
+        "snoozed_until": None,
+        "pages": {},
+    }
+
+
+def _snoozed(inc: Incident, e: IncidentSnoozed, at: datetime) -> Changes:
+    return {
+        "acknowledged_at": inc.acknowledged_at or at,
+        "acknowledged_by": inc.acknowledged_by or e.by,
+        "snoozed_until": e.until,
+        "ack_timeout_at": None,
+        "pages": {},
+    }
+
+
+def _resolved(inc: Incident, e: IncidentResolved, at: datetime) -> Changes:
+    return {
+        "resolved_at": at,
+        "resolved_by": e.by,
+        "snoozed_until": None,
+        "ack_timeout_at": None,
+        "page_at": None,
+        "pages": {},
+        "escalation": _stopped(inc.escalation),
+    }
+
+
+def _stopped(esc: EscalationState | None) -> EscalationState | None:
+    """The escalation with no next step (the incident resolved)."""
+    if esc is None:
+        return None
+    return _Escalation(esc.policy_id, esc.level, esc.round, None)
+
+
+def _nothing(inc: Incident, e: Event, at: datetime) -> Changes:
+    return {}
+
+
+def _edited(inc: Incident, e: IncidentEdited, at: datetime) -> Changes:
+    c: Changes = {}
+    if e.title is not None:
+        c["title"] = e.title[:1024]
+    first = inc.alerts.get(inc.dedup_key)
+    if e.description is not None and first is not None:
+        details = dict(first.details) if isinstance(first.details, dict) else {}
+        details["description"] = e.description
+        c["alerts"] = {**inc.alerts, inc.dedup_key: dataclasses.replace(first, details=details)}
+    return c
+
+
+def _escalated(inc: Incident, e: IncidentEscalated, at: datetime) -> Changes:
+    c: Changes = {
+        "escalation": _Escalation(e.policy_id, e.level, e.round, e.next_at),
+        "paging": True,
+        "page_at": None,
+    }
+    if inc.status is Status.ACKNOWLEDGED:  # a manual escalation ends the acknowledgement
+        c.update(
+            acknowledged_at=None, acknowledged_by=None, ack_timeout_at=None, snoozed_until=None
+        )
+    if e.paged:
+        pages = dict(inc.pages)
+        for uid, after in zip(e.paged, e.first_after or (), strict=False):
+            due = None if after is None else at + timedelta(seconds=after)
+            pages[uid] = _Page(uid, at, e.level, e.round, 0, due)
+        c["pages"] = pages
+    return c
+
+
+def _deferred(inc: Incident, e: PagingDeferred, at: datetime) -> Changes:
+    return {"paging": True, "page_at": e.page_at}
+
+
+def _user_paged(inc: Incident, e: UserPaged, at: datetime) -> Changes:
+    running = inc.pages.get(e.user_id)
+    if running is not None and e.step > 0:  # a correction of a running page
+        page = dataclasses.replace(running, next_step=e.step, next_at=e.next_at)
+    else:
+        page = _Page(e.user_id, at, e.level, e.round, e.step, e.next_at)
+    return {"pages": {**inc.pages, e.user_id: page}}
+
+
+def _requested(inc: Incident, e: NotificationRequested, at: datetime) -> Changes:
+    c: Changes = {"notification_count": inc.notification_count + 1}
+    if e.kind == NotificationKind.PAGE and e.user_id is not None and e.step is not None:
+        current = inc.pages.get(e.user_id)
+        if current is not None:
+            c["pages"] = {
+                **inc.pages,
+                e.user_id: _Page(
+                    current.user_id,
+                    current.paged_at,
+                    current.level,
+                    current.round,
+                    e.step + 1,
+                    e.next_at,
+                ),
+            }
+    return c
+
+
+def _sent(inc: Incident, e: NotificationSent, at: datetime) -> Changes:
+    # a bundle's message is about several incidents: it is not edited as one's status changes
+    if (
+        e.bundle_id is None
+        and e.editable
+        and e.provider_id
+        and e.notification_id not in inc.messages
+    ):
+        return {"messages": {**inc.messages, e.notification_id: e.provider_id}}
+    return {}
+
+
+def _unreachable(inc: Incident, e: PersonUnreachable, at: datetime) -> Changes:
+    mark = Unreachable(e.user_id, at, e.level, e.round, e.tried)
+    return {"unreachable": (*inc.unreachable, mark)}
+
+
+_FOLDS: dict[type, Callable[[Incident, Any, datetime], Changes]] = {
+    AlertsUpdated: _alerts,
+    IncidentAcknowledged: _acknowledged,
+    IncidentUnacknowledged: _unacknowledged,
+    IncidentSnoozed: _snoozed,
+    IncidentResolved: _resolved,
+    NoteAdded: _nothing,
+    IncidentEdited: _edited,
+    IncidentEscalated: _escalated,
+    PagingDeferred: _deferred,
+    UserPaged: _user_paged,
+    NotificationRequested: _requested,
+    NotificationSent: _sent,
+    NotificationFailed: _nothing,
+    NotificationDelivered: _nothing,
+    NotificationCancelled: _nothing,
+    LinkUsed: _nothing,
+    PersonUnreachable: _unreachable,
+}
+
+
+def _opened(e: IncidentOpened, seq: int, at: datetime) -> Incident:
+    status = EVENTS[None][IncidentOpened]
+    return _Incident(
+        id=e.incident_id,
+        number=e.number,
+        short_code=e.short_code,
+        service_id=e.service_id,
+        dedup_key=e.dedup_key,
+        integration=e.integration,
+        title=e.title,
+        severity=e.severity,
+        urgency=e.urgency,
+        status=status,
+        created_at=at,
+        updated_at=at,
+        paging=e.paging,
+        page_at=e.page_at,
+        auto_resolve_at=e.auto_resolve_at,
+        last_seq=seq,
+        opened_seq=seq,
+        alerts={a["key"]: _alert_from(a, None, at) for a in e.alerts or ()},
+        timeline=(opened_entry(e, seq, at),),
+    )
+
+
+# dataclasses.replace and the constructors, made fast for replay (see _fast.py)
+_copy = copier(Incident)
+_Incident = maker(Incident)
+_Alert = maker(Alert)
+_Page = maker(Page)
+_Escalation = maker(EscalationState)
 
 
 def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> Incident:
     """The incident after `event`, journaled as number `seq` at `at`."""
-    if isinstance(event, IncidentOpened):
-        opened = f"Opened ({event.severity}, {event.urgency} urgency)"
-        if event.reason:
-            opened += f"; not paging now: {event.reason}"
-        alerts = {a["key"]: _alert_from(a, None, at) for a in event.alerts or ()}
-        return Incident(
-            id=event.incident_id,
-            number=event.number,
-            short_code=event.short_code,
-            service_id=event.service_id,
-            dedup_key=event.dedup_key,
-            integration=event.integration,
-            title=event.title,
-            severity=event.severity,
-            urgency=event.urgency,
-            status=T,
-            created_at=at,
-            updated_at=at,
-            paging=event.paging,
-            page_at=event.page_at,
-            auto_resolve_at=event.auto_resolve_at,
-            last_seq=seq,
-            opened_seq=seq,
-            alerts=alerts,
-            timeline=(TimelineEntry(seq, at, event.TYPE, opened, None, event.integration),),
-        )
+    t = type(event)
+    if t is IncidentOpened:
+        return _opened(event, seq, at)  # type: ignore[arg-type]
     if incident is None:
         raise ValueError(f"{event.TYPE} for an incident that was never opened")
-    inc = incident
-    c: dict[str, Any] = {"updated_at": at, "last_seq": seq}
-    text: str | None = None
-    by = via = None
-    match event:
-        case AlertsUpdated():
-            alerts = dict(inc.alerts)
-            severity = inc.severity
-            for f in event.fired or ():
-                alerts[f["key"]] = _alert_from(f, alerts.get(f["key"]), at)
-                severity = worst_severity(severity, f["severity"])
-            gone = []
-            for key in event.resolved or ():
-                old = alerts.get(key)
-                if old is not None and old.status == "firing":
-                    alerts[key] = dataclasses.replace(old, status="resolved", resolved_at=at)
-                    gone.append(old.summary)
-            c.update(alerts=alerts, severity=severity)
-            if gone:
-                dropped = _forget_old_resolved(alerts)
-                if dropped:
-                    c["alerts_unlisted"] = inc.alerts_unlisted + dropped
-            if event.auto_resolve_at is not None:
-                c["auto_resolve_at"] = event.auto_resolve_at
-            text = _alerts_text(event.fired or (), inc, gone)
-        case IncidentAcknowledged():
-            by, via = event.by, event.via
-            c.update(
-                status=A,
-                acknowledged_at=at,
-                acknowledged_by=event.by,
-                ack_timeout_at=event.ack_timeout_at,
-                snoozed_until=None,
-                pages={},
-            )
-            text = "Acknowledged" + _by(by, via)
-        case IncidentUnacknowledged():
-            c.update(
-                status=T,
-                acknowledged_at=None,
-                acknowledged_by=None,
-                ack_timeout_at=None,
-                snoozed_until=None,
-                pages={},
-            )
-            text = f"Triggered again: {event.reason}"
-        case IncidentSnoozed():
-            by, via = event.by, event.via
-            c.update(
-                status=A,
-                acknowledged_at=inc.acknowledged_at or at,
-                acknowledged_by=inc.acknowledged_by or event.by,
-                snoozed_until=event.until,
-                ack_timeout_at=None,
-                pages={},
-            )
-            # snoozing a triggered incident acknowledges it: the timeline says so
-            verb = "Acknowledged and snoozed" if inc.status is T else "Snoozed"
-            text = f"{verb} until {event.until.isoformat()}" + _by(by, via)
-        case IncidentResolved():
-            by, via = event.by, event.via
-            c.update(
-                status=R,
-                resolved_at=at,
-                resolved_by=event.by,
-                snoozed_until=None,
-                ack_timeout_at=None,
-                page_at=None,
-                pages={},
-                escalation=dataclasses.replace(inc.escalation, next_at=None)
-                if inc.escalation
-                else None,
-            )
-            text = "Resolved" + _by(by, via) + (f" ({event.reason})" if event.reason else "")
-        case NoteAdded():
-            by, via = event.by, event.via
-            text = event.text
-        case IncidentEdited():
-            by, via = event.by, event.via
-            parts = []
-            if event.title is not None:
-                c["title"] = event.title[:1024]
-                parts.append(f"Title changed to {event.title[:1024]!r}")
-            first = inc.alerts.get(inc.dedup_key)
-            if event.description is not None and first is not None:
-                details = dict(first.details) if isinstance(first.details, dict) else {}
-                details["description"] = event.description
-                c["alerts"] = {
-                    **inc.alerts,
-                    inc.dedup_key: dataclasses.replace(first, details=details),
-                }
-                parts.append("Description changed")
-            text = "; ".join(parts) or None
-        case IncidentEscalated():
-            by, via = event.by, event.via
-            who = ", ".join(event.targets or ()) or "nobody on call"
-            text = f"Escalated to level {event.level + 1}"
-            if event.round:
-                text += f" (round {event.round + 1})"
-            text += f": {who}" + _by(by, via)
-            c.update(
-                escalation=EscalationState(
-                    event.policy_id, event.level, event.round, event.next_at
-                ),
-                paging=True,
-                page_at=None,
-            )
-            if inc.status is A:
-                c.update(
-                    status=T,
-                    acknowledged_at=None,
-                    acknowledged_by=None,
-                    ack_timeout_at=None,
-                    snoozed_until=None,
-                )
-            if event.paged:
-                pages = dict(inc.pages)
-                for uid, after in zip(event.paged, event.first_after or (), strict=False):
-                    due = None if after is None else at + timedelta(seconds=after)
-                    pages[uid] = Page(uid, at, event.level, event.round, 0, due)
-                c["pages"] = pages
-                text += "; paging " + ", ".join(event.paged)
-        case PagingDeferred():
-            c.update(paging=True, page_at=event.page_at)
-            text = f"Paging deferred until {event.page_at.isoformat()}" + (
-                f" ({event.reason})" if event.reason else ""
-            )
-        case UserPaged():
-            running = inc.pages.get(event.user_id)
-            if running is not None and event.step > 0:  # a correction of a running page
-                page = dataclasses.replace(running, next_step=event.step, next_at=event.next_at)
-            else:
-                page = Page(event.user_id, at, event.level, event.round, event.step, event.next_at)
-            c["pages"] = {**inc.pages, event.user_id: page}
-            if event.step == 0:
-                text = f"Paging {event.user_id} (level {event.level + 1})"
-                if event.next_at is None:
-                    text += ": no notification rules for this urgency"
-        case NotificationRequested():
-            c["notification_count"] = inc.notification_count + 1
-            via = event.method
-            if event.kind == "page" and event.user_id is not None:
-                current = inc.pages.get(event.user_id)
-                if current is not None and event.step is not None:
-                    c["pages"] = {
-                        **inc.pages,
-                        event.user_id: dataclasses.replace(
-                            current, next_step=event.step + 1, next_at=event.next_at
-                        ),
-                    }
-                text = f"Notifying {event.user_id} by {event.method}"
-                if event.fallback_from:
-                    text += f" (instead of {event.fallback_from}, which failed)"
-            else:
-                text = f"Status update ({event.topic}) to {event.method}"
-        case NotificationSent():
-            text = f"Notification {event.notification_id} sent (attempt {event.attempt})"
-            if event.bundle_id is not None:
-                text += f" in bundle {event.bundle_id}"
-            elif (
-                event.method in EDITABLE
-                and event.provider_id
-                and event.notification_id not in inc.messages
-            ):
-                c["messages"] = {**inc.messages, event.notification_id: event.provider_id}
-        case NotificationFailed():
-            text = f"Notification {event.notification_id} failed (attempt {event.attempt}): {event.error}"
-            if event.retry_at is not None:
-                text += f"; retrying at {event.retry_at.isoformat()}"
-            elif event.permanent:
-                text += "; giving up"
-        case NotificationDelivered():
-            text = f"Notification {event.notification_id}: {event.status}"
-            if event.error:
-                text += f" ({event.error})"
-        case NotificationCancelled():
-            text = f"Notification {event.notification_id} not sent: {event.reason}"
-        case LinkUsed():
-            pass  # the action it performed is on the timeline, with who and how
-        case PersonUnreachable():
-            mark = Unreachable(event.user_id, at, event.level, event.round, event.tried)
-            c["unreachable"] = (*inc.unreachable, mark)
-            text = f"{event.user_id} could not be reached"
-            if event.tried:
-                text += ": " + ", ".join(event.tried) + " failed"
-        case _:
-            raise ValueError(f"{event.TYPE} is not an incident event")
-    if text is not None:
-        token = getattr(event, "token_name", None)
-        if token and token != by and not isinstance(event, NoteAdded):
-            text += f" (API token {token})"
-        entry = TimelineEntry(seq, at, event.TYPE, text, by, via, token)
-        c["timeline"] = (*inc.timeline, entry)
-    return _copy(inc, c)
+    fold = _FOLDS.get(t)
+    if fold is None:
+        raise ValueError(f"{event.TYPE} is not an incident event")
+    c = fold(incident, event, at)
+    c["updated_at"] = at
+    c["last_seq"] = seq
+    status = EVENTS[incident.status].get(t)
+    if status is not None and status is not incident.status:
+        c["status"] = status
+    line = entry(incident, event, seq, at)
+    if line is not None:
+        c["timeline"] = (*incident.timeline, line)
+    return _copy(incident, c)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from .events import Event
-from .events_heartbeat import (
+from .events import (
+    Event,
     HeartbeatExpired,
     HeartbeatFailed,
     HeartbeatPinged,

@@ -1,8 +1,9 @@
 """The incident lifecycle: a state machine written as a transition table, and the two
 functions of event sourcing.
 
-`TRANSITIONS[status][verb]` is the status a command leads to; a verb missing from a status's
-row is refused with `TransitionRefused` and the incident is left as it was. `decide(incident,
+The table of the state machine is in lifecycle.py (`COMMANDS[status][CommandType]`: the
+statuses a command may lead to; a command missing from a status's row is refused with
+`TransitionRefused` and the incident is left as it was). `decide(incident,
 command, ctx)` checks the table, reads the context (service rules, now, maintenance, who is on
 call) and returns the events that record what happened; `evolve(incident, event, seq, at)`
 returns the incident after one event. Replay is a fold of `evolve` over the log.
@@ -12,10 +13,9 @@ No trio, no I/O, no clock reads here: time arrives in `ctx.now`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
-from pager.errors import BadRequest, Conflict, TransitionRefused
+from pager.errors import BadRequest, Conflict
 
 from . import paging
 from .alerts import open_incident, resolve_if_quiet, trigger, upsert
@@ -34,11 +34,13 @@ from .commands import (
     TriggerAlert,
     UpsertGroup,
     UseLink,
+    who,
 )
 from .decision import Decision
 from .escalation import next_step, step_at_level
 from .events import (
     AlertsUpdated,
+    Attribution,
     Event,
     IncidentAcknowledged,
     IncidentEdited,
@@ -49,78 +51,26 @@ from .events import (
     NoteAdded,
 )
 from .evolve import evolve
+from .lifecycle import COMMANDS, VERBS, targets
 from .model import (
     Incident,
     Status,
 )
 from .rules import Context
+from .vocabulary import AlertStatus
 
 __all__ = ["TRANSITIONS", "decide", "decide_full", "evolve", "next_deadline", "verb_of"]
 
 T, A, R = Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED
 
-TRANSITIONS: Mapping[Status, Mapping[str, Status]] = {
-    T: {
-        "trigger": T,
-        "resolve_alert": T,
-        "upsert": T,
-        "acknowledge": A,
-        "snooze": A,
-        "resolve": R,
-        "escalate": T,
-        "note": T,
-        "edit": T,
-        "fallback": T,
-        "tick": T,
-    },
-    A: {
-        "trigger": A,  # a new trigger while acknowledged pages nobody
-        "resolve_alert": A,
-        "upsert": A,
-        "acknowledge": A,  # idempotent
-        "snooze": A,
-        "resolve": R,
-        "escalate": T,
-        "unacknowledge": T,  # ack timeout, snooze end
-        "note": A,
-        "edit": A,
-        "fallback": A,
-        "tick": A,
-    },
-    R: {
-        "note": R,
-        "edit": R,
-        "fallback": R,  # nothing left to notify
-        "tick": R,
-    },
-}
-
-_VERBS: dict[type, str] = {
-    TriggerAlert: "trigger",
-    ResolveAlert: "resolve_alert",
-    UpsertGroup: "upsert",
-    Acknowledge: "acknowledge",
-    Snooze: "snooze",
-    Resolve: "resolve",
-    Escalate: "escalate",
-    AddNote: "note",
-    Edit: "edit",
-    Fallback: "fallback",
-    Tick: "tick",
-}
+# the state machine's table, read by `decide` (here) and `evolve`
+TRANSITIONS = COMMANDS
 
 
 def verb_of(command: Command) -> str:
     if isinstance(command, UseLink):
         return verb_of(command.command)
-    return "open" if isinstance(command, Open) else _VERBS[type(command)]
-
-
-def _check(inc: Incident, verb: str) -> Status:
-    target = TRANSITIONS[inc.status].get(verb)
-    if target is None:
-        raise TransitionRefused(inc.id, inc.status.value, verb.replace("_", " "))
-    return target
+    return VERBS[type(command)]
 
 
 def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Event]:
@@ -141,22 +91,23 @@ def decide_full(
         if incident is not None:
             raise Conflict(f"incident {incident.id} exists already")
         open_incident(d, command)
+        after_open = d.incident.status if d.incident is not None else None
+        assert after_open in targets(None, Open)
         return d.events, d.incident
     if incident is None:
         raise BadRequest("no such incident")
     if isinstance(command, UseLink):
         return _use_link(incident, command, ctx)
-    verb = verb_of(command)
-    target = _check(incident, verb)
+    target = targets(incident.status, type(command), incident.id)
     now = ctx.now
     match command:
         case TriggerAlert():
             trigger(d, command)
         case ResolveAlert():
             alert = incident.alerts.get(command.key)
-            if alert is not None and alert.status == "firing":
+            if alert is not None and alert.status == AlertStatus.FIRING:
                 d.emit(AlertsUpdated(incident_id=incident.id, resolved=(command.key,)))
-                resolve_if_quiet(d, command.by, command.via)
+                resolve_if_quiet(d, who(command))
         case UpsertGroup():
             upsert(d, command)
         case Acknowledge():
@@ -165,9 +116,7 @@ def decide_full(
                 d.emit(
                     IncidentAcknowledged(
                         incident_id=incident.id,
-                        by=command.by,
-                        via=command.via,
-                        token_name=command.token_name,
+                        attribution=who(command),
                         ack_timeout_at=now + timeout if timeout else None,
                     )
                 )
@@ -176,9 +125,7 @@ def decide_full(
             d.emit(
                 IncidentResolved(
                     incident_id=incident.id,
-                    by=command.by,
-                    via=command.via,
-                    token_name=command.token_name,
+                    attribution=who(command),
                     reason=command.reason,
                 )
             )
@@ -190,9 +137,7 @@ def decide_full(
                 IncidentSnoozed(
                     incident_id=incident.id,
                     until=now + command.duration,
-                    by=command.by,
-                    via=command.via,
-                    token_name=command.token_name,
+                    attribution=who(command),
                 )
             )
             if incident.status is T:
@@ -206,9 +151,7 @@ def decide_full(
                 NoteAdded(
                     incident_id=incident.id,
                     text=command.text,
-                    by=command.by,
-                    via=command.via,
-                    token_name=command.token_name,
+                    attribution=who(command),
                 )
             )
         case Edit():
@@ -221,15 +164,15 @@ def decide_full(
                         incident_id=incident.id,
                         title=title,
                         description=command.description,
-                        by=command.by,
-                        via=command.via,
+                        attribution=who(command),
                     )
                 )
         case Fallback():
             paging.fallback(d, command.user_id, command.notification_id, command.failed)
         case Tick():
             _tick(d)
-    assert target is not None
+    after = d.inc.status
+    assert after in target, f"{type(command).__name__}: {incident.status} -> {after}"
     return d.events, d.incident
 
 
@@ -256,7 +199,7 @@ def _escalate(d: Decision, c: Escalate) -> None:
         raise BadRequest(f"level: must be between 1 and {len(policy.levels)}")
     rnd = inc.escalation.round if inc.escalation else 0
     level, rnd, next_at = step_at_level(policy, c.level - 1, rnd, d.ctx.now)
-    d.escalate_to(policy, level, rnd, next_at, by=c.by, via=c.via, token_name=c.token_name)
+    paging.escalate_to(d, policy, level, rnd, next_at, who(c))
 
 
 def _tick(d: Decision) -> None:
@@ -271,12 +214,12 @@ def _tick(d: Decision) -> None:
         if reason is not None:
             d.emit(IncidentUnacknowledged(incident_id=inc.id, reason=reason))
             if d.inc.paging:
-                d.begin_paging()
+                paging.begin_paging(d)
     inc = d.inc
     if inc.status is T and inc.paging:
         if inc.page_at is not None:  # deferred: nothing escalates before it
             if now >= inc.page_at:
-                d.start_escalation()
+                paging.start_escalation(d)
         elif (
             inc.escalation is not None
             and inc.escalation.next_at is not None
@@ -287,13 +230,17 @@ def _tick(d: Decision) -> None:
                 level, rnd, next_at = next_step(
                     policy, inc.escalation.level, inc.escalation.round, now
                 )
-                d.escalate_to(policy, level, rnd, next_at)
+                paging.escalate_to(d, policy, level, rnd, next_at)
             else:
-                d.start_escalation()  # the policy changed under a reload: walk the new one
+                paging.start_escalation(d)  # the policy changed under a reload: walk the new one
     paging.notify_due(d)
     inc = d.inc
     if inc.status is not R and inc.auto_resolve_at is not None and now >= inc.auto_resolve_at:
-        d.emit(IncidentResolved(incident_id=inc.id, via="pager", reason="auto-resolved"))
+        d.emit(
+            IncidentResolved(
+                incident_id=inc.id, attribution=Attribution(via="pager"), reason="auto-resolved"
+            )
+        )
         paging.status_update(d, "resolved")
 
 

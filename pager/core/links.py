@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pager.errors import LinkRefused
 
 from .notifications import Notification
+from .vocabulary import NotificationKind
 
 __all__ = [
     "BUNDLE_ACTION",
@@ -148,7 +149,12 @@ def page_links(secret: str | None, public_url: str, n: Notification) -> dict[str
     """The action links for notification `n` (action -> URL): for pages by email or Teams,
     when a `link_secret` is configured; none otherwise. They expire `LINK_LIFETIME` after the
     page was requested, so every attempt to send it carries the same links."""
-    if not secret or n.kind != "page" or n.user_id is None or n.method not in LINK_METHODS:
+    if (
+        not secret
+        or n.kind != NotificationKind.PAGE
+        or n.user_id is None
+        or n.method not in LINK_METHODS
+    ):
         return {}
     expires = n.requested_at + LINK_LIFETIME
     out = {}

@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from .vocabulary import AlertStatus
+
 __all__ = [
     "MAX_FIRING_ALERTS",
     "MAX_RESOLVED_ALERTS",
@@ -64,7 +66,7 @@ class Alert:
     fingerprint (Alertmanager). `count` is how many times it was triggered."""
 
     key: str
-    status: str  # "firing" | "resolved"
+    status: AlertStatus
     summary: str
     severity: str
     source: str | None
@@ -170,7 +172,7 @@ class Incident:
         return self.status is not Status.RESOLVED
 
     def firing_alerts(self) -> list[Alert]:
-        return [a for a in self.alerts.values() if a.status == "firing"]
+        return [a for a in self.alerts.values() if a.status == AlertStatus.FIRING]
 
 
 # Short codes name an incident in an SMS reply ("ack K7Q"): three characters from an

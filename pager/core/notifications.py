@@ -7,10 +7,11 @@ that has no outcome yet.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from ._fast import copier, maker
 from .events import (
     Event,
     NotificationCancelled,
@@ -19,6 +20,7 @@ from .events import (
     NotificationRequested,
     NotificationSent,
 )
+from .vocabulary import NotificationKind, NotificationStatus
 
 __all__ = ["Attempt", "Notification", "NotificationBook"]
 
@@ -31,11 +33,14 @@ class Attempt:
     detail: str | None = None
 
 
+_OPEN = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+
+
 @dataclass(frozen=True, slots=True)
 class Notification:
     id: str
     incident_id: str
-    kind: str
+    kind: NotificationKind
     method: str
     address: str | None
     user_id: str | None
@@ -43,7 +48,7 @@ class Notification:
     step: int | None
     previous: str | None
     requested_at: datetime
-    status: str = "pending"  # pending, retrying, sent, delivered, failed, cancelled
+    status: NotificationStatus = NotificationStatus.PENDING
     attempts: int = 0
     provider_id: str | None = None
     retry_at: datetime | None = None
@@ -53,7 +58,15 @@ class Notification:
 
     @property
     def open(self) -> bool:
-        return self.status in ("pending", "retrying")
+        return self.status in _OPEN
+
+
+def _replace(n: Notification, **changes: Any) -> Notification:
+    return _copy(n, changes)
+
+
+_copy = copier(Notification)  # dataclasses.replace, made fast for replay (see _fast.py)
+_Notification = maker(Notification)
 
 
 class NotificationBook:
@@ -64,9 +77,9 @@ class NotificationBook:
         self.by_provider_id: dict[str, str] = {}
 
     def apply(self, event: Event, at: datetime) -> None:
-        rep = dataclasses.replace
+        rep = _replace
         if isinstance(event, NotificationRequested):
-            n = Notification(
+            n = _Notification(
                 id=event.notification_id,
                 incident_id=event.incident_id,
                 kind=event.kind,
@@ -90,7 +103,7 @@ class NotificationBook:
         if isinstance(event, NotificationSent):
             n = rep(
                 n,
-                status="sent",
+                status=NotificationStatus.SENT,
                 attempts=event.attempt,
                 provider_id=event.provider_id,
                 retry_at=None,
@@ -103,7 +116,7 @@ class NotificationBook:
             final = event.permanent or event.retry_at is None
             n = rep(
                 n,
-                status="failed" if final else "retrying",
+                status=NotificationStatus.FAILED if final else NotificationStatus.RETRYING,
                 attempts=event.attempt,
                 retry_at=None if final else event.retry_at,
                 last_error=event.error,
@@ -111,17 +124,17 @@ class NotificationBook:
                 bundle_id=event.bundle_id or n.bundle_id,
             )
         elif isinstance(event, NotificationDelivered):
-            bad = event.status in ("failed", "undelivered", "busy", "no-answer", "canceled")
+            bad = bool(event.failed)
             n = rep(
                 n,
-                status="failed" if bad else "delivered",
+                status=NotificationStatus.FAILED if bad else NotificationStatus.DELIVERED,
                 last_error=event.error if bad else n.last_error,
                 history=(*n.history, Attempt(at, event.status, None, event.error)),
             )
         elif isinstance(event, NotificationCancelled):
             n = rep(
                 n,
-                status="cancelled",
+                status=NotificationStatus.CANCELLED,
                 retry_at=None,
                 history=(*n.history, Attempt(at, "cancelled", None, event.reason)),
             )
@@ -136,7 +149,7 @@ class NotificationBook:
         for nid in notification_ids:
             n = self.by_id.get(nid)
             if n is not None:
-                self.by_id[nid] = dataclasses.replace(n, bundle_id=bundle_id)
+                self.by_id[nid] = _replace(n, bundle_id=bundle_id)
 
     def add(self, n: Notification) -> None:
         """Install a notification as it stands (from a snapshot, or rebuilt from the log)."""

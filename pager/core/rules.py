@@ -150,6 +150,17 @@ def _nobody(schedule_id: str, at: datetime) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageEdits:
+    """A provider that edits the messages it sent when the incident changes (a fact of the
+    transports, handed to `decide` as data): `method` is its contact method, and
+    `posted_to(provider_id, address)` says whether the message with that provider id was
+    posted to the chat channel `address` (whose status updates are then edits, not posts)."""
+
+    method: str
+    posted_to: Callable[[str, str], bool]
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """Everything `decide` may consult besides the incident: the service's rules, the
     instant, whether the service is in maintenance now, and who is on a schedule at an
@@ -160,6 +171,7 @@ class Context:
     maintenance: str | None = None
     oncall: Callable[[str, datetime], str | None] = _nobody
     users: Mapping[str, UserRules] = field(default_factory=dict)
+    edits: MessageEdits | None = None  # None: no provider edits its messages
 
     def user(self, user_id: str) -> UserRules:
         u = self.users.get(user_id)

@@ -9,6 +9,7 @@ from typing import Any
 
 from .model import Alert, EscalationState, Incident, Page, Status, TimelineEntry, Unreachable
 from .notifications import Attempt, Notification
+from .vocabulary import AlertStatus, NotificationKind, NotificationStatus
 
 __all__ = ["incident_from_json", "notification_from_json", "to_datetime"]
 
@@ -17,6 +18,8 @@ def notification_from_json(raw: Mapping[str, Any]) -> Notification:
     d = dict(raw)
     d["requested_at"] = _required_datetime(d["requested_at"])
     d["retry_at"] = to_datetime(d.get("retry_at"))
+    d["kind"] = NotificationKind(d["kind"])
+    d["status"] = NotificationStatus(d["status"])
     d["history"] = tuple(
         Attempt(_required_datetime(a["at"]), a["outcome"], a.get("attempt"), a.get("detail"))
         for a in d.get("history", ())
@@ -85,4 +88,5 @@ def _alert(a: Mapping[str, Any]) -> Alert:
     for k in ("first_seen", "last_seen", "resolved_at"):
         d[k] = to_datetime(d.get(k))
     d["links"] = tuple(d.get("links") or ())
+    d["status"] = AlertStatus(d["status"])
     return Alert(**d)

@@ -13,6 +13,12 @@ For answers from channels it also keeps: the newest incident of each short code 
 reply names one: `ack K7Q`), the action links used and not yet expired (`link.used`), and
 the contacts that opted out of a method (`contact.opted_out`, an SMS STOP); and the token
 generation of each calendar feed whose URL was revoked (`calendar.feed_revoked`).
+
+Past ~400 lines on purpose: each part of the state is written in three places that must
+agree (its fold in `apply_event`, `to_snapshot`, `from_snapshot`), and keeping them in one
+module is what makes a new part a change of one file. The folds of incidents, notifications,
+bundles and heartbeats live in their own modules (evolve.py, notifications.py, bundles.py,
+heartbeat.py); what is left here is the bookkeeping between them.
 """
 
 from __future__ import annotations
@@ -21,16 +27,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .archive import IncidentSummary, summarize, summary_from_json
 from .bundles import BundleBook
 from .events import (
+    DECODERS,
+    CalendarFeedRevoked,
     ChangeRecorded,
     ConfigApplied,
     ContactOptedIn,
     ContactOptedOut,
     Event,
+    HeartbeatCreated,
+    HeartbeatDeleted,
+    HeartbeatEvent,
     IncidentEvent,
     IncidentOpened,
     IncidentResolved,
@@ -38,12 +49,13 @@ from .events import (
     LinkUsed,
     MaintenanceEnded,
     MaintenanceStarted,
+    NotificationEvent,
     NotificationsBundled,
     NotificationSent,
+    OverrideAdded,
+    OverrideRemoved,
     decode,
 )
-from .events_heartbeat import HeartbeatCreated, HeartbeatDeleted, HeartbeatEvent
-from .events_schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved
 from .evolve import evolve
 from .heartbeat import Beat, HeartbeatSpec, evolve_beat
 from .model import Incident, Status
@@ -51,11 +63,11 @@ from .notifications import Notification, NotificationBook
 from .overrides import ApiOverride
 from .rules import ServiceRules, Window
 from .snapshot_codec import incident_from_json, notification_from_json, to_datetime
+from .vocabulary import NotificationKind
 
 __all__ = ["STATE_VERSION", "SystemState", "maintenance_reason"]
 
 STATE_VERSION = 2
-BUNDLE_MEMORY = timedelta(days=1)  # a bundle is answerable (Acknowledge all) this long
 RECENT_CHANGES = 50
 
 
@@ -112,16 +124,19 @@ class SystemState:
     # ------------------------------------------------------------------ fold
 
     def apply(self, record: RecordLike) -> None:
-        ev = record.event
-        event = ev if isinstance(ev, Event) else decode(record.type, record.data)
+        # the event itself when this process journaled it (a Draft's `event`), else decoded
+        event = cast(Event, record.event)
+        if event is None:
+            event = DECODERS[record.type](record.data)
         self.apply_event(event, record.seq, record.ts)
 
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
         if isinstance(event, IncidentEvent):
             iid = event.incident_id
-            if isinstance(event, LinkUsed):
-                self.used_links[event.link_id] = event.expires_at
-            if event.TYPE.startswith("notification."):
+            t = type(event)
+            if t is LinkUsed:
+                self.used_links[event.link_id] = event.expires_at  # type: ignore[attr-defined]
+            elif isinstance(event, NotificationEvent):
                 self.notifications.apply(event, at)
                 if isinstance(event, NotificationSent):
                     self._sent(event, at)
@@ -135,13 +150,13 @@ class SystemState:
                 return
             inc = evolve(current, event, seq, at)
             self.incidents[iid] = inc
-            if isinstance(event, IncidentOpened):
+            if t is IncidentOpened:
                 self.open_by_key[(inc.service_id, inc.dedup_key)] = iid
                 self.by_code[inc.short_code] = iid
                 if inc.number >= self.next_number:
                     self.next_number = inc.number + 1
             elif (
-                isinstance(event, IncidentResolved)
+                t is IncidentResolved
                 and self.open_by_key.get((inc.service_id, inc.dedup_key)) == iid
             ):
                 del self.open_by_key[(inc.service_id, inc.dedup_key)]
@@ -240,7 +255,7 @@ class SystemState:
         newest of any (so "ack" after it resolved hears that it did)."""
         newest = None
         for n in reversed(self.notifications.by_id.values()):
-            if n.kind != "page" or n.user_id != user_id:
+            if n.kind != NotificationKind.PAGE or n.user_id != user_id:
                 continue
             inc = self.incidents.get(n.incident_id)
             if inc is not None and inc.is_open:
@@ -278,7 +293,6 @@ class SystemState:
         for key, expires in list(self.seen_requests.items()):
             if expires < resolved_before:
                 del self.seen_requests[key]
-        self.bundles.forget(resolved_before - BUNDLE_MEMORY)
         return len(done)
 
     def materialize(self, inc: Incident, notifications: list[Notification]) -> None:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from pager.core.archive import IncidentSummary
 from pager.core.model import Alert, Incident, Status, TimelineEntry
+from pager.core.vocabulary import AlertStatus
 
 __all__ = [
     "TimelineLine",
@@ -139,7 +140,7 @@ def incident_json(inc: Incident, *, detail: bool = False) -> dict[str, Any]:
         "snoozed_until": inc.snoozed_until,
         "paging": inc.paging,
         "alert_counts": {
-            "firing": sum(1 for a in inc.alerts.values() if a.status == "firing"),
+            "firing": sum(1 for a in inc.alerts.values() if a.status == AlertStatus.FIRING),
             "total": len(inc.alerts) + inc.alerts_unlisted,
         },
         "escalation": None

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 import orjson
 from tqdm import tqdm
 
+from pager.core.events import SCHEMA_VERSION
 from pager.core.state import SystemState
 from pager.ingest.validate import parse_time
 from pager.store.base import LogDamaged, Record
@@ -125,7 +126,13 @@ class _Reader:
         )  # fmt: skip
         n = 0
         try:
-            for rec in iter_records(self.segments, start, str(self.data_dir), on_torn=self._torn):
+            for rec in iter_records(
+                self.segments,
+                start,
+                str(self.data_dir),
+                on_torn=self._torn,
+                newest_schema=SCHEMA_VERSION,
+            ):
                 n += 1
                 if n & 0xFFF == 0:
                     bar.update(0x1000)
@@ -187,6 +194,7 @@ def _compare_snapshot(path: Path, state: SystemState) -> list[str]:
         snap = read_snapshot(path)
     except (OSError, ValueError) as e:
         return [f"{path}: {e}"]
+
     def plain(s: SystemState) -> Any:
         return orjson.loads(orjson.dumps(s.to_snapshot(), option=_OPTS, default=json_default))
 

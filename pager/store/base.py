@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import orjson
 import trio
 
-from pager.core.events import SCHEMA_VERSION
 from pager.errors import Gone
 
 __all__ = [
@@ -40,10 +39,14 @@ LINE_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS  # how a record is wri
 
 @dataclass(frozen=True, slots=True)
 class Draft:
+    """`v` is the schema version of `data` (the event vocabulary's, pager.core.events): the
+    store writes it on the record as it is and knows no schema of its own."""
+
     type: str
     subject: str
     ts: datetime
     data: dict[str, Any]
+    v: int
     event: object = None  # the decoded event, handed on to the commit hook unchanged
 
 
@@ -54,7 +57,7 @@ class Record:
     type: str
     subject: str
     data: dict[str, Any]
-    v: int = SCHEMA_VERSION
+    v: int
     event: object = field(default=None, compare=False, repr=False)
     # the record's line in the log, without its newline (when written or read here)
     line: bytes | None = field(default=None, compare=False, repr=False)

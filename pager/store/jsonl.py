@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 import trio
 
-from pager.core.events import SCHEMA_VERSION
 from pager.errors import LogUnavailable
 
 from . import retention
@@ -77,8 +76,12 @@ class JsonlLog(EventLog):
         *,
         segment_size: int = DEFAULT_SEGMENT_SIZE,
         fsync: bool = True,
+        newest_schema: int | None = None,
     ) -> None:
+        """`newest_schema`: reading refuses, as damage, a record whose schema version is
+        newer (None: any version is read; the store knows no schema itself)."""
         super().__init__()
+        self.newest_schema = newest_schema
         self.data_dir = data_dir
         self.events_dir = data_dir / "events"
         self.snap_dir = data_dir / "snapshots"
@@ -167,7 +170,12 @@ class JsonlLog(EventLog):
 
     def read_from(self, seq: int) -> Iterator[Record]:
         """From events/ and, for records that journal.retention archived, archive/."""
-        return iter_records(list_history(self.data_dir), max(seq, 1), str(self.data_dir))
+        return iter_records(
+            list_history(self.data_dir),
+            max(seq, 1),
+            str(self.data_dir),
+            newest_schema=self.newest_schema,
+        )
 
     @property
     def first_seq(self) -> int:
@@ -235,7 +243,7 @@ class JsonlLog(EventLog):
             seq += 1
             line = orjson.dumps(
                 {
-                    "v": SCHEMA_VERSION,
+                    "v": d.v,
                     "seq": seq,
                     "ts": d.ts,
                     "type": d.type,
@@ -245,7 +253,9 @@ class JsonlLog(EventLog):
                 option=LINE_OPTIONS,
             )
             lines.append(line)
-            p.records.append(Record(seq, d.ts, d.type, d.subject, d.data, event=d.event, line=line))
+            p.records.append(
+                Record(seq, d.ts, d.type, d.subject, d.data, d.v, event=d.event, line=line)
+            )
         return lines
 
     async def _write(self, batch: list[_Pending]) -> None:

@@ -15,6 +15,8 @@ has a connection of its own, so a renewal never waits behind a batch of appends.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,9 +25,15 @@ import psycopg
 
 from .pg_schema import Reconnecting, schema_version
 
-__all__ = ["Cluster", "LeaderRow", "Lease", "NodeRow"]
+__all__ = ["Cluster", "LeaderRow", "Lease", "NodeRow", "node_name"]
 
 log = logging.getLogger("pager.lease")
+
+
+def node_name(configured: str | None) -> str:
+    """This process's name among the nodes on one database: `store.node_name` when it is
+    configured, else the host name and process id."""
+    return configured or f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True, slots=True)

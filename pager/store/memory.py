@@ -54,7 +54,7 @@ class MemoryLog(EventLog):
             out = []
             for d in drafts:
                 seq += 1
-                out.append(Record(seq, d.ts, d.type, d.subject, d.data, event=d.event))
+                out.append(Record(seq, d.ts, d.type, d.subject, d.data, d.v, event=d.event))
             self._records.extend(out)
             self._committed(out)
             return out

@@ -22,8 +22,6 @@ from typing import Any
 import orjson
 import psycopg
 
-from pager.core.events import SCHEMA_VERSION
-
 from .base import Record, Snapshot
 from .pg_schema import Reconnecting, first_line
 from .snapshots import KEEP
@@ -58,7 +56,7 @@ class FencedWriter:
             (
                 epoch,
                 [r.seq for r in records],
-                [SCHEMA_VERSION] * len(records),
+                [r.v for r in records],
                 [r.ts for r in records],
                 [r.type for r in records],
                 [r.subject for r in records],

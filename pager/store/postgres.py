@@ -36,7 +36,7 @@ import orjson
 import psycopg
 import trio
 
-from pager.errors import LogUnavailable
+from pager.errors import LogUnavailable, NotActive
 
 from .base import LINE_OPTIONS, Draft, EventLog, Record, Snapshot
 from .pg_schema import NOTIFY_CHANNEL, Reconnecting, describe_dsn, first_line, migrate
@@ -51,12 +51,9 @@ PAGE = 1000  # records per read
 NOTIFY_SLICE = 0.25  # seconds a follower waits for a NOTIFY before it looks at `_closing`
 
 
-class NotActive(LogUnavailable):
-    """This pager is a standby: another one holds the lease and writes the log."""
-
-
-class FencedOut(LogUnavailable):
-    """The batch was refused: another pager took the lease (a newer epoch)."""
+class FencedOut(NotActive):
+    """The batch was refused: another pager took the lease (a newer epoch). (`NotActive`,
+    pager.errors, is the refusal of an append while this pager stands by.)"""
 
 
 class _Pending:
@@ -364,7 +361,7 @@ class PostgresLog(EventLog):
                 continue
             for d in p.drafts:
                 seq += 1
-                p.records.append(Record(seq, d.ts, d.type, d.subject, d.data, event=d.event))
+                p.records.append(Record(seq, d.ts, d.type, d.subject, d.data, d.v, event=d.event))
             accepted.append(p)
             records.extend(p.records)
             datas.extend(encoded)

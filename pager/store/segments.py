@@ -22,8 +22,6 @@ from pathlib import Path
 
 import orjson
 
-from pager.core.events import SCHEMA_VERSION
-
 from .base import HistoryDeleted, LogDamaged, Record
 
 __all__ = [
@@ -113,7 +111,9 @@ def list_segments(events_dir: Path) -> list[Segment]:
     return out
 
 
-def parse_line(raw: bytes, expect_seq: int | None = None) -> Record:
+def parse_line(
+    raw: bytes, expect_seq: int | None = None, newest_schema: int | None = None
+) -> Record:
     """One log line to a Record. Raises ValueError saying what is wrong."""
     try:
         obj = orjson.loads(raw)
@@ -132,7 +132,7 @@ def parse_line(raw: bytes, expect_seq: int | None = None) -> Record:
         )
     except KeyError as e:
         raise ValueError(f"missing field {e.args[0]!r}") from None
-    if not isinstance(v, int) or v > SCHEMA_VERSION:
+    if not isinstance(v, int) or (newest_schema is not None and v > newest_schema):
         raise ValueError(f"schema version {v!r} is newer than this pager understands")
     if not isinstance(seq, int) or not isinstance(typ, str) or not isinstance(data, dict):
         raise ValueError("field of the wrong type")
@@ -150,6 +150,8 @@ def iter_records(
     start_seq: int,
     data_dir: str | None = None,
     on_torn: Callable[[TornTail], None] | None = None,
+    *,
+    newest_schema: int | None = None,
 ) -> Iterator[Record]:
     """Records with seq >= start_seq from `segments`, checked line by line: a line that does
     not parse or breaks the sequence raises LogDamaged naming the file and line. With
@@ -179,7 +181,7 @@ def iter_records(
                     on_torn(TornTail(seg.path, lineno, len(raw)))
                     return
                 try:
-                    rec = parse_line(raw, expect)
+                    rec = parse_line(raw, expect, newest_schema)
                 except ValueError as e:
                     raise LogDamaged(str(seg.path), lineno, str(e), data_dir) from None
                 expect += 1

@@ -125,6 +125,9 @@ class Transport(abc.ABC):
     """One provider protocol. `method` is the contact method it serves (slack, sms, ...)."""
 
     method: str = ""
+    edits_messages: bool = False
+    """The provider can edit a message it sent (`Sent.provider_id`) when the incident
+    changes: journaled as `notification.sent`'s `editable`."""
     default_rate: float | None = None
     """Requests per second per `rate_key` the provider allows, when the channel's
     `rate_per_second` does not say (None: no pacing)."""

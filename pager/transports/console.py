@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from pager.core.text import terminal_text
+from pager.core.vocabulary import NotificationKind
 
 from .base import Message, Sent, Transport
 
@@ -37,7 +38,7 @@ class ConsoleTransport(Transport):
                 f"[bundle] {t(message.user_name or message.user_id or '')}: {b.count} incidents "
                 f"({services}): {titles}{f'; {more} more' if more else ''} (bundle {b.id})"
             )
-        elif message.kind == "page":
+        elif message.kind == NotificationKind.PAGE:
             line = (
                 f"[page] {t(message.user_name or message.user_id or '')}: {inc.severity.upper()} "
                 f"{title} (incident {inc.id}, {t(message.service_name)}, {inc.status.value}; "

@@ -12,9 +12,12 @@ from typing import Any
 
 import httpx
 
+from pager.core.vocabulary import ContactMethod
+
 from .base import DeliveryError, Message, Sent, Transport
 from .console import ConsoleTransport
 from .email import EmailTransport
+from .slack import EDITS as SLACK_EDITS
 from .slack import SlackTransport
 from .teams import TeamsTransport
 from .templates import Renderer
@@ -23,9 +26,13 @@ from .twilio_sms import TwilioSmsTransport
 from .twilio_voice import TwilioVoiceTransport
 from .webhook import WebhookTransport
 
-__all__ = ["METHODS", "MissingTransport", "build_transports"]
+__all__ = ["MESSAGE_EDITS", "METHODS", "MissingTransport", "build_transports"]
 
-METHODS = ("slack", "sms", "voice", "email", "teams", "webhook", "console")
+METHODS: tuple[ContactMethod, ...] = tuple(ContactMethod)  # the one list (pager.core.vocabulary)
+
+# the provider whose sent messages are edited in place as the incident changes (decide's
+# `Context.edits`)
+MESSAGE_EDITS = SLACK_EDITS
 
 
 class MissingTransport(Transport):

@@ -41,6 +41,8 @@ from slack_sdk.models.blocks import (
 
 from pager.config.models_channels import SlackChannel, template_environment
 from pager.core.model import Status
+from pager.core.rules import MessageEdits
+from pager.core.vocabulary import NotificationKind
 
 from .base import Message, ProviderRejected, ProviderUnreachable, Sent, Transport
 from .provider_http import http_status_error, make_client, request
@@ -229,8 +231,18 @@ def _with_id(node: Any, incident_id: str) -> Any:
     return node
 
 
+def posted_to(provider_id: str, channel: str) -> bool:
+    """Whether the message `provider_id` (`channel:ts`, as `send` returns it) is in `channel`."""
+    return provider_id.startswith(f"{channel}:")
+
+
+# how decide learns that Slack messages are edited in place, and how to tell their channel
+EDITS = MessageEdits("slack", posted_to)
+
+
 class SlackTransport(Transport):
     method = "slack"
+    edits_messages = True
     default_rate = 1.0  # Slack allows about one message per second per channel
 
     def __init__(
@@ -249,7 +261,7 @@ class SlackTransport(Transport):
         )
 
     def rate_key(self, message: Message) -> str:
-        if message.kind == "update" and message.previous:
+        if message.kind == NotificationKind.UPDATE and message.previous:
             return message.previous.split(":", 1)[0]
         return message.address or ""
 
@@ -261,7 +273,7 @@ class SlackTransport(Transport):
         else:
             text = self.renderer.render("slack", "text", template_context(message))
             payload = {"text": text, "blocks": slack_blocks(message, text)}
-        if message.kind == "update":
+        if message.kind == NotificationKind.UPDATE:
             channel, sep, ts = (message.previous or "").partition(":")
             if not sep or not channel or not ts:
                 raise ProviderRejected(

@@ -19,7 +19,25 @@ from pager.config.models_channels import TwilioChannel
 from .base import DeliveryError, ProviderRejected, ProviderUnreachable, Transport
 from .provider_http import DEFAULT_RETRY_AFTER, make_client, request, retry_after
 
-__all__ = ["PERMANENT_CODES", "TwilioApi", "TwilioTransport", "twilio_error"]
+__all__ = [
+    "FAILED_RECEIPTS",
+    "FINAL_RECEIPTS",
+    "PERMANENT_CODES",
+    "UNREACHED_RECEIPTS",
+    "TwilioApi",
+    "TwilioTransport",
+    "twilio_error",
+]
+
+# Twilio's words in a status callback (MessageStatus, CallStatus). The final word on a text
+# or a call, worth journaling (queued, ringing... are steps on the way):
+FINAL_RECEIPTS = frozenset(
+    {"delivered", "undelivered", "failed", "read", "completed", "busy", "no-answer", "canceled"}
+)
+# a page that did not reach the person: their next contact method is tried
+UNREACHED_RECEIPTS = frozenset({"failed", "undelivered", "busy", "no-answer"})
+# a notification that failed (journaled as `notification.delivered` with `failed`)
+FAILED_RECEIPTS = UNREACHED_RECEIPTS | {"canceled"}
 
 PERMANENT_CODES = {
     20003: "authentication failed (account sid / auth token)",

@@ -24,6 +24,7 @@ import orjson
 
 from pager.config.models_channels import WebhookChannel
 from pager.core.views import incident_json
+from pager.core.vocabulary import NotificationKind
 
 from .base import BUNDLE_LISTED, Message, ProviderRejected, Sent, Transport
 from .provider_http import http_status_error, make_client, request
@@ -42,7 +43,7 @@ def webhook_body(message: Message) -> dict[str, Any]:
     if message.bundle is not None:
         return _bundle_body(message)
     return {
-        "type": "incident.page" if message.kind == "page" else "incident.status",
+        "type": "incident.page" if message.kind == NotificationKind.PAGE else "incident.status",
         "notification": {
             "id": message.notification_id,
             "kind": message.kind,

@@ -10,12 +10,14 @@ carry their own credentials, and phone numbers are personal.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
+from pager.core.heartbeat import HeartbeatSpec
 
 from .auth import authenticate
 from .responses import jsonify
@@ -71,7 +73,9 @@ def policy_json(p: Any) -> dict[str, Any]:
     }
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(
+    app: QuartTrio, system: System, heartbeat_specs: Callable[[], Mapping[str, HeartbeatSpec]]
+) -> None:
     @app.get("/api/v1/users")
     async def users() -> Response:
         authenticate(system, request.headers)
@@ -81,9 +85,8 @@ def register(app: QuartTrio, system: System) -> None:
     async def services() -> Response:
         authenticate(system, request.headers)
         beats: dict[str, list[str]] = {}
-        if system.heartbeats is not None:
-            for spec in system.heartbeats.specs().values():
-                beats.setdefault(spec.service_id, []).append(spec.name)
+        for spec in heartbeat_specs().values():
+            beats.setdefault(spec.service_id, []).append(spec.name)
         return jsonify(
             {"services": [service_json(s, beats.get(s.id, [])) for s in system.config.services]}
         )

@@ -5,12 +5,14 @@ broadcast; 409 when the incident's state does not allow the action."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.archived import ensure_incident
 from pager.actors.messages import Act
 from pager.actors.system import System
 from pager.config.durations import parse_duration
@@ -20,9 +22,8 @@ from pager.core.model import Incident, Status
 from pager.core.views import incident_json, summary_json
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
-from pager.replay.history import ensure_incident
 
-from .api_notifications import notification_json, open_breakers
+from .api_notifications import Breakers, no_breakers, notification_json
 from .auth import acting_user, authenticate
 from .responses import MAX_NOTE, free_text, json_body, jsonify
 
@@ -58,7 +59,19 @@ def _since(raw: str | None) -> datetime | None:
         raise BadRequest(f"since: {raw!r} is not an ISO 8601 instant") from None
 
 
-def register(app: QuartTrio, system: System) -> None:
+def _always() -> None:
+    return None
+
+
+def register(
+    app: QuartTrio,
+    system: System,
+    open_breakers: Breakers = no_breakers,
+    refuse_on_standby: Callable[[], None] = _always,
+) -> None:
+    """The incidents API; an action raises 503 (`refuse_on_standby`) on a pager that is not
+    the active one."""
+
     @app.get("/api/v1/incidents")
     async def list_incidents() -> Response:
         authenticate(system, request.headers)
@@ -107,7 +120,7 @@ def register(app: QuartTrio, system: System) -> None:
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
         out = incident_json(inc, detail=True)
-        breakers = open_breakers(system)
+        breakers = open_breakers()
         out["notifications"] = [
             notification_json(n, breakers, addresses=who.may("admin"))
             for n in system.state.notifications.for_incident(incident_id)
@@ -116,6 +129,7 @@ def register(app: QuartTrio, system: System) -> None:
 
     async def act(incident_id: str, make: Any) -> Response:
         token = authenticate(system, request.headers, need="responder")
+        refuse_on_standby()
         body = await json_body(any_type=True)
         # the person acting (`by`), and the token whose request it is, for the journal
         made = make(body, acting_user(system, body, token))

@@ -5,6 +5,7 @@ here, with an end time; both are listed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from quart_trio import QuartTrio
 
 from pager.actors.system import System
 from pager.config.durations import parse_duration
-from pager.core.events import MaintenanceEnded, MaintenanceStarted
+from pager.core.events import Attribution, MaintenanceEnded, MaintenanceStarted
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
 
@@ -36,7 +37,16 @@ def _window_json(
     }
 
 
-def register(app: QuartTrio, system: System) -> None:
+def _always() -> None:
+    return None
+
+
+def register(
+    app: QuartTrio, system: System, refuse_on_standby: Callable[[], None] = _always
+) -> None:
+    """The maintenance API; starting or ending a window raises 503 (`refuse_on_standby`) on
+    a pager that is not the active one."""
+
     @app.get("/api/v1/maintenance")
     async def list_windows() -> Response:
         authenticate(system, request.headers)
@@ -54,6 +64,7 @@ def register(app: QuartTrio, system: System) -> None:
     @app.post("/api/v1/services/<service_id>/maintenance")
     async def create_window(service_id: str) -> Response:
         token = authenticate(system, request.headers, need="admin")
+        refuse_on_standby()
         if service_id not in system.rules.services:
             raise NotFound(f"no service {service_id}")
         body = await json_body(required=True)
@@ -79,8 +90,7 @@ def register(app: QuartTrio, system: System) -> None:
             start=start,
             end=end,
             reason=reason,
-            by=acting_user(system, body, token),
-            token_name=token.token_name,
+            attribution=Attribution(acting_user(system, body, token), None, token.token_name),
         )
         await system.journal.record([ev], now)
         return jsonify(_window_json(ev.window_id, service_id, start, end, reason, "api"), 201)
@@ -88,6 +98,7 @@ def register(app: QuartTrio, system: System) -> None:
     @app.delete("/api/v1/maintenance/<window_id>")
     async def end_window(window_id: str) -> Response:
         token = authenticate(system, request.headers, need="admin")
+        refuse_on_standby()
         w = system.state.maintenance.get(window_id)
         if w is None:
             raise NotFound(f"no maintenance window {window_id} created through the API")
@@ -96,8 +107,7 @@ def register(app: QuartTrio, system: System) -> None:
                 MaintenanceEnded(
                     window_id=window_id,
                     service_id=w.service_id,
-                    by=token.name,
-                    token_name=token.token_name,
+                    attribution=Attribution(token.name, None, token.token_name),
                 )
             ],
             system.clock.now(),

@@ -4,32 +4,50 @@ carried it (storm mode), and a bundle lists what it carried."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.archived import ensure_incident
+from pager.actors.dispatcher import Dispatcher
 from pager.actors.system import System
 from pager.core.bundles import Bundle
 from pager.core.notifications import Notification
+from pager.core.vocabulary import NotificationStatus
 from pager.errors import BadRequest, NotFound
-from pager.replay.history import ensure_incident
 
 from .auth import authenticate
 from .responses import jsonify
 
-__all__ = ["bundle_json", "next_try", "notification_json", "open_breakers", "register"]
+__all__ = [
+    "Breakers",
+    "bundle_json",
+    "next_try",
+    "no_breakers",
+    "notification_json",
+    "open_breakers",
+    "register",
+]
 
 MAX_LIMIT = 1000
-STATUSES = ("pending", "retrying", "sent", "delivered", "failed", "cancelled")
+STATUSES = tuple(NotificationStatus)
 
 
-def open_breakers(system: System) -> dict[str, datetime]:
+Breakers = Callable[[], dict[str, datetime]]
+
+
+def no_breakers() -> dict[str, datetime]:
+    return {}
+
+
+def open_breakers(dispatcher: Dispatcher | None) -> dict[str, datetime]:
     """Per method, when its open circuit breaker lets attempts out again."""
     out: dict[str, datetime] = {}
-    if system.dispatcher is not None:
-        for method, actor in system.dispatcher.actors.items():
+    if dispatcher is not None:
+        for method, actor in dispatcher.actors.items():
             until = actor.breaker_open_until()
             if until is not None:
                 out[method] = until
@@ -101,7 +119,7 @@ def bundle_json(b: Bundle, system: System, *, addresses: bool = True) -> dict[st
     }
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(app: QuartTrio, system: System, open_breakers: Breakers = no_breakers) -> None:
     @app.get("/api/v1/notifications")
     async def list_notifications() -> Response:
         who = authenticate(system, request.headers)
@@ -124,7 +142,7 @@ def register(app: QuartTrio, system: System) -> None:
             raise BadRequest(f"status: {status!r} is not one of {', '.join(STATUSES)}")
         if status:
             found = [n for n in found if n.status == status]
-        breakers = open_breakers(system)
+        breakers = open_breakers()
         shown = [notification_json(n, breakers, addresses=who.may("admin")) for n in found[-limit:]]
         return jsonify({"notifications": shown})
 
@@ -142,4 +160,4 @@ def register(app: QuartTrio, system: System) -> None:
         n = system.state.notifications.by_id.get(nid)
         if n is None:
             raise NotFound(f"no notification {nid}")
-        return jsonify(notification_json(n, open_breakers(system), addresses=who.may("admin")))
+        return jsonify(notification_json(n, open_breakers(), addresses=who.may("admin")))

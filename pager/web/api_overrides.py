@@ -7,6 +7,7 @@ reloads, and applied at once to paging, `/oncall` and the shifts."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
-from pager.core.events import OverrideAdded, OverrideRemoved
+from pager.core.events import Attribution, OverrideAdded, OverrideRemoved
 from pager.core.overrides import applies
 from pager.errors import BadRequest, NotFound
 
@@ -42,7 +43,16 @@ def _instant(body: dict[str, Any], field: str) -> datetime:
     return at
 
 
-def register(app: QuartTrio, system: System) -> None:
+def _always() -> None:
+    return None
+
+
+def register(
+    app: QuartTrio, system: System, refuse_on_standby: Callable[[], None] = _always
+) -> None:
+    """The overrides API; adding or removing one raises 503 (`refuse_on_standby`) on a
+    pager that is not the active one."""
+
     def schedule_id(sid: str) -> str:
         if sid not in system.compiled_rules.schedules:
             raise NotFound(f"no schedule {sid}")
@@ -74,6 +84,7 @@ def register(app: QuartTrio, system: System) -> None:
     @app.post("/api/v1/schedules/<sid>/overrides")
     async def add_override(sid: str) -> Response:
         token = authenticate(system, request.headers, need="admin")
+        refuse_on_standby()
         schedule_id(sid)
         body = await json_body(required=True)
         unknown = sorted(set(body) - _FIELDS)
@@ -98,8 +109,7 @@ def register(app: QuartTrio, system: System) -> None:
             user=user,
             start=start,
             end=end,
-            by=acting_user(system, body, token),
-            token_name=token.token_name,
+            attribution=Attribution(acting_user(system, body, token), None, token.token_name),
         )
         await system.journal.record([ev], now)
         system.refresh_overrides()
@@ -119,13 +129,16 @@ def register(app: QuartTrio, system: System) -> None:
     @app.delete("/api/v1/schedules/<sid>/overrides/<oid>")
     async def remove_override(sid: str, oid: str) -> Response:
         token = authenticate(system, request.headers, need="admin")
+        refuse_on_standby()
         o = system.state.overrides.get(oid)
         if o is None or o.schedule_id != sid:
             raise NotFound(f"no override {oid} made through the API on schedule {sid}")
         await system.journal.record(
             [
                 OverrideRemoved(
-                    override_id=oid, schedule_id=sid, by=token.name, token_name=token.token_name
+                    override_id=oid,
+                    schedule_id=sid,
+                    attribution=Attribution(token.name, None, token.token_name),
                 )
             ],
             system.clock.now(),

@@ -4,11 +4,19 @@ hypercorn's trio `serve` as a child of our supervisor's nursery (not quart-trio'
 
 One port carries everything: ingest, REST, hooks, the websocket stream, operations. The
 ingest paths are framework-free handlers (pager.web.ingest) also served by the lean listener.
+
+With the PostgreSQL store the app outlives the actors (they run while this process holds
+the lease): it reaches them through a function of now, gets `refuse_on_standby` for the
+endpoints that change something (ingest, incident actions, heartbeats, overrides,
+maintenance, Slack presses: 503 with Retry-After on a standby; what else writes is refused
+by the log itself, `NotActive`), and `cluster_view` for /readyz and /metrics.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from quart import Response, request
@@ -17,6 +25,11 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
+from pager.actors.dispatcher import Dispatcher
+from pager.actors.heartbeats import Heartbeats, heartbeat_specs
+from pager.actors.leadership import ClusterView
+from pager.actors.slack_responder import SlackPress
+from pager.actors.supervisor import Actors, CurrentActors, current_actors
 from pager.actors.system import System
 from pager.errors import PagerError, TooManyRequests, Unavailable
 
@@ -54,6 +67,10 @@ log = logging.getLogger("pager.web")
 MAX_BODY = 4 * 1024 * 1024
 
 
+def _always() -> None:
+    return None
+
+
 class IngestPath(PathConverter):
     """The rest of an ingest path, whatever it holds: werkzeug's `path` stops at a newline
     (`.`), which made `/v2/alerts/a%0Ab` a bare 404 here and Opsgenie's 404 on the lean
@@ -62,13 +79,23 @@ class IngestPath(PathConverter):
     regex = "[^/][\\s\\S]*?"
 
 
-def create_app(system: System) -> QuartTrio:
+def create_app(
+    system: System,
+    actors: Actors | CurrentActors | None = None,
+    *,
+    refuse_on_standby: Callable[[], None] = _always,
+    cluster_view: Callable[[], ClusterView] | None = None,
+) -> QuartTrio:
+    """The app over `system`; each endpoint group gets the narrow part of `actors` it uses
+    (None: no actors run, as in a test of the routes alone; a function: the actors running
+    now, with the PostgreSQL store). `refuse_on_standby` raises 503 on a pager that is not
+    the active one, and `cluster_view` is its place among the pagers on one database."""
     here = Path(__file__).parent
     app = QuartTrio("pager", static_folder=str(here / "static"), static_url_path="/static")
     app.url_map.converters["ingest"] = IngestPath
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
-    ingest = IngestEndpoints(system)
+    ingest = IngestEndpoints(system, refuse_on_standby)
     system.ingest_handlers.append(ingest)
 
     async def serve_ingest(path: str = "") -> Response:
@@ -95,25 +122,44 @@ def create_app(system: System) -> QuartTrio:
             rule, f"ingest:{rule}", serve_ingest, methods=["POST", "GET", "PUT", "DELETE"]
         )
 
-    api_incidents.register(app, system)
-    api_maintenance.register(app, system)
-    api_heartbeats.register(app, system)
-    api_overrides.register(app, system)
-    api_directory.register(app, system)
+    now = current_actors(actors)
+
+    def dispatcher() -> Dispatcher | None:
+        running = now()
+        return running.dispatcher if running is not None else None
+
+    def heartbeats() -> Heartbeats | None:
+        running = now()
+        return running.heartbeats if running is not None else None
+
+    def breakers() -> dict[str, datetime]:
+        return api_notifications.open_breakers(dispatcher())
+
+    def offer(press: SlackPress) -> bool:
+        """Hand a press to the Slack responder: 503 on a standby, False while none runs."""
+        refuse_on_standby()
+        running = now()
+        return running is not None and running.slack_responder.offer(press)
+
+    api_incidents.register(app, system, breakers, refuse_on_standby)
+    api_maintenance.register(app, system, refuse_on_standby)
+    api_heartbeats.register(app, system, heartbeats, refuse_on_standby)
+    api_overrides.register(app, system, refuse_on_standby)
+    api_directory.register(app, system, lambda: heartbeat_specs(system))
     api_schedules.register(app, system)
-    api_notifications.register(app, system)
+    api_notifications.register(app, system, breakers)
     api_config.register(app, system)
     openapi.register(app, system)
     dash = dashboard.register(app, system)
     signin.register(app, system, dash)
-    pages_incidents.register(app, system, dash)
+    pages_incidents.register(app, system, dash, breakers, refuse_on_standby)
     pages_people.register(app, system, dash)
-    pages_services.register(app, system, dash)
+    pages_services.register(app, system, dash, refuse_on_standby)
     stream.register(app, system, dash)
-    ops.register(app, system)
-    hooks_twilio.register(app, system)
+    ops.register(app, system, now, cluster_view)
+    hooks_twilio.register(app, system, dispatcher)
     hooks_twilio_sms.register(app, system)
-    hooks_slack.register(app, system)
+    hooks_slack.register(app, system, offer if actors is not None else None)
     links.register(app, system)
     calendars.register(app, system)
 

@@ -25,7 +25,7 @@ from werkzeug.exceptions import NotFound as NoSuchPath
 
 from pager.actors.system import System
 from pager.core import calendars as cal
-from pager.core.events import CalendarFeedRevoked
+from pager.core.events import Attribution, CalendarFeedRevoked
 from pager.core.ical import render_calendar
 from pager.errors import BadRequest, Conflict, NotFound
 
@@ -154,7 +154,9 @@ def register(app: QuartTrio, system: System) -> None:
         known(kind, ident)
         secret()  # off: nothing to revoke
         key = cal.feed_key(kind, ident)
-        ev = CalendarFeedRevoked(feed=key, generation=generation(kind, ident) + 1, by=by)
+        ev = CalendarFeedRevoked(
+            feed=key, generation=generation(kind, ident) + 1, attribution=Attribution(by)
+        )
         await system.journal.record([ev], system.clock.now())
         log.info("calendar feed %s revoked by %s (generation %d)", key, by, ev.generation)
         body = {**answer(kind, ident), "status": "revoked"}

@@ -14,6 +14,7 @@ not a pager user acts on nothing: it is logged, and they are told so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -80,7 +81,9 @@ def press_of(payload: Any) -> SlackPress | None:
     return SlackPress(slack_user, None, iid, action, snooze, url)
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(app: QuartTrio, system: System, offer: Callable[[SlackPress], bool] | None) -> None:
+    """The interactions endpoint; `offer` hands a press to the Slack responder (False: it is
+    busy), None when no responder runs."""
     # a signature is good for SLACK_WINDOW around its timestamp: remember it twice as long
     seen = ReplayGuard(system, "slack", timedelta(seconds=2 * SLACK_WINDOW))
 
@@ -124,7 +127,6 @@ def register(app: QuartTrio, system: System) -> None:
                 press.incident_id,
             )
         press = replace(press, user_id=user_id, claim=lambda: seen.first_time(signature))
-        responder = system.slack_responder
-        if responder is None or not responder.offer(press):
+        if offer is None or not offer(press):
             return _text("pager is busy; try again\n", 503)
         return Response("", 200)

@@ -25,19 +25,23 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.dispatcher import Dispatcher
 from pager.actors.interactions import perform, perform_all
 from pager.actors.messages import Act
 from pager.actors.system import System
 from pager.core.events import NotificationDelivered
 from pager.core.notifications import Notification
 from pager.core.reach import fallback_for
+from pager.core.vocabulary import NotificationKind, NotificationStatus
 from pager.errors import PagerError
 from pager.transports.base import Message
+from pager.transports.twilio_api import FAILED_RECEIPTS, FINAL_RECEIPTS, UNREACHED_RECEIPTS
 from pager.transports.twilio_voice import (
     bundle_menu,
     call_twiml,
@@ -54,12 +58,10 @@ __all__ = ["FAILED", "FINAL", "KEYS", "forbidden", "register", "twiml", "verifie
 
 log = logging.getLogger("pager.web.twilio")
 
-# receipts worth journaling: the final word on a text or a call
-FINAL = frozenset(
-    {"delivered", "undelivered", "failed", "read", "completed", "busy", "no-answer", "canceled"}
-)
-# a page that did not reach the person: try their next contact method
-FAILED = frozenset({"failed", "undelivered", "busy", "no-answer"})
+# receipts worth journaling, and those of a page that did not reach the person (Twilio's
+# words: pager/transports/twilio_api.py)
+FINAL = FINAL_RECEIPTS
+FAILED = UNREACHED_RECEIPTS
 
 KEYS = {"4": "acknowledge", "6": "resolve", "5": "escalate"}
 ONE_ANSWER_PER_CALL = timedelta(days=30)  # Twilio's signatures do not expire
@@ -96,22 +98,25 @@ async def verified_form(system: System) -> dict[str, str] | None:
     return {k: fields.get(k, "") for k in fields}
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(app: QuartTrio, system: System, dispatcher: Callable[[], Dispatcher | None]) -> None:
+    """The Twilio hooks; `dispatcher()` builds a call's message (a page's or a bundle's) as
+    its delivery actor does (None when no dispatcher runs: a standby, or the routes alone)."""
     receiving: set[str] = set()  # receipts being journaled: a duplicate waits for nothing
     answered_calls = ReplayGuard(system, "twilio", ONE_ANSWER_PER_CALL)
 
     def message_for(notification_id: str) -> Message | None:
         """The call's message as the delivery actor built it (the incident as it is now; a
         bundle's incidents still triggered)."""
-        if system.dispatcher is None:
+        running = dispatcher()
+        if running is None:
             return None
         bundle = system.state.bundles.by_id.get(notification_id)
         if bundle is not None:
-            return system.dispatcher.make_bundle_message(bundle, 1)
+            return running.make_bundle_message(bundle, 1)
         n = system.state.notifications.by_id.get(notification_id)
         if n is None:
             return None
-        return system.dispatcher.make_message(n, n.attempts or 1)
+        return running.make_message(n, n.attempts or 1)
 
     def gather_url(notification_id: str) -> str:
         return f"{system.config.server.public_url}/hooks/twilio/voice/{notification_id}/gather"
@@ -151,7 +156,7 @@ def register(app: QuartTrio, system: System) -> None:
         if notification_id in system.state.bundles.by_id:
             return await bundle_gather(notification_id, form, digits)
         n = system.state.notifications.by_id.get(notification_id)
-        if n is None or n.kind != "page" or n.method != "voice" or n.user_id is None:
+        if n is None or n.kind != NotificationKind.PAGE or n.method != "voice" or n.user_id is None:
             return twiml(goodbye_twiml("This is pager. The incident is no longer known."))
         if not digits or form.get("AnsweredBy", "").startswith("machine"):
             return twiml(goodbye_twiml("No key was pressed."))  # never an acknowledgement
@@ -235,7 +240,7 @@ def register(app: QuartTrio, system: System) -> None:
             m
             for nid in ids
             if (m := book.by_id.get(nid)) is not None
-            and m.status == "sent"
+            and m.status == NotificationStatus.SENT
             and m.provider_id == n.provider_id
             and m.id not in receiving
         ]
@@ -251,6 +256,7 @@ def register(app: QuartTrio, system: System) -> None:
                         notification_id=m.id,
                         status=status,
                         error=f"Twilio error {code}" if code else None,
+                        failed=status in FAILED_RECEIPTS,
                     )
                     for m in members
                 ],

@@ -5,7 +5,9 @@ behaviour.
 Each answer means what the sender's tool expects: PagerDuty's 202 with `dedup_key`, 400
 `invalid event` with `errors` naming each field, 429 with Retry-After per routing key, 503 when
 the event cannot be made durable; Alertmanager's 200 once every alert is durable and 5xx (never
-4xx) for what it should retry. A 2xx is sent only after the event is on disk.
+4xx) for what it should retry. A 2xx is sent only after the event is on disk. A standby of
+the PostgreSQL store answers every ingest request 503 with Retry-After (the active pager
+takes it).
 """
 
 from __future__ import annotations
@@ -51,9 +53,17 @@ PARSE_IN_THREAD = 64 * 1024  # bytes of body above which it is parsed in a worke
 T = TypeVar("T")
 
 
+def _always() -> None:
+    return None
+
+
 class IngestEndpoints:
-    def __init__(self, system: System) -> None:
+    """`refuse_on_standby` raises NotActive on a pager that is not the active one (the
+    PostgreSQL store); a single pager never refuses."""
+
+    def __init__(self, system: System, refuse_on_standby: Callable[[], None] = _always) -> None:
         self.system = system
+        self.refuse_on_standby = refuse_on_standby
         self.limiter = system.ingest_limiter
         self.accepted = 0
         self.rejected = 0
@@ -193,7 +203,7 @@ class IngestEndpoints:
         """Refuse, before its key is looked at, a request from a client that has sent too
         many unknown keys lately: the answer must not tell a right key from a wrong one; and
         every request on a standby (503 with Retry-After: the active one takes it)."""
-        self.system.refuse_on_standby()
+        self.refuse_on_standby()
         wait = self.system.key_misses.blocked(req.remote, trio.current_time())
         if wait > 0:
             raise TooManyRequests(

@@ -19,26 +19,42 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 import orjson
 import trio
 
+from pager.actors.archived import ensure_incident
 from pager.actors.messages import Act, Ingest
+from pager.actors.system import System
 from pager.core.commands import Acknowledge, AddNote, Edit, Resolve, ResolveAlert
 from pager.core.model import Incident
 from pager.core.routing import IntegrationRoute
 from pager.errors import InvalidEvent, PagerError, TooManyRequests
 from pager.ingest.opsgenie import parse_action_body, parse_create, parse_update
+from pager.ingest.parsed import ParsedAlert
 from pager.ingest.validate import parse_json_body
-from pager.replay.history import ensure_incident
 
 from .raw import RawRequest, RawResponse, json_response
 from .views_opsgenie import alert_json
 
-if TYPE_CHECKING:
-    from .ingest import IngestEndpoints
+
+class IngestCore(Protocol):
+    """What the Opsgenie endpoints use of the ingest endpoints that hold them (routing, rate
+    limits, counters): a protocol, so this module does not import the one that imports it."""
+
+    system: System
+    accepted: int
+    rejected: int
+
+    def _gate(self, req: RawRequest) -> None: ...
+    def _rate(self, route: IntegrationRoute, key: str) -> None: ...
+    async def _submit(self, route: IntegrationRoute, parsed: ParsedAlert) -> None: ...
+    def _error(
+        self, e: PagerError, *, pagerduty: bool = False, retry_after: float | None = None
+    ) -> RawResponse: ...
+
 
 __all__ = ["OPSGENIE_PREFIX", "OpsgenieEndpoints"]
 
@@ -55,7 +71,7 @@ class _Answer(Exception):
 
 
 class OpsgenieEndpoints:
-    def __init__(self, ingest: IngestEndpoints) -> None:
+    def __init__(self, ingest: IngestCore) -> None:
         self.ingest = ingest  # IngestEndpoints: routing, rate limits, counters
         self.system = ingest.system
 

@@ -5,7 +5,7 @@ replication lag too)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -13,9 +13,11 @@ from prometheus_client.registry import Collector
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from pager.actors.leadership import ClusterView, Role
+from pager.actors.leadership import ClusterView
+from pager.actors.supervisor import Actors, CurrentActors, current_actors
 from pager.actors.system import System
 from pager.core.model import Status
+from pager.core.vocabulary import Role
 
 from .auth import authenticate
 from .responses import jsonify
@@ -26,11 +28,21 @@ __all__ = ["register"]
 class _StateCollector(Collector):
     """Reads the live system at scrape time: nothing on the hot path."""
 
-    def __init__(self, system: System) -> None:
+    def __init__(
+        self,
+        system: System,
+        actors: Actors | CurrentActors | None,
+        cluster_view: Callable[[], ClusterView] | None = None,
+    ) -> None:
         self.system = system
+        self.actors = current_actors(actors)
+        self.cluster_view = cluster_view
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         s = self.system
+        actors = self.actors()
+        router = actors.router if actors is not None else None
+        dispatcher = actors.dispatcher if actors is not None else None
         by_status = {st: 0 for st in Status}
         for iid in s.state.open_by_key.values():
             by_status[s.state.incidents[iid].status] += 1
@@ -60,7 +72,7 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily(
             "pager_incident_actors",
             "Running incident actors",
-            value=s.router.actor_count if s.router else 0,
+            value=router.actor_count if router else 0,
         )
         pending = GaugeMetricFamily(
             "pager_notifications_pending",
@@ -70,7 +82,7 @@ class _StateCollector(Collector):
         for method, ids in s.state.notifications.pending.items():
             pending.add_metric([method], len(ids))
         yield pending
-        if s.dispatcher is not None:
+        if dispatcher is not None:
             out = CounterMetricFamily(
                 "pager_notifications", "Delivery outcomes since start", labels=["method", "outcome"]
             )
@@ -84,7 +96,7 @@ class _StateCollector(Collector):
                 "Messages sent that carried several pages at once (storm mode)",
                 labels=["method"],
             )
-            for method, actor in s.dispatcher.actors.items():
+            for method, actor in dispatcher.actors.items():
                 out.add_metric([method, "sent"], actor.sent)
                 out.add_metric([method, "failed"], actor.failed)
                 breaker.add_metric([method], 1 if actor.breaker_open_until() else 0)
@@ -92,16 +104,16 @@ class _StateCollector(Collector):
             yield out
             yield breaker
             yield bundles
-        if s.router is not None:
-            timers = s.router.timers
+        if router is not None:
+            timers = router.timers
             yield GaugeMetricFamily(
                 "pager_timers_armed", "Open incidents with a deadline", value=len(timers)
             )
             yield CounterMetricFamily(
                 "pager_timers_fired", "Deadlines that came due since start", value=timers.fired
             )
-        if s.cluster is not None:
-            yield from _cluster_metrics(s.cluster.view())
+        if self.cluster_view is not None:
+            yield from _cluster_metrics(self.cluster_view())
         acc = CounterMetricFamily(
             "pager_ingest_requests", "Ingest requests by outcome", labels=["outcome"]
         )
@@ -112,21 +124,24 @@ class _StateCollector(Collector):
 
 def _cluster_metrics(view: ClusterView) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
     role = GaugeMetricFamily(
-        "pager_cluster_role", "1 for this process's role among the pagers on one database",
+        "pager_cluster_role",
+        "1 for this process's role among the pagers on one database",
         labels=["role", "node"],
-    )  # fmt: skip
-    for name in (Role.ACTIVE, Role.STANDBY):
+    )
+    for name in Role:
         role.add_metric([name, view.node], 1 if view.role == name else 0)
     yield role
     yield GaugeMetricFamily(
-        "pager_cluster_epoch", "The lease epoch (of this process when active, else of the holder)",
+        "pager_cluster_epoch",
+        "The lease epoch (of this process when active, else of the holder)",
         value=view.epoch if view.epoch is not None else 0,
-    )  # fmt: skip
+    )
     if view.lease_age is not None:
         yield GaugeMetricFamily(
             "pager_cluster_lease_age_seconds",
-            "Seconds since the lease was last taken or renewed", value=view.lease_age,
-        )  # fmt: skip
+            "Seconds since the lease was last taken or renewed",
+            value=view.lease_age,
+        )
     if view.lag_seconds is not None:
         yield GaugeMetricFamily(
             "pager_cluster_replication_lag_seconds",
@@ -135,8 +150,9 @@ def _cluster_metrics(view: ClusterView) -> Iterator[GaugeMetricFamily | CounterM
         )
     yield GaugeMetricFamily(
         "pager_cluster_replication_lag_records",
-        "Records in the database not yet applied here", value=view.lag_records,
-    )  # fmt: skip
+        "Records in the database not yet applied here",
+        value=view.lag_records,
+    )
 
 
 def _cluster_json(view: ClusterView) -> dict[str, object]:
@@ -151,9 +167,18 @@ def _cluster_json(view: ClusterView) -> dict[str, object]:
     }
 
 
-def register(app: QuartTrio, system: System) -> None:
+def register(
+    app: QuartTrio,
+    system: System,
+    actors: Actors | CurrentActors | None = None,
+    cluster_view: Callable[[], ClusterView] | None = None,
+) -> None:
+    """/healthz, /readyz and /metrics; the metrics read `actors`' counters (the router's
+    actors and timers, the dispatcher's outcomes) when there are actors. `cluster_view`
+    (the PostgreSQL store) is this process's place among the pagers on one database: both
+    answers show it, and /readyz answers 503 `standby` where it is not the active one."""
     registry = CollectorRegistry()
-    registry.register(_StateCollector(system))
+    registry.register(_StateCollector(system, actors, cluster_view))
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -162,10 +187,11 @@ def register(app: QuartTrio, system: System) -> None:
     @app.get("/readyz")
     async def readyz() -> Response:
         problems = []
-        cluster = {} if system.cluster is None else _cluster_json(system.cluster.view())
+        view = cluster_view() if cluster_view is not None else None
+        cluster = _cluster_json(view) if view is not None else {}
         if not system.ready:
             problems.append("replay not finished")
-        elif system.standby:  # another pager holds the lease: traffic goes there
+        elif view is not None and view.role == Role.STANDBY:  # traffic goes to the active one
             return jsonify({"status": "standby", "last_seq": system.log.last_seq, **cluster}, 503)
         if not system.log.writable:
             problems.append("event log not writable")

@@ -5,6 +5,7 @@ signed-in person `via web`; then the browser is sent back where it came from (30
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -12,6 +13,7 @@ from typing import Any, NamedTuple
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.archived import ensure_incident
 from pager.actors.messages import Act
 from pager.actors.system import System
 from pager.config.durations import parse_duration
@@ -19,10 +21,10 @@ from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident
 from pager.core.views import timeline_lines
+from pager.core.vocabulary import AlertStatus
 from pager.errors import BadRequest, NotFound
-from pager.replay.history import ensure_incident
 
-from .api_notifications import next_try, open_breakers
+from .api_notifications import Breakers, next_try, no_breakers
 from .dashboard import Dashboard, goto, local_path
 
 __all__ = ["SNOOZES", "register"]
@@ -66,7 +68,7 @@ _DONE = {"acknowledged": "incident.acknowledged", "resolved": "incident.resolved
 def _row(r: Incident | IncidentSummary) -> Row:
     how = None
     if isinstance(r, Incident):
-        firing = sum(1 for a in r.alerts.values() if a.status == "firing")
+        firing = sum(1 for a in r.alerts.values() if a.status == AlertStatus.FIRING)
         status = r.status.value
         if status in _DONE:
             how = via(r, _DONE[status])
@@ -136,7 +138,20 @@ def _back(default: str) -> str:
     return local_path(request.args.get("next")) or default
 
 
-def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
+def _always() -> None:
+    return None
+
+
+def register(
+    app: QuartTrio,
+    system: System,
+    dash: Dashboard,
+    open_breakers: Breakers = no_breakers,
+    refuse_on_standby: Callable[[], None] = _always,
+) -> None:
+    """The incident pages; an action raises 503 (`refuse_on_standby`) on a pager that is
+    not the active one."""
+
     @app.get("/")
     async def page_incidents() -> Response:
         who, csrf = dash.principal()
@@ -162,7 +177,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         inc = await ensure_incident(system.state, system.log, incident_id)
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
-        breakers = open_breakers(system)
+        breakers = open_breakers()
         notes = system.state.notifications.for_incident(incident_id)
         retries = {n.id: next_try(n, breakers) for n in notes if n.open}
         svc = system.rules.services.get(inc.service_id)
@@ -183,6 +198,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
     async def act(incident_id: str, make: Any) -> Response:
         who, csrf = dash.principal("responder")
         form = await dash.form(csrf)
+        refuse_on_standby()
         command: Command = make(form, who.name)
         outcome = await system.submit(Act(incident_id, command))
         if outcome.incident is None and not system.state.knows(incident_id):

@@ -10,8 +10,8 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
-from pager.config.models_people import CONTACT_METHODS
 from pager.core import schedule as sched
+from pager.core.vocabulary import ContactMethod
 from pager.errors import BadRequest, NotFound
 
 from .api_notifications import STATUSES
@@ -22,7 +22,7 @@ __all__ = ["register"]
 
 DAYS = 14
 NOTIFICATION_ROWS = 200
-METHODS = CONTACT_METHODS
+METHODS = tuple(ContactMethod)
 
 
 def _bars(shifts: list[sched.Shift], start: datetime, end: datetime) -> list[dict[str, Any]]:

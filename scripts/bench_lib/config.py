@@ -18,6 +18,7 @@ __all__ = ["AM_KEY", "PD_KEY", "config_text", "free_port"]
 PD_KEY = "R0UT1NGKEYCHECKOUT00000000000000"
 AM_KEY = "am-checkout"
 
+
 def config_text(data_dir: Path, *, port: int = 0, ingest_port: int = 0, fsync: bool = True) -> str:
     """tests/harness.py's configuration, on the given ports, with the per-key rate limit out
     of the way."""

@@ -250,11 +250,11 @@ async def _timers_worker(spec: dict[str, Any]) -> dict[str, Any]:
     import trio
 
     from pager.actors.messages import Ingest
-    from pager.actors.supervisor import run_pager
     from pager.config import load_config_text
     from pager.core.commands import TriggerAlert
     from pager.core.incident import next_deadline
     from pager.errors import Unavailable
+    from pager.service import run_pager
 
     n = int(spec["incidents"])
     folder = Path(spec["folder"])
@@ -274,8 +274,7 @@ async def _timers_worker(spec: dict[str, Any]) -> dict[str, Any]:
             partial(run_pager, config, shutdown=shutdown, serve_edges=False, manage_gc=True)
         )
         system = running.system
-        router = system.router
-        assert router is not None
+        router = running.actors.router
         gc.collect()
         out["rss_base"] = _rss()
         watch.reset()

@@ -278,7 +278,9 @@ def start_pager(folder: Path, pin: list[str]) -> tuple[Server, str, str]:
     return server, main_url, f"http://127.0.0.1:{ingest_port}"
 
 
-BLACKHOLE = "route:\n  receiver: blackhole\n  group_by: [alertname]\nreceivers:\n  - name: blackhole\n"
+BLACKHOLE = (
+    "route:\n  receiver: blackhole\n  group_by: [alertname]\nreceivers:\n  - name: blackhole\n"
+)
 
 
 def start_alertmanager(

@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg
 import trio
 
+from pager.core.events import SCHEMA_VERSION
 from pager.store.base import Draft
 from pager.store.lease import Lease
 from pager.store.postgres import PostgresLog
@@ -114,7 +115,7 @@ async def _appends(dsn: str, appenders: int, seconds: float, warmup: float) -> A
             data = datas[i]
             subject = data["incident_id"]
             while not stop:
-                d = Draft("alerts.updated", subject, datetime.now(UTC), data)
+                d = Draft("alerts.updated", subject, datetime.now(UTC), data, SCHEMA_VERSION)
                 t = now()
                 await log.append([d])
                 if measuring:

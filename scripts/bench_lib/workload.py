@@ -25,6 +25,7 @@ from pager.core.commands import (
     TriggerAlert,
 )
 from pager.core.events import (
+    SCHEMA_VERSION,
     AlertsUpdated,
     Event,
     NotificationRequested,
@@ -180,13 +181,12 @@ def drafts(limit: int, chunk: int, pool: int = POOL) -> Iterator[list[Draft]]:
                 for k in ("dedup_key", "key"):
                     if k in d:
                         d[k] = f"{d[k]}.{copy}"
-                for k in type(ev)._datetimes:
-                    v = d.get(k)
-                    if v is not None:
+                for k, v in d.items():
+                    if isinstance(v, datetime):
                         d[k] = v + shift
             else:
                 iid = ev.subject
-            out.append(Draft(ev.TYPE, iid, at + shift, d))
+            out.append(Draft(ev.TYPE, iid, at + shift, d, SCHEMA_VERSION))
             made += 1
             if made >= limit or len(out) >= chunk:
                 yield out

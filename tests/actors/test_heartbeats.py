@@ -58,7 +58,7 @@ async def test_missed_ping_opens_one_incident_next_ping_resolves_restart_changes
     log = MemoryLog()
     with trio.fail_after(VIRTUAL_DEADLINE):
         async with start(config, log) as run:
-            hb = run.system.heartbeats
+            hb = run.actors.heartbeats
             assert hb is not None
             assert hb.status("nightly") is HeartbeatStatus.NEW
             await sleep_to(60)  # never pinged: not armed, nothing expires
@@ -73,7 +73,7 @@ async def test_missed_ping_opens_one_incident_next_ping_resolves_restart_changes
         # restart at 97.5m: the deadline (87m + 10m + 2m = 99m) is kept as the log holds it
         assert opened(log) == [] and types(log, "heartbeat.rearmed") == []
         async with start(config, log) as run:
-            hb = run.system.heartbeats
+            hb = run.actors.heartbeats
             assert hb is not None and hb.status("nightly") is HeartbeatStatus.LATE
             await sleep_to(99 - 1 / 60)
             assert opened(log) == []
@@ -86,7 +86,7 @@ async def test_missed_ping_opens_one_incident_next_ping_resolves_restart_changes
             ]
         # restart while down: no second incident, no re-arm
         async with start(config, log) as run:
-            hb = run.system.heartbeats
+            hb = run.actors.heartbeats
             assert hb is not None
             await sleep_to(400)
             assert len(opened(log)) == 1 and types(log, "heartbeat.rearmed") == []
@@ -107,11 +107,11 @@ async def test_deadline_passed_while_stopped_gets_a_fresh_interval(
     log = MemoryLog()
     with trio.fail_after(VIRTUAL_DEADLINE):
         async with start(config, log) as run:
-            assert run.system.heartbeats is not None
-            await run.system.heartbeats.ping("nightly")  # down at 12m
+            assert run.actors.heartbeats is not None
+            await run.actors.heartbeats.ping("nightly")  # down at 12m
         await sleep_to(60)  # pager is stopped from 0m to 60m: the job's pings were refused
         async with start(config, log) as run:
-            hb = run.system.heartbeats
+            hb = run.actors.heartbeats
             assert hb is not None
             assert opened(log) == [] and types(log, "heartbeat.rearmed") == ["heartbeat.rearmed"]
             assert hb.status("nightly") is HeartbeatStatus.UP
@@ -127,7 +127,7 @@ async def test_fail_pages_at_once_and_ping_resolves(
     log = MemoryLog()
     with trio.fail_after(VIRTUAL_DEADLINE):
         async with start(config, log) as run:
-            hb = run.system.heartbeats
+            hb = run.actors.heartbeats
             assert hb is not None
             assert await hb.fail("nightly") is HeartbeatStatus.DOWN
             assert [t for _, t in opened(log)] == ["Heartbeat nightly reported a failure"]

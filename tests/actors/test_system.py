@@ -82,7 +82,7 @@ async def test_trigger_opens_duplicate_updates_resolve_closes_retrigger_reopens(
             with pytest.raises(NotFound):
                 await s.submit(Act("inc-99", Acknowledge()))
             await trio.sleep(1)
-            assert s.router is not None and s.router.actor_count == 1  # only inc-2 is open
+            assert run.actors.router.actor_count == 1  # only inc-2 is open
 
 
 async def test_concurrent_triggers_for_one_key_open_one_incident(

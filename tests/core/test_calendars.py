@@ -15,7 +15,7 @@ import pytest
 
 from pager.core import calendars as cal
 from pager.core import schedule as sched
-from pager.core.events import CalendarFeedRevoked, decode, encode
+from pager.core.events import Attribution, CalendarFeedRevoked, decode, encode
 from pager.core.ical import CalendarEvent, fold, render_calendar
 from pager.core.state import SystemState
 
@@ -218,7 +218,7 @@ def test_state_folds_revocations_and_a_snapshot_keeps_them() -> None:
     for seq, (feed, generation) in enumerate(
         [("schedules/ops", 1), ("users/anna", 1), ("schedules/ops", 2), ("schedules/ops", 1)], 1
     ):
-        s.apply_event(CalendarFeedRevoked(feed=feed, generation=generation, by="ops"), seq, NOW)
+        s.apply_event(CalendarFeedRevoked(feed=feed, generation=generation, attribution=Attribution("ops")), seq, NOW)
     # generations only go up: a stale record (two revocations at once) revokes nothing back
     assert s.calendar_generations == {"schedules/ops": 2, "users/anna": 1}
     data = orjson.loads(orjson.dumps(s.to_snapshot(), option=orjson.OPT_UTC_Z))

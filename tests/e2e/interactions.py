@@ -28,9 +28,9 @@ from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
 from pager.actors.messages import Ingest
-from pager.actors.supervisor import Running
 from pager.clock import TrioWallClock
 from pager.core.commands import TriggerAlert
+from pager.service import Running
 from pager.store.base import Record
 from pager.store.memory import MemoryLog
 from pager.transports.base import Message, Sent
@@ -198,7 +198,7 @@ async def scene(
         transports=transports,
         http=providers.http,
     ) as run:
-        app = httpx.ASGITransport(app=create_app(run.system))
+        app = httpx.ASGITransport(app=create_app(run.system, run.actors))
         async with (
             httpx.AsyncClient(transport=app, base_url=PROXIED) as client,
             trio.open_nursery() as nursery,

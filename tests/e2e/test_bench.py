@@ -22,3 +22,4 @@ def test_bench_journal_quick_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert "start-up to ready: run_pager" in out.stdout
     assert "replay fold alone: decode+evolve into state" in out.stdout
     assert "issue 10 quoted 38,000/s" in out.stdout
+    assert "was 80,000/s before issue 10 item 6" in out.stdout and "by CPU time" in out.stdout

@@ -174,7 +174,7 @@ def test_repair_of_a_gap_between_segments_keeps_every_whole_record(
             await n.start(lg.run)
             for i in range(1, 13):
                 await lg.append(
-                    [Draft("config.applied", "config", T0, {"digest": f"d{i}", "source": "t"})]
+                    [Draft("config.applied", "config", T0, {"digest": f"d{i}", "source": "t"}, 1)]
                 )
             await lg.close()
 

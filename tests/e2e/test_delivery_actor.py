@@ -16,10 +16,10 @@ import pytest
 import trio
 
 from pager.actors.messages import Act, Ingest
-from pager.actors.supervisor import Running
 from pager.clock import TrioWallClock
 from pager.core.commands import Acknowledge, TriggerAlert
 from pager.core.events import NotificationSent
+from pager.service import Running
 from pager.store.memory import MemoryLog
 from pager.transports.base import (
     DeliveryError,
@@ -156,7 +156,7 @@ def circuit_gauge(run: Running) -> dict[str, float]:
     from pager.web.ops import _StateCollector
 
     family = next(
-        f for f in _StateCollector(run.system).collect() if f.name == "pager_delivery_circuit_open"
+        f for f in _StateCollector(run.system, run.actors).collect() if f.name == "pager_delivery_circuit_open"
     )
     return {s.labels["method"]: s.value for s in family.samples}
 
@@ -178,7 +178,7 @@ async def test_circuit_breaker_opens_after_five_failures_and_holds_attempts(
             await trio.sleep(10)
             assert len(slack.calls) == 5
             # the API and /metrics show the breaker open, and no retry time already past
-            breakers = open_breakers(run.system)
+            breakers = open_breakers(run.actors.dispatcher)
             now = run.system.clock.now()
             assert set(breakers) == {"slack"} and breakers["slack"] > now
             held = [
@@ -190,7 +190,7 @@ async def test_circuit_breaker_opens_after_five_failures_and_holds_attempts(
             assert all(h["circuit_open_until"] == breakers["slack"] for h in held)
             assert circuit_gauge(run) == {"slack": 1.0, "sms": 0.0, "voice": 0.0, "email": 0.0}
             await trio.sleep(60)
-            assert open_breakers(run.system) == {}
+            assert open_breakers(run.actors.dispatcher) == {}
             assert circuit_gauge(run)["slack"] == 0.0
             sent = run.system.state.notifications.pending.get("slack", {})
             assert not sent

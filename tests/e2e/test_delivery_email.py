@@ -12,9 +12,9 @@ from pathlib import Path
 import trio
 
 from pager.actors.messages import Ingest
-from pager.actors.supervisor import Running
 from pager.clock import SystemClock
 from pager.core.commands import TriggerAlert
+from pager.service import Running
 from pager.store.memory import MemoryLog
 from pager.transports.registry import build_transports
 

@@ -17,11 +17,11 @@ import pytest
 import trio
 
 from pager.actors.messages import Act, Ingest
-from pager.actors.supervisor import Running
 from pager.clock import TrioWallClock
 from pager.core.commands import Acknowledge, TriggerAlert
 from pager.core.events import IncidentEscalated, PersonUnreachable
 from pager.core.views import incident_json
+from pager.service import Running
 from pager.store.memory import MemoryLog
 from pager.transports.registry import build_transports
 

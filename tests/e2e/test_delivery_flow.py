@@ -52,7 +52,7 @@ async def test_slack_now_sms_after_1m_call_after_5m(
             clock=TrioWallClock(EPOCH),
             transports=build_transports(config, http=providers.http),
         ) as run:
-            app = httpx.ASGITransport(app=create_app(run.system))
+            app = httpx.ASGITransport(app=create_app(run.system, run.actors))
             async with httpx.AsyncClient(transport=app, base_url="http://pager.internal") as c:
                 t0 = trio.current_time()
                 await enqueue(c, "disk-full")
@@ -88,7 +88,7 @@ async def test_acknowledging_after_slack_stops_sms_and_call_and_edits_the_dm(
             clock=TrioWallClock(EPOCH),
             transports=build_transports(config, http=providers.http),
         ) as run:
-            app = httpx.ASGITransport(app=create_app(run.system))
+            app = httpx.ASGITransport(app=create_app(run.system, run.actors))
             async with httpx.AsyncClient(transport=app, base_url="http://pager.internal") as c:
                 t0 = trio.current_time()
                 await enqueue(c, "disk-full")
@@ -162,7 +162,7 @@ async def test_service_chat_channel_gets_opened_then_edited_in_place(
             clock=TrioWallClock(EPOCH),
             transports=build_transports(config, http=providers.http),
         ) as run:
-            app = httpx.ASGITransport(app=create_app(run.system))
+            app = httpx.ASGITransport(app=create_app(run.system, run.actors))
             async with httpx.AsyncClient(transport=app, base_url="http://pager.internal") as c:
                 await enqueue(c, "disk-full")
                 await trio.sleep(10)

@@ -18,10 +18,10 @@ import trio
 from twilio.request_validator import RequestValidator
 
 from pager.actors.messages import Ingest
-from pager.actors.supervisor import Running
 from pager.clock import TrioWallClock
 from pager.core.commands import TriggerAlert
 from pager.core.events import NotificationDelivered
+from pager.service import Running
 from pager.store.memory import MemoryLog
 from pager.transports.registry import build_transports
 from pager.web.app import create_app
@@ -68,7 +68,7 @@ async def scene(rules: str) -> AsyncIterator[Scene]:
     async with running(
         config, event_log=log, clock=TrioWallClock(EPOCH), transports=transports
     ) as run:
-        app = httpx.ASGITransport(app=create_app(run.system))
+        app = httpx.ASGITransport(app=create_app(run.system, run.actors))
         # pager sits behind a proxy: requests arrive for another URL than the public one
         async with httpx.AsyncClient(transport=app, base_url="http://10.0.0.7:8080") as client:
             await run.system.submit(

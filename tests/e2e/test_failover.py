@@ -136,6 +136,34 @@ async def standing_by(http: httpx.AsyncClient, nodes: list[Node], within: float)
             await trio.sleep(0.05)
 
 
+async def standby_refuses_changes(http: httpx.AsyncClient, standby: Node, inc: str) -> None:
+    """A standby answers 503 with Retry-After to what would change something (ingest, an
+    incident action, a heartbeat ping, an override, a maintenance window), reads as any
+    node, and takes a configuration reload without journaling it."""
+    changes = [
+        ("POST", f"/api/v1/incidents/{inc}/acknowledge", {}),
+        ("POST", "/api/v1/heartbeats/nightly/ping", None),
+        ("POST", "/api/v1/schedules/primary/overrides", {"user": "alice"}),
+        ("POST", "/api/v1/services/critical/maintenance", {"for": "1h"}),
+    ]
+    for method, path, body in changes:
+        r = await http.request(method, f"{standby.url}{path}", json=body, headers=auth())
+        assert r.status_code == 503 and r.headers["retry-after"], (path, r.text)
+        assert "standby" in r.json()["message"], (path, r.text)
+    r = await http.get(f"{standby.url}/api/v1/incidents/{inc}", headers=auth())
+    assert r.status_code == 200 and r.json()["status"] == "triggered"
+    # a changed configuration: the standby answers with it; the active one journals what
+    # it runs (this one will, when it takes over)
+    text = standby.config.read_text()
+    standby.config.write_text(
+        text.replace("services:\n", "services:\n  - {id: spare, escalation_policy: bulk}\n")
+    )
+    r = await http.post(f"{standby.url}/api/v1/config/reload", headers=auth())
+    assert r.status_code == 200 and r.json()["status"] == "reloaded", r.text
+    r = await http.get(f"{standby.url}/api/v1/services", headers=auth())
+    assert "spare" in {svc["id"] for svc in r.json()["services"]}, r.text
+
+
 # httpx leaves a request body's async generator unfinished when the server dies in the
 # middle of the request, which is what these tests do on purpose; trio warns when it is
 # collected. Collected within the test (gc at its end), where this filter holds.
@@ -306,6 +334,7 @@ async def test_a_deposed_leader_cannot_write_or_page(tmp_path: Path, pg_dsn: str
                 with trio.fail_after(10):
                     while ("alice", inc) not in {(p[1], p[2]) for p in pages(receiver)}:
                         await trio.sleep(0.05)
+                await standby_refuses_changes(http, b, inc)
                 # pause A at a quiet moment: alice's page has its outcome in the log (paused
                 # between the send and that, the next active would send it again: at least
                 # once, docs/high-availability.md)

@@ -81,7 +81,7 @@ async def test_archived_history_stays_readable(
         await old_history(data)
         before = len(list_segments(data / "events"))
         async with running_pager(config(data, "90d archive")) as run:
-            retention = run.system.retention
+            retention = run.actors.retention
             assert retention is not None and retention.keep == timedelta(days=90)
             report = await retention.apply()
             assert report is not None and report.segments
@@ -117,8 +117,8 @@ async def test_deleted_history_is_a_410_and_replay_starts_from_the_snapshot(
         await old_history(data)
         shutil.copytree(data, tmp_path / "untouched")
         async with running_pager(config(data, "90d delete")) as run:
-            assert run.system.retention is not None
-            report = await run.system.retention.apply()
+            assert run.actors.retention is not None
+            report = await run.actors.retention.apply()
             assert report is not None and report.segments and report.bytes_after == 0
             assert not (data / "archive").exists()
             first = report.first_seq

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from pager.actors.supervisor import Running
 from pager.clock import WallClock
 from pager.config import Config, load_config_text
+from pager.service import Running
 from pager.store.base import EventLog
 from pager.transports.base import Transport
 

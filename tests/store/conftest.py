@@ -18,7 +18,7 @@ T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
 
 def draft(i: int, subject: str = "inc-1") -> Draft:
-    return Draft("test.event", subject, T0, {"i": i})
+    return Draft("test.event", subject, T0, {"i": i}, 1)
 
 
 async def active_postgres_log(dsn: str, nursery: trio.Nursery, node: str = "test") -> PostgresLog:

@@ -149,7 +149,7 @@ async def test_read_since_looks_back_from_the_end_by_time(
     with trio.fail_after(30):
         log = await active_postgres_log(pg_dsn, nursery)
         for i in range(6):
-            await log.append([Draft("test.event", "inc-1", T0 + timedelta(minutes=i), {"i": i})])
+            await log.append([Draft("test.event", "inc-1", T0 + timedelta(minutes=i), {"i": i}, 1)])
         got = [r.data["i"] for r in log.read_since(T0 + timedelta(minutes=3))]
         assert got == [3, 4, 5]
         assert [r.data["i"] for r in log.read_since(T0 - timedelta(days=1))] == list(range(6))

@@ -24,7 +24,7 @@ ROUTES = {
 
 
 def rec(seq: int, ago: float, typ: str, subject: str, **data: object) -> Record:
-    return Record(seq, NOW - timedelta(seconds=ago), typ, subject, dict(data))
+    return Record(seq, NOW - timedelta(seconds=ago), typ, subject, dict(data), 1)
 
 
 def opened(seq: int, ago: float, iid: str, integration: str) -> Record:
@@ -72,7 +72,7 @@ async def test_recent_records_reads_the_last_window_only(tmp_path: Path) -> None
             for i in range(12):
                 at = NOW - timedelta(seconds=120 - 10 * i)
                 data = {"service_id": "checkout", "summary": f"c{i}"}
-                draft = Draft("service.change", "service:checkout", at, data)
+                draft = Draft("service.change", "service:checkout", at, data, 1)
                 await log.append([draft])
             await log.close()
             n.cancel_scope.cancel()

@@ -55,7 +55,7 @@ async def history(data: Path, days: int) -> list[bytes]:
         await nursery.start(lg.run)
         for i in range(days):
             at = T0 - (days - 1 - i) * DAY
-            (rec,) = await lg.append([Draft("test.event", f"inc-{i // 20 + 1}", at, {"i": i})])
+            (rec,) = await lg.append([Draft("test.event", f"inc-{i // 20 + 1}", at, {"i": i}, 1)])
             assert rec.line is not None
             lines.append(rec.line)
         await lg.close()

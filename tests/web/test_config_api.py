@@ -109,5 +109,5 @@ async def test_reload_swaps_valid_config_refuses_invalid_and_keeps_incidents(
             assert r.status_code == 200, r.text
             assert run.system.renderer is renderer
             assert renderer.custom("sms", "text") == "NEW {{ incident.title }}"
-            assert run.system.dispatcher is not None
-            assert run.system.dispatcher.actors["sms"].transport.renderer is renderer  # type: ignore[attr-defined]
+            assert run.actors.dispatcher is not None
+            assert run.actors.dispatcher.actors["sms"].transport.renderer is renderer  # type: ignore[attr-defined]

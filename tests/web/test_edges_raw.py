@@ -15,8 +15,8 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pager.actors.supervisor import Running
 from pager.config import Config, load_config_text
+from pager.service import Running
 
 from ..harness import TOKEN, config_text, running_pager
 

@@ -96,6 +96,6 @@ async def test_opsgenie_ping_and_pager_api(tmp_path: Path) -> None:
             assert r.status_code == 200
         # kept across a restart: the API heartbeat is gone, the configured one still pinged
         async with running_pager(make_config(tmp_path / "data", extra=EXTRA)) as run:
-            hb = run.system.heartbeats
+            hb = run.actors.heartbeats
             assert hb is not None
             assert sorted(hb.specs()) == ["nightly"] and hb.status("nightly") == "up"

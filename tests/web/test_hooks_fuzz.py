@@ -195,7 +195,7 @@ async def test_no_input_to_a_hook_gets_a_5xx() -> None:
                     TriggerAlert(key="disk", summary="x", severity="critical"),
                 )
             )
-            app = httpx.ASGITransport(app=create_app(run.system))
+            app = httpx.ASGITransport(app=create_app(run.system, run.actors))
             async with httpx.AsyncClient(transport=app, base_url="http://10.0.0.7:8080") as client:
 
                 async def send(method: str, path: str, body: bytes, headers: dict[str, str]) -> int:

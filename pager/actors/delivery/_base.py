@@ -38,8 +38,8 @@ from pager.core.notifications import Notification
 from pager.core.ratelimit import RateLimiter
 from pager.core.reach import DEFAULT_ATTEMPT_LIMIT, falls_back_now
 from pager.core.state import SystemState
+from pager.core.vocabulary import NotificationKind
 from pager.errors import LogUnavailable
-from pager.replay.history import ensure_incident
 from pager.store.base import LogDamaged
 from pager.transports.base import (
     DeliveryError,
@@ -50,6 +50,7 @@ from pager.transports.base import (
     Transport,
 )
 
+from ..archived import ensure_incident
 from ..journal import Journal
 
 __all__ = ["AttemptLimit", "DeliveryBase", "Fallback", "MessageFactory"]
@@ -258,7 +259,7 @@ class DeliveryBase:
         if n.incident_id not in self.state.archive:
             log.error("notification %s is for unknown incident %s; dropped", n.id, n.incident_id)
             return False
-        if n.kind == "page":
+        if n.kind == NotificationKind.PAGE:
             await self._record(
                 NotificationCancelled(
                     incident_id=n.incident_id,
@@ -276,7 +277,7 @@ class DeliveryBase:
     async def _moot(self, n: Notification) -> bool:
         """A page for an incident no longer triggered is cancelled, not sent."""
         inc = self.state.incidents.get(n.incident_id)
-        if n.kind != "page" or inc is None or inc.status is Status.TRIGGERED:
+        if n.kind != NotificationKind.PAGE or inc is None or inc.status is Status.TRIGGERED:
             return False
         await self._record(
             NotificationCancelled(
@@ -311,6 +312,7 @@ class DeliveryBase:
                 provider_id=sent.provider_id,
                 method=self.method,
                 user_id=n.user_id if n.kind == "page" else None,
+                editable=True if self.transport.edits_messages else None,
             )
         )
 

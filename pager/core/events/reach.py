@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .events import IncidentEvent, event
+from ._base import IncidentEvent, event
 
 __all__ = ["PersonUnreachable"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .events import Event, event
+from ._base import Event, event
 
 __all__ = ["InteractionReceived"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .events import Event, event
+from ._base import NOBODY, Attributed, Attribution, Event, event
 
 __all__ = [
     "HeartbeatCreated",
@@ -34,7 +34,7 @@ class HeartbeatEvent(Event):
 
 @event("heartbeat.created")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class HeartbeatCreated(HeartbeatEvent):
+class HeartbeatCreated(HeartbeatEvent, Attributed):
     """A heartbeat made through the API (configured ones are not journaled: the file holds
     them). `interval` and `grace` in seconds."""
 
@@ -42,16 +42,14 @@ class HeartbeatCreated(HeartbeatEvent):
     service_id: str
     interval: float
     grace: float
-    by: str | None = None
-    token_name: str | None = None
+    attribution: Attribution = NOBODY
 
 
 @event("heartbeat.deleted")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class HeartbeatDeleted(HeartbeatEvent):
+class HeartbeatDeleted(HeartbeatEvent, Attributed):
     name: str
-    by: str | None = None
-    token_name: str | None = None
+    attribution: Attribution = NOBODY
 
 
 @event("heartbeat.pinged")

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .events import Event, IncidentEvent, event
+from ..vocabulary import NotificationKind
+from ._base import Event, IncidentEvent, event, upgrade
 
 __all__ = [
     "ContactOptedIn",
@@ -15,22 +16,30 @@ __all__ = [
     "LinkUsed",
     "NotificationCancelled",
     "NotificationDelivered",
+    "NotificationEvent",
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
 ]
 
 
+class NotificationEvent(IncidentEvent):
+    """The events of one notification (`notification.*`): the notifications read model
+    (pager.core.notifications) folds these."""
+
+    __slots__ = ()
+
+
 @event("notification.requested")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationRequested(IncidentEvent):
+class NotificationRequested(NotificationEvent):
     """The intent to notify, journaled before anything is sent. `kind` "page" reaches a
     person by their rule `step` (`next_at`: when their next rule is due); "status" posts an
     incident update (`topic`: opened, acknowledged, resolved) to a service's chat channel."""
 
     incident_id: str
     notification_id: str
-    kind: str
+    kind: NotificationKind
     method: str
     address: str | None = None
     user_id: str | None = None
@@ -44,11 +53,13 @@ class NotificationRequested(IncidentEvent):
 
 @event("notification.sent")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationSent(IncidentEvent):
+class NotificationSent(NotificationEvent):
     """The provider accepted it (`provider_id`: its message id, call sid, ...); with
     `bundle_id`, as one of the pages that message carried (`notification.bundled`). A page
     names the person it reached (`user_id`): what storm mode's throttles count (older logs
-    lack it, and count nothing)."""
+    lack it, and count nothing). `editable`: the provider can edit this message in place
+    when the incident changes (the transport says so; lines written before this field
+    existed get it from `_LEGACY_EDITABLE`)."""
 
     incident_id: str
     notification_id: str
@@ -57,11 +68,12 @@ class NotificationSent(IncidentEvent):
     method: str | None = None
     bundle_id: str | None = None
     user_id: str | None = None
+    editable: bool | None = None
 
 
 @event("notification.failed")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationFailed(IncidentEvent):
+class NotificationFailed(NotificationEvent):
     """An attempt failed. With `retry_at` it will be tried again then; `permanent` means
     never again (bad number, revoked token, or out of attempts). `bundle_id`: the attempt
     was that bundle's."""
@@ -77,19 +89,23 @@ class NotificationFailed(IncidentEvent):
 
 @event("notification.delivered")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationDelivered(IncidentEvent):
+class NotificationDelivered(NotificationEvent):
     """A receipt from the provider (e.g. Twilio's status callback): `status` as it says it
-    (delivered, undelivered, failed, completed, no-answer, ...)."""
+    (delivered, undelivered, failed, completed, no-answer, ...), and `failed` whether that
+    word means the notification did not reach the person (the transport knows its
+    provider's words; lines written before this field existed get it from
+    `_LEGACY_FAILED_RECEIPTS`)."""
 
     incident_id: str
     notification_id: str
     status: str
     error: str | None = None
+    failed: bool | None = None
 
 
 @event("notification.cancelled")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationCancelled(IncidentEvent):
+class NotificationCancelled(NotificationEvent):
     """Not sent (or not retried) because it no longer matters, e.g. the incident was
     acknowledged first."""
 
@@ -148,3 +164,22 @@ class ContactOptedIn(Event):
     @property
     def subject(self) -> str:
         return f"user:{self.user_id}"
+
+
+# How lines written before `editable` and `failed` existed are read: what pager knew of its
+# providers then (Slack edits its messages; Twilio's words for a failed receipt). A frozen
+# record of the log's past, not the providers' present: that lives in pager/transports.
+_LEGACY_EDITABLE = frozenset({"slack"})
+_LEGACY_FAILED_RECEIPTS = frozenset({"failed", "undelivered", "busy", "no-answer", "canceled"})
+
+
+@upgrade(NotificationSent)
+def _sent_before_editable(data: dict[str, object]) -> None:
+    if "editable" not in data and data.get("method") in _LEGACY_EDITABLE:
+        data["editable"] = True
+
+
+@upgrade(NotificationDelivered)
+def _delivered_before_failed(data: dict[str, object]) -> None:
+    if "failed" not in data:
+        data["failed"] = data.get("status") in _LEGACY_FAILED_RECEIPTS

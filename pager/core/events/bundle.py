@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .events import Event, event
+from ._base import Event, event
 
 __all__ = ["NotificationsBundled"]
 

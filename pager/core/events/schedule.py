@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .events import Event, event
+from ._base import NOBODY, Attributed, Attribution, Event, event
 
 __all__ = ["CalendarFeedRevoked", "OverrideAdded", "OverrideRemoved"]
 
@@ -23,7 +23,7 @@ class ScheduleEvent(Event):
 
 @event("schedule.override_added")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OverrideAdded(ScheduleEvent):
+class OverrideAdded(ScheduleEvent, Attributed):
     """`user` is on call on `schedule_id` over [start, end), over every layer and over the
     configured overrides."""
 
@@ -32,28 +32,26 @@ class OverrideAdded(ScheduleEvent):
     user: str
     start: datetime
     end: datetime
-    by: str | None = None
-    token_name: str | None = None
+    attribution: Attribution = NOBODY
 
 
 @event("schedule.override_removed")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OverrideRemoved(ScheduleEvent):
+class OverrideRemoved(ScheduleEvent, Attributed):
     override_id: str
     schedule_id: str
-    by: str | None = None
-    token_name: str | None = None
+    attribution: Attribution = NOBODY
 
 
 @event("calendar.feed_revoked")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CalendarFeedRevoked(Event):
+class CalendarFeedRevoked(Attributed):
     """The URL of calendar feed `feed` (`schedules/primary`, `users/alice`) stops working:
     the feed's token generation is now `generation`, so only its new URL opens it."""
 
     feed: str
     generation: int
-    by: str | None = None
+    attribution: Attribution = NOBODY
 
     @property
     def subject(self) -> str:
