@@ -129,8 +129,8 @@ def register(
 
     async def act(incident_id: str, make: Any) -> Response:
         token = authenticate(system, request.headers, need="responder")
-        refuse_on_standby()
         body = await json_body(any_type=True)
+        refuse_on_standby()  # with the body read: the connection can carry the next request
         # the person acting (`by`), and the token whose request it is, for the journal
         made = make(body, acting_user(system, body, token))
         command: Command = dataclasses.replace(made, token_name=token.token_name)

@@ -64,10 +64,10 @@ def register(
     @app.post("/api/v1/services/<service_id>/maintenance")
     async def create_window(service_id: str) -> Response:
         token = authenticate(system, request.headers, need="admin")
-        refuse_on_standby()
         if service_id not in system.rules.services:
             raise NotFound(f"no service {service_id}")
         body = await json_body(required=True)
+        refuse_on_standby()  # with the body read: the connection can carry the next request
         now = system.clock.now()
         try:
             start = parse_time(body["start"]) if body.get("start") else now

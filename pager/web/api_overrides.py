@@ -84,9 +84,9 @@ def register(
     @app.post("/api/v1/schedules/<sid>/overrides")
     async def add_override(sid: str) -> Response:
         token = authenticate(system, request.headers, need="admin")
-        refuse_on_standby()
         schedule_id(sid)
         body = await json_body(required=True)
+        refuse_on_standby()  # with the body read: the connection can carry the next request
         unknown = sorted(set(body) - _FIELDS)
         if unknown:
             raise BadRequest(f"{unknown[0]}: unknown field (expected user, start, end, by)")

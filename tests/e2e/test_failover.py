@@ -143,7 +143,7 @@ async def standby_refuses_changes(http: httpx.AsyncClient, standby: Node, inc: s
     changes = [
         ("POST", f"/api/v1/incidents/{inc}/acknowledge", {}),
         ("POST", "/api/v1/heartbeats/nightly/ping", None),
-        ("POST", "/api/v1/schedules/primary/overrides", {"user": "alice"}),
+        ("DELETE", "/api/v1/schedules/primary/overrides/ov-1", None),
         ("POST", "/api/v1/services/critical/maintenance", {"for": "1h"}),
     ]
     for method, path, body in changes:
