@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.datastructures import Headers
@@ -31,7 +32,8 @@ from pager.actors.leadership import ClusterView
 from pager.actors.slack_responder import SlackPress
 from pager.actors.supervisor import Actors, CurrentActors, current_actors
 from pager.actors.system import System
-from pager.errors import PagerError, TooManyRequests, Unavailable
+from pager.core.ratelimit import Tally
+from pager.errors import NotActive, PagerError, TooManyRequests, Unavailable
 
 from . import (
     api_config,
@@ -65,6 +67,7 @@ __all__ = ["MAX_BODY", "create_app"]
 log = logging.getLogger("pager.web")
 
 MAX_BODY = 4 * 1024 * 1024
+STANDBY_LOG_EVERY = 10.0  # seconds between two log lines about a standby's refusals
 
 
 def _always() -> None:
@@ -162,6 +165,7 @@ def create_app(
     hooks_slack.register(app, system, offer if actors is not None else None)
     links.register(app, system)
     calendars.register(app, system)
+    standby_refusals = Tally(STANDBY_LOG_EVERY)
 
     @app.errorhandler(PagerError)
     async def pager_error(e: PagerError) -> Response:
@@ -170,7 +174,18 @@ def create_app(
             headers["Retry-After"] = str(max(1, int(e.retry_after + 0.999)))
         elif isinstance(e, Unavailable):
             headers["Retry-After"] = "1"
-        if e.status_code >= 500:
+        if isinstance(e, NotActive):  # a standby: every request in a takeover, so counted
+            n = standby_refusals.add(trio.current_time())
+            if n:
+                log.warning(
+                    "answered %d to %d request(s) since the last report (at most one line "
+                    "per %g s): %s",
+                    e.status_code,
+                    n,
+                    STANDBY_LOG_EVERY,
+                    e.message,
+                )
+        elif e.status_code >= 500:
             log.warning(
                 "%s %s answered %d: %s",
                 request.method,

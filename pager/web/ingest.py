@@ -7,7 +7,7 @@ Each answer means what the sender's tool expects: PagerDuty's 202 with `dedup_ke
 the event cannot be made durable; Alertmanager's 200 once every alert is durable and 5xx (never
 4xx) for what it should retry. A 2xx is sent only after the event is on disk. A standby of
 the PostgreSQL store answers every ingest request 503 with Retry-After (the active pager
-takes it).
+takes it), and logs those refusals once per `STANDBY_LOG_EVERY` seconds, with their count.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ import trio
 from pager.actors.messages import Ingest
 from pager.actors.system import System
 from pager.core.events import ChangeRecorded
+from pager.core.ratelimit import Tally
 from pager.core.routing import IntegrationRoute
 from pager.errors import (
     InvalidEvent,
+    NotActive,
     NotFound,
     PagerError,
     PayloadTooLarge,
@@ -50,6 +52,7 @@ _AM = "/integrations/alertmanager/"
 _GENERIC = "/integrations/generic/"
 _PROCESSED = "Event processed"
 PARSE_IN_THREAD = 64 * 1024  # bytes of body above which it is parsed in a worker thread
+STANDBY_LOG_EVERY = 10.0  # seconds between two log lines about a standby's refusals
 T = TypeVar("T")
 
 
@@ -64,6 +67,7 @@ class IngestEndpoints:
     def __init__(self, system: System, refuse_on_standby: Callable[[], None] = _always) -> None:
         self.system = system
         self.refuse_on_standby = refuse_on_standby
+        self.standby_refusals = Tally(STANDBY_LOG_EVERY)
         self.limiter = system.ingest_limiter
         self.accepted = 0
         self.rejected = 0
@@ -274,7 +278,18 @@ class IngestEndpoints:
             body = {"status": "throttle event", "message": e.message}
         else:
             body = e.to_json()
-        if e.status_code >= 500:
+        if isinstance(e, NotActive):  # every request during a takeover: a line per interval
+            n = self.standby_refusals.add(trio.current_time())
+            if n:
+                log.warning(
+                    "ingest answered %d to %d request(s) since the last report (at most one "
+                    "line per %g s): %s",
+                    e.status_code,
+                    n,
+                    STANDBY_LOG_EVERY,
+                    e.message,
+                )
+        elif e.status_code >= 500:
             log.warning("ingest answered %d: %s", e.status_code, e.message)
         return json_response(e.status_code, body, headers)
 

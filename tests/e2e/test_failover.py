@@ -136,20 +136,28 @@ async def standing_by(http: httpx.AsyncClient, nodes: list[Node], within: float)
             await trio.sleep(0.05)
 
 
-async def standby_refuses_changes(http: httpx.AsyncClient, standby: Node, inc: str) -> None:
+async def standby_refuses_changes(
+    http: httpx.AsyncClient, standby: Node, inc: str, log_path: Path
+) -> None:
     """A standby answers 503 with Retry-After to what would change something (ingest, an
     incident action, a heartbeat ping, an override, a maintenance window), reads as any
-    node, and takes a configuration reload without journaling it."""
+    node, and takes a configuration reload without journaling it. It logs its refusals
+    once per 10 s with their count (a takeover sends it many), not once each."""
     changes = [
         ("POST", f"/api/v1/incidents/{inc}/acknowledge", {}),
         ("POST", "/api/v1/heartbeats/nightly/ping", None),
         ("DELETE", "/api/v1/schedules/primary/overrides/ov-1", None),
         ("POST", "/api/v1/services/critical/maintenance", {"for": "1h"}),
     ]
+    started = trio.current_time()
     for method, path, body in changes:
         r = await http.request(method, f"{standby.url}{path}", json=body, headers=auth())
         assert r.status_code == 503 and r.headers["retry-after"], (path, r.text)
         assert "standby" in r.json()["message"], (path, r.text)
+    took = trio.current_time() - started
+    refused = [ln for ln in log_path.read_text().splitlines() if "answered 503 to" in ln]
+    assert refused and "to 1 request(s)" in refused[0], refused
+    assert len(refused) <= 1 + int(took // 10), (took, refused)
     r = await http.get(f"{standby.url}/api/v1/incidents/{inc}", headers=auth())
     assert r.status_code == 200 and r.json()["status"] == "triggered"
     # a changed configuration: the standby answers with it; the active one journals what
@@ -162,6 +170,16 @@ async def standby_refuses_changes(http: httpx.AsyncClient, standby: Node, inc: s
     assert r.status_code == 200 and r.json()["status"] == "reloaded", r.text
     r = await http.get(f"{standby.url}/api/v1/services", headers=auth())
     assert "spare" in {svc["id"] for svc in r.json()["services"]}, r.text
+    started = trio.current_time()
+    burst = 25
+    for i in range(burst):
+        r = await http.post(f"{standby.url}/v2/enqueue", json=pd_event(BULK_KEY, f"sb-{i}"))
+        assert r.status_code == 503 and r.headers["retry-after"], r.text
+    took = trio.current_time() - started
+    lines = [ln for ln in log_path.read_text().splitlines() if "ingest answered 503 to" in ln]
+    # (sent one after the other, on a machine that may be loaded: one line per 10 s)
+    assert lines and "to 1 request(s)" in lines[0], lines
+    assert len(lines) <= 1 + int(took // 10), (took, lines)
 
 
 # httpx leaves a request body's async generator unfinished when the server dies in the
@@ -334,7 +352,7 @@ async def test_a_deposed_leader_cannot_write_or_page(tmp_path: Path, pg_dsn: str
                 with trio.fail_after(10):
                     while ("alice", inc) not in {(p[1], p[2]) for p in pages(receiver)}:
                         await trio.sleep(0.05)
-                await standby_refuses_changes(http, b, inc)
+                await standby_refuses_changes(http, b, inc, tmp_path / "node-b.log")
                 # pause A at a quiet moment: alice's page has its outcome in the log (paused
                 # between the send and that, the next active would send it again: at least
                 # once, docs/high-availability.md)
