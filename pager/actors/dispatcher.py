@@ -81,6 +81,11 @@ class Dispatcher:
             )
         self.log = journal.log
 
+    def transport_of(self, method: str) -> Transport | None:
+        """The transport of `method`'s delivery actor (None: not configured)."""
+        actor = self.actors.get(method)
+        return None if actor is None else actor.transport
+
     def _committed(self, records: Sequence[Record]) -> None:
         for r in records:
             if r.type == NotificationRequested.TYPE:

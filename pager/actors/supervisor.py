@@ -3,9 +3,9 @@ order, and stops them in reverse.
 
 Start-up (each with `nursery.start`, so the next starts only once the previous is ready):
 the router (which starts an actor per open incident: their timers re-arm from the journaled
-deadlines), the heartbeats, the delivery dispatcher, the Slack responder, the collector
-(when pager manages the garbage collector), the snapshotter and the retention of old
-segments. Then it runs `serve(actors)`
+deadlines), the heartbeats, the delivery dispatcher, the Slack responder, the reporter
+(scheduled reports), the collector (when pager manages the garbage collector), the
+snapshotter and the retention of old segments. Then it runs `serve(actors)`
 (the edges, built by the composition root, pager/service.py) until it returns at shutdown;
 then the router closes every actor's inbox and waits for them, a last snapshot is written,
 and the rest is cancelled.
@@ -39,6 +39,7 @@ from .collector import run_collector
 from .dispatcher import Dispatcher
 from .heartbeats import Heartbeats
 from .messages import Act, RouterMessage
+from .reports import Reporter
 from .retention import Retention
 from .router import Router
 from .slack_responder import SlackResponder
@@ -133,6 +134,8 @@ async def run_actors(
             taking_requests(actors)
         await core.start(dispatcher.run)
         await core.start(responder.run)
+        reporter = Reporter(system, dispatcher.transport_of)
+        await core.start(reporter.run)  # scheduled reports (off without any)
         if manage_gc:
             await core.start(run_collector)
         await core.start(snapshotter.run)

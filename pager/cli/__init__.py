@@ -1,5 +1,5 @@
 """The `pager` command: serve, demo-config, check-config, route-test, replay, stream,
-hash-password, backup, db migrate, status, and the REST client (incidents, show, ack,
+hash-password, backup, report, db migrate, status, and the REST client (incidents, show, ack,
 resolve, snooze, note, oncall).
 
 Each subcommand group registers itself with one `add_*` function taking the subparsers, so a
@@ -19,6 +19,7 @@ from .backup import add_backup
 from .client import add_client
 from .db import add_db
 from .passwords import add_passwords
+from .report import add_report
 from .serve import add_serve
 from .stream import add_stream
 from .tools import add_config_tools, add_replay
@@ -55,6 +56,7 @@ SUBCOMMANDS = [
     add_passwords,
     add_client,
     add_db,
+    add_report,
 ]
 
 

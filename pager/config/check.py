@@ -17,6 +17,7 @@ from pager.config.check_oncall import personal_delays, schedule_gaps
 from pager.config.check_secrets import weak_secrets
 from pager.config.models import Config
 from pager.config.models_channels import CHANNEL_OF_METHOD
+from pager.config.models_reports import SERVICE_CHANNEL
 from pager.config.problems import Problem
 from pager.config.validation_problems import did_you_mean
 
@@ -214,6 +215,33 @@ def chat_channels(config: Config) -> Iterator[Problem]:
             )
 
 
+def report_destinations(config: Config) -> Iterator[Problem]:
+    """A scheduled report names a service that exists, and goes where a channel is
+    configured: Slack needs channels.slack, email channels.email (errors: a report that
+    cannot be sent is no report)."""
+    services = {s.id: s for s in config.services}
+    for r, report in enumerate(config.reports):
+        if report.service is not None and report.service not in services:
+            yield Problem(f"reports[{r}].service", _unknown("service", report.service, services))
+        if report.slack_channel is not None:
+            if config.channels.slack is None:
+                yield Problem(
+                    f"reports[{r}].slack_channel",
+                    "a report to Slack needs the channels.slack section, which is not configured",
+                )
+            svc = services.get(report.service or "")
+            if report.slack_channel == SERVICE_CHANNEL and svc and not svc.chat.slack_channel:
+                yield Problem(
+                    f"reports[{r}].slack_channel",
+                    f"service {svc.id!r} has no chat.slack_channel to send the report to",
+                )
+        if report.email and config.channels.email is None:
+            yield Problem(
+                f"reports[{r}].email",
+                "a report by email needs the channels.email section, which is not configured",
+            )
+
+
 def reachable_links(config: Config) -> Iterator[Problem]:
     """Links in messages must point somewhere other machines can open (warning)."""
     host = urllib.parse.urlsplit(config.server.public_url).hostname
@@ -234,6 +262,7 @@ CHECKS: list[Check] = [
     catch_all_last,
     deliverable_notifications,
     chat_channels,
+    report_destinations,
     reachable_links,
     schedule_gaps,
     personal_delays,

@@ -51,6 +51,7 @@ from pager.config.models_channels import (
 )
 from pager.config.models_escalation import EscalationLevel, EscalationPolicy, Target
 from pager.config.models_people import Contacts, NotificationRule, Role, User
+from pager.config.models_reports import Report
 from pager.config.models_schedules import Layer, Override, Restriction, Rotation, Schedule
 from pager.config.models_services import (
     BusinessHours,
@@ -327,6 +328,7 @@ class Config(ConfigModel):
     store: Store = Store()
     bundling: Bundling = Bundling()
     heartbeats: tuple[Heartbeat, ...] = ()
+    reports: tuple[Report, ...] = ()  # scheduled on-call reports (models_reports.py)
 
     def digest(self) -> str:
         """A short sha256 (16 hex digits) of the canonical form, to journal which

@@ -29,6 +29,8 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, Protocol, cast
 
+from . import analytics
+from .analytics import Ledger
 from .archive import IncidentSummary, summarize, summary_from_json
 from .bundles import BundleBook
 from .events import (
@@ -117,6 +119,7 @@ class SystemState:
         self.api_heartbeats: dict[str, HeartbeatSpec] = {}  # heartbeats made through the API
         self.overrides: dict[str, ApiOverride] = {}  # schedule overrides made through the API
         self.calendar_generations: dict[str, int] = {}  # feed -> its token generation (0 if none)
+        self.analytics = Ledger()  # the facts of pager.core.analytics, folded from every record
         # signed provider requests acted on (interaction.received): "provider:id" -> expiry
         self.seen_requests: dict[str, datetime] = {}
         self.bundles = BundleBook()  # storm mode: bundles, and when each lane sent
@@ -131,6 +134,7 @@ class SystemState:
         self.apply_event(event, record.seq, record.ts)
 
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
+        self.analytics.apply(event, seq, at)
         if isinstance(event, IncidentEvent):
             iid = event.incident_id
             t = type(event)
@@ -351,6 +355,7 @@ class SystemState:
                 [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
             ],
             "calendar_generations": dict(self.calendar_generations),
+            "analytics": analytics.to_snapshot(self.analytics),
             "bundles": self.bundles.to_snapshot(),
             "seen_requests": [
                 [key, expires]
@@ -415,6 +420,8 @@ class SystemState:
                 oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by
             )
         s.calendar_generations.update(data.get("calendar_generations", {}))
+        # (a snapshot older than analytics has none: start-up folds the log into it)
+        s.analytics = analytics.from_snapshot(data.get("analytics"), s.last_seq)
         s.bundles = BundleBook.from_snapshot(data.get("bundles"))
         for key, expires in data.get("seen_requests", ()):
             s.seen_requests[key] = datetime.fromisoformat(expires)

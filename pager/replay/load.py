@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from pager.core.analytics import Ledger
+from pager.core.events import Event, decode
 from pager.core.state import SystemState
 from pager.store.base import EventLog
 
@@ -59,6 +61,8 @@ def _load(log_: EventLog, *, use_snapshot: bool) -> tuple[SystemState, LoadRepor
                 report.snapshot_seq = snap.seq
             except (KeyError, TypeError, ValueError) as e:
                 log.warning("snapshot %d unusable (%s): replaying the whole log", snap.seq, e)
+    if state.analytics.missing_through:
+        _backfill_analytics(log_, state)
     n = 0
     for rec in log_.read_from(state.last_seq + 1):
         try:
@@ -73,3 +77,17 @@ def _load(log_: EventLog, *, use_snapshot: bool) -> tuple[SystemState, LoadRepor
         n += 1
     report.replayed = n
     return state, report
+
+
+def _backfill_analytics(log_: EventLog, state: SystemState) -> None:
+    """A snapshot written before analytics existed: fold the log up to it into the ledger
+    (once; the next snapshot holds it)."""
+    upto = state.analytics.missing_through
+    ledger = Ledger()
+    for rec in log_.read_from(1):
+        if rec.seq > upto:
+            break
+        ev = rec.event
+        ledger.apply(ev if isinstance(ev, Event) else decode(rec.type, rec.data), rec.seq, rec.ts)
+    state.analytics = ledger
+    log.info("analytics: folded records 1 to %d in (the snapshot predates them)", upto)

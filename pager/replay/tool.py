@@ -205,6 +205,9 @@ def _compare_snapshot(path: Path, state: SystemState) -> list[str]:
         stored = plain(SystemState.from_snapshot(snap.state))
     except (KeyError, TypeError, ValueError) as e:
         return [f"{path}: unreadable state ({e!r})"]
+    if "analytics" not in snap.state:  # older than analytics: start-up folds the log into it
+        replayed.pop("analytics", None)
+        stored.pop("analytics", None)
     if replayed != stored:
         keys = [k for k in replayed if replayed.get(k) != stored.get(k)]
         return [f"{path}: differs from the state replayed to {snap.seq} (in {', '.join(keys)})"]

@@ -16,6 +16,7 @@ the provider being unreachable, and retried.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import smtplib
 import ssl
 from email.headerregistry import Address
@@ -130,6 +131,21 @@ class EmailTransport(Transport):
             await trio.to_thread.run_sync(
                 self._submit, mail, message.address, abandon_on_cancel=True
             )
+        return Sent(provider_id=str(mail["Message-ID"]))
+
+    async def send_text(self, to: str, subject: str, text: str) -> Sent:
+        """A plain-text mail to `to`, not about one incident (the scheduled report)."""
+        mail = EmailMessage()
+        mail["Subject"] = header_text(subject)
+        mail["From"] = self.channel.from_
+        mail["To"] = Address(addr_spec=to)
+        mail["Date"] = formatdate(usegmt=True)
+        mail["Message-ID"] = f"<report-{secrets.token_hex(12)}@{self.host}>"
+        mail["Auto-Submitted"] = "auto-generated"
+        mail["X-Auto-Response-Suppress"] = "All"
+        mail.set_content(clean_text(text) + "\n")
+        async with self.limiter:
+            await trio.to_thread.run_sync(self._submit, mail, to, abandon_on_cancel=True)
         return Sent(provider_id=str(mail["Message-ID"]))
 
     def _tls(self) -> ssl.SSLContext:

@@ -292,6 +292,12 @@ class SlackTransport(Transport):
             raise ProviderUnreachable("Slack answered ok without channel and ts")
         return Sent(provider_id=f"{posted_in}:{posted_ts}")
 
+    async def post_text(self, channel: str, text: str) -> Sent:
+        """A plain message to `channel`, not about one incident (the scheduled report)."""
+        payload = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
+        data = await self._call("chat.postMessage", payload)
+        return Sent(provider_id=f"{data.get('channel')}:{data.get('ts')}")
+
     async def _call(self, api_method: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = await request(self.client, "POST", api_method, json=payload)
         if response.status_code != 200:

@@ -36,6 +36,7 @@ from pager.core.ratelimit import Tally
 from pager.errors import NotActive, PagerError, TooManyRequests, Unavailable
 
 from . import (
+    api_analytics,
     api_config,
     api_directory,
     api_heartbeats,
@@ -52,6 +53,7 @@ from . import (
     links,
     openapi,
     ops,
+    pages_analytics,
     pages_incidents,
     pages_people,
     pages_services,
@@ -155,9 +157,11 @@ def create_app(
     openapi.register(app, system)
     dash = dashboard.register(app, system)
     signin.register(app, system, dash)
+    api_analytics.register(app, system, dash)
     pages_incidents.register(app, system, dash, breakers, refuse_on_standby)
     pages_people.register(app, system, dash)
     pages_services.register(app, system, dash, refuse_on_standby)
+    pages_analytics.register(app, system, dash)
     stream.register(app, system, dash)
     ops.register(app, system, now, cluster_view)
     hooks_twilio.register(app, system, dispatcher)

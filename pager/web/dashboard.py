@@ -268,7 +268,7 @@ class Dashboard:
 
 
 PAGE_PREFIXES = ("/login", "/logout", "/incidents", "/oncall", "/schedules", "/notifications",
-                 "/services", "/maintenance")  # fmt: skip
+                 "/services", "/maintenance", "/analytics")  # fmt: skip
 HEADINGS = {400: "That did not work", 403: "Not allowed", 404: "Not found",
             409: "Already changed", 429: "Too many requests"}  # fmt: skip
 

@@ -27,6 +27,7 @@ TWIML = "application/xml"
 TEXT = "text/plain"
 HTML = "text/html"
 PROMETHEUS = "text/plain"
+CSV = "text/csv"
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,13 @@ _INCIDENT_FILTERS = (
     _q("q", "words of the title, the key or the short code"),
 )
 
+_ANALYTICS_QUERY = (
+    _q("from", "ISO 8601 instant; default 7 days before `to`", **INSTANT),
+    _q("to", "ISO 8601 instant; default now; at most 400 days after `from`", **INSTANT),
+    _q("service", "a service id"),
+    _q("group_by", "the series' periods (empty: day)", enum=["", "day", "week"]),
+    _q("tz", "IANA time zone of the series' days and weeks (default UTC)"),
+)
 _NEXT = (_q("next", "where to go afterwards: a path on this site (anything else: /)"),)
 
 OPS: tuple[Op, ...] = (
@@ -233,7 +241,7 @@ OPS: tuple[Op, ...] = (
         auth=("genieKey", "genieKeyQuery"),
         ok=(202,),
         ok_schema=m.OpsgenieAccepted,
-        errors=(401, 404, 503),
+        errors=(401, 404, 429, 503),
         error_schema=m.OpsgenieError,
     ),
     Op(
@@ -244,7 +252,7 @@ OPS: tuple[Op, ...] = (
         auth=("genieKey", "genieKeyQuery"),
         ok=(202,),
         ok_schema=m.OpsgenieAccepted,
-        errors=(401, 404, 503),
+        errors=(401, 404, 429, 503),
         error_schema=m.OpsgenieError,
     ),
     # ------------------------------------------------------------ incidents
@@ -283,6 +291,13 @@ OPS: tuple[Op, ...] = (
         ),
     ),
     _api("GET", "/api/v1/notifications/{nid}", "One notification", "incidents"),
+    # ------------------------------------------------------------ analytics (docs/analytics.md)
+    _api("GET", "/api/v1/analytics", "MTTA, MTTR, noise, delivery and people over a range",
+         "analytics", auth=("bearer", "session"), query=_ANALYTICS_QUERY, errors=(400, 401, 403)),
+    _api("GET", "/api/v1/analytics/incidents.csv", "One row per incident (CSV)", "analytics",
+         auth=("bearer", "session"), query=_ANALYTICS_QUERY, media=CSV, errors=(400, 401, 403)),
+    _api("GET", "/api/v1/analytics/people.csv", "One row per person (CSV)", "analytics",
+         auth=("bearer", "session"), query=_ANALYTICS_QUERY, media=CSV, errors=(400, 401, 403)),
     _api("GET", "/api/v1/bundles/{bundle_id}", "One bundle: the pages one message carried",
          "incidents"),
     # ------------------------------------------------------------ people and schedules
@@ -516,6 +531,13 @@ OPS: tuple[Op, ...] = (
         ),
     ),
     _page("GET", "/services", "Services, integration keys and maintenance"),
+    _page("GET", "/analytics", "Analytics: figures, charts, tables, CSV links", query=(
+        _q("from", "first day, YYYY-MM-DD (UTC); default 6 days before `to`", type="string",
+           format="date"),
+        _q("to", "last day, YYYY-MM-DD (UTC), included; default today", type="string",
+           format="date"),
+        _q("service", "a service id"),
+        _q("group_by", "the charts' periods (empty: day)", enum=["", "day", "week"]))),
     _page(
         "POST",
         "/services/{service_id}/maintenance",

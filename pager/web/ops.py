@@ -20,6 +20,7 @@ from pager.core.model import Status
 from pager.core.vocabulary import Role
 
 from .auth import authenticate
+from .metrics_analytics import AnalyticsCollector
 from .responses import jsonify
 
 __all__ = ["register"]
@@ -179,6 +180,7 @@ def register(
     answers show it, and /readyz answers 503 `standby` where it is not the active one."""
     registry = CollectorRegistry()
     registry.register(_StateCollector(system, actors, cluster_view))
+    registry.register(AnalyticsCollector(system))
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -1,4 +1,4 @@
-"""Entry point: `python -m bench_lib [journal|ingest|escalation|notify|dashboard|all] [--quick]
+"""Entry point: `python -m bench_lib [journal|ingest|escalation|notify|dashboard|analytics|all] [--quick]
 [--keep] [--store jsonl|postgres]`."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         "what",
         nargs="?",
         default="all",
-        choices=("journal", "ingest", "escalation", "notify", "dashboard", "all"),
+        choices=("journal", "ingest", "escalation", "notify", "dashboard", "analytics", "all"),
     )
     p.add_argument("--quick", action="store_true", help="a tiny run (seconds): does it still run?")
     p.add_argument(
@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
             from .notify import run_notify
 
             tables.append(run_notify(scratch / "notify", args.quick, _say))
+            print("\n" + tables[-1].render(), flush=True)
+        if args.what in ("analytics", "all"):
+            from .analytics import run_analytics
+
+            tables.append(run_analytics(scratch / "analytics", args.quick, _say))
             print("\n" + tables[-1].render(), flush=True)
         if args.what in ("dashboard", "all"):
             from .dashboard import run_dashboard

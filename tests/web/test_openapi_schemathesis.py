@@ -44,7 +44,7 @@ EXAMPLES = {
 }
 # Rules across fields that the document states in words, not in JSON Schema (an override's
 # end after its start and within 366 days, a dry run's integration told by its payload,
-# instants between the years 1970 and 9000):
+# instants between the years 1970 and 9000, an analytics range):
 # on these, a request the schema allows may be refused, and the check that it is accepted
 # is left out; every other check runs.
 CROSS_FIELD = {
@@ -54,6 +54,11 @@ CROSS_FIELD = {
     "GET /api/v1/schedules/{sid}/shifts",
     "GET /api/v1/oncall",
     "GET /api/v1/incidents",
+    # from before to and at most 400 days apart, tz an IANA zone, service a known one
+    "GET /api/v1/analytics",
+    "GET /api/v1/analytics/incidents.csv",
+    "GET /api/v1/analytics/people.csv",
+    "GET /analytics",
 }
 # Keys a body must name to be accepted: the served document cannot list them (credentials),
 # the test's copy does, so that what it calls valid is valid for this configuration.

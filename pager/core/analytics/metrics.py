@@ -1,0 +1,103 @@
+"""Running aggregates of the whole log for Prometheus: time to acknowledge and to resolve per
+service as histograms, incidents per service and state, pages and interruptions per person.
+
+The ledger updates them as events arrive (a few dictionary operations), so a scrape reads
+them without scanning anything; `keeping.recount` computes the same from the
+ledger's columns (start-up after a snapshot does, and the tests compare the two). Sums are
+kept in whole milliseconds so that the order of additions cannot change them.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from typing import Any
+
+__all__ = ["BUCKETS", "Aggregates", "Histogram"]
+
+# seconds: 30 s, 1, 2, 5, 10, 15, 30 min, 1, 2, 4, 8 h, 1 d (and +Inf)
+BUCKETS: tuple[float, ...] = (
+    30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+)  # fmt: skip
+
+
+class Histogram:
+    """Observations per bucket (not cumulative: `counts[i]` holds those in (BUCKETS[i-1],
+    BUCKETS[i]], the last one those above every bound), their number and their sum."""
+
+    __slots__ = ("counts", "sum_ms")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)
+        self.sum_ms = 0
+
+    def observe(self, seconds: float) -> None:
+        if math.isnan(seconds):
+            return
+        self.counts[bisect_left(BUCKETS, seconds)] += 1
+        self.sum_ms += round(seconds * 1000)
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """(le, count) pairs as Prometheus exposes them, +Inf last."""
+        out, total = [], 0
+        for bound, n in zip((*BUCKETS, math.inf), self.counts, strict=True):
+            total += n
+            out.append(("+Inf" if bound == math.inf else f"{bound:g}", total))
+        return out
+
+    def as_json(self) -> list[Any]:
+        return [*self.counts, self.sum_ms]
+
+
+class Aggregates:
+    """Codes (service, user) are the ledger's `Names` codes."""
+
+    __slots__ = ("ack", "interruptions", "pages", "res", "states")
+
+    def __init__(self) -> None:
+        self.ack: dict[int, Histogram] = {}
+        self.res: dict[int, Histogram] = {}
+        self.states: dict[tuple[int, int], int] = {}  # (service, state) -> incidents
+        self.pages: dict[int, int] = {}
+        self.interruptions: dict[int, int] = {}
+
+    def opened(self, service: int) -> None:
+        key = (service, 0)
+        self.states[key] = self.states.get(key, 0) + 1
+
+    def moved(self, service: int, old: int, new: int) -> None:
+        self.states[(service, old)] -= 1
+        key = (service, new)
+        self.states[key] = self.states.get(key, 0) + 1
+
+    def acknowledged(self, service: int, seconds: float) -> None:
+        h = self.ack.get(service)
+        if h is None:
+            h = self.ack[service] = Histogram()
+        h.observe(seconds)
+
+    def resolved(self, service: int, seconds: float) -> None:
+        h = self.res.get(service)
+        if h is None:
+            h = self.res[service] = Histogram()
+        h.observe(seconds)
+
+    def paged(self, user: int) -> None:
+        self.pages[user] = self.pages.get(user, 0) + 1
+
+    def interrupted(self, user: int) -> None:
+        self.interruptions[user] = self.interruptions.get(user, 0) + 1
+
+    def as_json(self) -> dict[str, Any]:
+        """A plain form, for comparing two of them."""
+        return {
+            "ack": {k: h.as_json() for k, h in sorted(self.ack.items())},
+            "res": {k: h.as_json() for k, h in sorted(self.res.items())},
+            "states": {f"{s}:{st}": n for (s, st), n in sorted(self.states.items()) if n},
+            "pages": dict(sorted(self.pages.items())),
+            "interruptions": dict(sorted(self.interruptions.items())),
+        }
