@@ -138,13 +138,15 @@ def incident_json(inc: Incident, *, detail: bool = False) -> dict[str, Any]:
         "resolved_at": inc.resolved_at,
         "resolved_by": inc.resolved_by,
         "snoozed_until": inc.snoozed_until,
-        "paging": inc.paging,
+        # a resolved incident pages nobody; and it reads the same whether it is still held
+        # in full or already archived to a summary (summary_json)
+        "paging": inc.paging and inc.status is not Status.RESOLVED,
         "alert_counts": {
             "firing": sum(1 for a in inc.alerts.values() if a.status == AlertStatus.FIRING),
             "total": len(inc.alerts) + inc.alerts_unlisted,
         },
         "escalation": None
-        if inc.escalation is None
+        if inc.escalation is None or (inc.status is Status.RESOLVED and not detail)
         else {
             "policy": inc.escalation.policy_id,
             "level": inc.escalation.level + 1,

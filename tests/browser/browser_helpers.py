@@ -63,9 +63,18 @@ def sign_in(d: Any, base: str, user: str, password: str, path: str = "/login") -
 
 def shoot(d: Any, name: str) -> None:
     """The whole page, not only the window: what a person scrolling would see."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     SHOTS.mkdir(parents=True, exist_ok=True)
-    metrics = d.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    size = metrics.get("cssContentSize") or metrics["contentSize"]
+
+    def laid_out(d: Any) -> Any:
+        # right after a resize and a load, Chromium may report a 0-wide content box for a
+        # moment (seen in CI: "Cannot take screenshot with 0 width"): wait for the layout
+        metrics = d.execute_cdp_cmd("Page.getLayoutMetrics", {})
+        size = metrics.get("cssContentSize") or metrics["contentSize"]
+        return size if size["width"] >= 1 and size["height"] >= 1 else None
+
+    size = WebDriverWait(d, WAIT).until(laid_out, "the page has no layout to photograph")
     shot = d.execute_cdp_cmd(
         "Page.captureScreenshot",
         {"format": "png", "captureBeyondViewport": True,

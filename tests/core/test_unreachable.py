@@ -173,3 +173,22 @@ def test_failures_of_different_notifications_stay_apart() -> None:
         ("Notification b failed (attempt 1): y; giving up", 1),
         ("Notification a failed 2 times (attempts 1-2): x; giving up", 2),
     ]
+
+
+def test_a_resolved_incident_reads_the_same_in_the_list_held_or_archived() -> None:
+    """Found by CI: a backup restored lists a resolved incident from its summary ("paging":
+    false, no escalation) while the original still held it in full ("paging": true). A
+    resolved incident pages nobody, in either shape."""
+    from pager.core.archive import summarize
+    from pager.core.commands import Resolve
+    from pager.core.views import summary_json
+
+    box = paged_alice()
+    box.run(Resolve(by="bob"), T0 + timedelta(minutes=2), users=USERS)
+    inc = box.inc
+    assert inc is not None and inc.escalation is not None
+    held, archived = incident_json(inc), summary_json(summarize(inc))
+    assert held["paging"] is False and held["escalation"] is None
+    assert held == archived
+    # the detail still says how far the escalation went
+    assert incident_json(inc, detail=True)["escalation"]["level"] == 1
