@@ -6,6 +6,7 @@ edges get the actors' narrow handles from the composition root."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pager.core.overrides import with_overrides
 from pager.core.ratelimit import MissThrottle, RateLimiter
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
-from pager.errors import Unavailable
+from pager.errors import NotActive, Unavailable
 from pager.store.base import EventLog
 from pager.transports.templates import Renderer
 
@@ -81,7 +82,8 @@ class System:
 
     async def submit(self, msg: Ingest | Act) -> Outcome:
         """Send to the router and await the outcome. Raises Unavailable when the system
-        cannot take it in time (full inboxes, shutdown) and whatever the actor raised."""
+        cannot take it in time (full inboxes, shutdown, no router: a standby of the
+        PostgreSQL store) and whatever the actor raised."""
         # A bare cancel scope rather than `trio.fail_after`: every ingest request passes
         # here, and fail_after's generator-based context manager cost about 5% of the CPU of
         # an alert storm (py-spy, `scripts/bench ingest`).
@@ -92,8 +94,11 @@ class System:
                 if not self.route_now(msg):
                     await self.router_inbox.send(msg)
                 return await msg.reply.wait()
-        except trio.BrokenResourceError:
-            raise Unavailable("pager is shutting down") from None
+        except trio.BrokenResourceError:  # no router runs: shutdown, or a standby
+            raise Unavailable(
+                "pager is not taking changes now (it is stopping, or it stands by while "
+                "another pager is active)"
+            ) from None
         assert scope.cancelled_caught
         raise Unavailable("pager could not take this request in time; try again")
 
@@ -117,9 +122,12 @@ class System:
         if config.journal != old.journal:
             pending.append("journal: takes effect at the next start")
         if rules.digest != self.compiled_rules.digest:
-            await self.journal.record(
-                [ConfigApplied(digest=rules.digest, source=source)], self.clock.now()
-            )
+            # a standby answers with the new rules; the active pager journals the
+            # configuration it runs (on its own reload, or when it takes over)
+            with contextlib.suppress(NotActive):
+                await self.journal.record(
+                    [ConfigApplied(digest=rules.digest, source=source)], self.clock.now()
+                )
         self.config = config
         self.compiled_rules = rules
         self.refresh_overrides()
