@@ -54,13 +54,17 @@ class Plan:
     load: tuple[float, float]  # seconds of load between pager being ready and its kill
     early: float  # share of kills that land during start-up, before pager is ready
     settle: float  # seconds of load after the last restart
+    # bundling.window in pager's configuration; None: the default (1m). The checks wait for
+    # every page to go out, the last bundle a window after the load ends, so a short run
+    # takes a short window.
+    bundle_window: str | None = None
     ingest_workers: int = 8
     ack_workers: int = 2
 
     @classmethod
     def of(cls, kills: int, quick: bool) -> Plan:
         if quick:
-            return cls(kills, (0.3, 1.2), 0.2, 1.0)
+            return cls(kills, (0.3, 1.2), 0.2, 1.0, bundle_window="3s")
         return cls(kills, (0.5, 3.0), 0.2, 5.0)
 
 
@@ -82,8 +86,13 @@ class Ledger:
     final_exit: int | None = None
 
 
-def config_text(data: Path, port: int, ingest_port: int, slack: str, hooks: str) -> str:
-    return f"""\
+def config_text(
+    data: Path, port: int, ingest_port: int, slack: str, hooks: str, bundle_window: str | None
+) -> str:
+    bundling = f"bundling: {{window: {bundle_window}}}\n" if bundle_window else ""
+    return (
+        bundling
+        + f"""\
 server:
   listen: 127.0.0.1:{port}
   ingest_listen: 127.0.0.1:{ingest_port}
@@ -118,6 +127,7 @@ journal:
   fsync: true
   snapshot_every: 2000
 """
+    )
 
 
 class Pager:
@@ -312,7 +322,9 @@ async def _soak(scratch: Path, plan: Plan, seed: int, table: Table) -> None:
         slack_url = await serve_asgi(nursery, slack, lambda _: None)
         hooks_url = await serve_asgi(nursery, hooks, lambda _: None)
         cfg = scratch / "pager.yaml"
-        cfg.write_text(config_text(data, port, ingest_port, slack_url, hooks_url))
+        cfg.write_text(
+            config_text(data, port, ingest_port, slack_url, hooks_url, plan.bundle_window)
+        )
         pager = Pager(cfg, scratch / "pager.log", main)
         stop = trio.Event()
         limits = httpx.Limits(max_connections=64)
@@ -369,7 +381,9 @@ def soak(scratch: Path, plan: Plan, seed: int) -> Table:
         f"load: {plan.ingest_workers} alert senders (PagerDuty through the lean listener and "
         f"generic through the main port, a new dedup key each, some fired 2 or 3 times), "
         f"{plan.ack_workers} acknowledgers (REST API); pages by outgoing webhook (alice) and "
-        f"Slack DM (bob) to stand-ins, alone or bundled (storm mode, default settings); journal fsync on, a snapshot every 2,000 records; kills "
+        f"Slack DM (bob) to stand-ins, alone or bundled (storm mode, "
+        f"{'default settings' if plan.bundle_window is None else 'window ' + plan.bundle_window}); "
+        f"journal fsync on, a snapshot every 2,000 records; kills "
         f"{plan.load[0]:g}-{plan.load[1]:g} s after pager was ready, or during start-up "
         f"({plan.early:.0%} of them); {time.perf_counter() - t0:.0f} s in all"
     )
