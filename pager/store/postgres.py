@@ -247,6 +247,9 @@ class PostgresLog(EventLog):
                 if not getattr(conn, "_pager_listening", False):
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     conn._pager_listening = True  # type: ignore[attr-defined]
+                    # what was committed before the LISTEN sent no notice here: catch up
+                    # now, not a whole poll later
+                    return
                 waited = 0.0
                 while waited < timeout and not self._closing:
                     step = min(NOTIFY_SLICE, timeout - waited)

@@ -88,20 +88,22 @@ async def test_a_follower_applies_what_the_writer_commits(
 ) -> None:
     with trio.fail_after(30):
         writer = await active_postgres_log(pg_dsn, nursery, node="writer")
-        follower = PostgresLog.open(pg_dsn, node="follower", poll=5.0)
+        follower = PostgresLog.open(pg_dsn, node="follower", poll=30.0)
         seen: list[int] = []
         follower.add_commit_hook(lambda recs: seen.extend(r.seq for r in recs))
-        await nursery.start(follower.run)
-        await writer.append([draft(i) for i in range(1, 4)])
-        with trio.fail_after(3):  # long before the 5 s poll: the NOTIFY woke it
-            while follower.last_seq < 3:
-                await trio.sleep(0.01)
-        assert seen == [1, 2, 3]
-        assert [r.data["i"] for r in follower.read_from(1)] == [1, 2, 3]
-        with pytest.raises(NotActive):
-            await follower.append([draft(9)])
-        await writer.close()
-        await follower.close()
+        try:
+            await nursery.start(follower.run)
+            await writer.append([draft(i) for i in range(1, 4)])
+            with trio.fail_after(10):  # long before the 30 s poll: the NOTIFY woke it
+                while follower.last_seq < 3:
+                    await trio.sleep(0.01)
+            assert seen == [1, 2, 3]
+            assert [r.data["i"] for r in follower.read_from(1)] == [1, 2, 3]
+            with pytest.raises(NotActive):
+                await follower.append([draft(9)])
+        finally:  # a failure here must not leave connections for a later test's warnings
+            await writer.close()
+            await follower.close()
 
 
 async def test_a_node_with_an_empty_disk_starts_from_the_snapshot_in_the_database(
