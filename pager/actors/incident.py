@@ -150,7 +150,7 @@ class IncidentActor:
             if ctx is None or ctx.service.id != service_id:
                 ctx = self._context(rules, service_id, now)
             try:
-                produced, after_command = decide_full(provisional, command, ctx)
+                produced, after_command = decide_full(provisional, command, ctx, first=len(events))
             except PagerError as e:
                 if req is not None:
                     answers.append((req, e, False))
@@ -165,7 +165,9 @@ class IncidentActor:
             if req is not None:
                 answers.append((req, None, bool(produced)))
         try:
-            await self.journal.record(events, now)
+            await self.journal.record(
+                events, now, decided=None if provisional is None else (current, provisional)
+            )
         except LogUnavailable as e:
             self._hold_until = now + timedelta(seconds=RETRY_AFTER_FAILED_WRITE)
             if batch == [None]:

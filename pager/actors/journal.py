@@ -3,6 +3,11 @@ event log and returns once they are durable; the log's commit hook has by then f
 into the read model (`SystemState`) and handed them to the broadcaster, in sequence order.
 
 Persist, then apply, then act: nothing outside changes until `record` returns.
+
+An incident actor that has already evolved its incident through the events it decides
+passes that value along (`decided`), so the commit takes it instead of evolving the
+incident a second time (`SystemState.apply_decided`): about a fifth of the work of an alert
+that opens an incident (scripts/bench ingest).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pager.core.events import SCHEMA_VERSION, Event, encode
+from pager.core.model import Incident
 from pager.core.state import SystemState
 from pager.store.base import Draft, EventLog, Record
 
@@ -21,18 +27,46 @@ class Journal:
     def __init__(self, log: EventLog, state: SystemState) -> None:
         self.log = log
         self.state = state
+        # id of the first event of an append in flight -> (its count, base, decided)
+        self._decided: dict[int, tuple[int, Incident | None, Incident]] = {}
         log.add_commit_hook(self._apply)
 
     def _apply(self, records: Sequence[Record]) -> None:
-        apply = self.state.apply
-        for r in records:
-            apply(r)
+        state = self.state
+        decided = self._decided
+        i, n = 0, len(records)
+        while i < n:
+            r = records[i]
+            run = decided.pop(id(r.event), None) if decided else None
+            if run is None:
+                state.apply(r)
+                i += 1
+                continue
+            count, base, after = run
+            state.apply_decided(records[i : i + count], base, after)
+            i += count
 
-    async def record(self, events: Sequence[Event], now: datetime) -> list[Record]:
+    async def record(
+        self,
+        events: Sequence[Event],
+        now: datetime,
+        *,
+        decided: tuple[Incident | None, Incident] | None = None,
+    ) -> list[Record]:
         """Journal `events` stamped `now`. Raises LogUnavailable if they could not be made
-        durable; then none of them happened."""
+        durable; then none of them happened.
+
+        `decided`: (base, after) when `events` are what an incident actor decided on `base`
+        (the incident in the state as it decided), with `after` the incident as they leave
+        it, evolved with placeholder sequence numbers from 0 (`decide_full(first=...)`)."""
         if not events:
             return []
-        return await self.log.append(
-            [Draft(e.TYPE, e.subject, now, encode(e), SCHEMA_VERSION, e) for e in events]
-        )
+        drafts = [Draft(e.TYPE, e.subject, now, encode(e), SCHEMA_VERSION, e) for e in events]
+        if decided is None:
+            return await self.log.append(drafts)
+        key = id(events[0])
+        self._decided[key] = (len(events), decided[0], decided[1])
+        try:
+            return await self.log.append(drafts)
+        finally:
+            self._decided.pop(key, None)  # not committed (a failed write): forget it

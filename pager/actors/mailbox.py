@@ -33,6 +33,13 @@ class Mailbox(Generic[T]):
         self._closed = False
         self._waiter: trio.lowlevel.Task | None = None
 
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
     def put_nowait(self, item: T) -> None:
         if self._closed:
             raise trio.ClosedResourceError("mailbox is closed")

@@ -7,6 +7,15 @@ incident (at start-up, and when an alert opens one), and a short-lived one for a
 a resolved incident (a note, or a 409). It never blocks on an actor: an actor whose inbox is
 full gets no more work and the requester hears 503 at once.
 
+Routing a request is synchronous (a lookup, maybe a new actor task, a put into a bounded
+mailbox), so a task of the same trio loop may hand a request over with `take` instead of
+the inbox: it is routed at once, one channel hop and task switch fewer for every alert of a
+storm. When the actor's mailbox is half full, `take` leaves the request alone and the
+requester sends it through the inbox as before, which paces a burst for one incident to the
+actor's draining (absorbed, not refused: the router yields between messages). Actors still report through the inbox (`Closed`,
+`Reroute`); a request that reaches an actor that is closing comes back that way and is
+routed afresh, so the order of the two paths does not matter.
+
 Shutdown (`stop`): every actor's inbox is closed, requests still arriving are refused, and
 `run` returns once the last actor has finished what it was doing.
 """
@@ -62,6 +71,8 @@ class Router:
         self._live = 0
         self._stopping = False
         self._nursery: trio.Nursery | None = None
+        self._running = False
+        self._direct = False  # routing a `take`: a full mailbox raises WouldBlock
         self._loop = trio.CancelScope()
         self.timers = Timers(clock, self._tick)
 
@@ -92,14 +103,39 @@ class Router:
                 self._by_key[key] = iid
                 self._key_of[iid] = key
                 self._spawn(iid)
+            self._running = True
             task_status.started(self)
-            with self._loop:
-                async with inbox:
-                    async for msg in inbox:
-                        self._handle(msg)
+            try:
+                with self._loop:
+                    async with inbox:
+                        async for msg in inbox:
+                            self._handle(msg)
+            finally:
+                self._running = False
             for box in self._actors.values():
                 box.close()
             timer_scope.cancel()
+
+    @property
+    def running(self) -> bool:
+        """Whether `take` may be called: `run` has started and not ended."""
+        return self._running
+
+    def take(self, msg: Ingest | Act) -> bool:
+        """Route `msg` now (from a task of the router's trio loop; see the module's
+        docstring); its requester awaits `msg.reply` as ever. False, with nothing done,
+        when the router is not running or the actor's mailbox is half full: send it
+        through the inbox instead."""
+        if not self._running:
+            return False
+        self._direct = True
+        try:
+            self._handle(msg)
+        except trio.WouldBlock:
+            return False
+        finally:
+            self._direct = False
+        return True
 
     def stop(self) -> None:
         """Close every actor's inbox; `run` returns when the last actor is done."""
@@ -169,8 +205,11 @@ class Router:
         self._forward(iid, msg)
 
     def _forward(self, iid: str, msg: Ingest | Act) -> None:
+        box = self._actors[iid]
+        if self._direct and 2 * len(box) >= box.capacity:
+            raise trio.WouldBlock  # nothing was changed for it: `take` says so
         try:
-            self._actors[iid].put_nowait(msg)
+            box.put_nowait(msg)
         except trio.WouldBlock:
             msg.reply.fail(Unavailable(f"incident {iid} is busy; try again"))
 

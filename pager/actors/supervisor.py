@@ -107,6 +107,7 @@ async def run_actors(
         system.journal, system.state, system.current_rules, system.clock, system.router_inbox
     )
     snapshotter.busy = router.has_actor
+    system.route_now = router.take  # ingest is routed in its requester's task when it can
     heartbeats = Heartbeats(system)
     dispatcher = dispatcher or make_dispatcher(system, transports)
     responder = SlackResponder(system, http=http)

@@ -4,11 +4,10 @@ actors decide with, built once per load or reload, never changed in place."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from functools import lru_cache
 
 from pager.core import schedule as sched
 from pager.core.bundling import BundlePolicy, Throttle
+from pager.core.oncall_lookup import OncallLookup
 from pager.core.routing import Condition, IntegrationRoute, RoutingRule
 from pager.core.rules import (
     BusinessHours,
@@ -144,11 +143,6 @@ def compile_rules(config: Config) -> RulesBook:
         for u in config.users
     }
 
-    @lru_cache(maxsize=4096)
-    def oncall(schedule_id: str, at: datetime) -> str | None:
-        s = schedules.get(schedule_id)
-        return None if s is None else sched.oncall_at(s, at)
-
     b = config.bundling
     bundling = BundlePolicy(
         after=b.after,
@@ -164,7 +158,7 @@ def compile_rules(config: Config) -> RulesBook:
         bundling=bundling,
         services=services,
         integrations=integrations,
-        oncall=oncall,
+        oncall=OncallLookup(schedules),
         digest=config.digest(),
         users=users,
         schedules=schedules,

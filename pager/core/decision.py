@@ -5,19 +5,72 @@ paging its people, whether an incident may page now) are in paging.py."""
 
 from __future__ import annotations
 
+from ._fast import copier
 from .events import Event
 from .evolve import evolve
 from .model import Incident
 from .rules import Context
 
-__all__ = ["Decision"]
+__all__ = ["Decision", "placeholder_seq", "with_seqs"]
+
+_copy = copier(Incident)
+
+
+def placeholder_seq(k: int) -> int:
+    """The stand-in sequence number of the `k`-th event (from 0) a batch of decisions
+    produced: negative, so it cannot be taken for a journaled one. See `with_seqs`."""
+    return -(k + 1)
+
+
+def with_seqs(
+    decided: Incident, base: Incident | None, first_seq: int, last_seq: int
+) -> Incident | None:
+    """`decided` (the incident as decisions from `base` left it, with placeholder sequence
+    numbers: `Decision(first=...)`) as evolving `base` through the same events journaled
+    as records `first_seq`..`last_seq` gives it, or None when it cannot tell (an entry
+    without a placeholder, a timeline that does not extend `base`'s).
+
+    `evolve` uses a record's sequence number in three places only: `last_seq`, the opening
+    record's `opened_seq`, and the timeline entry the event adds; everything else about
+    the incident is the same whatever the numbers. So the journal's commit can take the
+    decided value instead of evolving the incident a second time (SystemState.apply_decided).
+    """
+    count = last_seq - first_seq + 1
+    kept = len(base.timeline) if base is not None else 0
+    timeline = decided.timeline
+    if len(timeline) < kept:
+        return None
+    if base is not None and kept and timeline[kept - 1] is not base.timeline[kept - 1]:
+        return None
+    fresh = []
+    for entry in timeline[kept:]:
+        k = -entry.seq - 1
+        if not 0 <= k < count:
+            return None
+        fresh.append(entry._replace(seq=first_seq + k))
+    opened = decided.opened_seq
+    if opened < 0:
+        if not 0 <= -opened - 1 < count:
+            return None
+        opened = first_seq - opened - 1
+    elif base is None or opened != base.opened_seq:
+        return None
+    return _copy(
+        decided,
+        {"last_seq": last_seq, "opened_seq": opened, "timeline": timeline[:kept] + tuple(fresh)},
+    )
 
 
 class Decision:
-    def __init__(self, incident: Incident | None, ctx: Context) -> None:
+    """`first`: when given, the events are evolved with placeholder sequence numbers
+    counted from it (`placeholder_seq`), so that the journal can take the decided incident
+    (`with_seqs`); else with 0."""
+
+    def __init__(self, incident: Incident | None, ctx: Context, first: int | None = None) -> None:
         self.incident = incident
         self.ctx = ctx
         self.events: list[Event] = []
+        self.first = first
 
     @property
     def inc(self) -> Incident:
@@ -25,5 +78,6 @@ class Decision:
         return self.incident
 
     def emit(self, event: Event) -> None:
+        seq = 0 if self.first is None else placeholder_seq(self.first + len(self.events))
         self.events.append(event)
-        self.incident = evolve(self.incident, event, 0, self.ctx.now)
+        self.incident = evolve(self.incident, event, seq, self.ctx.now)

@@ -36,7 +36,7 @@ from .commands import (
     UseLink,
     who,
 )
-from .decision import Decision
+from .decision import Decision, placeholder_seq
 from .escalation import next_step, step_at_level
 from .events import (
     AlertsUpdated,
@@ -79,14 +79,15 @@ def decide(incident: Incident | None, command: Command, ctx: Context) -> list[Ev
 
 
 def decide_full(
-    incident: Incident | None, command: Command, ctx: Context
+    incident: Incident | None, command: Command, ctx: Context, *, first: int | None = None
 ) -> tuple[list[Event], Incident | None]:
     """The events that `command` produces on `incident` at `ctx.now`, and the incident as
-    they leave it; or a typed refusal.
+    they leave it; or a typed refusal. With `first`, the incident carries placeholder
+    sequence numbers for its events, counted from `first` (see `Decision`).
 
     Raises TransitionRefused (409) when the status does not allow the command, Conflict or
     BadRequest when the command cannot apply to this incident; the incident is unchanged."""
-    d = Decision(incident, ctx)
+    d = Decision(incident, ctx, first)
     if isinstance(command, Open):
         if incident is not None:
             raise Conflict(f"incident {incident.id} exists already")
@@ -97,7 +98,7 @@ def decide_full(
     if incident is None:
         raise BadRequest("no such incident")
     if isinstance(command, UseLink):
-        return _use_link(incident, command, ctx)
+        return _use_link(incident, command, ctx, first)
     target = targets(incident.status, type(command), incident.id)
     now = ctx.now
     match command:
@@ -176,10 +177,12 @@ def decide_full(
     return d.events, d.incident
 
 
-def _use_link(incident: Incident, command: UseLink, ctx: Context) -> tuple[list[Event], Incident]:
+def _use_link(
+    incident: Incident, command: UseLink, ctx: Context, first: int | None
+) -> tuple[list[Event], Incident]:
     """The link's command, then `link.used` (even when the command changed nothing, e.g. an
     acknowledgement of an acknowledged incident: the link has been used)."""
-    events, after = decide_full(incident, command.command, ctx)
+    events, after = decide_full(incident, command.command, ctx, first=first)
     assert after is not None
     used = LinkUsed(
         incident_id=incident.id,
@@ -188,7 +191,8 @@ def _use_link(incident: Incident, command: UseLink, ctx: Context) -> tuple[list[
         action=verb_of(command.command),
         expires_at=command.expires_at,
     )
-    return [*events, used], evolve(after, used, 0, ctx.now)
+    seq = 0 if first is None else placeholder_seq(first + len(events))
+    return [*events, used], evolve(after, used, seq, ctx.now)
 
 
 def _escalate(d: Decision, c: Escalate) -> None:

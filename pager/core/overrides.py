@@ -13,9 +13,9 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from . import schedule as sched
+from .oncall_lookup import OncallLookup
 from .rules import RulesBook
 
 __all__ = ["ApiOverride", "applies", "with_overrides"]
@@ -49,10 +49,4 @@ def with_overrides(book: RulesBook, extra: Mapping[str, ApiOverride]) -> RulesBo
     for sid, overrides in added.items():
         s = schedules[sid]
         schedules[sid] = dataclasses.replace(s, overrides=s.overrides + tuple(overrides))
-
-    @lru_cache(maxsize=4096)
-    def oncall(schedule_id: str, at: datetime) -> str | None:
-        s = schedules.get(schedule_id)
-        return None if s is None else sched.oncall_at(s, at)
-
-    return dataclasses.replace(book, schedules=schedules, oncall=oncall)
+    return dataclasses.replace(book, schedules=schedules, oncall=OncallLookup(schedules))

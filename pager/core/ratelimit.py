@@ -73,7 +73,9 @@ class MissThrottle:
 
     def blocked(self, remote: str | None, now: float) -> float:
         """0.0 when `remote` may try a key now; otherwise the seconds until it may."""
-        b = self._clients.get(client_of(remote)) if self.misses else None
+        if not self._clients:  # nobody has missed lately: the common case, kept cheap
+            return 0.0
+        b = self._clients.get(client_of(remote))
         return 0.0 if b is None else b.wait(now)
 
     def missed(self, remote: str | None, now: float) -> None:

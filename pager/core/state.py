@@ -23,16 +23,17 @@ heartbeat.py); what is left here is the bookkeeping between them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from . import analytics
 from .analytics import Ledger
 from .archive import IncidentSummary, summarize, summary_from_json
 from .bundles import BundleBook
+from .decision import with_seqs
 from .events import (
     DECODERS,
     CalendarFeedRevoked,
@@ -133,41 +134,46 @@ class SystemState:
             event = DECODERS[record.type](record.data)
         self.apply_event(event, record.seq, record.ts)
 
+    def apply_decided(
+        self, records: Sequence[RecordLike], base: Incident | None, decided: Incident
+    ) -> None:
+        """Apply `records`, the events an incident actor decided on `base` (the incident as
+        it was when it decided) and journaled in one append, taking `decided` (the incident
+        as those decisions left it, with placeholder sequence numbers) instead of evolving
+        the incident through them once more: the same value (`with_seqs`), for about half
+        the work of an alert that opens an incident. When the incident is no longer `base`
+        (another record about it came first) or anything does not fit, the records are
+        applied one by one, as ever."""
+        iid = decided.id
+        current = self.incidents.get(iid)
+        final = None
+        if (
+            records
+            and current is base
+            and (base is not None or iid not in self.archive)
+            and all(
+                isinstance(r.event, IncidentEvent)
+                and r.event.incident_id == iid
+                and r.ts == decided.updated_at
+                for r in records
+            )
+        ):
+            final = with_seqs(decided, base, records[0].seq, records[-1].seq)
+        if final is None:
+            for r in records:
+                self.apply(r)
+            return
+        for r in records:
+            event = cast(IncidentEvent, r.event)
+            self.analytics.apply(event, r.seq, r.ts)
+            self._incident_event(event, r.seq, r.ts, final)
+        self.incidents[iid] = final
+        self.last_seq, self.last_ts = records[-1].seq, records[-1].ts
+
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
         self.analytics.apply(event, seq, at)
         if isinstance(event, IncidentEvent):
-            iid = event.incident_id
-            t = type(event)
-            if t is LinkUsed:
-                self.used_links[event.link_id] = event.expires_at  # type: ignore[attr-defined]
-            elif isinstance(event, NotificationEvent):
-                self.notifications.apply(event, at)
-                if isinstance(event, NotificationSent):
-                    self._sent(event, at)
-            current = self.incidents.get(iid)
-            if current is None and iid in self.archive:
-                # archived and not rebuilt (a late delivery receipt, say): its history grows
-                # in the log; the summary only needs to know where it ends (a notification
-                # still in flight got its outcome above)
-                self.archive[iid] = self.archive[iid]._replace(last_seq=seq, updated_at=at)
-                self.last_seq, self.last_ts = seq, at
-                return
-            step = STEPS.get(t)  # evolve for an existing incident, without the dispatch
-            if current is None or step is None:
-                inc = evolve(current, event, seq, at)
-            else:
-                inc = step(current, event, seq, at)
-            self.incidents[iid] = inc
-            if t is IncidentOpened:
-                self.open_by_key[(inc.service_id, inc.dedup_key)] = iid
-                self.by_code[inc.short_code] = iid
-                if inc.number >= self.next_number:
-                    self.next_number = inc.number + 1
-            elif (
-                t is IncidentResolved
-                and self.open_by_key.get((inc.service_id, inc.dedup_key)) == iid
-            ):
-                del self.open_by_key[(inc.service_id, inc.dedup_key)]
+            self._incident_event(event, seq, at, None)
         elif isinstance(event, MaintenanceStarted):
             self.maintenance[event.window_id] = MaintenanceWindow(
                 event.window_id, event.service_id, event.start, event.end, event.reason, event.by
@@ -206,6 +212,43 @@ class SystemState:
                 self.opt_message_sids.add(event.message_sid)
         self.last_seq = seq
         self.last_ts = at
+
+    def _incident_event(
+        self, event: IncidentEvent, seq: int, at: datetime, decided: Incident | None
+    ) -> None:
+        """One record about an incident. With `decided` (see `apply_decided`) the incident
+        itself is not evolved here; everything else the record does is done."""
+        iid = event.incident_id
+        t = type(event)
+        if t is LinkUsed:
+            self.used_links[event.link_id] = event.expires_at  # type: ignore[attr-defined]
+        elif isinstance(event, NotificationEvent):
+            self.notifications.apply(event, at)
+            if isinstance(event, NotificationSent):
+                self._sent(event, at)
+        if decided is not None:
+            inc = decided  # what the opened/resolved bookkeeping reads never changes
+        else:
+            current = self.incidents.get(iid)
+            if current is None and iid in self.archive:
+                # archived and not rebuilt (a late delivery receipt, say): its history grows
+                # in the log; the summary only needs to know where it ends (a notification
+                # still in flight got its outcome above)
+                self.archive[iid] = self.archive[iid]._replace(last_seq=seq, updated_at=at)
+                return
+            step = STEPS.get(t)  # evolve for an existing incident, without the dispatch
+            if current is None or step is None:
+                inc = evolve(current, event, seq, at)
+            else:
+                inc = step(current, event, seq, at)
+            self.incidents[iid] = inc
+        if t is IncidentOpened:
+            self.open_by_key[(inc.service_id, inc.dedup_key)] = iid
+            self.by_code[inc.short_code] = iid
+            if inc.number >= self.next_number:
+                self.next_number = inc.number + 1
+        elif t is IncidentResolved and self.open_by_key.get((inc.service_id, inc.dedup_key)) == iid:
+            del self.open_by_key[(inc.service_id, inc.dedup_key)]
 
     def _sent(self, event: NotificationSent, at: datetime) -> None:
         """A page went out: its lane counts it (a bundle once) for the throttles."""

@@ -10,6 +10,7 @@ Retry-After; 5xx and network failures are the provider being unreachable.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -38,6 +39,8 @@ FINAL_RECEIPTS = frozenset(
 UNREACHED_RECEIPTS = frozenset({"failed", "undelivered", "busy", "no-answer"})
 # a notification that failed (journaled as `notification.delivered` with `failed`)
 FAILED_RECEIPTS = UNREACHED_RECEIPTS | {"canceled"}
+
+log = logging.getLogger("pager.transports.twilio")
 
 PERMANENT_CODES = {
     20003: "authentication failed (account sid / auth token)",
@@ -96,8 +99,12 @@ class TwilioApi:
         if self._holders <= 0:
             await self.client.aclose()
 
-    async def create(self, resource: str, form: dict[str, Any]) -> str:
-        """POST a new Message or Call; its `sid`."""
+    async def create(self, resource: str, form: dict[str, Any]) -> str | None:
+        """POST a new Message or Call; its `sid`, or None when Twilio took it (2xx) but its
+        answer does not say the sid (a garbled body from a proxy, say). Twilio has created
+        the message or call then, so trying again would text or ring the person a second
+        time: it counts as sent, without the sid that matches receipts (and, for a call,
+        keypad answers) to it."""
         path = f"/2010-04-01/Accounts/{self.account_sid}/{resource}.json"
         response = await request(self.client, "POST", path, data=form)
         if not 200 <= response.status_code < 300:
@@ -107,9 +114,13 @@ class TwilioApi:
         except (ValueError, AttributeError):
             sid = None
         if not isinstance(sid, str) or not sid:
-            raise ProviderUnreachable(
-                f"Twilio {resource} answered {response.status_code} without a sid"
+            log.warning(
+                "Twilio %s answered %d without a readable sid: counted as sent (not sent "
+                "again); its receipts cannot be matched to it",
+                resource,
+                response.status_code,
             )
+            return None
         return sid
 
 

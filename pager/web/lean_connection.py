@@ -1,12 +1,20 @@
-"""One connection of the lean ingest listener: h11's `next_event` loop over a trio stream.
+"""One connection of the lean ingest listener: httptools' HTTP/1.1 parser over a trio stream.
 
 This is the hot path of alert storms, so it stays flat: one task per connection (never one
-per request), one cancel scope per connection whose deadline moves with the phase (idle,
-reading a request, running the handler, writing the answer), one `send_all` per response,
-and no work that a small JSON POST does not need. Answers that end a connection (400, 408,
-413, 431, 500, 501, 503) are written as raw bytes, since h11's state may be past helping by
-then, and are followed by a bounded lingering close so that the peer reads them instead of
-a reset.
+per request), one parser per connection (it carries keep-alive and pipelined requests), one
+cancel scope per connection whose deadline moves with the phase (idle, reading a request,
+running the handler, writing the answer), one `send_all` per response, and no work that a
+small JSON POST does not need. Answers that end a connection (400, 408, 413, 431, 500, 501,
+503) are written as raw bytes and followed by a bounded lingering close so that the peer
+reads them instead of a reset.
+
+The parser is httptools (the binding of llhttp, Node.js's parser, that uvicorn uses), not
+h11: h11 parsing in Python was about a third of the listener's CPU per alert in an alert
+storm (py-spy under `scripts/bench ingest`). llhttp is strict where h11 is lenient and the
+RFC lets a server refuse (a bare LF as a line end, obs-fold, two framings, a Content-Length
+list or sign, a Transfer-Encoding other than chunked): each is a 400 and a close, so a
+request hidden behind it never runs (tests/web/test_edges_hostile.py, test_edges_raw.py).
+The header and body limits are checked here, as the bytes arrive.
 """
 
 from __future__ import annotations
@@ -20,10 +28,9 @@ from http import HTTPStatus
 from typing import Final
 from urllib.parse import unquote
 
-import h11
+import httptools
 import trio
 
-from pager.web.heads import head_problem
 from pager.web.lean_limits import LeanLimits
 from pager.web.raw import RawHandler, RawRequest, RawResponse, path_for_logs
 
@@ -51,7 +58,7 @@ _INTERNAL_ERROR: Final = RawResponse(500, b'{"status":"error","message":"interna
 _CONNECTION_CLOSE: Final = (b"connection", b"close")
 _TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _BAD_VALUE: Final = re.compile(rb"[\r\n\x00]")
-_CONTINUE: Final = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class _HttpDate:
@@ -108,6 +115,157 @@ async def finish_and_close(stream: trio.SocketStream, payload: bytes) -> None:
                 drained += len(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
+
+
+class _Parsed:
+    """One request as the parser delivered it, whole; or the answer that refuses it."""
+
+    __slots__ = ("body", "close", "headers", "method", "problem", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: bytes,
+        headers: dict[str, str],
+        body: bytes,
+        close: bool,
+        problem: bytes | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.close = close
+        self.problem = problem
+
+
+_BAD: Final = _Parsed("", b"", {}, b"", True)  # bytes the parser refused, after good requests
+
+
+class _Wire:
+    """The callbacks of httptools' (llhttp's) parser for one connection: they collect each
+    request and, once it is whole, queue it in `done`; `problem` is the closing answer to a
+    request over a limit, set as soon as it shows (431 for the head, 413 for the body)."""
+
+    __slots__ = (
+        "begun_here",
+        "body",
+        "completed_here",
+        "continue_wanted",
+        "done",
+        "head_done",
+        "head_size",
+        "headers",
+        "incomplete_head",
+        "limits",
+        "method",
+        "parser",
+        "problem",
+        "received",
+        "started",
+        "url",
+    )
+
+    def __init__(self, limits: LeanLimits) -> None:
+        self.limits = limits
+        self.parser: httptools.HttpRequestParser | None = None
+        self.done: list[_Parsed] = []
+        self.problem: bytes | None = None
+        self.started = False  # a request has begun and is not whole yet
+        self.head_done = False  # ... and its head is whole
+        self.incomplete_head = 0  # bytes received while its head is not whole
+        self.begun_here = False  # it began in the bytes last fed
+        self.completed_here = 0  # requests made whole by the bytes last fed
+        self.continue_wanted = False
+        self.method = b""
+        self.url = b""
+        self.headers: dict[str, str] = {}
+        self.head_size = 0
+        self.body: list[bytes] = []
+        self.received = 0
+
+    def fed(self, data: bytes) -> None:
+        """After `data` was fed: a head that is not whole yet must not grow past the limit
+        (the parser reports a header only once it is whole). The bytes of a head that
+        began after another request in the same read are not known exactly; they are
+        counted from the next read on."""
+        if self.started and not self.head_done and not (self.begun_here and self.completed_here):
+            self.incomplete_head += len(data)
+            if self.incomplete_head > self.limits.max_header_bytes and self.problem is None:
+                self.problem = closing_response(431, "request header fields too large")
+        self.begun_here = False
+        self.completed_here = 0
+
+    def on_message_begin(self) -> None:
+        self.started = True
+        self.head_done = False
+        self.incomplete_head = 0
+        self.begun_here = True
+        self.url = b""
+        self.headers = {}
+        self.head_size = 0
+        self.body = []
+        self.received = 0
+        self.method = b""
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self._grow(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._grow(len(name) + len(value) + 4)
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = self.headers.get(key)
+        self.headers[key] = text if previous is None else f"{previous}, {text}"
+
+    def _grow(self, n: int) -> None:
+        self.head_size += n
+        if self.head_size > self.limits.max_header_bytes and self.problem is None:
+            self.problem = closing_response(431, "request header fields too large")
+
+    def on_headers_complete(self) -> None:
+        assert self.parser is not None
+        self.head_done = True
+        self.method = self.parser.get_method()
+        head = self.method == b"HEAD"
+        if self.problem is not None:
+            return
+        declared = self.headers.get("content-length")
+        if declared is not None and int(declared) > self.limits.max_body_bytes:
+            self.problem = closing_response(413, "request body too large", head=head)
+        elif (
+            self.headers.get("expect", "").lower() == "100-continue"
+            and self.parser.get_http_version() == "1.1"
+        ):
+            self.continue_wanted = True
+
+    def on_body(self, body: bytes) -> None:
+        self.continue_wanted = False  # it is coming already
+        self.received += len(body)
+        if self.received > self.limits.max_body_bytes:
+            if self.problem is None:
+                head = self.method == b"HEAD"
+                self.problem = closing_response(413, "request body too large", head=head)
+            return
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        assert self.parser is not None
+        self.started = False
+        self.continue_wanted = False
+        self.completed_here += 1
+        parts = self.body
+        body = b"" if not parts else parts[0] if len(parts) == 1 else b"".join(parts)
+        close = (
+            not self.parser.should_keep_alive()
+            or self.parser.get_http_version() != "1.1"
+            or "close" in self.headers.get("connection", "").lower()
+        )
+        self.done.append(
+            _Parsed(self.method.decode("ascii"), self.url, self.headers, body, close, self.problem)
+        )
+        self.problem = None
 
 
 class ConnectionRegistry:
@@ -182,108 +340,71 @@ class LeanConnection:
         limits = self.limits
         registry = self.registry
         receive_some = stream.receive_some
-        need_data = h11.NEED_DATA
-        leftover = b""
-        max_body = limits.max_body_bytes
         max_requests = limits.max_requests_per_connection or math.inf
+        wire = _Wire(limits)
+        parser = httptools.HttpRequestParser(wire)
+        wire.parser = parser
+        feed = parser.feed_data
+        done = wire.done
         served = 0
         while True:
-            # h11 parses each request; the answer is rendered here, not by h11 (it costs
-            # more than the parse), so each request gets a fresh h11 connection fed with
-            # whatever followed the previous request on the wire (pipelining).
-            conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
-            next_event = conn.next_event
-            receive_data = conn.receive_data
-            head_bytes = leftover  # the head's raw bytes, for head_problem
-            if leftover:
-                receive_data(leftover)
-            # The request head: idle_timeout until its first byte, read_timeout from then on.
-            try:
-                event = next_event()
-                if event is need_data:
+            # Read until a request is whole: idle_timeout until its first byte, read_timeout
+            # from then on. Pipelined requests that arrived together are taken in order.
+            while not done:
+                if wire.problem is not None:
+                    return wire.problem
+                if wire.started:
+                    if self.phase != READING:
+                        self._arm(READING, limits.read_timeout)
+                    if wire.continue_wanted:
+                        wire.continue_wanted = False
+                        await stream.send_all(_CONTINUE)
+                else:
                     if registry.draining:
                         return None
-                    if conn.trailing_data[0]:
-                        self._arm(READING, limits.read_timeout)
-                    else:
-                        # The idle deadline was armed when the last answer (or the
-                        # connection) began: one deadline move fewer per request.
-                        self.phase = IDLE
-                    while event is need_data:
-                        data = await receive_some(RECEIVE_SIZE)
-                        if self.phase == IDLE:
-                            self._arm(READING, limits.read_timeout)
-                        receive_data(data)
-                        if len(head_bytes) <= limits.max_header_bytes:
-                            head_bytes += data
-                        event = next_event()
-                else:
+                    # The idle deadline was armed when the last answer (or the connection)
+                    # began: one deadline move fewer per request.
+                    self.phase = IDLE
+                data = await receive_some(RECEIVE_SIZE)
+                if not data:
+                    return None  # the peer ended the connection (maybe in mid-request)
+                if self.phase == IDLE:
                     self._arm(READING, limits.read_timeout)
-            except h11.RemoteProtocolError as exc:
-                return self._malformed(exc)
-            if type(event) is not h11.Request:
-                return None  # ConnectionClosed: the peer ended a keep-alive connection
-            if head_problem(head_bytes) is not None:
+                try:
+                    feed(data)
+                    wire.fed(data)
+                except httptools.HttpParserUpgrade:
+                    # CONNECT, or an Upgrade header: this listener never switches protocols
+                    if wire.method == b"CONNECT":
+                        return closing_response(501, "method not supported")
+                    if not done:
+                        return closing_response(400, "malformed request")
+                    done[-1].close = True  # answer it as a plain request, then close
+                except httptools.HttpParserError as exc:
+                    if wire.problem is not None:
+                        return wire.problem
+                    # what came before the bad bytes is answered first (it was whole)
+                    _log.debug("bad request from %s: %s", self.remote, exc)
+                    if not done:
+                        return closing_response(400, "malformed request")
+                    done.append(_BAD)
+            parsed = done.pop(0)
+            if parsed is _BAD:
                 return closing_response(400, "malformed request")
-
-            request_head = event
-            method = request_head.method
-            head = method == b"HEAD"
-            headers: dict[str, str] = {}
-            size = len(request_head.target)
-            for raw_name, raw_value in request_head.headers:
-                size += len(raw_name) + len(raw_value) + 4
-                name = raw_name.decode("latin-1")
-                value = raw_value.decode("latin-1")
-                previous = headers.get(name)
-                headers[name] = value if previous is None else f"{previous}, {value}"
-            if size > limits.max_header_bytes:
-                return closing_response(431, "request header fields too large", head=head)
-            declared = headers.get("content-length")
-            if declared is not None:
-                if "transfer-encoding" in headers:
-                    # Two framings: the classic request-smuggling shape (RFC 9112 §6.1).
-                    return closing_response(400, "malformed request", head=head)
-                if int(declared) > max_body:
-                    return closing_response(413, "request body too large", head=head)
-            if method == b"CONNECT":  # h11 would turn a 2xx into a tunnel
-                return closing_response(501, "method not supported")
-
-            # The body, Content-Length or chunked; 100 Continue only once we need it.
-            parts: list[bytes] = []
-            received = 0
-            try:
-                event = next_event()
-                while type(event) is not h11.EndOfMessage:
-                    if type(event) is h11.Data:
-                        received += len(event.data)
-                        if received > max_body:
-                            return closing_response(413, "request body too large", head=head)
-                        parts.append(event.data)
-                    elif event is need_data:
-                        if conn.they_are_waiting_for_100_continue:
-                            await stream.send_all(conn.send(_CONTINUE))
-                        receive_data(await receive_some(RECEIVE_SIZE))
-                    else:  # pragma: no cover - h11 raises on EOF inside a body
-                        return None
-                    event = next_event()
-            except h11.RemoteProtocolError as exc:
-                return self._malformed(exc)
-            if not parts:
-                body = b""
-            elif len(parts) == 1:
-                body = bytes(parts[0])
-            else:
-                body = b"".join(parts)
+            if parsed.problem is not None:
+                return parsed.problem
 
             served += 1
             self.phase = HANDLING
             self.scope.deadline = math.inf
-            raw_path, _, query = request_head.target.decode("latin-1").partition("?")
+            head = parsed.method == "HEAD"
+            raw_path, _, query = parsed.url.decode("latin-1").partition("?")
             # percent-decoded as the main port's ASGI server decodes it: `{key}` means the
             # same on both listeners
             path = unquote(raw_path, encoding="utf-8", errors="replace")
-            request = RawRequest(method.decode("ascii"), path, body, headers, query, self.remote)
+            request = RawRequest(
+                parsed.method, path, parsed.body, parsed.headers, query, self.remote
+            )
             try:
                 response = await self.handler(request)
             except Exception:
@@ -296,14 +417,7 @@ class LeanConnection:
                 response = _INTERNAL_ERROR
 
             self._arm(WRITING, limits.idle_timeout)
-            leftover, peer_closed = conn.trailing_data
-            close = (
-                registry.draining
-                or served >= max_requests
-                or peer_closed
-                or request_head.http_version != b"1.1"
-                or "close" in headers.get("connection", "").lower()
-            )
+            close = parsed.close or registry.draining or served >= max_requests
             try:
                 payload = _render(response, head=head, close=close)
             except Exception:
@@ -314,14 +428,6 @@ class LeanConnection:
             await stream.send_all(payload)
             if close:
                 return b""
-
-    def _malformed(self, exc: h11.RemoteProtocolError) -> bytes:
-        status = exc.error_status_hint
-        # h11 appends the offending bytes after a colon; they may be body bytes: cut them.
-        _log.debug("bad request from %s: %s", self.remote, str(exc).partition(":")[0])
-        if status == 431:
-            return closing_response(431, "request header fields too large")
-        return closing_response(400, "malformed request")
 
 
 def _render(response: RawResponse, *, head: bool, close: bool) -> bytes:

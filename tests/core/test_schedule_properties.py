@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from random import Random
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pager.core.oncall_lookup import OncallLookup
 from pager.core.schedule import (
     Layer,
     Override,
@@ -316,3 +318,17 @@ def test_nothing_changes_before_next_change(case: Case) -> None:
         upcoming = [c for c in changes if c > at]
         if upcoming:
             assert after <= upcoming[0]
+
+
+@SETTINGS
+@given(cases(), st.randoms(use_true_random=False))
+def test_the_remembering_lookup_answers_as_oncall_at(case: Case, rnd: Random) -> None:
+    """`OncallLookup` keeps each answer over [asked at, next change): asked in time order
+    (a storm), out of order (dry runs) or at the same instant again, it says what
+    `oncall_at` says."""
+    samples = sorted(case.samples)
+    for order in (samples, rnd.sample(samples, len(samples)), [s for s in samples for _ in (0, 1)]):
+        lookup = OncallLookup({"s": case.schedule})
+        for at in order:
+            assert lookup("s", at) == oncall_at(case.schedule, at), at
+        assert lookup("missing", case.start) is None

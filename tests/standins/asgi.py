@@ -3,6 +3,10 @@ with the trio clock time, plays the scripted faults first (500, 429 + Retry-Afte
 a dropped connection, a refused connection), and otherwise lets the stand-in answer as the
 provider would.
 
+More faults for the provider fault matrix (tests/e2e/test_provider_faults.py): a connect
+that never completes (`stall`, the client's connect timeout), a reset in mid-body (`reset`),
+a slow trickle of the answer's body (`trickle`, seconds between its bytes).
+
 The same app object is served two ways: over real HTTP by hypercorn on 127.0.0.1 port 0
 (`tests/standins/serve.py`), and in-process through `httpx.ASGITransport` for mock-clock
 tests, where a real socket must not be used (autojump would fire the client's timeouts
@@ -20,7 +24,7 @@ from urllib.parse import parse_qsl
 
 import trio
 
-__all__ = ["Drop", "Fault", "Refuse", "Request", "Response", "StandIn"]
+__all__ = ["Drop", "Fault", "Refuse", "Request", "Reset", "Response", "Stall", "StandIn"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -33,6 +37,15 @@ class Drop(Exception):
 
 class Refuse(Exception):
     """Raised inside the app (in-process only) for 'connection refused'."""
+
+
+class Stall(Exception):
+    """Raised inside the app (in-process only) for a connection that is never accepted: the
+    client waits for its connect timeout."""
+
+
+class Reset(Exception):
+    """Raised inside the app to reset the connection (RST) in the middle of the answer."""
 
 
 @dataclass
@@ -74,7 +87,10 @@ class Response:
 class Fault:
     """One scripted misbehaviour. `status`/`body`/`headers` answer instead of the provider;
     `delay` waits first (longer than the client's timeout: a timeout); `drop` closes the
-    connection mid-answer; `refuse` (in-process) is a refused connection."""
+    connection mid-answer; `refuse` (in-process) is a refused connection; `stall`
+    (in-process) a connect that never completes; `reset` resets the connection after the
+    first byte of the body; `trickle` sends the answer's body a byte at a time, this many
+    seconds apart."""
 
     status: int | None = None
     body: Any = None
@@ -82,6 +98,9 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     refuse: bool = False
+    stall: bool = False
+    reset: bool = False
+    trickle: float = 0.0
 
 
 class StandIn:
@@ -133,6 +152,8 @@ class StandIn:
         fault = self.faults.popleft() if self.faults else self.always
         if fault is not None and fault.refuse:
             raise Refuse("connection refused")
+        if fault is not None and fault.stall:
+            raise Stall("connect timed out")
         if fault is not None and fault.delay:
             await trio.sleep(fault.delay)
         if fault is not None and fault.drop:
@@ -149,8 +170,18 @@ class StandIn:
             resp = Response(fault.status, fault.body, dict(fault.headers))
         else:
             resp = await self.handle(req)
-        if 200 <= resp.status < 300:
-            self.accepted.append(req)
         raw, headers = resp.encode()
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        if fault is not None and fault.reset:
+            await send({"type": "http.response.body", "body": raw[:1], "more_body": True})
+            raise Reset("connection reset by the stand-in")
+        if fault is not None and fault.trickle:
+            for i in range(len(raw)):
+                await trio.sleep(fault.trickle)
+                await send(
+                    {"type": "http.response.body", "body": raw[i : i + 1], "more_body": True}
+                )
+            raw = b""
+        if 200 <= resp.status < 300:
+            self.accepted.append(req)
         await send({"type": "http.response.body", "body": raw})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
@@ -16,7 +17,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from .asgi import Drop, Refuse
+from .asgi import Drop, Refuse, Reset, Stall
 
 __all__ = ["InProcess", "closed_port", "served"]
 
@@ -48,12 +49,16 @@ def closed_port() -> int:
 class InProcess(httpx.AsyncBaseTransport):
     """Routes requests by host name to in-process ASGI apps: `{"slack.test": slack_app}`.
     A stand-in's `Drop` becomes the error httpx raises for a dropped connection, `Refuse`
-    the one for a refused connection, and an unknown host is refused too."""
+    the one for a refused connection, `Stall` a connect timeout once the request's connect
+    timeout has passed (on trio's clock), `Reset` a connection reset in mid-read; an unknown
+    host is refused too. `attempts` counts the requests per host, whatever became of them."""
 
     def __init__(self, apps: Mapping[str, Any]) -> None:
         self.apps = {host: httpx.ASGITransport(app=app) for host, app in apps.items()}
+        self.attempts: Counter[str] = Counter()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.attempts[request.url.host] += 1
         inner = self.apps.get(request.url.host)
         if inner is None:
             raise httpx.ConnectError(f"[Errno 111] Connection refused ({request.url.host})")
@@ -65,3 +70,9 @@ class InProcess(httpx.AsyncBaseTransport):
             ) from None
         except Refuse:
             raise httpx.ConnectError("[Errno 111] Connection refused") from None
+        except Stall:
+            timeouts = request.extensions.get("timeout") or {}
+            await trio.sleep(timeouts.get("connect") or 3600)
+            raise httpx.ConnectTimeout("timed out") from None
+        except Reset:
+            raise httpx.ReadError("[Errno 104] Connection reset by peer") from None
