@@ -15,7 +15,7 @@ import base64
 import math
 import sys
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 __all__ = ["NONE", "Names", "Table", "decode_column", "encode_column", "is_none"]
@@ -83,6 +83,14 @@ class Table:
             col.append(none if v is None else v)
         self.n += 1
         return self.n - 1
+
+    def pick(self, rows: Sequence[int], *names: str) -> Iterator[tuple[Any, ...]]:
+        """The values of the columns `names` in `rows`, a tuple per row (a scan that reads
+        only the columns it needs, without an index operation per value in Python)."""
+        cols = [self.cols[name] for name in names]
+        if isinstance(rows, range) and rows.step == 1:
+            return zip(*(col[rows.start : rows.stop] for col in cols), strict=True)
+        return zip(*(map(col.__getitem__, rows) for col in cols), strict=True)
 
     def copy(self) -> Table:
         t = Table.__new__(Table)
