@@ -17,6 +17,7 @@ The tree::
     ├── TooManyRequests             429  carries `retry_after` seconds
     └── Unavailable                 503  try again later
         └── LogUnavailable          503  the event log cannot be written (disk full, I/O error)
+            └── NotActive           503  a standby: another pager process holds the lease and writes
 
 Errors carry their meaning to the edges: the web layer turns any `PagerError` into its
 status code and a JSON body that says what was wrong and where. This module imports nothing
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidEvent",
     "LinkRefused",
     "LogUnavailable",
+    "NotActive",
     "NotFound",
     "PagerError",
     "PayloadTooLarge",
@@ -148,3 +150,9 @@ class Unavailable(PagerError):
 class LogUnavailable(Unavailable):
     """The event log cannot be written. Nothing of the failed append is on disk; the service
     keeps running and the next append tries again."""
+
+
+class NotActive(LogUnavailable):
+    """This pager is a standby (the PostgreSQL store, docs/high-availability.md): another
+    pager process holds the lease, writes the log and runs the actors; this one only reads.
+    Nothing was written or done."""

@@ -1,15 +1,23 @@
 """The composition root: the one module that builds a running pager from a configuration
-and runs it (CONVENTIONS 14). It opens the store (lock, torn-tail cut), rebuilds the state
-(newest snapshot + replay), builds the journal, the broadcaster, the snapshotter and the
-`System` handle, starts the journal writer, then the actors under the supervisor's nursery
-(pager/actors/supervisor.py), and last the edges: the main listener (hypercorn under our
-accept loop, serving the app built by `create_app`) and the lean ingest listener when
-configured. Everything below receives what it uses from here; nothing below imports this.
+and runs it (CONVENTIONS 14). It opens the store the configuration names (`store.type`:
+JSON lines in `data_dir`, lock and torn-tail cut; or a PostgreSQL database shared by several
+pager processes), rebuilds the state (newest snapshot + replay), builds the journal, the
+broadcaster and the `System` handle, starts the journal writer, then the actors under the
+supervisor's nursery (pager/actors/supervisor.py), and last the edges: the main listener
+(hypercorn under our accept loop, serving the app built by `create_app`) and the lean ingest
+listener when configured. Everything below receives what it uses from here; nothing below
+imports this.
+
+With the PostgreSQL store the actors run only while this process holds the lease: here the
+leadership loop (pager/actors/leadership.py) starts instead, and runs a term of the actors
+each time it takes the lease; the edges run throughout, and get from it the narrow
+functions they need (the actors running now, `refuse_on_standby`, the cluster view).
 
 Shutdown (the `shutdown` event, set on SIGINT/SIGTERM) goes the other way: the edges stop
 accepting and finish their requests, websockets close, the supervisor stops the actors (the
-router closes every actor's inbox and waits for them, a last snapshot is written), and the
-journal flushes and fsyncs before the folder lock is released.
+router closes every actor's inbox and waits for them, a last snapshot is written; an active
+pager then gives its lease back), and the journal flushes and fsyncs before the folder lock
+is released.
 """
 
 from __future__ import annotations
@@ -24,20 +32,31 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 
 from pager.actors.broadcaster import Broadcaster
-from pager.actors.collector import tune
+from pager.actors.collector import run_collector, tune
 from pager.actors.journal import Journal
+from pager.actors.leadership import ClusterView, leadership
 from pager.actors.messages import RouterMessage
 from pager.actors.snapshotter import Snapshotter
-from pager.actors.supervisor import Actors, run_actors
+from pager.actors.supervisor import (
+    ROUTER_INBOX,
+    Actors,
+    CurrentActors,
+    Term,
+    current_actors,
+    run_actors,
+)
 from pager.actors.system import System
 from pager.clock import SystemClock, WallClock
 from pager.config.compile import compile_rules
 from pager.config.models import Config
 from pager.core.events import SCHEMA_VERSION, ConfigApplied
+from pager.core.state import SystemState
 from pager.replay.load import LoadReport, load_state
 from pager.replay.ratelimit import recent_records, warm_limiter, window
 from pager.store.base import EventLog
 from pager.store.jsonl import JsonlLog
+from pager.store.lease import node_name
+from pager.store.postgres import PostgresLog
 from pager.transports.base import Transport
 from pager.web.accepting import descriptor_budget
 from pager.web.app import create_app
@@ -49,8 +68,6 @@ __all__ = ["ROUTER_INBOX", "Running", "run_pager", "split_listen"]
 
 log = logging.getLogger("pager")
 
-ROUTER_INBOX = 1024
-
 
 @dataclass
 class Running:
@@ -58,16 +75,59 @@ class Running:
     it listens."""
 
     system: System
-    actors: Actors
+    current: CurrentActors  # the actors running now (None on a standby)
     urls: list[str]
     ingest_url: str | None
     load: LoadReport
+    node: str | None = None  # the PostgreSQL store: this process's name among the nodes
+
+    @property
+    def actors(self) -> Actors:
+        """The running actors (a single pager's; an active one's, with the PostgreSQL
+        store)."""
+        actors = self.current()
+        assert actors is not None, "no actors run here: a standby"
+        return actors
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """What the edges are given besides `System`: the actors (a single pager's one set, or
+    a function of now), `serving` (the listeners are up: timers may start), and with the
+    PostgreSQL store `refuse_on_standby` and the cluster view."""
+
+    actors: Actors | CurrentActors
+    serving: Callable[[], None]
+    refuse_on_standby: Callable[[], None] = lambda: None  # a single pager never refuses
+    cluster_view: Callable[[], ClusterView] | None = None
+    node: str | None = None
 
 
 def split_listen(listen: str) -> tuple[str, int]:
     """`host:port` (`[::1]:8080` too) as (host, port); an empty host is 127.0.0.1."""
     host, _, port = listen.rpartition(":")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def open_event_log(config: Config) -> EventLog:
+    """The event log `config.store` names: JSON lines in `data_dir` (the default), or the
+    table in the PostgreSQL database at `store.dsn`."""
+    store = config.store
+    if store.type == "postgres":
+        ttl = store.lease_ttl.total_seconds()
+        return PostgresLog.open(
+            str(store.dsn),
+            node=node_name(store.node_name),
+            poll=min(1.0, ttl / 4),
+            settle_timeout=ttl,
+        )
+    jcfg = config.journal
+    return JsonlLog.open(
+        config.data_dir,
+        segment_size=jcfg.segment_size,
+        fsync=jcfg.fsync,
+        newest_schema=SCHEMA_VERSION,
+    )
 
 
 async def run_pager(
@@ -89,19 +149,12 @@ async def run_pager(
     `transports` replaces the ones the configuration would build, and `http` carries the
     answers to Slack's `response_url` (tests: stand-ins)."""
     clock = clock or SystemClock()
-    jcfg = config.journal
     if event_log is None:
-        event_log = JsonlLog.open(
-            config.data_dir,
-            segment_size=jcfg.segment_size,
-            fsync=jcfg.fsync,
-            newest_schema=SCHEMA_VERSION,
-        )
+        event_log = open_event_log(config)
     try:
         state, report = load_state(event_log)
     except BaseException:
-        if isinstance(event_log, JsonlLog):
-            event_log.release()
+        event_log.release()
         raise
     # what start-up loaded lives long: keep the collector from rescanning it
     if manage_gc:  # see actors/collector.py
@@ -114,63 +167,64 @@ async def run_pager(
         report.replayed,
         len(state.open_by_key),
     )
-    rules = compile_rules(config)
     journal = Journal(event_log, state)
     hub = Broadcaster(event_log)
     event_log.add_commit_hook(hub.publish)
-    snapshotter = Snapshotter(
-        event_log,
-        state,
-        clock,
-        every=jcfg.snapshot_every,
-        interval=jcfg.snapshot_interval.total_seconds(),
-    )
+
+    def make_system(inbox: trio.MemorySendChannel[RouterMessage]) -> System:
+        system = System(
+            config=config,
+            rules=compile_rules(config),
+            state=state,
+            log=event_log,
+            journal=journal,
+            clock=clock,
+            hub=hub,
+            router_inbox=inbox,
+            config_path=config_path,
+        )
+        _warm_rate_limits(system)
+        return system
+
+    async def serve(system: System, edges: _Edges) -> None:
+        """The edges until shutdown (or the core alone, without sockets)."""
+        if serve_edges:
+            await _run_edges(system, edges, shutdown, report, task_status)
+            return
+        system.ready = True
+        task_status.started(
+            Running(system, current_actors(edges.actors), [], None, report, edges.node)
+        )
+        edges.serving()
+        await shutdown.wait()
+        system.ready = False
+        hub.close_all()
+
     async with trio.open_nursery() as outer:
         await outer.start(event_log.run)
         try:
-            if state.config_digest != rules.digest:
-                await journal.record(
-                    [ConfigApplied(digest=rules.digest, source=config_source)], clock.now()
+            if isinstance(event_log, PostgresLog):  # one of several: compete for the lease
+                await _run_cluster(
+                    event_log,
+                    config,
+                    make_system,
+                    serve,
+                    config_source=config_source,
+                    transports=transports,
+                    http=http,
+                    manage_gc=manage_gc,
                 )
-            send, recv = trio.open_memory_channel[RouterMessage](ROUTER_INBOX)
-            system = System(
-                config=config,
-                rules=rules,
-                state=state,
-                log=event_log,
-                journal=journal,
-                clock=clock,
-                hub=hub,
-                router_inbox=send,
-                config_path=config_path,
-            )
-            _warm_rate_limits(system)
-            serve: Callable[[Actors], Awaitable[None]]
-            if serve_edges:
-
-                async def serve(actors: Actors) -> None:
-                    await _run_edges(system, actors, shutdown, report, task_status)
-
             else:
-
-                async def serve(actors: Actors) -> None:
-                    system.ready = True
-                    task_status.started(Running(system, actors, [], None, report))
-                    actors.router.timers.enable()
-                    actors.heartbeats.enable()
-                    await shutdown.wait()
-                    system.ready = False
-                    hub.close_all()
-
-            await run_actors(
-                system,
-                recv,
-                snapshotter,
-                serve,
-                transports=transports,
-                http=http,
-                manage_gc=manage_gc,
-            )
+                await _run_single(
+                    state,
+                    config,
+                    make_system,
+                    serve,
+                    config_source=config_source,
+                    transports=transports,
+                    http=http,
+                    manage_gc=manage_gc,
+                )
         finally:
             with trio.CancelScope(shield=True):
                 await event_log.close()
@@ -178,9 +232,101 @@ async def run_pager(
     log.info("pager stopped cleanly at record %d", event_log.last_seq)
 
 
+_MakeSystem = Callable[[trio.MemorySendChannel[RouterMessage]], System]
+_Serve = Callable[[System, _Edges], Awaitable[None]]
+
+
+async def _run_single(
+    state: SystemState,
+    config: Config,
+    make_system: _MakeSystem,
+    serve: _Serve,
+    *,
+    config_source: str,
+    transports: dict[str, Transport] | None,
+    http: httpx.AsyncBaseTransport | None,
+    manage_gc: bool,
+) -> None:
+    """One pager on its own log: the actors run for the whole life of the process."""
+    send, recv = trio.open_memory_channel[RouterMessage](ROUTER_INBOX)
+    system = make_system(send)
+    rules = system.compiled_rules
+    if state.config_digest != rules.digest:
+        await system.journal.record(
+            [ConfigApplied(digest=rules.digest, source=config_source)], system.clock.now()
+        )
+    jcfg = config.journal
+    snapshotter = Snapshotter(
+        system.log,
+        state,
+        system.clock,
+        every=jcfg.snapshot_every,
+        interval=jcfg.snapshot_interval.total_seconds(),
+    )
+
+    async def serve_with(actors: Actors) -> None:
+        def serving() -> None:
+            actors.router.timers.enable()
+            actors.heartbeats.enable()
+
+        await serve(system, _Edges(actors, serving))
+
+    await run_actors(
+        system,
+        recv,
+        snapshotter,
+        serve_with,
+        transports=transports,
+        http=http,
+        manage_gc=manage_gc,
+    )
+
+
+async def _run_cluster(
+    event_log: PostgresLog,
+    config: Config,
+    make_system: _MakeSystem,
+    serve: _Serve,
+    *,
+    config_source: str,
+    transports: dict[str, Transport] | None,
+    http: httpx.AsyncBaseTransport | None,
+    manage_gc: bool,
+) -> None:
+    """One of several pagers on one database: the leadership loop competes for the lease
+    and runs a term of the actors while it holds it; the edges serve throughout."""
+    # no router until this process leads: a request for one is refused at once
+    send, recv = trio.open_memory_channel[RouterMessage](0)
+    recv.close()
+    system = make_system(send)
+
+    def make_term(may_send: Callable[[], bool]) -> Term:
+        return Term(
+            system, config_source=config_source, transports=transports, http=http,
+            may_send=may_send,
+        )  # fmt: skip
+
+    leader = leadership(event_log, config, make_term)
+    edges = _Edges(
+        leader.current_actors,
+        leader.serving,
+        refuse_on_standby=leader.refuse_on_standby,
+        cluster_view=leader.view,
+        node=leader.node,
+    )
+    async with trio.open_nursery() as core:
+        await core.start(leader.run)
+        if manage_gc:
+            await core.start(run_collector)
+        await serve(system, edges)
+        leader.stop()  # the actors stop (a last snapshot), the lease is given back
+        await leader.stopped.wait()
+        core.cancel_scope.cancel()
+
+
 async def _serve_web(
     system: System,
-    actors: Actors,
+    edges: _Edges,
     stop: trio.Event,
     budget: int,
     *,
@@ -201,8 +347,14 @@ async def _serve_web(
     )
     cfg.h11_max_incomplete_size = limits.max_header_bytes
     host, port = split_listen(server.listen)
+    app = create_app(
+        system,
+        edges.actors,
+        refuse_on_standby=edges.refuse_on_standby,
+        cluster_view=edges.cluster_view,
+    )
     await serve_main(
-        create_app(system, actors),
+        app,
         cfg,
         host,
         port,
@@ -214,7 +366,7 @@ async def _serve_web(
 
 async def _run_edges(
     system: System,
-    actors: Actors,
+    edges: _Edges,
     shutdown: trio.Event,
     report: LoadReport,
     task_status: trio.TaskStatus[Running],
@@ -227,14 +379,14 @@ async def _run_edges(
         reserve=server.descriptor_reserve,
         listeners=2 if server.ingest_listen else 1,
     )
-    async with trio.open_nursery() as edges:
-        urls = await edges.start(_serve_web, system, actors, web_stop, budget)
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(_serve_web, system, edges, web_stop, budget)
         ingest_url = None
         if server.ingest_listen:
             host, port = split_listen(server.ingest_listen)
-            lean = IngestEndpoints(system)
+            lean = IngestEndpoints(system, edges.refuse_on_standby)
             system.ingest_handlers.append(lean)
-            bound = await edges.start(
+            bound = await nursery.start(
                 lambda task_status: serve_lean(
                     lean,
                     host,
@@ -248,9 +400,10 @@ async def _run_edges(
             )
             ingest_url = f"http://{host}:{bound}"
         system.ready = True
-        task_status.started(Running(system, actors, urls, ingest_url, report))
-        actors.router.timers.enable()
-        actors.heartbeats.enable()
+        task_status.started(
+            Running(system, current_actors(edges.actors), urls, ingest_url, report, edges.node)
+        )
+        edges.serving()
         await shutdown.wait()
         log.info("shutting down: no new requests; finishing those in flight")
         system.ready = False

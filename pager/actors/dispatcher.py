@@ -53,6 +53,7 @@ class Dispatcher:
         bundle_links: BundleLinkMaker = _no_bundle_links,
         timeouts: dict[str, float] | None = None,
         rates: dict[str, float | None] | None = None,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.state = state
         self.rules = rules
@@ -76,8 +77,9 @@ class Dispatcher:
                 bundling=lambda: self.rules().bundling,
                 new_bundle_id=self.new_bundle_id,
                 make_bundle_message=self.make_bundle_message,
+                may_send=may_send,
             )
-        journal.log.add_commit_hook(self._committed)
+        self.log = journal.log
 
     def transport_of(self, method: str) -> Transport | None:
         """The transport of `method`'s delivery actor (None: not configured)."""
@@ -94,10 +96,16 @@ class Dispatcher:
     async def run(
         self, *, task_status: trio.TaskStatus[Dispatcher] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        async with trio.open_nursery() as nursery:
-            for actor in self.actors.values():
-                await nursery.start(actor.run)
-            task_status.started(self)
+        # journaled intents wake their actor from now on (a dispatcher may be built ahead of
+        # time, by a standby that prepares its takeover)
+        self.log.add_commit_hook(self._committed)
+        try:
+            async with trio.open_nursery() as nursery:
+                for actor in self.actors.values():
+                    await nursery.start(actor.run)
+                task_status.started(self)
+        finally:
+            self.log.remove_commit_hook(self._committed)
 
     def new_bundle_id(self) -> str:
         """The next bundle's id: `b` and a number after every one journaled or handed out."""

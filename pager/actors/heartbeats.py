@@ -41,11 +41,23 @@ from pager.errors import Conflict, NotFound
 from .messages import Ingest
 from .system import System
 
-__all__ = ["INTEGRATION", "Heartbeats"]
+__all__ = ["INTEGRATION", "Heartbeats", "heartbeat_specs"]
 
 log = logging.getLogger("pager.heartbeats")
 
 INTEGRATION = "heartbeat"
+
+
+def heartbeat_specs(system: System) -> dict[str, HeartbeatSpec]:
+    """Every heartbeat in force: the configured ones, then those made through the API (read
+    from the configuration and the state: a standby, where no actor runs, answers it too)."""
+    out = {
+        h.name: HeartbeatSpec(h.name, h.service, h.interval, h.grace, "config")
+        for h in system.config.heartbeats
+    }
+    for name, spec in system.state.api_heartbeats.items():
+        out.setdefault(name, spec)
+    return out
 
 
 class Heartbeats:
@@ -61,13 +73,7 @@ class Heartbeats:
 
     def specs(self) -> dict[str, HeartbeatSpec]:
         """Every heartbeat in force: the configured ones, then those made through the API."""
-        out = {
-            h.name: HeartbeatSpec(h.name, h.service, h.interval, h.grace, "config")
-            for h in self.system.config.heartbeats
-        }
-        for name, spec in self.system.state.api_heartbeats.items():
-            out.setdefault(name, spec)
-        return out
+        return heartbeat_specs(self.system)
 
     def spec(self, name: str) -> HeartbeatSpec:
         spec = self.specs().get(name)

@@ -39,7 +39,6 @@ class Snapshotter:
         self.last_seq = state.last_seq
         self.busy: Callable[[str], bool] | None = None  # incidents an actor is working on
         self._due = trio.Event()
-        log_.add_commit_hook(self._count)
 
     def _count(self, records: Sequence[Record]) -> None:
         threshold = max(self.every, len(self.state.incidents))
@@ -49,12 +48,18 @@ class Snapshotter:
     async def run(
         self, *, task_status: trio.TaskStatus[Snapshotter] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        task_status.started(self)
-        while True:
-            with trio.move_on_after(self.interval):
-                await self._due.wait()
-            self._due = trio.Event()
-            await self.take()
+        # counts journaled records while it runs (an active pager's actors may run more than
+        # once in a process's life, pager/actors/leadership.py)
+        self.log.add_commit_hook(self._count)
+        try:
+            task_status.started(self)
+            while True:
+                with trio.move_on_after(self.interval):
+                    await self._due.wait()
+                self._due = trio.Event()
+                await self.take()
+        finally:
+            self.log.remove_commit_hook(self._count)
 
     async def take(self) -> None:
         seq = self.state.last_seq

@@ -6,6 +6,7 @@ edges get the actors' narrow handles from the composition root."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from pager.core.overrides import with_overrides
 from pager.core.ratelimit import MissThrottle, RateLimiter
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
-from pager.errors import Unavailable
+from pager.errors import NotActive, Unavailable
 from pager.store.base import EventLog
 from pager.transports.templates import Renderer
 
@@ -77,15 +78,19 @@ class System:
 
     async def submit(self, msg: Ingest | Act) -> Outcome:
         """Send to the router and await the outcome. Raises Unavailable when the system
-        cannot take it in time (full inboxes, shutdown) and whatever the actor raised."""
+        cannot take it in time (full inboxes, shutdown, no router: a standby of the
+        PostgreSQL store) and whatever the actor raised."""
         try:
             with trio.fail_after(self.request_timeout):
                 await self.router_inbox.send(msg)
                 return await msg.reply.wait()
         except trio.TooSlowError:
             raise Unavailable("pager could not take this request in time; try again") from None
-        except trio.BrokenResourceError:
-            raise Unavailable("pager is shutting down") from None
+        except trio.BrokenResourceError:  # no router runs: shutdown, or a standby
+            raise Unavailable(
+                "pager is not taking changes now (it is stopping, or it stands by while "
+                "another pager is active)"
+            ) from None
 
     async def reload(self, config: Config, source: str) -> list[str]:
         """Swap in a new, already validated configuration without dropping anything:
@@ -107,9 +112,12 @@ class System:
         if config.journal != old.journal:
             pending.append("journal: takes effect at the next start")
         if rules.digest != self.compiled_rules.digest:
-            await self.journal.record(
-                [ConfigApplied(digest=rules.digest, source=source)], self.clock.now()
-            )
+            # a standby answers with the new rules; the active pager journals the
+            # configuration it runs (on its own reload, or when it takes over)
+            with contextlib.suppress(NotActive):
+                await self.journal.record(
+                    [ConfigApplied(digest=rules.digest, source=source)], self.clock.now()
+                )
         self.config = config
         self.compiled_rules = rules
         self.refresh_overrides()

@@ -1,5 +1,6 @@
 """The `pager` command: serve, demo-config, check-config, route-test, replay, stream,
-hash-password, backup, and the REST client (incidents, show, ack, resolve, snooze, note, oncall).
+hash-password, backup, report, db migrate, status, and the REST client (incidents, show, ack,
+resolve, snooze, note, oncall).
 
 Each subcommand group registers itself with one `add_*` function taking the subparsers, so a
 new group is one more function and one more line in `build_parser`. Errors are one clear
@@ -16,6 +17,7 @@ import sys
 
 from .backup import add_backup
 from .client import add_client
+from .db import add_db
 from .passwords import add_passwords
 from .report import add_report
 from .serve import add_serve
@@ -53,6 +55,7 @@ SUBCOMMANDS = [
     add_stream,
     add_passwords,
     add_client,
+    add_db,
     add_report,
 ]
 

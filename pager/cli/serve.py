@@ -25,9 +25,18 @@ def _banner(config: Any, running: Any, demo: bool) -> str:
         f"pager is running on {url}"
         + (f" (ingest also on {running.ingest_url})" if running.ingest_url else "")
     ]
-    lines.append(
-        f"data folder: {os.path.abspath(config.data_dir)}; {running.load.replayed} records replayed"
-    )
+    if config.store.type == "postgres":
+        from pager.store.pg_schema import describe_dsn
+
+        lines.append(
+            f"event log: PostgreSQL {describe_dsn(str(config.store.dsn))}; "
+            f"{running.load.replayed} records replayed; node {running.node} competes for the "
+            f"lease (ttl {config.store.lease_ttl.total_seconds():g}s)"
+        )
+    else:
+        lines.append(
+            f"data folder: {os.path.abspath(config.data_dir)}; {running.load.replayed} records replayed"
+        )
     pid = os.getpid()
     if demo:
         lines.append(f"pid {pid}")

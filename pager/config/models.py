@@ -106,6 +106,7 @@ __all__ = [
     "SlackChannel",
     "SlackTemplates",
     "SmsTemplates",
+    "Store",
     "Target",
     "TeamsChannel",
     "TeamsTemplates",
@@ -276,6 +277,35 @@ class Journal(ConfigModel):
     retention_mode: Literal["archive", "delete"] = "archive"
 
 
+class Store(ConfigModel):
+    """Where the event log lives: `jsonl` (the default), JSON lines in `data_dir` on this
+    machine's disk; or `postgres`, a table in a PostgreSQL database that several pager
+    processes share: one holds a lease and runs the incident and delivery actors, the others
+    stand by and take over when its lease runs out (docs/high-availability.md).
+
+    `dsn` is a libpq connection string or URI, and may name several hosts (a primary and its
+    standbys): pager adds `target_session_attrs=read-write` so it always reaches the one that
+    takes writes. `lease_ttl` is how long a lease lasts unrenewed: the longest a dead
+    active can leave the others waiting. `node_name` names this process in `pager status`
+    (default: host name and process id).
+    """
+
+    type: Literal["jsonl", "postgres"] = "jsonl"
+    dsn: OptionalSecret = None
+    lease_ttl: PositiveDuration = dt.timedelta(seconds=10)
+    node_name: NonEmptyStr | None = None
+
+    @model_validator(mode="after")
+    def _dsn_for_postgres(self) -> Store:
+        if self.type == "postgres" and not self.dsn:
+            raise error(
+                "store_dsn", "store.type postgres needs store.dsn (a libpq connection string)"
+            )
+        if self.lease_ttl < dt.timedelta(seconds=1):
+            raise error("lease_ttl", "store.lease_ttl must be at least 1s")
+        return self
+
+
 class Config(ConfigModel):
     """The whole configuration (docs/configuration.md); every key has a
     default except inside the objects of the lists.
@@ -295,6 +325,7 @@ class Config(ConfigModel):
     channels: Channels = Channels()
     templates: Templates = Templates()
     journal: Journal = Journal()
+    store: Store = Store()
     bundling: Bundling = Bundling()
     heartbeats: tuple[Heartbeat, ...] = ()
     reports: tuple[Report, ...] = ()  # scheduled on-call reports (models_reports.py)

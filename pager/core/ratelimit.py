@@ -1,13 +1,14 @@
 """Token buckets: `events` per `seconds` for each integration key, so one misbehaving
 sender gets 429 with a Retry-After instead of drowning everyone else; and per client
-address for unknown keys, so that keys cannot be guessed at speed. Time is passed in
+address for unknown keys, so that keys cannot be guessed at speed. And `Tally`, which
+turns something that happens in bursts into one log line per interval. Time is passed in
 (seconds on any monotonic clock), so this is pure and tested without waiting."""
 
 from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["MissThrottle", "RateLimiter", "TokenBucket", "client_of"]
+__all__ = ["MissThrottle", "RateLimiter", "Tally", "TokenBucket", "client_of"]
 
 
 class TokenBucket:
@@ -98,6 +99,27 @@ class MissThrottle:
         if len(self._clients) >= self.max_clients:  # the oldest eighth goes at once
             for client in list(self._clients)[: max(1, self.max_clients // 8)]:
                 del self._clients[client]
+
+
+class Tally:
+    """Counts something that comes in bursts (a standby refusing every request during a
+    takeover) so that it is reported once per `every` seconds instead of once each: `add`
+    answers how many to report now (those since the last report, this one included), or 0
+    while the last report is recent. The first one is reported at once."""
+
+    __slots__ = ("count", "every", "reported_at")
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self.count = 0
+        self.reported_at: float | None = None
+
+    def add(self, now: float) -> int:
+        self.count += 1
+        if self.reported_at is not None and now - self.reported_at < self.every:
+            return 0
+        n, self.count, self.reported_at = self.count, 0, now
+        return n
 
 
 def client_of(remote: str | None) -> str:

@@ -1,6 +1,7 @@
 """The words pager's values are made of, each defined once as a `StrEnum`: an alert's status,
-a notification's kind and status, and the contact methods that reach a person. (An
-incident's status and an alert's severity are in model.py, beside the values that hold them.)
+a notification's kind and status, the contact methods that reach a person, and a pager
+process's role among several on one database. (An incident's status and an alert's severity
+are in model.py, beside the values that hold them.)
 
 They are `str` subclasses whose values are the words the log, the snapshots, the API and the
 configuration have always used, so JSON on disk and on the wire stays byte for byte the same
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["AlertStatus", "ContactMethod", "NotificationKind", "NotificationStatus"]
+__all__ = ["AlertStatus", "ContactMethod", "NotificationKind", "NotificationStatus", "Role"]
 
 
 class AlertStatus(StrEnum):
@@ -46,3 +47,11 @@ class NotificationStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class Role(StrEnum):
+    """A pager process's role among several on one PostgreSQL database
+    (docs/high-availability.md): the one holding the lease is active, the others stand by."""
+
+    ACTIVE = "active"
+    STANDBY = "standby"

@@ -29,10 +29,14 @@ _COUNTED = ("incident.opened", "alerts.updated", "service.change")
 
 def recent_records(log: EventLog, since: datetime) -> Iterator[Record]:
     """Records journaled at or after `since`, reading only the segments that can hold them
-    (a JSON-lines log); other logs are read whole."""
+    (a JSON-lines log), or from where the log says they start (PostgreSQL); other logs are
+    read whole."""
     events_dir = getattr(log, "events_dir", None)
-    if not isinstance(events_dir, Path):
-        records: Iterable[Record] = log.read_from(1)
+    read_since = getattr(log, "read_since", None)  # a log that can look back by time
+    if callable(read_since):
+        records: Iterable[Record] = read_since(since)
+    elif not isinstance(events_dir, Path):
+        records = log.read_from(1)
     else:
         segs = list_segments(events_dir)
         start = 0

@@ -148,6 +148,11 @@ class EventLog(abc.ABC):
     def add_commit_hook(self, hook: CommitHook) -> None:
         self._hooks.append(hook)
 
+    def remove_commit_hook(self, hook: CommitHook) -> None:
+        """Forget `hook` (its owner has stopped); nothing when it is not there."""
+        if hook in self._hooks:
+            self._hooks.remove(hook)
+
     def clear_commit_hooks(self) -> None:
         """Forget every hook (the system that added them has stopped)."""
         self._hooks.clear()
@@ -213,3 +218,8 @@ class EventLog(abc.ABC):
     async def close(self) -> None:
         """Finish pending appends and release the log."""
         await trio.lowlevel.checkpoint()
+
+    def release(self) -> None:
+        """Let go of what `open` took (a folder lock, connections) without running: for a
+        log whose writer never started. Nothing to let go of by default."""
+        return None

@@ -16,17 +16,18 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from pager.actors.heartbeats import Heartbeats
+from pager.actors.heartbeats import Heartbeats, heartbeat_specs
 from pager.actors.system import System
 from pager.config.durations import parse_duration
 from pager.core.heartbeat import HeartbeatSpec, status_of
-from pager.errors import BadRequest, NotFound, PagerError
+from pager.errors import BadRequest, NotFound, PagerError, Unavailable
 
 from .auth import acting_user, authenticate
 from .responses import json_body, jsonify
@@ -59,15 +60,15 @@ def _service_has_key(system: System, service_id: str, key: str) -> bool:
     return found
 
 
-def heartbeat_json(hb: Heartbeats, spec: HeartbeatSpec) -> dict[str, Any]:
-    beat = hb.system.state.beats.get(spec.name)
+def heartbeat_json(system: System, spec: HeartbeatSpec) -> dict[str, Any]:
+    beat = system.state.beats.get(spec.name)
     return {
         "name": spec.name,
         "service": spec.service_id,
         "interval": spec.interval.total_seconds(),
         "grace": spec.grace.total_seconds(),
         "source": spec.source,
-        "status": str(status_of(beat, hb.system.clock.now())),
+        "status": str(status_of(beat, system.clock.now())),
         "last_ping": beat.pinged_at if beat is not None and not beat.failed else None,
         "late_at": beat.late_at if beat is not None and not beat.down else None,
         "down_at": beat.down_at if beat is not None and not beat.down else None,
@@ -87,10 +88,36 @@ def _duration(body: dict[str, Any], field: str, *, positive: bool, default: str 
     return d
 
 
-def register(app: QuartTrio, system: System, actor: Heartbeats | None = None) -> None:
+def _always() -> None:
+    return None
+
+
+def _none() -> Heartbeats | None:
+    return None
+
+
+def register(
+    app: QuartTrio,
+    system: System,
+    actor: Callable[[], Heartbeats | None] = _none,
+    refuse_on_standby: Callable[[], None] = _always,
+) -> None:
+    """The heartbeat routes; `actor` is the heartbeats actor running now (None: none runs),
+    `refuse_on_standby` raises 503 on a pager that is not the active one."""
+
     def heartbeats() -> Heartbeats:
-        assert actor is not None, "the heartbeats actor is not running"
-        return actor
+        """The heartbeat actor, to change something: 503 where it does not run."""
+        refuse_on_standby()
+        running = actor()
+        if running is None:
+            raise Unavailable("pager is starting or stopping; try again")
+        return running
+
+    def find_spec(name: str) -> HeartbeatSpec:
+        found = heartbeat_specs(system).get(name)
+        if found is None:
+            raise NotFound(f"no heartbeat {name}")
+        return found
 
     @app.route("/v2/heartbeats/<name>/ping", methods=["GET", "POST"])
     async def opsgenie_ping(name: str) -> Response:
@@ -131,14 +158,13 @@ def register(app: QuartTrio, system: System, actor: Heartbeats | None = None) ->
     @app.get("/api/v1/heartbeats")
     async def list_heartbeats() -> Response:
         authenticate(system, request.headers)
-        hb = heartbeats()
-        return jsonify({"heartbeats": [heartbeat_json(hb, s) for s in hb.specs().values()]})
+        specs = heartbeat_specs(system).values()
+        return jsonify({"heartbeats": [heartbeat_json(system, s) for s in specs]})
 
     @app.get("/api/v1/heartbeats/<name>")
     async def show(name: str) -> Response:
         authenticate(system, request.headers)
-        hb = heartbeats()
-        return jsonify(heartbeat_json(hb, hb.spec(name)))
+        return jsonify(heartbeat_json(system, find_spec(name)))
 
     @app.post("/api/v1/heartbeats")
     async def create() -> Response:
@@ -161,7 +187,7 @@ def register(app: QuartTrio, system: System, actor: Heartbeats | None = None) ->
         spec = HeartbeatSpec(name, service, interval, grace, "api")
         hb = heartbeats()
         await hb.create(spec, acting_user(system, body, token), token.token_name)
-        return jsonify(heartbeat_json(hb, spec), 201)
+        return jsonify(heartbeat_json(system, spec), 201)
 
     @app.delete("/api/v1/heartbeats/<name>")
     async def delete(name: str) -> Response:

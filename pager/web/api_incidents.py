@@ -5,6 +5,7 @@ broadcast; 409 when the incident's state does not allow the action."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -58,7 +59,19 @@ def _since(raw: str | None) -> datetime | None:
         raise BadRequest(f"since: {raw!r} is not an ISO 8601 instant") from None
 
 
-def register(app: QuartTrio, system: System, open_breakers: Breakers = no_breakers) -> None:
+def _always() -> None:
+    return None
+
+
+def register(
+    app: QuartTrio,
+    system: System,
+    open_breakers: Breakers = no_breakers,
+    refuse_on_standby: Callable[[], None] = _always,
+) -> None:
+    """The incidents API; an action raises 503 (`refuse_on_standby`) on a pager that is not
+    the active one."""
+
     @app.get("/api/v1/incidents")
     async def list_incidents() -> Response:
         authenticate(system, request.headers)
@@ -117,6 +130,7 @@ def register(app: QuartTrio, system: System, open_breakers: Breakers = no_breake
     async def act(incident_id: str, make: Any) -> Response:
         token = authenticate(system, request.headers, need="responder")
         body = await json_body(any_type=True)
+        refuse_on_standby()  # with the body read: the connection can carry the next request
         # the person acting (`by`), and the token whose request it is, for the journal
         made = make(body, acting_user(system, body, token))
         command: Command = dataclasses.replace(made, token_name=token.token_name)

@@ -5,6 +5,7 @@ here, with an end time; both are listed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +37,16 @@ def _window_json(
     }
 
 
-def register(app: QuartTrio, system: System) -> None:
+def _always() -> None:
+    return None
+
+
+def register(
+    app: QuartTrio, system: System, refuse_on_standby: Callable[[], None] = _always
+) -> None:
+    """The maintenance API; starting or ending a window raises 503 (`refuse_on_standby`) on
+    a pager that is not the active one."""
+
     @app.get("/api/v1/maintenance")
     async def list_windows() -> Response:
         authenticate(system, request.headers)
@@ -57,6 +67,7 @@ def register(app: QuartTrio, system: System) -> None:
         if service_id not in system.rules.services:
             raise NotFound(f"no service {service_id}")
         body = await json_body(required=True)
+        refuse_on_standby()  # with the body read: the connection can carry the next request
         now = system.clock.now()
         try:
             start = parse_time(body["start"]) if body.get("start") else now
@@ -87,6 +98,7 @@ def register(app: QuartTrio, system: System) -> None:
     @app.delete("/api/v1/maintenance/<window_id>")
     async def end_window(window_id: str) -> Response:
         token = authenticate(system, request.headers, need="admin")
+        refuse_on_standby()
         w = system.state.maintenance.get(window_id)
         if w is None:
             raise NotFound(f"no maintenance window {window_id} created through the API")

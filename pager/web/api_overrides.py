@@ -7,6 +7,7 @@ reloads, and applied at once to paging, `/oncall` and the shifts."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,7 +43,16 @@ def _instant(body: dict[str, Any], field: str) -> datetime:
     return at
 
 
-def register(app: QuartTrio, system: System) -> None:
+def _always() -> None:
+    return None
+
+
+def register(
+    app: QuartTrio, system: System, refuse_on_standby: Callable[[], None] = _always
+) -> None:
+    """The overrides API; adding or removing one raises 503 (`refuse_on_standby`) on a
+    pager that is not the active one."""
+
     def schedule_id(sid: str) -> str:
         if sid not in system.compiled_rules.schedules:
             raise NotFound(f"no schedule {sid}")
@@ -76,6 +86,7 @@ def register(app: QuartTrio, system: System) -> None:
         token = authenticate(system, request.headers, need="admin")
         schedule_id(sid)
         body = await json_body(required=True)
+        refuse_on_standby()  # with the body read: the connection can carry the next request
         unknown = sorted(set(body) - _FIELDS)
         if unknown:
             raise BadRequest(f"{unknown[0]}: unknown field (expected user, start, end, by)")
@@ -118,6 +129,7 @@ def register(app: QuartTrio, system: System) -> None:
     @app.delete("/api/v1/schedules/<sid>/overrides/<oid>")
     async def remove_override(sid: str, oid: str) -> Response:
         token = authenticate(system, request.headers, need="admin")
+        refuse_on_standby()
         o = system.state.overrides.get(oid)
         if o is None or o.schedule_id != sid:
             raise NotFound(f"no override {oid} made through the API on schedule {sid}")

@@ -4,23 +4,36 @@ hypercorn's trio `serve` as a child of our supervisor's nursery (not quart-trio'
 
 One port carries everything: ingest, REST, hooks, the websocket stream, operations. The
 ingest paths are framework-free handlers (pager.web.ingest) also served by the lean listener.
+
+With the PostgreSQL store the app outlives the actors (they run while this process holds
+the lease): it reaches them through a function of now, gets `refuse_on_standby` for the
+endpoints that change something (ingest, incident actions, heartbeats, overrides,
+maintenance, Slack presses: 503 with Retry-After on a standby; what else writes is refused
+by the log itself, `NotActive`), and `cluster_view` for /readyz and /metrics.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import partial
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
+import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
-from pager.actors.supervisor import Actors
+from pager.actors.dispatcher import Dispatcher
+from pager.actors.heartbeats import Heartbeats, heartbeat_specs
+from pager.actors.leadership import ClusterView
+from pager.actors.slack_responder import SlackPress
+from pager.actors.supervisor import Actors, CurrentActors, current_actors
 from pager.actors.system import System
-from pager.errors import PagerError, TooManyRequests, Unavailable
+from pager.core.ratelimit import Tally
+from pager.errors import NotActive, PagerError, TooManyRequests, Unavailable
 
 from . import (
     api_analytics,
@@ -56,6 +69,11 @@ __all__ = ["MAX_BODY", "create_app"]
 log = logging.getLogger("pager.web")
 
 MAX_BODY = 4 * 1024 * 1024
+STANDBY_LOG_EVERY = 10.0  # seconds between two log lines about a standby's refusals
+
+
+def _always() -> None:
+    return None
 
 
 class IngestPath(PathConverter):
@@ -66,15 +84,23 @@ class IngestPath(PathConverter):
     regex = "[^/][\\s\\S]*?"
 
 
-def create_app(system: System, actors: Actors | None = None) -> QuartTrio:
+def create_app(
+    system: System,
+    actors: Actors | CurrentActors | None = None,
+    *,
+    refuse_on_standby: Callable[[], None] = _always,
+    cluster_view: Callable[[], ClusterView] | None = None,
+) -> QuartTrio:
     """The app over `system`; each endpoint group gets the narrow part of `actors` it uses
-    (None: no actors run, as in a test of the routes alone)."""
+    (None: no actors run, as in a test of the routes alone; a function: the actors running
+    now, with the PostgreSQL store). `refuse_on_standby` raises 503 on a pager that is not
+    the active one, and `cluster_view` is its place among the pagers on one database."""
     here = Path(__file__).parent
     app = QuartTrio("pager", static_folder=str(here / "static"), static_url_path="/static")
     app.url_map.converters["ingest"] = IngestPath
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
-    ingest = IngestEndpoints(system)
+    ingest = IngestEndpoints(system, refuse_on_standby)
     system.ingest_handlers.append(ingest)
 
     async def serve_ingest(path: str = "") -> Response:
@@ -101,14 +127,30 @@ def create_app(system: System, actors: Actors | None = None) -> QuartTrio:
             rule, f"ingest:{rule}", serve_ingest, methods=["POST", "GET", "PUT", "DELETE"]
         )
 
-    dispatcher = actors.dispatcher if actors is not None else None
-    heartbeats = actors.heartbeats if actors is not None else None
-    breakers = partial(api_notifications.open_breakers, dispatcher)
-    api_incidents.register(app, system, breakers)
-    api_maintenance.register(app, system)
-    api_heartbeats.register(app, system, heartbeats)
-    api_overrides.register(app, system)
-    api_directory.register(app, system, heartbeats.specs if heartbeats is not None else dict)
+    now = current_actors(actors)
+
+    def dispatcher() -> Dispatcher | None:
+        running = now()
+        return running.dispatcher if running is not None else None
+
+    def heartbeats() -> Heartbeats | None:
+        running = now()
+        return running.heartbeats if running is not None else None
+
+    def breakers() -> dict[str, datetime]:
+        return api_notifications.open_breakers(dispatcher())
+
+    def offer(press: SlackPress) -> bool:
+        """Hand a press to the Slack responder: 503 on a standby, False while none runs."""
+        refuse_on_standby()
+        running = now()
+        return running is not None and running.slack_responder.offer(press)
+
+    api_incidents.register(app, system, breakers, refuse_on_standby)
+    api_maintenance.register(app, system, refuse_on_standby)
+    api_heartbeats.register(app, system, heartbeats, refuse_on_standby)
+    api_overrides.register(app, system, refuse_on_standby)
+    api_directory.register(app, system, lambda: heartbeat_specs(system))
     api_schedules.register(app, system)
     api_notifications.register(app, system, breakers)
     api_config.register(app, system)
@@ -116,17 +158,18 @@ def create_app(system: System, actors: Actors | None = None) -> QuartTrio:
     dash = dashboard.register(app, system)
     signin.register(app, system, dash)
     api_analytics.register(app, system, dash)
-    pages_incidents.register(app, system, dash, breakers)
+    pages_incidents.register(app, system, dash, breakers, refuse_on_standby)
     pages_people.register(app, system, dash)
-    pages_services.register(app, system, dash)
+    pages_services.register(app, system, dash, refuse_on_standby)
     pages_analytics.register(app, system, dash)
     stream.register(app, system, dash)
-    ops.register(app, system, actors)
+    ops.register(app, system, now, cluster_view)
     hooks_twilio.register(app, system, dispatcher)
     hooks_twilio_sms.register(app, system)
-    hooks_slack.register(app, system, actors.slack_responder.offer if actors is not None else None)
+    hooks_slack.register(app, system, offer if actors is not None else None)
     links.register(app, system)
     calendars.register(app, system)
+    standby_refusals = Tally(STANDBY_LOG_EVERY)
 
     @app.errorhandler(PagerError)
     async def pager_error(e: PagerError) -> Response:
@@ -135,7 +178,18 @@ def create_app(system: System, actors: Actors | None = None) -> QuartTrio:
             headers["Retry-After"] = str(max(1, int(e.retry_after + 0.999)))
         elif isinstance(e, Unavailable):
             headers["Retry-After"] = "1"
-        if e.status_code >= 500:
+        if isinstance(e, NotActive):  # a standby: every request in a takeover, so counted
+            n = standby_refusals.add(trio.current_time())
+            if n:
+                log.warning(
+                    "answered %d to %d request(s) since the last report (at most one line "
+                    "per %g s): %s",
+                    e.status_code,
+                    n,
+                    STANDBY_LOG_EVERY,
+                    e.message,
+                )
+        elif e.status_code >= 500:
             log.warning(
                 "%s %s answered %d: %s",
                 request.method,

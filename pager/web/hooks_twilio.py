@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from quart import Response, request
@@ -97,24 +98,25 @@ async def verified_form(system: System) -> dict[str, str] | None:
     return {k: fields.get(k, "") for k in fields}
 
 
-def register(app: QuartTrio, system: System, dispatcher: Dispatcher | None) -> None:
-    """The Twilio hooks; `dispatcher` builds a call's message (a page's or a bundle's) as
-    its delivery actor does (None when no dispatcher runs)."""
+def register(app: QuartTrio, system: System, dispatcher: Callable[[], Dispatcher | None]) -> None:
+    """The Twilio hooks; `dispatcher()` builds a call's message (a page's or a bundle's) as
+    its delivery actor does (None when no dispatcher runs: a standby, or the routes alone)."""
     receiving: set[str] = set()  # receipts being journaled: a duplicate waits for nothing
     answered_calls = ReplayGuard(system, "twilio", ONE_ANSWER_PER_CALL)
 
     def message_for(notification_id: str) -> Message | None:
         """The call's message as the delivery actor built it (the incident as it is now; a
         bundle's incidents still triggered)."""
-        if dispatcher is None:
+        running = dispatcher()
+        if running is None:
             return None
         bundle = system.state.bundles.by_id.get(notification_id)
         if bundle is not None:
-            return dispatcher.make_bundle_message(bundle, 1)
+            return running.make_bundle_message(bundle, 1)
         n = system.state.notifications.by_id.get(notification_id)
         if n is None:
             return None
-        return dispatcher.make_message(n, n.attempts or 1)
+        return running.make_message(n, n.attempts or 1)
 
     def gather_url(notification_id: str) -> str:
         return f"{system.config.server.public_url}/hooks/twilio/voice/{notification_id}/gather"

@@ -5,7 +5,9 @@ behaviour.
 Each answer means what the sender's tool expects: PagerDuty's 202 with `dedup_key`, 400
 `invalid event` with `errors` naming each field, 429 with Retry-After per routing key, 503 when
 the event cannot be made durable; Alertmanager's 200 once every alert is durable and 5xx (never
-4xx) for what it should retry. A 2xx is sent only after the event is on disk.
+4xx) for what it should retry. A 2xx is sent only after the event is on disk. A standby of
+the PostgreSQL store answers every ingest request 503 with Retry-After (the active pager
+takes it), and logs those refusals once per `STANDBY_LOG_EVERY` seconds, with their count.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import trio
 from pager.actors.messages import Ingest
 from pager.actors.system import System
 from pager.core.events import ChangeRecorded
+from pager.core.ratelimit import Tally
 from pager.core.routing import IntegrationRoute
 from pager.errors import (
     InvalidEvent,
+    NotActive,
     NotFound,
     PagerError,
     PayloadTooLarge,
@@ -48,12 +52,22 @@ _AM = "/integrations/alertmanager/"
 _GENERIC = "/integrations/generic/"
 _PROCESSED = "Event processed"
 PARSE_IN_THREAD = 64 * 1024  # bytes of body above which it is parsed in a worker thread
+STANDBY_LOG_EVERY = 10.0  # seconds between two log lines about a standby's refusals
 T = TypeVar("T")
 
 
+def _always() -> None:
+    return None
+
+
 class IngestEndpoints:
-    def __init__(self, system: System) -> None:
+    """`refuse_on_standby` raises NotActive on a pager that is not the active one (the
+    PostgreSQL store); a single pager never refuses."""
+
+    def __init__(self, system: System, refuse_on_standby: Callable[[], None] = _always) -> None:
         self.system = system
+        self.refuse_on_standby = refuse_on_standby
+        self.standby_refusals = Tally(STANDBY_LOG_EVERY)
         self.limiter = system.ingest_limiter
         self.accepted = 0
         self.rejected = 0
@@ -191,7 +205,9 @@ class IngestEndpoints:
 
     def _gate(self, req: RawRequest) -> None:
         """Refuse, before its key is looked at, a request from a client that has sent too
-        many unknown keys lately: the answer must not tell a right key from a wrong one."""
+        many unknown keys lately: the answer must not tell a right key from a wrong one; and
+        every request on a standby (503 with Retry-After: the active one takes it)."""
+        self.refuse_on_standby()
         wait = self.system.key_misses.blocked(req.remote, trio.current_time())
         if wait > 0:
             raise TooManyRequests(
@@ -262,7 +278,18 @@ class IngestEndpoints:
             body = {"status": "throttle event", "message": e.message}
         else:
             body = e.to_json()
-        if e.status_code >= 500:
+        if isinstance(e, NotActive):  # every request during a takeover: a line per interval
+            n = self.standby_refusals.add(trio.current_time())
+            if n:
+                log.warning(
+                    "ingest answered %d to %d request(s) since the last report (at most one "
+                    "line per %g s): %s",
+                    e.status_code,
+                    n,
+                    STANDBY_LOG_EVERY,
+                    e.message,
+                )
+        elif e.status_code >= 500:
             log.warning("ingest answered %d: %s", e.status_code, e.message)
         return json_response(e.status_code, body, headers)
 

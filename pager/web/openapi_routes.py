@@ -475,6 +475,11 @@ OPS: tuple[Op, ...] = (
         auth=(),
         errors=(503,),
         error_schema=None,
+        extra={
+            "description": "With the PostgreSQL store: 503 `standby` on a pager that does "
+            "not hold the lease; both answers carry role, node, epoch, leader, lease_age and "
+            "replication_lag (docs/high-availability.md)."
+        },
     ),
     Op(
         "GET",

@@ -1,9 +1,11 @@
 """Operations: `/healthz` (the process answers), `/readyz` (replay done and the log writable:
-a load balancer should send traffic), `/metrics` (Prometheus text format)."""
+a load balancer should send traffic; 503 `standby` on a pager that does not hold the lease),
+`/metrics` (Prometheus text format; with the PostgreSQL store, the role, epoch, lease age and
+replication lag too)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -11,9 +13,11 @@ from prometheus_client.registry import Collector
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from pager.actors.supervisor import Actors
+from pager.actors.leadership import ClusterView
+from pager.actors.supervisor import Actors, CurrentActors, current_actors
 from pager.actors.system import System
 from pager.core.model import Status
+from pager.core.vocabulary import Role
 
 from .auth import authenticate
 from .metrics_analytics import AnalyticsCollector
@@ -25,13 +29,21 @@ __all__ = ["register"]
 class _StateCollector(Collector):
     """Reads the live system at scrape time: nothing on the hot path."""
 
-    def __init__(self, system: System, actors: Actors | None) -> None:
+    def __init__(
+        self,
+        system: System,
+        actors: Actors | CurrentActors | None,
+        cluster_view: Callable[[], ClusterView] | None = None,
+    ) -> None:
         self.system = system
-        self.router = actors.router if actors is not None else None
-        self.dispatcher = actors.dispatcher if actors is not None else None
+        self.actors = current_actors(actors)
+        self.cluster_view = cluster_view
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         s = self.system
+        actors = self.actors()
+        router = actors.router if actors is not None else None
+        dispatcher = actors.dispatcher if actors is not None else None
         by_status = {st: 0 for st in Status}
         for iid in s.state.open_by_key.values():
             by_status[s.state.incidents[iid].status] += 1
@@ -61,7 +73,7 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily(
             "pager_incident_actors",
             "Running incident actors",
-            value=self.router.actor_count if self.router else 0,
+            value=router.actor_count if router else 0,
         )
         pending = GaugeMetricFamily(
             "pager_notifications_pending",
@@ -71,7 +83,7 @@ class _StateCollector(Collector):
         for method, ids in s.state.notifications.pending.items():
             pending.add_metric([method], len(ids))
         yield pending
-        if self.dispatcher is not None:
+        if dispatcher is not None:
             out = CounterMetricFamily(
                 "pager_notifications", "Delivery outcomes since start", labels=["method", "outcome"]
             )
@@ -85,7 +97,7 @@ class _StateCollector(Collector):
                 "Messages sent that carried several pages at once (storm mode)",
                 labels=["method"],
             )
-            for method, actor in self.dispatcher.actors.items():
+            for method, actor in dispatcher.actors.items():
                 out.add_metric([method, "sent"], actor.sent)
                 out.add_metric([method, "failed"], actor.failed)
                 breaker.add_metric([method], 1 if actor.breaker_open_until() else 0)
@@ -93,14 +105,16 @@ class _StateCollector(Collector):
             yield out
             yield breaker
             yield bundles
-        if self.router is not None:
-            timers = self.router.timers
+        if router is not None:
+            timers = router.timers
             yield GaugeMetricFamily(
                 "pager_timers_armed", "Open incidents with a deadline", value=len(timers)
             )
             yield CounterMetricFamily(
                 "pager_timers_fired", "Deadlines that came due since start", value=timers.fired
             )
+        if self.cluster_view is not None:
+            yield from _cluster_metrics(self.cluster_view())
         acc = CounterMetricFamily(
             "pager_ingest_requests", "Ingest requests by outcome", labels=["outcome"]
         )
@@ -109,11 +123,63 @@ class _StateCollector(Collector):
         yield acc
 
 
-def register(app: QuartTrio, system: System, actors: Actors | None = None) -> None:
+def _cluster_metrics(view: ClusterView) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    role = GaugeMetricFamily(
+        "pager_cluster_role",
+        "1 for this process's role among the pagers on one database",
+        labels=["role", "node"],
+    )
+    for name in Role:
+        role.add_metric([name, view.node], 1 if view.role == name else 0)
+    yield role
+    yield GaugeMetricFamily(
+        "pager_cluster_epoch",
+        "The lease epoch (of this process when active, else of the holder)",
+        value=view.epoch if view.epoch is not None else 0,
+    )
+    if view.lease_age is not None:
+        yield GaugeMetricFamily(
+            "pager_cluster_lease_age_seconds",
+            "Seconds since the lease was last taken or renewed",
+            value=view.lease_age,
+        )
+    if view.lag_seconds is not None:
+        yield GaugeMetricFamily(
+            "pager_cluster_replication_lag_seconds",
+            "Seconds since this process last read the end of the log (0 when active)",
+            value=view.lag_seconds,
+        )
+    yield GaugeMetricFamily(
+        "pager_cluster_replication_lag_records",
+        "Records in the database not yet applied here",
+        value=view.lag_records,
+    )
+
+
+def _cluster_json(view: ClusterView) -> dict[str, object]:
+    return {
+        "role": view.role,
+        "node": view.node,
+        "epoch": view.epoch,
+        "leader": view.holder,
+        "lease_age": None if view.lease_age is None else round(view.lease_age, 3),
+        "replication_lag": None if view.lag_seconds is None else round(view.lag_seconds, 3),
+        "replication_lag_records": view.lag_records,
+    }
+
+
+def register(
+    app: QuartTrio,
+    system: System,
+    actors: Actors | CurrentActors | None = None,
+    cluster_view: Callable[[], ClusterView] | None = None,
+) -> None:
     """/healthz, /readyz and /metrics; the metrics read `actors`' counters (the router's
-    actors and timers, the dispatcher's outcomes) when there are actors."""
+    actors and timers, the dispatcher's outcomes) when there are actors. `cluster_view`
+    (the PostgreSQL store) is this process's place among the pagers on one database: both
+    answers show it, and /readyz answers 503 `standby` where it is not the active one."""
     registry = CollectorRegistry()
-    registry.register(_StateCollector(system, actors))
+    registry.register(_StateCollector(system, actors, cluster_view))
     registry.register(AnalyticsCollector(system))
 
     @app.get("/healthz")
@@ -123,13 +189,17 @@ def register(app: QuartTrio, system: System, actors: Actors | None = None) -> No
     @app.get("/readyz")
     async def readyz() -> Response:
         problems = []
+        view = cluster_view() if cluster_view is not None else None
+        cluster = _cluster_json(view) if view is not None else {}
         if not system.ready:
             problems.append("replay not finished")
+        elif view is not None and view.role == Role.STANDBY:  # traffic goes to the active one
+            return jsonify({"status": "standby", "last_seq": system.log.last_seq, **cluster}, 503)
         if not system.log.writable:
             problems.append("event log not writable")
         if problems:
-            return jsonify({"status": "not ready", "problems": problems}, 503)
-        return jsonify({"status": "ready", "last_seq": system.log.last_seq})
+            return jsonify({"status": "not ready", "problems": problems, **cluster}, 503)
+        return jsonify({"status": "ready", "last_seq": system.log.last_seq, **cluster})
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -5,6 +5,7 @@ signed-in person `via web`; then the browser is sent back where it came from (30
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -137,9 +138,20 @@ def _back(default: str) -> str:
     return local_path(request.args.get("next")) or default
 
 
+def _always() -> None:
+    return None
+
+
 def register(
-    app: QuartTrio, system: System, dash: Dashboard, open_breakers: Breakers = no_breakers
+    app: QuartTrio,
+    system: System,
+    dash: Dashboard,
+    open_breakers: Breakers = no_breakers,
+    refuse_on_standby: Callable[[], None] = _always,
 ) -> None:
+    """The incident pages; an action raises 503 (`refuse_on_standby`) on a pager that is
+    not the active one."""
+
     @app.get("/")
     async def page_incidents() -> Response:
         who, csrf = dash.principal()
@@ -186,6 +198,7 @@ def register(
     async def act(incident_id: str, make: Any) -> Response:
         who, csrf = dash.principal("responder")
         form = await dash.form(csrf)
+        refuse_on_standby()
         command: Command = make(form, who.name)
         outcome = await system.submit(Act(incident_id, command))
         if outcome.incident is None and not system.state.knows(incident_id):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from quart import Response
@@ -43,7 +44,19 @@ def _integration(public: str, kind: str, key: str, admin: bool) -> dict[str, str
     return {"type": kind, "key": None, "url": url, "how": where["how"]}
 
 
-def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
+def _always() -> None:
+    return None
+
+
+def register(
+    app: QuartTrio,
+    system: System,
+    dash: Dashboard,
+    refuse_on_standby: Callable[[], None] = _always,
+) -> None:
+    """The services page; starting or ending maintenance raises 503 (`refuse_on_standby`)
+    on a pager that is not the active one."""
+
     @app.get("/services")
     async def page_services() -> Response:
         who, csrf = dash.principal()
@@ -83,6 +96,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
     async def page_start_maintenance(service_id: str) -> Response:
         who, csrf = dash.principal("admin")
         form = await dash.form(csrf)
+        refuse_on_standby()
         if service_id not in system.rules.services:
             raise NotFound(f"no service {service_id}")
         raw = form.get("for", "")
@@ -101,6 +115,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
     async def page_end_maintenance(window_id: str) -> Response:
         who, csrf = dash.principal("admin")
         await dash.form(csrf)
+        refuse_on_standby()
         w = system.state.maintenance.get(window_id)
         if w is None:
             raise NotFound(f"no maintenance window {window_id} started from pager")

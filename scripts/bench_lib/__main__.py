@@ -1,5 +1,5 @@
 """Entry point: `python -m bench_lib [journal|ingest|escalation|notify|dashboard|analytics|all] [--quick]
-[--keep]`."""
+[--keep] [--store jsonl|postgres]`."""
 
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         "must be disk-backed for the durability figures to mean anything",
     )
     p.add_argument("--keep", action="store_true", help="keep the scratch folder afterwards")
+    p.add_argument(
+        "--store",
+        choices=("jsonl", "postgres"),
+        default="jsonl",
+        help="journal and ingest: measure the PostgreSQL store (a server the bench starts, "
+        "or $PAGER_BENCH_DSN) instead of the JSON-lines log; ingest shows both",
+    )
     args = p.parse_args(argv)
 
     root = Path(args.scratch) if args.scratch else None
@@ -49,14 +56,24 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         if args.what in ("journal", "all"):
-            from .journal import run_journal
+            if args.store == "postgres":
+                from .postgres import run_journal_postgres
 
-            tables.append(run_journal(scratch / "journal", args.quick, _say))
+                tables.append(run_journal_postgres(scratch / "journal", args.quick, _say))
+            else:
+                from .journal import run_journal
+
+                tables.append(run_journal(scratch / "journal", args.quick, _say))
             print("\n" + tables[-1].render(), flush=True)
         if args.what in ("ingest", "all"):
             from .ingest import run_ingest
 
-            tables.append(run_ingest(scratch / "ingest", args.quick, _say))
+            if args.store == "postgres":
+                from .postgres import run_ingest_postgres
+
+                tables.append(run_ingest_postgres(scratch / "ingest", args.quick, _say))
+            else:
+                tables.append(run_ingest(scratch / "ingest", args.quick, _say))
             print("\n" + tables[-1].render(), flush=True)
         if args.what in ("escalation", "all"):
             from .escalation import run_escalation

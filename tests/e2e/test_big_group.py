@@ -2,8 +2,9 @@
 clear answer, and `/healthz` keeps answering meanwhile: the body is parsed in a worker thread
 and only MAX_GROUP_ALERTS of its alerts are read. pager runs as a real process; the probes
 are a real HTTP client on another connection. A latency bound on a loaded machine is noisy,
-so the test passes when one of three tries keeps every probe within 50 ms of the idle
-answer time (the stall it guards against is over a second on every try)."""
+so the test passes when one of three tries keeps every probe within 250 ms of the idle
+answer time (the stall it guards against is over a second on every try; 50 ms failed now
+and then on a 2-core machine running other work)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ..harness import auth, config_text
 from .service import PagerProcess
 
 ALERTS = 160_000
-BOUND = 0.050
+BOUND = 0.250
 TRIES = 3
 
 

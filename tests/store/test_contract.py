@@ -1,4 +1,5 @@
-"""The contract every event log keeps, run against each implementation (memory, JSON lines).
+"""The contract every event log keeps, run against each implementation (memory, JSON lines,
+PostgreSQL: a real server, tests/postgres.py).
 
 Localhost and tmp_path only; every test has an absolute deadline."""
 
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import errno
 
+import psycopg
 import pytest
 import trio
 
@@ -13,6 +15,7 @@ from pager.errors import LogUnavailable
 from pager.store.base import EventLog, Record
 from pager.store.jsonl import JsonlLog
 from pager.store.memory import MemoryLog
+from pager.store.postgres import PostgresLog
 
 from .conftest import T0, draft
 
@@ -78,8 +81,25 @@ async def test_snapshot_round_trip(log: EventLog) -> None:
         assert snap.state == {"answer": [1, 2, {"x": "y"}], "when": "2026-11-27T03:00:00Z"}
 
 
+# what PostgreSQL itself raises when its disk is full (SQLSTATE 53100)
+_DISK_FULL = """
+    CREATE FUNCTION pager_test_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'
+        USING ERRCODE = 'disk_full'; END $$;
+    CREATE TRIGGER pager_test_disk_full BEFORE INSERT ON pager_events
+        FOR EACH STATEMENT EXECUTE FUNCTION pager_test_disk_full();
+"""
+
+
+def _sql(log: PostgresLog, statement: str) -> None:
+    with psycopg.connect(log.dsn, autocommit=True) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]
+
+
 def _break(log: EventLog) -> None:
-    if isinstance(log, MemoryLog):
+    if isinstance(log, PostgresLog):
+        _sql(log, _DISK_FULL)
+    elif isinstance(log, MemoryLog):
         log.failing = OSError(errno.ENOSPC, "No space left on device")
     else:
         assert isinstance(log, JsonlLog)
@@ -91,7 +111,9 @@ def _break(log: EventLog) -> None:
 
 
 def _mend(log: EventLog) -> None:
-    if isinstance(log, MemoryLog):
+    if isinstance(log, PostgresLog):
+        _sql(log, "DROP TRIGGER pager_test_disk_full ON pager_events")
+    elif isinstance(log, MemoryLog):
         log.failing = None
     else:
         import os

@@ -82,6 +82,7 @@ class DeliveryBase:
         concurrency: int = 16,
         breaker: CircuitBreaker | None = None,
         rand: Callable[[], float] = random.random,
+        may_send: Callable[[], bool] | None = None,
         attempt_limit: AttemptLimit = _default_limit,
     ) -> None:
         self.transport = transport
@@ -98,6 +99,9 @@ class DeliveryBase:
         self.breaker = breaker or CircuitBreaker()
         self.rate = RateLimiter()
         self.rand = rand
+        # asked right before each send: False once this pager may no longer lead (its lease
+        # ran out); the intent stays pending for the pager that leads now
+        self.may_send = may_send
         self.attempt_limit = attempt_limit
         self._fresh: list[str] = []  # intents journaled since the last look
         self._rescan = True  # look at the whole pending set (at start-up)
@@ -229,6 +233,11 @@ class DeliveryBase:
     async def _send(self, message: Message) -> Sent:
         """One request to the provider, within the timeout and the concurrency limit; every
         way of failing is a DeliveryError (and counts for the circuit breaker)."""
+        # this pager's lease may have run out: send nothing until it is renewed, or until the
+        # actors are stopped (another pager leads, and sends the intent); the condition is the
+        # clock passing the lease's end, so there is no event to wait on
+        while self.may_send is not None and not self.may_send():  # noqa: ASYNC110
+            await trio.sleep(0.1)
         async with self.limiter:
             try:
                 with trio.fail_after(self.timeout):
