@@ -5,7 +5,9 @@ field `Incident` was a third of the fold.
 
 `maker(cls)` returns a function with the signature of `cls`'s `__init__` that makes the
 same value; `copier(cls)` returns `copy(value, changes)`: `value` with `changes` (field name -> new
-value), equal to `dataclasses.replace(value, **changes)`. It is generated straight-line
+value), equal to `dataclasses.replace(value, **changes)`; `copier(cls, names)` returns
+`copy(value, *values)`, `value` with the fields `names` set to `values` (one copier per set of
+fields a fold changes: no dict of changes to build and walk). It is generated straight-line
 code that fills in an instance of a plain twin class with the same slots and then makes it
 a `cls` (`__class__` assignment, which Python allows between classes of the same layout):
 the result is an ordinary frozen instance of `cls`. tests/core/test_fast_copy.py holds
@@ -15,7 +17,7 @@ them to the dataclass's own `__init__` and `dataclasses.replace`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 __all__ = ["copier", "maker", "twin"]
@@ -32,26 +34,30 @@ def twin(cls: type) -> type:
     return type(f"_{cls.__name__}Filling", (base,), {"__slots__": fields})
 
 
-def copier(cls: type[T]) -> Callable[[T, Mapping[str, Any]], T]:
+def copier(cls: type[T], names: Sequence[str] | None = None) -> Callable[..., T]:
     fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    # every field copied, then the changes set over them (each a slot store on the twin)
-    lines = ["def copy(value, c):", "    out = _new(_twin)"]
-    for name in fields:
-        lines.append(f"    out.{name} = value.{name}")
-    lines += [
-        "    for name, v in c.items():",
-        "        _set(out, name, v)",
-        "    out.__class__ = _cls",
-        "    return out",
-    ]
     scope: dict[str, Any] = {
         "_new": object.__new__,
         "_twin": twin(cls),
         "_cls": cls,
         "_set": setattr,
     }
+    if names is None:
+        # every field copied, then the changes set over them (each a slot store on the twin)
+        lines = ["def copy(value, c):", "    out = _new(_twin)"]
+        lines += [f"    out.{name} = value.{name}" for name in fields]
+        lines += ["    for name, v in c.items():", "        _set(out, name, v)"]
+    else:
+        unknown = set(names) - set(fields)
+        assert not unknown and len(set(names)) == len(names), (cls.__name__, names)
+        lines = [f"def copy(value, {', '.join(f'_{n}' for n in names)}):", "    out = _new(_twin)"]
+        lines += [
+            f"    out.{name} = _{name}" if name in names else f"    out.{name} = value.{name}"
+            for name in fields
+        ]
+    lines += ["    out.__class__ = _cls", "    return out"]
     exec("\n".join(lines), scope)  # noqa: S102 - code built above from the field names only
-    copy: Callable[[T, Mapping[str, Any]], T] = scope["copy"]
+    copy: Callable[..., T] = scope["copy"]
     return copy
 
 

@@ -97,7 +97,8 @@ class BundleBook:
         return {
             "last_number": self.last_number,
             "bundles": list(self.by_id.values()),
-            "lanes": [[user, method, times] for (user, method), times in self.lanes.items()],
+            # copies: the snapshot is serialized in another thread while the lanes go on
+            "lanes": [[user, method, list(times)] for (user, method), times in self.lanes.items()],
         }
 
     @classmethod

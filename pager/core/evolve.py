@@ -2,18 +2,20 @@
 it does no checking beyond what the event says: `decide` checked before the event was
 journaled.
 
-One small function per event type (`_FOLDS`) returns the fields the event changes; the
-status comes from the state machine's table (lifecycle.EVENTS) and the timeline's words from
-timeline.py. Nothing here knows a provider: whether a sent message can be edited in place is
-in the event (`notification.sent`'s `editable`, set by the transport that sent it).
+One small function per event type (`@fold`) returns the new values of the fields the event
+changes; the status comes from the state machine's table (lifecycle.EVENTS) and the
+timeline's words from timeline.py. Each fold and those are put together once per event type
+into a step (`STEPS`) that writes them into one copy of the incident. Nothing here knows a
+provider: whether a sent message can be edited in place is in the event
+(`notification.sent`'s `editable`, set by the transport that sent it).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ._fast import copier, maker
 from .events import (
@@ -48,28 +50,27 @@ from .model import (
     Unreachable,
     worst_severity,
 )
-from .timeline import entry, opened_entry
+from .timeline import LINES, opened_entry
 from .vocabulary import AlertStatus, NotificationKind
 
-__all__ = ["evolve"]
-
-Changes = dict[str, Any]
+__all__ = ["STEPS", "evolve"]
 
 
 def _alert_from(f: dict[str, Any], old: Alert | None, at: datetime) -> Alert:
     again = old is not None and old.status == AlertStatus.FIRING
     return _Alert(
-        key=f["key"],
-        status=AlertStatus.FIRING,
-        summary=f["summary"],
-        severity=f["severity"],
-        source=f.get("source"),
-        first_seen=old.first_seen if again and old is not None else at,
-        last_seen=at,
-        count=(old.count + 1) if old is not None else 1,
-        labels=f.get("labels"),
-        details=f.get("details"),
-        links=tuple(f.get("links") or ()),
+        f["key"],
+        AlertStatus.FIRING,
+        f["summary"],
+        f["severity"],
+        f.get("source"),
+        old.first_seen if again and old is not None else at,
+        at,
+        (old.count + 1) if old is not None else 1,
+        None,
+        f.get("labels"),
+        f.get("details"),
+        tuple(f.get("links") or ()),
     )
 
 
@@ -86,182 +87,195 @@ def _forget_old_resolved(alerts: dict[str, Alert]) -> int:
 
 
 # ------------------------------------------------------------------ one fold per event
+#
+# `@fold(EventType, field, ...)` registers the fold of one event type: it returns the new
+# values of those fields of the incident, in that order (a field it leaves as it was is
+# returned as it was). The status, `updated_at`, `last_seq` and the timeline are set by the
+# step `fold` makes around it (see `_step`).
+
+Fold = Callable[[Incident, Any, datetime], tuple[Any, ...]]
+Step = Callable[[Incident, Any, int, datetime], Incident]
+_STEPS: dict[type, Step] = {}
+F = TypeVar("F", bound=Fold)
 
 
-def _alerts(inc: Incident, e: AlertsUpdated, at: datetime) -> Changes:
+def _step(t: type[Event], fn: Fold | None, fields: tuple[str, ...]) -> Step:
+    """The whole step of event type `t`: its fold's fields, the status from the state
+    machine's table, `updated_at`, `last_seq`, and the timeline entry from timeline.py,
+    written into one copy of the incident."""
+    copy = copier(Incident, (*fields, "updated_at", "last_seq", "status", "timeline"))
+    after = {s: EVENTS[s].get(t, s) for s in Status}  # the status each one leads to
+    line = LINES.get(t)
+    if fn is None and line is None:
+
+        def unchanged(inc: Incident, e: Any, seq: int, at: datetime) -> Incident:
+            return copy(inc, at, seq, after[inc.status], inc.timeline)
+
+        return unchanged
+
+    def step(inc: Incident, e: Any, seq: int, at: datetime) -> Incident:
+        entry = None if line is None else line(inc, e, seq, at)
+        # (a concatenation: one new tuple, where (*t, entry) builds a list first)
+        timeline = inc.timeline if entry is None else inc.timeline + (entry,)  # noqa: RUF005
+        if fn is None:
+            return copy(inc, at, seq, after[inc.status], timeline)
+        return copy(inc, *fn(inc, e, at), at, seq, after[inc.status], timeline)
+
+    return step
+
+
+# dataclasses.replace and the constructors, made fast for replay (see _fast.py)
+_Incident = maker(Incident)
+_Alert = maker(Alert)
+_Page = maker(Page)
+_Escalation = maker(EscalationState)
+_resolve_alert = copier(Alert, ("status", "resolved_at"))
+
+
+def fold(event_type: type[Event], *fields: str) -> Callable[[F], F]:
+    def register(fn: F) -> F:
+        _STEPS[event_type] = _step(event_type, fn, fields)
+        return fn
+
+    return register
+
+
+@fold(AlertsUpdated, "alerts", "severity", "alerts_unlisted", "auto_resolve_at")
+def _alerts(inc: Incident, e: AlertsUpdated, at: datetime) -> tuple[Any, ...]:
     alerts = dict(inc.alerts)
     severity = inc.severity
     for f in e.fired or ():
-        alerts[f["key"]] = _alert_from(f, alerts.get(f["key"]), at)
+        key = f["key"]
+        alerts[key] = _alert_from(f, alerts.get(key), at)
         severity = worst_severity(severity, f["severity"])
-    gone = False
-    for key in e.resolved or ():
-        old = alerts.get(key)
-        if old is not None and old.status == AlertStatus.FIRING:
-            alerts[key] = dataclasses.replace(old, status=AlertStatus.RESOLVED, resolved_at=at)
-            gone = True
-    c: Changes = {"alerts": alerts, "severity": severity}
-    if gone:
-        dropped = _forget_old_resolved(alerts)
-        if dropped:
-            c["alerts_unlisted"] = inc.alerts_unlisted + dropped
-    if e.auto_resolve_at is not None:
-        c["auto_resolve_at"] = e.auto_resolve_at
-    return c
+    unlisted = inc.alerts_unlisted
+    if e.resolved:
+        gone = False
+        for key in e.resolved:
+            old = alerts.get(key)
+            if old is not None and old.status == AlertStatus.FIRING:
+                alerts[key] = _resolve_alert(old, AlertStatus.RESOLVED, at)
+                gone = True
+        if gone:
+            unlisted += _forget_old_resolved(alerts)
+    auto = inc.auto_resolve_at if e.auto_resolve_at is None else e.auto_resolve_at
+    return alerts, severity, unlisted, auto
 
 
-def _acknowledged(inc: Incident, e: IncidentAcknowledged, at: datetime) -> Changes:
-    return {
-        "acknowledged_at": at,
-        "acknowledged_by": e.by,
-        "ack_timeout_at": e.ack_timeout_at,
-        "snoozed_until": None,
-        "pages": {},
-    }
+_ENDS_PAGES = ("acknowledged_at", "acknowledged_by", "ack_timeout_at", "snoozed_until", "pages")
 
 
-def _unacknowledged(inc: Incident, e: IncidentUnacknowledged, at: datetime) -> Changes:
-    return {
-        "acknowledged_at": None,
-        "acknowledged_by": None,
-        "ack_timeout_at": None,
-        "snoozed_until": None,
-        "pages": {},
-    }
+@fold(IncidentAcknowledged, *_ENDS_PAGES)
+def _acknowledged(inc: Incident, e: IncidentAcknowledged, at: datetime) -> tuple[Any, ...]:
+    return at, e.attribution.by, e.ack_timeout_at, None, {}
 
 
-def _snoozed(inc: Incident, e: IncidentSnoozed, at: datetime) -> Changes:
-    return {
-        "acknowledged_at": inc.acknowledged_at or at,
-        "acknowledged_by": inc.acknowledged_by or e.by,
-        "snoozed_until": e.until,
-        "ack_timeout_at": None,
-        "pages": {},
-    }
+@fold(IncidentUnacknowledged, *_ENDS_PAGES)
+def _unacknowledged(inc: Incident, e: IncidentUnacknowledged, at: datetime) -> tuple[Any, ...]:
+    return None, None, None, None, {}
 
 
-def _resolved(inc: Incident, e: IncidentResolved, at: datetime) -> Changes:
-    return {
-        "resolved_at": at,
-        "resolved_by": e.by,
-        "snoozed_until": None,
-        "ack_timeout_at": None,
-        "page_at": None,
-        "pages": {},
-        "escalation": _stopped(inc.escalation),
-    }
+@fold(IncidentSnoozed, *_ENDS_PAGES)
+def _snoozed(inc: Incident, e: IncidentSnoozed, at: datetime) -> tuple[Any, ...]:
+    return (
+        inc.acknowledged_at or at,
+        inc.acknowledged_by or e.attribution.by,
+        None,
+        e.until,
+        {},
+    )
 
 
-def _stopped(esc: EscalationState | None) -> EscalationState | None:
-    """The escalation with no next step (the incident resolved)."""
-    if esc is None:
-        return None
-    return _Escalation(esc.policy_id, esc.level, esc.round, None)
+@fold(
+    IncidentResolved,
+    "resolved_at",
+    "resolved_by",
+    "snoozed_until",
+    "ack_timeout_at",
+    "page_at",
+    "pages",
+    "escalation",
+)
+def _resolved(inc: Incident, e: IncidentResolved, at: datetime) -> tuple[Any, ...]:
+    esc = inc.escalation
+    if esc is not None and esc.next_at is not None:  # no next step: the incident resolved
+        esc = _Escalation(esc.policy_id, esc.level, esc.round, None)
+    return at, e.attribution.by, None, None, None, {}, esc
 
 
-def _nothing(inc: Incident, e: Event, at: datetime) -> Changes:
-    return {}
-
-
-def _edited(inc: Incident, e: IncidentEdited, at: datetime) -> Changes:
-    c: Changes = {}
-    if e.title is not None:
-        c["title"] = e.title[:1024]
-    first = inc.alerts.get(inc.dedup_key)
+@fold(IncidentEdited, "title", "alerts")
+def _edited(inc: Incident, e: IncidentEdited, at: datetime) -> tuple[Any, ...]:
+    title = inc.title if e.title is None else e.title[:1024]
+    alerts = inc.alerts
+    first = alerts.get(inc.dedup_key)
     if e.description is not None and first is not None:
         details = dict(first.details) if isinstance(first.details, dict) else {}
         details["description"] = e.description
-        c["alerts"] = {**inc.alerts, inc.dedup_key: dataclasses.replace(first, details=details)}
-    return c
+        alerts = {**alerts, inc.dedup_key: dataclasses.replace(first, details=details)}
+    return title, alerts
 
 
-def _escalated(inc: Incident, e: IncidentEscalated, at: datetime) -> Changes:
-    c: Changes = {
-        "escalation": _Escalation(e.policy_id, e.level, e.round, e.next_at),
-        "paging": True,
-        "page_at": None,
-    }
-    if inc.status is Status.ACKNOWLEDGED:  # a manual escalation ends the acknowledgement
-        c.update(
-            acknowledged_at=None, acknowledged_by=None, ack_timeout_at=None, snoozed_until=None
-        )
+@fold(IncidentEscalated, "escalation", "paging", "page_at", "pages", *_ENDS_PAGES[:4])
+def _escalated(inc: Incident, e: IncidentEscalated, at: datetime) -> tuple[Any, ...]:
+    pages = inc.pages
     if e.paged:
-        pages = dict(inc.pages)
+        pages = dict(pages)
         for uid, after in zip(e.paged, e.first_after or (), strict=False):
             due = None if after is None else at + timedelta(seconds=after)
             pages[uid] = _Page(uid, at, e.level, e.round, 0, due)
-        c["pages"] = pages
-    return c
+    esc = _Escalation(e.policy_id, e.level, e.round, e.next_at)
+    if inc.status is Status.ACKNOWLEDGED:  # a manual escalation ends the acknowledgement
+        return esc, True, None, pages, None, None, None, None
+    ack = (inc.acknowledged_at, inc.acknowledged_by, inc.ack_timeout_at, inc.snoozed_until)
+    return esc, True, None, pages, *ack
 
 
-def _deferred(inc: Incident, e: PagingDeferred, at: datetime) -> Changes:
-    return {"paging": True, "page_at": e.page_at}
+@fold(PagingDeferred, "paging", "page_at")
+def _deferred(inc: Incident, e: PagingDeferred, at: datetime) -> tuple[Any, ...]:
+    return True, e.page_at
 
 
-def _user_paged(inc: Incident, e: UserPaged, at: datetime) -> Changes:
+@fold(UserPaged, "pages")
+def _user_paged(inc: Incident, e: UserPaged, at: datetime) -> tuple[Any, ...]:
     running = inc.pages.get(e.user_id)
     if running is not None and e.step > 0:  # a correction of a running page
         page = dataclasses.replace(running, next_step=e.step, next_at=e.next_at)
     else:
         page = _Page(e.user_id, at, e.level, e.round, e.step, e.next_at)
-    return {"pages": {**inc.pages, e.user_id: page}}
+    return ({**inc.pages, e.user_id: page},)
 
 
-def _requested(inc: Incident, e: NotificationRequested, at: datetime) -> Changes:
-    c: Changes = {"notification_count": inc.notification_count + 1}
+@fold(NotificationRequested, "notification_count", "pages")
+def _requested(inc: Incident, e: NotificationRequested, at: datetime) -> tuple[Any, ...]:
+    pages = inc.pages
     if e.kind == NotificationKind.PAGE and e.user_id is not None and e.step is not None:
-        current = inc.pages.get(e.user_id)
+        current = pages.get(e.user_id)
         if current is not None:
-            c["pages"] = {
-                **inc.pages,
-                e.user_id: _Page(
-                    current.user_id,
-                    current.paged_at,
-                    current.level,
-                    current.round,
-                    e.step + 1,
-                    e.next_at,
-                ),
-            }
-    return c
+            page = _Page(
+                current.user_id,
+                current.paged_at,
+                current.level,
+                current.round,
+                e.step + 1,
+                e.next_at,
+            )
+            pages = {**pages, e.user_id: page}
+    return inc.notification_count + 1, pages
 
 
-def _sent(inc: Incident, e: NotificationSent, at: datetime) -> Changes:
+@fold(NotificationSent, "messages")
+def _sent(inc: Incident, e: NotificationSent, at: datetime) -> tuple[Any, ...]:
     # a bundle's message is about several incidents: it is not edited as one's status changes
-    if (
-        e.bundle_id is None
-        and e.editable
-        and e.provider_id
-        and e.notification_id not in inc.messages
-    ):
-        return {"messages": {**inc.messages, e.notification_id: e.provider_id}}
-    return {}
+    messages = inc.messages
+    if e.bundle_id is None and e.editable and e.provider_id and e.notification_id not in messages:
+        messages = {**messages, e.notification_id: e.provider_id}
+    return (messages,)
 
 
-def _unreachable(inc: Incident, e: PersonUnreachable, at: datetime) -> Changes:
+@fold(PersonUnreachable, "unreachable")
+def _unreachable(inc: Incident, e: PersonUnreachable, at: datetime) -> tuple[Any, ...]:
     mark = Unreachable(e.user_id, at, e.level, e.round, e.tried)
-    return {"unreachable": (*inc.unreachable, mark)}
-
-
-_FOLDS: dict[type, Callable[[Incident, Any, datetime], Changes]] = {
-    AlertsUpdated: _alerts,
-    IncidentAcknowledged: _acknowledged,
-    IncidentUnacknowledged: _unacknowledged,
-    IncidentSnoozed: _snoozed,
-    IncidentResolved: _resolved,
-    NoteAdded: _nothing,
-    IncidentEdited: _edited,
-    IncidentEscalated: _escalated,
-    PagingDeferred: _deferred,
-    UserPaged: _user_paged,
-    NotificationRequested: _requested,
-    NotificationSent: _sent,
-    NotificationFailed: _nothing,
-    NotificationDelivered: _nothing,
-    NotificationCancelled: _nothing,
-    LinkUsed: _nothing,
-    PersonUnreachable: _unreachable,
-}
+    return ((*inc.unreachable, mark),)
 
 
 def _opened(e: IncidentOpened, seq: int, at: datetime) -> Incident:
@@ -289,12 +303,12 @@ def _opened(e: IncidentOpened, seq: int, at: datetime) -> Incident:
     )
 
 
-# dataclasses.replace and the constructors, made fast for replay (see _fast.py)
-_copy = copier(Incident)
-_Incident = maker(Incident)
-_Alert = maker(Alert)
-_Page = maker(Page)
-_Escalation = maker(EscalationState)
+# events that change nothing of the incident but its history
+for _t in (NoteAdded, NotificationFailed, NotificationDelivered, NotificationCancelled, LinkUsed):
+    _STEPS[_t] = _step(_t, None, ())
+STEPS: Mapping[type, Step] = _STEPS
+"""Each incident event's step: `STEPS[type(event)](incident, event, seq, at)` is `evolve`
+for an incident that exists (the read model's hot path)."""
 
 
 def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> Incident:
@@ -304,16 +318,7 @@ def evolve(incident: Incident | None, event: Event, seq: int, at: datetime) -> I
         return _opened(event, seq, at)  # type: ignore[arg-type]
     if incident is None:
         raise ValueError(f"{event.TYPE} for an incident that was never opened")
-    fold = _FOLDS.get(t)
-    if fold is None:
+    step = _STEPS.get(t)
+    if step is None:
         raise ValueError(f"{event.TYPE} is not an incident event")
-    c = fold(incident, event, at)
-    c["updated_at"] = at
-    c["last_seq"] = seq
-    status = EVENTS[incident.status].get(t)
-    if status is not None and status is not incident.status:
-        c["status"] = status
-    line = entry(incident, event, seq, at)
-    if line is not None:
-        c["timeline"] = (*incident.timeline, line)
-    return _copy(incident, c)
+    return step(incident, event, seq, at)

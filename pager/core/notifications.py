@@ -65,8 +65,21 @@ def _replace(n: Notification, **changes: Any) -> Notification:
     return _copy(n, changes)
 
 
-_copy = copier(Notification)  # dataclasses.replace, made fast for replay (see _fast.py)
+# dataclasses.replace and the constructor, made fast for replay (see _fast.py): a copier per
+# set of fields an outcome sets, called with their values in this order
+_copy = copier(Notification)
 _Notification = maker(Notification)
+_Attempt = maker(Attempt)
+_sent = copier(
+    Notification,
+    ("status", "attempts", "provider_id", "retry_at", "history", "bundle_id"),
+)
+_failed = copier(
+    Notification,
+    ("status", "attempts", "retry_at", "last_error", "history", "bundle_id"),
+)
+_delivered = copier(Notification, ("status", "last_error", "history"))
+_cancelled = copier(Notification, ("status", "retry_at", "history"))
 
 
 class NotificationBook:
@@ -77,7 +90,6 @@ class NotificationBook:
         self.by_provider_id: dict[str, str] = {}
 
     def apply(self, event: Event, at: datetime) -> None:
-        rep = _replace
         if isinstance(event, NotificationRequested):
             n = _Notification(
                 id=event.notification_id,
@@ -101,42 +113,42 @@ class NotificationBook:
             return
         n = found
         if isinstance(event, NotificationSent):
-            n = rep(
+            n = _sent(
                 n,
-                status=NotificationStatus.SENT,
-                attempts=event.attempt,
-                provider_id=event.provider_id,
-                retry_at=None,
-                history=(*n.history, Attempt(at, "sent", event.attempt, event.provider_id)),
-                bundle_id=event.bundle_id or n.bundle_id,
+                NotificationStatus.SENT,
+                event.attempt,
+                event.provider_id,
+                None,
+                (*n.history, _Attempt(at, "sent", event.attempt, event.provider_id)),
+                event.bundle_id or n.bundle_id,
             )
             if event.provider_id:
                 self.by_provider_id[event.provider_id] = n.id
         elif isinstance(event, NotificationFailed):
             final = event.permanent or event.retry_at is None
-            n = rep(
+            n = _failed(
                 n,
-                status=NotificationStatus.FAILED if final else NotificationStatus.RETRYING,
-                attempts=event.attempt,
-                retry_at=None if final else event.retry_at,
-                last_error=event.error,
-                history=(*n.history, Attempt(at, "failed", event.attempt, event.error)),
-                bundle_id=event.bundle_id or n.bundle_id,
+                NotificationStatus.FAILED if final else NotificationStatus.RETRYING,
+                event.attempt,
+                None if final else event.retry_at,
+                event.error,
+                (*n.history, _Attempt(at, "failed", event.attempt, event.error)),
+                event.bundle_id or n.bundle_id,
             )
         elif isinstance(event, NotificationDelivered):
             bad = bool(event.failed)
-            n = rep(
+            n = _delivered(
                 n,
-                status=NotificationStatus.FAILED if bad else NotificationStatus.DELIVERED,
-                last_error=event.error if bad else n.last_error,
-                history=(*n.history, Attempt(at, event.status, None, event.error)),
+                NotificationStatus.FAILED if bad else NotificationStatus.DELIVERED,
+                event.error if bad else n.last_error,
+                (*n.history, _Attempt(at, event.status, None, event.error)),
             )
         elif isinstance(event, NotificationCancelled):
-            n = rep(
+            n = _cancelled(
                 n,
-                status=NotificationStatus.CANCELLED,
-                retry_at=None,
-                history=(*n.history, Attempt(at, "cancelled", None, event.reason)),
+                NotificationStatus.CANCELLED,
+                None,
+                (*n.history, _Attempt(at, "cancelled", None, event.reason)),
             )
         else:
             return

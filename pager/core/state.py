@@ -59,7 +59,7 @@ from .events import (
     OverrideRemoved,
     decode,
 )
-from .evolve import evolve
+from .evolve import STEPS, evolve
 from .heartbeat import Beat, HeartbeatSpec, evolve_beat
 from .model import Incident, Status
 from .notifications import Notification, NotificationBook
@@ -129,7 +129,7 @@ class SystemState:
 
     def apply(self, record: RecordLike) -> None:
         # the event itself when this process journaled it (a Draft's `event`), else decoded
-        event = cast(Event, record.event)
+        event: Any = record.event
         if event is None:
             event = DECODERS[record.type](record.data)
         self.apply_event(event, record.seq, record.ts)
@@ -236,7 +236,11 @@ class SystemState:
                 # still in flight got its outcome above)
                 self.archive[iid] = self.archive[iid]._replace(last_seq=seq, updated_at=at)
                 return
-            inc = evolve(current, event, seq, at)
+            step = STEPS.get(t)  # evolve for an existing incident, without the dispatch
+            if current is None or step is None:
+                inc = evolve(current, event, seq, at)
+            else:
+                inc = step(current, event, seq, at)
             self.incidents[iid] = inc
         if t is IncidentOpened:
             self.open_by_key[(inc.service_id, inc.dedup_key)] = iid

@@ -38,7 +38,7 @@ from .events import (
 from .model import Incident, Status, TimelineEntry
 from .vocabulary import AlertStatus, NotificationKind
 
-__all__ = ["entry", "opened_entry"]
+__all__ = ["LINES", "entry", "opened_entry"]
 
 
 def _by(by: str | None, via: str | None) -> str:
@@ -200,24 +200,49 @@ _TEXTS: dict[type, Callable[[Incident, Any], str | None]] = {
 }
 
 _entry = partial(tuple.__new__, TimelineEntry)  # TimelineEntry(...) without its __new__
+Line = Callable[[Incident, Any, int, datetime], TimelineEntry | None]
+
+
+def _line(t: type[Event], describe: Callable[[Incident, Any], str | None]) -> Line:
+    """The timeline entry of one event type: its words, and who acted (the event's
+    attribution; a notification request's contact method as `via`)."""
+    tag = t.TYPE
+    if issubclass(t, Attributed):
+        token_said = t is not NoteAdded  # a note is the person's own words: nothing added
+
+        def attributed(before: Incident, e: Any, seq: int, at: datetime) -> TimelineEntry | None:
+            text = describe(before, e)
+            if text is None:
+                return None
+            by, via, token = e.attribution
+            if token and token != by and token_said:
+                text += f" (API token {token})"
+            return _entry((seq, at, tag, text, by, via, token))
+
+        return attributed
+    if t is NotificationRequested:
+
+        def requested(before: Incident, e: Any, seq: int, at: datetime) -> TimelineEntry | None:
+            text = describe(before, e)
+            return None if text is None else _entry((seq, at, tag, text, None, e.method, None))
+
+        return requested
+
+    def plain(before: Incident, e: Any, seq: int, at: datetime) -> TimelineEntry | None:
+        text = describe(before, e)
+        return None if text is None else _entry((seq, at, tag, text, None, None, None))
+
+    return plain
+
+
+LINES: dict[type, Line] = {t: _line(t, describe) for t, describe in _TEXTS.items()}
+"""Each event type's timeline entry, `LINES[type](before, event, seq, at)`: None for an
+event that adds none (e.g. `link.used`, whose action is on the timeline already)."""
 
 
 def entry(before: Incident, event: Event, seq: int, at: datetime) -> TimelineEntry | None:
     """The timeline entry `event` adds to `before` (None: it adds none, e.g. `link.used`,
     whose action is on the timeline already, with who and how). It names who acted (the
     event's attribution; a notification's contact method as `via`)."""
-    t = type(event)
-    describe = _TEXTS.get(t)
-    if describe is None:
-        return None
-    text = describe(before, event)
-    if text is None:
-        return None
-    if isinstance(event, Attributed):
-        by, via, token = event.attribution
-        if token and token != by and t is not NoteAdded:
-            text += f" (API token {token})"
-        return _entry((seq, at, event.TYPE, text, by, via, token))
-    if t is NotificationRequested:
-        return _entry((seq, at, event.TYPE, text, None, event.method, None))  # type: ignore[attr-defined]
-    return _entry((seq, at, event.TYPE, text, None, None, None))
+    line = LINES.get(type(event))
+    return None if line is None else line(before, event, seq, at)

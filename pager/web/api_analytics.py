@@ -17,7 +17,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
-from pager.core.analytics import Directory, Query, frozen, incident_rows, report
+from pager.core.analytics import Directory, Query, frozen, report
 from pager.core.analytics.tables import incidents_csv, people_csv
 from pager.errors import BadRequest
 from pager.ingest.validate import parse_instant
@@ -96,8 +96,8 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         reader()
         q = analytics_query(system, request.args)
         led = frozen(system.state.analytics)
-        rows = await trio.to_thread.run_sync(incident_rows, led, q)
-        return _csv(incidents_csv(rows), "incidents", q)
+        body = await trio.to_thread.run_sync(incidents_csv, led, q)
+        return _csv(body, "incidents", q)
 
     @app.get("/api/v1/analytics/people.csv")
     async def analytics_people_csv() -> Response:

@@ -186,3 +186,24 @@ def test_bundles_are_forgotten_a_day_on_by_the_instants_in_the_log(state: System
         orjson.dumps(state.to_snapshot(), option=orjson.OPT_UTC_Z, default=json_default)
     )
     assert after["bundles"] == orjson.loads(before)["bundles"]
+
+
+def test_a_snapshot_taken_is_not_changed_by_what_the_state_folds_next(state: SystemState) -> None:
+    """The snapshotter serializes in a thread while the state moves on: what `to_snapshot`
+    returned must not share anything the fold mutates (a lane's list of send instants once
+    did, and `replay --verify` found the snapshot "differs ... (in bundles)")."""
+    taken = state.to_snapshot()
+    as_taken = orjson.dumps(taken, option=orjson.OPT_UTC_Z, default=json_default)
+    state.apply(Rec(100, _bundle("b8", "inc-1-n2"), T0 + 3 * S))
+    state.apply(
+        Rec(
+            101,
+            NotificationSent(
+                incident_id="inc-1", notification_id="inc-1-n2", attempt=1, provider_id="SM2",
+                method="sms", bundle_id="b8", user_id="alice",
+            ),
+            T0 + 4 * S,
+        )
+    )  # fmt: skip
+    assert state.bundles.sent_on("alice", "sms") == [T0 + 2 * S, T0 + 4 * S]
+    assert orjson.dumps(taken, option=orjson.OPT_UTC_Z, default=json_default) == as_taken

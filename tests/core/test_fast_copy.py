@@ -56,6 +56,21 @@ def test_a_copy_is_dataclasses_replace_and_stays_frozen() -> None:
         fast.title = "changed"  # type: ignore[misc]
 
 
+def test_a_copy_of_named_fields_is_dataclasses_replace() -> None:
+    inc = incident()
+    copy = copier(Incident, ("last_seq", "status", "acknowledged_by"))
+    fast = copy(inc, 9, Status.ACKNOWLEDGED, "alice")
+    assert type(fast) is Incident
+    assert fast == dataclasses.replace(
+        inc, last_seq=9, status=Status.ACKNOWLEDGED, acknowledged_by="alice"
+    )
+    assert fast.timeline is inc.timeline and inc.status is Status.TRIGGERED
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.title = "changed"  # type: ignore[misc]
+    with pytest.raises(AssertionError):
+        copier(Incident, ("colour",))  # a field the class does not have
+
+
 @pytest.mark.parametrize(
     ("cls", "args", "kwargs"),
     [

@@ -108,7 +108,9 @@ async def test_a_backup_taken_under_load_holds_the_state_at_its_last_record(
     finally:
         copied.release()
     last = restored.last_seq
-    assert report.snapshot_seq == int(snaps[0].stem) and 150 <= last < final
+    # the copy ends where the backup read the log: at or before the last record written (on a
+    # loaded machine the sender may have written nothing after it)
+    assert report.snapshot_seq == int(snaps[0].stem) and 150 <= last <= final
     assert f"records 1..{last}," in out
     assert plain(restored) == plain(state_up_to(data, last))
     # private like the original, and every copied record byte-identical to the original's

@@ -8,7 +8,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import orjson
 import pytest
+
+from pager.core.state import SystemState
+from pager.store.jsonl import JsonlLog
+from pager.store.snapshots import json_default
 
 from ..fixtures.replay.golden import CASES, Case, replay, started_state, without_snapshots
 from ..fixtures.replay.make import DATA, GOLDEN
@@ -57,3 +62,28 @@ def test_replay_prints_the_golden_output(case: Case, folders: dict[bool, Path]) 
 def test_start_up_loads_the_golden_state(use_snapshot: bool, folders: dict[bool, Path]) -> None:
     text = started_state(folders[use_snapshot], use_snapshot)
     assert text == (GOLDEN / "state.json").read_text()
+
+
+def test_a_snapshot_is_not_changed_by_the_records_folded_after_it(
+    folders: dict[bool, Path],
+) -> None:
+    """The snapshotter serializes `to_snapshot()` in a thread while the state folds on, so
+    what it returns must share nothing the fold mutates: a snapshot after every record of the
+    fixture, each serialized again once every record is folded, reads the same."""
+    log = JsonlLog.open(folders[False])
+    try:
+        state = SystemState()
+        taken = []
+        for rec in log.read_from(1):
+            state.apply(rec)
+            snap = state.to_snapshot()
+            taken.append((rec.seq, snap, _dump(snap)))
+    finally:
+        log.release()
+    assert len(taken) > 50
+    for seq, snap, then in taken:
+        assert _dump(snap) == then, f"the snapshot at {seq} changed as later records folded"
+
+
+def _dump(snap: object) -> bytes:
+    return orjson.dumps(snap, option=orjson.OPT_UTC_Z, default=json_default)

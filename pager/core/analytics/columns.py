@@ -15,7 +15,7 @@ import base64
 import math
 import sys
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 __all__ = ["NONE", "Names", "Table", "decode_column", "encode_column", "is_none"]
@@ -59,6 +59,7 @@ class Table:
     "d" for instants and durations (NaN: none), "i" for codes and counts (-1: none)."""
 
     __slots__ = ("_order", "cols", "n", "spec")
+    _order: list[tuple[str, Callable[[Any], None], float]]
 
     def __init__(self, spec: Mapping[str, str]) -> None:
         self.spec = dict(spec)
@@ -67,9 +68,10 @@ class Table:
 
     def _set(self, cols: dict[str, array[Any]]) -> None:
         self.cols = cols
-        # (name, column, its "none"): what `append` walks, without a lookup per column
+        # (name, the column's append, its "none"): what `append` walks, without a lookup per
+        # column
         self._order = [
-            (name, col, NAN if col.typecode == "d" else NONE) for name, col in cols.items()
+            (name, col.append, NAN if col.typecode == "d" else NONE) for name, col in cols.items()
         ]
 
     def __len__(self) -> int:
@@ -78,11 +80,19 @@ class Table:
     def append(self, values: Mapping[str, float | int | None]) -> int:
         """Add a row (columns not named, or None, get NaN or -1); returns its index."""
         get = values.get
-        for name, col, none in self._order:
+        for name, add, none in self._order:
             v = get(name)
-            col.append(none if v is None else v)
+            add(none if v is None else v)
         self.n += 1
         return self.n - 1
+
+    def pick(self, rows: Sequence[int], *names: str) -> Iterator[tuple[Any, ...]]:
+        """The values of the columns `names` in `rows`, a tuple per row (a scan that reads
+        only the columns it needs, without an index operation per value in Python)."""
+        cols = [self.cols[name] for name in names]
+        if isinstance(rows, range) and rows.step == 1:
+            return zip(*(col[rows.start : rows.stop] for col in cols), strict=True)
+        return zip(*(map(col.__getitem__, rows) for col in cols), strict=True)
 
     def copy(self) -> Table:
         t = Table.__new__(Table)

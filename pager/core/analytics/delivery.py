@@ -4,6 +4,7 @@ people acknowledged."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .columns import is_none
@@ -15,7 +16,7 @@ from .vocabulary import CANCELLED, DELIVERED, FAILED, OUTCOMES, SENT, UNDELIVERE
 __all__ = ["delivery_part"]
 
 
-def delivery_part(led: Ledger, q: Query, rows: list[int]) -> dict[str, Any]:
+def delivery_part(led: Ledger, q: Query, rows: Sequence[int]) -> dict[str, Any]:
     lo, hi = q.start.timestamp(), q.end.timestamp()
     want = led.names.find(q.service) if q.service is not None else None
     svc = led.incidents.cols["service"]
@@ -23,22 +24,21 @@ def delivery_part(led: Ledger, q: Query, rows: list[int]) -> dict[str, Any]:
     counts_of: dict[int, list[int]] = {}
     latency_of: dict[int, list[float]] = {}
     receipt_of: dict[int, list[float]] = {}
-    req_c, inc_c, method_c, outcome_c = n["requested"], n["inc"], n["method"], n["outcome"]
-    sent_c, receipt_c = n["sent"], n["receipt"]
-    for i in led.span(req_c, lo, hi):
-        requested = req_c[i]
-        if not lo <= requested < hi or (want is not None and svc[inc_c[i]] != want):
+    span = led.span(n["requested"], lo, hi)
+    a, b = span.start, span.stop
+    for requested, inc, method, outcome, sent, receipt in zip(
+        n["requested"][a:b], n["inc"][a:b], n["method"][a:b], n["outcome"][a:b],
+        n["sent"][a:b], n["receipt"][a:b], strict=True,
+    ):  # fmt: skip
+        if not lo <= requested < hi or (want is not None and svc[inc] != want):
             continue
-        method = method_c[i]
         counts = counts_of.get(method)
         if counts is None:
             counts = counts_of[method] = [0] * len(OUTCOMES)
             latency_of[method], receipt_of[method] = [], []
-        counts[outcome_c[i]] += 1
-        sent = sent_c[i]
+        counts[outcome] += 1
         if sent == sent:  # (NaN: never sent)
             latency_of[method].append(sent - requested)
-            receipt = receipt_c[i]
             if receipt == receipt:
                 receipt_of[method].append(receipt - sent)
     methods: dict[int, dict[str, Any]] = {
@@ -60,12 +60,14 @@ def delivery_part(led: Ledger, q: Query, rows: list[int]) -> dict[str, Any]:
                 "receipt_seconds": summary(m["receipt"]),
             }
         )
+    by_code: dict[int, int] = {}
+    for acked, code in led.incidents.pick(rows, "acked", "ack_via"):
+        if not is_none(acked):
+            by_code[code] = by_code.get(code, 0) + 1
     via: dict[str, int] = {}
-    c = led.incidents.cols
-    for row in rows:
-        if not is_none(c["acked"][row]):
-            name = led.names.name(c["ack_via"][row]) or "unknown"
-            via[name] = via.get(name, 0) + 1
+    for code, k in by_code.items():
+        name = led.names.name(code) or "unknown"
+        via[name] = via.get(name, 0) + k
     return {
         "methods": out,
         "acknowledged_via": dict(sorted(via.items(), key=lambda kv: (-kv[1], kv[0]))),

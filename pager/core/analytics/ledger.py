@@ -117,6 +117,9 @@ PAGE_COLUMNS = {"at": "d", "inc": "i", "user": "i", "level": "i"}
 FIRE_COLUMNS = {"at": "d", "inc": "i", "name": "i"}
 
 
+_KIND_CODES = {kind: i for i, kind in enumerate(KINDS)}
+
+
 def _ts(at: datetime) -> float:
     return at.timestamp()
 
@@ -172,7 +175,7 @@ class Ledger:
         """Fold one journaled record in (every record, in sequence order)."""
         fn = self._apply.get(type(event))
         if fn is not None:
-            t = _ts(at)
+            t = at.timestamp()
             if t < self.last_t:
                 self.in_order = False
             self.last_t = t
@@ -346,7 +349,7 @@ class Ledger:
         row = self._row(e.incident_id)
         if row < 0 or e.notification_id in self.open_notifications:
             return
-        kind = KINDS.index(e.kind) if e.kind in KINDS else NONE
+        kind = _KIND_CODES.get(e.kind, NONE)
         method = self.names.code(e.method)
         n = self.notifications.append(
             {

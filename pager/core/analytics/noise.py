@@ -4,6 +4,7 @@ within minutes while nobody acted (candidates for tuning)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .columns import is_none
@@ -22,18 +23,18 @@ def _top(counts: dict[Any, list[Any]], key: int = 0) -> list[tuple[Any, list[Any
     return sorted(counts.items(), key=lambda kv: (-kv[1][key], str(kv[0])))[:TOP]
 
 
-def noise_part(led: Ledger, q: Query, rows: list[int]) -> dict[str, Any]:
+def noise_part(led: Ledger, q: Query, rows: Sequence[int]) -> dict[str, Any]:
     c = led.incidents.cols
     name = led.names.strings
-    svc_c, dedup_c, alerts_c, reopen_c = c["service"], c["dedup"], c["alerts"], c["reopen"]
-    how_c, resolved_c, acted_c, opened_c = c["how"], c["resolved"], c["acted"], c["opened"]
+    svc_c = c["service"]
     by_code: dict[int, list[int]] = {}  # counted by codes, named at the end
     keys_by_code: dict[tuple[int, int], list[int]] = {}
     flap_by_code: dict[tuple[int, int], list[int]] = {}
     quick_by_code: dict[tuple[int, int], list[int]] = {}
-    for row in rows:
-        svc, alerts = svc_c[row], alerts_c[row]
-        key = (svc, dedup_c[row])
+    for svc, dedup, alerts, reopen, how, resolved, acted, opened in led.incidents.pick(
+        rows, "service", "dedup", "alerts", "reopen", "how", "resolved", "acted", "opened"
+    ):
+        key = (svc, dedup)
         s = by_code.get(svc)
         if s is None:
             s = by_code[svc] = [0, 0]
@@ -44,12 +45,11 @@ def noise_part(led: Ledger, q: Query, rows: list[int]) -> dict[str, Any]:
             k = keys_by_code[key] = [0, 0]
         k[0] += 1
         k[1] += alerts
-        if reopen_c[row] <= FLAP_WINDOW:  # (False for NaN: nothing before it)
+        if reopen <= FLAP_WINDOW:  # (False for NaN: nothing before it)
             flap_by_code.setdefault(key, [0])[0] += 1
-        if how_c[row] == BY_SOURCE:
-            resolved, acted = resolved_c[row], acted_c[row]
-            if resolved - opened_c[row] <= QUICK_WINDOW and (is_none(acted) or acted >= resolved):
-                quick_by_code.setdefault(key, [0])[0] += 1
+        quick = resolved - opened <= QUICK_WINDOW and (is_none(acted) or acted >= resolved)
+        if how == BY_SOURCE and quick:
+            quick_by_code.setdefault(key, [0])[0] += 1
 
     def named(counts: dict[tuple[int, int], list[int]]) -> dict[tuple[str, str], list[int]]:
         return {(name[s], name[k]): v for (s, k), v in counts.items()}
@@ -61,20 +61,19 @@ def noise_part(led: Ledger, q: Query, rows: list[int]) -> dict[str, Any]:
     want = led.names.find(q.service) if q.service is not None else None
     f = led.fires.cols
     fired: dict[tuple[int, int], list[Any]] = {}
-    at_c, inc_c, name_c = f["at"], f["inc"], f["name"]
-    for i in led.span(at_c, lo, hi):
-        at = at_c[i]
+    span = led.span(f["at"], lo, hi)
+    a, b = span.start, span.stop
+    for at, inc, nm in zip(f["at"][a:b], f["inc"][a:b], f["name"][a:b], strict=True):
         if not lo <= at < hi:
             continue
-        inc = inc_c[i]
         svc = svc_c[inc]
         if want is not None and svc != want:
             continue
-        a = fired.get((svc, name_c[i]))
-        if a is None:
-            a = fired[(svc, name_c[i])] = [0, set()]
-        a[0] += 1
-        a[1].add(inc)
+        found = fired.get((svc, nm))
+        if found is None:
+            found = fired[(svc, nm)] = [0, set()]
+        found[0] += 1
+        found[1].add(inc)
     alerts = {(name[s], name[nm] if nm >= 0 else ""): v for (s, nm), v in fired.items()}
     return {
         "services": [

@@ -16,6 +16,7 @@ from the schedules as configured now (with the API's overrides).
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from typing import Any
 
 from ..schedule import shifts
@@ -51,7 +52,7 @@ def _oncall(d: Directory, q: Query) -> dict[str, dict[str, list[tuple[float, flo
     return out
 
 
-def people_part(led: Ledger, d: Directory, q: Query, rows: list[int]) -> dict[str, Any]:
+def people_part(led: Ledger, d: Directory, q: Query, rows: Sequence[int]) -> dict[str, Any]:
     lo, hi = q.start.timestamp(), q.end.timestamp()
     names = led.names.strings
     want = led.names.find(q.service) if q.service is not None else None
@@ -82,41 +83,38 @@ def people_part(led: Ledger, d: Directory, q: Query, rows: list[int]) -> dict[st
     page_times: list[float] = []
     pages: list[tuple[int, float, int, int]] = []  # (user, at, incident row, level)
     pc = led.pages.cols
-    at_c, inc_c, user_c, level_c = pc["at"], pc["inc"], pc["user"], pc["level"]
-    for i in led.span(at_c, lo, hi):
-        at = at_c[i]
-        if not lo <= at < hi:
+    span = led.span(pc["at"], lo, hi)
+    a, b = span.start, span.stop
+    for at, inc, user, level in zip(
+        pc["at"][a:b], pc["inc"][a:b], pc["user"][a:b], pc["level"][a:b], strict=True
+    ):
+        if not lo <= at < hi or (want is not None and svc[inc] != want):
             continue
-        inc = inc_c[i]
-        if want is not None and svc[inc] != want:
-            continue
-        user = user_c[i]
         counts = page_counts.get(user)
         if counts is None:
             counts = page_counts[user] = [0, 0, 0, 0]
         counts[0] += 1
         counts[1 + hours_of(user).of(at)] += 1
         page_times.append(at)
-        pages.append((user, at, inc, level_c[i]))
+        pages.append((user, at, inc, level))
     interruption_times: list[float] = []
     interrupting = {led.names.find(m) for m in INTERRUPTING}
     told: dict[int, int] = {}
     interrupted: dict[int, list[int]] = {}
     n = led.notifications.cols
-    req_c, sent_c, ninc_c, method_c, nuser_c, kind_c, dup_c = (
-        n["requested"], n["sent"], n["inc"], n["method"], n["user"], n["kind"], n["dup"],
-    )  # fmt: skip
-    for i in led.span(req_c, lo, hi):
-        requested = req_c[i]
-        if not lo <= requested < hi or kind_c[i] != 0:
+    span = led.span(n["requested"], lo, hi)
+    a, b = span.start, span.stop
+    for requested, sent, inc, method, user, kind, dup in zip(
+        n["requested"][a:b], n["sent"][a:b], n["inc"][a:b], n["method"][a:b],
+        n["user"][a:b], n["kind"][a:b], n["dup"][a:b], strict=True,
+    ):  # fmt: skip
+        if kind != 0 or user < 0 or not lo <= requested < hi:
             continue
-        user = nuser_c[i]
-        if user < 0 or (want is not None and svc[ninc_c[i]] != want):
+        if want is not None and svc[inc] != want:
             continue
         told[user] = told.get(user, 0) + 1
-        sent = sent_c[i]
         # (NaN: never sent; a bundle's further pages went out in the same message)
-        if method_c[i] in interrupting and sent == sent and dup_c[i] != 1:
+        if method in interrupting and sent == sent and dup != 1:
             counts = interrupted.get(user)
             if counts is None:
                 counts = interrupted[user] = [0, 0, 0, 0]
@@ -129,10 +127,9 @@ def people_part(led: Ledger, d: Directory, q: Query, rows: list[int]) -> dict[st
         person(user)["interruptions"] = dict(zip(("total", *HOURS), counts, strict=True))
     for user, k in told.items():
         person(user)["notifications"] = k
-    ack_by = led.incidents.cols["ack_by"]
-    for row in rows:
-        if ack_by[row] >= 0:
-            person(ack_by[row])["acknowledged"] += 1
+    for (by,) in led.incidents.pick(rows, "ack_by"):
+        if by >= 0:
+            person(by)["acknowledged"] += 1
     oncall = _oncall(d, q)
     hours_on: dict[str, float] = {}
     for per in oncall.values():
@@ -184,19 +181,26 @@ def rotations_part(
     policy_col = led.incidents.cols["policy"]
     oncall: dict[str, dict[str, list[tuple[float, float]]]] = people["oncall"]
     counts = {sid: [0, 0] for sid in oncall}
+    through: dict[tuple[int, int], list[str]] = {}  # (policy, level) -> its schedules counted
+
+    def schedules_of(code: int, level: int) -> list[str]:
+        found = through.get((code, level))
+        if found is None:
+            policy = d.policies.get(names[code]) if code >= 0 else None
+            found = []
+            if policy is not None and 0 <= level < len(policy.levels):
+                found = [t.id for t in policy.levels[level].targets
+                         if t.kind == "schedule" and t.id in counts]  # fmt: skip
+            through[(code, level)] = found
+        return found
+
+    hours = people["hours"]
     for user, at, inc, level in people["pages"]:
-        code = policy_col[inc]
-        policy = d.policies.get(names[code]) if code >= 0 else None
-        if policy is None or not 0 <= level < len(policy.levels):
-            continue
-        uid = names[user]
-        for target in policy.levels[level].targets:
-            if target.kind != "schedule" or target.id not in counts:
-                continue
-            if _on(oncall[target.id].get(uid), at):
-                c = counts[target.id]
+        for sid in schedules_of(policy_col[inc], level):
+            if _on(oncall[sid].get(names[user]), at):
+                c = counts[sid]
                 c[0] += 1
-                if people["hours"](user).of(at) != BUSINESS:
+                if hours(user).of(at) != BUSINESS:
                     c[1] += 1
     out = []
     for sid, (pages, outside) in counts.items():

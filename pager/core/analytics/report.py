@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from .vocabulary import (
     RESOLVED,
 )
 
-__all__ = ["REOPEN_WINDOW", "incident_rows", "report"]
+__all__ = ["REOPEN_WINDOW", "incident_rows", "report", "selected"]
 
 REOPEN_WINDOW = 86400.0  # opened again within a day of the previous one resolving: reopened
 
@@ -91,16 +92,23 @@ class _Group:
         }
 
 
-def _selected(led: Ledger, q: Query) -> list[int]:
-    """Rows of the incidents opened in the range (of the service, if one is asked)."""
+def selected(led: Ledger, q: Query) -> Sequence[int]:
+    """Rows of the incidents opened in the range (of the service, if one is asked), in
+    order: a range of them while the log's instants never went back and no service is
+    asked."""
     lo, hi = q.start.timestamp(), q.end.timestamp()
     opened = led.incidents.cols["opened"]
-    rows = [i for i in led.span(opened, lo, hi) if lo <= opened[i] < hi]
-    if q.service is not None:
-        want = led.names.find(q.service)
-        svc = led.incidents.cols["service"]
-        rows = [i for i in rows if svc[i] == want]
-    return rows
+    span = led.span(opened, lo, hi)
+    if q.service is None:
+        if led.in_order:
+            return span
+        return [i for i in span if lo <= opened[i] < hi]
+    want = led.names.find(q.service)
+    return [
+        i
+        for i, (t, svc) in enumerate(led.incidents.pick(span, "opened", "service"), span.start)
+        if lo <= t < hi and svc == want
+    ]
 
 
 def _last_levels(led: Ledger, d: Directory) -> dict[int, int]:
@@ -116,49 +124,45 @@ def _last_levels(led: Ledger, d: Directory) -> dict[int, int]:
 Key = tuple[int, int, int]  # (service code, policy code, period)
 
 
-def _tally(led: Ledger, d: Directory, rows: list[int], periods: Periods) -> dict[Key, _Group]:
+def _tally(led: Ledger, d: Directory, rows: Sequence[int], periods: Periods) -> dict[Key, _Group]:
     """The incidents of `rows`, counted per service, policy and period in one pass (the
     totals, per service, per policy and per period are sums of these)."""
-    c = led.incidents.cols
-    opened_c, acked_c, resolved_c = c["opened"], c["acked"], c["resolved"]
-    how_c, state_c, reopen_c, level_c = c["how"], c["state"], c["reopen"], c["level"]
-    svc_c, pol_c, exh_c = c["service"], c["policy"], c["exhausted"]
-    retrig_c, quiet_c, alerts_c = c["retriggered"], c["quiet"], c["alerts"]
-    esc_t_c, esc_m_c = c["esc_timeout"], c["esc_manual"]
     last_of = _last_levels(led, d)
     starts = periods.starts
     groups: dict[Key, _Group] = {}
-    for row in rows:
-        opened = opened_c[row]
-        key = (svc_c[row], pol_c[row], max(0, bisect_right(starts, opened) - 1))
+    for (
+        opened, acked, resolved, how, state, reopen, level, svc, policy, exhausted,
+        retriggered, quiet, alerts, esc_timeout, esc_manual,
+    ) in led.incidents.pick(
+        rows, "opened", "acked", "resolved", "how", "state", "reopen", "level", "service",
+        "policy", "exhausted", "retriggered", "quiet", "alerts", "esc_timeout", "esc_manual",
+    ):  # fmt: skip
+        key = (svc, policy, max(0, bisect_right(starts, opened) - 1))
         g = groups.get(key)
         if g is None:
             g = groups[key] = _Group()
         g.opened += 1
-        acked, resolved = acked_c[row], resolved_c[row]
         if acked == acked:  # not NaN
             g.acked += 1
             g.tta.append(acked - opened)
         if resolved == resolved:
             g.resolved += 1
             g.ttr.append(resolved - opened)
-            if how_c[row] in _AUTO:
+            if how in _AUTO:
                 g.auto += 1
-        if state_c[row] != RESOLVED:
+        if state != RESOLVED:
             g.open += 1
-        reopen = reopen_c[row]
         if reopen <= REOPEN_WINDOW:  # (False for NaN)
             g.reopened += 1
-        g.retriggered += retrig_c[row]
-        g.quiet += quiet_c[row]
-        g.alerts += alerts_c[row]
-        g.esc_timeout += esc_t_c[row]
-        g.esc_manual += esc_m_c[row]
-        level = level_c[row]
+        g.retriggered += retriggered
+        g.quiet += quiet
+        g.alerts += alerts
+        g.esc_timeout += esc_timeout
+        g.esc_manual += esc_manual
         if level >= 0:
-            last = last_of.get(key[1])
+            last = last_of.get(policy)
             # a policy not configured any more: did the incident run out of it?
-            if exh_c[row] if last is None else level >= last:
+            if exhausted if last is None else level >= last:
                 g.last_level += 1
     return groups
 
@@ -205,12 +209,8 @@ def _maintenance(led: Ledger, d: Directory, q: Query) -> dict[str, float]:
 def _series(
     periods: Periods, by_period: dict[int, _Group], people: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    pages = [0] * len(periods)
-    interruptions = [0] * len(periods)
-    for t in people["page_times"]:
-        pages[periods.index(t)] += 1
-    for t in people["interruption_times"]:
-        interruptions[periods.index(t)] += 1
+    pages = periods.count(sorted(people["page_times"]))
+    interruptions = periods.count(sorted(people["interruption_times"]))
     out = []
     for i in range(len(periods)):
         g = by_period.get(i) or _Group()
@@ -236,7 +236,7 @@ def _series(
 
 def report(led: Ledger, q: Query, d: Directory) -> dict[str, Any]:
     """The whole report (see the module's docstring and docs/analytics.md)."""
-    rows = _selected(led, q)
+    rows = selected(led, q)
     periods = Periods(q.start, q.end, q.group_by, q.timezone)
     groups = _tally(led, d, rows, periods)
     total = _Group()
@@ -301,7 +301,7 @@ def incident_rows(led: Ledger, q: Query) -> list[dict[str, Any]]:
     c = led.incidents.cols
     name = led.names.name
     out = []
-    for row in _selected(led, q):
+    for row in selected(led, q):
         opened, acked, resolved = c["opened"][row], c["acked"][row], c["resolved"][row]
         how = c["how"][row]
         out.append(

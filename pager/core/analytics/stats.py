@@ -5,7 +5,7 @@ day an instant falls in (in their own time zone), and the day or week an instant
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -60,22 +60,41 @@ def summary(values: list[float]) -> dict[str, Any]:
 class Hours:
     """Which part of the day an instant is for a person in `zone`: business hours (08-18
     Monday to Friday), off hours (18-22 Monday to Friday, and 08-22 at weekends) or sleep
-    hours (22-08 every day), on their own clock. Answers are cached per 15-minute slot of
-    UTC, inside which the answer cannot change."""
+    hours (22-08 every day), on their own clock.
 
-    __slots__ = ("_cache", "zone")
+    The zone's UTC offset is looked up once per UTC day and cached; within a day whose offset
+    does not change, the local hour of the week is plain arithmetic. A day with a change (a
+    DST transition) asks the zone per 15-minute slot, inside which the answer cannot change
+    (every UTC offset in use, and every transition, is on a 15-minute boundary)."""
+
+    __slots__ = ("_days", "_slots", "zone")
 
     def __init__(self, zone: str) -> None:
         self.zone = ZoneInfo(zone)
-        self._cache: dict[int, int] = {}
+        self._days: dict[int, float] = {}  # UTC day -> its offset (s), NaN: it changes
+        self._slots: dict[int, int] = {}  # 15-minute slot -> answer, on days of a change
 
     def of(self, t: float) -> int:
+        day = int(t // DAY)
+        off = self._days.get(day)
+        if off is None:
+            off = self._days[day] = self._offset(day)
+        if off == off:  # (not NaN)
+            return _WEEK[int((t + off) // 3600) % 168]
         slot = int(t // SLOT)
-        found = self._cache.get(slot)
+        found = self._slots.get(slot)
         if found is None:
             local = datetime.fromtimestamp(slot * SLOT, self.zone)
-            found = self._cache[slot] = self.of_local(local.weekday(), local.hour)
+            found = self._slots[slot] = self.of_local(local.weekday(), local.hour)
         return found
+
+    def _offset(self, day: int) -> float:
+        """The zone's UTC offset all through UTC day `day` (seconds), NaN if it changes."""
+        first = datetime.fromtimestamp(day * DAY, self.zone).utcoffset()
+        last = datetime.fromtimestamp(day * DAY + DAY - SLOT, self.zone).utcoffset()
+        if first is None or first != last:
+            return math.nan
+        return first.total_seconds()
 
     @staticmethod
     def of_local(weekday: int, hour: int) -> int:
@@ -84,6 +103,11 @@ class Hours:
         if weekday < 5 and hour < 18:
             return BUSINESS
         return OFF_HOURS
+
+
+DAY = 86400.0
+# the part of the day of each hour of the week, counted from the epoch's hour 0: a Thursday
+_WEEK = tuple(Hours.of_local((h // 24 + 3) % 7, h % 24) for h in range(168))
 
 
 class Periods:
@@ -117,6 +141,12 @@ class Periods:
         """The period `t` falls in (clamped to the first and last)."""
         i = bisect_right(self.starts, t) - 1
         return i if i > 0 else 0
+
+    def count(self, ordered: Sequence[float]) -> list[int]:
+        """How many of the sorted instants `ordered` fall in each period (as `index` places
+        them: those before the first period in it, those after the last in that)."""
+        edges = [bisect_left(ordered, t) for t in self.starts[1:]]
+        return [b - a for a, b in zip([0, *edges], [*edges, len(ordered)], strict=True)]
 
     def bounds(self, i: int) -> tuple[datetime, datetime]:
         start = datetime.fromtimestamp(self.starts[i], UTC)

@@ -17,8 +17,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from .ledger import Ledger
+from .query import Query
+from .report import selected
+from .vocabulary import HOW
 
 __all__ = [
     "BOM",
@@ -88,14 +93,61 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return BOM + out.getvalue()
 
 
-def incidents_csv(rows: Iterable[dict[str, Any]]) -> str:
-    """`incident_rows` as CSV."""
-    keys = (
-        "id", "number", "service", "title", "opened", "acknowledged", "resolved",
-        "seconds_to_ack", "seconds_to_resolve", "acknowledged_by", "acknowledged_via",
-        "escalations", "resolved_by", "resolution",
+def incidents_csv(led: Ledger, q: Query) -> str:
+    """The incidents opened in the range as CSV: the cells `cell` makes of `incident_rows`,
+    made straight from the ledger's columns (a year's 100,000 rows in well under a
+    second): each name is made safe once, instants are formatted by `_Stamps`."""
+    safe = [*map(_text, led.names.strings), None]  # by code; code -1 (none) reads None
+    how_text = [*map(_text, HOW), None]
+    stamp = _Stamps().of
+    ids = led.incident_ids
+
+    def duration(since: float, t: float) -> str | None:
+        return None if t != t else _number(round(t - since, 3))
+
+    rows = selected(led, q)
+    columns = led.incidents.pick(
+        rows, "number", "service", "title", "opened", "acked", "resolved", "ack_by", "ack_via",
+        "esc_timeout", "esc_manual", "res_by", "how",
     )  # fmt: skip
-    return to_csv(INCIDENT_HEADER, ([r[k] for k in keys] for r in rows))
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    w.writerow(INCIDENT_HEADER)
+    for row, values in zip(rows, columns, strict=True):
+        (number, service, title, opened, acked, resolved, ack_by, ack_via, esc_timeout,
+         esc_manual, res_by, how) = values  # fmt: skip
+        w.writerow((
+            _text(ids[row]), number, safe[service], safe[title], stamp(opened), stamp(acked),
+            stamp(resolved), duration(opened, acked), duration(opened, resolved), safe[ack_by],
+            safe[ack_via], esc_timeout + esc_manual, safe[res_by], how_text[how],
+        ))  # fmt: skip
+    return BOM + out.getvalue()
+
+
+class _Stamps:
+    """Instants (float seconds, NaN for none) as `_instant` writes them, "YYYY-MM-DD
+    HH:MM:SS" in UTC, the seconds cut off: the date part made once per day."""
+
+    __slots__ = ("_days",)
+
+    _CLOCK = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]  # by minute of day
+    _SECONDS = [f"{s:02d}" for s in range(60)]
+
+    def __init__(self) -> None:
+        self._days: dict[int, str] = {}
+
+    def of(self, t: float) -> str | None:
+        if t != t:
+            return None
+        # whole seconds as datetime.fromtimestamp sees them (rounded to the microsecond)
+        day, s = divmod(round(t * 1_000_000) // 1_000_000, 86400)
+        found = self._days.get(day)
+        if found is None:
+            found = self._days[day] = f"{_EPOCH + timedelta(days=day):%Y-%m-%d} "
+        return found + self._CLOCK[s // 60] + self._SECONDS[s % 60]
+
+
+_EPOCH = date(1970, 1, 1)
 
 
 def people_csv(people: Iterable[dict[str, Any]]) -> str:

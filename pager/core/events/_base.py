@@ -23,6 +23,7 @@ import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import Enum
+from functools import partial
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from .._fast import twin
@@ -183,15 +184,14 @@ def _decoder(cls: type[Event], hints: Mapping[str, Any]) -> Callable[[Mapping[st
         "_cls": cls,
         "_known": frozenset(known),
         "_iso": datetime.fromisoformat,
-        "_Attribution": Attribution,
+        "_Attribution": partial(tuple.__new__, Attribution),  # without the named tuple's __new__
         "_NOBODY": NOBODY,
         "_upgrade": _UPGRADES.get(cls.TYPE),
     }
-    lines = [
-        "def decode(d):",
-        "    if _upgrade is not None:",
-        "        d = dict(d)",
-        "        _upgrade(d)",
+    lines = ["def decode(d):"]
+    if cls.TYPE in _UPGRADES:  # a line written before a field existed is completed first
+        lines += ["    d = dict(d)", "    _upgrade(d)"]
+    lines += [
         "    if not _known.issuperset(d):",
         "        raise TypeError(f'{_cls.__name__}: unknown fields {sorted(set(d) - _known)}')",
         "    out = _new(_twin)",
@@ -202,7 +202,7 @@ def _decoder(cls: type[Event], hints: Mapping[str, Any]) -> Callable[[Mapping[st
             lines += [
                 "    by, via, tok = d.get('by'), d.get('via'), d.get('token_name')",
                 "    out.attribution = _NOBODY if by is None and via is None and tok is None"
-                " else _Attribution(by, via, tok)",
+                " else _Attribution((by, via, tok))",
             ]
             continue
         if f.default is not dataclasses.MISSING:
