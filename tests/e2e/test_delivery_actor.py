@@ -2,7 +2,8 @@
 scripted transport (it answers what each test tells it to, and notes when it was asked):
 backoff that grows with jitter inside its bounds, Retry-After as a floor, a permanent error
 moving to the person's next contact method at once, the circuit breaker holding attempts
-for its cooldown, pages for acknowledged incidents cancelled, and an intent without an
+for its cooldown, pages for acknowledged incidents cancelled, a person's lane woken by a new
+page only when it can go sooner, and an intent without an
 outcome sent after a restart over the same log."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import trio
@@ -241,3 +243,60 @@ async def test_an_intent_without_outcome_is_sent_after_a_restart(
     # fell due while pager was down)
     assert [m.user_id for _, m in working.calls if m.notification_id == "inc-1-n1"] == ["alice"]
     assert {m.user_id for _, m in working.calls} == {"alice", "bob"}
+
+
+async def test_a_new_page_does_not_wait_for_another_pages_retry(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # alice's lane waits 42 s to retry her first page; a second incident's page is due at
+    # once, so it wakes the lane and goes out then
+    slack = Scripted("slack", ProviderRejected("slow down", retry_after=42.0))
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack) as run:
+            t0 = trio.current_time()
+            await trigger(run, "disk")
+            await trio.sleep(5)
+            await trigger(run, "cpu")
+            await trio.sleep(60)
+            ns = run.system.state.notifications
+            assert ns.by_id["inc-1-n1"].status == ns.by_id["inc-2-n1"].status == "sent"
+    assert slack.times(t0) == [
+        pytest.approx(0, abs=NOW),
+        pytest.approx(5, abs=NOW),
+        pytest.approx(42, abs=NOW),
+    ]
+    assert [m.notification_id for _, m in slack.calls] == ["inc-1-n1", "inc-2-n1", "inc-1-n1"]
+
+
+async def test_pages_held_back_by_the_bundling_window_do_not_wake_their_lane(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 200 incidents in 20 s page alice by Slack: 2 messages alone, then a bundle a minute.
+    # While her lane waits for the window, a new page changes nothing, so it does not make
+    # the lane look at all her pages again (each look costs all of them: in a storm, waking
+    # it for every page would cost the square of the pages)
+    slack = Scripted("slack")
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack) as run:
+            actor = run.actors.dispatcher.actors["slack"]
+            looks = 0
+            pages_of = actor._pages_of
+
+            def counted(user_id: str) -> Any:
+                nonlocal looks
+                looks += 1
+                return pages_of(user_id)
+
+            monkeypatch.setattr(actor, "_pages_of", counted)
+            for i in range(200):
+                await trigger(run, f"k{i}")
+                await trio.sleep(0.1)
+            await trio.sleep(5 * 60)
+            alice = [
+                n
+                for n in run.system.state.notifications.by_id.values()
+                if n.user_id == "alice" and n.method == "slack"
+            ]
+    assert len(alice) == 200 and all(n.status == "sent" for n in alice)
+    assert len(slack.calls) <= 5
+    assert looks <= 3 * len(slack.calls) + 2

@@ -72,6 +72,12 @@ class DeliveryActor(DeliveryBase):
             lambda b, attempt: None
         )
         self._lanes: dict[str, trio.Event] = {}  # user id -> the poke that wakes its lane
+        # user id -> the lane's pages taken so far, oldest first (some may be done: they are
+        # pruned when the lane looks), so a look costs that person's pages, not everyone's
+        self._queued: dict[str, dict[str, None]] = {}
+        # user id -> what a waiting lane waits for: (until, the throttles' earliest, the
+        # policy it was computed with); a new page wakes it only when it could go sooner
+        self._waits: dict[str, tuple[datetime, datetime, BundlePolicy]] = {}
         self._dropped: set[str] = set()  # pages of incidents nobody knows: never sent
         self.bundles_sent = 0
 
@@ -84,46 +90,71 @@ class DeliveryActor(DeliveryBase):
     def _take_page(self, n: Notification) -> bool:
         if n.kind != "page" or n.user_id is None:
             return False
+        self._queued.setdefault(n.user_id, {})[n.id] = None
         poke = self._lanes.get(n.user_id)
         if poke is not None:
-            poke.set()
+            if self._sooner(n):
+                poke.set()
         else:
             assert self._nursery is not None
             self._lanes[n.user_id] = trio.Event()
             self._nursery.start_soon(self._lane, n.user_id, name=f"{self.method} lane {n.user_id}")
         return True
 
+    def _sooner(self, n: Notification) -> bool:
+        """Whether new page `n` could make its waiting lane's next message due sooner (or
+        must fail at once: opted out). While the lane waits for the bundling window or a
+        throttle, another page changes nothing, and waking it would cost a look at all its
+        pages for each new page: a storm's cost would grow with the square of its pages."""
+        assert n.user_id is not None
+        wait = self._waits.get(n.user_id)
+        if wait is None or self._opted_out(n):
+            return True
+        until, allowed, policy = wait
+        if self.bundling() is not policy:  # the rules changed (a reload): look again
+            return True
+        return max(n.retry_at or self.clock.now(), allowed) < until
+
     def _pages_of(self, user_id: str) -> list[Notification]:
-        """The lane's pages waiting to go out (or to be tried again), oldest first."""
+        """The lane's pages waiting to go out (or to be tried again), oldest first; the
+        ones done meanwhile leave its index."""
         book = self.state.notifications
+        pending = book.pending.get(self.method, {})
+        queued = self._queued.get(user_id, {})
         out = []
-        for nid in book.pending.get(self.method, {}):
+        done = []
+        for nid in queued:
             n = book.by_id.get(nid)
-            if (
-                n is not None
-                and n.user_id == user_id
-                and n.kind == "page"
-                and nid not in self._dropped
-            ):
+            if n is None or nid not in pending or nid in self._dropped:
+                done.append(nid)
+            else:
                 out.append(n)
+        for nid in done:
+            del queued[nid]
         return out
 
     def _opted_out(self, n: Notification) -> bool:
         return n.address is not None and self.state.is_opted_out(self.method, n.address)
 
-    def _due(self, user_id: str, pages: list[Notification], now: datetime) -> datetime:
-        """When the lane may send its next message: a page is ready, and the rules allow."""
+    def _due(
+        self, user_id: str, pages: list[Notification], now: datetime
+    ) -> tuple[datetime, datetime, BundlePolicy]:
+        """When the lane may send its next message (a page is ready, and the rules allow),
+        when the rules alone allow it, and the policy that said so."""
         ready = min(n.retry_at or now for n in pages)
-        rules = self.bundling().rules(self.method)
+        policy = self.bundling()
+        rules = policy.rules(self.method)
         allowed = next_send_at(rules, self.state.bundles.sent_on(user_id, self.method), now)
-        return max(ready, allowed)
+        return max(ready, allowed), allowed, policy
 
     async def _lane(self, user_id: str) -> None:
         try:
             while True:
                 pages = self._pages_of(user_id)
                 if not pages:
-                    return  # (no await since the look: a new page starts a new lane)
+                    # (no await since the look: a new page starts a new lane)
+                    self._queued.pop(user_id, None)
+                    return
                 stopped = [n for n in pages if n.bundle_id is None and self._opted_out(n)]
                 if stopped:  # not a message: it fails at once, whatever the throttles say
                     for n in stopped:
@@ -132,11 +163,15 @@ class DeliveryActor(DeliveryBase):
                             self._dropped.add(n.id)
                     continue
                 now = self.clock.now()
-                due = self._due(user_id, pages, now)
+                due, allowed, policy = self._due(user_id, pages, now)
                 if due > now:
                     poke = self._lanes[user_id] = trio.Event()
-                    with trio.move_on_at(trio_deadline(self.clock, due)):
-                        await poke.wait()
+                    self._waits[user_id] = (due, allowed, policy)
+                    try:
+                        with trio.move_on_at(trio_deadline(self.clock, due)):
+                            await poke.wait()
+                    finally:
+                        del self._waits[user_id]
                     continue
                 try:
                     progressed = await self._turn(user_id, pages)
