@@ -100,7 +100,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         data_dir = Path(args.data_dir or (config.data_dir if config else "pager-data"))
         result = _from_folder(args, data_dir, config)
     if args.json:
-        sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z).decode())
+        sys.stdout.write(
+            orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z).decode()
+        )
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_text(result))
@@ -116,10 +118,14 @@ def add_report(sub: Any, common: argparse.ArgumentParser) -> None:
         "days): from a data folder (--data-dir, or the config's data_dir) or from a running "
         "pager (--url or PAGER_URL, with PAGER_TOKEN). See docs/analytics.md.",
     )
-    p.add_argument("--from", dest="from_", metavar="TIME", help="ISO 8601 (default: 7 days before --to)")
+    p.add_argument(
+        "--from", dest="from_", metavar="TIME", help="ISO 8601 (default: 7 days before --to)"
+    )
     p.add_argument("--to", metavar="TIME", help="ISO 8601 (default: now)")
     p.add_argument("--service", help="one service's incidents")
-    p.add_argument("--group-by", choices=("day", "week"), default="day", help="the series' periods (--json)")
+    p.add_argument(
+        "--group-by", choices=("day", "week"), default="day", help="the series' periods (--json)"
+    )
     p.add_argument("--tz", default="UTC", help="IANA zone of the series' days (default UTC)")
     p.add_argument("--data-dir", help="read this data folder (pager need not run)")
     p.add_argument("--config", help="the configuration: names, time zones, schedules, data_dir")

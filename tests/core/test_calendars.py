@@ -218,7 +218,11 @@ def test_state_folds_revocations_and_a_snapshot_keeps_them() -> None:
     for seq, (feed, generation) in enumerate(
         [("schedules/ops", 1), ("users/anna", 1), ("schedules/ops", 2), ("schedules/ops", 1)], 1
     ):
-        s.apply_event(CalendarFeedRevoked(feed=feed, generation=generation, attribution=Attribution("ops")), seq, NOW)
+        s.apply_event(
+            CalendarFeedRevoked(feed=feed, generation=generation, attribution=Attribution("ops")),
+            seq,
+            NOW,
+        )
     # generations only go up: a stale record (two revocations at once) revokes nothing back
     assert s.calendar_generations == {"schedules/ops": 2, "users/anna": 1}
     data = orjson.loads(orjson.dumps(s.to_snapshot(), option=orjson.OPT_UTC_Z))

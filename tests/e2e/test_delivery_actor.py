@@ -158,7 +158,9 @@ def circuit_gauge(run: Running) -> dict[str, float]:
     from pager.web.ops import _StateCollector
 
     family = next(
-        f for f in _StateCollector(run.system, run.actors).collect() if f.name == "pager_delivery_circuit_open"
+        f
+        for f in _StateCollector(run.system, run.actors).collect()
+        if f.name == "pager_delivery_circuit_open"
     )
     return {s.labels["method"]: s.value for s in family.samples}
 

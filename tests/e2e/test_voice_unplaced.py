@@ -24,9 +24,7 @@ async def test_a_gather_for_a_call_never_placed_is_refused(
             s.providers.twilio.fail_always(twilio_error(400, 21211, "not a valid phone number"))
             await s.trigger()
             await trio.sleep(60)
-            unplaced = [
-                n for n in s.state.notifications.by_id.values() if n.provider_id is None
-            ]
+            unplaced = [n for n in s.state.notifications.by_id.values() if n.provider_id is None]
             assert unplaced and unplaced[0].method == "voice"
             before = s.log.last_seq
             form = {"CallSid": "CA" + "e" * 32, "Digits": "6"}
