@@ -18,6 +18,9 @@ accepting and finish their requests, websockets close, the supervisor stops the 
 router closes every actor's inbox and waits for them, a last snapshot is written; an active
 pager then gives its lease back), and the journal flushes and fsyncs before the folder lock
 is released.
+
+Past ~400 lines on purpose: start-up and shutdown read top to bottom in one place, in the
+order they happen; what each part does lives in its own module.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ nothing once another process has taken the lease (the lease row cannot change wh
 insert holds it). A refused batch fails its appenders with `FencedOut`, drops the epoch and
 sets `lost`: the caller stops paging at once and stands by.
 
+Past ~400 lines on purpose: writing, following and snapshots are one `EventLog` sharing
+its connections, their locks and the lease epoch; the SQL lives in pg_schema.py and the
+batch insert in pg_writer.py.
+
 A commit whose answer never came (the connection broke, the primary died) is in doubt:
 the writer reconnects (the DSN may name the standby that gets promoted) and looks whether
 the batch's rows are there; they are, or it inserts them again, or, past `settle_timeout`,
