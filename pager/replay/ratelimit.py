@@ -27,10 +27,16 @@ __all__ = ["recent_records", "warm_limiter", "window"]
 _COUNTED = ("incident.opened", "alerts.updated", "service.change")
 
 
-def recent_records(log: EventLog, since: datetime) -> Iterator[Record]:
+def recent_records(
+    log: EventLog, since: datetime, last: datetime | None = None
+) -> Iterator[Record]:
     """Records journaled at or after `since`, reading only the segments that can hold them
     (a JSON-lines log), or from where the log says they start (PostgreSQL); other logs are
-    read whole."""
+    read whole. `last`, the time of the log's last record when the caller knows it (the
+    state's): older than `since`, nothing is read at all (a restart after a quiet minute
+    would otherwise parse the whole last segment to find none)."""
+    if last is not None and last < since:
+        return iter(())
     events_dir = getattr(log, "events_dir", None)
     read_since = getattr(log, "read_since", None)  # a log that can look back by time
     if callable(read_since):

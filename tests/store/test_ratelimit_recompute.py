@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import trio
 
 from pager.core.ratelimit import RateLimiter
 from pager.core.routing import IntegrationRoute
 from pager.core.state import SystemState
 from pager.replay.ratelimit import recent_records, warm_limiter, window
-from pager.store.base import Draft, Record
+from pager.store.base import Draft, LogDamaged, Record
 from pager.store.jsonl import JsonlLog
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
@@ -81,3 +82,21 @@ async def test_recent_records_reads_the_last_window_only(tmp_path: Path) -> None
     segments[0].write_bytes(b"not a log line\n")  # an old segment is not read at all
     got = [r.data["summary"] for r in recent_records(log, NOW - timedelta(seconds=60))]
     assert got == ["c6", "c7", "c8", "c9", "c10", "c11"]
+
+
+async def test_a_log_quiet_for_the_whole_window_is_not_read(tmp_path: Path) -> None:
+    log = JsonlLog.open(tmp_path, fsync=False)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as n:
+            await n.start(log.run)
+            at = NOW - timedelta(seconds=90)
+            draft = Draft("service.change", "service:checkout", at, {"service_id": "c"}, 1)
+            await log.append([draft])
+            await log.close()
+            n.cancel_scope.cancel()
+    for segment in (tmp_path / "events").iterdir():
+        segment.write_bytes(b"not a log line\n")  # reading it would fail
+    since = NOW - timedelta(seconds=60)
+    assert list(recent_records(log, since, last=at)) == []
+    with pytest.raises(LogDamaged):  # without the last record's time, the segment is read
+        list(recent_records(log, since))
