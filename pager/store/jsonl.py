@@ -35,6 +35,7 @@ from .base import (
     RetentionPolicy,
     RetentionReport,
     Snapshot,
+    new_record,
 )
 from .lock import DirLock
 from .segments import (
@@ -253,9 +254,7 @@ class JsonlLog(EventLog):
                 option=LINE_OPTIONS,
             )
             lines.append(line)
-            p.records.append(
-                Record(seq, d.ts, d.type, d.subject, d.data, d.v, event=d.event, line=line)
-            )
+            p.records.append(new_record(seq, d.ts, d.type, d.subject, d.data, d.v, d.event, line))
         return lines
 
     async def _write(self, batch: list[_Pending]) -> None:

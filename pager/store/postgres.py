@@ -42,7 +42,7 @@ import trio
 
 from pager.errors import LogUnavailable, NotActive
 
-from .base import LINE_OPTIONS, Draft, EventLog, Record, Snapshot
+from .base import LINE_OPTIONS, Draft, EventLog, Record, Snapshot, new_record
 from .pg_schema import NOTIFY_CHANNEL, Reconnecting, describe_dsn, first_line, migrate
 from .pg_writer import FencedWriter, newest_snapshot, store_snapshot
 from .snapshots import _pieces
@@ -185,7 +185,8 @@ class PostgresLog(EventLog):
                     if attempt == 2:
                         raise
         return [
-            Record(seq, ts, type_, subject, data, v) for seq, ts, type_, subject, data, v in rows
+            new_record(seq, ts, type_, subject, data, v)
+            for seq, ts, type_, subject, data, v in rows
         ]
 
     def read_from(self, seq: int) -> Iterator[Record]:
@@ -368,7 +369,7 @@ class PostgresLog(EventLog):
                 continue
             for d in p.drafts:
                 seq += 1
-                p.records.append(Record(seq, d.ts, d.type, d.subject, d.data, d.v, event=d.event))
+                p.records.append(new_record(seq, d.ts, d.type, d.subject, d.data, d.v, d.event))
             accepted.append(p)
             records.extend(p.records)
             datas.extend(encoded)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 
-from .base import HistoryDeleted, LogDamaged, Record
+from .base import HistoryDeleted, LogDamaged, Record, new_record
 
 __all__ = [
     "Segment",
@@ -142,7 +142,7 @@ def parse_line(
         when = datetime.fromisoformat(ts)
     except (TypeError, ValueError):
         raise ValueError(f"bad timestamp {ts!r}") from None
-    return Record(seq, when, typ, str(subject), data, v=v, line=raw.rstrip(b"\n"))
+    return new_record(seq, when, typ, str(subject), data, v, None, raw.rstrip(b"\n"))
 
 
 def iter_records(

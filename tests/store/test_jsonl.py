@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -15,10 +16,10 @@ import pytest
 import trio
 
 from pager.errors import LogUnavailable
-from pager.store.base import Draft, LogDamaged
+from pager.store.base import Draft, LogDamaged, Record, new_record
 from pager.store.jsonl import JsonlLog
 from pager.store.lock import DataDirLocked
-from pager.store.segments import list_segments
+from pager.store.segments import list_segments, parse_line
 
 from .conftest import T0, draft
 
@@ -348,3 +349,18 @@ async def test_a_segment_that_cannot_be_started_leaves_the_log_writing_on(tmp_pa
         assert [r.data["i"] for r in lg.read_from(1)] == [1, 2, 3, 4, 5, 6, 7]
     finally:
         lg.release()
+
+
+def test_a_record_read_from_a_line_is_the_record_that_was_written() -> None:
+    """Reading builds records with the fast maker (pager.store.base.new_record): the value
+    must be the dataclass's own, equal, frozen, with its line and no event."""
+    at = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    made = Record(7, at, "service.change", "service:checkout", {"summary": "x"}, 2)
+    line = made.json_bytes()
+    read = parse_line(line + b"\n", 7)
+    assert type(read) is Record and read == made and read.line == line and read.event is None
+    with pytest.raises(FrozenInstanceError):
+        read.seq = 8  # type: ignore[misc]
+    fast = new_record(7, at, "service.change", "service:checkout", {}, 2, event="e")
+    assert fast == Record(7, at, "service.change", "service:checkout", {}, 2, event="e")
+    assert fast.event == "e" and fast.line is None
