@@ -372,7 +372,10 @@ async def test_connections_over_the_cap_get_503_at_once() -> None:
                     assert (reply.status, reply.headers["retry-after"]) == (503, "1")
                     assert reply.headers["connection"] == "close"
                     assert await second.at_eof()
-            await trio.testing.wait_all_tasks_blocked()  # the server sees `first` go
+            # the server sees `first` go: its close reaches the server through the kernel,
+            # which may take a moment on a loaded machine (with no cushion, `third` came
+            # while `first` still counted, and got 503)
+            await trio.testing.wait_all_tasks_blocked(cushion=IDLE_BEFORE_JUMP)
             async with raw_client(port) as third:
                 await third.send(post("/c", b""))
                 assert (await third.reply()).status == 200
