@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
+import trio.testing
 import trio_websocket._impl as _ws
 from wsproto.connection import ConnectionState
 
 from .postgres import Cluster, available
 from .standins.smtp import self_signed
+
+
+@pytest.fixture(autouse=True)
+def no_worker_thread_on_the_autojump_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a test that reaches a worker thread (`trio.to_thread.run_sync`) while it runs on
+    a MockClock that autojumps: while a thread works, every task is blocked, so the clock
+    jumps virtual time to the next deadline; on a loaded machine a deadline fires before its
+    time or virtual time runs past the test's end (a weekly report was lost that way). Such
+    a test makes the threaded part inline (e.g. `pager.actors.reports.in_worker_thread`) or
+    runs on the real clock. The thread still runs: this only records it, and the test fails
+    at teardown, so that product code that catches errors cannot hide it."""
+    reached: list[str] = []
+    run_sync = trio.to_thread.run_sync
+
+    async def recorded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        clock = trio.lowlevel.current_clock()
+        if isinstance(clock, trio.testing.MockClock) and clock.autojump_threshold < math.inf:
+            reached.append(getattr(fn, "__qualname__", repr(fn)))
+        return await run_sync(fn, *args, **kwargs)
+
+    monkeypatch.setattr(trio.to_thread, "run_sync", recorded)
+    yield
+    assert not reached, (
+        f"worker threads on an autojumping MockClock ({', '.join(reached)}): virtual time "
+        "jumps ahead while a thread works; make the threaded part inline in this test"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,8 @@
 How these tests run: the listener binds 127.0.0.1 port 0 inside the test's own nursery;
 clients are httpx (which runs on trio) or a raw trio socket when the test needs to control
 the bytes on the wire. Every test sits under an absolute `trio.fail_after`. Nothing sleeps
-for real: the tests of timeouts take pytest-trio's `autojump_clock` (a MockClock that jumps
-ahead whenever every task is blocked), and the rest wait on events.
+for real: the tests of timeouts take `loopback_clock` (a MockClock that jumps ahead once every
+task has been blocked for IDLE_BEFORE_JUMP of real time), and the rest wait on events.
 
 One module on purpose: the tests share the server and raw-socket helpers below.
 """
@@ -26,6 +26,18 @@ from pager.web.lean import LeanLimits, serve_lean
 from pager.web.raw import RawHandler, RawRequest, RawResponse, json_response
 
 TIMEOUT = 10
+# Real seconds every task must stay blocked before the mock clock jumps. Not 0 (as in the
+# tests without sockets): bytes on loopback arrive through the kernel, and on a loaded
+# machine they can arrive a little after the send; with 0 the clock jumped meanwhile to the
+# next deadline (the test's own TIMEOUT, or the listener's read timeout before the request
+# was whole). Each jump costs this much real time; these tests make a handful.
+IDLE_BEFORE_JUMP = 0.1
+
+
+@pytest.fixture
+def loopback_clock() -> trio.testing.MockClock:
+    """Virtual time for tests of timeouts over real loopback sockets."""
+    return trio.testing.MockClock(autojump_threshold=IDLE_BEFORE_JUMP)
 
 
 @asynccontextmanager
@@ -310,7 +322,9 @@ async def test_connect_is_refused_rather_than_tunnelled() -> None:
         assert recorder.requests == []
 
 
-async def test_slow_loris_gets_408_after_read_timeout(autojump_clock: object) -> None:
+async def test_slow_loris_gets_408_after_read_timeout(
+    loopback_clock: trio.testing.MockClock,
+) -> None:
     async def trickle(client: RawClient) -> None:
         try:
             for byte in b"POST /a HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\n\r\nhi":
@@ -333,7 +347,9 @@ async def test_slow_loris_gets_408_after_read_timeout(autojump_clock: object) ->
         assert recorder.requests == []
 
 
-async def test_idle_keep_alive_connection_is_closed_silently(autojump_clock: object) -> None:
+async def test_idle_keep_alive_connection_is_closed_silently(
+    loopback_clock: trio.testing.MockClock,
+) -> None:
     with trio.fail_after(TIMEOUT):
         limits = LeanLimits(read_timeout=1, idle_timeout=3)
         async with lean_server(Recorder(), limits) as port, raw_client(port) as client:
@@ -356,7 +372,10 @@ async def test_connections_over_the_cap_get_503_at_once() -> None:
                     assert (reply.status, reply.headers["retry-after"]) == (503, "1")
                     assert reply.headers["connection"] == "close"
                     assert await second.at_eof()
-            await trio.testing.wait_all_tasks_blocked()  # the server sees `first` go
+            # the server sees `first` go: its close reaches the server through the kernel,
+            # which may take a moment on a loaded machine (with no cushion, `third` came
+            # while `first` still counted, and got 503)
+            await trio.testing.wait_all_tasks_blocked(cushion=IDLE_BEFORE_JUMP)
             async with raw_client(port) as third:
                 await third.send(post("/c", b""))
                 assert (await third.reply()).status == 200
@@ -435,7 +454,7 @@ async def test_graceful_shutdown_lets_in_flight_requests_finish() -> None:
 
 
 async def test_shutdown_cancels_requests_still_running_after_the_grace_period(
-    autojump_clock: object,
+    loopback_clock: trio.testing.MockClock,
 ) -> None:
     entered, shutdown = trio.Event(), trio.Event()
 
