@@ -7,7 +7,10 @@
   whose clock stepped back (rows not in time order).
 - `Hours.of` places an instant in a person's day from a cached UTC offset per day; it must
   say what zoneinfo says of that very instant, across daylight-saving changes in zones with
-  odd offsets (Lord Howe moves by 30 minutes, Kathmandu is +05:45).
+  odd offsets (Lord Howe moves by 30 minutes, Kathmandu is +05:45). `Hours.parts` places
+  many instants at once (numpy); it must say what zoneinfo says of each, those of a day of a
+  change included.
+- A report reads the columns through copies (`vector`): the ledger it read goes on growing.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pager.core.analytics import Query, incident_rows
+from pager.core.analytics import Directory, Ledger, Query, incident_rows, report
 from pager.core.analytics.stats import Hours
 from pager.core.analytics.tables import INCIDENT_HEADER, incidents_csv, to_csv
 
@@ -114,3 +118,45 @@ def test_hours_across_every_change_of_offset_in_2026() -> None:
             for slot in range(-96, 2 * 96):
                 for t in (day + slot * 900, day + slot * 900 + 899.999999):
                     assert hours.of(t) == _local_part(tz, t), (zone, t)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    ats=st.lists(
+        st.datetimes(
+            min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+        ),
+        max_size=50,
+    ),
+)
+def test_hours_parts_say_what_zoneinfo_says(zone: str, ats: list[datetime]) -> None:
+    tz = ZoneInfo(zone)
+    # and every quarter of an hour of the days around the year's changes of offset
+    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    days = [start + 86400 * d for d in range(366)]
+    changes = [
+        t for t, u in pairwise(days)
+        if datetime.fromtimestamp(t, tz).utcoffset() != datetime.fromtimestamp(u, tz).utcoffset()
+    ]  # fmt: skip
+    times = [a.timestamp() for a in ats] + [
+        day + slot * 900 + edge for day in changes for slot in range(-4, 100) for edge in (0, 899.5)
+    ]
+    got = Hours(zone).parts(np.array(times, np.float64)).tolist()
+    assert got == [_local_part(tz, t) for t in times]
+
+
+def test_a_report_leaves_the_ledger_free_to_grow() -> None:
+    log = Log()
+    for n in range(1, 5):
+        log.open(f"inc-{n}", T0 + timedelta(minutes=n))
+        log.ack(f"inc-{n}", T0 + timedelta(minutes=n + 1), "ned", "slack")
+    led = Ledger()
+    for seq, (ev, at) in enumerate(log.records[:4], 1):
+        led.apply(ev, seq, at)
+    q = Query(T0, T0 + timedelta(days=1))
+    assert report(led, q, Directory())["incidents"]["opened"] == 2
+    for seq, (ev, at) in enumerate(log.records[4:], 5):  # (rows appended to the columns read)
+        led.apply(ev, seq, at)
+    after = report(led, q, Directory())
+    assert after["incidents"]["opened"] == after["incidents"]["acknowledged"] == 4

@@ -18,7 +18,10 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["NONE", "Names", "Table", "decode_column", "encode_column", "is_none"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["NONE", "Names", "Table", "decode_column", "encode_column", "is_none", "vector"]
 
 NONE = -1  # the code of "no value"
 NAN = math.nan
@@ -26,6 +29,19 @@ NAN = math.nan
 
 def is_none(x: float) -> bool:
     return x != x  # NaN, without a call
+
+
+def vector(col: array[Any], rows: Sequence[int] | None = None) -> npt.NDArray[Any]:
+    """The values of `col` in `rows` (all of them when None) as a numpy array of a copy:
+    the column itself is never exported as a buffer (an `array` with a buffer exported
+    cannot grow), so the ledger may go on while the vector is read."""
+    dtype = np.float64 if col.typecode == "d" else np.dtype(col.typecode)
+    if rows is None:
+        return np.frombuffer(col[:], dtype=dtype) if len(col) else np.zeros(0, dtype)
+    if isinstance(rows, range) and rows.step == 1:
+        part = col[rows.start : rows.stop]
+        return np.frombuffer(part, dtype=dtype) if len(part) else np.zeros(0, dtype)
+    return vector(col)[np.asarray(rows, dtype=np.intp)]
 
 
 class Names:

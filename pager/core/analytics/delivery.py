@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .columns import is_none
+import numpy as np
+
+from .columns import vector
 from .ledger import Ledger
 from .query import Query
 from .stats import summary
@@ -21,26 +23,27 @@ def delivery_part(led: Ledger, q: Query, rows: Sequence[int]) -> dict[str, Any]:
     want = led.names.find(q.service) if q.service is not None else None
     svc = led.incidents.cols["service"]
     n = led.notifications.cols
+    span = led.span(n["requested"], lo, hi)
+    requested, inc, methods_v, outcome, sent, receipt = (
+        vector(n[c], span) for c in ("requested", "inc", "method", "outcome", "sent", "receipt")
+    )
+    keep = (requested >= lo) & (requested < hi)
+    if want is not None:
+        keep &= vector(svc)[inc] == want
+    requested, methods_v, outcome = requested[keep], methods_v[keep], outcome[keep]
+    sent, receipt = sent[keep], receipt[keep]
     counts_of: dict[int, list[int]] = {}
     latency_of: dict[int, list[float]] = {}
     receipt_of: dict[int, list[float]] = {}
-    span = led.span(n["requested"], lo, hi)
-    a, b = span.start, span.stop
-    for requested, inc, method, outcome, sent, receipt in zip(
-        n["requested"][a:b], n["inc"][a:b], n["method"][a:b], n["outcome"][a:b],
-        n["sent"][a:b], n["receipt"][a:b], strict=True,
-    ):  # fmt: skip
-        if not lo <= requested < hi or (want is not None and svc[inc] != want):
-            continue
-        counts = counts_of.get(method)
-        if counts is None:
-            counts = counts_of[method] = [0] * len(OUTCOMES)
-            latency_of[method], receipt_of[method] = [], []
-        counts[outcome] += 1
-        if sent == sent:  # (NaN: never sent)
-            latency_of[method].append(sent - requested)
-            if receipt == receipt:
-                receipt_of[method].append(receipt - sent)
+    for m in np.unique(methods_v).tolist():
+        mine = methods_v == m
+        # (an outcome's count at its index, as a list's: -1 is the last)
+        counts_of[m] = np.bincount(outcome[mine] % len(OUTCOMES), minlength=len(OUTCOMES)).tolist()
+        was_sent = mine & ~np.isnan(sent)  # (NaN: never sent)
+        # (sorted here, where it is quicker: `summary` sorts what it is given)
+        latency_of[m] = np.sort(sent[was_sent] - requested[was_sent]).tolist()
+        got = was_sent & ~np.isnan(receipt)
+        receipt_of[m] = np.sort(receipt[got] - sent[got]).tolist()
     methods: dict[int, dict[str, Any]] = {
         m: {"counts": counts_of[m], "latency": latency_of[m], "receipt": receipt_of[m]}
         for m in counts_of
@@ -60,10 +63,10 @@ def delivery_part(led: Ledger, q: Query, rows: Sequence[int]) -> dict[str, Any]:
                 "receipt_seconds": summary(m["receipt"]),
             }
         )
-    by_code: dict[int, int] = {}
-    for acked, code in led.incidents.pick(rows, "acked", "ack_via"):
-        if not is_none(acked):
-            by_code[code] = by_code.get(code, 0) + 1
+    c = led.incidents.cols
+    via_codes = vector(c["ack_via"], rows)[~np.isnan(vector(c["acked"], rows))]
+    codes, k = np.unique(via_codes, return_counts=True)
+    by_code = dict(zip(codes.tolist(), k.tolist(), strict=True))
     via: dict[str, int] = {}
     for code, k in by_code.items():
         name = led.names.name(code) or "unknown"

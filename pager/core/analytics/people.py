@@ -19,7 +19,11 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from ..schedule import shifts
+from .columns import vector
 from .ledger import Ledger
 from .query import Directory, Query
 from .stats import BUSINESS, HOURS, Hours
@@ -78,58 +82,44 @@ def people_part(led: Ledger, d: Directory, q: Query, rows: Sequence[int]) -> dic
             }
         return p
 
-    # counts per person: [total, business, off hours, sleep], filled in one pass each
-    page_counts: dict[int, list[int]] = {}
-    page_times: list[float] = []
-    pages: list[tuple[int, float, int, int]] = []  # (user, at, incident row, level)
+    # the pages and notifications of the range as vectors of their columns (numpy), each
+    # person's counted from a mask of theirs: [total, business, off hours, sleep]
+    svc_all = vector(svc) if want is not None else None
     pc = led.pages.cols
     span = led.span(pc["at"], lo, hi)
-    a, b = span.start, span.stop
-    for at, inc, user, level in zip(
-        pc["at"][a:b], pc["inc"][a:b], pc["user"][a:b], pc["level"][a:b], strict=True
-    ):
-        if not lo <= at < hi or (want is not None and svc[inc] != want):
-            continue
-        counts = page_counts.get(user)
-        if counts is None:
-            counts = page_counts[user] = [0, 0, 0, 0]
-        counts[0] += 1
-        counts[1 + hours_of(user).of(at)] += 1
-        page_times.append(at)
-        pages.append((user, at, inc, level))
-    interruption_times: list[float] = []
-    interrupting = {led.names.find(m) for m in INTERRUPTING}
-    told: dict[int, int] = {}
-    interrupted: dict[int, list[int]] = {}
+    at, inc, user, level = (vector(pc[c], span) for c in ("at", "inc", "user", "level"))
+    keep = (at >= lo) & (at < hi)
+    if svc_all is not None:
+        keep &= svc_all[inc] == want
+    at, inc, user, level = at[keep], inc[keep], user[keep], level[keep]
+    page_part = np.zeros(len(at), np.intp)
+    for u in np.unique(user).tolist():
+        mine = user == u
+        page_part[mine] = parts = hours_of(u).parts(at[mine])
+        person(u)["pages"] = _counted(parts)
+    pages = (user, at, inc, level, page_part)
+    interrupting = [led.names.find(m) for m in INTERRUPTING]
     n = led.notifications.cols
     span = led.span(n["requested"], lo, hi)
-    a, b = span.start, span.stop
-    for requested, sent, inc, method, user, kind, dup in zip(
-        n["requested"][a:b], n["sent"][a:b], n["inc"][a:b], n["method"][a:b],
-        n["user"][a:b], n["kind"][a:b], n["dup"][a:b], strict=True,
-    ):  # fmt: skip
-        if kind != 0 or user < 0 or not lo <= requested < hi:
-            continue
-        if want is not None and svc[inc] != want:
-            continue
-        told[user] = told.get(user, 0) + 1
-        # (NaN: never sent; a bundle's further pages went out in the same message)
-        if method in interrupting and sent == sent and dup != 1:
-            counts = interrupted.get(user)
-            if counts is None:
-                counts = interrupted[user] = [0, 0, 0, 0]
-            counts[0] += 1
-            counts[1 + hours_of(user).of(sent)] += 1
-            interruption_times.append(requested)
-    for user, counts in page_counts.items():
-        person(user)["pages"] = dict(zip(("total", *HOURS), counts, strict=True))
-    for user, counts in interrupted.items():
-        person(user)["interruptions"] = dict(zip(("total", *HOURS), counts, strict=True))
-    for user, k in told.items():
-        person(user)["notifications"] = k
-    for (by,) in led.incidents.pick(rows, "ack_by"):
-        if by >= 0:
-            person(by)["acknowledged"] += 1
+    requested, sent, inc, method, user, kind, dup = (
+        vector(n[c], span) for c in ("requested", "sent", "inc", "method", "user", "kind", "dup")
+    )
+    keep = (kind == 0) & (user >= 0) & (requested >= lo) & (requested < hi)
+    if svc_all is not None:
+        keep &= svc_all[inc] == want
+    told, k = np.unique(user[keep], return_counts=True)
+    for u, count in zip(told.tolist(), k.tolist(), strict=True):
+        person(u)["notifications"] = count
+    # (NaN: never sent; a bundle's further pages went out in the same message)
+    keep &= np.isin(method, interrupting) & ~np.isnan(sent) & (dup != 1)
+    interruption_times = requested[keep]
+    sent, user = sent[keep], user[keep]
+    for u in np.unique(user).tolist():
+        person(u)["interruptions"] = _counted(hours_of(u).parts(sent[user == u]))
+    by = vector(led.incidents.cols["ack_by"], rows)
+    acked, k = np.unique(by[by >= 0], return_counts=True)
+    for u, count in zip(acked.tolist(), k.tolist(), strict=True):
+        person(u)["acknowledged"] = count
     oncall = _oncall(d, q)
     hours_on: dict[str, float] = {}
     for per in oncall.values():
@@ -152,12 +142,18 @@ def people_part(led: Ledger, d: Directory, q: Query, rows: Sequence[int]) -> dic
         )
     return {
         "rows": out,
-        "page_times": page_times,
+        "page_times": pages[1],
         "interruption_times": interruption_times,
         "pages": pages,
         "oncall": oncall,
         "hours": hours_of,
     }
+
+
+def _counted(parts: npt.NDArray[np.intp]) -> dict[str, int]:
+    """{total, business, off_hours, sleep} of the parts of the day of some instants."""
+    counts = np.bincount(parts, minlength=len(HOURS)).tolist()
+    return {"total": len(parts), **dict(zip(HOURS, counts, strict=True))}
 
 
 def _blank() -> dict[str, Any]:
@@ -194,13 +190,13 @@ def rotations_part(
             through[(code, level)] = found
         return found
 
-    hours = people["hours"]
-    for user, at, inc, level in people["pages"]:
+    users, ats, incs, levels, parts = (v.tolist() for v in people["pages"])
+    for user, at, inc, level, part in zip(users, ats, incs, levels, parts, strict=True):
         for sid in schedules_of(policy_col[inc], level):
             if _on(oncall[sid].get(names[user]), at):
                 c = counts[sid]
                 c[0] += 1
-                if hours(user).of(at) != BUSINESS:
+                if part != BUSINESS:
                     c[1] += 1
     out = []
     for sid, (pages, outside) in counts.items():

@@ -12,12 +12,14 @@ when they were requested, pages by when they started, interruptions by when they
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .columns import NONE, is_none
+import numpy as np
+import numpy.typing as npt
+
+from .columns import NONE, is_none, vector
 from .delivery import delivery_part
 from .ledger import Ledger
 from .noise import noise_part
@@ -128,42 +130,62 @@ def _tally(led: Ledger, d: Directory, rows: Sequence[int], periods: Periods) -> 
     """The incidents of `rows`, counted per service, policy and period in one pass (the
     totals, per service, per policy and per period are sums of these)."""
     last_of = _last_levels(led, d)
-    starts = periods.starts
+    c = led.incidents.cols
+    opened, acked, resolved, how, state, reopen, level, svc, policy, exhausted = (
+        vector(c[name], rows)
+        for name in (
+            "opened", "acked", "resolved", "how", "state", "reopen", "level", "service",
+            "policy", "exhausted",
+        )
+    )  # fmt: skip
+    period = np.maximum(np.searchsorted(periods.starts, opened, side="right") - 1, 0)
+    base = max(len(led.names.strings), len(periods)) + 2
+    key = ((svc.astype(np.int64) + 1) * base + (policy + 1)) * base + period
+    found, first, where = np.unique(key, return_index=True, return_inverse=True)
+    k = len(found)
+
+    def count(mask: npt.NDArray[np.bool_]) -> list[int]:
+        out: list[int] = np.bincount(where[mask], minlength=k).tolist()
+        return out
+
+    def total(name: str) -> list[int]:
+        sums = np.bincount(where, weights=vector(c[name], rows), minlength=k)
+        out: list[int] = sums.astype(np.int64).tolist()
+        return out
+
+    def durations(at: npt.NDArray[np.float64]) -> list[list[float]]:
+        done = ~np.isnan(at)
+        mine = where[done]
+        order = np.argsort(mine, kind="stable")
+        values = (at[done] - opened[done])[order].tolist()
+        edges = np.searchsorted(mine[order], np.arange(k + 1)).tolist()
+        return [values[edges[i] : edges[i + 1]] for i in range(k)]
+
+    # reached the last level of its policy: of a policy not configured any more, did the
+    # incident run out of it?
+    last = np.full(len(policy), -1, np.int64)
+    known = np.zeros(len(policy), np.bool_)
+    for code, n in last_of.items():
+        mine = policy == code
+        last[mine], known[mine] = n, True
+    last_level = (level >= 0) & np.where(known, level >= last, exhausted != 0)
+    opened_n = np.bincount(where, minlength=k).tolist()
+    acked_n, resolved_n = count(~np.isnan(acked)), count(~np.isnan(resolved))
+    auto = count(~np.isnan(resolved) & np.isin(how, _AUTO))
+    still_open, reopened = count(state != RESOLVED), count(reopen <= REOPEN_WINDOW)
+    retriggered, quiet, alerts = total("retriggered"), total("quiet"), total("alerts")
+    esc_timeout, esc_manual = total("esc_timeout"), total("esc_manual")
+    reached, tta, ttr = count(last_level), durations(acked), durations(resolved)
     groups: dict[Key, _Group] = {}
-    for (
-        opened, acked, resolved, how, state, reopen, level, svc, policy, exhausted,
-        retriggered, quiet, alerts, esc_timeout, esc_manual,
-    ) in led.incidents.pick(
-        rows, "opened", "acked", "resolved", "how", "state", "reopen", "level", "service",
-        "policy", "exhausted", "retriggered", "quiet", "alerts", "esc_timeout", "esc_manual",
-    ):  # fmt: skip
-        key = (svc, policy, max(0, bisect_right(starts, opened) - 1))
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = _Group()
-        g.opened += 1
-        if acked == acked:  # not NaN
-            g.acked += 1
-            g.tta.append(acked - opened)
-        if resolved == resolved:
-            g.resolved += 1
-            g.ttr.append(resolved - opened)
-            if how in _AUTO:
-                g.auto += 1
-        if state != RESOLVED:
-            g.open += 1
-        if reopen <= REOPEN_WINDOW:  # (False for NaN)
-            g.reopened += 1
-        g.retriggered += retriggered
-        g.quiet += quiet
-        g.alerts += alerts
-        g.esc_timeout += esc_timeout
-        g.esc_manual += esc_manual
-        if level >= 0:
-            last = last_of.get(policy)
-            # a policy not configured any more: did the incident run out of it?
-            if exhausted if last is None else level >= last:
-                g.last_level += 1
+    for i in np.argsort(first, kind="stable").tolist():  # (in the order they first appear)
+        g = _Group()
+        g.opened, g.acked, g.resolved, g.auto = opened_n[i], acked_n[i], resolved_n[i], auto[i]
+        g.open, g.reopened, g.retriggered = still_open[i], reopened[i], retriggered[i]
+        g.quiet, g.alerts, g.esc_timeout = quiet[i], alerts[i], esc_timeout[i]
+        g.esc_manual, g.last_level, g.tta, g.ttr = esc_manual[i], reached[i], tta[i], ttr[i]
+        rest, p = divmod(int(found[i]), base)
+        s, pol = divmod(rest, base)
+        groups[(s - 1, pol - 1, p)] = g
     return groups
 
 
@@ -209,8 +231,8 @@ def _maintenance(led: Ledger, d: Directory, q: Query) -> dict[str, float]:
 def _series(
     periods: Periods, by_period: dict[int, _Group], people: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    pages = periods.count(sorted(people["page_times"]))
-    interruptions = periods.count(sorted(people["interruption_times"]))
+    pages = periods.count(np.sort(people["page_times"]))
+    interruptions = periods.count(np.sort(people["interruption_times"]))
     out = []
     for i in range(len(periods)):
         g = by_period.get(i) or _Group()

@@ -5,11 +5,14 @@ day an instant falls in (in their own time zone), and the day or week an instant
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "BUSINESS",
@@ -88,6 +91,26 @@ class Hours:
             found = self._slots[slot] = self.of_local(local.weekday(), local.hour)
         return found
 
+    def parts(self, times: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        """`of` of each instant of `times`, at once: the offset of each distinct UTC day is
+        looked up (and cached) as `of` does; instants on a day of a change ask `of`."""
+        if not len(times):
+            return np.zeros(0, np.intp)
+        days, where = np.unique(np.floor_divide(times, DAY), return_inverse=True)
+        offsets = []
+        for day in days.tolist():
+            found = self._days.get(int(day))
+            if found is None:
+                found = self._days[int(day)] = self._offset(int(day))
+            offsets.append(found)
+        off = np.asarray(offsets, np.float64)[where]
+        changing = np.isnan(off)
+        hours = np.floor_divide(np.where(changing, 0.0, times + off), 3600.0) % 168
+        out = _WEEK_PARTS[hours.astype(np.intp)]
+        for i in np.flatnonzero(changing).tolist():
+            out[i] = self.of(float(times[i]))
+        return out
+
     def _offset(self, day: int) -> float:
         """The zone's UTC offset all through UTC day `day` (seconds), NaN if it changes."""
         first = datetime.fromtimestamp(day * DAY, self.zone).utcoffset()
@@ -108,6 +131,7 @@ class Hours:
 DAY = 86400.0
 # the part of the day of each hour of the week, counted from the epoch's hour 0: a Thursday
 _WEEK = tuple(Hours.of_local((h // 24 + 3) % 7, h % 24) for h in range(168))
+_WEEK_PARTS = np.array(_WEEK, np.intp)
 
 
 class Periods:
@@ -142,10 +166,10 @@ class Periods:
         i = bisect_right(self.starts, t) - 1
         return i if i > 0 else 0
 
-    def count(self, ordered: Sequence[float]) -> list[int]:
+    def count(self, ordered: Sequence[float] | npt.NDArray[np.float64]) -> list[int]:
         """How many of the sorted instants `ordered` fall in each period (as `index` places
         them: those before the first period in it, those after the last in that)."""
-        edges = [bisect_left(ordered, t) for t in self.starts[1:]]
+        edges = np.searchsorted(ordered, self.starts[1:], side="left").tolist()
         return [b - a for a, b in zip([0, *edges], [*edges, len(ordered)], strict=True)]
 
     def bounds(self, i: int) -> tuple[datetime, datetime]:
