@@ -35,7 +35,7 @@ from pager.transports.registry import MESSAGE_EDITS
 from .archived import ensure_incident
 from .journal import Journal
 from .mailbox import Mailbox
-from .messages import Act, Closed, Ingest, Outcome, Reroute, RouterMessage
+from .messages import Act, Closed, Ingest, Reroute, RouterMessage, new_outcome
 from .timers import Timers
 
 __all__ = ["MAX_BATCH", "IncidentActor"]
@@ -183,7 +183,7 @@ class IncidentActor:
             if err is not None:
                 req.reply.fail(err)
             else:
-                req.reply.set(Outcome(after, changed))
+                req.reply.set(new_outcome(after, changed))
         return unowned
 
     def _service_of(self, inc: Incident | None, command: Command) -> str | None:

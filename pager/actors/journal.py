@@ -18,7 +18,7 @@ from datetime import datetime
 from pager.core.events import SCHEMA_VERSION, Event, encode
 from pager.core.model import Incident
 from pager.core.state import SystemState
-from pager.store.base import Draft, EventLog, Record
+from pager.store.base import EventLog, Record, new_draft
 
 __all__ = ["Journal"]
 
@@ -61,7 +61,7 @@ class Journal:
         it, evolved with placeholder sequence numbers from 0 (`decide_full(first=...)`)."""
         if not events:
             return []
-        drafts = [Draft(e.TYPE, e.subject, now, encode(e), SCHEMA_VERSION, e) for e in events]
+        drafts = [new_draft(e.TYPE, e.subject, now, encode(e), SCHEMA_VERSION, e) for e in events]
         if decided is None:
             return await self.log.append(drafts)
         key = id(events[0])

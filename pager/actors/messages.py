@@ -3,14 +3,16 @@ incident actor sends its router."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
 
+from pager.core._fast import maker
 from pager.core.commands import Command
 from pager.core.model import Incident
 
-__all__ = ["Act", "Closed", "Ingest", "Outcome", "Reply", "Reroute"]
+__all__ = ["Act", "Closed", "Ingest", "Outcome", "Reply", "Reroute", "new_ingest", "new_outcome"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +90,9 @@ class Reroute:
 
 
 RouterMessage = Ingest | Act | Closed | Reroute
+
+
+# `Ingest(...)` and `Outcome(...)`, the same values, made without a frozen dataclass's
+# `object.__setattr__` per field (pager.core._fast): every alert makes one or two of each
+new_ingest: Callable[..., Ingest] = maker(Ingest)
+new_outcome: Callable[..., Outcome] = maker(Outcome)

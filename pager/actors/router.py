@@ -28,6 +28,7 @@ from collections.abc import Callable
 import trio
 
 from pager.clock import WallClock
+from pager.core._fast import maker
 from pager.core.commands import NewIncident, Open, TriggerAlert, UpsertGroup
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
@@ -36,7 +37,7 @@ from pager.errors import NotFound, Unavailable
 from .incident import IncidentActor
 from .journal import Journal
 from .mailbox import Mailbox
-from .messages import Act, Closed, Ingest, Outcome, Reroute, RouterMessage
+from .messages import Act, Closed, Ingest, Outcome, Reroute, RouterMessage, new_ingest
 from .timers import Timers
 
 __all__ = ["ACTOR_INBOX", "Router"]
@@ -44,6 +45,11 @@ __all__ = ["ACTOR_INBOX", "Router"]
 log = logging.getLogger("pager.router")
 
 ACTOR_INBOX = 32
+
+# `NewIncident(...)` and `Open(...)`, the same values, made without a frozen dataclass's
+# `object.__setattr__` per field (pager.core._fast): one of each for every new incident
+_new_incident = maker(NewIncident)
+_open = maker(Open)
 
 
 def incident_id(number: int) -> str:
@@ -176,7 +182,7 @@ class Router:
             number = self._next_number
             self._next_number += 1
             iid = incident_id(number)
-            new = NewIncident(
+            new = _new_incident(
                 incident_id=iid,
                 number=number,
                 service_id=msg.service_id,
@@ -186,11 +192,11 @@ class Router:
             self._by_key[key] = iid
             self._key_of[iid] = key
             self._spawn(iid)
-            msg = Ingest(
+            msg = new_ingest(
                 msg.service_id,
                 msg.dedup_key,
                 msg.integration,
-                Open(new=new, first=msg.command),
+                _open(new=new, first=msg.command),
                 msg.reply,
             )
         self._forward(iid, msg)

@@ -4,7 +4,12 @@ replays only a short tail.
 
 A snapshot costs time in proportion to the state (every incident is written), replay in
 proportion to the records after it; so with a large state the record threshold grows to the
-number of incidents, keeping the cost of snapshots at most about that of replaying."""
+number of incidents, keeping the cost of snapshots at most about that of replaying.
+
+Records journaled while a snapshot is being written count towards the next one: they were
+counted from the last snapshot taken, so the threshold crossed once asked for a second,
+whole snapshot the moment the first was written (two snapshots per threshold; with a large
+state a few per cent of the CPU of an alert storm, scripts/bench ingest)."""
 
 from __future__ import annotations
 
@@ -37,12 +42,14 @@ class Snapshotter:
         self.every = every
         self.interval = interval
         self.last_seq = state.last_seq
+        # records are counted from here: the seq of the snapshot being written, if one is
+        self._counted_from = state.last_seq
         self.busy: Callable[[str], bool] | None = None  # incidents an actor is working on
         self._due = trio.Event()
 
     def _count(self, records: Sequence[Record]) -> None:
         threshold = max(self.every, len(self.state.incidents))
-        if self.state.last_seq - self.last_seq >= threshold:
+        if self.state.last_seq - self._counted_from >= threshold:
             self._due.set()
 
     async def run(
@@ -65,11 +72,17 @@ class Snapshotter:
         seq = self.state.last_seq
         if seq <= self.last_seq:
             return
+        self._counted_from = seq
+        written = False
         try:
             await self.log.save_snapshot(seq, self.clock.now(), self.state.to_snapshot())
+            written = True
         except OSError as e:
             log.error("snapshot at %d failed: %s (the log is intact; will try again)", seq, e)
             return
+        finally:
+            if not written:  # count from the last snapshot taken, as before this one
+                self._counted_from = self.last_seq
         self.last_seq = seq
         archived = self.state.compact(self.clock.now() - ARCHIVE_AFTER, self.busy)
         log.info("snapshot at %d (%d resolved incidents archived)", seq, archived)

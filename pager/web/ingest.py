@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from pager.actors.messages import Ingest
+from pager.actors.messages import new_ingest
 from pager.actors.system import System
 from pager.core.events import ChangeRecorded
 from pager.core.ratelimit import Tally
@@ -250,7 +250,7 @@ class IngestEndpoints:
             field = "routing_key" if parsed.integration == "pagerduty" else "key"
             raise InvalidEvent([f"{field}: no routing rule of this key matches the event"])
         await self.system.submit(
-            Ingest(
+            new_ingest(
                 service_id, parsed.dedup_key, parsed.integration, parsed.command, opens=parsed.opens
             )
         )
