@@ -102,17 +102,22 @@ def test_hours_say_what_zoneinfo_says(zone: str, at: datetime) -> None:
     assert hours.of(at.timestamp()) == want  # and again, from what it cached
 
 
+def _changes_of_2026(tz: ZoneInfo) -> list[float]:
+    """The UTC midnights of 2026 before which `tz`'s offset changed in the day that follows."""
+    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    days = [start + 86400 * d for d in range(366)]
+    return [
+        t for t, u in pairwise(days)
+        if datetime.fromtimestamp(t, tz).utcoffset() != datetime.fromtimestamp(u, tz).utcoffset()
+    ]  # fmt: skip
+
+
 def test_hours_across_every_change_of_offset_in_2026() -> None:
     """Every quarter of an hour (its first and last instant) of the days around each
     change of offset of 2026, in each zone."""
     for zone in ZONES:
         tz, hours = ZoneInfo(zone), Hours(zone)
-        start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
-        days = [start + 86400 * d for d in range(366)]
-        changes = [
-            t for t, u in pairwise(days)
-            if datetime.fromtimestamp(t, tz).utcoffset() != datetime.fromtimestamp(u, tz).utcoffset()
-        ]  # fmt: skip
+        changes = _changes_of_2026(tz)
         assert changes or zone in ("Asia/Kathmandu", "UTC"), zone
         for day in changes:
             for slot in range(-96, 2 * 96):
@@ -133,14 +138,11 @@ def test_hours_across_every_change_of_offset_in_2026() -> None:
 def test_hours_parts_say_what_zoneinfo_says(zone: str, ats: list[datetime]) -> None:
     tz = ZoneInfo(zone)
     # and every quarter of an hour of the days around the year's changes of offset
-    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
-    days = [start + 86400 * d for d in range(366)]
-    changes = [
-        t for t, u in pairwise(days)
-        if datetime.fromtimestamp(t, tz).utcoffset() != datetime.fromtimestamp(u, tz).utcoffset()
-    ]  # fmt: skip
     times = [a.timestamp() for a in ats] + [
-        day + slot * 900 + edge for day in changes for slot in range(-4, 100) for edge in (0, 899.5)
+        day + slot * 900 + edge
+        for day in _changes_of_2026(tz)
+        for slot in range(-4, 100)
+        for edge in (0, 899.5)
     ]
     got = Hours(zone).parts(np.array(times, np.float64)).tolist()
     assert got == [_local_part(tz, t) for t in times]
