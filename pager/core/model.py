@@ -160,12 +160,22 @@ class Incident:
     messages: Mapping[str, str] = field(
         default_factory=dict
     )  # Slack messages to edit: id -> provider id
-    timeline: tuple[TimelineEntry, ...] = ()
+    # the timeline as the fold keeps it: raw entries (seq, at, kind, args), and entries in
+    # words (`TimelineEntry`) where a snapshot from before raw entries held them so; read
+    # it as `timeline` (see timeline.py)
+    history: tuple[TimelineEntry | tuple[Any, ...], ...] = ()
     # resolved alerts no longer listed in `alerts` (past MAX_RESOLVED_ALERTS), only counted
     alerts_unlisted: int = 0
     last_seq: int = 0
     opened_seq: int = 0  # the record that opened it: its history is records opened_seq..last_seq
     unreachable: tuple[Unreachable, ...] = ()  # paged people nobody could reach
+
+    @property
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        """The incident's history in words, oldest first."""
+        from .timeline import rendered  # (here: timeline.py imports this module)
+
+        return rendered(self.history)
 
     @property
     def is_open(self) -> bool:
