@@ -223,13 +223,26 @@ def _edited(inc: Incident, e: IncidentEdited, at: datetime) -> tuple[Any, ...]:
     return title, alerts
 
 
+_SECONDS: dict[float, timedelta] = {}
+
+
+def _seconds(n: float) -> timedelta:
+    """timedelta(seconds=n), remembered: the delays of notification rules are few."""
+    d = _SECONDS.get(n)
+    if d is None:
+        if len(_SECONDS) > 1000:
+            _SECONDS.clear()
+        d = _SECONDS[n] = timedelta(seconds=n)
+    return d
+
+
 @fold(IncidentEscalated, "escalation", "paging", "page_at", "pages", *_ENDS_PAGES[:4])
 def _escalated(inc: Incident, e: IncidentEscalated, at: datetime) -> tuple[Any, ...]:
     pages = inc.pages
     if e.paged:
         pages = dict(pages)
         for uid, after in zip(e.paged, e.first_after or (), strict=False):
-            due = None if after is None else at + timedelta(seconds=after)
+            due = None if after is None else at + _seconds(after)
             pages[uid] = _Page(uid, at, e.level, e.round, 0, due)
     esc = _Escalation(e.policy_id, e.level, e.round, e.next_at)
     if inc.status is Status.ACKNOWLEDGED:  # a manual escalation ends the acknowledgement

@@ -561,8 +561,26 @@ class SystemState:
         return s
 
 
-FOLDS: dict[type, Callable[[SystemState, Any, int, datetime], object]] = {
-    **dict.fromkeys(STEPS, SystemState._evolved),  # those that only evolve their incident
+_Fold = Callable[[SystemState, Any, int, datetime], object]
+
+
+def _evolving(step: Callable[[Incident, Any, int, datetime], Incident]) -> _Fold:
+    """The fold of an event type that only evolves its incident (by `step`)."""
+
+    def fold(state: SystemState, event: Any, seq: int, at: datetime) -> None:
+        incidents = state.incidents
+        iid = event.incident_id
+        current = incidents.get(iid)
+        if current is None:  # archived, or never opened (it raises)
+            state._evolved(event, seq, at)
+        else:
+            incidents[iid] = step(current, event, seq, at)
+
+    return fold
+
+
+FOLDS: dict[type, _Fold] = {
+    **{t: _evolving(step) for t, step in STEPS.items()},  # those that only evolve their incident
     IncidentOpened: SystemState._opened,
     IncidentResolved: SystemState._resolved,
     LinkUsed: SystemState._link_used,
