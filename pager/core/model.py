@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from .timeline_words import TimelineEntry, rendered
 from .vocabulary import AlertStatus
 
 __all__ = [
@@ -77,20 +78,6 @@ class Alert:
     labels: Mapping[str, str] | None = None
     details: Any = None
     links: tuple[Any, ...] = ()
-
-
-class TimelineEntry(NamedTuple):
-    """One line of an incident's history. A named tuple rather than a dataclass: incidents
-    carry many of these, and tuples of plain values are not tracked by the garbage
-    collector, which otherwise spends its time scanning them."""
-
-    seq: int
-    at: datetime
-    kind: str
-    text: str
-    by: str | None = None
-    via: str | None = None
-    token_name: str | None = None  # the API token's name, for actions through the REST API
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +160,6 @@ class Incident:
     @property
     def timeline(self) -> tuple[TimelineEntry, ...]:
         """The incident's history in words, oldest first."""
-        from .timeline import rendered  # (here: timeline.py imports this module)
-
         return rendered(self.history)
 
     @property

@@ -11,7 +11,7 @@ from typing import Any
 
 from .model import Alert, EscalationState, Incident, Page, Status, TimelineEntry, Unreachable
 from .notifications import Attempt, Notification
-from .timeline import DATETIME_ARGS, RawEntry, raw_entry
+from .timeline_words import DATETIME_ARGS, RawEntry, raw_entry
 from .vocabulary import AlertStatus, NotificationKind, NotificationStatus
 
 __all__ = ["incident_from_json", "notification_from_json", "to_datetime"]

@@ -20,7 +20,7 @@ from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident
-from pager.core.timeline import last_via
+from pager.core.timeline_words import last_via
 from pager.core.views import timeline_lines
 from pager.core.vocabulary import AlertStatus
 from pager.errors import BadRequest, NotFound

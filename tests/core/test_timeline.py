@@ -35,7 +35,7 @@ from pager.core.events import (
 from pager.core.evolve import evolve
 from pager.core.model import Incident, TimelineEntry
 from pager.core.snapshot_codec import incident_from_json
-from pager.core.timeline import last_via, render
+from pager.core.timeline_words import last_via, render
 from pager.core.vocabulary import NotificationKind
 from pager.store.snapshots import json_default
 
