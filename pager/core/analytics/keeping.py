@@ -39,6 +39,7 @@ def frozen(live: Ledger) -> Ledger:
     led.outcome_events = dict(live.outcome_events)
     led.bundles_sent = set()
     led.aggregates = live.aggregates
+    led._acks, led._ress = [], []
     led.last_seq = live.last_seq
     led.in_order, led.last_t = live.in_order, live.last_t
     led.missing_through = live.missing_through

@@ -10,8 +10,13 @@ page of a person and every alert firing, and the maintenance windows. Queries
 (`pager.core.analytics.report`) read it for any time range.
 
 It also keeps a few running aggregates for Prometheus (`Aggregates`), updated as events
-arrive; `keeping.recount` computes the same from the columns, which is what start-up does
-after a snapshot and what the tests compare them with. `keeping` also has its snapshots.
+arrive (the times to acknowledge and resolve are counted into their histograms in batches,
+when `aggregates` is read); `keeping.recount` computes the same from the columns, which is
+what start-up does after a snapshot and what the tests compare them with. `keeping` also
+has its snapshots.
+
+The fold is the cost every journaled record pays, so its handlers are written out flat (see
+"the fold" below): scripts/bench analytics measures it.
 
 Past ~400 lines on purpose: the fold is one method per event type over the same columns,
 and is read as a whole when a column is added; the queries, snapshots and text live apart.
@@ -23,6 +28,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from ..events import (
     AlertsUpdated,
@@ -121,6 +128,7 @@ FIRE_COLUMNS = {"at": "d", "inc": "i", "name": "i"}
 
 
 _KIND_CODES = {kind: i for i, kind in enumerate(KINDS)}
+OBSERVE_EVERY = 4096  # times to acknowledge or resolve kept aside at most
 
 
 def _ts(at: datetime) -> float:
@@ -144,7 +152,11 @@ class Ledger:
         self.last_resolved: dict[tuple[int, int], float] = {}  # (service, key) -> instant
         self.outcome_events: dict[tuple[int, str], int] = {}  # (method, outcome) -> events
         self.bundles_sent: set[str] = set()  # bundles (storm mode) with a page sent already
-        self.aggregates = Aggregates()
+        self._aggregates = Aggregates()
+        # times to acknowledge and to resolve not yet in the aggregates' histograms:
+        # (service, seconds), counted in one go when the aggregates are read
+        self._acks: list[tuple[int, float]] = []
+        self._ress: list[tuple[int, float]] = []
         self.last_seq = 0
         # the instants rows were added at never went back (the wall clock may step back):
         # while so, a table's time column is sorted and a range is found by bisection
@@ -173,6 +185,26 @@ class Ledger:
             MaintenanceStarted: self._maintenance_started,
             MaintenanceEnded: self._maintenance_ended,
         }
+
+    @property
+    def aggregates(self) -> Aggregates:
+        """The running aggregates, up to date."""
+        if self._acks or self._ress:
+            self._observe()
+        return self._aggregates
+
+    @aggregates.setter
+    def aggregates(self, value: Aggregates) -> None:
+        self._aggregates = value
+
+    def _observe(self) -> None:
+        for which, pairs in (("ack", self._acks), ("res", self._ress)):
+            if pairs:
+                services, seconds = zip(*pairs, strict=True)
+                self._aggregates.observe_many(
+                    which, np.array(services, dtype=np.intp), np.array(seconds, dtype=np.float64)
+                )
+        self._acks, self._ress = [], []
 
     # ------------------------------------------------------------------ the fold
     #
@@ -256,7 +288,7 @@ class Ledger:
         table.n = row + 1
         self.incident_ids.append(iid)
         self.incident_row[iid] = row
-        states = self.aggregates.states
+        states = self._aggregates.states
         key = (service, TRIGGERED)
         states[key] = states.get(key, 0) + 1
         if alerts:
@@ -300,14 +332,21 @@ class Ledger:
             codes = self.names.codes
             cols["ack_by"][row] = codes[by]
             cols["ack_via"][row] = codes[via]
-            self.aggregates.acknowledged(cols["service"][row], t - cols["opened"][row])
+            acks = self._acks
+            acks.append((cols["service"][row], t - cols["opened"][row]))
+            if len(acks) >= OBSERVE_EVERY:
+                self._observe()
         if by is not None:
             acted = cols["acted"]
             if acted[row] != acted[row]:
                 acted[row] = t
         if old != ACKNOWLEDGED:
             state[row] = ACKNOWLEDGED
-            self.aggregates.moved(cols["service"][row], old, ACKNOWLEDGED)
+            service = cols["service"][row]
+            states = self._aggregates.states
+            states[(service, old)] -= 1
+            key = (service, ACKNOWLEDGED)
+            states[key] = states.get(key, 0) + 1
 
     def _unacknowledged(self, e: IncidentUnacknowledged, t: float) -> None:
         row = self.incident_row.get(e.incident_id, NONE)
@@ -318,7 +357,7 @@ class Ledger:
             return
         cols["retriggered"][row] += 1
         cols["state"][row] = TRIGGERED
-        self.aggregates.moved(cols["service"][row], ACKNOWLEDGED, TRIGGERED)
+        self._aggregates.moved(cols["service"][row], ACKNOWLEDGED, TRIGGERED)
 
     def _escalated(self, e: IncidentEscalated, t: float) -> None:
         row = self.incident_row.get(e.incident_id, NONE)
@@ -347,11 +386,11 @@ class Ledger:
         state = cols["state"]
         if state[row] == ACKNOWLEDGED:
             state[row] = TRIGGERED
-            self.aggregates.moved(cols["service"][row], ACKNOWLEDGED, TRIGGERED)
+            self._aggregates.moved(cols["service"][row], ACKNOWLEDGED, TRIGGERED)
         if e.paged:
             pages = self.pages
             a_at, a_inc, a_user, a_level = pages.adds
-            counts = self.aggregates.pages
+            counts = self._aggregates.pages
             for uid in e.paged:
                 user = codes[uid]
                 a_at(t)
@@ -386,9 +425,14 @@ class Ledger:
             cols["how"][row] = BY_SOURCE
         state[row] = RESOLVED
         service = cols["service"][row]
-        agg = self.aggregates
-        agg.moved(service, old, RESOLVED)
-        agg.resolved(service, t - cols["opened"][row])
+        states = self._aggregates.states
+        states[(service, old)] -= 1
+        key = (service, RESOLVED)
+        states[key] = states.get(key, 0) + 1
+        ress = self._ress
+        ress.append((service, t - cols["opened"][row]))
+        if len(ress) >= OBSERVE_EVERY:
+            self._observe()
         self.last_resolved[(service, cols["dedup"][row])] = t
 
     def _acted(self, e: NoteAdded | IncidentEdited, t: float) -> None:
@@ -449,7 +493,7 @@ class Ledger:
                 self.bundles_sent.add(e.bundle_id)
             interrupts = cols["kind"][n] == 0 and dup[n] != 1
             if interrupts and self.names.strings[method] in INTERRUPTING:
-                self.aggregates.interrupted(cols["user"][n])
+                self._aggregates.interrupted(cols["user"][n])
         if self.names.strings[method] not in RECEIPT_METHODS:
             del self.open_notifications[e.notification_id]
 
