@@ -74,7 +74,9 @@ class BundleBook:
             self.by_id[bundle_id] = dataclasses.replace(b, provider_id=provider_id, sent_at=at)
             if provider_id:
                 self.by_provider_id[provider_id] = bundle_id
-        lane = self.lanes.setdefault((user_id, method), [])
+        lane = self.lanes.get((user_id, method))
+        if lane is None:
+            lane = self.lanes[(user_id, method)] = []
         lane.append(at)
         while lane and lane[0] < at - LANE_MEMORY:
             del lane[0]

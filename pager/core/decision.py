@@ -36,18 +36,18 @@ def with_seqs(
     decided value instead of evolving the incident a second time (SystemState.apply_decided).
     """
     count = last_seq - first_seq + 1
-    kept = len(base.timeline) if base is not None else 0
-    timeline = decided.timeline
-    if len(timeline) < kept:
+    kept = len(base.history) if base is not None else 0
+    history = decided.history
+    if len(history) < kept:
         return None
-    if base is not None and kept and timeline[kept - 1] is not base.timeline[kept - 1]:
+    if base is not None and kept and history[kept - 1] is not base.history[kept - 1]:
         return None
     fresh = []
-    for entry in timeline[kept:]:
-        k = -entry.seq - 1
+    for entry in history[kept:]:
+        k = -entry[0] - 1
         if not 0 <= k < count:
             return None
-        fresh.append(entry._replace(seq=first_seq + k))
+        fresh.append((first_seq + k, *entry[1:]))
     opened = decided.opened_seq
     if opened < 0:
         if not 0 <= -opened - 1 < count:
@@ -57,7 +57,7 @@ def with_seqs(
         return None
     return _copy(
         decided,
-        {"last_seq": last_seq, "opened_seq": opened, "timeline": timeline[:kept] + tuple(fresh)},
+        {"last_seq": last_seq, "opened_seq": opened, "history": history[:kept] + tuple(fresh)},
     )
 
 

@@ -4,7 +4,8 @@ journaled.
 
 One small function per event type (`@fold`) returns the new values of the fields the event
 changes; the status comes from the state machine's table (lifecycle.EVENTS) and the
-timeline's words from timeline.py. Each fold and those are put together once per event type
+timeline's raw entry from timeline.py (the words are written when someone reads them, not
+here). Each fold and those are put together once per event type
 into a step (`STEPS`) that writes them into one copy of the incident. Nothing here knows a
 provider: whether a sent message can be edited in place is in the event
 (`notification.sent`'s `editable`, set by the transport that sent it).
@@ -50,7 +51,7 @@ from .model import (
     Unreachable,
     worst_severity,
 )
-from .timeline import LINES, opened_entry
+from .timeline import CAPTURES, opened_entry
 from .vocabulary import AlertStatus, NotificationKind
 
 __all__ = ["STEPS", "evolve"]
@@ -101,25 +102,32 @@ F = TypeVar("F", bound=Fold)
 
 def _step(t: type[Event], fn: Fold | None, fields: tuple[str, ...]) -> Step:
     """The whole step of event type `t`: its fold's fields, the status from the state
-    machine's table, `updated_at`, `last_seq`, and the timeline entry from timeline.py,
-    written into one copy of the incident."""
-    copy = copier(Incident, (*fields, "updated_at", "last_seq", "status", "timeline"))
+    machine's table, `updated_at`, `last_seq`, and the raw timeline entry from timeline.py
+    (its words are written when read), written into one copy of the incident."""
+    copy = copier(Incident, (*fields, "updated_at", "last_seq", "status", "history"))
     after = {s: EVENTS[s].get(t, s) for s in Status}  # the status each one leads to
-    line = LINES.get(t)
-    if fn is None and line is None:
+    capture = CAPTURES.get(t)
+    kind = t.TYPE
+    if capture is None:
+        if fn is None:
 
-        def unchanged(inc: Incident, e: Any, seq: int, at: datetime) -> Incident:
-            return copy(inc, at, seq, after[inc.status], inc.timeline)
+            def unchanged(inc: Incident, e: Any, seq: int, at: datetime) -> Incident:
+                return copy(inc, at, seq, after[inc.status], inc.history)
 
-        return unchanged
+            return unchanged
+
+        def silent(inc: Incident, e: Any, seq: int, at: datetime) -> Incident:
+            return copy(inc, *fn(inc, e, at), at, seq, after[inc.status], inc.history)
+
+        return silent
 
     def step(inc: Incident, e: Any, seq: int, at: datetime) -> Incident:
-        entry = None if line is None else line(inc, e, seq, at)
+        args = capture(inc, e)
         # (a concatenation: one new tuple, where (*t, entry) builds a list first)
-        timeline = inc.timeline if entry is None else inc.timeline + (entry,)  # noqa: RUF005
+        history = inc.history if args is None else inc.history + ((seq, at, kind, args),)  # noqa: RUF005
         if fn is None:
-            return copy(inc, at, seq, after[inc.status], timeline)
-        return copy(inc, *fn(inc, e, at), at, seq, after[inc.status], timeline)
+            return copy(inc, at, seq, after[inc.status], history)
+        return copy(inc, *fn(inc, e, at), at, seq, after[inc.status], history)
 
     return step
 
@@ -225,13 +233,26 @@ def _edited(inc: Incident, e: IncidentEdited, at: datetime) -> tuple[Any, ...]:
     return title, alerts
 
 
+_SECONDS: dict[float, timedelta] = {}
+
+
+def _seconds(n: float) -> timedelta:
+    """timedelta(seconds=n), remembered: the delays of notification rules are few."""
+    d = _SECONDS.get(n)
+    if d is None:
+        if len(_SECONDS) > 1000:
+            _SECONDS.clear()
+        d = _SECONDS[n] = timedelta(seconds=n)
+    return d
+
+
 @fold(IncidentEscalated, "escalation", "paging", "page_at", "pages", *_ENDS_PAGES[:4])
 def _escalated(inc: Incident, e: IncidentEscalated, at: datetime) -> tuple[Any, ...]:
     pages = inc.pages
     if e.paged:
         pages = dict(pages)
         for uid, after in zip(e.paged, e.first_after or (), strict=False):
-            due = None if after is None else at + timedelta(seconds=after)
+            due = None if after is None else at + _seconds(after)
             pages[uid] = _Page(uid, at, e.level, e.round, 0, due)
     esc = _Escalation(e.policy_id, e.level, e.round, e.next_at)
     if inc.status is Status.ACKNOWLEDGED:  # a manual escalation ends the acknowledgement
@@ -309,7 +330,7 @@ def _opened(e: IncidentOpened, seq: int, at: datetime) -> Incident:
         last_seq=seq,
         opened_seq=seq,
         alerts={a["key"]: _alert_from(a, None, at) for a in e.alerts or ()},
-        timeline=(opened_entry(e, seq, at),),
+        history=(opened_entry(e, seq, at),),
     )
 
 

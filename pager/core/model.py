@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from .timeline_words import TimelineEntry, rendered
 from .vocabulary import AlertStatus
 
 __all__ = [
@@ -77,20 +78,6 @@ class Alert:
     labels: Mapping[str, str] | None = None
     details: Any = None
     links: tuple[Any, ...] = ()
-
-
-class TimelineEntry(NamedTuple):
-    """One line of an incident's history. A named tuple rather than a dataclass: incidents
-    carry many of these, and tuples of plain values are not tracked by the garbage
-    collector, which otherwise spends its time scanning them."""
-
-    seq: int
-    at: datetime
-    kind: str
-    text: str
-    by: str | None = None
-    via: str | None = None
-    token_name: str | None = None  # the API token's name, for actions through the REST API
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +147,20 @@ class Incident:
     messages: Mapping[str, str] = field(
         default_factory=dict
     )  # Slack messages to edit: id -> provider id
-    timeline: tuple[TimelineEntry, ...] = ()
+    # the timeline as the fold keeps it: raw entries (seq, at, kind, args), and entries in
+    # words (`TimelineEntry`) where a snapshot from before raw entries held them so; read
+    # it as `timeline` (see timeline.py)
+    history: tuple[TimelineEntry | tuple[Any, ...], ...] = ()
     # resolved alerts no longer listed in `alerts` (past MAX_RESOLVED_ALERTS), only counted
     alerts_unlisted: int = 0
     last_seq: int = 0
     opened_seq: int = 0  # the record that opened it: its history is records opened_seq..last_seq
     unreachable: tuple[Unreachable, ...] = ()  # paged people nobody could reach
+
+    @property
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        """The incident's history in words, oldest first."""
+        return rendered(self.history)
 
     @property
     def is_open(self) -> bool:

@@ -1,5 +1,7 @@
 """Decoding a snapshot's JSON back into core values (the encoding is orjson's view of the
-dataclasses and named tuples themselves)."""
+dataclasses and named tuples themselves). Snapshots of every age load: an incident's
+timeline is `history` (raw entries, timeline.py) or, in one written before those,
+`timeline` (its entries in words)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 from .model import Alert, EscalationState, Incident, Page, Status, TimelineEntry, Unreachable
 from .notifications import Attempt, Notification
+from .timeline_words import DATETIME_ARGS, RawEntry, raw_entry
 from .vocabulary import AlertStatus, NotificationKind, NotificationStatus
 
 __all__ = ["incident_from_json", "notification_from_json", "to_datetime"]
@@ -53,12 +56,9 @@ def incident_from_json(raw: Mapping[str, Any]) -> Incident:
         d[k] = to_datetime(d.get(k))
     d["status"] = Status(d["status"])
     d["alerts"] = {k: _alert(a) for k, a in d["alerts"].items()}
-    d["timeline"] = tuple(
-        TimelineEntry(
-            t[0], _required_datetime(t[1]), t[2], t[3], t[4], t[5], t[6] if len(t) > 6 else None
-        )
-        for t in d["timeline"]
-    )
+    # raw entries (`history`, see timeline.py); a snapshot written before them has the
+    # timeline in words (`timeline`), which an incident keeps as it is
+    d["history"] = tuple(map(_entry, d.pop("history", None) or d.pop("timeline", ())))
     d["messages"] = dict(d.get("messages") or {})
     d["pages"] = {
         uid: Page(
@@ -81,6 +81,18 @@ def incident_from_json(raw: Mapping[str, Any]) -> Incident:
             esc["policy_id"], esc["level"], esc["round"], to_datetime(esc["next_at"])
         )
     return Incident(**d)
+
+
+def _entry(t: list[Any]) -> TimelineEntry | RawEntry:
+    if len(t) == 4:  # (seq, at, kind, args)
+        seq, at, kind, args = t
+        for i in DATETIME_ARGS.get(kind, ()):
+            if args[i] is not None:
+                args[i] = _required_datetime(args[i])
+        return raw_entry(kind, seq, _required_datetime(at), tuple(args))
+    return TimelineEntry(
+        t[0], _required_datetime(t[1]), t[2], t[3], t[4], t[5], t[6] if len(t) > 6 else None
+    )
 
 
 def _alert(a: Mapping[str, Any]) -> Alert:

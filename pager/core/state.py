@@ -52,7 +52,11 @@ from .events import (
     LinkUsed,
     MaintenanceEnded,
     MaintenanceStarted,
+    NotificationCancelled,
+    NotificationDelivered,
     NotificationEvent,
+    NotificationFailed,
+    NotificationRequested,
     NotificationsBundled,
     NotificationSent,
     OverrideAdded,
@@ -132,7 +136,15 @@ class SystemState:
         event: Any = record.event
         if event is None:
             event = DECODERS[record.type](record.data)
-        self.apply_event(event, record.seq, record.ts)
+        seq, at = record.seq, record.ts  # (apply_event, one call less: replay's hot path)
+        self.analytics.apply(event, seq, at)
+        fold = FOLDS.get(type(event))
+        if fold is not None:
+            fold(self, event, seq, at)
+        else:
+            self._apply_other(event, seq, at)
+        self.last_seq = seq
+        self.last_ts = at
 
     def apply_decided(
         self, records: Sequence[RecordLike], base: Incident | None, decided: Incident
@@ -171,7 +183,80 @@ class SystemState:
         self.last_seq, self.last_ts = records[-1].seq, records[-1].ts
 
     def apply_event(self, event: Event, seq: int, at: datetime) -> None:
+        """`apply` of an event journaled as record `seq` at `at`."""
         self.analytics.apply(event, seq, at)
+        fold = FOLDS.get(type(event))
+        if fold is not None:
+            fold(self, event, seq, at)
+        else:
+            self._apply_other(event, seq, at)
+        self.last_seq = seq
+        self.last_ts = at
+
+    # Each incident event type's fold, by type (`FOLDS`, below): the incident's step, and
+    # the bookkeeping around it that its type needs.
+
+    def _evolved(self, event: Any, seq: int, at: datetime) -> Incident | None:
+        """The incident `event` is about, after it (stored); None when it is archived and
+        not rebuilt (a late delivery receipt, say): its history grows in the log, and the
+        summary only needs to know where it ends."""
+        iid = event.incident_id
+        current = self.incidents.get(iid)
+        if current is None:
+            summary = self.archive.get(iid)
+            if summary is not None:
+                self.archive[iid] = summary._replace(last_seq=seq, updated_at=at)
+                return None
+            inc = evolve(None, event, seq, at)  # (it raises: never opened)
+        else:
+            inc = STEPS[type(event)](current, event, seq, at)
+        self.incidents[iid] = inc
+        return inc
+
+    def _opened(self, event: IncidentOpened, seq: int, at: datetime) -> None:
+        iid = event.incident_id
+        current = self.incidents.get(iid)
+        if current is None and iid in self.archive:
+            self.archive[iid] = self.archive[iid]._replace(last_seq=seq, updated_at=at)
+            return
+        inc = self.incidents[iid] = evolve(current, event, seq, at)
+        self._was_opened(inc)
+
+    def _was_opened(self, inc: Incident) -> None:
+        self.open_by_key[(inc.service_id, inc.dedup_key)] = inc.id
+        self.by_code[inc.short_code] = inc.id
+        if inc.number >= self.next_number:
+            self.next_number = inc.number + 1
+
+    def _resolved(self, event: IncidentResolved, seq: int, at: datetime) -> None:
+        inc = self._evolved(event, seq, at)
+        if inc is not None:
+            self._was_resolved(inc)
+
+    def _was_resolved(self, inc: Incident) -> None:
+        key = (inc.service_id, inc.dedup_key)
+        if self.open_by_key.get(key) == inc.id:
+            del self.open_by_key[key]
+
+    def _link_used(self, event: LinkUsed, seq: int, at: datetime) -> None:
+        self.used_links[event.link_id] = event.expires_at
+        self._evolved(event, seq, at)
+
+    def _requested(self, event: NotificationRequested, seq: int, at: datetime) -> None:
+        self.notifications.requested(event, at)
+        self._evolved(event, seq, at)
+
+    def _notification_sent(self, event: NotificationSent, seq: int, at: datetime) -> None:
+        self.notifications.sent(event, at)
+        self._sent(event, at)
+        self._evolved(event, seq, at)
+
+    def _notification(self, event: NotificationEvent, seq: int, at: datetime) -> None:
+        self.notifications.apply(event, at)
+        self._evolved(event, seq, at)
+
+    def _apply_other(self, event: Event, seq: int, at: datetime) -> None:
+        """Every other event (not an incident's, or one `FOLDS` does not name)."""
         if isinstance(event, IncidentEvent):
             self._incident_event(event, seq, at, None)
         elif isinstance(event, MaintenanceStarted):
@@ -210,8 +295,6 @@ class SystemState:
             self.opted_out.pop((event.method, event.address), None)
             if event.message_sid:
                 self.opt_message_sids.add(event.message_sid)
-        self.last_seq = seq
-        self.last_ts = at
 
     def _incident_event(
         self, event: IncidentEvent, seq: int, at: datetime, decided: Incident | None
@@ -243,12 +326,9 @@ class SystemState:
                 inc = step(current, event, seq, at)
             self.incidents[iid] = inc
         if t is IncidentOpened:
-            self.open_by_key[(inc.service_id, inc.dedup_key)] = iid
-            self.by_code[inc.short_code] = iid
-            if inc.number >= self.next_number:
-                self.next_number = inc.number + 1
-        elif t is IncidentResolved and self.open_by_key.get((inc.service_id, inc.dedup_key)) == iid:
-            del self.open_by_key[(inc.service_id, inc.dedup_key)]
+            self._was_opened(inc)
+        elif t is IncidentResolved:
+            self._was_resolved(inc)
 
     def _sent(self, event: NotificationSent, at: datetime) -> None:
         """A page went out: its lane counts it (a bundle once) for the throttles."""
@@ -479,6 +559,40 @@ class SystemState:
         for _, code, iid in codes:
             s.by_code[code] = iid
         return s
+
+
+_Fold = Callable[[SystemState, Any, int, datetime], object]
+
+
+def _evolving(step: Callable[[Incident, Any, int, datetime], Incident]) -> _Fold:
+    """The fold of an event type that only evolves its incident (by `step`)."""
+
+    def fold(state: SystemState, event: Any, seq: int, at: datetime) -> None:
+        incidents = state.incidents
+        iid = event.incident_id
+        current = incidents.get(iid)
+        if current is None:  # archived, or never opened (it raises)
+            state._evolved(event, seq, at)
+        else:
+            incidents[iid] = step(current, event, seq, at)
+
+    return fold
+
+
+FOLDS: dict[type, _Fold] = {
+    **{t: _evolving(step) for t, step in STEPS.items()},  # those that only evolve their incident
+    IncidentOpened: SystemState._opened,
+    IncidentResolved: SystemState._resolved,
+    LinkUsed: SystemState._link_used,
+    NotificationRequested: SystemState._requested,
+    NotificationSent: SystemState._notification_sent,
+    NotificationFailed: SystemState._notification,
+    NotificationDelivered: SystemState._notification,
+    NotificationCancelled: SystemState._notification,
+}
+"""Each incident event type's fold into the state, `FOLDS[type(event)](state, event, seq,
+at)`: one look-up by type on the hot path of `apply` (every other event goes through
+`_apply_other`)."""
 
 
 def maintenance_reason(

@@ -1,23 +1,26 @@
-"""The words of an incident's timeline: what each journaled event says, written apart from
-the fold (evolve.py), which only decides what the incident becomes. One small function per
-event type, looked up in `_TEXTS`; each gets the incident as it was before the event.
+"""What the fold keeps of an incident's timeline (evolve.py calls these): for each event that
+adds a line, a compact raw entry, `(seq, at, kind, args)`, where `args` is a small tuple of
+plain values (strings, numbers, instants) its words are made from; the few that depend on
+the incident as it was before the event (whether a fired alert was firing already, the
+summaries of the alerts a resolve ended, whether a snooze also acknowledged) are taken then.
+The words are written when someone reads them (timeline_words.py: `Incident.timeline`, the
+REST API, the dashboard, templates): replay and a standby folding the log pay for a tuple,
+not for a sentence. Snapshots keep the raw entries as they are (plain JSON arrays);
+snapshots written before kept the entries in words (`TimelineEntry`), and an incident loaded
+from one holds those as they were, beside raw entries for what came after.
 
-The text is part of the incident's value (snapshots keep it, the API shows it): changing a
-sentence here changes what `pager replay --incident` prints for old logs too, so the golden
-replay fixture (tests/fixtures/replay) holds it still.
+One capture per event type (`CAPTURES`: the incident before, the event -> args, or None for
+no line); its words are in timeline_words.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from .events import (
     AlertsUpdated,
-    Attributed,
-    Event,
     IncidentAcknowledged,
     IncidentEdited,
     IncidentEscalated,
@@ -35,214 +38,142 @@ from .events import (
     PersonUnreachable,
     UserPaged,
 )
-from .model import Incident, Status, TimelineEntry
+from .model import Incident, Status
+from .timeline_words import RawEntry
 from .vocabulary import AlertStatus, NotificationKind
 
-__all__ = ["LINES", "entry", "opened_entry"]
+__all__ = ["CAPTURES", "Capture", "opened_entry"]
+
+Capture = Callable[[Incident, Any], tuple[Any, ...] | None]
+
+_FIRING = AlertStatus.FIRING
+_TRIGGERED = Status.TRIGGERED
+_PAGE = NotificationKind.PAGE
 
 
-def _by(by: str | None, via: str | None) -> str:
-    parts = []
-    if by:
-        parts.append(f"by {by}")
-    if via:
-        parts.append(f"via {via}")
-    return (" " + " ".join(parts)) if parts else ""
+# ------------------------------------------------------------------ captures (the fold)
+#
+# Each returns the args of its event's line (None: the event adds no line). An attributed
+# event's args start with who acted: (by, via, token_name).
 
 
-def opened_entry(event: IncidentOpened, seq: int, at: datetime) -> TimelineEntry:
-    text = f"Opened ({event.severity}, {event.urgency} urgency)"
-    if event.reason:
-        text += f"; not paging now: {event.reason}"
-    return TimelineEntry(seq, at, event.TYPE, text, None, event.integration)
+def opened_entry(event: IncidentOpened, seq: int, at: datetime) -> RawEntry:
+    return (
+        seq,
+        at,
+        "incident.opened",
+        (event.severity, event.urgency, event.reason, event.integration),
+    )
 
 
-def _alerts(inc: Incident, e: AlertsUpdated) -> str:
+def _c_alerts(inc: Incident, e: AlertsUpdated) -> tuple[Any, ...]:
+    alerts = inc.alerts
     fired: tuple[dict[str, Any], ...] = e.fired or ()
     gone = []
     for key in e.resolved or ():
-        old = inc.alerts.get(key)
-        if old is not None and old.status == AlertStatus.FIRING:
+        old = alerts.get(key)
+        if old is not None and old.status == _FIRING:
             gone.append(old.summary)
-    parts = []
+    first = fired[0]["summary"] if fired else None
+    again = False
     if len(fired) == 1:
-        old = inc.alerts.get(fired[0]["key"])
-        verb = (
-            "Alert fired again"
-            if old is not None and old.status == AlertStatus.FIRING
-            else "Alert fired"
-        )
-        parts.append(f"{verb}: {fired[0]['summary']}")
-    elif fired:
-        parts.append(f"{len(fired)} alerts fired: {fired[0]['summary']}, ...")
-    if len(gone) == 1:
-        parts.append(f"Alert resolved: {gone[0]}")
-    elif gone:
-        parts.append(f"{len(gone)} alerts resolved: {gone[0]}, ...")
-    return "; ".join(parts) or "Alerts unchanged"
+        old = alerts.get(fired[0]["key"])
+        again = old is not None and old.status == _FIRING
+    return (len(fired), first, again, len(gone), gone[0] if gone else None)
 
 
-def _acknowledged(inc: Incident, e: IncidentAcknowledged) -> str:
-    return "Acknowledged" + _by(e.by, e.via)
+def _c_who(inc: Incident, e: Any) -> tuple[Any, ...]:
+    by, via, token = e.attribution
+    return (by, via, token)
 
 
-def _unacknowledged(inc: Incident, e: IncidentUnacknowledged) -> str:
-    return f"Triggered again: {e.reason}"
+def _c_unacknowledged(inc: Incident, e: IncidentUnacknowledged) -> tuple[Any, ...]:
+    return (e.reason,)
 
 
-def _snoozed(inc: Incident, e: IncidentSnoozed) -> str:
+def _c_snoozed(inc: Incident, e: IncidentSnoozed) -> tuple[Any, ...]:
+    by, via, token = e.attribution
     # snoozing a triggered incident acknowledges it: the timeline says so
-    verb = "Acknowledged and snoozed" if inc.status is Status.TRIGGERED else "Snoozed"
-    return f"{verb} until {e.until.isoformat()}" + _by(e.by, e.via)
+    return (by, via, token, inc.status is _TRIGGERED, e.until)
 
 
-def _resolved(inc: Incident, e: IncidentResolved) -> str:
-    return "Resolved" + _by(e.by, e.via) + (f" ({e.reason})" if e.reason else "")
+def _c_resolved(inc: Incident, e: IncidentResolved) -> tuple[Any, ...]:
+    by, via, token = e.attribution
+    return (by, via, token, e.reason)
 
 
-def _note(inc: Incident, e: NoteAdded) -> str:
-    return e.text
+def _c_note(inc: Incident, e: NoteAdded) -> tuple[Any, ...]:
+    by, via, token = e.attribution
+    return (by, via, token, e.text)
 
 
-def _edited(inc: Incident, e: IncidentEdited) -> str | None:
-    parts = []
-    if e.title is not None:
-        parts.append(f"Title changed to {e.title[:1024]!r}")
-    if e.description is not None and inc.dedup_key in inc.alerts:
-        parts.append("Description changed")
-    return "; ".join(parts) or None
+def _c_edited(inc: Incident, e: IncidentEdited) -> tuple[Any, ...] | None:
+    described = e.description is not None and inc.dedup_key in inc.alerts
+    if e.title is None and not described:
+        return None
+    by, via, token = e.attribution
+    return (by, via, token, None if e.title is None else e.title[:1024], described)
 
 
-def _escalated(inc: Incident, e: IncidentEscalated) -> str:
-    who = ", ".join(e.targets or ()) or "nobody on call"
-    text = f"Escalated to level {e.level + 1}"
-    if e.round:
-        text += f" (round {e.round + 1})"
-    text += f": {who}" + _by(e.by, e.via)
-    if e.paged:
-        text += "; paging " + ", ".join(e.paged)
-    return text
+def _c_escalated(inc: Incident, e: IncidentEscalated) -> tuple[Any, ...]:
+    by, via, token = e.attribution
+    paged = ", ".join(e.paged) if e.paged else None
+    return (by, via, token, e.level, e.round, ", ".join(e.targets or ()), paged)
 
 
-def _deferred(inc: Incident, e: PagingDeferred) -> str:
-    return f"Paging deferred until {e.page_at.isoformat()}" + (f" ({e.reason})" if e.reason else "")
+def _c_deferred(inc: Incident, e: PagingDeferred) -> tuple[Any, ...]:
+    return (e.page_at, e.reason)
 
 
-def _user_paged(inc: Incident, e: UserPaged) -> str | None:
+def _c_user_paged(inc: Incident, e: UserPaged) -> tuple[Any, ...] | None:
     if e.step != 0:
         return None
-    text = f"Paging {e.user_id} (level {e.level + 1})"
-    if e.next_at is None:
-        text += ": no notification rules for this urgency"
-    return text
+    return (e.user_id, e.level, e.next_at is None)
 
 
-def _requested(inc: Incident, e: NotificationRequested) -> str:
-    if e.kind == NotificationKind.PAGE and e.user_id is not None:
-        text = f"Notifying {e.user_id} by {e.method}"
-        if e.fallback_from:
-            text += f" (instead of {e.fallback_from}, which failed)"
-        return text
-    return f"Status update ({e.topic}) to {e.method}"
+def _c_requested(inc: Incident, e: NotificationRequested) -> tuple[Any, ...]:
+    page = e.kind == _PAGE and e.user_id is not None
+    return (e.method, page, e.user_id, e.fallback_from, e.topic)
 
 
-def _sent(inc: Incident, e: NotificationSent) -> str:
-    text = f"Notification {e.notification_id} sent (attempt {e.attempt})"
-    if e.bundle_id is not None:
-        text += f" in bundle {e.bundle_id}"
-    return text
+def _c_sent(inc: Incident, e: NotificationSent) -> tuple[Any, ...]:
+    return (e.notification_id, e.attempt, e.bundle_id)
 
 
-def _failed(inc: Incident, e: NotificationFailed) -> str:
-    text = f"Notification {e.notification_id} failed (attempt {e.attempt}): {e.error}"
-    if e.retry_at is not None:
-        text += f"; retrying at {e.retry_at.isoformat()}"
-    elif e.permanent:
-        text += "; giving up"
-    return text
+def _c_failed(inc: Incident, e: NotificationFailed) -> tuple[Any, ...]:
+    return (e.notification_id, e.attempt, e.error, e.retry_at, e.permanent)
 
 
-def _delivered(inc: Incident, e: NotificationDelivered) -> str:
-    text = f"Notification {e.notification_id}: {e.status}"
-    if e.error:
-        text += f" ({e.error})"
-    return text
+def _c_delivered(inc: Incident, e: NotificationDelivered) -> tuple[Any, ...]:
+    return (e.notification_id, e.status, e.error)
 
 
-def _cancelled(inc: Incident, e: NotificationCancelled) -> str:
-    return f"Notification {e.notification_id} not sent: {e.reason}"
+def _c_cancelled(inc: Incident, e: NotificationCancelled) -> tuple[Any, ...]:
+    return (e.notification_id, e.reason)
 
 
-def _unreachable(inc: Incident, e: PersonUnreachable) -> str:
-    text = f"{e.user_id} could not be reached"
-    if e.tried:
-        text += ": " + ", ".join(e.tried) + " failed"
-    return text
+def _c_unreachable(inc: Incident, e: PersonUnreachable) -> tuple[Any, ...]:
+    return (e.user_id, ", ".join(e.tried) if e.tried else None)
 
 
-_TEXTS: dict[type, Callable[[Incident, Any], str | None]] = {
-    AlertsUpdated: _alerts,
-    IncidentAcknowledged: _acknowledged,
-    IncidentUnacknowledged: _unacknowledged,
-    IncidentSnoozed: _snoozed,
-    IncidentResolved: _resolved,
-    NoteAdded: _note,
-    IncidentEdited: _edited,
-    IncidentEscalated: _escalated,
-    PagingDeferred: _deferred,
-    UserPaged: _user_paged,
-    NotificationRequested: _requested,
-    NotificationSent: _sent,
-    NotificationFailed: _failed,
-    NotificationDelivered: _delivered,
-    NotificationCancelled: _cancelled,
-    PersonUnreachable: _unreachable,
+CAPTURES: dict[type, Capture] = {
+    AlertsUpdated: _c_alerts,
+    IncidentAcknowledged: _c_who,
+    IncidentUnacknowledged: _c_unacknowledged,
+    IncidentSnoozed: _c_snoozed,
+    IncidentResolved: _c_resolved,
+    NoteAdded: _c_note,
+    IncidentEdited: _c_edited,
+    IncidentEscalated: _c_escalated,
+    PagingDeferred: _c_deferred,
+    UserPaged: _c_user_paged,
+    NotificationRequested: _c_requested,
+    NotificationSent: _c_sent,
+    NotificationFailed: _c_failed,
+    NotificationDelivered: _c_delivered,
+    NotificationCancelled: _c_cancelled,
+    PersonUnreachable: _c_unreachable,
 }
-
-_entry = partial(tuple.__new__, TimelineEntry)  # TimelineEntry(...) without its __new__
-Line = Callable[[Incident, Any, int, datetime], TimelineEntry | None]
-
-
-def _line(t: type[Event], describe: Callable[[Incident, Any], str | None]) -> Line:
-    """The timeline entry of one event type: its words, and who acted (the event's
-    attribution; a notification request's contact method as `via`)."""
-    tag = t.TYPE
-    if issubclass(t, Attributed):
-        token_said = t is not NoteAdded  # a note is the person's own words: nothing added
-
-        def attributed(before: Incident, e: Any, seq: int, at: datetime) -> TimelineEntry | None:
-            text = describe(before, e)
-            if text is None:
-                return None
-            by, via, token = e.attribution
-            if token and token != by and token_said:
-                text += f" (API token {token})"
-            return _entry((seq, at, tag, text, by, via, token))
-
-        return attributed
-    if t is NotificationRequested:
-
-        def requested(before: Incident, e: Any, seq: int, at: datetime) -> TimelineEntry | None:
-            text = describe(before, e)
-            return None if text is None else _entry((seq, at, tag, text, None, e.method, None))
-
-        return requested
-
-    def plain(before: Incident, e: Any, seq: int, at: datetime) -> TimelineEntry | None:
-        text = describe(before, e)
-        return None if text is None else _entry((seq, at, tag, text, None, None, None))
-
-    return plain
-
-
-LINES: dict[type, Line] = {t: _line(t, describe) for t, describe in _TEXTS.items()}
-"""Each event type's timeline entry, `LINES[type](before, event, seq, at)`: None for an
-event that adds none (e.g. `link.used`, whose action is on the timeline already)."""
-
-
-def entry(before: Incident, event: Event, seq: int, at: datetime) -> TimelineEntry | None:
-    """The timeline entry `event` adds to `before` (None: it adds none, e.g. `link.used`,
-    whose action is on the timeline already, with who and how). It names who acted (the
-    event's attribution; a notification's contact method as `via`)."""
-    line = LINES.get(type(event))
-    return None if line is None else line(before, event, seq, at)
+"""Each event type's capture, `CAPTURES[type](before, event)`: the args of the line it adds
+to the timeline (None: it adds none, e.g. `incident.user_paged` correcting a running page;
+`link.used` has no capture: its action is on the timeline already, with who and how)."""

@@ -20,6 +20,7 @@ from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident
+from pager.core.timeline_words import last_via
 from pager.core.views import timeline_lines
 from pager.core.vocabulary import AlertStatus
 from pager.errors import BadRequest, NotFound
@@ -56,10 +57,7 @@ class Row(NamedTuple):
 def via(inc: Incident, kind: str) -> str | None:
     """How `inc` was last acknowledged or resolved (`kind`, an event type): the channel of
     the newest such entry of its timeline."""
-    for entry in reversed(inc.timeline):
-        if entry.kind == kind:
-            return entry.via
-    return None
+    return last_via(inc.history, kind)
 
 
 _DONE = {"acknowledged": "incident.acknowledged", "resolved": "incident.resolved"}

@@ -41,7 +41,7 @@ def incident() -> Incident:
         status=Status.TRIGGERED,
         created_at=T,
         updated_at=T,
-        timeline=(TimelineEntry(1, T, "incident.opened", "Opened"),),
+        history=(TimelineEntry(1, T, "incident.opened", "Opened"),),
     )
 
 
@@ -64,7 +64,7 @@ def test_a_copy_of_named_fields_is_dataclasses_replace() -> None:
     assert fast == dataclasses.replace(
         inc, last_seq=9, status=Status.ACKNOWLEDGED, acknowledged_by="alice"
     )
-    assert fast.timeline is inc.timeline and inc.status is Status.TRIGGERED
+    assert fast.history is inc.history and inc.status is Status.TRIGGERED
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.title = "changed"  # type: ignore[misc]
     with pytest.raises(AssertionError):
@@ -82,7 +82,7 @@ def test_a_copy_of_named_fields_is_dataclasses_replace() -> None:
             ("inc-1-n1", "inc-1", NotificationKind.PAGE, "sms", "+1", "alice", None, 0, None, T),
             {},
         ),
-        (Incident, (), dataclasses.asdict(incident()) | {"timeline": ()}),
+        (Incident, (), dataclasses.asdict(incident()) | {"history": ()}),
     ],
 )
 def test_a_made_value_is_the_constructors(cls: type, args: tuple, kwargs: dict) -> None:
