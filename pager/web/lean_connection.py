@@ -2,8 +2,9 @@
 
 This is the hot path of alert storms, so it stays flat: one task per connection (never one
 per request), one parser per connection (it carries keep-alive and pipelined requests), one
-cancel scope per connection whose deadline moves with the phase (idle, reading a request,
-running the handler, writing the answer), one `send_all` per response, and no work that a
+deadline per connection that moves with the phase (idle, reading a request, running the
+handler, writing the answer) and that the listener's one watcher enforces
+(pager/web/lean_registry.py), one write to the socket per response, and no work that a
 small JSON POST does not need. Answers that end a connection (400, 408, 413, 431, 500, 501,
 503) are written as raw bytes and followed by a bounded lingering close so that the peer
 reads them instead of a reset.
@@ -19,8 +20,10 @@ The header and body limits are checked here, as the bytes arrive.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import re
 import time
 from email.utils import formatdate
@@ -30,8 +33,10 @@ from urllib.parse import unquote
 
 import httptools
 import trio
+from trio.lowlevel import wait_readable, wait_writable
 
 from pager.web.lean_limits import LeanLimits
+from pager.web.lean_registry import IDLE, ConnectionRegistry
 from pager.web.raw import RawHandler, RawRequest, RawResponse, path_for_logs
 
 __all__ = ["ConnectionRegistry", "LeanConnection", "closing_response", "finish_and_close"]
@@ -44,8 +49,9 @@ RECEIVE_SIZE: Final = 64 * 1024
 LINGER_SECONDS: Final = 2.0
 LINGER_MAX_BYTES: Final = 1024 * 1024
 
-# Phases of a connection; the cancel scope's deadline follows them.
-IDLE: Final = 0  # between requests: idle_timeout, and graceful shutdown closes it
+# Phases of a connection; its deadline (`due`, enforced by ConnectionRegistry.watch) follows
+# them. IDLE (pager.web.lean_registry): between requests: idle_timeout, and graceful shutdown
+# closes it.
 READING: Final = 1  # first byte of a request seen: read_timeout, then 408
 HANDLING: Final = 2  # the handler runs: no deadline (shutdown grace bounds it)
 WRITING: Final = 3  # sending the answer: idle_timeout, then close without a word
@@ -268,28 +274,10 @@ class _Wire:
         self.problem = None
 
 
-class ConnectionRegistry:
-    """The listener's live connections, for the connection cap and graceful shutdown."""
-
-    __slots__ = ("draining", "live", "rejecting")
-
-    def __init__(self) -> None:
-        self.live: set[LeanConnection] = set()
-        self.rejecting = 0
-        self.draining = False
-
-    def drain(self) -> None:
-        """From now on every answer closes its connection; idle connections close now."""
-        self.draining = True
-        for connection in self.live:
-            if connection.phase == IDLE:
-                connection.scope.cancel()
-
-
 class LeanConnection:
     """One accepted connection. `serve()` runs it to the end and closes the stream."""
 
-    __slots__ = ("handler", "limits", "phase", "registry", "remote", "scope", "stream")
+    __slots__ = ("due", "handler", "limits", "phase", "registry", "remote", "scope", "stream")
 
     def __init__(
         self,
@@ -303,17 +291,18 @@ class LeanConnection:
         self.limits = limits
         self.registry = registry
         self.phase = IDLE
+        self.due = math.inf  # see pager.web.lean_registry: the registry's watcher enforces it
         self.scope = trio.CancelScope()
         self.remote = _peer_name(stream)
 
     async def serve(self) -> None:
         try:
             async with self.stream:
-                self.scope.deadline = trio.current_time() + self.limits.idle_timeout
+                self._arm(IDLE, self.limits.idle_timeout)
                 try:
                     with self.scope:
                         final = await self._exchange()
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     _log.debug("peer %s went away", self.remote)
                     return
                 if self.scope.cancelled_caught:
@@ -331,15 +320,21 @@ class LeanConnection:
 
     def _arm(self, phase: int, timeout: float) -> None:
         self.phase = phase
-        self.scope.deadline = trio.current_time() + timeout
+        due = self.due = trio.current_time() + timeout
+        registry = self.registry
+        if due < registry.wake_at:
+            registry.moved(due)
 
     async def _exchange(self) -> bytes | None:
         """Serve requests until the connection ends. Returns None to close at once, or the
         bytes (maybe empty) to send before a lingering close."""
-        stream = self.stream
+        # The socket is read and written directly (os.read/os.write on its non-blocking
+        # descriptor, waiting with wait_readable/wait_writable): trio's SocketStream adds
+        # two context managers per call and a trip through the scheduler after every send
+        # that did not block, which here is every answer. Errors are OSErrors (serve).
+        fd = self.stream.socket.fileno()
         limits = self.limits
         registry = self.registry
-        receive_some = stream.receive_some
         max_requests = limits.max_requests_per_connection or math.inf
         wire = _Wire(limits)
         parser = httptools.HttpRequestParser(wire)
@@ -358,14 +353,18 @@ class LeanConnection:
                         self._arm(READING, limits.read_timeout)
                     if wire.continue_wanted:
                         wire.continue_wanted = False
-                        await stream.send_all(_CONTINUE)
+                        await _send_all(fd, _CONTINUE)
                 else:
                     if registry.draining:
                         return None
                     # The idle deadline was armed when the last answer (or the connection)
                     # began: one deadline move fewer per request.
                     self.phase = IDLE
-                data = await receive_some(RECEIVE_SIZE)
+                await wait_readable(fd)
+                try:
+                    data = os.read(fd, RECEIVE_SIZE)
+                except BlockingIOError:  # woken for nothing
+                    continue
                 if not data:
                     return None  # the peer ended the connection (maybe in mid-request)
                 if self.phase == IDLE:
@@ -396,7 +395,7 @@ class LeanConnection:
 
             served += 1
             self.phase = HANDLING
-            self.scope.deadline = math.inf
+            self.due = math.inf
             head = parsed.method == "HEAD"
             raw_path, _, query = parsed.url.decode("latin-1").partition("?")
             # percent-decoded as the main port's ASGI server decodes it: `{key}` means the
@@ -425,9 +424,27 @@ class LeanConnection:
                     "handler answer to %s %s cannot be sent", request.method, path_for_logs(path)
                 )
                 return closing_response(500, "internal error", head=head)
-            await stream.send_all(payload)
+            await _send_all(fd, payload)
             if close:
                 return b""
+            if done:  # pipelined requests wait: let other tasks run between two answers
+                await trio.lowlevel.checkpoint()
+
+
+async def _send_all(fd: int, payload: bytes) -> None:
+    """Write all of `payload` to the non-blocking socket `fd`, waiting while it is full.
+    Not a checkpoint when it did not block (the caller waits for the next request anyway)."""
+    try:
+        sent = os.write(fd, payload)
+    except BlockingIOError:
+        sent = 0
+    if sent == len(payload):
+        return
+    view = memoryview(payload)[sent:]
+    while view:
+        await wait_writable(fd)
+        with contextlib.suppress(BlockingIOError):  # the slow path: a context manager is fine
+            view = view[os.write(fd, view) :]
 
 
 def _render(response: RawResponse, *, head: bool, close: bool) -> bytes:
