@@ -64,7 +64,13 @@ class Mailbox(Generic[T]):
 
     async def take(self, limit: int) -> tuple[list[T], bool]:
         """Wait for messages or a tick; return up to `limit` messages (oldest first) and
-        whether a tick came. Raises EndOfChannel once closed and drained."""
+        whether a tick came. Raises EndOfChannel once closed and drained.
+
+        Unlike a channel's `receive`, it is not a checkpoint when something is there
+        already: that is every new incident's first turn (the router puts the opening
+        alert in before the actor's task first runs), and the yield cost a task step per
+        new incident. Only other tasks fill a mailbox, so an actor that finds one full has
+        yielded since it last took, and cannot loop without yielding."""
         if not self._items and not self._ticked:
             if self._closed:
                 raise trio.EndOfChannel
@@ -79,8 +85,6 @@ class Mailbox(Generic[T]):
             await trio.lowlevel.wait_task_rescheduled(abort)
             if not self._items and not self._ticked:
                 raise trio.EndOfChannel  # woken by close with nothing left
-        else:
-            await trio.lowlevel.checkpoint()
         batch, self._items = self._items[:limit], self._items[limit:]
         ticked, self._ticked = self._ticked, False
         return batch, ticked

@@ -38,6 +38,7 @@ from .incident import IncidentActor
 from .journal import Journal
 from .mailbox import Mailbox
 from .messages import Act, Closed, Ingest, Outcome, Reroute, RouterMessage, new_ingest
+from .reply_deadlines import ReplyDeadlines
 from .timers import Timers
 
 __all__ = ["ACTOR_INBOX", "Router"]
@@ -81,6 +82,7 @@ class Router:
         self._direct = False  # routing a `take`: a full mailbox raises WouldBlock
         self._loop = trio.CancelScope()
         self.timers = Timers(clock, self._tick)
+        self.deadlines = ReplyDeadlines()  # of the requests routed by `take`
 
     @property
     def actor_count(self) -> int:
@@ -95,43 +97,55 @@ class Router:
         *,
         task_status: trio.TaskStatus[Router] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            timer_scope = trio.CancelScope()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                timer_scope = trio.CancelScope()
+                deadline_scope = trio.CancelScope()
 
-            async def run_timers() -> None:
-                with timer_scope:
-                    await self.timers.run()
+                async def run_timers() -> None:
+                    with timer_scope:
+                        await self.timers.run()
 
-            nursery.start_soon(run_timers)
-            self._next_number = self.state.next_number
-            for key, iid in self.state.open_by_key.items():
-                self._by_key[key] = iid
-                self._key_of[iid] = key
-                self._spawn(iid)
-            self._running = True
-            task_status.started(self)
-            try:
-                with self._loop:
-                    async with inbox:
-                        async for msg in inbox:
-                            self._handle(msg)
-            finally:
-                self._running = False
-            for box in self._actors.values():
-                box.close()
-            timer_scope.cancel()
+                async def run_deadlines() -> None:
+                    with deadline_scope:
+                        await self.deadlines.run()
+
+                nursery.start_soon(run_timers)
+                nursery.start_soon(run_deadlines)
+                self._next_number = self.state.next_number
+                for key, iid in self.state.open_by_key.items():
+                    self._by_key[key] = iid
+                    self._key_of[iid] = key
+                    self._spawn(iid)
+                self._running = True
+                task_status.started(self)
+                try:
+                    with self._loop:
+                        async with inbox:
+                            async for msg in inbox:
+                                self._handle(msg)
+                finally:
+                    self._running = False
+                for box in self._actors.values():
+                    box.close()
+                timer_scope.cancel()
+                deadline_scope.cancel()
+        finally:
+            # what an actor that failed left unanswered: its requesters hear it now
+            self.deadlines.fail_all(Unavailable("pager is shutting down"))
 
     @property
     def running(self) -> bool:
         """Whether `take` may be called: `run` has started and not ended."""
         return self._running
 
-    def take(self, msg: Ingest | Act) -> bool:
+    def take(self, msg: Ingest | Act, deadline: float) -> bool:
         """Route `msg` now (from a task of the router's trio loop; see the module's
-        docstring); its requester awaits `msg.reply` as ever. False, with nothing done,
-        when the router is not running or the actor's mailbox is half full: send it
-        through the inbox instead."""
+        docstring); its requester awaits `msg.reply` as ever, which fails with Unavailable
+        at `deadline` (trio time; pager.actors.reply_deadlines) unless answered by then.
+        False, with nothing done, when the router is not running or the actor's mailbox is
+        half full: send it through the inbox instead."""
         if not self._running:
             return False
         self._direct = True
@@ -141,6 +155,8 @@ class Router:
             return False
         finally:
             self._direct = False
+        if not msg.reply.done:
+            self.deadlines.add(msg.reply, deadline)
         return True
 
     def stop(self) -> None:
