@@ -367,8 +367,9 @@ class LeanConnection:
                     continue
                 if not data:
                     return None  # the peer ended the connection (maybe in mid-request)
-                if self.phase == IDLE:
-                    self._arm(READING, limits.read_timeout)
+                # A request that began in these bytes and is not whole arms read_timeout at
+                # the top of the loop, in this same step: its first byte's time. One that is
+                # whole goes straight to HANDLING: no deadline move (nor watcher wake-up).
                 try:
                     feed(data)
                     wire.fed(data)
