@@ -452,27 +452,45 @@ def _render(response: RawResponse, *, head: bool, close: bool) -> bytes:
     """The whole answer (head and body) as one buffer. Header names and values are checked
     as h11 would (no CR, LF or NUL), so a handler cannot split the response."""
     status = response.status
-    body = response.body
-    lines = [
-        b"HTTP/1.1 %d %s\r\ndate: %s\r\n" % (status, _REASONS.get(status, b""), http_date.now())
-    ]
     if status in _NO_BODY_STATUSES:
-        body = b""
+        body = length = b""
     else:
-        lines.append(b"content-length: %d\r\n" % len(body))
-    for name, value in response.headers:
+        body = response.body
+        length = b"content-length: %d\r\n" % len(body)
+    return b"HTTP/1.1 %d %s\r\ndate: %s\r\n%s%s%s\r\n%s" % (
+        status,
+        _REASONS.get(status, b""),
+        http_date.now(),
+        length,
+        _header_lines(response.headers),
+        b"connection: close\r\n" if close else b"",
+        b"" if head else body,
+    )
+
+
+#: header lines already checked and encoded, by the handler's headers: almost every answer
+#: carries one of a handful (content-type, a retry-after); emptied when full
+_HEADER_LINES: dict[tuple[tuple[str, str], ...], bytes] = {}
+_HEADER_LINES_MAX: Final = 256
+
+
+def _header_lines(headers: tuple[tuple[str, str], ...]) -> bytes:
+    lines = _HEADER_LINES.get(headers)
+    if lines is not None:
+        return lines
+    out = []
+    for name, value in headers:
         if name.lower() in _OUR_HEADERS:
             continue
         n, v = name.encode("ascii"), value.encode("latin-1")
         if not _TOKEN.fullmatch(n) or _BAD_VALUE.search(v):
             raise ValueError(f"invalid response header {name!r}")
-        lines.append(b"%s: %s\r\n" % (n, v))
-    if close:
-        lines.append(b"connection: close\r\n")
-    lines.append(b"\r\n")
-    if not head and body:
-        lines.append(body)
-    return b"".join(lines)
+        out.append(b"%s: %s\r\n" % (n, v))
+    lines = b"".join(out)
+    if len(_HEADER_LINES) >= _HEADER_LINES_MAX:
+        _HEADER_LINES.clear()  # headers that vary (a request id) must not crowd it out
+    _HEADER_LINES[headers] = lines
+    return lines
 
 
 def _peer_name(stream: trio.SocketStream) -> str | None:
