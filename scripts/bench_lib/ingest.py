@@ -484,6 +484,9 @@ def _notes(m: Measured, per_request: int) -> str:
             f"({m.records / m.accepted:.2f}/request)"
         )
     parts.append(f"server CPU {m.server_cpu:.2f} cores, wrk {w.wrk_cpu:.2f}")
+    if w.ok_rate > 0:
+        # steadier than the rate on a shared machine: what one request costs the server
+        parts.append(f"{m.server_cpu / w.ok_rate * 1000:.3f} ms of server CPU per request")
     if per_request > 1:
         parts.append(f"{w.ok_rate:,.0f} webhooks/s")
     return "; ".join(parts)
