@@ -40,6 +40,11 @@ class Mailbox(Generic[T]):
     def capacity(self) -> int:
         return self._capacity
 
+    @property
+    def pending(self) -> bool:
+        """Whether its consumer has something to do: messages, a tick, or the close."""
+        return bool(self._items) or self._ticked or self._closed
+
     def put_nowait(self, item: T) -> None:
         if self._closed:
             raise trio.ClosedResourceError("mailbox is closed")
@@ -47,6 +52,11 @@ class Mailbox(Generic[T]):
             raise trio.WouldBlock
         self._items.append(item)
         self._wake()
+
+    def drain(self) -> list[T]:
+        """Take every message now, without waiting (for a consumer that never ran)."""
+        items, self._items = self._items, []
+        return items
 
     def tick(self) -> None:
         if not self._closed:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 from . import retention
 from .base import (
     LINE_OPTIONS,
+    AppendDone,
     Draft,
     EventLog,
     Record,
@@ -63,22 +64,31 @@ DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024
 
 class _Pending:
     """One append in the queue; its appender parks until the writer calls `finish` (a
-    trio.Event and its parking lot per append cost more, for one waiter)."""
+    trio.Event and its parking lot per append cost more, for one waiter), or it has left a
+    callback (`append_soon`)."""
 
-    __slots__ = ("drafts", "error", "finished", "records", "waiter")
+    __slots__ = ("done", "drafts", "error", "finished", "records", "waiter")
 
-    def __init__(self, drafts: Sequence[Draft]) -> None:
+    def __init__(self, drafts: Sequence[Draft], done: AppendDone | None = None) -> None:
         self.drafts = drafts
         self.records: list[Record] = []
         self.error: LogUnavailable | None = None
         self.finished = False
         self.waiter: trio.lowlevel.Task | None = None
+        self.done = done
 
     def finish(self) -> None:
         self.finished = True
         task, self.waiter = self.waiter, None
         if task is not None:
             trio.lowlevel.reschedule(task)
+        done = self.done
+        if done is not None:
+            self.done = None
+            try:
+                done(self.records, self.error)
+            except Exception:  # a bug of the caller's must not stop the writer
+                log.exception("the callback of an append failed")
 
     async def wait(self) -> None:
         """Until `finish`. A cancelled appender stops waiting; its records are written all
@@ -246,6 +256,14 @@ class JsonlLog(EventLog):
         await trio.to_thread.run_sync(write_snapshot, self.snap_dir, seq, ts, state)
 
     # ------------------------------------------------------------------ writing
+
+    appends_soon = True
+
+    def append_soon(self, drafts: Sequence[Draft], done: AppendDone) -> None:
+        if self._closing:
+            raise LogUnavailable("event log is closing")
+        self._queue.append(_Pending(drafts, done))
+        self._wake.set()
 
     async def append(self, drafts: Sequence[Draft]) -> list[Record]:
         if not drafts:
