@@ -15,8 +15,9 @@ __all__ = ["add_backup"]
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from pager.core.events import SCHEMA_VERSION
     from pager.store.backup import BackupError, backup
-    from pager.store.base import LogDamaged
+    from pager.store.base import LogDamaged, LogTooNew
 
     if args.data_dir:
         src = Path(args.data_dir)
@@ -28,9 +29,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
         src = Path("pager-data")
     dest = Path(args.to)
     try:
-        r = backup(src, dest, minimal=args.minimal)
+        r = backup(src, dest, minimal=args.minimal, newest_schema=SCHEMA_VERSION)
     except BackupError as e:
         raise SystemExit(f"pager backup: {e}") from None
+    except LogTooNew as e:  # as serve and replay refuse it; the copy is not checked
+        raise SystemExit(f"pager backup: {e} ({dest} holds an unchecked copy)") from None
     except LogDamaged as e:
         raise SystemExit(f"pager backup: the copy in {dest} does not read back: {e}") from None
     except OSError as e:

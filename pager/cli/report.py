@@ -4,7 +4,8 @@ It reads a data folder as `pager replay` does (`--data-dir`, or the `data_dir` o
 `--config`), without the service running and without changing the folder; or it asks a
 running pager (`--url`, or `PAGER_URL`, with the API token in `PAGER_TOKEN`). With
 `--config` the report knows people's names, time zones and the schedules (hours on call);
-without one, a data folder's report has everyone on UTC.
+without one, a data folder's report has everyone on UTC, and says so on stderr (the log holds
+no time zones: they are configuration).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from typing import Any
 __all__ = ["add_report"]
 
 DEFAULT_DAYS = 7
+NO_CONFIG = (
+    "pager report: note: no --config, so everyone's times are in UTC and nobody has hours on "
+    "call; pass --config FILE (or set PAGER_CONFIG) for people's time zones and schedules"
+)
 
 
 def _instant(option: str, raw: str) -> datetime:
@@ -99,6 +104,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         data_dir = Path(args.data_dir or (config.data_dir if config else "pager-data"))
         result = _from_folder(args, data_dir, config)
+        if config is None:
+            print(NO_CONFIG, file=sys.stderr)
     if args.json:
         sys.stdout.write(
             orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z).decode()

@@ -51,6 +51,7 @@ SUMMARY_DATES = tuple(
 
 
 _STATUS = IncidentSummary._fields.index("status")
+_FIRING = IncidentSummary._fields.index("alerts_firing")
 
 
 def summarize(inc: Incident) -> IncidentSummary:
@@ -85,4 +86,7 @@ def summary_from_json(row: list[object]) -> IncidentSummary:
         if v is not None:
             values[i] = datetime.fromisoformat(str(v))
     values[_STATUS] = Status(str(values[_STATUS]))
+    if values[_STATUS] is Status.RESOLVED:
+        # its alerts resolved with it (evolve.py); summaries written before still count some
+        values[_FIRING] = 0
     return IncidentSummary(*values)  # type: ignore[arg-type]

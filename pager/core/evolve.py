@@ -195,12 +195,22 @@ def _snoozed(inc: Incident, e: IncidentSnoozed, at: datetime) -> tuple[Any, ...]
     "page_at",
     "pages",
     "escalation",
+    "alerts",
+    "alerts_unlisted",
 )
 def _resolved(inc: Incident, e: IncidentResolved, at: datetime) -> tuple[Any, ...]:
     esc = inc.escalation
     if esc is not None and esc.next_at is not None:  # no next step: the incident resolved
         esc = _Escalation(esc.policy_id, esc.level, esc.round, None)
-    return at, e.attribution.by, None, None, None, {}, esc
+    # its alerts resolve with it (PagerDuty's way): the same key firing later opens a new one
+    alerts, unlisted = inc.alerts, inc.alerts_unlisted
+    if any(a.status == AlertStatus.FIRING for a in alerts.values()):
+        alerts = {
+            k: _resolve_alert(a, AlertStatus.RESOLVED, at) if a.status == AlertStatus.FIRING else a
+            for k, a in alerts.items()
+        }
+        unlisted += _forget_old_resolved(alerts)
+    return at, e.attribution.by, None, None, None, {}, esc, alerts, unlisted
 
 
 @fold(IncidentEdited, "title", "alerts")

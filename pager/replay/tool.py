@@ -30,7 +30,7 @@ from tqdm import tqdm
 from pager.core.events import SCHEMA_VERSION
 from pager.core.state import SystemState
 from pager.ingest.validate import parse_time
-from pager.store.base import LogDamaged, Record
+from pager.store.base import LogDamaged, LogTooNew, Record
 from pager.store.lock import DirLock
 from pager.store.segments import TornTail, iter_records, last_record, list_history
 from pager.store.snapshots import (
@@ -295,6 +295,8 @@ def repair(r: _Reader) -> int:
         try:
             for _ in r.records():
                 pass
+        except LogTooNew as e:  # a newer pager's records: cutting them would lose them
+            raise SystemExit(f"pager replay: {e} Nothing was cut.") from None
         except LogDamaged as e:
             return _cut(r, Path(e.file), e.line, e.reason)
         r.out.write("the log has no damage before its end; nothing to repair\n")

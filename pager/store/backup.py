@@ -20,7 +20,9 @@ numbered without a gap. The copy is the folder as a crash at that moment would h
 `pager serve --data-dir COPY` starts from it as from any folder. With `minimal`, only the
 segments from the one holding the snapshot's next record are copied: the state is whole,
 the history before it is not (old incidents' details are then 410, as with
-`journal.retention: delete`). Blocking: run it in a thread or a process of its own.
+`journal.retention: delete`). With `newest_schema` (the reader's SCHEMA_VERSION, as `pager
+serve` and `pager replay` pass it), a record of a newer schema fails the read-back as
+`LogTooNew`. Blocking: run it in a thread or a process of its own.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ class BackupReport:
     bytes: int
 
 
-def backup(src: Path, dest: Path, *, minimal: bool = False) -> BackupReport:
+def backup(
+    src: Path, dest: Path, *, minimal: bool = False, newest_schema: int | None = None
+) -> BackupReport:
     if not (src / "events").is_dir():
         raise BackupError(f"{src} is not a pager data folder (no events/ in it)")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -104,7 +108,7 @@ def backup(src: Path, dest: Path, *, minimal: bool = False) -> BackupReport:
         except FileNotFoundError:
             pass
     fsync_dir(dest)
-    return _check(dest, snap_seq, files, size)
+    return _check(dest, snap_seq, files, size, newest_schema)
 
 
 def _chunks_of(path: Path) -> Iterator[bytes]:
@@ -142,14 +146,17 @@ def _copy(chunks: Iterable[bytes], target: Path) -> int:
     return n
 
 
-def _check(dest: Path, snap_seq: int | None, files: int, size: int) -> BackupReport:
+def _check(
+    dest: Path, snap_seq: int | None, files: int, size: int, newest_schema: int | None
+) -> BackupReport:
     """Read the copy back: its snapshot loads, the records after it are whole and unbroken."""
     if snap_seq is not None:
         read_snapshot(dest / "snapshots" / f"{snap_seq:012d}.snap")
     history = list_history(dest)
     first = history[0].first_seq if history else 1
     last = first - 1
-    for rec in iter_records(history, max(first, (snap_seq or 0) + 1), str(dest)):
+    start = max(first, (snap_seq or 0) + 1)
+    for rec in iter_records(history, start, str(dest), newest_schema=newest_schema):
         last = rec.seq
     if snap_seq is not None and last < snap_seq:
         last = snap_seq  # nothing after the snapshot yet

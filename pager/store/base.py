@@ -28,6 +28,7 @@ __all__ = [
     "EventLog",
     "HistoryDeleted",
     "LogDamaged",
+    "LogTooNew",
     "Record",
     "RetentionPolicy",
     "RetentionReport",
@@ -138,6 +139,20 @@ class LogDamaged(Exception):
             f"guess. Inspect with `pager replay --data-dir {data_dir or 'DIR'} --verify`; "
             f"`{repair}` cuts the log at this line and keeps the cut-off part beside it."
         )
+
+
+class LogTooNew(LogDamaged):
+    """A record of a schema version newer than this pager knows: written by a newer pager.
+    Readers refuse it as they refuse damage, but nothing is damaged and nothing is to be cut
+    (`pager replay --repair` refuses it)."""
+
+    def __init__(self, file: str, line: int, reason: str, data_dir: str | None = None) -> None:
+        Exception.__init__(
+            self,
+            f"{file}:{line}: {reason}: a newer pager wrote it. Nothing is damaged; run that "
+            "version (or a newer one) on this folder.",
+        )
+        self.file, self.line, self.reason = file, line, reason
 
 
 class HistoryDeleted(Gone, ValueError):

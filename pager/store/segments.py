@@ -22,9 +22,10 @@ from pathlib import Path
 
 import orjson
 
-from .base import HistoryDeleted, LogDamaged, Record, new_record
+from .base import HistoryDeleted, LogDamaged, LogTooNew, Record, new_record
 
 __all__ = [
+    "NewerSchema",
     "Segment",
     "TornTail",
     "archive_name",
@@ -111,6 +112,10 @@ def list_segments(events_dir: Path) -> list[Segment]:
     return out
 
 
+class NewerSchema(ValueError):
+    """A line whose schema version is newer than `newest_schema` (see parse_line)."""
+
+
 def parse_line(
     raw: bytes, expect_seq: int | None = None, newest_schema: int | None = None
 ) -> Record:
@@ -132,8 +137,10 @@ def parse_line(
         )
     except KeyError as e:
         raise ValueError(f"missing field {e.args[0]!r}") from None
-    if not isinstance(v, int) or (newest_schema is not None and v > newest_schema):
-        raise ValueError(f"schema version {v!r} is newer than this pager understands")
+    if not isinstance(v, int):
+        raise ValueError(f"schema version {v!r} is not a number")
+    if newest_schema is not None and v > newest_schema:
+        raise NewerSchema(f"schema version {v} is newer than this pager understands")
     if not isinstance(seq, int) or not isinstance(typ, str) or not isinstance(data, dict):
         raise ValueError("field of the wrong type")
     if expect_seq is not None and seq != expect_seq:
@@ -182,6 +189,8 @@ def iter_records(
                     return
                 try:
                     rec = parse_line(raw, expect, newest_schema)
+                except NewerSchema as e:
+                    raise LogTooNew(str(seg.path), lineno, str(e), data_dir) from None
                 except ValueError as e:
                     raise LogDamaged(str(seg.path), lineno, str(e), data_dir) from None
                 expect += 1

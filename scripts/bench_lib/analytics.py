@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from pager.core.events import (
     encode,
 )
 from pager.core.state import SystemState
+from pager.core.vocabulary import NotificationKind
 from pager.service import run_pager
 from pager.store.base import Draft
 from pager.store.jsonl import JsonlLog
@@ -76,7 +78,7 @@ def notify(
     t: datetime,
     who: str | None,
     method: str,
-    kind: str = "page",
+    kind: NotificationKind = NotificationKind.PAGE,
 ) -> None:
     """A notification's events: requested, then sent (or, now and then, failed for good),
     then for SMS and calls a Twilio receipt (mostly delivered)."""
@@ -161,7 +163,7 @@ def history(events: int, seed: int = 14) -> list[tuple[Event, datetime]]:
                 incident_id=iid, attribution=Attribution(None, "pager"), reason="auto-resolved"
             )
         later.append((t_res, res))
-        notify(rnd, later, iid, t_res, None, "slack", "status")
+        notify(rnd, later, iid, t_res, None, "slack", NotificationKind.STATUS)
         for t, ev in later:
             order += 1
             pending.append((t, order, ev))
@@ -337,7 +339,7 @@ def run_analytics(scratch: Path, quick: bool, say: Callable[[str], None]) -> Tab
         ("report(), the last 7 days", Query(START + YEAR - timedelta(days=7), START + YEAR)),
     ):
         say(f"{label} ...")
-        t, r = _best(lambda q=q: report(led, q, d), runs)
+        t, r = _best(partial(report, led, q, d), runs)
         table.add(Row(label, fmt_ms(t), f"< {ANSWER_TARGET:g} s", t < ANSWER_TARGET,
                       f"{r['incidents']['opened']:,} incidents (best of {runs})"))  # fmt: skip
     t, csv = _best(lambda: incidents_csv(led, year), runs)

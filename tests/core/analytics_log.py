@@ -20,6 +20,7 @@ from pager.core.events import (
     NotificationRequested,
     NotificationSent,
 )
+from pager.core.vocabulary import NotificationKind
 
 __all__ = ["Log", "utc"]
 
@@ -118,7 +119,7 @@ class Log:
         self.add(
             at,
             NotificationRequested(
-                incident_id=iid, notification_id=nid, kind="page", method=method,
+                incident_id=iid, notification_id=nid, kind=NotificationKind.PAGE, method=method,
                 address="x", user_id=user, step=0, urgency="high",
             ),
         )  # fmt: skip

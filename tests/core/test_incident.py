@@ -385,3 +385,31 @@ def test_edit_changes_title_and_description_and_refuses_an_empty_title() -> None
         decide(box.inc, Edit(title="  "), ctx())
     box.run(Resolve(by="alice"))
     assert box.run(Edit(title="after the fact"))  # a closed alert's message may change
+
+
+def test_resolving_an_incident_resolves_its_alerts_and_old_summaries_read_the_same() -> None:
+    """A resolve by a person or by auto-resolve resolves the alerts still firing, at that
+    instant. Summaries of resolved incidents in snapshots written before counted those alerts
+    as firing: read back, they count none, as the incident rebuilt from the log does."""
+    import orjson
+
+    from pager.core.archive import summarize
+    from pager.core.state import SystemState
+    from pager.core.views import incident_json, summary_json
+    from pager.store.snapshots import json_default
+
+    box = opened()
+    at = T0 + timedelta(minutes=3)
+    box.run(Resolve(by="alice"), at)
+    inc = box.inc
+    assert inc is not None and inc.status is Status.RESOLVED
+    assert [(a.status, a.resolved_at) for a in inc.alerts.values()] == [("resolved", at)]
+    assert incident_json(inc)["alert_counts"] == {"firing": 0, "total": 1}
+    assert summarize(inc).alerts_firing == 0
+
+    state = SystemState()
+    state.archive[inc.id] = summarize(inc)._replace(alerts_firing=1)  # as written before
+    raw = orjson.dumps(state.to_snapshot(), default=json_default)
+    back = SystemState.from_snapshot(orjson.loads(raw)).archive[inc.id]
+    assert back.alerts_firing == 0
+    assert summary_json(back)["alert_counts"] == incident_json(inc)["alert_counts"]

@@ -165,3 +165,26 @@ def test_refusals_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(SystemExit, match=r"^pager backup: pager-data is not a pager data folder"):
         main(["backup", "--to", "new"])
     assert not os.path.exists("new") or not any(os.scandir("new"))
+
+
+def test_a_folder_with_records_of_a_newer_pager_is_refused(tmp_path: Path) -> None:
+    """As `pager serve` and `pager replay` do, backup reads no record whose schema version is
+    newer than this pager's: it says so in one line, names the file and line, and does not
+    offer to cut the log there (`replay --repair` would lose the newer pager's records)."""
+    from pager.core.events import SCHEMA_VERSION
+
+    events = tmp_path / "data" / "events"
+    events.mkdir(parents=True)
+    lines = [
+        {"v": v, "seq": seq, "ts": "2026-03-02T03:00:00Z", "type": "service.change",
+         "subject": "service:checkout", "data": {"service_id": "checkout", "summary": "deploy"}}
+        for seq, v in ((1, SCHEMA_VERSION), (2, SCHEMA_VERSION + 1))
+    ]  # fmt: skip
+    (events / "000000000001.jsonl").write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    with pytest.raises(SystemExit) as refused:
+        main(["backup", "--data-dir", str(tmp_path / "data"), "--to", str(tmp_path / "copy")])
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("pager backup: "), message
+    newer = f"000000000001.jsonl:2: schema version {SCHEMA_VERSION + 1} is newer than this pager"
+    assert newer in message, message
+    assert "--repair" not in message, message

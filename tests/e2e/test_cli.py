@@ -93,6 +93,34 @@ def test_replay_finds_damage_and_repair_cuts_it_keeping_the_rest(
     assert "3 records" in out
 
 
+def test_records_of_a_newer_pager_are_refused_and_never_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record of a newer schema is not damage: --verify names it and says a newer pager
+    wrote it, without offering --repair, and --repair refuses to cut it."""
+    from pager.core.events import SCHEMA_VERSION
+
+    events = tmp_path / "data" / "events"
+    events.mkdir(parents=True)
+    seg = events / "000000000001.jsonl"
+    lines = [
+        {"v": v, "seq": seq, "ts": "2026-03-02T03:00:00Z", "type": "service.change",
+         "subject": "service:checkout", "data": {"service_id": "checkout", "summary": "deploy"}}
+        for seq, v in ((1, SCHEMA_VERSION), (2, SCHEMA_VERSION + 1))
+    ]  # fmt: skip
+    raw = b"".join(orjson.dumps(x) + b"\n" for x in lines)
+    seg.write_bytes(raw)
+    code, out, _ = run_cli(capsys, "replay", "--data-dir", str(tmp_path / "data"), "--verify")
+    assert code == 1
+    assert f"{seg}:2: schema version {SCHEMA_VERSION + 1} is newer" in out, out
+    assert "a newer pager wrote it" in out and "--repair" not in out, out
+    with pytest.raises(
+        SystemExit, match=r"^pager replay: .*a newer pager wrote it.*Nothing was cut"
+    ):
+        main(["replay", "--data-dir", str(tmp_path / "data"), "--repair"])
+    assert seg.read_bytes() == raw and sorted(p.name for p in events.iterdir()) == [seg.name]
+
+
 def test_check_config_and_serve_report_problems_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

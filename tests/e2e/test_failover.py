@@ -136,6 +136,38 @@ async def standing_by(http: httpx.AsyncClient, nodes: list[Node], within: float)
             await trio.sleep(0.05)
 
 
+async def stepped_down(
+    http: httpx.AsyncClient, old: Node, new: Node, dsn: str, log_path: Path, within: float
+) -> None:
+    """Wait until `old`, deposed, has done all it would still try: its log says why it
+    stepped down (the fence refused its append, or its lease ran out first), its /readyz
+    says it stands by under `new`, and it has followed the log to the end the database
+    holds. Following and writing exclude each other, so an append of its own that was in
+    flight when it stepped down has been settled (refused by the fence) by then."""
+    said = ("refused by", "ran out before it could be renewed")
+    status: int | None = None
+    body: dict[str, Any] = {}
+    try:
+        with trio.fail_after(within):
+            while True:
+                (head,) = query(dsn, "SELECT coalesce(max(seq), 0) FROM pager_events")[0]
+                status, body = await old.readyz(http)
+                text = log_path.read_text()
+                if (
+                    status == 503
+                    and body["status"] == "standby"
+                    and body.get("leader") == new.name
+                    and body["last_seq"] >= head
+                    and any(s in text for s in said)
+                ):
+                    return
+                await trio.sleep(0.05)
+    except trio.TooSlowError:
+        raise AssertionError(
+            f"{old.name} did not step down within {within} s: /readyz {status} {body}"
+        ) from None
+
+
 async def standby_refuses_changes(
     http: httpx.AsyncClient, standby: Node, inc: str, log_path: Path
 ) -> None:
@@ -377,14 +409,10 @@ async def test_a_deposed_leader_cannot_write_or_page(tmp_path: Path, pg_dsn: str
                             await trio.sleep(0.05)
                 finally:
                     a.signal(signal.SIGCONT)
-                # A wakes with an overdue escalation of its own; it must step down, not act
-                with trio.fail_after(10):
-                    while True:
-                        status, body = await a.readyz(http)
-                        if status == 503 and body["status"] == "standby":
-                            break
-                        await trio.sleep(0.05)
-                await trio.sleep(1.0)  # time for anything A might still try
+                # A wakes with an overdue escalation of its own; it must step down, not act.
+                # Done trying: it says why it stepped down, stands by under B, and follows the
+                # log to its end (following waits for a write of A's own still in flight)
+                await stepped_down(http, a, b, pg_dsn, tmp_path / "node-a.log", within=10)
                 log_a = (tmp_path / "node-a.log").read_text()
                 assert "refused by" in log_a or "ran out before it could be renewed" in log_a, log_a
                 after = query(pg_dsn, "SELECT count(*) FROM pager_events WHERE epoch = %s", epoch_a)

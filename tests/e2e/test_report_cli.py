@@ -77,3 +77,27 @@ def test_report_refuses_bad_input_in_one_line(
     with pytest.raises(SystemExit) as e:
         main(["report", "--data-dir", str(tmp_path / "nothing")])
     assert "is not a pager data folder" in str(e.value)
+
+
+def test_without_config_the_report_says_its_times_are_utc(
+    folder: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """People's time zones are in the configuration, not in the log: a data folder's report
+    without one says on stderr that it reads everyone's day in UTC (the table and the JSON on
+    stdout are as before); with --config it knows their zones and says nothing."""
+    from tests.fixtures.replay.make import CONFIG
+
+    monkeypatch.delenv("PAGER_CONFIG", raising=False)
+    for extra in ((), ("--json",)):
+        code, out, err = run(capsys, "report", "--data-dir", str(folder), *extra, *RANGE)
+        assert code == 0 and out
+        assert err.startswith("pager report: note: no --config, so everyone's times are in UTC")
+        assert "--config" in err and err.count("\n") == 1, err
+    orjson.loads(out)  # --json's stdout is still the JSON alone
+    config = tmp_path / "pager.yaml"
+    config.write_text(CONFIG.replace("data_dir: unused", f"data_dir: {folder}"))
+    code, out, err = run(capsys, "report", "--config", str(config), *RANGE)
+    assert code == 0 and out.startswith("pager on-call report:") and err == ""

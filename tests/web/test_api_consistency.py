@@ -108,3 +108,40 @@ async def test_snooze_of_a_triggered_incident_says_it_acknowledged_and_escalatio
             assert r.json()["escalation"]["next_at"] is None
             r = await client.post(f"{inc}/inc-2/snooze", json={"for": "1h"}, headers=auth())
             assert r.json()["timeline"][-1]["text"].startswith("Snoozed until")
+
+
+async def test_a_person_resolving_an_incident_resolves_its_alerts(tmp_path: Path) -> None:
+    """As PagerDuty does: an incident resolved by a person (here through the REST API)
+    shows its alerts resolved, when it resolved, in the detail, the list and the dashboard's
+    count; the same dedup key firing afterwards opens a new incident, and the resolved one's
+    alert stays resolved."""
+    cfg = tmp_path / "pager.yaml"
+    cfg.write_text(config_text(tmp_path / "data"))
+    with trio.fail_after(30):
+        async with running_pager(load_config(cfg)) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            alert = {"title": "disk", "dedup_key": "db-1/disk"}
+            r = await client.post(f"{base}/integrations/generic/gen-checkout", json=alert)
+            assert r.status_code == 202
+            inc = f"{base}/api/v1/incidents"
+            r = await client.get(f"{inc}/inc-1", headers=auth())
+            assert [a["status"] for a in r.json()["alerts"]] == ["firing"]
+            r = await client.post(f"{inc}/inc-1/resolve", json={"by": "alice"}, headers=auth())
+            assert r.status_code == 200, r.text
+
+            r = await client.get(f"{inc}/inc-1", headers=auth())
+            body = r.json()
+            assert body["status"] == "resolved"
+            assert [(a["status"], a["resolved_at"]) for a in body["alerts"]] == [
+                ("resolved", body["resolved_at"])
+            ]
+            assert body["alert_counts"] == {"firing": 0, "total": 1}
+            r = await client.get(f"{inc}?status=resolved", headers=auth())
+            assert [i["alert_counts"]["firing"] for i in r.json()["incidents"]] == [0]
+
+            r = await client.post(f"{base}/integrations/generic/gen-checkout", json=alert)
+            assert r.status_code == 202
+            r = await client.get(f"{inc}?status=open", headers=auth())
+            assert [i["id"] for i in r.json()["incidents"]] == ["inc-2"]
+            r = await client.get(f"{inc}/inc-1", headers=auth())
+            assert [a["status"] for a in r.json()["alerts"]] == ["resolved"]
