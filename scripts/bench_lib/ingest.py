@@ -565,8 +565,8 @@ def run_ingest(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table:
         f"'firing again': each wrk thread cycles through {KEYSPACE:,} dedup keys, opened during "
         "the warm-up, so each request is a trigger for an open incident (one alerts.updated "
         "record, nobody paged anew): an alert storm. 'new incident each': a new dedup key per "
-        "request, so each opens an incident and pages someone (3 records: opened, escalated, a page asked for; in a storm the pages go "
-        "out bundled)"
+        "request, so each opens an incident and pages someone (3 records: opened, escalated, a "
+        "page asked for; in a storm the pages go out bundled)"
     )
 
     # -- PagerDuty through the lean listener and through Quart/hypercorn
