@@ -289,6 +289,7 @@ def run_analytics(scratch: Path, quick: bool, say: Callable[[str], None]) -> Tab
         led = Ledger()
         for seq, (ev, at) in enumerate(records, 1):
             led.apply(ev, seq, at)
+        led.aggregates  # noqa: B018  (what the fold kept aside to count in batches, counted)
         return led
 
     def yardstick() -> None:
@@ -313,6 +314,7 @@ def run_analytics(scratch: Path, quick: bool, say: Callable[[str], None]) -> Tab
         t = time.perf_counter()
         for seq, (ev, at) in enumerate(part, 1):
             s.apply_event(ev, seq, at)
+        s.analytics.aggregates  # noqa: B018  (as in fold())
         return time.perf_counter() - t
 
     part = records[:200_000]  # the read model's fold is slow: a fifth of the year will tell

@@ -21,7 +21,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["NONE", "Names", "Table", "decode_column", "encode_column", "is_none", "vector"]
+__all__ = [
+    "NAN",
+    "NONE",
+    "Codes",
+    "Names",
+    "Table",
+    "decode_column",
+    "encode_column",
+    "is_none",
+    "vector",
+]
 
 NONE = -1  # the code of "no value"
 NAN = math.nan
@@ -44,6 +54,24 @@ def vector(col: array[Any], rows: Sequence[int] | None = None) -> npt.NDArray[An
     return vector(col)[np.asarray(rows, dtype=np.intp)]
 
 
+class Codes(dict[str | None, int]):
+    """The code of each string. Looking a string up gives it the next code when it has none
+    yet (`codes[s]` is the whole of interning: one dictionary lookup while `s` is known);
+    None, "no value", is NONE."""
+
+    __slots__ = ("strings",)
+
+    def __init__(self, strings: list[str]) -> None:
+        super().__init__((s, i) for i, s in enumerate(strings))
+        self[None] = NONE
+        self.strings = strings
+
+    def __missing__(self, s: str) -> int:
+        c = self[s] = len(self.strings)
+        self.strings.append(s)
+        return c
+
+
 class Names:
     """Strings kept once, each known by its code (its position in `strings`)."""
 
@@ -51,30 +79,33 @@ class Names:
 
     def __init__(self, strings: Iterable[str] = ()) -> None:
         self.strings: list[str] = list(strings)
-        self.codes: dict[str, int] = {s: i for i, s in enumerate(self.strings)}
+        self.codes = Codes(self.strings)
 
     def code(self, s: str | None) -> int:
-        if s is None:
-            return NONE
-        c = self.codes.get(s)
-        if c is None:
-            c = self.codes[s] = len(self.strings)
-            self.strings.append(s)
-        return c
+        return self.codes[s]
 
     def find(self, s: str | None) -> int:
         """The code of `s`, or NONE when it was never seen (nothing is added)."""
-        return NONE if s is None else self.codes.get(s, NONE)
+        return self.codes.get(s, NONE)
 
     def name(self, code: int) -> str | None:
         return None if code < 0 else self.strings[code]
+
+    def copy(self) -> Names:
+        """A copy that may go on apart (the dictionary copied, not rebuilt)."""
+        names = Names.__new__(Names)
+        names.strings = list(self.strings)
+        names.codes = Codes.__new__(Codes)
+        dict.update(names.codes, self.codes)
+        names.codes.strings = names.strings
+        return names
 
 
 class Table:
     """Named columns of one length. `spec` maps each column's name to its array typecode:
     "d" for instants and durations (NaN: none), "i" for codes and counts (-1: none)."""
 
-    __slots__ = ("_order", "cols", "n", "spec")
+    __slots__ = ("_order", "adds", "cols", "n", "spec")
     _order: list[tuple[str, Callable[[Any], None], float]]
 
     def __init__(self, spec: Mapping[str, str]) -> None:
@@ -89,6 +120,9 @@ class Table:
         self._order = [
             (name, col.append, NAN if col.typecode == "d" else NONE) for name, col in cols.items()
         ]
+        # each column's append, in the spec's order: the ledger's fold adds a row by one
+        # call per column, then counts it in `n`
+        self.adds = tuple(col.append for col in cols.values())
 
     def __len__(self) -> int:
         return self.n

@@ -26,9 +26,7 @@ def frozen(live: Ledger) -> Ledger:
     """A copy of `live` to read while it moves on (in another thread, say): the columns
     are copied (memcpy), the strings shared (they never change)."""
     led = Ledger.__new__(Ledger)
-    led.names = Names.__new__(Names)
-    led.names.strings = list(live.names.strings)
-    led.names.codes = dict(live.names.codes)
+    led.names = live.names.copy()
     led.incidents = live.incidents.copy()
     led.incident_ids = list(live.incident_ids)
     led.incident_row = live.incident_row  # (read only to find a row; never iterated)
@@ -41,6 +39,7 @@ def frozen(live: Ledger) -> Ledger:
     led.outcome_events = dict(live.outcome_events)
     led.bundles_sent = set()
     led.aggregates = live.aggregates
+    led._acks, led._ress = [], []
     led.last_seq = live.last_seq
     led.in_order, led.last_t = live.in_order, live.last_t
     led.missing_through = live.missing_through

@@ -10,8 +10,13 @@ page of a person and every alert firing, and the maintenance windows. Queries
 (`pager.core.analytics.report`) read it for any time range.
 
 It also keeps a few running aggregates for Prometheus (`Aggregates`), updated as events
-arrive; `keeping.recount` computes the same from the columns, which is what start-up does
-after a snapshot and what the tests compare them with. `keeping` also has its snapshots.
+arrive (the times to acknowledge and resolve are counted into their histograms in batches,
+when `aggregates` is read); `keeping.recount` computes the same from the columns, which is
+what start-up does after a snapshot and what the tests compare them with. `keeping` also
+has its snapshots.
+
+The fold is the cost every journaled record pays, so its handlers are written out flat (see
+"the fold" below): scripts/bench analytics measures it.
 
 Past ~400 lines on purpose: the fold is one method per event type over the same columns,
 and is read as a whole when a column is added; the queries, snapshots and text live apart.
@@ -23,6 +28,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from ..events import (
     AlertsUpdated,
@@ -43,7 +50,7 @@ from ..events import (
     NotificationRequested,
     NotificationSent,
 )
-from .columns import NONE, Names, Table, is_none
+from .columns import NAN, NONE, Names, Table
 from .metrics import Aggregates
 from .vocabulary import (
     ACKNOWLEDGED,
@@ -121,6 +128,7 @@ FIRE_COLUMNS = {"at": "d", "inc": "i", "name": "i"}
 
 
 _KIND_CODES = {kind: i for i, kind in enumerate(KINDS)}
+OBSERVE_EVERY = 4096  # times to acknowledge or resolve kept aside at most
 
 
 def _ts(at: datetime) -> float:
@@ -144,12 +152,18 @@ class Ledger:
         self.last_resolved: dict[tuple[int, int], float] = {}  # (service, key) -> instant
         self.outcome_events: dict[tuple[int, str], int] = {}  # (method, outcome) -> events
         self.bundles_sent: set[str] = set()  # bundles (storm mode) with a page sent already
-        self.aggregates = Aggregates()
+        self._aggregates = Aggregates()
+        # times to acknowledge and to resolve not yet in the aggregates' histograms:
+        # (service, seconds), counted in one go when the aggregates are read
+        self._acks: list[tuple[int, float]] = []
+        self._ress: list[tuple[int, float]] = []
         self.last_seq = 0
         # the instants rows were added at never went back (the wall clock may step back):
         # while so, a table's time column is sorted and a range is found by bisection
         self.in_order = True
         self.last_t = float("-inf")
+        self._at: datetime | None = None  # the instant of the last record folded, and its
+        self._t = self.last_t  # seconds since the epoch
         # a ledger from a snapshot written before analytics existed lacks the records up to
         # here: start-up folds them in from the log (pager.replay.load)
         self.missing_through = 0
@@ -157,7 +171,7 @@ class Ledger:
             IncidentOpened: self._opened,
             AlertsUpdated: self._alerts,
             IncidentAcknowledged: self._acknowledged,
-            IncidentSnoozed: self._snoozed,
+            IncidentSnoozed: self._acknowledged,
             IncidentUnacknowledged: self._unacknowledged,
             IncidentEscalated: self._escalated,
             IncidentResolved: self._resolved,
@@ -172,16 +186,46 @@ class Ledger:
             MaintenanceEnded: self._maintenance_ended,
         }
 
+    @property
+    def aggregates(self) -> Aggregates:
+        """The running aggregates, up to date."""
+        if self._acks or self._ress:
+            self._observe()
+        return self._aggregates
+
+    @aggregates.setter
+    def aggregates(self, value: Aggregates) -> None:
+        self._aggregates = value
+
+    def _observe(self) -> None:
+        for which, pairs in (("ack", self._acks), ("res", self._ress)):
+            if pairs:
+                services, seconds = zip(*pairs, strict=True)
+                self._aggregates.observe_many(
+                    which, np.array(services, dtype=np.intp), np.array(seconds, dtype=np.float64)
+                )
+        self._acks, self._ress = [], []
+
     # ------------------------------------------------------------------ the fold
+    #
+    # The fold runs for every record of the log, so each handler is written out flat: the
+    # columns it touches read once into locals, a string's code found by one dictionary
+    # lookup (`Names.code` only for a new string or None), a row added by one call per
+    # column, no helper calls. What it does is plain: read it as "the incident's first
+    # acknowledgement sets acked, ack_by, ack_via", and so on.
 
     def apply(self, event: Event, seq: int, at: datetime) -> None:
         """Fold one journaled record in (every record, in sequence order)."""
         fn = self._apply.get(type(event))
         if fn is not None:
-            t = at.timestamp()
-            if t < self.last_t:
-                self.in_order = False
-            self.last_t = t
+            if at is self._at:  # records journaled together share their instant
+                t = self._t
+            else:
+                t = self._t = at.timestamp()
+                self._at = at
+                if t < self.last_t:
+                    self.in_order = False
+                self.last_t = t
             fn(event, t)
         self.last_seq = seq
 
@@ -194,182 +238,239 @@ class Ledger:
             return range(bisect_left(times, lo), bisect_left(times, hi))
         return range(len(times))
 
-    def _row(self, incident_id: str) -> int:
-        return self.incident_row.get(incident_id, NONE)
-
     def _opened(self, e: IncidentOpened, t: float) -> None:
-        if e.incident_id in self.incident_row:
+        iid = e.incident_id
+        if iid in self.incident_row:
             return
-        code = self.names.code
-        service, dedup = code(e.service_id), code(e.dedup_key)
-        first = e.alerts[0] if e.alerts else None
+        codes = self.names.codes
+        # (codes are given in this order: service, dedup key, title, alert name, urgency)
+        service = codes[e.service_id]
+        dedup = codes[e.dedup_key]
+        title = codes[e.title]
+        alerts = e.alerts
+        first = alerts[0] if alerts else None
         labels = first.get("labels") if first else None
         alertname = labels.get("alertname") if isinstance(labels, dict) else None
+        name = codes[alertname] if isinstance(alertname, str) else NONE
+        urgency = codes[e.urgency]
         gone = self.last_resolved.get((service, dedup))
-        row = self.incidents.append(
-            {
-                "opened": t,
-                "reopen": None if gone is None else t - gone,
-                "number": e.number,
-                "service": service,
-                "dedup": dedup,
-                "title": code(e.title),
-                "alertname": code(alertname if isinstance(alertname, str) else None),
-                "urgency": code(e.urgency),
-                "level": NONE,
-                "exhausted": 0,
-                "esc_timeout": 0,
-                "esc_manual": 0,
-                "retriggered": 0,
-                "alerts": 0,
-                "how": NONE,
-                "state": TRIGGERED,
-                "quiet": 1 if (e.reason or "").startswith("maintenance") else 0,
-            }
-        )
-        self.incident_ids.append(e.incident_id)
-        self.incident_row[e.incident_id] = row
-        self.aggregates.opened(service)
-        if e.alerts:
-            self._fired(row, e.alerts, t)
+        table = self.incidents
+        (a_opened, a_acked, a_resolved, a_acted, a_reopen, a_number, a_service, a_dedup,
+         a_title, a_alertname, a_urgency, a_policy, a_level, a_exhausted, a_esc_timeout,
+         a_esc_manual, a_retriggered, a_alerts, a_ack_by, a_ack_via, a_res_by, a_res_via,
+         a_how, a_state, a_quiet) = table.adds  # fmt: skip
+        a_opened(t)
+        a_acked(NAN)
+        a_resolved(NAN)
+        a_acted(NAN)
+        a_reopen(NAN if gone is None else t - gone)
+        a_number(e.number)
+        a_service(service)
+        a_dedup(dedup)
+        a_title(title)
+        a_alertname(name)
+        a_urgency(urgency)
+        a_policy(NONE)
+        a_level(NONE)
+        a_exhausted(0)
+        a_esc_timeout(0)
+        a_esc_manual(0)
+        a_retriggered(0)
+        a_alerts(0)
+        a_ack_by(NONE)
+        a_ack_via(NONE)
+        a_res_by(NONE)
+        a_res_via(NONE)
+        a_how(NONE)
+        a_state(TRIGGERED)
+        a_quiet(1 if (e.reason or "").startswith("maintenance") else 0)
+        row = table.n
+        table.n = row + 1
+        self.incident_ids.append(iid)
+        self.incident_row[iid] = row
+        states = self._aggregates.states
+        key = (service, TRIGGERED)
+        states[key] = states.get(key, 0) + 1
+        if alerts:
+            self._fired(row, alerts, t)
 
     def _fired(self, row: int, fired: tuple[dict[str, Any], ...], t: float) -> None:
-        cols = self.incidents.cols
-        cols["alerts"][row] += len(fired)
-        code = self.names.code
+        self.incidents.cols["alerts"][row] += len(fired)
+        codes = self.names.codes
+        fires = self.fires
+        a_at, a_inc, a_name = fires.adds
         for f in fired:
             labels = f.get("labels")
             name = labels.get("alertname") if isinstance(labels, dict) else None
             if not isinstance(name, str):
                 name = f.get("summary")
-            self.fires.append({"at": t, "inc": row, "name": code(name)})
+            c = codes[name]
+            a_at(t)
+            a_inc(row)
+            a_name(c)
+        fires.n += len(fired)
 
     def _alerts(self, e: AlertsUpdated, t: float) -> None:
-        row = self._row(e.incident_id)
+        row = self.incident_row.get(e.incident_id, NONE)
         if row >= 0 and e.fired:
             self._fired(row, e.fired, t)
 
-    def _set_state(self, row: int, state: int) -> None:
-        col = self.incidents.cols["state"]
-        old = col[row]
-        if old != state:
-            col[row] = state
-            self.aggregates.moved(self.incidents.cols["service"][row], old, state)
-
-    def _first_ack(self, row: int, t: float, by: str | None, via: str | None) -> None:
-        cols = self.incidents.cols
-        if is_none(cols["acked"][row]):
-            cols["acked"][row] = t
-            cols["ack_by"][row] = self.names.code(by)
-            cols["ack_via"][row] = self.names.code(via)
-            self.aggregates.acknowledged(cols["service"][row], t - cols["opened"][row])
-
-    def _mark_acted(self, row: int, t: float, by: str | None) -> None:
-        col = self.incidents.cols["acted"]
-        if by is not None and is_none(col[row]):
-            col[row] = t
-
-    def _acknowledged(self, e: IncidentAcknowledged, t: float) -> None:
-        row = self._row(e.incident_id)
-        if row < 0 or self.incidents.cols["state"][row] == RESOLVED:
-            return
-        self._first_ack(row, t, e.by, e.via)
-        self._mark_acted(row, t, e.by)
-        self._set_state(row, ACKNOWLEDGED)
-
-    def _snoozed(self, e: IncidentSnoozed, t: float) -> None:
-        row = self._row(e.incident_id)
-        if row < 0 or self.incidents.cols["state"][row] == RESOLVED:
-            return
-        self._first_ack(row, t, e.by, e.via)
-        self._mark_acted(row, t, e.by)
-        self._set_state(row, ACKNOWLEDGED)
-
-    def _unacknowledged(self, e: IncidentUnacknowledged, t: float) -> None:
-        row = self._row(e.incident_id)
-        if row < 0 or self.incidents.cols["state"][row] != ACKNOWLEDGED:
-            return
-        self.incidents.cols["retriggered"][row] += 1
-        self._set_state(row, TRIGGERED)
-
-    def _escalated(self, e: IncidentEscalated, t: float) -> None:
-        row = self._row(e.incident_id)
+    def _acknowledged(self, e: IncidentAcknowledged | IncidentSnoozed, t: float) -> None:
+        """(a snooze of a triggered incident acknowledges it as well)"""
+        row = self.incident_row.get(e.incident_id, NONE)
         if row < 0:
             return
         cols = self.incidents.cols
-        policy = self.names.code(e.policy_id)
+        state = cols["state"]
+        old = state[row]
+        if old == RESOLVED:
+            return
+        by, via = e.attribution[:2]
+        acked = cols["acked"]
+        if acked[row] != acked[row]:  # NaN: the first acknowledgement
+            acked[row] = t
+            codes = self.names.codes
+            cols["ack_by"][row] = codes[by]
+            cols["ack_via"][row] = codes[via]
+            acks = self._acks
+            acks.append((cols["service"][row], t - cols["opened"][row]))
+            if len(acks) >= OBSERVE_EVERY:
+                self._observe()
+        if by is not None:
+            acted = cols["acted"]
+            if acted[row] != acted[row]:
+                acted[row] = t
+        if old != ACKNOWLEDGED:
+            state[row] = ACKNOWLEDGED
+            service = cols["service"][row]
+            states = self._aggregates.states
+            states[(service, old)] -= 1
+            key = (service, ACKNOWLEDGED)
+            states[key] = states.get(key, 0) + 1
+
+    def _unacknowledged(self, e: IncidentUnacknowledged, t: float) -> None:
+        row = self.incident_row.get(e.incident_id, NONE)
+        if row < 0:
+            return
+        cols = self.incidents.cols
+        if cols["state"][row] != ACKNOWLEDGED:
+            return
+        cols["retriggered"][row] += 1
+        cols["state"][row] = TRIGGERED
+        self._aggregates.moved(cols["service"][row], ACKNOWLEDGED, TRIGGERED)
+
+    def _escalated(self, e: IncidentEscalated, t: float) -> None:
+        row = self.incident_row.get(e.incident_id, NONE)
+        if row < 0:
+            return
+        cols = self.incidents.cols
+        codes = self.names.codes
+        policy = codes[e.policy_id]
+        level = e.level
         if cols["policy"][row] != policy:  # its first policy, or a new one after a reload
             cols["policy"][row] = policy
-            cols["level"][row] = e.level
-        elif e.level > cols["level"][row]:
-            cols["level"][row] = e.level
+            cols["level"][row] = level
+        elif level > cols["level"][row]:
+            cols["level"][row] = level
         if e.next_at is None:
             cols["exhausted"][row] = 1
-        if e.by is not None or e.via is not None:
+        by, via = e.attribution[:2]
+        if by is not None or via is not None:
             cols["esc_manual"][row] += 1
-            self._mark_acted(row, t, e.by)
-        elif e.level or e.round:  # (level 0 of walk 0 is where paging starts, not a step up)
+            if by is not None:
+                acted = cols["acted"]
+                if acted[row] != acted[row]:
+                    acted[row] = t
+        elif level or e.round:  # (level 0 of walk 0 is where paging starts, not a step up)
             cols["esc_timeout"][row] += 1
-        if cols["state"][row] == ACKNOWLEDGED:
-            self._set_state(row, TRIGGERED)
-        for uid in e.paged or ():
-            user = self.names.code(uid)
-            self.pages.append({"at": t, "inc": row, "user": user, "level": e.level})
-            self.aggregates.paged(user)
+        state = cols["state"]
+        if state[row] == ACKNOWLEDGED:
+            state[row] = TRIGGERED
+            self._aggregates.moved(cols["service"][row], ACKNOWLEDGED, TRIGGERED)
+        if e.paged:
+            pages = self.pages
+            a_at, a_inc, a_user, a_level = pages.adds
+            counts = self._aggregates.pages
+            for uid in e.paged:
+                user = codes[uid]
+                a_at(t)
+                a_inc(row)
+                a_user(user)
+                a_level(level)
+                counts[user] = counts.get(user, 0) + 1
+            pages.n += len(e.paged)
 
     def _resolved(self, e: IncidentResolved, t: float) -> None:
-        row = self._row(e.incident_id)
+        row = self.incident_row.get(e.incident_id, NONE)
+        if row < 0:
+            return
         cols = self.incidents.cols
-        if row < 0 or cols["state"][row] == RESOLVED:
+        state = cols["state"]
+        old = state[row]
+        if old == RESOLVED:
             return
         cols["resolved"][row] = t
-        cols["res_by"][row] = self.names.code(e.by)
-        cols["res_via"][row] = self.names.code(e.via)
-        if e.by is not None:
-            how = BY_PERSON
+        by, via = e.attribution[:2]
+        codes = self.names.codes
+        cols["res_by"][row] = codes[by]
+        cols["res_via"][row] = codes[via]
+        if by is not None:
+            cols["how"][row] = BY_PERSON
+            acted = cols["acted"]
+            if acted[row] != acted[row]:
+                acted[row] = t
         elif e.reason == "auto-resolved":
-            how = BY_TIMEOUT
+            cols["how"][row] = BY_TIMEOUT
         else:
-            how = BY_SOURCE
-        cols["how"][row] = how
-        self._mark_acted(row, t, e.by)
-        self._set_state(row, RESOLVED)
-        self.aggregates.resolved(cols["service"][row], t - cols["opened"][row])
-        self.last_resolved[(cols["service"][row], cols["dedup"][row])] = t
+            cols["how"][row] = BY_SOURCE
+        state[row] = RESOLVED
+        service = cols["service"][row]
+        states = self._aggregates.states
+        states[(service, old)] -= 1
+        key = (service, RESOLVED)
+        states[key] = states.get(key, 0) + 1
+        ress = self._ress
+        ress.append((service, t - cols["opened"][row]))
+        if len(ress) >= OBSERVE_EVERY:
+            self._observe()
+        self.last_resolved[(service, cols["dedup"][row])] = t
 
     def _acted(self, e: NoteAdded | IncidentEdited, t: float) -> None:
-        row = self._row(e.incident_id)
-        if row >= 0:
-            self._mark_acted(row, t, e.by)
+        row = self.incident_row.get(e.incident_id, NONE)
+        if row >= 0 and e.attribution[0] is not None:
+            acted = self.incidents.cols["acted"]
+            if acted[row] != acted[row]:
+                acted[row] = t
 
     # ------------------------------------------------------------------ notifications
 
-    def _count(self, method: int, outcome: str) -> None:
-        key = (method, outcome)
-        self.outcome_events[key] = self.outcome_events.get(key, 0) + 1
-
     def _requested(self, e: NotificationRequested, t: float) -> None:
-        row = self._row(e.incident_id)
-        if row < 0 or e.notification_id in self.open_notifications:
+        row = self.incident_row.get(e.incident_id, NONE)
+        nid = e.notification_id
+        if row < 0 or nid in self.open_notifications:
             return
-        kind = _KIND_CODES.get(e.kind, NONE)
-        method = self.names.code(e.method)
-        n = self.notifications.append(
-            {
-                "requested": t,
-                "inc": row,
-                "method": method,
-                "user": self.names.code(e.user_id),
-                "kind": kind,
-                "outcome": PENDING,
-                "attempts": 0,
-            }
-        )
-        self.open_notifications[e.notification_id] = n
-        self._count(method, "requested")
-
-    def _settle(self, notification_id: str) -> None:
-        del self.open_notifications[notification_id]
+        codes = self.names.codes
+        method = codes[e.method]
+        user = codes[e.user_id]
+        table = self.notifications
+        (a_requested, a_sent, a_receipt, a_inc, a_method, a_user, a_kind, a_outcome,
+         a_attempts, a_dup) = table.adds  # fmt: skip
+        a_requested(t)
+        a_sent(NAN)
+        a_receipt(NAN)
+        a_inc(row)
+        a_method(method)
+        a_user(user)
+        a_kind(_KIND_CODES.get(e.kind, NONE))
+        a_outcome(PENDING)
+        a_attempts(0)
+        a_dup(NONE)
+        n = table.n
+        table.n = n + 1
+        self.open_notifications[nid] = n
+        counts = self.outcome_events
+        key = (method, "requested")
+        counts[key] = counts.get(key, 0) + 1
 
     def _sent(self, e: NotificationSent, t: float) -> None:
         n = self.open_notifications.get(e.notification_id, NONE)
@@ -379,18 +480,22 @@ class Ledger:
         cols["outcome"][n] = SENT
         cols["attempts"][n] = e.attempt
         method = cols["method"][n]
-        self._count(method, "sent")
-        if is_none(cols["sent"][n]):
-            cols["sent"][n] = t
+        counts = self.outcome_events
+        key = (method, "sent")
+        counts[key] = counts.get(key, 0) + 1
+        sent = cols["sent"]
+        if sent[n] != sent[n]:  # NaN: the first send
+            sent[n] = t
+            dup = cols["dup"]
             if e.bundle_id is not None:  # one message carried several pages: one interruption
                 if e.bundle_id in self.bundles_sent:
-                    cols["dup"][n] = 1
+                    dup[n] = 1
                 self.bundles_sent.add(e.bundle_id)
-            interrupts = cols["kind"][n] == 0 and cols["dup"][n] != 1
+            interrupts = cols["kind"][n] == 0 and dup[n] != 1
             if interrupts and self.names.strings[method] in INTERRUPTING:
-                self.aggregates.interrupted(cols["user"][n])
+                self._aggregates.interrupted(cols["user"][n])
         if self.names.strings[method] not in RECEIPT_METHODS:
-            self._settle(e.notification_id)
+            del self.open_notifications[e.notification_id]
 
     def _failed(self, e: NotificationFailed, t: float) -> None:
         n = self.open_notifications.get(e.notification_id, NONE)
@@ -400,29 +505,33 @@ class Ledger:
         cols["attempts"][n] = e.attempt
         final = e.permanent or e.retry_at is None
         cols["outcome"][n] = FAILED if final else RETRYING
-        self._count(cols["method"][n], "failed" if final else "retrying")
+        counts = self.outcome_events
+        key = (cols["method"][n], "failed" if final else "retrying")
+        counts[key] = counts.get(key, 0) + 1
         if final:
-            self._settle(e.notification_id)
+            del self.open_notifications[e.notification_id]
 
     def _delivered(self, e: NotificationDelivered, t: float) -> None:
-        n = self.open_notifications.get(e.notification_id, NONE)
+        n = self.open_notifications.pop(e.notification_id, NONE)
         if n < 0:
             return
         cols = self.notifications.cols
         bad = e.status in FAILED_RECEIPTS
         cols["outcome"][n] = UNDELIVERED if bad else DELIVERED
         cols["receipt"][n] = t
-        self._count(cols["method"][n], "undelivered" if bad else "delivered")
-        self._settle(e.notification_id)
+        counts = self.outcome_events
+        key = (cols["method"][n], "undelivered" if bad else "delivered")
+        counts[key] = counts.get(key, 0) + 1
 
     def _cancelled(self, e: NotificationCancelled, t: float) -> None:
-        n = self.open_notifications.get(e.notification_id, NONE)
+        n = self.open_notifications.pop(e.notification_id, NONE)
         if n < 0:
             return
         cols = self.notifications.cols
         cols["outcome"][n] = CANCELLED
-        self._count(cols["method"][n], "cancelled")
-        self._settle(e.notification_id)
+        counts = self.outcome_events
+        key = (cols["method"][n], "cancelled")
+        counts[key] = counts.get(key, 0) + 1
 
     # ------------------------------------------------------------------ maintenance
 

@@ -2,9 +2,12 @@
 service as histograms, incidents per service and state, pages and interruptions per person.
 
 The ledger updates them as events arrive (a few dictionary operations), so a scrape reads
-them without scanning anything; `keeping.recount` computes the same from the
-ledger's columns (start-up after a snapshot does, and the tests compare the two). Sums are
-kept in whole milliseconds so that the order of additions cannot change them.
+them without scanning anything. The times to acknowledge and to resolve it keeps aside and
+counts in one go (`Aggregates.observe_many`, numpy) when the aggregates are read or a few
+thousand are waiting: the histograms are the same as one observation at a time.
+`keeping.recount` computes the same from the ledger's columns (start-up after a snapshot
+does, and the tests compare the two). Sums are kept in whole milliseconds so that the order
+of additions cannot change them.
 """
 
 from __future__ import annotations
@@ -13,12 +16,18 @@ import math
 from bisect import bisect_left
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 __all__ = ["BUCKETS", "Aggregates", "Histogram"]
 
 # seconds: 30 s, 1, 2, 5, 10, 15, 30 min, 1, 2, 4, 8 h, 1 d (and +Inf)
 BUCKETS: tuple[float, ...] = (
     30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
 )  # fmt: skip
+
+
+_BOUNDS = np.array(BUCKETS)
 
 
 class Histogram:
@@ -85,6 +94,36 @@ class Aggregates:
         if h is None:
             h = self.res[service] = Histogram()
         h.observe(seconds)
+
+    def observe_many(
+        self, which: str, services: npt.NDArray[Any], seconds: npt.NDArray[np.float64]
+    ) -> None:
+        """What `acknowledged` (`which` "ack") or `resolved` ("res") does for each pair of
+        `services` and `seconds`, in one pass of numpy: the same buckets (`bisect_left` is
+        `searchsorted` on the left), the same whole milliseconds (`round` of a float
+        rounds half to even, as `rint` does)."""
+        hists: dict[int, Histogram] = getattr(self, which)
+        if not len(services):
+            return
+        ok = ~np.isnan(seconds)  # (not observed, but its service gets a histogram)
+        bins = np.where(ok, np.searchsorted(_BOUNDS, seconds, side="left"), len(BUCKETS) + 1)
+        ms = np.where(ok, np.rint(seconds * 1000), 0).astype(np.int64)
+        order = np.argsort(services, kind="stable")
+        services, bins, ms = services[order], bins[order], ms[order]
+        cuts = np.flatnonzero(np.diff(services)) + 1
+        for svc, b, m in zip(
+            services[np.r_[0, cuts]].tolist(),
+            np.split(bins, cuts),
+            np.split(ms, cuts),
+            strict=True,
+        ):
+            h = hists.get(svc)
+            if h is None:
+                h = hists[svc] = Histogram()
+            counted = np.bincount(b, minlength=len(BUCKETS) + 2).tolist()
+            for i, n in enumerate(counted[: len(BUCKETS) + 1]):  # (the last: NaN)
+                h.counts[i] += n
+            h.sum_ms += int(m.sum())
 
     def paged(self, user: int) -> None:
         self.pages[user] = self.pages.get(user, 0) + 1
