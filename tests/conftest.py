@@ -20,7 +20,8 @@ from .standins.smtp import self_signed
 
 @pytest.fixture(autouse=True)
 def no_worker_thread_on_the_autojump_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fail a test that reaches a worker thread (`trio.to_thread.run_sync`) while it runs on
+    """Fail a test that reaches a worker thread (`trio.to_thread.run_sync`, or
+    `trio.lowlevel.start_thread_soon` as the event log calls it) while it runs on
     a MockClock that autojumps: while a thread works, every task is blocked, so the clock
     jumps virtual time to the next deadline; on a loaded machine a deadline fires before its
     time or virtual time runs past the test's end (a weekly report was lost that way). Such
@@ -37,6 +38,19 @@ def no_worker_thread_on_the_autojump_clock(monkeypatch: pytest.MonkeyPatch) -> I
         return await run_sync(fn, *args, **kwargs)
 
     monkeypatch.setattr(trio.to_thread, "run_sync", recorded)
+    # the event log hands its writes to trio's worker threads directly (pager.store.jsonl)
+    start_soon = trio.lowlevel.start_thread_soon
+
+    def recorded_start(fn: Callable[[], Any], deliver: Callable[[Any], object], **kw: Any) -> None:
+        try:
+            clock = trio.lowlevel.current_clock()
+        except RuntimeError:  # called from outside trio (a thread of the test's)
+            clock = None
+        if isinstance(clock, trio.testing.MockClock) and clock.autojump_threshold < math.inf:
+            reached.append(getattr(fn, "__qualname__", repr(fn)))
+        start_soon(fn, deliver, **kw)
+
+    monkeypatch.setattr(trio.lowlevel, "start_thread_soon", recorded_start)
     yield
     assert not reached, (
         f"worker threads on an autojumping MockClock ({', '.join(reached)}): virtual time "

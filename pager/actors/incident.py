@@ -29,7 +29,7 @@ from pager.core.model import Incident, Status
 from pager.core.rules import Context, RulesBook
 from pager.core.state import SystemState, maintenance_reason
 from pager.errors import LogUnavailable, PagerError
-from pager.store.base import LogDamaged
+from pager.store.base import LogDamaged, Record
 from pager.transports.registry import MESSAGE_EDITS
 
 from .archived import ensure_incident
@@ -46,6 +46,20 @@ MAX_BATCH = 256
 RETRY_AFTER_FAILED_WRITE = (
     1.0  # seconds before a timer whose events could not be journaled tries again
 )
+
+
+class _Turn:
+    """One turn's decisions, kept until its events are durable."""
+
+    __slots__ = ("answers", "batch", "decided", "events", "now", "unowned")
+
+    def __init__(self, now: datetime, batch: list[Ingest | Act | None]) -> None:
+        self.now = now
+        self.batch = batch
+        self.events: list[Event] = []
+        self.answers: list[tuple[Ingest | Act, PagerError | None, bool]] = []
+        self.unowned: list[Ingest | Act] = []
+        self.decided: tuple[Incident | None, Incident] | None = None
 
 
 class IncidentActor:
@@ -70,7 +84,8 @@ class IncidentActor:
         self.timers = timers
         self._hold_until: datetime | None = None  # timers wait after a failed write
 
-    def _arm(self) -> None:
+    def arm(self) -> None:
+        """Arm the incident's next deadline with the timer service (or disarm it)."""
         inc = self.state.incidents.get(self.id)
         due = None if inc is None else next_deadline(inc)
         if due is None:
@@ -90,7 +105,7 @@ class IncidentActor:
         try:
             while True:
                 if not closing:
-                    self._arm()
+                    self.arm()
                 try:
                     requests, ticked = await inbox.take(MAX_BATCH)
                 except trio.EndOfChannel:
@@ -127,13 +142,37 @@ class IncidentActor:
     async def _process(self, batch: list[Ingest | Act | None]) -> list[Ingest | Act]:
         """Decide and journal the batch, then answer. Returns the requests that are not
         this actor's to answer: ingest for an incident that was never opened."""
+        turn = self._decide(batch)
+        try:
+            await self.journal.record(turn.events, turn.now, decided=turn.decided)
+        except LogUnavailable as e:
+            return self._answer(turn, e)
+        return self._answer(turn, None)
+
+    def open_soon(self, request: Ingest, finished: Callable[[list[Ingest | Act]], None]) -> None:
+        """The turn of the request that opens this actor's incident, without a task of the
+        actor's own (the router's `take`, in its requester's task): decided now, journaled
+        by the log's writer (Journal.record_soon), answered once durable; then
+        `finished(unowned)` tells the router (see Router._opened). Every other turn is
+        `run`'s, in the actor's task."""
+        turn = self._decide([request])
+
+        def done(_records: list[Record], error: LogUnavailable | None) -> None:
+            finished(self._answer(turn, error))
+
+        self.journal.record_soon(turn.events, turn.now, done, decided=turn.decided)
+
+    def _decide(self, batch: list[Ingest | Act | None]) -> _Turn:
+        """`decide` each request of the batch on the incident as the previous ones leave
+        it: the events to journal and the answers to give once they are durable."""
         now = self.clock.now()
         rules = self.rules()
         current = self.state.incidents.get(self.id)
         provisional = current
-        events: list[Event] = []
-        answers: list[tuple[Ingest | Act, PagerError | None, bool]] = []
-        unowned: list[Ingest | Act] = []
+        turn = _Turn(now, batch)
+        events = turn.events
+        answers = turn.answers
+        unowned = turn.unowned
         ctx: Context | None = None  # the same for the whole batch while the service is
         for req in batch:
             command: Command = Tick() if req is None else req.command
@@ -164,27 +203,30 @@ class IncidentActor:
             events.extend(produced)
             if req is not None:
                 answers.append((req, None, bool(produced)))
-        try:
-            await self.journal.record(
-                events, now, decided=None if provisional is None else (current, provisional)
-            )
-        except LogUnavailable as e:
-            self._hold_until = now + timedelta(seconds=RETRY_AFTER_FAILED_WRITE)
-            if batch == [None]:
-                log.warning("incident %s: timer events not journaled, retrying: %s", self.id, e)
-            for req, _, _ in answers:
-                req.reply.fail(e)
-            for req in unowned:
-                req.reply.fail(e)
+        turn.decided = None if provisional is None else (current, provisional)
+        return turn
+
+    def _answer(self, turn: _Turn, error: LogUnavailable | None) -> list[Ingest | Act]:
+        """Answer the turn's requesters once its events are durable, or fail them all with
+        `error` (nothing of the turn happened); returns the requests that are not this
+        actor's."""
+        if error is not None:
+            self._hold_until = turn.now + timedelta(seconds=RETRY_AFTER_FAILED_WRITE)
+            if turn.batch == [None]:
+                log.warning("incident %s: timer events not journaled, retrying: %s", self.id, error)
+            for req, _, _ in turn.answers:
+                req.reply.fail(error)
+            for req in turn.unowned:
+                req.reply.fail(error)
             return []
         self._hold_until = None
         after = self.state.incidents.get(self.id)
-        for req, err, changed in answers:
+        for req, err, changed in turn.answers:
             if err is not None:
                 req.reply.fail(err)
             else:
                 req.reply.set(new_outcome(after, changed))
-        return unowned
+        return turn.unowned
 
     def _service_of(self, inc: Incident | None, command: Command) -> str | None:
         if inc is not None:

@@ -18,7 +18,8 @@ from datetime import datetime
 from pager.core.events import SCHEMA_VERSION, Event, encode
 from pager.core.model import Incident
 from pager.core.state import SystemState
-from pager.store.base import EventLog, Record, new_draft
+from pager.errors import LogUnavailable
+from pager.store.base import AppendDone, EventLog, Record, new_draft
 
 __all__ = ["Journal"]
 
@@ -70,3 +71,39 @@ class Journal:
             return await self.log.append(drafts)
         finally:
             self._decided.pop(key, None)  # not committed (a failed write): forget it
+
+    @property
+    def records_soon(self) -> bool:
+        """Whether `record_soon` is there (the log appends without a waiting task)."""
+        return self.log.appends_soon
+
+    def record_soon(
+        self,
+        events: Sequence[Event],
+        now: datetime,
+        done: AppendDone,
+        *,
+        decided: tuple[Incident | None, Incident] | None = None,
+    ) -> None:
+        """`record` without a task waiting in it: `done(records, None)` once `events` are
+        durable and folded into the state, `done([], error)` when they could not be (then
+        none of them happened); `done` runs in the log's writer task (EventLog.append_soon),
+        or at once when there is nothing to record or the log takes no more appends."""
+        if not events:
+            done([], None)
+            return
+        drafts = [new_draft(e.TYPE, e.subject, now, encode(e), SCHEMA_VERSION, e) for e in events]
+        if decided is None:
+            finish = done
+        else:
+            key = id(events[0])
+            self._decided[key] = (len(events), decided[0], decided[1])
+
+            def finish(records: list[Record], error: LogUnavailable | None) -> None:
+                self._decided.pop(key, None)  # not committed (a failed write): forget it
+                done(records, error)
+
+        try:
+            self.log.append_soon(drafts, finish)
+        except LogUnavailable as e:
+            finish([], e)

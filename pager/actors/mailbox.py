@@ -40,6 +40,11 @@ class Mailbox(Generic[T]):
     def capacity(self) -> int:
         return self._capacity
 
+    @property
+    def pending(self) -> bool:
+        """Whether its consumer has something to do: messages, a tick, or the close."""
+        return bool(self._items) or self._ticked or self._closed
+
     def put_nowait(self, item: T) -> None:
         if self._closed:
             raise trio.ClosedResourceError("mailbox is closed")
@@ -47,6 +52,11 @@ class Mailbox(Generic[T]):
             raise trio.WouldBlock
         self._items.append(item)
         self._wake()
+
+    def drain(self) -> list[T]:
+        """Take every message now, without waiting (for a consumer that never ran)."""
+        items, self._items = self._items, []
+        return items
 
     def tick(self) -> None:
         if not self._closed:
@@ -64,7 +74,13 @@ class Mailbox(Generic[T]):
 
     async def take(self, limit: int) -> tuple[list[T], bool]:
         """Wait for messages or a tick; return up to `limit` messages (oldest first) and
-        whether a tick came. Raises EndOfChannel once closed and drained."""
+        whether a tick came. Raises EndOfChannel once closed and drained.
+
+        Unlike a channel's `receive`, it is not a checkpoint when something is there
+        already: that is every new incident's first turn (the router puts the opening
+        alert in before the actor's task first runs), and the yield cost a task step per
+        new incident. Only other tasks fill a mailbox, so an actor that finds one full has
+        yielded since it last took, and cannot loop without yielding."""
         if not self._items and not self._ticked:
             if self._closed:
                 raise trio.EndOfChannel
@@ -79,8 +95,6 @@ class Mailbox(Generic[T]):
             await trio.lowlevel.wait_task_rescheduled(abort)
             if not self._items and not self._ticked:
                 raise trio.EndOfChannel  # woken by close with nothing left
-        else:
-            await trio.lowlevel.checkpoint()
         batch, self._items = self._items[:limit], self._items[limit:]
         ticked, self._ticked = self._ticked, False
         return batch, ticked

@@ -26,28 +26,47 @@ class Outcome:
 
 class Reply:
     """A one-shot reply slot: the requester awaits `wait()`, the actor calls `set` or
-    `fail` exactly once. Cheaper than a memory channel per request, and a reply to a
+    `fail` exactly once. Cheaper than a memory channel or a trio.Event per request (it
+    parks its one waiter and wakes it, as pager.actors.mailbox does), and a reply to a
     requester that gave up (timed out) is simply dropped."""
 
-    __slots__ = ("_done", "_error", "_value")
+    __slots__ = ("_error", "_value", "_waiter", "done")
 
     def __init__(self) -> None:
-        self._done = trio.Event()
+        self.done = False
         self._value: Outcome | None = None
         self._error: BaseException | None = None
+        self._waiter: trio.lowlevel.Task | None = None
 
     def set(self, value: Outcome) -> None:
-        if not self._done.is_set():
+        if not self.done:
             self._value = value
-            self._done.set()
+            self._finish()
 
     def fail(self, error: BaseException) -> None:
-        if not self._done.is_set():
+        if not self.done:
             self._error = error
-            self._done.set()
+            self._finish()
+
+    def _finish(self) -> None:
+        self.done = True
+        task, self._waiter = self._waiter, None
+        if task is not None:
+            trio.lowlevel.reschedule(task)
 
     async def wait(self) -> Outcome:
-        await self._done.wait()
+        if self.done:
+            await trio.lowlevel.checkpoint()
+        else:
+            if self._waiter is not None:
+                raise trio.BusyResourceError("another task is already waiting for this reply")
+            self._waiter = trio.lowlevel.current_task()
+
+            def abort(_: object) -> trio.lowlevel.Abort:
+                self._waiter = None
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
         if self._error is not None:
             raise self._error
         assert self._value is not None

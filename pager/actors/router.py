@@ -30,6 +30,7 @@ import trio
 from pager.clock import WallClock
 from pager.core._fast import maker
 from pager.core.commands import NewIncident, Open, TriggerAlert, UpsertGroup
+from pager.core.model import Status
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
 from pager.errors import NotFound, Unavailable
@@ -38,6 +39,7 @@ from .incident import IncidentActor
 from .journal import Journal
 from .mailbox import Mailbox
 from .messages import Act, Closed, Ingest, Outcome, Reroute, RouterMessage, new_ingest
+from .reply_deadlines import ReplyDeadlines
 from .timers import Timers
 
 __all__ = ["ACTOR_INBOX", "Router"]
@@ -71,6 +73,9 @@ class Router:
         self.clock = clock
         self._outbox = outbox  # shared by every actor: they report Closed/Reroute through it
         self._actors: dict[str, Mailbox[Ingest | Act]] = {}
+        # actors without a task, their incident's opening durable and nothing to do since
+        # (see `_open_soon`): a message or a tick starts the task
+        self._idle: dict[str, IncidentActor] = {}
         self._by_key: dict[tuple[str, str], str] = {}
         self._key_of: dict[str, tuple[str, str]] = {}
         self._next_number = 1
@@ -81,6 +86,7 @@ class Router:
         self._direct = False  # routing a `take`: a full mailbox raises WouldBlock
         self._loop = trio.CancelScope()
         self.timers = Timers(clock, self._tick)
+        self.deadlines = ReplyDeadlines()  # of the requests routed by `take`
 
     @property
     def actor_count(self) -> int:
@@ -95,43 +101,55 @@ class Router:
         *,
         task_status: trio.TaskStatus[Router] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            timer_scope = trio.CancelScope()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                timer_scope = trio.CancelScope()
+                deadline_scope = trio.CancelScope()
 
-            async def run_timers() -> None:
-                with timer_scope:
-                    await self.timers.run()
+                async def run_timers() -> None:
+                    with timer_scope:
+                        await self.timers.run()
 
-            nursery.start_soon(run_timers)
-            self._next_number = self.state.next_number
-            for key, iid in self.state.open_by_key.items():
-                self._by_key[key] = iid
-                self._key_of[iid] = key
-                self._spawn(iid)
-            self._running = True
-            task_status.started(self)
-            try:
-                with self._loop:
-                    async with inbox:
-                        async for msg in inbox:
-                            self._handle(msg)
-            finally:
-                self._running = False
-            for box in self._actors.values():
-                box.close()
-            timer_scope.cancel()
+                async def run_deadlines() -> None:
+                    with deadline_scope:
+                        await self.deadlines.run()
+
+                nursery.start_soon(run_timers)
+                nursery.start_soon(run_deadlines)
+                self._next_number = self.state.next_number
+                for key, iid in self.state.open_by_key.items():
+                    self._by_key[key] = iid
+                    self._key_of[iid] = key
+                    self._spawn(iid)
+                self._running = True
+                task_status.started(self)
+                try:
+                    with self._loop:
+                        async with inbox:
+                            async for msg in inbox:
+                                self._handle(msg)
+                finally:
+                    self._running = False
+                for box in self._actors.values():
+                    box.close()
+                timer_scope.cancel()
+                deadline_scope.cancel()
+        finally:
+            # what an actor that failed left unanswered: its requesters hear it now
+            self.deadlines.fail_all(Unavailable("pager is shutting down"))
 
     @property
     def running(self) -> bool:
         """Whether `take` may be called: `run` has started and not ended."""
         return self._running
 
-    def take(self, msg: Ingest | Act) -> bool:
+    def take(self, msg: Ingest | Act, deadline: float) -> bool:
         """Route `msg` now (from a task of the router's trio loop; see the module's
-        docstring); its requester awaits `msg.reply` as ever. False, with nothing done,
-        when the router is not running or the actor's mailbox is half full: send it
-        through the inbox instead."""
+        docstring); its requester awaits `msg.reply` as ever, which fails with Unavailable
+        at `deadline` (trio time; pager.actors.reply_deadlines) unless answered by then.
+        False, with nothing done, when the router is not running or the actor's mailbox is
+        half full: send it through the inbox instead."""
         if not self._running:
             return False
         self._direct = True
@@ -141,6 +159,8 @@ class Router:
             return False
         finally:
             self._direct = False
+        if not msg.reply.done:
+            self.deadlines.add(msg.reply, deadline)
         return True
 
     def stop(self) -> None:
@@ -149,6 +169,10 @@ class Router:
         for box in self._actors.values():
             box.close()
         self._actors.clear()
+        for iid in self._idle:  # nothing to finish
+            self.timers.disarm(iid)
+            self._live -= 1
+        self._idle.clear()
         if self._live == 0:
             self._loop.cancel()
 
@@ -191,7 +215,6 @@ class Router:
             )
             self._by_key[key] = iid
             self._key_of[iid] = key
-            self._spawn(iid)
             msg = new_ingest(
                 msg.service_id,
                 msg.dedup_key,
@@ -199,6 +222,10 @@ class Router:
                 _open(new=new, first=msg.command),
                 msg.reply,
             )
+            if self._direct and self.journal.records_soon:
+                self._open_soon(iid, msg)
+                return
+            self._spawn(iid)
         self._forward(iid, msg)
 
     def _act(self, msg: Act) -> None:
@@ -218,6 +245,9 @@ class Router:
             box.put_nowait(msg)
         except trio.WouldBlock:
             msg.reply.fail(Unavailable(f"incident {iid} is busy; try again"))
+            return
+        if self._idle:
+            self._wake(iid)
 
     def _closed(self, iid: str) -> None:
         box = self._actors.pop(iid, None)
@@ -233,6 +263,62 @@ class Router:
         box = self._actors.get(iid)
         if box is not None:
             box.tick()
+            if self._idle:
+                self._wake(iid)
+
+    def _wake(self, iid: str) -> None:
+        """Start the task of an actor that has none (see `_open_soon`)."""
+        actor = self._idle.pop(iid, None)
+        if actor is not None:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._run_actor, actor, self._actors[iid], name=iid)
+
+    def _open_soon(self, iid: str, msg: Ingest) -> None:
+        """Open incident `iid` in the requester's task (`take`), without a task for its
+        actor: the opening is decided now and journaled by the log's writer, which then
+        answers the requester and calls `_opened`. An actor task (spawning it, its first
+        step, its wake-up after the write) was about a tenth of the work of a new incident
+        in an alert storm (py-spy, `scripts/bench ingest`); most new incidents have nothing
+        more to do for minutes (until their first escalation), so their task starts only
+        when a message or a tick comes. Meanwhile what reaches the incident waits in its
+        mailbox, as it would for a busy actor."""
+        box: Mailbox[Ingest | Act] = Mailbox(ACTOR_INBOX)
+        self._actors[iid] = box
+        self._live += 1
+        actor = IncidentActor(
+            iid, self.journal, self.state, self.rules, self.clock, self._outbox, self.timers
+        )
+        actor.open_soon(msg, lambda unowned: self._opened(actor, box, unowned))
+
+    def _opened(
+        self, actor: IncidentActor, box: Mailbox[Ingest | Act], unowned: list[Ingest | Act]
+    ) -> None:
+        """After `_open_soon`'s turn is durable (or failed): what the actor's task would do
+        after a turn. An incident that is not open (the write failed, or it opened
+        resolved) closes at once and what reached it is routed afresh; one with messages,
+        a tick or a closed mailbox (shutdown) gets its task; the rest wait idle, their next
+        deadline armed."""
+        iid = actor.id
+        inc = self.state.incidents.get(iid)
+        if inc is None or inc.status is Status.RESOLVED:
+            self.timers.disarm(iid)
+            if self._actors.get(iid) is box:
+                self._closed(iid)
+            box.close()
+            self._live -= 1
+            for req in [*unowned, *box.drain()]:
+                self._handle(Reroute(req))
+            if self._stopping and self._live == 0:
+                self._loop.cancel()
+            return
+        for req in unowned:  # cannot happen for an opening turn; as the actor would
+            self._handle(Reroute(req))
+        actor.arm()
+        if box.pending:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._run_actor, actor, box, name=iid)
+        else:
+            self._idle[iid] = actor
 
     def _spawn(self, iid: str) -> None:
         assert self._nursery is not None

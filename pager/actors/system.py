@@ -27,6 +27,7 @@ from pager.transports.templates import Renderer
 from .broadcaster import Broadcaster
 from .journal import Journal
 from .messages import Act, Ingest, Outcome, RouterMessage
+from .reply_deadlines import TOO_LATE
 
 __all__ = ["REQUEST_TIMEOUT", "System"]
 
@@ -43,9 +44,10 @@ class System:
     clock: WallClock
     hub: Broadcaster
     router_inbox: trio.MemorySendChannel[RouterMessage]
-    # routes a request at once when it can (Router.take, handed over by the supervisor);
-    # False: send it through `router_inbox`
-    route_now: Callable[[Ingest | Act], bool] = field(default=lambda msg: False)
+    # routes a request at once when it can, its reply failing at the deadline given (trio
+    # time) unless answered (Router.take, handed over by the supervisor); False: send it
+    # through `router_inbox`
+    route_now: Callable[[Ingest | Act, float], bool] = field(default=lambda msg, deadline: False)
     ready: bool = False
     # the message templates in force: every transport and hook renders through this one,
     # and a reload swaps its templates
@@ -84,15 +86,17 @@ class System:
         """Send to the router and await the outcome. Raises Unavailable when the system
         cannot take it in time (full inboxes, shutdown, no router: a standby of the
         PostgreSQL store) and whatever the actor raised."""
-        # A bare cancel scope rather than `trio.fail_after`: every ingest request passes
-        # here, and fail_after's generator-based context manager cost about 5% of the CPU of
-        # an alert storm (py-spy, `scripts/bench ingest`).
+        deadline = trio.current_time() + self.request_timeout
+        # Routed at once (pager/actors/router.py), the reply itself fails at the deadline
+        # (pager/actors/reply_deadlines.py): no cancel scope per request, whose deadline cost
+        # a context manager and a heap entry (3% of the CPU of an alert storm, py-spy).
+        if self.route_now(msg, deadline):
+            return await msg.reply.wait()
+        # Not running yet, or a full mailbox: through the inbox, under a bare cancel scope
+        # (not `trio.fail_after`, a generator-based context manager).
         try:
-            with trio.CancelScope(deadline=trio.current_time() + self.request_timeout) as scope:
-                # routed at once, or (not running yet, a full mailbox) through the inbox;
-                # see pager/actors/router.py
-                if not self.route_now(msg):
-                    await self.router_inbox.send(msg)
+            with trio.CancelScope(deadline=deadline) as scope:
+                await self.router_inbox.send(msg)
                 return await msg.reply.wait()
         except trio.BrokenResourceError:  # no router runs: shutdown, or a standby
             raise Unavailable(
@@ -100,7 +104,7 @@ class System:
                 "another pager is active)"
             ) from None
         assert scope.cancelled_caught
-        raise Unavailable("pager could not take this request in time; try again")
+        raise Unavailable(TOO_LATE)
 
     async def reload(self, config: Config, source: str) -> list[str]:
         """Swap in a new, already validated configuration without dropping anything:

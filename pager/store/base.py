@@ -20,7 +20,7 @@ import orjson
 import trio
 
 from pager.core._fast import maker
-from pager.errors import Gone
+from pager.errors import Gone, LogUnavailable
 
 __all__ = [
     "CommitHook",
@@ -120,6 +120,9 @@ class RetentionReport:
 
 
 CommitHook = Callable[[Sequence[Record]], None]
+#: called by `EventLog.append_soon` once the append is durable (records, None) or failed
+#: ([], the LogUnavailable that says why)
+AppendDone = Callable[[list[Record], LogUnavailable | None], None]
 T = TypeVar("T")
 
 
@@ -218,6 +221,17 @@ class EventLog(abc.ABC):
         """Journal `drafts`, in order, with consecutive sequence numbers; return once they
         are durable. Raises LogUnavailable when they could not be written; then none of
         them is in the log."""
+
+    #: Whether `append_soon` is there (a log with a writer task of its own).
+    appends_soon: bool = False
+
+    def append_soon(self, drafts: Sequence[Draft], done: AppendDone) -> None:
+        """`append` without a task to wait in it: `drafts` are queued, and `done(records,
+        None)` is called once they are durable and committed (the commit hooks have seen
+        them), or `done([], error)` when they could not be written (then none of them is in
+        the log). `done` runs in the log's writer task and must not block. Raises
+        LogUnavailable at once when the log takes no more appends."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def read_from(self, seq: int) -> Iterator[Record]:

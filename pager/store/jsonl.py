@@ -18,17 +18,22 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import trio
 
 from pager.errors import LogUnavailable
 
+if TYPE_CHECKING:
+    from outcome import Outcome
+
 from . import retention
 from .base import (
     LINE_OPTIONS,
+    AppendDone,
     Draft,
     EventLog,
     Record,
@@ -58,13 +63,60 @@ DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024
 
 
 class _Pending:
-    __slots__ = ("done", "drafts", "error", "records")
+    """One append in the queue; its appender parks until the writer calls `finish` (a
+    trio.Event and its parking lot per append cost more, for one waiter), or it has left a
+    callback (`append_soon`)."""
 
-    def __init__(self, drafts: Sequence[Draft]) -> None:
+    __slots__ = ("done", "drafts", "error", "finished", "records", "waiter")
+
+    def __init__(self, drafts: Sequence[Draft], done: AppendDone | None = None) -> None:
         self.drafts = drafts
-        self.done = trio.Event()
         self.records: list[Record] = []
         self.error: LogUnavailable | None = None
+        self.finished = False
+        self.waiter: trio.lowlevel.Task | None = None
+        self.done = done
+
+    def finish(self) -> None:
+        self.finished = True
+        task, self.waiter = self.waiter, None
+        if task is not None:
+            trio.lowlevel.reschedule(task)
+        done = self.done
+        if done is not None:
+            self.done = None
+            try:
+                done(self.records, self.error)
+            except Exception:  # a bug of the caller's must not stop the writer
+                log.exception("the callback of an append failed")
+
+    async def wait(self) -> None:
+        """Until `finish`. A cancelled appender stops waiting; its records are written all
+        the same (as with any cancelled append)."""
+        if self.finished:
+            await trio.lowlevel.checkpoint()
+            return
+        self.waiter = trio.lowlevel.current_task()
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self.waiter = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+
+async def _in_worker_thread(fn: Callable[[], None]) -> None:
+    """`fn()` in one of trio's cached worker threads, awaited without being cancellable, as
+    `trio.to_thread.run_sync` does by default; without its capacity limiter, context copy,
+    thread naming and message loop, which every batch of the log paid for nothing."""
+    task = trio.lowlevel.current_task()
+    token = trio.lowlevel.current_trio_token()
+
+    def deliver(result: Outcome[None]) -> None:
+        token.run_sync_soon(trio.lowlevel.reschedule, task, result)
+
+    trio.lowlevel.start_thread_soon(fn, deliver)
+    await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
 
 
 class JsonlLog(EventLog):
@@ -205,6 +257,14 @@ class JsonlLog(EventLog):
 
     # ------------------------------------------------------------------ writing
 
+    appends_soon = True
+
+    def append_soon(self, drafts: Sequence[Draft], done: AppendDone) -> None:
+        if self._closing:
+            raise LogUnavailable("event log is closing")
+        self._queue.append(_Pending(drafts, done))
+        self._wake.set()
+
     async def append(self, drafts: Sequence[Draft]) -> list[Record]:
         if not drafts:
             return []
@@ -213,7 +273,7 @@ class JsonlLog(EventLog):
         p = _Pending(drafts)
         self._queue.append(p)
         self._wake.set()
-        await p.done.wait()
+        await p.wait()
         if p.error is not None:
             raise p.error
         return p.records
@@ -234,7 +294,7 @@ class JsonlLog(EventLog):
         finally:
             for p in self._queue:
                 p.error = LogUnavailable("event log closed")
-                p.done.set()
+                p.finish()
             self._queue = []
             self._closed.set()
 
@@ -268,7 +328,7 @@ class JsonlLog(EventLog):
                 log.error("an append could not be encoded (%s); refused", e)
                 p.records = []
                 p.error = LogUnavailable(f"event cannot be written: {e}")
-                p.done.set()
+                p.finish()
                 continue
             accepted.append(p)
             chunks.extend(lines)
@@ -278,7 +338,7 @@ class JsonlLog(EventLog):
             return
         data = b"\n".join(chunks) + b"\n"
         try:
-            await trio.to_thread.run_sync(self._write_sync, data, seq + 1)
+            await _in_worker_thread(partial(self._write_sync, data, seq + 1))
         except OSError as e:
             self._writable = False
             name = errno.errorcode.get(e.errno or 0, "error")
@@ -287,7 +347,7 @@ class JsonlLog(EventLog):
             for p in batch:
                 p.records = []
                 p.error = err
-                p.done.set()
+                p.finish()
             return
         if not self._writable:
             log.warning("event log writable again")
@@ -298,7 +358,7 @@ class JsonlLog(EventLog):
             self._committed(records)
         finally:
             for p in batch:
-                p.done.set()
+                p.finish()
 
     def _write_sync(self, data: bytes, next_seq: int) -> None:
         """Runs in a worker thread: write, make durable, maybe start a new segment. On

@@ -16,7 +16,7 @@ import trio
 
 from pager.errors import LogUnavailable
 
-from .base import Draft, EventLog, Record, Snapshot
+from .base import AppendDone, Draft, EventLog, Record, Snapshot
 from .snapshots import json_default
 
 __all__ = ["MemoryLog"]
@@ -58,6 +58,22 @@ class MemoryLog(EventLog):
             self._records.extend(out)
             self._committed(out)
             return out
+
+    appends_soon = True
+
+    def append_soon(self, drafts: Sequence[Draft], done: AppendDone) -> None:
+        """`append` in a task of its own (a trio system task: the in-memory log has no
+        writer task), then `done`."""
+
+        async def write() -> None:
+            try:
+                records = await self.append(drafts)
+            except LogUnavailable as e:
+                done([], e)
+            else:
+                done(records, None)
+
+        trio.lowlevel.spawn_system_task(write)
 
     def read_from(self, seq: int) -> Iterator[Record]:
         start = max(seq - 1, 0)

@@ -19,13 +19,9 @@ from functools import partial
 import trio
 
 from pager.web.accepting import MAX_REJECTING, AcceptFailures
-from pager.web.lean_connection import (
-    ConnectionRegistry,
-    LeanConnection,
-    closing_response,
-    finish_and_close,
-)
+from pager.web.lean_connection import LeanConnection, closing_response, finish_and_close
 from pager.web.lean_limits import LeanLimits
+from pager.web.lean_registry import ConnectionRegistry
 from pager.web.raw import RawHandler
 
 __all__ = ["LeanLimits", "serve_lean"]
@@ -63,24 +59,30 @@ async def serve_lean(
     registry = ConnectionRegistry()
     bound = listeners[0].socket.getsockname()[1]
     try:
-        async with trio.open_nursery() as connections:
-            async with trio.open_nursery() as acceptors:
+        async with trio.open_nursery() as watcher:
+            # the connections' timeouts, for as long as a connection may run
+            watcher.start_soon(registry.watch)
+            async with trio.open_nursery() as connections:
+                async with trio.open_nursery() as acceptors:
+                    for listener in listeners:
+                        acceptors.start_soon(
+                            partial(_accept_loop, listener, handler, limits, registry, connections)
+                        )
+                    if shutdown is not None:
+                        acceptors.start_soon(_cancel_when_set, shutdown, acceptors.cancel_scope)
+                    _log.info("lean listener on %s port %d", host, bound)
+                    task_status.started(bound)
+                # Only a shutdown gets here: drain, bounded by the grace period.
                 for listener in listeners:
-                    acceptors.start_soon(
-                        partial(_accept_loop, listener, handler, limits, registry, connections)
-                    )
-                if shutdown is not None:
-                    acceptors.start_soon(_cancel_when_set, shutdown, acceptors.cancel_scope)
-                _log.info("lean listener on %s port %d", host, bound)
-                task_status.started(bound)
-            # Only a shutdown gets here: drain, bounded by the grace period.
-            for listener in listeners:
-                listener.socket.close()
-            _log.info("lean listener shutting down, %d connections open", len(registry.live))
-            registry.drain()
-            connections.cancel_scope.deadline = trio.current_time() + limits.shutdown_grace
-        if connections.cancel_scope.cancelled_caught:
-            _log.warning("lean listener cancelled requests still running after the grace period")
+                    listener.socket.close()
+                _log.info("lean listener shutting down, %d connections open", len(registry.live))
+                registry.drain()
+                connections.cancel_scope.deadline = trio.current_time() + limits.shutdown_grace
+            if connections.cancel_scope.cancelled_caught:
+                _log.warning(
+                    "lean listener cancelled requests still running after the grace period"
+                )
+            watcher.cancel_scope.cancel()
     finally:
         for listener in listeners:
             listener.socket.close()

@@ -1,40 +1,36 @@
-"""One connection of the lean ingest listener: httptools' HTTP/1.1 parser over a trio stream.
+"""One connection of the lean ingest listener: httptools' HTTP/1.1 parser over a trio socket.
 
 This is the hot path of alert storms, so it stays flat: one task per connection (never one
 per request), one parser per connection (it carries keep-alive and pipelined requests), one
-cancel scope per connection whose deadline moves with the phase (idle, reading a request,
-running the handler, writing the answer), one `send_all` per response, and no work that a
+deadline per connection that moves with the phase (idle, reading a request, running the
+handler, writing the answer) and that the listener's one watcher enforces
+(pager/web/lean_registry.py), one write to the socket per response, and no work that a
 small JSON POST does not need. Answers that end a connection (400, 408, 413, 431, 500, 501,
 503) are written as raw bytes and followed by a bounded lingering close so that the peer
 reads them instead of a reset.
 
-The parser is httptools (the binding of llhttp, Node.js's parser, that uvicorn uses), not
-h11: h11 parsing in Python was about a third of the listener's CPU per alert in an alert
-storm (py-spy under `scripts/bench ingest`). llhttp is strict where h11 is lenient and the
-RFC lets a server refuse (a bare LF as a line end, obs-fold, two framings, a Content-Length
-list or sign, a Transfer-Encoding other than chunked): each is a 400 and a close, so a
-request hidden behind it never runs (tests/web/test_edges_hostile.py, test_edges_raw.py).
-The header and body limits are checked here, as the bytes arrive.
+The bytes of the protocol (the parser's callbacks, the answers) are in lean_wire.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-import re
-import time
-from email.utils import formatdate
-from http import HTTPStatus
+import os
 from typing import Final
 from urllib.parse import unquote
 
 import httptools
 import trio
+from trio.lowlevel import wait_readable, wait_writable
 
 from pager.web.lean_limits import LeanLimits
+from pager.web.lean_registry import IDLE, ConnectionRegistry
+from pager.web.lean_wire import BAD, Wire, closing_response, render
 from pager.web.raw import RawHandler, RawRequest, RawResponse, path_for_logs
 
-__all__ = ["ConnectionRegistry", "LeanConnection", "closing_response", "finish_and_close"]
+__all__ = ["LeanConnection", "closing_response", "finish_and_close"]
 
 _log = logging.getLogger("pager.web.lean")
 
@@ -44,59 +40,15 @@ RECEIVE_SIZE: Final = 64 * 1024
 LINGER_SECONDS: Final = 2.0
 LINGER_MAX_BYTES: Final = 1024 * 1024
 
-# Phases of a connection; the cancel scope's deadline follows them.
-IDLE: Final = 0  # between requests: idle_timeout, and graceful shutdown closes it
+# Phases of a connection; its deadline (`due`, enforced by ConnectionRegistry.watch) follows
+# them. IDLE (pager.web.lean_registry): between requests: idle_timeout, and graceful shutdown
+# closes it.
 READING: Final = 1  # first byte of a request seen: read_timeout, then 408
 HANDLING: Final = 2  # the handler runs: no deadline (shutdown grace bounds it)
 WRITING: Final = 3  # sending the answer: idle_timeout, then close without a word
 
-_REASONS: Final = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
-_NO_BODY_STATUSES: Final = frozenset({204, 304})
-# Framing is ours: these are dropped from a handler's headers.
-_OUR_HEADERS: Final = frozenset({"content-length", "transfer-encoding", "date"})
 _INTERNAL_ERROR: Final = RawResponse(500, b'{"status":"error","message":"internal error"}')
-_CONNECTION_CLOSE: Final = (b"connection", b"close")
-_TOKEN: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-_BAD_VALUE: Final = re.compile(rb"[\r\n\x00]")
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-class _HttpDate:
-    """The Date header value, formatted at most once per wall-clock second."""
-
-    __slots__ = ("second", "value")
-
-    def __init__(self) -> None:
-        self.second = -1
-        self.value = b""
-
-    def now(self) -> bytes:
-        second = int(time.time())
-        if second != self.second:
-            self.value = formatdate(second, usegmt=True).encode("ascii")
-            self.second = second
-        return self.value
-
-
-http_date: Final = _HttpDate()
-
-
-def closing_response(status: int, message: str, extra: bytes = b"", *, head: bool = False) -> bytes:
-    """A complete plain-text answer with `Connection: close`, as raw bytes. `extra` holds
-    additional header lines, each ending in CRLF."""
-    body = message.encode("ascii") + b"\n"
-    return (
-        b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-        b"date: %s\r\n%sconnection: close\r\n\r\n%s"
-        % (
-            status,
-            _REASONS.get(status, b""),
-            len(body),
-            http_date.now(),
-            extra,
-            b"" if head else body,
-        )
-    )
 
 
 async def finish_and_close(stream: trio.SocketStream, payload: bytes) -> None:
@@ -117,179 +69,10 @@ async def finish_and_close(stream: trio.SocketStream, payload: bytes) -> None:
             pass
 
 
-class _Parsed:
-    """One request as the parser delivered it, whole; or the answer that refuses it."""
-
-    __slots__ = ("body", "close", "headers", "method", "problem", "url")
-
-    def __init__(
-        self,
-        method: str,
-        url: bytes,
-        headers: dict[str, str],
-        body: bytes,
-        close: bool,
-        problem: bytes | None = None,
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.close = close
-        self.problem = problem
-
-
-_BAD: Final = _Parsed("", b"", {}, b"", True)  # bytes the parser refused, after good requests
-
-
-class _Wire:
-    """The callbacks of httptools' (llhttp's) parser for one connection: they collect each
-    request and, once it is whole, queue it in `done`; `problem` is the closing answer to a
-    request over a limit, set as soon as it shows (431 for the head, 413 for the body)."""
-
-    __slots__ = (
-        "begun_here",
-        "body",
-        "completed_here",
-        "continue_wanted",
-        "done",
-        "head_done",
-        "head_size",
-        "headers",
-        "incomplete_head",
-        "limits",
-        "method",
-        "parser",
-        "problem",
-        "received",
-        "started",
-        "url",
-    )
-
-    def __init__(self, limits: LeanLimits) -> None:
-        self.limits = limits
-        self.parser: httptools.HttpRequestParser | None = None
-        self.done: list[_Parsed] = []
-        self.problem: bytes | None = None
-        self.started = False  # a request has begun and is not whole yet
-        self.head_done = False  # ... and its head is whole
-        self.incomplete_head = 0  # bytes received while its head is not whole
-        self.begun_here = False  # it began in the bytes last fed
-        self.completed_here = 0  # requests made whole by the bytes last fed
-        self.continue_wanted = False
-        self.method = b""
-        self.url = b""
-        self.headers: dict[str, str] = {}
-        self.head_size = 0
-        self.body: list[bytes] = []
-        self.received = 0
-
-    def fed(self, data: bytes) -> None:
-        """After `data` was fed: a head that is not whole yet must not grow past the limit
-        (the parser reports a header only once it is whole). The bytes of a head that
-        began after another request in the same read are not known exactly; they are
-        counted from the next read on."""
-        if self.started and not self.head_done and not (self.begun_here and self.completed_here):
-            self.incomplete_head += len(data)
-            if self.incomplete_head > self.limits.max_header_bytes and self.problem is None:
-                self.problem = closing_response(431, "request header fields too large")
-        self.begun_here = False
-        self.completed_here = 0
-
-    def on_message_begin(self) -> None:
-        self.started = True
-        self.head_done = False
-        self.incomplete_head = 0
-        self.begun_here = True
-        self.url = b""
-        self.headers = {}
-        self.head_size = 0
-        self.body = []
-        self.received = 0
-        self.method = b""
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-        self._grow(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._grow(len(name) + len(value) + 4)
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        previous = self.headers.get(key)
-        self.headers[key] = text if previous is None else f"{previous}, {text}"
-
-    def _grow(self, n: int) -> None:
-        self.head_size += n
-        if self.head_size > self.limits.max_header_bytes and self.problem is None:
-            self.problem = closing_response(431, "request header fields too large")
-
-    def on_headers_complete(self) -> None:
-        assert self.parser is not None
-        self.head_done = True
-        self.method = self.parser.get_method()
-        head = self.method == b"HEAD"
-        if self.problem is not None:
-            return
-        declared = self.headers.get("content-length")
-        if declared is not None and int(declared) > self.limits.max_body_bytes:
-            self.problem = closing_response(413, "request body too large", head=head)
-        elif (
-            self.headers.get("expect", "").lower() == "100-continue"
-            and self.parser.get_http_version() == "1.1"
-        ):
-            self.continue_wanted = True
-
-    def on_body(self, body: bytes) -> None:
-        self.continue_wanted = False  # it is coming already
-        self.received += len(body)
-        if self.received > self.limits.max_body_bytes:
-            if self.problem is None:
-                head = self.method == b"HEAD"
-                self.problem = closing_response(413, "request body too large", head=head)
-            return
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        assert self.parser is not None
-        self.started = False
-        self.continue_wanted = False
-        self.completed_here += 1
-        parts = self.body
-        body = b"" if not parts else parts[0] if len(parts) == 1 else b"".join(parts)
-        close = (
-            not self.parser.should_keep_alive()
-            or self.parser.get_http_version() != "1.1"
-            or "close" in self.headers.get("connection", "").lower()
-        )
-        self.done.append(
-            _Parsed(self.method.decode("ascii"), self.url, self.headers, body, close, self.problem)
-        )
-        self.problem = None
-
-
-class ConnectionRegistry:
-    """The listener's live connections, for the connection cap and graceful shutdown."""
-
-    __slots__ = ("draining", "live", "rejecting")
-
-    def __init__(self) -> None:
-        self.live: set[LeanConnection] = set()
-        self.rejecting = 0
-        self.draining = False
-
-    def drain(self) -> None:
-        """From now on every answer closes its connection; idle connections close now."""
-        self.draining = True
-        for connection in self.live:
-            if connection.phase == IDLE:
-                connection.scope.cancel()
-
-
 class LeanConnection:
     """One accepted connection. `serve()` runs it to the end and closes the stream."""
 
-    __slots__ = ("handler", "limits", "phase", "registry", "remote", "scope", "stream")
+    __slots__ = ("due", "handler", "limits", "phase", "registry", "remote", "scope", "stream")
 
     def __init__(
         self,
@@ -303,17 +86,18 @@ class LeanConnection:
         self.limits = limits
         self.registry = registry
         self.phase = IDLE
+        self.due = math.inf  # see pager.web.lean_registry: the registry's watcher enforces it
         self.scope = trio.CancelScope()
         self.remote = _peer_name(stream)
 
     async def serve(self) -> None:
         try:
             async with self.stream:
-                self.scope.deadline = trio.current_time() + self.limits.idle_timeout
+                self._arm(IDLE, self.limits.idle_timeout)
                 try:
                     with self.scope:
                         final = await self._exchange()
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     _log.debug("peer %s went away", self.remote)
                     return
                 if self.scope.cancelled_caught:
@@ -331,17 +115,23 @@ class LeanConnection:
 
     def _arm(self, phase: int, timeout: float) -> None:
         self.phase = phase
-        self.scope.deadline = trio.current_time() + timeout
+        due = self.due = trio.current_time() + timeout
+        registry = self.registry
+        if due < registry.wake_at:
+            registry.moved(due)
 
     async def _exchange(self) -> bytes | None:
         """Serve requests until the connection ends. Returns None to close at once, or the
         bytes (maybe empty) to send before a lingering close."""
-        stream = self.stream
+        # The socket is read and written directly (os.read/os.write on its non-blocking
+        # descriptor, waiting with wait_readable/wait_writable): trio's SocketStream adds
+        # two context managers per call and a trip through the scheduler after every send
+        # that did not block, which here is every answer. Errors are OSErrors (serve).
+        fd = self.stream.socket.fileno()
         limits = self.limits
         registry = self.registry
-        receive_some = stream.receive_some
         max_requests = limits.max_requests_per_connection or math.inf
-        wire = _Wire(limits)
+        wire = Wire(limits)
         parser = httptools.HttpRequestParser(wire)
         wire.parser = parser
         feed = parser.feed_data
@@ -358,18 +148,23 @@ class LeanConnection:
                         self._arm(READING, limits.read_timeout)
                     if wire.continue_wanted:
                         wire.continue_wanted = False
-                        await stream.send_all(_CONTINUE)
+                        await _send_all(fd, _CONTINUE)
                 else:
                     if registry.draining:
                         return None
                     # The idle deadline was armed when the last answer (or the connection)
                     # began: one deadline move fewer per request.
                     self.phase = IDLE
-                data = await receive_some(RECEIVE_SIZE)
+                await wait_readable(fd)
+                try:
+                    data = os.read(fd, RECEIVE_SIZE)
+                except BlockingIOError:  # woken for nothing
+                    continue
                 if not data:
                     return None  # the peer ended the connection (maybe in mid-request)
-                if self.phase == IDLE:
-                    self._arm(READING, limits.read_timeout)
+                # A request that began in these bytes and is not whole arms read_timeout at
+                # the top of the loop, in this same step: its first byte's time. One that is
+                # whole goes straight to HANDLING: no deadline move (nor watcher wake-up).
                 try:
                     feed(data)
                     wire.fed(data)
@@ -387,16 +182,16 @@ class LeanConnection:
                     _log.debug("bad request from %s: %s", self.remote, exc)
                     if not done:
                         return closing_response(400, "malformed request")
-                    done.append(_BAD)
+                    done.append(BAD)
             parsed = done.pop(0)
-            if parsed is _BAD:
+            if parsed is BAD:
                 return closing_response(400, "malformed request")
             if parsed.problem is not None:
                 return parsed.problem
 
             served += 1
             self.phase = HANDLING
-            self.scope.deadline = math.inf
+            self.due = math.inf
             head = parsed.method == "HEAD"
             raw_path, _, query = parsed.url.decode("latin-1").partition("?")
             # percent-decoded as the main port's ASGI server decodes it: `{key}` means the
@@ -419,42 +214,33 @@ class LeanConnection:
             self._arm(WRITING, limits.idle_timeout)
             close = parsed.close or registry.draining or served >= max_requests
             try:
-                payload = _render(response, head=head, close=close)
+                payload = render(response, head=head, close=close)
             except Exception:
                 _log.exception(
                     "handler answer to %s %s cannot be sent", request.method, path_for_logs(path)
                 )
                 return closing_response(500, "internal error", head=head)
-            await stream.send_all(payload)
+            await _send_all(fd, payload)
             if close:
                 return b""
+            if done:  # pipelined requests wait: let other tasks run between two answers
+                await trio.lowlevel.checkpoint()
 
 
-def _render(response: RawResponse, *, head: bool, close: bool) -> bytes:
-    """The whole answer (head and body) as one buffer. Header names and values are checked
-    as h11 would (no CR, LF or NUL), so a handler cannot split the response."""
-    status = response.status
-    body = response.body
-    lines = [
-        b"HTTP/1.1 %d %s\r\ndate: %s\r\n" % (status, _REASONS.get(status, b""), http_date.now())
-    ]
-    if status in _NO_BODY_STATUSES:
-        body = b""
-    else:
-        lines.append(b"content-length: %d\r\n" % len(body))
-    for name, value in response.headers:
-        if name.lower() in _OUR_HEADERS:
-            continue
-        n, v = name.encode("ascii"), value.encode("latin-1")
-        if not _TOKEN.fullmatch(n) or _BAD_VALUE.search(v):
-            raise ValueError(f"invalid response header {name!r}")
-        lines.append(b"%s: %s\r\n" % (n, v))
-    if close:
-        lines.append(b"connection: close\r\n")
-    lines.append(b"\r\n")
-    if not head and body:
-        lines.append(body)
-    return b"".join(lines)
+async def _send_all(fd: int, payload: bytes) -> None:
+    """Write all of `payload` to the non-blocking socket `fd`, waiting while it is full.
+    Not a checkpoint when it did not block (the caller waits for the next request anyway)."""
+    try:
+        sent = os.write(fd, payload)
+    except BlockingIOError:
+        sent = 0
+    if sent == len(payload):
+        return
+    view = memoryview(payload)[sent:]
+    while view:
+        await wait_writable(fd)
+        with contextlib.suppress(BlockingIOError):  # the slow path: a context manager is fine
+            view = view[os.write(fd, view) :]
 
 
 def _peer_name(stream: trio.SocketStream) -> str | None:

@@ -36,7 +36,7 @@ def test_an_ingest_request_made_fast_is_the_dataclass_with_a_reply_of_its_own() 
     assert a.opens and not b.opens
     assert a.reply is not b.reply  # the default factory runs for each request
     a.reply.set(Outcome(None, True))
-    assert a.reply._done.is_set() and not b.reply._done.is_set()
+    assert a.reply.done and not b.reply.done
 
 
 def test_outcome_draft_and_opening_commands_made_fast_are_the_dataclasses() -> None:

@@ -139,3 +139,35 @@ async def test_failed_write_raises_typed_error_loses_nothing_and_recovers(log: E
         assert log.writable is True
         assert [r.data["i"] for r in log.read_from(1)] == [1, 4]
         assert seen == [1, 2]
+
+
+async def test_append_soon_calls_back_once_durable_or_with_the_error(log: EventLog) -> None:
+    """A log that appends without a waiting task (`appends_soon`) calls back once the
+    records are durable and the commit hooks have seen them, or with the error and nothing
+    in the log."""
+    if not log.appends_soon:
+        pytest.skip(f"{type(log).__name__} appends only with a waiting task")
+    seen: list[int] = []
+    log.add_commit_hook(lambda recs: seen.extend(r.seq for r in recs))
+    calls: list[tuple[list[int], LogUnavailable | None, list[int]]] = []
+    called = trio.Event()
+
+    def done(records: list[Record], error: LogUnavailable | None) -> None:
+        # what the hooks had seen when the callback came
+        calls.append(([r.seq for r in records], error, list(seen)))
+        called.set()
+
+    with trio.fail_after(10):
+        await log.append([draft(1)])
+        log.append_soon([draft(2), draft(3)], done)
+        await called.wait()
+        assert calls == [([2, 3], None, [1, 2, 3])]
+        assert [r.data["i"] for r in log.read_from(2)] == [2, 3]
+        _break(log)
+        called = trio.Event()
+        log.append_soon([draft(4)], done)
+        await called.wait()
+        (_, error, _) = calls[-1]
+        assert calls[-1][0] == [] and isinstance(error, LogUnavailable)
+        assert log.last_seq == 3 and list(log.read_from(4)) == []
+        _mend(log)

@@ -360,6 +360,32 @@ async def test_idle_keep_alive_connection_is_closed_silently(
             assert trio.current_time() - idle_from >= 3
 
 
+async def test_peer_that_never_reads_its_answer_is_cut_after_idle_timeout(
+    loopback_clock: trio.testing.MockClock,
+) -> None:
+    # an answer far larger than the kernel's socket buffers: writing it blocks until the
+    # peer reads, and this peer never does
+    big = b"x" * (32 * 1024 * 1024)
+
+    async def handler(request: RawRequest) -> RawResponse:
+        return RawResponse(200, big if request.path == "/big" else b"small")
+
+    with trio.fail_after(TIMEOUT):
+        limits = LeanLimits(read_timeout=1, idle_timeout=3, max_connections=1)
+        async with lean_server(handler, limits) as port, raw_client(port) as stuck:
+            await stuck.send(post("/big", b""))
+            started = trio.current_time()
+            await trio.sleep(2.5)
+            async with raw_client(port) as second:  # the stuck one still holds the only slot
+                await second.send(post("/a", b""))
+                assert (await second.reply()).status == 503
+            await trio.sleep(1)
+            assert trio.current_time() - started >= 3
+            async with raw_client(port) as third:  # cut after idle_timeout: its slot is free
+                await third.send(post("/a", b""))
+                assert (await third.reply()).body == b"small"
+
+
 async def test_connections_over_the_cap_get_503_at_once() -> None:
     with trio.fail_after(TIMEOUT):
         async with lean_server(Recorder(), LeanLimits(max_connections=1)) as port:
