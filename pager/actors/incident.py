@@ -158,7 +158,11 @@ class IncidentActor:
         turn = self._decide([request])
 
         def done(_records: list[Record], error: LogUnavailable | None) -> None:
-            finished(self._answer(turn, error))
+            unowned: list[Ingest | Act] = []
+            try:
+                unowned = self._answer(turn, error)
+            finally:  # even if answering failed (a bug): the router must learn how it ended
+                finished(unowned)
 
         self.journal.record_soon(turn.events, turn.now, done, decided=turn.decided)
 

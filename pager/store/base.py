@@ -230,7 +230,8 @@ class EventLog(abc.ABC):
         None)` is called once they are durable and committed (the commit hooks have seen
         them), or `done([], error)` when they could not be written (then none of them is in
         the log). `done` runs in the log's writer task and must not block. Raises
-        LogUnavailable at once when the log takes no more appends."""
+        LogUnavailable at once when the log takes no more appends, and ValueError for no
+        drafts (an empty batch would be written as an empty line, which no reader takes)."""
         raise NotImplementedError
 
     @abc.abstractmethod

@@ -260,6 +260,8 @@ class JsonlLog(EventLog):
     appends_soon = True
 
     def append_soon(self, drafts: Sequence[Draft], done: AppendDone) -> None:
+        if not drafts:
+            raise ValueError("append_soon: no drafts to append")
         if self._closing:
             raise LogUnavailable("event log is closing")
         self._queue.append(_Pending(drafts, done))

@@ -64,6 +64,8 @@ class MemoryLog(EventLog):
     def append_soon(self, drafts: Sequence[Draft], done: AppendDone) -> None:
         """`append` in a task of its own (a trio system task: the in-memory log has no
         writer task), then `done`."""
+        if not drafts:
+            raise ValueError("append_soon: no drafts to append")
 
         async def write() -> None:
             try:

@@ -111,3 +111,35 @@ async def test_an_opening_that_cannot_be_written_leaves_nothing_open_on_disk(
             out = await run.system.submit(trigger("k1"))
             assert out.incident is not None and out.incident.id == "inc-2"
             assert run.system.state.open_by_key[("checkout", "k1")] == "inc-2"
+
+
+async def test_an_opening_whose_answer_fails_still_hands_its_actor_to_the_router(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in answering an opening (here: answering, then raising) must not leave the
+    incident without an owner: the router still learns how the opening ended, so the next
+    alert of that incident is taken by its actor, and shutdown does not wait for it."""
+    from pager.actors.incident import IncidentActor
+
+    answer = IncidentActor._answer
+    failed: list[str] = []
+
+    def answer_then_fail(self, turn, error):  # type: ignore[no-untyped-def]
+        out = answer(self, turn, error)
+        if not failed:
+            failed.append(self.id)
+            raise RuntimeError("a bug in answering")
+        return out
+
+    monkeypatch.setattr(IncidentActor, "_answer", answer_then_fail)
+    config = make_config(tmp_path / "data", fsync=False)
+    with trio.fail_after(TIMEOUT):
+        async with running_pager(config, serve_edges=False) as run:
+            router = run.actors.router
+            first = await run.system.submit(trigger("k1"))
+            assert first.incident is not None and failed == [first.incident.id]
+            with trio.fail_after(5):  # the request deadline (10 s) would answer 503 first
+                second = await run.system.submit(trigger("k1"))
+            assert second.incident is not None and second.incident.id == first.incident.id
+            assert second.incident.alerts["k1"].count == 2
+            assert router.actor_count == 1

@@ -171,3 +171,18 @@ async def test_append_soon_calls_back_once_durable_or_with_the_error(log: EventL
         assert calls[-1][0] == [] and isinstance(error, LogUnavailable)
         assert log.last_seq == 3 and list(log.read_from(4)) == []
         _mend(log)
+
+
+async def test_append_soon_refuses_an_empty_batch(log: EventLog) -> None:
+    """An empty batch is a caller's bug: refused at once, nothing written (a JSON-lines log
+    once wrote it as an empty line that made the folder unreadable)."""
+    if not log.appends_soon:
+        pytest.skip(f"{type(log).__name__} appends only with a waiting task")
+    calls: list[object] = []
+    with trio.fail_after(10):
+        await log.append([draft(1)])
+        with pytest.raises(ValueError, match="no drafts"):
+            log.append_soon([], lambda records, error: calls.append((records, error)))
+        await log.append([draft(2)])
+    assert calls == []
+    assert [r.data["i"] for r in log.read_from(1)] == [1, 2]
