@@ -298,6 +298,9 @@ class JsonlLog(EventLog):
                 batch, self._queue = self._queue, []
                 await self._write(batch)
         finally:
+            # the writer is gone (closed, or cancelled without `close`): later appends are
+            # refused at once, not queued where no writer will take them
+            self._closing = True
             for p in self._queue:
                 p.error = LogUnavailable("event log closed")
                 p.finish()
