@@ -51,8 +51,10 @@ ACTOR_INBOX = 32
 # with 503 and Retry-After. A log that keeps up holds a few; one whose writes stall (a slow
 # disk, a database that does not answer) would otherwise take a new incident, with its
 # actor, mailbox and records, for every distinct alert that comes meanwhile: a queue
-# without end. Alerts of incidents already open are bounded by their mailboxes.
-MAX_LOG_BACKLOG = 4096
+# without end. Alerts of incidents already open are bounded by their mailboxes. 8,192 is
+# about 8 s of a storm of 1,000 new alerts/s (some 10 KB each while queued), near the
+# request deadline (10 s) that answers 503 anyway.
+MAX_LOG_BACKLOG = 8192
 
 # `NewIncident(...)` and `Open(...)`, the same values, made without a frozen dataclass's
 # `object.__setattr__` per field (pager.core._fast): one of each for every new incident
