@@ -28,7 +28,7 @@ from pager.errors import Forbidden, PagerError
 
 from . import dashboard_html as html
 from .auth import Principal, check_role
-from .sessions import COOKIE, SessionStore, fingerprint
+from .sessions import COOKIE, DEVICE_COOKIE, Sessions, SessionStore, fingerprint
 
 __all__ = ["Dashboard", "NotSignedIn", "goto", "is_page", "register"]
 
@@ -83,9 +83,12 @@ def goto(url: str, status: int = 303) -> Response:
 
 
 class Dashboard:
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: System, sessions: Sessions | None = None) -> None:
         self.system = system
-        self.sessions = SessionStore(Path(system.config.data_dir))
+        # the file in data_dir unless the composition root chose (PostgreSQL: shared)
+        self.sessions: Sessions = (
+            SessionStore(Path(system.config.data_dir)) if sessions is None else sessions
+        )
         self.throttle = SigninThrottle()
         self._warned: set[str] = set()
         self.env = jinja2.Environment(
@@ -278,8 +281,18 @@ def is_page(path: str) -> bool:
     return path == "/" or any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
 
 
-def register(app: QuartTrio, system: System) -> Dashboard:
-    dash = Dashboard(system)
+def register(app: QuartTrio, system: System, sessions: Sessions | None = None) -> Dashboard:
+    dash = Dashboard(system, sessions)
+
+    @app.before_request
+    async def load_session() -> None:
+        """What the request's cookies name, fetched before anything asks (`Sessions`)."""
+        cookies = request.cookies
+        await dash.sessions.load(cookies.get(COOKIE), cookies.get(DEVICE_COOKIE), dash.now())
+
+    @app.before_websocket
+    async def load_stream_session() -> None:
+        await dash.sessions.load(websocket.cookies.get(COOKIE), None, dash.now())
 
     @app.errorhandler(NotSignedIn)
     async def not_signed_in(e: NotSignedIn) -> Response:
