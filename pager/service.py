@@ -60,10 +60,12 @@ from pager.store.base import EventLog
 from pager.store.jsonl import JsonlLog
 from pager.store.lease import node_name
 from pager.store.pg_sessions import PostgresSessions
+from pager.store.pg_signin_throttle import PostgresSigninThrottle
 from pager.store.postgres import PostgresLog
 from pager.transports.base import Transport
 from pager.web.accepting import descriptor_budget
 from pager.web.app import create_app
+from pager.web.dashboard import SigninThrottles
 from pager.web.ingest import IngestEndpoints
 from pager.web.lean import LeanLimits, serve_lean
 from pager.web.main_listener import MainLimits, serve_main
@@ -107,6 +109,7 @@ class _Edges:
     cluster_view: Callable[[], ClusterView] | None = None
     node: str | None = None
     sessions: Sessions | None = None  # the dashboard's sign-ins (None: the file in data_dir)
+    throttle: SigninThrottles | None = None  # failed sign-ins (None: this process's memory)
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -315,8 +318,10 @@ async def _run_cluster(
 
     leader = leadership(event_log, config, make_term)
     # the dashboard's sign-ins in the database too (its tables made with the log's): every
-    # node knows every session, across a failover and behind a load balancer
+    # node knows every session, across a failover and behind a load balancer, and failed
+    # sign-ins spread over the nodes count once
     sessions = PostgresSessions(str(config.store.dsn), node=leader.node)
+    throttle = PostgresSigninThrottle(str(config.store.dsn), node=leader.node)
     edges = _Edges(
         leader.current_actors,
         leader.serving,
@@ -324,6 +329,7 @@ async def _run_cluster(
         cluster_view=leader.view,
         node=leader.node,
         sessions=sessions,
+        throttle=throttle,
     )
     try:
         async with trio.open_nursery() as core:
@@ -336,6 +342,7 @@ async def _run_cluster(
             core.cancel_scope.cancel()
     finally:
         sessions.close()
+        throttle.close()
 
 
 async def _serve_web(
@@ -367,6 +374,7 @@ async def _serve_web(
         refuse_on_standby=edges.refuse_on_standby,
         cluster_view=edges.cluster_view,
         sessions=edges.sessions,
+        throttle=edges.throttle,
     )
     await serve_main(
         app,

@@ -24,6 +24,9 @@ Version 2:
   browsers (pager/store/pg_sessions.py), shared by every node so a failover or a load
   balancer signs nobody out. Keyed by the sha256 of the cookie value (never the value);
   every node writes them (they are not records of the log, and no lease fences them).
+- `pager_web_signin_failures`: the sign-in throttle's failures within its window
+  (pager/store/pg_signin_throttle.py), by the sha256 of the key (a person, an address, a
+  known browser), so guesses spread over the nodes count once.
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ),
     (
         2,
-        "dashboard sessions and known browsers",
+        "dashboard sessions, known browsers and failed sign-ins",
         [
             """CREATE TABLE pager_web_sessions (
                 digest text PRIMARY KEY,
@@ -128,6 +131,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
             "CREATE INDEX pager_web_devices_user ON pager_web_devices (user_id, n)",
             "CREATE INDEX pager_web_devices_expiry ON pager_web_devices (expires_at)",
+            """CREATE TABLE pager_web_signin_failures (
+                key text NOT NULL,
+                at timestamptz NOT NULL
+            )""",
+            "CREATE INDEX pager_web_signin_failures_key ON pager_web_signin_failures (key, at)",
+            "CREATE INDEX pager_web_signin_failures_at ON pager_web_signin_failures (at)",
         ],
     ),
 ]

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
@@ -30,7 +31,15 @@ from . import dashboard_html as html
 from .auth import Principal, check_role
 from .sessions import COOKIE, DEVICE_COOKIE, Sessions, SessionStore, fingerprint
 
-__all__ = ["Dashboard", "NotSignedIn", "goto", "is_page", "register"]
+__all__ = [
+    "Dashboard",
+    "LocalSigninThrottle",
+    "NotSignedIn",
+    "SigninThrottles",
+    "goto",
+    "is_page",
+    "register",
+]
 
 log = logging.getLogger("pager.web.dashboard")
 
@@ -82,14 +91,45 @@ def goto(url: str, status: int = 303) -> Response:
     return Response("", status, headers={"Location": url})
 
 
+class SigninThrottles(Protocol):
+    """Where failed sign-ins are counted (pager.core.signin_throttle's rules): this
+    process's memory, or with the PostgreSQL store the database, shared by every node."""
+
+    async def attempt(
+        self, limits: Sequence[tuple[str, int]], now: datetime, window: timedelta
+    ) -> float: ...
+
+    async def succeeded(self, keys: Sequence[str], at: datetime) -> None: ...
+
+
+class LocalSigninThrottle:
+    """Failed sign-ins counted in this process's memory (one pager)."""
+
+    def __init__(self) -> None:
+        self.counts = SigninThrottle()
+
+    async def attempt(
+        self, limits: Sequence[tuple[str, int]], now: datetime, window: timedelta
+    ) -> float:
+        return self.counts.attempt(limits, now, window)
+
+    async def succeeded(self, keys: Sequence[str], at: datetime) -> None:
+        self.counts.succeeded(keys, at)
+
+
 class Dashboard:
-    def __init__(self, system: System, sessions: Sessions | None = None) -> None:
+    def __init__(
+        self,
+        system: System,
+        sessions: Sessions | None = None,
+        throttle: SigninThrottles | None = None,
+    ) -> None:
         self.system = system
         # the file in data_dir unless the composition root chose (PostgreSQL: shared)
         self.sessions: Sessions = (
             SessionStore(Path(system.config.data_dir)) if sessions is None else sessions
         )
-        self.throttle = SigninThrottle()
+        self.throttle: SigninThrottles = LocalSigninThrottle() if throttle is None else throttle
         self._warned: set[str] = set()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -281,8 +321,13 @@ def is_page(path: str) -> bool:
     return path == "/" or any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
 
 
-def register(app: QuartTrio, system: System, sessions: Sessions | None = None) -> Dashboard:
-    dash = Dashboard(system, sessions)
+def register(
+    app: QuartTrio,
+    system: System,
+    sessions: Sessions | None = None,
+    throttle: SigninThrottles | None = None,
+) -> Dashboard:
+    dash = Dashboard(system, sessions, throttle)
 
     @app.before_request
     async def load_session() -> None:

@@ -1,7 +1,9 @@
 """The dashboard's sessions in PostgreSQL (pager/store/pg_sessions.py), two nodes' stores on
 one real database (tests/postgres.py): what one makes the other accepts, a sign-out on one
 ends it on the other, expiry, the key that a new password hash no longer matches, and only
-digests in the tables. Loopback only; every test has an absolute deadline."""
+digests in the tables; and the sign-in throttle in the same database
+(pager/store/pg_signin_throttle.py): failures on two nodes count once. Loopback only; every
+test has an absolute deadline."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pager.core.sessions import DEVICES_PER_USER, digest, fingerprint
 from pager.errors import Unavailable
 from pager.store.pg_schema import LATEST, connect, migrate
 from pager.store.pg_sessions import PostgresSessions
+from pager.store.pg_signin_throttle import PostgresSigninThrottle
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 DAY = timedelta(hours=12)
@@ -202,3 +205,74 @@ def test_a_database_of_the_previous_version_gains_the_tables(
         assert migrate(conn) == (1, LATEST)
         assert conn.execute("SELECT count(*) FROM pager_web_sessions").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pager_events").fetchone() == (1,)
+
+
+WINDOW = timedelta(minutes=15)
+
+
+@pytest.fixture
+async def throttles(pg_dsn: str) -> AsyncIterator[tuple[PostgresSigninThrottle, ...]]:
+    with connect(pg_dsn) as conn:
+        migrate(conn)
+    pair = PostgresSigninThrottle(pg_dsn, node="one"), PostgresSigninThrottle(pg_dsn, node="two")
+    yield pair
+    for t in pair:
+        t.close()
+
+
+async def test_failed_sign_ins_on_several_nodes_count_once(
+    pg_dsn: str, throttles: tuple[PostgresSigninThrottle, ...]
+) -> None:
+    one, two = throttles
+    limits = [("user:alice", 3), ("addr:192.0.2.7", 12)]
+    with trio.fail_after(30):
+        assert await one.attempt(limits, NOW, WINDOW) == 0.0
+        assert await two.attempt(limits, NOW + timedelta(minutes=1), WINDOW) == 0.0
+        assert await one.attempt(limits, NOW + timedelta(minutes=2), WINDOW) == 0.0
+        # the fourth, on either node, waits until the first leaves the window
+        wait = await two.attempt(limits, NOW + timedelta(minutes=3), WINDOW)
+        assert wait == (WINDOW - timedelta(minutes=3)).total_seconds()
+        assert await one.attempt(limits, NOW + WINDOW, WINDOW) == 0.0
+        # a right password takes its attempt back, on whichever node
+        later = NOW + WINDOW + timedelta(minutes=1)
+        assert await two.attempt(limits, later, WINDOW) == 0.0
+        await one.succeeded([k for k, _ in limits], later)
+        assert await one.attempt(limits, later, WINDOW) == 0.0
+        # only digests of the keys (a name typed may be a password in the wrong field)
+        rows = _sql(pg_dsn, "SELECT key FROM pager_web_signin_failures")
+        assert rows and all(
+            k in {(digest("user:alice"),), (digest("addr:192.0.2.7"),)} for k in rows
+        )
+        # failures older than the window are deleted as attempts come
+        assert await one.attempt([("user:bob", 3)], NOW + 3 * WINDOW, WINDOW) == 0.0
+        assert len(_sql(pg_dsn, "SELECT 1 FROM pager_web_signin_failures")) == 1
+
+
+async def test_concurrent_guesses_on_two_nodes_are_counted_one_after_the_other(
+    throttles: tuple[PostgresSigninThrottle, ...],
+) -> None:
+    allowed: list[float] = []
+
+    async def guess(t: PostgresSigninThrottle) -> None:
+        allowed.append(await t.attempt([("user:alice", 3)], NOW, WINDOW))
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as n:
+            for i in range(10):
+                n.start_soon(guess, throttles[i % 2])
+    assert len(allowed) == 10 and allowed.count(0.0) == 3
+    assert all(w == WINDOW.total_seconds() for w in allowed if w)
+
+
+async def test_without_the_database_a_node_counts_on_its_own(
+    pg_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    throttle = PostgresSigninThrottle(pg_dsn.replace("dbname=", "dbname=absent_"), wait=2.0)
+    try:
+        with trio.fail_after(30), caplog.at_level(logging.WARNING, "pager.web.sessions"):
+            for _ in range(3):
+                assert await throttle.attempt([("user:alice", 3)], NOW, WINDOW) == 0.0
+            assert await throttle.attempt([("user:alice", 3)], NOW, WINDOW) > 0
+        assert "counts failed sign-ins on its own" in caplog.text
+    finally:
+        throttle.close()

@@ -1,8 +1,9 @@
 """With the PostgreSQL store the dashboard's sessions are the database's, shared by every
 node: two pagers in this process on one real database (tests/postgres.py), as behind a load
 balancer. A session made on the active one works on the standby and the other way round, a
-sign-out on one ends it on both, a new password hash ends it, nothing lands in data_dir,
-and after the active one stops the standby that takes over still knows the cookie."""
+sign-out on one ends it on both, a new password hash ends it, failed sign-ins on both count
+once, nothing lands in data_dir, and after the active one stops the standby that takes
+over still knows the cookie."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pager.config import Config, load_config_text
 from pager.service import Running, run_pager
 from pager.web.sessions import COOKIE, FILE
 
-from .dashboard_helpers import _HASHER, HASHES, csrf_of, dashboard_text, sign_in
+from .dashboard_helpers import _HASHER, HASHES, PASSWORDS, csrf_of, dashboard_text, sign_in
 
 
 def _text(folder: Path, name: str, dsn: str) -> str:
@@ -26,6 +27,14 @@ def _text(folder: Path, name: str, dsn: str) -> str:
 
 def _config(folder: Path, name: str, dsn: str) -> Config:
     return load_config_text(_text(folder, name, dsn), source=f"{name}.yaml")
+
+
+async def _post_login(
+    client: httpx.AsyncClient, base: str, user: str, password: str
+) -> httpx.Response:
+    form = await client.get(f"{base}/login")
+    data = {"user": user, "password": password, "csrf": csrf_of(form.text)}
+    return await client.post(f"{base}/login", data=data)
 
 
 async def _role(client: httpx.AsyncClient, base: str) -> str:
@@ -78,6 +87,14 @@ async def test_sessions_are_shared_by_the_nodes_and_outlive_a_failover(
                 async with httpx.AsyncClient(cookies={COOKIE: cookie}) as copy:
                     assert (await copy.get(f"{base_b}/")).status_code == 303
                 await b.system.reload(load_config_text(text), "test")
+
+                # failed sign-ins on both nodes count once (signin_attempts: 3)
+                async with httpx.AsyncClient() as guesser:
+                    for base in (base_a, base_b, base_a):
+                        r = await _post_login(guesser, base, "bob", "wrong")
+                        assert r.status_code == 401
+                    r = await _post_login(guesser, base_b, "bob", PASSWORDS["bob"])
+                    assert r.status_code == 429 and "Retry-After" in r.headers
 
                 # the active one stops (the lease given back): b takes over, alice stays in
                 stop_a.set()
