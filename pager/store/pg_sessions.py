@@ -264,9 +264,6 @@ class PostgresSessions:
         else:
             self._conn.shut(drop=False)
 
-    def __len__(self) -> int:
-        return len(self._sessions)
-
 
 def _drop_expired(conn: psycopg.Connection[Any], now: datetime) -> None:
     conn.execute("DELETE FROM pager_web_sessions WHERE expires_at <= %s", (now,))
