@@ -262,6 +262,17 @@ class Reconnecting:
         if drop:
             self.drop()
 
+    def close(self, wait: float = 5.0) -> None:
+        """Close for good from outside the thread that uses it: at once when it is free
+        within `wait` seconds, else left to the thread that holds it (`shut(drop=False)`)."""
+        if self.lock.acquire(timeout=wait):
+            try:
+                self.shut()
+            finally:
+                self.lock.release()
+        else:
+            self.shut(drop=False)
+
     def drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:

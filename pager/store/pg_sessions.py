@@ -256,13 +256,7 @@ class PostgresSessions:
 
     def close(self) -> None:
         """Close the connection (a thread still using it closes it when done)."""
-        if self._conn.lock.acquire(timeout=5):
-            try:
-                self._conn.shut()
-            finally:
-                self._conn.lock.release()
-        else:
-            self._conn.shut(drop=False)
+        self._conn.close()
 
 
 def _drop_expired(conn: psycopg.Connection[Any], now: datetime) -> None:

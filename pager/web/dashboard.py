@@ -5,6 +5,9 @@ pages_incidents, pages_people, pages_services.
 Every page asks `Dashboard.principal()`: without a valid session cookie a page redirects to
 `/login?next=<the page>` (a fragment request answers 401). Every state-changing form carries
 the session's CSRF token (`csrf` field or `X-CSRF-Token` header), compared in constant time.
+Before every request (and websocket) what its cookies name is loaded from where sessions
+are kept (`Sessions.load`: the file in memory, or the database with the PostgreSQL store),
+so the checks themselves never wait.
 """
 
 from __future__ import annotations
