@@ -334,7 +334,10 @@ def register(
 
     @app.before_request
     async def load_session() -> None:
-        """What the request's cookies name, fetched before anything asks (`Sessions`)."""
+        """What the request's cookies name, fetched before anything asks (`Sessions`);
+        not for the pages' scripts and styles, which no session guards."""
+        if request.path.startswith("/static/"):
+            return
         cookies = request.cookies
         await dash.sessions.load(cookies.get(COOKIE), cookies.get(DEVICE_COOKIE), dash.now())
 
