@@ -73,6 +73,11 @@ class Journal:
             self._decided.pop(key, None)  # not committed (a failed write): forget it
 
     @property
+    def backlog(self) -> int:
+        """Appends queued in the log and not yet being written (EventLog.backlog)."""
+        return self.log.backlog
+
+    @property
     def records_soon(self) -> bool:
         """Whether `record_soon` is there (the log appends without a waiting task)."""
         return self.log.appends_soon

@@ -47,6 +47,14 @@ __all__ = ["ACTOR_INBOX", "Router"]
 log = logging.getLogger("pager.router")
 
 ACTOR_INBOX = 32
+# Appends the event log may hold queued (EventLog.backlog) before new incidents are refused
+# with 503 and Retry-After. A log that keeps up holds a few; one whose writes stall (a slow
+# disk, a database that does not answer) would otherwise take a new incident, with its
+# actor, mailbox and records, for every distinct alert that comes meanwhile: a queue
+# without end. Alerts of incidents already open are bounded by their mailboxes. 8,192 is
+# about 8 s of a storm of 1,000 new alerts/s (some 10 KB each while queued), near the
+# request deadline (10 s) that answers 503 anyway.
+MAX_LOG_BACKLOG = 8192
 
 # `NewIncident(...)` and `Open(...)`, the same values, made without a frozen dataclass's
 # `object.__setattr__` per field (pager.core._fast): one of each for every new incident
@@ -202,6 +210,9 @@ class Router:
         if iid is None:
             if not msg.opens or not isinstance(msg.command, TriggerAlert | UpsertGroup):
                 msg.reply.set(Outcome(None, False))  # acknowledge/resolve of nothing open
+                return
+            if self.journal.backlog >= MAX_LOG_BACKLOG:
+                msg.reply.fail(Unavailable("the event log is behind (a slow disk?); try again"))
                 return
             number = self._next_number
             self._next_number += 1

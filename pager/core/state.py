@@ -12,7 +12,8 @@ demand (`materialize`, a cache fill of the value the log already determines).
 For answers from channels it also keeps: the newest incident of each short code (an SMS
 reply names one: `ack K7Q`), the action links used and not yet expired (`link.used`), and
 the contacts that opted out of a method (`contact.opted_out`, an SMS STOP); and the token
-generation of each calendar feed whose URL was revoked (`calendar.feed_revoked`).
+generation of each calendar feed whose URL was revoked (`calendar.feed_revoked`); and when
+each scheduled report last went out (`report.sent`).
 
 Past ~400 lines on purpose: each part of the state is written in three places that must
 agree (its fold in `apply_event`, `to_snapshot`, `from_snapshot`), and keeping them in one
@@ -61,6 +62,7 @@ from .events import (
     NotificationSent,
     OverrideAdded,
     OverrideRemoved,
+    ReportSent,
     decode,
 )
 from .evolve import STEPS, evolve
@@ -128,6 +130,7 @@ class SystemState:
         # signed provider requests acted on (interaction.received): "provider:id" -> expiry
         self.seen_requests: dict[str, datetime] = {}
         self.bundles = BundleBook()  # storm mode: bundles, and when each lane sent
+        self.reports_sent: dict[str, datetime] = {}  # scheduled report -> the last due sent
 
     # ------------------------------------------------------------------ fold
 
@@ -291,6 +294,10 @@ class SystemState:
             self.notifications.bundled(event.bundle_id, event.notification_ids)
         elif isinstance(event, InteractionReceived):
             self.seen_requests[event.key] = event.expires_at
+        elif isinstance(event, ReportSent):
+            last = self.reports_sent.get(event.report)
+            if last is None or event.due > last:
+                self.reports_sent[event.report] = event.due
         elif isinstance(event, ContactOptedIn):
             self.opted_out.pop((event.method, event.address), None)
             if event.message_sid:
@@ -482,6 +489,7 @@ class SystemState:
                 [o.id, o.schedule_id, o.user, o.start, o.end, o.by] for o in self.overrides.values()
             ],
             "calendar_generations": dict(self.calendar_generations),
+            "reports_sent": dict(self.reports_sent),
             "analytics": analytics.to_snapshot(self.analytics),
             "bundles": self.bundles.to_snapshot(),
             "seen_requests": [
@@ -547,6 +555,8 @@ class SystemState:
                 oid, sid, user, datetime.fromisoformat(start), datetime.fromisoformat(end), by
             )
         s.calendar_generations.update(data.get("calendar_generations", {}))
+        for report, due in data.get("reports_sent", {}).items():
+            s.reports_sent[report] = datetime.fromisoformat(due)
         # (a snapshot older than analytics has none: start-up folds the log into it)
         s.analytics = analytics.from_snapshot(data.get("analytics"), s.last_seq)
         s.bundles = BundleBook.from_snapshot(data.get("bundles"))

@@ -212,6 +212,14 @@ class EventLog(abc.ABC):
         """False after a failed write, until a write succeeds again."""
         return True
 
+    @property
+    def backlog(self) -> int:
+        """Appends queued for the writer and not yet being written (each one appender's
+        batch). It stays near zero while the store keeps up; it grows while a write stalls
+        (a slow disk, a database that does not answer), and pager stops opening incidents
+        past a bound (actors/router.py, MAX_LOG_BACKLOG) rather than queue without end."""
+        return 0
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The writer task, for implementations that have one. Returns after `close`."""
         task_status.started()

@@ -218,6 +218,10 @@ class JsonlLog(EventLog):
         return self._last_seq
 
     @property
+    def backlog(self) -> int:
+        return len(self._queue)
+
+    @property
     def writable(self) -> bool:
         return self._writable
 
@@ -294,6 +298,9 @@ class JsonlLog(EventLog):
                 batch, self._queue = self._queue, []
                 await self._write(batch)
         finally:
+            # the writer is gone (closed, or cancelled without `close`): later appends are
+            # refused at once, not queued where no writer will take them
+            self._closing = True
             for p in self._queue:
                 p.error = LogUnavailable("event log closed")
                 p.finish()

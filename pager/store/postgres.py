@@ -162,6 +162,10 @@ class PostgresLog(EventLog):
         return self._last_seq
 
     @property
+    def backlog(self) -> int:
+        return len(self._queue)
+
+    @property
     def writable(self) -> bool:
         return self._writable
 

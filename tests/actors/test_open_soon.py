@@ -143,3 +143,55 @@ async def test_an_opening_whose_answer_fails_still_hands_its_actor_to_the_router
             assert second.incident is not None and second.incident.id == first.incident.id
             assert second.incident.alerts["k1"].count == 2
             assert router.actor_count == 1
+
+
+async def test_new_incidents_are_refused_while_the_log_is_stalled_past_its_backlog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the disk does not answer, each distinct alert would queue a new incident in
+    memory without end: past MAX_LOG_BACKLOG queued appends the next one is refused at once
+    (503 with Retry-After over HTTP) and changes nothing; what was queued is answered once
+    the disk answers, and the refused alert, sent again, opens its incident."""
+    import threading
+
+    from pager.actors import router as router_module
+    from pager.errors import Unavailable
+
+    monkeypatch.setattr(router_module, "MAX_LOG_BACKLOG", 3)
+    gate = threading.Event()
+
+    def stalled(fd: int, data: memoryview) -> int:
+        gate.wait(TIMEOUT)  # (in the log's worker thread) the disk answers when the gate opens
+        return os.write(fd, data)
+
+    config = make_config(tmp_path / "data", fsync=False)
+    with trio.fail_after(TIMEOUT):
+        async with running_pager(config, serve_edges=False) as run:
+            system, router, log = run.system, run.actors.router, run.system.log
+            assert isinstance(log, JsonlLog)
+            log.write_fn = stalled
+            answers: dict[str, str] = {}
+
+            async def send(key: str) -> None:
+                out = await system.submit(trigger(key))
+                assert out.incident is not None
+                answers[key] = out.incident.id
+
+            try:
+                async with trio.open_nursery() as nursery:
+                    for i in range(4):  # k0 is being written (stalled), k1..k3 queue behind
+                        nursery.start_soon(send, f"k{i}")
+                        await trio.testing.wait_all_tasks_blocked()
+                    assert log.backlog == 3 and answers == {}
+                    with pytest.raises(Unavailable, match="event log is behind"):
+                        await system.submit(trigger("k4"))
+                    assert ("checkout", "k4") not in system.state.open_by_key
+                    assert router.actor_count == 4  # nothing was made for k4
+                    gate.set()
+            finally:
+                gate.set()
+            assert sorted(answers) == ["k0", "k1", "k2", "k3"]
+            again = await system.submit(trigger("k4"))  # sent again: taken
+            assert again.incident is not None and again.incident.id == "inc-5"
+            opened = {system.state.incidents[i].dedup_key for i in answers.values()}
+            assert opened == {"k0", "k1", "k2", "k3"}

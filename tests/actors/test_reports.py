@@ -20,6 +20,7 @@ from pager.actors.reports import Reporter
 from pager.clock import SystemClock, TrioWallClock
 from pager.config.models_reports import Report
 from pager.core.commands import TriggerAlert
+from pager.core.events import ReportSent
 from pager.store.memory import MemoryLog
 from pager.transports.registry import build_transports
 
@@ -141,3 +142,54 @@ async def test_a_report_that_breaks_is_logged_not_fatal(
     await reporter._attempts(spec, EPOCH)
     assert calls == ["refused"] * ATTEMPTS + ["broken"]
     assert (reporter.sent, reporter.failed) == (0, 2)
+
+
+async def test_a_report_missed_while_down_is_sent_late_once_and_not_after_a_day(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The week's report due while pager was not running (a restart, an upgrade, a standby
+    taking over at 09:00 on a Monday) goes out at start-up when that was less than a day
+    ago, once: the log holds which due instant went out. One missed by more than a day is
+    not sent late; the next goes out on time."""
+    monkeypatch.setattr(reports_actor, "in_worker_thread", _inline)
+    providers = Providers()
+    weekly = Report(at="monday 09:00", timezone="Europe/Berlin", service="checkout",
+                    slack_channel="service")  # fmt: skip
+    config = delivery_config(chat=True).model_copy(update={"reports": (weekly,)})
+    log = MemoryLog()
+    clock = TrioWallClock(EPOCH)  # one wall clock across the restarts: EPOCH at trio's 0
+    hour = 3600.0
+
+    def ranges() -> list[str]:
+        return [
+            m.text.split("\n")[2][len("pager weekly on-call report: ") :]
+            for m in providers.slack.messages
+            if "on-call report" in m.text
+        ]
+
+    async def up_until(t: float) -> None:  # pager runs from now until `t` (hours after EPOCH)
+        async with running(
+            config, event_log=log, clock=clock,
+            transports=build_transports(config, http=providers.http),
+        ) as run:  # fmt: skip
+            await trio.sleep_until(t * hour)
+            assert run.system.state.reports_sent  # (the log's record of what went out)
+
+    week = 7 * 24.0
+    with trio.fail_after(40 * DAY):
+        await up_until(7)  # EPOCH is Monday 03:00 UTC: the report due at 08:00 UTC goes out
+        assert ranges() == ["2026-02-23 08:00 UTC to 2026-03-02 08:00 UTC (service checkout)"]
+        await trio.sleep_until((week + 6.5) * hour)  # down at 08:00 UTC the next Monday
+        await up_until(week + 8)  # up at 09:30: sent at once, late, covering the same week
+        assert ranges()[1:] == ["2026-03-02 08:00 UTC to 2026-03-09 08:00 UTC (service checkout)"]
+        await up_until(week + 9)  # a restart after it went out: not sent again
+        assert len(ranges()) == 2
+        # down from Monday 16 March 07:00 UTC until Tuesday 09:30: missed by more than a day
+        await trio.sleep_until((2 * week + 4) * hour)
+        await trio.sleep_until((2 * week + 24 + 6.5) * hour)
+        await up_until(3 * week + 6)  # ... not sent late; the next, on 23 March, on time
+    assert ranges()[2:] == ["2026-03-16 08:00 UTC to 2026-03-23 08:00 UTC (service checkout)"]
+    sent = [r.event for r in log.read_from(1) if r.type == "report.sent"]
+    assert [e.due for e in sent if isinstance(e, ReportSent)] == [
+        datetime(2026, 3, d, 8, tzinfo=UTC) for d in (2, 9, 23)
+    ]

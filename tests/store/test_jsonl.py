@@ -57,6 +57,32 @@ async def test_records_survive_close_and_reopen(tmp_path: Path) -> None:
             lg.release()
 
 
+async def test_a_log_whose_writer_was_cancelled_refuses_appends(tmp_path: Path) -> None:
+    """A writer task cancelled without `close` (its nursery failed, say) takes nothing
+    more: an append then is refused at once, where it would wait for ever for a writer,
+    and `append_soon`'s requester would never be answered."""
+    with trio.fail_after(10):
+        lg = JsonlLog.open(tmp_path)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(lg.run)
+                assert [r.seq for r in await lg.append([draft(1)])] == [1]
+                nursery.cancel_scope.cancel()
+            calls: list[object] = []
+            with pytest.raises(LogUnavailable):
+                lg.append_soon([draft(2)], lambda records, error: calls.append(error))
+            with pytest.raises(LogUnavailable):
+                await lg.append([draft(2)])
+            assert calls == [] and lg.backlog == 0
+        finally:
+            lg.release()
+        lg = JsonlLog.open(tmp_path)
+        try:
+            assert [r.seq for r in lg.read_from(1)] == [1]
+        finally:
+            lg.release()
+
+
 async def test_torn_last_line_is_cut_and_reported(tmp_path: Path) -> None:
     with trio.fail_after(10):
         await write_some(tmp_path, 3)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from ..schedule_rotation import local_to_utc
 
-__all__ = ["covered", "next_send"]
+__all__ = ["covered", "last_send", "next_send"]
 
 
 def next_send(weekday: int | None, at: time, zone: str, after: datetime) -> datetime:
@@ -25,6 +25,17 @@ def next_send(weekday: int | None, at: time, zone: str, after: datetime) -> date
                 return due
         day += timedelta(days=1)
     raise AssertionError("a weekly report is due within 8 days")  # pragma: no cover
+
+
+def last_send(weekday: int | None, at: time, zone: str, now: datetime) -> datetime:
+    """The last instant at or before `now` at which the report was due (`next_send`'s
+    counterpart)."""
+    due = next_send(weekday, at, zone, now - timedelta(days=8 if weekday is not None else 2))
+    while True:
+        after = next_send(weekday, at, zone, due)
+        if after > now:
+            return due
+        due = after
 
 
 def covered(weekday: int | None, sent_at: datetime) -> tuple[datetime, datetime]:

@@ -56,7 +56,13 @@ from .incident import (
 from .interaction import InteractionReceived
 from .reach import PersonUnreachable
 from .schedule import CalendarFeedRevoked, OverrideAdded, OverrideRemoved, ScheduleEvent
-from .service import ChangeRecorded, ConfigApplied, MaintenanceEnded, MaintenanceStarted
+from .service import (
+    ChangeRecorded,
+    ConfigApplied,
+    MaintenanceEnded,
+    MaintenanceStarted,
+    ReportSent,
+)
 
 __all__ = [
     "DECODERS",
@@ -103,6 +109,7 @@ __all__ = [
     "OverrideRemoved",
     "PagingDeferred",
     "PersonUnreachable",
+    "ReportSent",
     "ScheduleEvent",
     "UserPaged",
     "decode",

@@ -1,6 +1,6 @@
 """The vocabulary of services and the configuration: PagerDuty change events, maintenance
-windows started and ended through the API, and the configuration version in force. Part of
-`pager.core.events`, which re-exports it."""
+windows started and ended through the API, the configuration version in force, and the
+scheduled reports sent. Part of `pager.core.events`, which re-exports it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from typing import Any
 
 from ._base import NOBODY, Attributed, Attribution, Event, event
 
-__all__ = ["ChangeRecorded", "ConfigApplied", "MaintenanceEnded", "MaintenanceStarted"]
+__all__ = [
+    "ChangeRecorded",
+    "ConfigApplied",
+    "MaintenanceEnded",
+    "MaintenanceStarted",
+    "ReportSent",
+]
 
 
 @event("service.change")
@@ -66,3 +72,18 @@ class ConfigApplied(Event):
     @property
     def subject(self) -> str:
         return "config"
+
+
+@event("report.sent")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportSent(Event):
+    """The scheduled report `report` (a digest of its entry in the `reports` section) due at
+    `due` went out. A report due while pager was not running, or while a standby took over,
+    is sent late at start-up when the log says it was not (pager.actors.reports)."""
+
+    report: str
+    due: datetime
+
+    @property
+    def subject(self) -> str:
+        return f"report:{self.report}"
