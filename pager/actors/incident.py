@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import trio
 
 from pager.clock import WallClock
+from pager.core._fast import maker
 from pager.core.commands import Command, Open, Tick
 from pager.core.events import Event
 from pager.core.incident import decide_full, next_deadline
@@ -46,6 +47,9 @@ MAX_BATCH = 256
 RETRY_AFTER_FAILED_WRITE = (
     1.0  # seconds before a timer whose events could not be journaled tries again
 )
+# `Context(...)`, the same value, made without a frozen dataclass's `object.__setattr__` per
+# field (pager.core._fast): one for every turn, so for every new incident
+_context = maker(Context)
 
 
 class _Turn:
@@ -241,7 +245,7 @@ class IncidentActor:
 
     def _context(self, rules: RulesBook, service_id: str, now: datetime) -> Context:
         svc = rules.service(service_id)
-        return Context(
+        return _context(
             service=svc,
             now=now,
             maintenance=maintenance_reason(svc, now, self.state),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import paging
+from ._fast import maker
 from .commands import AlertObservation, Open, TriggerAlert, UpsertGroup
 from .decision import Decision
 from .events import AlertsUpdated, Attribution, IncidentOpened, IncidentResolved
@@ -14,6 +15,11 @@ from .model import MAX_FIRING_ALERTS, Alert, Status, short_code, worst_severity
 from .vocabulary import AlertStatus
 
 __all__ = ["as_fired", "open_incident", "resolve_if_quiet", "trigger", "upsert", "wake_if_quiet"]
+
+# the events every new incident and every alert firing again make, made without a frozen
+# dataclass's `object.__setattr__` per field (pager.core._fast): the same values
+_incident_opened = maker(IncidentOpened)
+_alerts_updated = maker(AlertsUpdated)
 
 T, R = Status.TRIGGERED, Status.RESOLVED
 
@@ -52,7 +58,7 @@ def open_incident(d: Decision, command: Open) -> None:
     paging_now, page_at, reason = paging.quiet_reason(d, urgency)
     after = ctx.service.auto_resolve_after
     d.emit(
-        IncidentOpened(
+        _incident_opened(
             incident_id=new.incident_id,
             number=new.number,
             short_code=short_code(new.number),
@@ -77,7 +83,7 @@ def open_incident(d: Decision, command: Open) -> None:
 def trigger(d: Decision, c: TriggerAlert) -> None:
     after = d.ctx.service.auto_resolve_after
     d.emit(
-        AlertsUpdated(
+        _alerts_updated(
             incident_id=d.inc.id,
             fired=(as_fired(c),),
             auto_resolve_at=d.ctx.now + after if after else None,
@@ -141,7 +147,7 @@ def upsert(d: Decision, c: UpsertGroup) -> None:
         return
     after = d.ctx.service.auto_resolve_after
     d.emit(
-        AlertsUpdated(
+        _alerts_updated(
             incident_id=inc.id,
             fired=tuple(fired.values()) or None,
             resolved=tuple(resolved) or None,

@@ -13,7 +13,9 @@ from .rules import Context
 
 __all__ = ["Decision", "placeholder_seq", "with_seqs"]
 
-_copy = copier(Incident)
+# the decided incident with its journaled sequence numbers: one copier for these three fields
+# (no dict of changes to build and walk, for every new incident's commit)
+_with_numbers = copier(Incident, ("last_seq", "opened_seq", "history"))
 
 
 def placeholder_seq(k: int) -> int:
@@ -55,10 +57,7 @@ def with_seqs(
         opened = first_seq - opened - 1
     elif base is None or opened != base.opened_seq:
         return None
-    return _copy(
-        decided,
-        {"last_seq": last_seq, "opened_seq": opened, "history": history[:kept] + tuple(fresh)},
-    )
+    return _with_numbers(decided, last_seq, opened, history[:kept] + tuple(fresh))
 
 
 class Decision:

@@ -176,12 +176,12 @@ class Incident:
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 _ALPHABET = SHORT_CODE_ALPHABET
 _CODES = len(_ALPHABET) ** 3
+assert len(_ALPHABET) == 32  # short_code takes base-32 digits by shifts
 
 
 def short_code(number: int) -> str:
+    """Three letters of `_ALPHABET` (32 of them) for the incident `number`: its digits in
+    base 32, most significant first, after a scramble."""
     n = (number * 7919 + 12345) % _CODES
-    out = []
-    for _ in range(3):
-        n, r = divmod(n, len(_ALPHABET))
-        out.append(_ALPHABET[r])
-    return "".join(reversed(out))
+    a = _ALPHABET
+    return a[n >> 10] + a[(n >> 5) & 31] + a[n & 31]

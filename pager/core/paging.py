@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ._fast import maker
 from .decision import Decision
 from .escalation import first_step, next_step
 from .events import (
@@ -43,6 +44,11 @@ __all__ = [
     "status_update",
 ]
 
+# the events of every page, made without a frozen dataclass's `object.__setattr__` per
+# field (pager.core._fast): the same values
+_incident_escalated = maker(IncidentEscalated)
+_notification_requested = maker(NotificationRequested)
+
 
 def start_escalation(d: Decision, attribution: Attribution = NOBODY) -> None:
     """Reach the first level of the service's policy (if it has one)."""
@@ -65,7 +71,7 @@ def escalate_to(
     targets = d.ctx.resolve_targets(policy.levels[level])
     paged, first_after = pages_to_start(d, targets, rnd)
     d.emit(
-        IncidentEscalated(
+        _incident_escalated(
             incident_id=d.inc.id,
             policy_id=policy.id,
             level=level,
@@ -176,7 +182,7 @@ def _request(d: Decision, page: Page, fallback_from: str | None = None) -> None:
     rule = rules[step]
     following = rules[step + 1] if step + 1 < len(rules) else None
     d.emit(
-        NotificationRequested(
+        _notification_requested(
             incident_id=inc.id,
             notification_id=f"{inc.id}-n{inc.notification_count + 1}",
             kind=NotificationKind.PAGE,
@@ -229,7 +235,7 @@ def status_update(d: Decision, topic: str) -> None:
     if edits is not None:
         for provider_id in list(inc.messages.values()):
             d.emit(
-                NotificationRequested(
+                _notification_requested(
                     incident_id=inc.id,
                     notification_id=f"{inc.id}-n{d.inc.notification_count + 1}",
                     kind=NotificationKind.UPDATE,
@@ -247,7 +253,7 @@ def status_update(d: Decision, topic: str) -> None:
         ):
             continue  # its first message is edited in place above
         d.emit(
-            NotificationRequested(
+            _notification_requested(
                 incident_id=inc.id,
                 notification_id=f"{inc.id}-n{d.inc.notification_count + 1}",
                 kind=NotificationKind.STATUS,

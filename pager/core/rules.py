@@ -118,11 +118,21 @@ class UserRules:
     name: str = ""
     rules: tuple[NotifyRule, ...] = ()
     contacts: Mapping[str, str] = field(default_factory=dict)
+    # `rules_for` by urgency, filled as asked: every page and every escalation of a new
+    # incident asks (the value is immutable, so the answer never changes)
+    _for: dict[str | None, tuple[NotifyRule, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def rules_for(self, urgency: str | None) -> tuple[NotifyRule, ...]:
-        return tuple(
-            r for r in self.rules if r.urgency is None or urgency is None or r.urgency == urgency
-        )
+        found = self._for.get(urgency)
+        if found is None:
+            found = self._for[urgency] = tuple(
+                r
+                for r in self.rules
+                if r.urgency is None or urgency is None or r.urgency == urgency
+            )
+        return found
 
     def address(self, method: str) -> str | None:
         return self.contacts.get(method)

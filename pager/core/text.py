@@ -45,6 +45,11 @@ _BODY_CONTROLS = re.compile(
 def may_hold_controls(body: bytes) -> bool:
     """Whether a JSON body may hold a control character other than tab and newline (a
     quick scan of the bytes, so that clean bodies skip `clean_json`)."""
+    # Each form begins with a backslash, DEL or 0xC2: most bodies have none of the three,
+    # and `in` finds that with memchr, far faster than the pattern's scan byte by byte
+    # (2% of the CPU of an alert storm, callgrind under `scripts/bench ingest`).
+    if b"\\" not in body and b"\x7f" not in body and b"\xc2" not in body:
+        return False
     return _BODY_CONTROLS.search(body) is not None
 
 

@@ -28,7 +28,7 @@ from pager.core.commands import AlertObservation, UpsertGroup
 from pager.core.text import clean_line
 from pager.errors import InvalidEvent
 
-from .parsed import ParsedAlert
+from .parsed import ParsedAlert, new_parsed_alert
 from .validate import Checker
 
 __all__ = [
@@ -157,7 +157,7 @@ def parse_webhook(body: Any, key: str) -> ParsedAlert:
         "commonAnnotations": common_ann,
         "externalURL": external,
     }
-    return ParsedAlert(
+    return new_parsed_alert(
         integration="alertmanager",
         key=key,
         dedup_key=group_key,

@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pager.core.commands import ResolveAlert, TriggerAlert
+from pager.core.commands import ResolveAlert
 from pager.core.model import SEVERITIES
 from pager.errors import InvalidEvent
 
-from .parsed import ParsedAlert
+from .parsed import ParsedAlert, new_parsed_alert, new_trigger
 from .validate import Checker
 
 __all__ = ["parse_generic"]
@@ -55,7 +55,7 @@ def parse_generic(body: Any, key: str) -> ParsedAlert:
     }
     command: Any
     if status == "firing":
-        command = TriggerAlert(
+        command = new_trigger(
             key=dedup_key,
             summary=title,
             severity=severity,
@@ -65,7 +65,7 @@ def parse_generic(body: Any, key: str) -> ParsedAlert:
         )
     else:
         command = ResolveAlert(key=dedup_key, via="generic")
-    return ParsedAlert(
+    return new_parsed_alert(
         integration="generic",
         key=key,
         dedup_key=dedup_key,

@@ -16,10 +16,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pager.core.commands import TriggerAlert
 from pager.errors import InvalidEvent
 
-from .parsed import ParsedAlert
+from .parsed import ParsedAlert, new_parsed_alert, new_trigger
 from .validate import Checker
 
 __all__ = ["PRIORITY_SEVERITY", "parse_action_body", "parse_create", "parse_update"]
@@ -80,7 +79,7 @@ def parse_create(body: Any, key: str) -> ParsedAlert:
         links = ({"href": url, "text": "source"},)
     labels = _tag_labels(tags)
     severity = PRIORITY_SEVERITY[priority]
-    command = TriggerAlert(
+    command = new_trigger(
         key=dedup_key,
         summary=message,
         severity=severity,
@@ -101,7 +100,7 @@ def parse_create(body: Any, key: str) -> ParsedAlert:
         "labels": labels,
         "details": details,
     }
-    return ParsedAlert(
+    return new_parsed_alert(
         integration="opsgenie",
         key=key,
         dedup_key=dedup_key,

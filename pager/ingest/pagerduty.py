@@ -16,11 +16,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from pager.core.commands import Acknowledge, ResolveAlert, TriggerAlert
+from pager.core.commands import Acknowledge, ResolveAlert
 from pager.core.model import SEVERITIES
 from pager.errors import InvalidEvent
 
-from .parsed import ParsedAlert, ParsedChange
+from .parsed import ParsedAlert, ParsedChange, new_parsed_alert, new_trigger
 from .validate import Checker
 
 __all__ = ["MAX_EVENT_BYTES", "parse_alert_event", "parse_change_event"]
@@ -98,7 +98,7 @@ def parse_alert_event(body: Any) -> ParsedAlert:
         view.update({k: v for k, v in payload.items() if k not in view})
     if action == "trigger":
         assert summary is not None and severity is not None
-        command: Any = TriggerAlert(
+        command: Any = new_trigger(
             key=dedup_key,
             summary=summary,
             severity=severity,
@@ -111,7 +111,7 @@ def parse_alert_event(body: Any) -> ParsedAlert:
         command = Acknowledge(by=None, via="pagerduty")
     else:
         command = ResolveAlert(key=dedup_key, via="pagerduty")
-    return ParsedAlert(
+    return new_parsed_alert(
         integration="pagerduty",
         key=key,
         dedup_key=dedup_key,

@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pager.core.commands import Acknowledge, ResolveAlert, TriggerAlert
+from pager.core.commands import Acknowledge, ResolveAlert
 from pager.errors import InvalidEvent
 
-from .parsed import ParsedAlert
+from .parsed import ParsedAlert, new_parsed_alert, new_trigger
 from .validate import Checker
 
 __all__ = ["V1_PATH", "parse_v1_event"]
@@ -61,7 +61,7 @@ def parse_v1_event(body: Any) -> ParsedAlert:
     command: Any
     if action == "trigger":
         assert description is not None
-        command = TriggerAlert(
+        command = new_trigger(
             key=dedup_key,
             summary=description,
             severity="critical",
@@ -73,7 +73,7 @@ def parse_v1_event(body: Any) -> ParsedAlert:
         command = Acknowledge(by=None, via="pagerduty")
     else:
         command = ResolveAlert(key=dedup_key, via="pagerduty")
-    return ParsedAlert(
+    return new_parsed_alert(
         integration="pagerduty",
         key=key,
         dedup_key=dedup_key,

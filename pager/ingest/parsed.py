@@ -3,14 +3,15 @@ core command, and the view of the alert that content-based routing matches on.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pager.core.commands import Command
+from pager.core._fast import maker
+from pager.core.commands import Command, TriggerAlert
 
-__all__ = ["ParsedAlert", "ParsedChange"]
+__all__ = ["ParsedAlert", "ParsedChange", "new_parsed_alert", "new_trigger"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,10 @@ class ParsedChange:
     links: tuple[Any, ...]
     details: Any
     view: Mapping[str, Any] = field(default_factory=dict)
+
+
+# `ParsedAlert(...)` and `TriggerAlert(...)`, the same values, made without a frozen
+# dataclass's `object.__setattr__` per field (pager.core._fast): one of each for every alert
+# the PagerDuty, generic and Opsgenie parsers read
+new_parsed_alert: Callable[..., ParsedAlert] = maker(ParsedAlert)
+new_trigger: Callable[..., TriggerAlert] = maker(TriggerAlert)

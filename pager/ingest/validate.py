@@ -146,25 +146,24 @@ class Checker:
     ) -> str | None:
         """`parent[key]` if it is a string that fits (else None, with the problem noted);
         with `line`, a one-line field: tab and newline become spaces (`clean_line`)."""
-        full = f"{path}.{key}" if path else key
         value = parent.get(key)
         if value is None:
             if required:
-                self.fail(full, "is required")
+                self.fail(_path(path, key), "is required")
             return None
         if not isinstance(value, str):
-            self.fail(full, f"must be a string, not {_kind(value)}")
+            self.fail(_path(path, key), f"must be a string, not {_kind(value)}")
             return None
         if line:
             value = clean_line(value)
         if nonempty and required and not value.strip():
-            self.fail(full, "must not be empty")
+            self.fail(_path(path, key), "must not be empty")
             return None
         if max_len is not None and len(value) > max_len:
-            self.fail(full, f"must be at most {max_len} characters (got {len(value)})")
+            self.fail(_path(path, key), f"must be at most {max_len} characters (got {len(value)})")
             return None
         if choices is not None and value not in choices:
-            self.fail(full, f"must be one of {', '.join(choices)}")
+            self.fail(_path(path, key), f"must be one of {', '.join(choices)}")
             return None
         return value
 
@@ -206,6 +205,12 @@ class Checker:
             else:
                 out[clean_line(k)] = clean_line(v) if line else v
         return out
+
+
+def _path(path: str, key: str) -> str:
+    """Where a field is, as a problem names it (`payload.severity`): written only for a
+    problem, not for every field of every alert read."""
+    return f"{path}.{key}" if path else key
 
 
 def _kind(v: Any) -> str:

@@ -51,6 +51,7 @@ INGEST_PREFIXES = ("/v2/enqueue", "/v2/change/enqueue", "/integrations/", V1_PAT
 _AM = "/integrations/alertmanager/"
 _GENERIC = "/integrations/generic/"
 _PROCESSED = "Event processed"
+_OPSGENIE_SUBPATHS = OPSGENIE_PREFIX + "/"
 PARSE_IN_THREAD = 64 * 1024  # bytes of body above which it is parsed in a worker thread
 STANDBY_LOG_EVERY = 10.0  # seconds between two log lines about a standby's refusals
 T = TypeVar("T")
@@ -75,7 +76,7 @@ class IngestEndpoints:
 
     async def __call__(self, req: RawRequest) -> RawResponse:
         path = req.path
-        if path == OPSGENIE_PREFIX or path.startswith(OPSGENIE_PREFIX + "/"):
+        if path == OPSGENIE_PREFIX or path.startswith(_OPSGENIE_SUBPATHS):
             return await self.opsgenie(req)
         if req.method != "POST":
             if path in ("/v2/enqueue", "/v2/change/enqueue", V1_PATH) or path.startswith(

@@ -28,7 +28,7 @@ from trio.lowlevel import wait_readable, wait_writable
 from pager.web.lean_limits import LeanLimits
 from pager.web.lean_registry import IDLE, ConnectionRegistry
 from pager.web.lean_wire import BAD, Wire, closing_response, render
-from pager.web.raw import RawHandler, RawRequest, RawResponse, path_for_logs
+from pager.web.raw import RawHandler, RawResponse, new_raw_request, path_for_logs
 
 __all__ = ["LeanConnection", "closing_response", "finish_and_close"]
 
@@ -197,7 +197,7 @@ class LeanConnection:
             # percent-decoded as the main port's ASGI server decodes it: `{key}` means the
             # same on both listeners
             path = unquote(raw_path, encoding="utf-8", errors="replace")
-            request = RawRequest(
+            request = new_raw_request(
                 parsed.method, path, parsed.body, parsed.headers, query, self.remote
             )
             try:

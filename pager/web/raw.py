@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 
 import orjson
 
-__all__ = ["RawHandler", "RawRequest", "RawResponse", "json_response", "path_for_logs"]
+from pager.core._fast import maker
+
+__all__ = [
+    "RawHandler",
+    "RawRequest",
+    "RawResponse",
+    "json_response",
+    "new_raw_request",
+    "path_for_logs",
+]
 
 JSON_HEADERS: tuple[tuple[str, str], ...] = (("content-type", "application/json"),)
 
@@ -39,6 +48,12 @@ class RawResponse:
 
 RawHandler = Callable[[RawRequest], Awaitable[RawResponse]]
 
+# `RawRequest(...)` and `RawResponse(...)`, the same values, made without a frozen
+# dataclass's `object.__setattr__` per field (pager.core._fast): one of each per request of
+# the lean listener
+new_raw_request: Callable[..., RawRequest] = maker(RawRequest)
+_raw_response: Callable[..., RawResponse] = maker(RawResponse)
+
 
 def path_for_logs(path: str) -> str:
     """The path without the credential it may carry: the integration key of
@@ -57,4 +72,4 @@ def path_for_logs(path: str) -> str:
 def json_response(
     status: int, obj: object, extra_headers: tuple[tuple[str, str], ...] = ()
 ) -> RawResponse:
-    return RawResponse(status, orjson.dumps(obj), JSON_HEADERS + extra_headers)
+    return _raw_response(status, orjson.dumps(obj), JSON_HEADERS + extra_headers)

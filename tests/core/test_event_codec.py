@@ -4,11 +4,13 @@ attribution value) decodes and encodes back to the same bytes."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import orjson
 
 from pager.core.events import (
+    EVENT_TYPES,
     NOBODY,
     Attribution,
     IncidentAcknowledged,
@@ -17,6 +19,7 @@ from pager.core.events import (
     decode,
     encode,
 )
+from pager.core.events._base import _ENCODERS, _encode_fields
 
 from ..fixtures.replay.make import DATA
 
@@ -56,3 +59,31 @@ def test_an_attribution_is_written_as_by_via_token_name_in_place() -> None:
     assert encode(ended) == {"window_id": "mw-1", "service_id": "checkout"}
     assert ended.attribution is NOBODY and ended.by is None
     assert decode(ended.TYPE, encode(ended)) == ended
+
+
+def test_the_generated_encoders_write_what_walking_the_fields_writes() -> None:
+    """`encode` runs a straight-line encoder generated per class: the same keys, in the
+    same order, as walking the fields; for every line of the fixture (every kind of event
+    it holds) and an attribution that is None."""
+    assert set(_ENCODERS) == set(EVENT_TYPES.values())
+    kinds = set()
+    for path in sorted((DATA / "events").glob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            rec = orjson.loads(line)
+            ev = decode(rec["type"], rec["data"])
+            assert list(encode(ev).items()) == list(_encode_fields(ev).items())
+            kinds.add(rec["type"])
+    assert len(kinds) >= 10
+    for cls in EVENT_TYPES.values():  # every class: its fields all set, and only the required
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        value = {f.name: Attribution("a", "b", "c") if f.name == "attribution" else f"<{f.name}>"
+                 for f in fields}  # fmt: skip
+        required = {
+            f.name: value[f.name]
+            for f in fields
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        for ev in (cls(**value), cls(**required)):
+            assert list(encode(ev).items()) == list(_encode_fields(ev).items())
+    ack = IncidentAcknowledged(incident_id="inc-1", attribution=None)  # type: ignore[arg-type]
+    assert encode(ack) == _encode_fields(ack) == {"incident_id": "inc-1"}

@@ -115,6 +115,7 @@ def event(tag: str) -> Callable[[E], E]:
         cls._attributed = "attribution" in cls._fields
         EVENT_TYPES[tag] = cls
         _DECODERS[tag] = _decoder(cls, hints)
+        _ENCODERS[cls] = _encoder(cls)
         return cls
 
     return register
@@ -134,7 +135,16 @@ def upgrade(cls: type[Event]) -> Callable[[Upgrade], Upgrade]:
 
 def encode(ev: Event) -> dict[str, Any]:
     """The event's data for the log: its fields, None values left out (an attribution
-    written as its `by`, `via` and `token_name`)."""
+    written as its `by`, `via` and `token_name`). Each registered class has its encoder
+    generated once (`_encoder`): every event an actor journals goes through here."""
+    encoder = _ENCODERS.get(type(ev))
+    if encoder is not None:
+        return encoder(ev)
+    return _encode_fields(ev)
+
+
+def _encode_fields(ev: Event) -> dict[str, Any]:
+    """`encode` by walking the fields: what `_encoder` generates, written once for all."""
     out: dict[str, Any] = {}
     for name in ev._fields:
         v = getattr(ev, name)
@@ -160,6 +170,7 @@ def decode(tag: str, data: Mapping[str, Any]) -> Event:
 
 
 _DECODERS: dict[str, Callable[[Mapping[str, Any]], Event]] = {}
+_ENCODERS: dict[type[Event], Callable[[Event], dict[str, Any]]] = {}
 DECODERS: Mapping[str, Callable[[Mapping[str, Any]], Event]] = _DECODERS
 """Each tag's decoder: `DECODERS[tag](data)` is `decode(tag, data)` without the extra call
 (the replay fold's hot path)."""
@@ -227,3 +238,25 @@ def _decoder(cls: type[Event], hints: Mapping[str, Any]) -> Callable[[Mapping[st
     exec("\n".join(lines), scope)  # noqa: S102 - code built above from the field names only
     decode: Callable[[Mapping[str, Any]], Event] = scope["decode"]
     return decode
+
+
+def _encoder(cls: type[Event]) -> Callable[[Event], dict[str, Any]]:
+    """The encoder of `cls`, generated once as straight-line code: `_encode_fields` with
+    the loop over the fields, the look-up of each by name and the test for `attribution`
+    done here instead of for every event. tests/core/test_event_codec.py holds the two to
+    the same output, key order included."""
+    lines = ["def encode(ev):", "    out = {}"]
+    for name in cls._fields:
+        if name == "attribution":
+            lines += ["    v = ev.attribution", "    if v is not None:", "        by, via, tok = v"]
+            lines += [
+                f"        if {var} is not None: out[{key!r}] = {var}"
+                for var, key in (("by", "by"), ("via", "via"), ("tok", "token_name"))
+            ]
+        else:
+            lines += [f"    v = ev.{name}", f"    if v is not None: out[{name!r}] = v"]
+    lines += ["    return out"]
+    scope: dict[str, Any] = {}
+    exec("\n".join(lines), scope)  # noqa: S102 - code built above from the field names only
+    encode: Callable[[Event], dict[str, Any]] = scope["encode"]
+    return encode
