@@ -59,13 +59,17 @@ from pager.replay.ratelimit import recent_records, warm_limiter, window
 from pager.store.base import EventLog
 from pager.store.jsonl import JsonlLog
 from pager.store.lease import node_name
+from pager.store.pg_sessions import PostgresSessions
+from pager.store.pg_signin_throttle import PostgresSigninThrottle
 from pager.store.postgres import PostgresLog
 from pager.transports.base import Transport
 from pager.web.accepting import descriptor_budget
 from pager.web.app import create_app
+from pager.web.dashboard import SigninThrottles
 from pager.web.ingest import IngestEndpoints
 from pager.web.lean import LeanLimits, serve_lean
 from pager.web.main_listener import MainLimits, serve_main
+from pager.web.sessions import Sessions
 
 __all__ = ["ROUTER_INBOX", "Running", "run_pager", "split_listen"]
 
@@ -104,6 +108,8 @@ class _Edges:
     refuse_on_standby: Callable[[], None] = lambda: None  # a single pager never refuses
     cluster_view: Callable[[], ClusterView] | None = None
     node: str | None = None
+    sessions: Sessions | None = None  # the dashboard's sign-ins (None: the file in data_dir)
+    throttle: SigninThrottles | None = None  # failed sign-ins (None: this process's memory)
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -311,21 +317,32 @@ async def _run_cluster(
         )  # fmt: skip
 
     leader = leadership(event_log, config, make_term)
+    # the dashboard's sign-ins in the database too (its tables made with the log's): every
+    # node knows every session, across a failover and behind a load balancer, and failed
+    # sign-ins spread over the nodes count once
+    sessions = PostgresSessions(str(config.store.dsn), node=leader.node)
+    throttle = PostgresSigninThrottle(str(config.store.dsn), node=leader.node)
     edges = _Edges(
         leader.current_actors,
         leader.serving,
         refuse_on_standby=leader.refuse_on_standby,
         cluster_view=leader.view,
         node=leader.node,
+        sessions=sessions,
+        throttle=throttle,
     )
-    async with trio.open_nursery() as core:
-        await core.start(leader.run)
-        if manage_gc:
-            await core.start(run_collector)
-        await serve(system, edges)
-        leader.stop()  # the actors stop (a last snapshot), the lease is given back
-        await leader.stopped.wait()
-        core.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as core:
+            await core.start(leader.run)
+            if manage_gc:
+                await core.start(run_collector)
+            await serve(system, edges)
+            leader.stop()  # the actors stop (a last snapshot), the lease is given back
+            await leader.stopped.wait()
+            core.cancel_scope.cancel()
+    finally:
+        sessions.close()
+        throttle.close()
 
 
 async def _serve_web(
@@ -356,6 +373,8 @@ async def _serve_web(
         edges.actors,
         refuse_on_standby=edges.refuse_on_standby,
         cluster_view=edges.cluster_view,
+        sessions=edges.sessions,
+        throttle=edges.throttle,
     )
     await serve_main(
         app,

@@ -171,15 +171,19 @@ class Leadership:
         self, *, task_status: trio.TaskStatus[Leadership] = trio.TASK_STATUS_IGNORED
     ) -> None:
         task_status.started(self)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._observe)
-            while not self._stop.is_set():
-                epoch = await self._wait_for_lease()
-                if epoch is None:
-                    break
-                await self._lead(epoch)
-            self.stopped.set()
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._observe)
+                while not self._stop.is_set():
+                    epoch = await self._wait_for_lease()
+                    if epoch is None:
+                        break
+                    await self._lead(epoch)
+                self.stopped.set()
+                nursery.cancel_scope.cancel()
+        finally:  # the lease's connection (a thread left behind closes it when done)
+            with trio.CancelScope(shield=True), trio.move_on_after(RELEASE_TIMEOUT):
+                await self._thread(self.lease.close)
 
     async def _thread(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)

@@ -17,6 +17,16 @@ Tables (version 1):
 - `pager_leader`: one row: the lease (epoch, holder, expiry by the database's clock).
 - `pager_nodes`: every pager process that uses the database, as it last reported itself
   (what `pager status` prints).
+
+Version 2:
+
+- `pager_web_sessions` and `pager_web_devices`: the dashboard's sign-in sessions and known
+  browsers (pager/store/pg_sessions.py), shared by every node so a failover or a load
+  balancer signs nobody out. Keyed by the sha256 of the cookie value (never the value);
+  every node writes them (they are not records of the log, and no lease fences them).
+- `pager_web_signin_failures`: the sign-in throttle's failures within its window
+  (pager/store/pg_signin_throttle.py), by the sha256 of the key (a person, an address, a
+  known browser), so guesses spread over the nodes count once.
 """
 
 from __future__ import annotations
@@ -94,6 +104,39 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 started_at timestamptz NOT NULL,
                 seen_at timestamptz NOT NULL
             )""",
+        ],
+    ),
+    (
+        2,
+        "dashboard sessions, known browsers and failed sign-ins",
+        [
+            """CREATE TABLE pager_web_sessions (
+                digest text PRIMARY KEY,
+                user_id text NOT NULL,
+                expires_at timestamptz NOT NULL,
+                csrf text NOT NULL,
+                key text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                node text
+            )""",
+            "CREATE INDEX pager_web_sessions_expiry ON pager_web_sessions (expires_at)",
+            """CREATE TABLE pager_web_devices (
+                digest text PRIMARY KEY,
+                n bigint GENERATED ALWAYS AS IDENTITY,
+                user_id text NOT NULL,
+                expires_at timestamptz NOT NULL,
+                key text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                node text
+            )""",
+            "CREATE INDEX pager_web_devices_user ON pager_web_devices (user_id, n)",
+            "CREATE INDEX pager_web_devices_expiry ON pager_web_devices (expires_at)",
+            """CREATE TABLE pager_web_signin_failures (
+                key text NOT NULL,
+                at timestamptz NOT NULL
+            )""",
+            "CREATE INDEX pager_web_signin_failures_key ON pager_web_signin_failures (key, at)",
+            "CREATE INDEX pager_web_signin_failures_at ON pager_web_signin_failures (at)",
         ],
     ),
 ]
@@ -218,6 +261,17 @@ class Reconnecting:
         self._shut = True
         if drop:
             self.drop()
+
+    def close(self, wait: float = 5.0) -> None:
+        """Close for good from outside the thread that uses it: at once when it is free
+        within `wait` seconds, else left to the thread that holds it (`shut(drop=False)`)."""
+        if self.lock.acquire(timeout=wait):
+            try:
+                self.shut()
+            finally:
+                self.lock.release()
+        else:
+            self.shut(drop=False)
 
     def drop(self) -> None:
         conn, self._conn = self._conn, None

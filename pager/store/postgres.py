@@ -484,10 +484,4 @@ class PostgresLog(EventLog):
 
     def release(self) -> None:
         for c in (self._writer, self._reader, self._listener):
-            if c.lock.acquire(timeout=5):
-                try:
-                    c.shut()
-                finally:
-                    c.lock.release()
-            else:  # still in use by a thread that was left behind: it closes it when done
-                c.shut(drop=False)
+            c.close()  # one still used by a thread left behind: it closes it when done

@@ -60,9 +60,11 @@ from . import (
     signin,
     stream,
 )
+from .dashboard import SigninThrottles
 from .ingest import IngestEndpoints
 from .raw import RawRequest, path_for_logs
 from .responses import jsonify
+from .sessions import Sessions
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -90,11 +92,15 @@ def create_app(
     *,
     refuse_on_standby: Callable[[], None] = _always,
     cluster_view: Callable[[], ClusterView] | None = None,
+    sessions: Sessions | None = None,
+    throttle: SigninThrottles | None = None,
 ) -> QuartTrio:
     """The app over `system`; each endpoint group gets the narrow part of `actors` it uses
     (None: no actors run, as in a test of the routes alone; a function: the actors running
     now, with the PostgreSQL store). `refuse_on_standby` raises 503 on a pager that is not
-    the active one, and `cluster_view` is its place among the pagers on one database."""
+    the active one, and `cluster_view` is its place among the pagers on one database.
+    `sessions` keeps the dashboard's sign-ins (None: the file in `data_dir`) and `throttle`
+    counts failed ones (None: in this process's memory)."""
     here = Path(__file__).parent
     app = QuartTrio("pager", static_folder=str(here / "static"), static_url_path="/static")
     app.url_map.converters["ingest"] = IngestPath
@@ -155,7 +161,7 @@ def create_app(
     api_notifications.register(app, system, breakers)
     api_config.register(app, system)
     openapi.register(app, system)
-    dash = dashboard.register(app, system)
+    dash = dashboard.register(app, system, sessions, throttle)
     signin.register(app, system, dash)
     api_analytics.register(app, system, dash)
     pages_incidents.register(app, system, dash, breakers, refuse_on_standby)

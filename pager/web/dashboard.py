@@ -5,6 +5,9 @@ pages_incidents, pages_people, pages_services.
 Every page asks `Dashboard.principal()`: without a valid session cookie a page redirects to
 `/login?next=<the page>` (a fragment request answers 401). Every state-changing form carries
 the session's CSRF token (`csrf` field or `X-CSRF-Token` header), compared in constant time.
+Before every request (and websocket) what its cookies name is loaded from where sessions
+are kept (`Sessions.load`: the file in memory, or the database with the PostgreSQL store),
+so the checks themselves never wait.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
@@ -28,9 +32,17 @@ from pager.errors import Forbidden, PagerError
 
 from . import dashboard_html as html
 from .auth import Principal, check_role
-from .sessions import COOKIE, SessionStore, fingerprint
+from .sessions import COOKIE, DEVICE_COOKIE, Sessions, SessionStore, fingerprint
 
-__all__ = ["Dashboard", "NotSignedIn", "goto", "is_page", "register"]
+__all__ = [
+    "Dashboard",
+    "LocalSigninThrottle",
+    "NotSignedIn",
+    "SigninThrottles",
+    "goto",
+    "is_page",
+    "register",
+]
 
 log = logging.getLogger("pager.web.dashboard")
 
@@ -82,11 +94,45 @@ def goto(url: str, status: int = 303) -> Response:
     return Response("", status, headers={"Location": url})
 
 
+class SigninThrottles(Protocol):
+    """Where failed sign-ins are counted (pager.core.signin_throttle's rules): this
+    process's memory, or with the PostgreSQL store the database, shared by every node."""
+
+    async def attempt(
+        self, limits: Sequence[tuple[str, int]], now: datetime, window: timedelta
+    ) -> float: ...
+
+    async def succeeded(self, keys: Sequence[str], at: datetime) -> None: ...
+
+
+class LocalSigninThrottle:
+    """Failed sign-ins counted in this process's memory (one pager)."""
+
+    def __init__(self) -> None:
+        self.counts = SigninThrottle()
+
+    async def attempt(
+        self, limits: Sequence[tuple[str, int]], now: datetime, window: timedelta
+    ) -> float:
+        return self.counts.attempt(limits, now, window)
+
+    async def succeeded(self, keys: Sequence[str], at: datetime) -> None:
+        self.counts.succeeded(keys, at)
+
+
 class Dashboard:
-    def __init__(self, system: System) -> None:
+    def __init__(
+        self,
+        system: System,
+        sessions: Sessions | None = None,
+        throttle: SigninThrottles | None = None,
+    ) -> None:
         self.system = system
-        self.sessions = SessionStore(Path(system.config.data_dir))
-        self.throttle = SigninThrottle()
+        # the file in data_dir unless the composition root chose (PostgreSQL: shared)
+        self.sessions: Sessions = (
+            SessionStore(Path(system.config.data_dir)) if sessions is None else sessions
+        )
+        self.throttle: SigninThrottles = LocalSigninThrottle() if throttle is None else throttle
         self._warned: set[str] = set()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -278,8 +324,26 @@ def is_page(path: str) -> bool:
     return path == "/" or any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
 
 
-def register(app: QuartTrio, system: System) -> Dashboard:
-    dash = Dashboard(system)
+def register(
+    app: QuartTrio,
+    system: System,
+    sessions: Sessions | None = None,
+    throttle: SigninThrottles | None = None,
+) -> Dashboard:
+    dash = Dashboard(system, sessions, throttle)
+
+    @app.before_request
+    async def load_session() -> None:
+        """What the request's cookies name, fetched before anything asks (`Sessions`);
+        not for the pages' scripts and styles, which no session guards."""
+        if request.path.startswith("/static/"):
+            return
+        cookies = request.cookies
+        await dash.sessions.load(cookies.get(COOKIE), cookies.get(DEVICE_COOKIE), dash.now())
+
+    @app.before_websocket
+    async def load_stream_session() -> None:
+        await dash.sessions.load(websocket.cookies.get(COOKIE), None, dash.now())
 
     @app.errorhandler(NotSignedIn)
     async def not_signed_in(e: NotSignedIn) -> Response:

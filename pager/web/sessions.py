@@ -13,6 +13,12 @@ sign-in throttle counts its failures apart from everyone else's, so someone who 
 failing as a person elsewhere does not keep that person out of the browsers they use
 (OWASP's "device cookies").
 
+This module keeps them in a file, for one pager (the JSON-lines store). With the PostgreSQL
+store they are kept in the database instead, shared by every node
+(pager/store/pg_sessions.py), behind the same interface (`Sessions`): the composition root
+chooses. Both fetch what a request's cookies name in `load`, before the request is handled
+(the file store has it all in memory already), so `get` and `device` never block.
+
 The file is written with mode 0600 and replaced atomically. A file that cannot be read or
 does not hold what pager writes is set aside with a warning: everyone signs in again and
 nothing else is lost. One found with looser permissions is made 0600.
@@ -20,55 +26,67 @@ nothing else is lost. One found with looser permissions is made 0600.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import secrets
 import stat
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
-__all__ = ["COOKIE", "DEVICE_COOKIE", "Device", "Session", "SessionStore", "fingerprint"]
+from pager.core.sessions import DEVICES_PER_USER, Device, Session, fingerprint
+from pager.core.sessions import digest as _digest
+
+__all__ = [
+    "COOKIE",
+    "DEVICE_COOKIE",
+    "Device",
+    "Session",
+    "SessionStore",
+    "Sessions",
+    "fingerprint",
+]
 
 log = logging.getLogger("pager.web.sessions")
 
 COOKIE = "pager_session"
 DEVICE_COOKIE = "pager_device"
 FILE = "web-sessions.json"
-DEVICES_PER_USER = 20
 
 
-def _digest(cookie: str) -> str:
-    return hashlib.sha256(cookie.encode()).hexdigest()
+class Sessions(Protocol):
+    """Where the dashboard keeps sessions and known browsers. Each request's cookies are
+    `load`ed first; `get` and `device` then answer from memory."""
 
+    async def load(self, session_id: str | None, device_id: str | None, now: datetime) -> None:
+        """Fetch the session and the known browser these cookie values name."""
 
-def fingerprint(password_hash: str | None) -> str:
-    """A short stand-in for a user's password hash: a session signed in under one hash does
-    not outlive it."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+    def get(self, session_id: str | None, now: datetime) -> Session | None: ...
 
+    def device(self, device_id: str | None, now: datetime) -> tuple[str, Device] | None: ...
 
-@dataclass(frozen=True, slots=True)
-class Session:
-    user: str
-    expires: datetime
-    csrf: str
-    key: str = ""  # fingerprint() of the user's password hash at sign-in
+    async def create(
+        self,
+        user: str,
+        now: datetime,
+        lifetime: timedelta,
+        key: str = "",
+        replaces: str | None = None,
+    ) -> str: ...
 
+    async def end(self, session_id: str | None, now: datetime) -> None: ...
 
-@dataclass(frozen=True, slots=True)
-class Device:
-    user: str
-    expires: datetime
-    key: str
+    async def remember_device(
+        self, user: str, now: datetime, lifetime: timedelta, key: str, old: str | None = None
+    ) -> str: ...
 
 
 class SessionStore:
+    """The sessions of one pager, in `data_dir/web-sessions.json`."""
+
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / FILE
         self._sessions: dict[str, Session] = {}
@@ -154,6 +172,9 @@ class SessionStore:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)
+
+    async def load(self, session_id: str | None, device_id: str | None, now: datetime) -> None:
+        """Nothing to fetch: the whole file is in memory."""
 
     async def _save(self, now: datetime) -> None:
         async with self._lock:  # one writer at a time; the last one writes the newest

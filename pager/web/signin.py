@@ -11,7 +11,9 @@ Throttling (pager.core.signin_throttle): after `auth.signin_attempts` failures w
 one address (an IPv6 /64; behind a trusted proxy, the address it forwarded), further
 attempts are refused (429) whatever the password. A browser where the person signed in with
 their password before (the `pager_device` cookie, 30 days) is counted on its own instead,
-so a stranger who keeps failing as alice does not keep alice out of her own phone.
+so a stranger who keeps failing as alice does not keep alice out of her own phone. The
+failures are counted in this process's memory, or with the PostgreSQL store in the
+database, shared by every node (`Dashboard.throttle`, chosen by the composition root).
 
 A sign-in never keeps a session id from before it, and returns to the page that was asked
 for (`next`, only a path on this site).
@@ -169,7 +171,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
                 (person, cfg.signin_attempts),
                 (f"addr:{client_of(address)}", ADDRESS_FACTOR * cfg.signin_attempts),
             ]
-        wait = dash.throttle.attempt(limits, now, cfg.signin_window)
+        wait = await dash.throttle.attempt(limits, now, cfg.signin_window)
         if wait > 0:
             r = login_page(
                 f"Too many failed sign-ins: try again in {int(wait // 60) + 1} min.", 429, name,
@@ -190,7 +192,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
             who = user.id if user is not None else "an unknown name"
             log.info("dashboard sign-in refused for %s from %s", who, address)
             return login_page("Wrong user or password.", 401, name, back)
-        dash.throttle.succeeded([k for k, _ in limits], now)
+        await dash.throttle.succeeded([k for k, _ in limits], now)
         log.info("dashboard sign-in: %s from %s", user.id, address)
         return await signed_in(user, now, back, device=True)
 

@@ -15,6 +15,7 @@ import psycopg
 import trio
 
 from ..harness import TOKEN
+from ..web.dashboard_helpers import HASHES
 from .service import PagerProcess
 
 __all__ = ["BULK_KEY", "CRITICAL_KEY", "Node", "ha_config", "query", "reaped", "wait_ready"]
@@ -38,6 +39,7 @@ auth:
   link_secret: test-link-secret-0123456789abcdef
 users:
   - id: alice
+    password_hash: '{alice_hash}'
     contacts: {{webhook: "{hooks}/alice"}}
     notification_rules: [{{after: 0m, via: webhook}}]
   - id: bob
@@ -91,6 +93,7 @@ def ha_config(
             escalate_after=escalate_after,
             critical_key=CRITICAL_KEY,
             bulk_key=BULK_KEY,
+            alice_hash=HASHES["alice"],  # she signs in to the dashboard
         )
     )
     return path

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pager.store.lease import Lease
+from pager.store.pg_schema import LATEST
 
 from ..harness import config_text
 
@@ -27,9 +28,9 @@ def test_db_migrate_and_status_print_the_cluster(tmp_path: Path, pg_dsn: str) ->
     )
     first = pager("db", "migrate", "--config", str(cfg))
     assert first.returncode == 0, first.stderr
-    assert "schema migrated from version 0 to 1" in first.stdout
+    assert f"schema migrated from version 0 to {LATEST}" in first.stdout
     again = pager("db", "migrate", "--config", str(cfg))
-    assert "schema is at version 1, nothing to do" in again.stdout
+    assert f"schema is at version {LATEST}, nothing to do" in again.stdout
     assert "hunter2" not in first.stdout + first.stderr + again.stdout + again.stderr
 
     out = pager("status", "--config", str(cfg)).stdout
