@@ -9,6 +9,11 @@ hundred, and each appender still returns only once its own records are on disk.
 When a write fails (ENOSPC, EIO) the segment is cut back to where the batch began, the
 batch's appenders get LogUnavailable (the web layer answers 503), and the next batch tries
 again: the service stays up and recovers by itself when the disk does.
+
+Past ~400 lines on purpose: the writer's queue, its batch write, the cut-back after a failed
+write and the segment roll share the open segment's descriptor, size and sequence number,
+and are only correct together; reading, segments and snapshots are already apart
+(segments.py, snapshots.py).
 """
 
 from __future__ import annotations
