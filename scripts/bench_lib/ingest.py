@@ -1,7 +1,7 @@
 """`scripts/bench ingest`: durable ingest over HTTP, driven by wrk.
 
-pager runs as its own process (`.venv/bin/pager serve --config FILE`, fsync on, rate limits
-out of the way, a fresh data folder per measurement), pinned to one CPU while wrk runs on the
+pager runs as its own process (`.venv/bin/pager serve --config FILE`, fsync on, no per-key
+rate limit as by default, a fresh data folder per measurement), pinned to one CPU while wrk runs on the
 other, so each has a core. Every request carries a new key (see distinct.lua), so every
 request opens an incident and is journaled before its 2xx.
 

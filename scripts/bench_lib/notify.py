@@ -149,7 +149,6 @@ def pager_config(
     services = "".join(
         f"  - id: svc-{ch}\n    escalation_policy: pol-{ch}\n"
         f"    integrations: [{{type: pagerduty, key: {KEYS[ch]}}}]\n"
-        "    rate_limit: {events: 100000000, per: 1m}\n"
         for ch, _, _ in users
     )
     fast = "rate_per_second: 1000000"
