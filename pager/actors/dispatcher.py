@@ -1,8 +1,9 @@
 """The dispatcher: starts one delivery actor per contact method, and wakes the right one
 whenever the journal commits a `notification.requested`. It also builds, for each attempt,
-the `Message` a transport sends: the incident as it stands now (a bundle's incidents still
-triggered), the names of the service and person, and the action links; and it numbers the
-bundles (`b1`, `b2`, ... across every method, going on from the journal's)."""
+the `Message` a transport sends: the incident as it stands now (a person's bundle: its
+incidents still triggered; a chat channel's bundle: every incident it posts about, with its
+latest topic), the names of the service and person, and the action links; and it numbers
+the bundles (`b1`, `b2`, ... across every method, going on from the journal's)."""
 
 from __future__ import annotations
 
@@ -113,7 +114,10 @@ class Dispatcher:
         return f"b{self._bundle_number}"
 
     def make_bundle_message(self, b: Bundle, attempt: int) -> Message | None:
-        """The bundle as one message: its incidents still triggered (None: none is)."""
+        """The bundle as one message: its incidents still triggered (None: none is); a chat
+        channel's: every incident it carries a status post of (None: none is known)."""
+        if b.user_id is None:
+            return self._chat_bundle_message(b, attempt)
         rules = self.rules()
         items: list[BundleItem] = []
         for nid, iid in zip(b.notification_ids, b.incident_ids, strict=False):
@@ -147,6 +151,41 @@ class Dispatcher:
             public_url=self.public_url,
             attempt=attempt,
             bundle=BundleContent(b.id, tuple(items), rules.bundling.titles),
+        )
+
+    def _chat_bundle_message(self, b: Bundle, attempt: int) -> Message | None:
+        rules = self.rules()
+        book = self.state.notifications.by_id
+        latest: dict[str, tuple[str, str | None]] = {}  # incident -> its last post, topic
+        for nid, iid in zip(b.notification_ids, b.incident_ids, strict=False):
+            n = book.get(nid)
+            latest[iid] = (nid, n.topic if n is not None else None)
+        items: list[BundleItem] = []
+        for iid, (nid, topic) in latest.items():
+            inc = self.state.incidents.get(iid)
+            if inc is None:
+                continue
+            svc = rules.services.get(inc.service_id)
+            items.append(
+                BundleItem(
+                    incident=inc,
+                    service_name=(svc.name or svc.id) if svc else inc.service_id,
+                    notification_id=nid,
+                    topic=topic,
+                )
+            )
+        if not items:
+            return None
+        return Message(
+            notification_id=b.id,
+            kind="bundle",
+            method=b.method,
+            address=b.address,
+            incident=items[0].incident,
+            service_name=items[0].service_name,
+            public_url=self.public_url,
+            attempt=attempt,
+            bundle=BundleContent(b.id, tuple(items), rules.bundling.titles, channel=True),
         )
 
     def attempt_limit(self, n: Notification) -> int:
