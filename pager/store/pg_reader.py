@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, LiteralString
 
 import orjson
 import psycopg
@@ -26,6 +26,10 @@ from .pg_schema import LATEST, connect, describe_dsn, first_line, schema_version
 __all__ = ["PAGE", "PgReader", "RowDamaged", "RowTooNew", "StoredSnapshot"]
 
 PAGE = 2000  # rows fetched from the server-side cursor at a time
+
+_COLUMNS = "SELECT seq, ts, type, subject, data, v FROM pager_events"
+_FROM_SEQ: LiteralString = _COLUMNS + " WHERE seq >= %s ORDER BY seq"
+_OF_SUBJECT: LiteralString = _COLUMNS + " WHERE subject = %s ORDER BY subject, seq"
 
 
 class RowDamaged(LogDamaged):
@@ -105,42 +109,31 @@ class PgReader:
         """Records with seq >= `start`, in order, each checked: RowDamaged at the first
         missing number (nothing deletes records from the table, so record 1 is there too) or
         unreadable row, RowTooNew at a row of a newer schema than `newest_schema`."""
-        self._cursors += 1
         expect = max(start, 1)
-        # binary rows: timestamps and numbers arrive without parsing text
-        with self._conn.cursor(name=f"pager_replay_{self._cursors}", binary=True) as cur:
-            try:
-                cur.execute(
-                    "SELECT seq, ts, type, subject, data, v FROM pager_events "
-                    "WHERE seq >= %s ORDER BY seq",
-                    (expect,),
+        for row in self._rows(_FROM_SEQ, expect):
+            if row[0] != expect:
+                raise RowDamaged(
+                    self.table, expect, f"missing (sequence gap: the next is {row[0]})"
                 )
-                while rows := cur.fetchmany(PAGE):
-                    for row in rows:
-                        if row[0] != expect:
-                            raise RowDamaged(
-                                self.table, expect, f"missing (sequence gap: the next is {row[0]})"
-                            )
-                        expect += 1
-                        yield self._checked(row, newest_schema)
-            except psycopg.Error as e:
-                raise OSError(f"reading {self.table}: {first_line(e)}") from None
+            expect += 1
+            yield self._checked(row, newest_schema)
 
     def records_of(self, subject: str, newest_schema: int | None = None) -> Iterator[Record]:
         """The records of one subject (an incident), in order, by the table's index on
         (subject, seq): rows checked as `records` checks them, but not for gaps (the numbers
         of one incident's records are not consecutive)."""
+        for row in self._rows(_OF_SUBJECT, subject):
+            yield self._checked(row, newest_schema)
+
+    def _rows(self, query: LiteralString, param: object) -> Iterator[tuple[Any, ...]]:
+        """The rows of `query`, PAGE at a time from a server-side cursor, in binary
+        (timestamps and numbers arrive unparsed)."""
         self._cursors += 1
         with self._conn.cursor(name=f"pager_replay_{self._cursors}", binary=True) as cur:
             try:
-                cur.execute(
-                    "SELECT seq, ts, type, subject, data, v FROM pager_events "
-                    "WHERE subject = %s ORDER BY subject, seq",
-                    (subject,),
-                )
+                cur.execute(query, (param,))
                 while rows := cur.fetchmany(PAGE):
-                    for row in rows:
-                        yield self._checked(row, newest_schema)
+                    yield from rows
             except psycopg.Error as e:
                 raise OSError(f"reading {self.table}: {first_line(e)}") from None
 
