@@ -209,6 +209,19 @@ async def test_verify_finds_a_gap_an_undecodable_row_and_a_newer_pagers_row(
             sql(pg_dsn, restore_40)
             assert pager_replay("--config", cfg, "--verify")[0] == 0
 
+            # a row inserted after the end whose data is a JSON string
+            sql(
+                pg_dsn,
+                "INSERT INTO pager_events (seq, v, ts, type, subject, data, epoch) VALUES "
+                "(58, 1, now(), 'incident.opened', 'inc-9', '\"garbage\"', 1)",
+            )
+            code, out, _ = pager_replay("--config", cfg, "--verify")
+            assert code == 1 and "record 58: data is a JSON string, not an object" in out, out
+            assert out.startswith("57 records in "), out
+            code, _, err = pager_replay("--config", cfg, "--export")  # one line, no traceback
+            assert code == 1 and "record 58: data is a JSON string" in err, err
+            sql(pg_dsn, "DELETE FROM pager_events WHERE seq = 58")
+
             # a snapshot whose body does not match its checksum
             sql(pg_dsn, "UPDATE pager_snapshots SET body = body || '\\x20'::bytea WHERE seq = 19")
             code, out, _ = pager_replay("--config", cfg, "--verify")
