@@ -2,8 +2,9 @@
 comes first, and only when something changed), and a last one at shutdown, so start-up
 replays only a short tail.
 
-A snapshot costs time in proportion to the state (every incident is written), replay in
-proportion to the records after it; so with a large state the record threshold grows to the
+A snapshot costs time in proportion to the state (every incident is written, though an
+unchanged one from the log's cache of its JSON, store/snapshots.py), replay in proportion
+to the records after it; so with a large state the record threshold grows to the
 number of incidents, keeping the cost of snapshots at most about that of replaying.
 
 Records journaled while a snapshot is being written count towards the next one: they were

@@ -58,7 +58,7 @@ from .segments import (
     list_segments,
     segment_name,
 )
-from .snapshots import fsync_dir, list_snapshots, read_snapshot, write_snapshot
+from .snapshots import ItemCache, fsync_dir, list_snapshots, read_snapshot, write_snapshot
 
 __all__ = ["JsonlLog"]
 
@@ -147,6 +147,7 @@ class JsonlLog(EventLog):
         self.fsync = fsync
         self.torn: TornTail | None = None
         self.skipped_snapshots: list[str] = []
+        self.snapshot_cache = ItemCache()  # unchanged items' JSON, from one snapshot to the next
         self._lock = DirLock(data_dir)
         self._queue: list[_Pending] = []
         self._wake = trio.Event()
@@ -262,7 +263,9 @@ class JsonlLog(EventLog):
         return None
 
     async def save_snapshot(self, seq: int, ts: datetime, state: Any) -> None:
-        await trio.to_thread.run_sync(write_snapshot, self.snap_dir, seq, ts, state)
+        await trio.to_thread.run_sync(
+            write_snapshot, self.snap_dir, seq, ts, state, self.snapshot_cache
+        )
 
     # ------------------------------------------------------------------ writing
 

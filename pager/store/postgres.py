@@ -45,7 +45,7 @@ from pager.errors import LogUnavailable, NotActive
 from .base import LINE_OPTIONS, Draft, EventLog, Record, Snapshot, new_record
 from .pg_schema import NOTIFY_CHANNEL, Reconnecting, describe_dsn, first_line, migrate
 from .pg_writer import FencedWriter, newest_snapshot, store_snapshot
-from .snapshots import _pieces
+from .snapshots import ItemCache, snapshot_body
 
 __all__ = ["FencedOut", "NotActive", "PostgresLog"]
 
@@ -94,6 +94,7 @@ class PostgresLog(EventLog):
         self._fenced = FencedWriter(self._writer, self.where, settle_timeout)
         self._reader = Reconnecting(dsn, f"pager {node} reader", timeout)
         self._listener = Reconnecting(dsn, f"pager {node} listener", timeout)
+        self.snapshot_cache = ItemCache()  # unchanged items' JSON, from one snapshot to the next
         self._limiter = trio.CapacityLimiter(1)  # the writer thread: one batch at a time
         self._queue: list[_Pending] = []
         self._wake = trio.Event()
@@ -296,10 +297,12 @@ class PostgresLog(EventLog):
     # ------------------------------------------------------------------ snapshots
 
     async def save_snapshot(self, seq: int, ts: datetime, state: Any) -> None:
-        body = b"".join(_pieces(state))
-        await trio.to_thread.run_sync(self._save_snapshot_sync, seq, ts, body)
+        await trio.to_thread.run_sync(self._save_snapshot_sync, seq, ts, state)
 
-    def _save_snapshot_sync(self, seq: int, ts: datetime, body: bytes) -> None:
+    def _save_snapshot_sync(self, seq: int, ts: datetime, state: Any) -> None:
+        # serialized here, in the worker thread, not on the event loop; unchanged items
+        # from the cache (the same bytes)
+        body = snapshot_body(state, self.snapshot_cache)
         with self._reader.lock:
             try:
                 store_snapshot(self._reader.get(), seq, ts, body, self._epoch)

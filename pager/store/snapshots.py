@@ -8,13 +8,24 @@ memory as one buffer and the event loop gets the interpreter between pieces. The
 written to a temporary name, fsynced, renamed into place and the folder fsynced, so a crash
 leaves either the old set of snapshots or the new one. A snapshot whose body does not match
 its trailer is skipped on load (and reported); the next older one is used.
+
+Most of a snapshot is the state's long lists of immutable values (open incidents, their
+notifications, the archive's summaries), and most of those are the very objects the last
+snapshot wrote: an `ItemCache`, one per log, keeps each such item's JSON by identity from one
+snapshot to the next, so an unchanged item is written from its bytes and only new or changed
+ones (a changed value is a new object) are serialized. The bytes are the same with or
+without it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import secrets
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,9 +37,11 @@ from .base import Snapshot
 
 __all__ = [
     "KEEP",
+    "ItemCache",
     "checked_snapshot",
     "list_snapshots",
     "read_snapshot",
+    "snapshot_body",
     "write_atomically",
     "write_snapshot",
 ]
@@ -70,17 +83,160 @@ def fsync_dir(path: Path) -> None:
 
 
 CHUNK = 1000
+# items missing from the cache are serialized this many at a time: about a millisecond of
+# the interpreter's lock for incidents (a whole CHUNK held it ten, a tail on the event loop)
+MISS_RUN = 100
+# a marker between items serialized together (`_serialize`): a string no state holds (it
+# starts with NUL and is random per process), so the bytes between markers are the items
+_MARK = "\x00pager-snapshot-" + secrets.token_hex(16)
+_SEP = b"," + orjson.dumps(_MARK) + b","
 
 
-def _pieces(state: Any) -> Iterator[bytes]:
-    """The JSON of `state` in pieces: a dict's list values go out CHUNK items at a time."""
+def _serialize(items: list[Any]) -> list[bytes]:
+    """Each item's JSON, as `orjson.dumps(items)` writes it, from one call: the items with
+    markers between them, split at the markers. (One call per item costs more, and orjson's
+    result for one item of an incident's size takes about four times its length in memory.) A
+    marker in an array is `,"<marker>",` outside any string, since a quote inside a string
+    is escaped; were one in an item, the count shows it and each is serialized alone."""
+    if len(items) == 1:
+        return [orjson.dumps(items[0], option=_OPTS, default=json_default)]
+    marked: list[Any] = [_MARK] * (2 * len(items) - 1)
+    marked[::2] = items
+    out = orjson.dumps(marked, option=_OPTS, default=json_default).split(_SEP)
+    if len(out) != len(items):
+        return [orjson.dumps(i, option=_OPTS, default=json_default) for i in items]
+    out[0] = out[0][1:]
+    out[-1] = out[-1][:-1]
+    return out
+
+
+def _keepable(kind: type) -> bool:
+    """Items of this type are immutable values: frozen dataclasses and named tuples (the
+    state's contract, SystemState.to_snapshot, is that what it hands over never changes)."""
+    if dataclasses.is_dataclass(kind):
+        return bool(kind.__dataclass_params__.frozen)  # type: ignore[attr-defined]
+    return issubclass(kind, tuple) and hasattr(kind, "_fields")
+
+
+class ItemCache:
+    """The JSON of the items of the last snapshot's lists, by identity (`id`, with the object
+    itself kept and compared by `is`, so an id reused by another object never matches).
+
+    One per log, used by the thread writing a snapshot; snapshots are written one at a time,
+    and one started while another is being written goes without the cache (the same bytes,
+    only slower) rather than share it. After a snapshot is written the cache holds that
+    snapshot's items only, so it keeps no incident the state has dropped; a snapshot that
+    fails leaves the cache as it was."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # two dicts, not one of pairs: ints and bytes are not tracked by the garbage
+        # collector, so the JSON costs it nothing
+        self._objs: dict[int, object] = {}
+        self._json: dict[int, bytes] = {}
+        self._kinds: dict[type, bool] = {}
+        self.hits = 0  # items of the last snapshot written from the cache
+        self.misses = 0  # and serialized
+
+    def __len__(self) -> int:
+        return len(self._objs)
+
+    @property
+    def size(self) -> int:
+        """Bytes of JSON held."""
+        return sum(len(b) for b in self._json.values())
+
+    @contextmanager
+    def use(self) -> Iterator[_Pass | None]:
+        """A pass for one snapshot (None while another holds one); `commit()` it once the
+        snapshot is written."""
+        if not self._lock.acquire(blocking=False):
+            yield None
+            return
+        try:
+            yield _Pass(self)
+        finally:
+            self._lock.release()
+
+
+class _Pass:
+    """One snapshot's use of an `ItemCache`: reads the last snapshot's items, gathers this
+    one's."""
+
+    __slots__ = ("cache", "hits", "json", "misses", "objs")
+
+    def __init__(self, cache: ItemCache) -> None:
+        self.cache = cache
+        self.objs: dict[int, object] = {}
+        self.json: dict[int, bytes] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def keeps(self, item: object) -> bool:
+        kinds = self.cache._kinds
+        kind = type(item)
+        keep = kinds.get(kind)
+        if keep is None:
+            keep = kinds[kind] = _keepable(kind)
+        return keep
+
+    def list_pieces(self, items: list[Any]) -> Iterator[bytes]:
+        """`orjson.dumps(items)` in pieces of at most CHUNK items: the same bytes, each
+        item's JSON from the cache when it `is` the object the last snapshot wrote, the
+        others serialized (`_serialize`) a few at a time."""
+        old_objs, old_json = self.cache._objs, self.cache._json
+        objs, json = self.objs, self.json
+        hits = misses = 0
+        sep = b"["
+        for j in range(0, len(items), CHUNK):
+            part = items[j : j + CHUNK]
+            out: list[bytes] = []
+            missed: list[int] = []  # indexes in `part` (and `out`) to serialize
+            for item in part:
+                key = id(item)
+                if old_objs.get(key) is item:
+                    data = old_json[key]
+                    objs[key] = item
+                    json[key] = data
+                    out.append(data)
+                else:
+                    missed.append(len(out))
+                    out.append(b"")
+            hits += len(part) - len(missed)
+            for m in range(0, len(missed), MISS_RUN):
+                run = missed[m : m + MISS_RUN]
+                for i, data in zip(run, _serialize([part[i] for i in run]), strict=True):
+                    out[i] = data
+                    item = part[i]
+                    if self.keeps(item):
+                        misses += 1
+                        objs[id(item)] = item
+                        json[id(item)] = data
+            yield sep + b",".join(out)
+            sep = b","
+        yield b"]" if items else b"[]"
+        self.hits += hits
+        self.misses += misses
+
+    def commit(self) -> None:
+        """The snapshot was written: from now on the cache holds its items, and only them."""
+        cache = self.cache
+        cache._objs, cache._json = self.objs, self.json
+        cache.hits, cache.misses = self.hits, self.misses
+
+
+def _pieces(state: Any, cache: _Pass | None = None) -> Iterator[bytes]:
+    """The JSON of `state` in pieces: a dict's list values go out CHUNK items at a time;
+    with a cache, their immutable items from it."""
     if not isinstance(state, dict):
         yield orjson.dumps(state, option=_OPTS, default=json_default)
         return
     yield b"{"
     for i, (key, value) in enumerate(state.items()):
         yield (b"," if i else b"") + orjson.dumps(str(key)) + b":"
-        if isinstance(value, list) and len(value) > CHUNK:
+        if cache is not None and isinstance(value, list) and value and cache.keeps(value[0]):
+            yield from cache.list_pieces(value)
+        elif isinstance(value, list) and len(value) > CHUNK:
             yield b"["
             for j in range(0, len(value), CHUNK):
                 chunk = orjson.dumps(value[j : j + CHUNK], option=_OPTS, default=json_default)[1:-1]
@@ -89,6 +245,17 @@ def _pieces(state: Any) -> Iterator[bytes]:
         else:
             yield orjson.dumps(value, option=_OPTS, default=json_default)
     yield b"}"
+
+
+def snapshot_body(state: Any, cache: ItemCache | None = None) -> bytes:
+    """The snapshot's JSON as one buffer (the PostgreSQL store keeps it in a row). Blocking."""
+    if cache is None:
+        return b"".join(_pieces(state))
+    with cache.use() as got:
+        body = b"".join(_pieces(state, got))
+        if got is not None:
+            got.commit()
+    return body
 
 
 def write_atomically(path: Path, pieces: Iterable[bytes]) -> None:
@@ -108,14 +275,17 @@ def write_atomically(path: Path, pieces: Iterable[bytes]) -> None:
     fsync_dir(path.parent)
 
 
-def write_snapshot(snap_dir: Path, seq: int, ts: datetime, state: Any) -> Path:
-    """Blocking: run it in a thread."""
+def write_snapshot(
+    snap_dir: Path, seq: int, ts: datetime, state: Any, cache: ItemCache | None = None
+) -> Path:
+    """Blocking: run it in a thread. With `cache`, unchanged items are written from it (the
+    same bytes)."""
     final = snap_dir / f"{seq:012d}{SUFFIX}"
 
-    def checked() -> Iterator[bytes]:  # the state's pieces, then the trailer that checks them
+    def checked(got: _Pass | None) -> Iterator[bytes]:  # the pieces, then their trailer
         digest = hashlib.sha256()
         size = 0
-        for piece in _pieces(state):
+        for piece in _pieces(state, got):
             digest.update(piece)
             size += len(piece)
             yield piece
@@ -125,7 +295,13 @@ def write_snapshot(snap_dir: Path, seq: int, ts: datetime, state: Any) -> Path:
         )
         yield b"\n" + trailer + b"\n"
 
-    write_atomically(final, checked())
+    if cache is None:
+        write_atomically(final, checked(None))
+    else:
+        with cache.use() as got:
+            write_atomically(final, checked(got))
+            if got is not None:
+                got.commit()
     for old in list_snapshots(snap_dir)[KEEP:]:
         old.path.unlink(missing_ok=True)
     return final
