@@ -78,6 +78,7 @@ __all__ = ["STATE_VERSION", "SystemState", "maintenance_reason"]
 
 STATE_VERSION = 2
 RECENT_CHANGES = 50
+_BY_NUMBER = attrgetter("number")  # incidents and summaries, in a snapshot's order
 
 
 class RecordLike(Protocol):
@@ -471,8 +472,8 @@ class SystemState:
             "last_ts": self.last_ts,
             "next_number": self.next_number,
             "config_digest": self.config_digest,
-            "incidents": sorted(whole, key=lambda i: i.number),
-            "archive": sorted(archive.values(), key=lambda s: s.number),
+            "incidents": sorted(whole, key=_BY_NUMBER),
+            "archive": sorted(archive.values(), key=_BY_NUMBER),
             "maintenance": list(self.maintenance.values()),
             "changes": {k: list(v) for k, v in self.changes.items()},
             "notifications": [
