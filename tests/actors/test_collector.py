@@ -34,6 +34,8 @@ def gc_restored() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+        if collector.PAUSES in gc.callbacks:  # (installed by run_collector)
+            gc.callbacks.remove(collector.PAUSES)
 
 
 def test_quiet_service_gets_the_smallest_threshold() -> None:
