@@ -1,8 +1,9 @@
 """The dispatcher: starts one delivery actor per contact method, and wakes the right one
 whenever the journal commits a `notification.requested`. It also builds, for each attempt,
-the `Message` a transport sends: the incident as it stands now (a bundle's incidents still
-triggered), the names of the service and person, and the action links; and it numbers the
-bundles (`b1`, `b2`, ... across every method, going on from the journal's)."""
+the `Message` a transport sends: the incident as it stands now (a person's bundle: its
+incidents still triggered; a chat channel's bundle: every incident it posts about, with its
+latest topic), the names of the service and person, and the action links; and it numbers
+the bundles (`b1`, `b2`, ... across every method, going on from the journal's)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import trio
 from pager.clock import WallClock
 from pager.core.bundles import Bundle
 from pager.core.events import NotificationRequested
-from pager.core.model import Status
+from pager.core.model import Incident, Status
 from pager.core.notifications import Notification
 from pager.core.reach import attempt_limit
 from pager.core.rules import RulesBook
@@ -113,27 +114,13 @@ class Dispatcher:
         return f"b{self._bundle_number}"
 
     def make_bundle_message(self, b: Bundle, attempt: int) -> Message | None:
-        """The bundle as one message: its incidents still triggered (None: none is)."""
+        """The bundle as one message: its incidents still triggered (None: none is); a chat
+        channel's: every incident it carries a status post of (None: none is known)."""
         rules = self.rules()
-        items: list[BundleItem] = []
-        for nid, iid in zip(b.notification_ids, b.incident_ids, strict=False):
-            inc = self.state.incidents.get(iid)
-            if inc is None or inc.status is not Status.TRIGGERED:
-                continue
-            svc = rules.services.get(inc.service_id)
-            n = self.state.notifications.by_id.get(nid)
-            links = self.links(n) if n is not None and len(items) < BUNDLE_LISTED else {}
-            items.append(
-                BundleItem(
-                    incident=inc,
-                    service_name=(svc.name or svc.id) if svc else inc.service_id,
-                    notification_id=nid,
-                    links={k: v for k, v in links.items() if k == "acknowledge"},
-                )
-            )
+        items = self._chat_items(b, rules) if b.chat else self._page_items(b, rules)
         if not items:
             return None
-        user = rules.users.get(b.user_id)
+        user = rules.users.get(b.user_id) if b.user_id is not None else None
         return Message(
             notification_id=b.id,
             kind="bundle",
@@ -146,8 +133,51 @@ class Dispatcher:
             links=self.bundle_links(b),
             public_url=self.public_url,
             attempt=attempt,
-            bundle=BundleContent(b.id, tuple(items), rules.bundling.titles),
+            bundle=BundleContent(b.id, tuple(items), rules.bundling.titles, channel=b.chat),
         )
+
+    @staticmethod
+    def _service_name(rules: RulesBook, inc: Incident) -> str:
+        svc = rules.services.get(inc.service_id)
+        return (svc.name or svc.id) if svc else inc.service_id
+
+    def _page_items(self, b: Bundle, rules: RulesBook) -> list[BundleItem]:
+        """A person's bundle: its incidents still triggered, each with its Acknowledge link."""
+        items: list[BundleItem] = []
+        for nid, iid in zip(b.notification_ids, b.incident_ids, strict=False):
+            inc = self.state.incidents.get(iid)
+            if inc is None or inc.status is not Status.TRIGGERED:
+                continue
+            n = self.state.notifications.by_id.get(nid)
+            links = self.links(n) if n is not None and len(items) < BUNDLE_LISTED else {}
+            items.append(
+                BundleItem(
+                    incident=inc,
+                    service_name=self._service_name(rules, inc),
+                    notification_id=nid,
+                    links={k: v for k, v in links.items() if k == "acknowledge"},
+                )
+            )
+        return items
+
+    def _chat_items(self, b: Bundle, rules: RulesBook) -> list[BundleItem]:
+        """A chat channel's bundle: each incident it posts about, once, with the topic of
+        its latest post in the bundle."""
+        book = self.state.notifications.by_id
+        latest: dict[str, tuple[str, str | None]] = {}  # incident -> its last post, topic
+        for nid, iid in zip(b.notification_ids, b.incident_ids, strict=False):
+            n = book.get(nid)
+            latest[iid] = (nid, n.topic if n is not None else None)
+        return [
+            BundleItem(
+                incident=inc,
+                service_name=self._service_name(rules, inc),
+                notification_id=nid,
+                topic=topic,
+            )
+            for iid, (nid, topic) in latest.items()
+            if (inc := self.state.incidents.get(iid)) is not None
+        ]
 
     def attempt_limit(self, n: Notification) -> int:
         """After how many failed attempts `n` counts as failed (its incident's policy)."""

@@ -127,29 +127,32 @@ class SlackResponder:
     async def _answer_bundle(
         self, client: httpx.AsyncClient, press: SlackPress, user_id: str
     ) -> None:
-        """ "Acknowledge all" of a bundle: every incident of it still triggered; the message
-        then says how many were acknowledged, without the button."""
+        """ "Acknowledge all" of a bundle: every incident of it still triggered, as the
+        person who pressed it (a chat channel's bundle: whoever in the channel did); the
+        message then says how many were acknowledged, without the button."""
         bundle = self.system.state.bundles.by_id.get(press.incident_id)
         if bundle is None:
             answer = Answer(False, "This message is too old: open pager to act on its incidents.")
             await self._respond(client, press, answer)
             return
+        incidents = bundle.incidents
         answer = await perform_all(
             self.system,
             user_id=user_id,
-            incident_ids=bundle.incident_ids,
+            incident_ids=incidents,
             via="slack",
             claim=press.claim,
         )
         if answer.replayed:
             return
-        count = len(bundle.incident_ids)
-        text = f"{count} incidents for you: {answer.text}"
+        count = len(incidents)
+        header = f"{count} incidents" if bundle.chat else f"{count} incidents for you"
+        text = f"{header}: {answer.text}"
         body = {
             "replace_original": True,
             "text": text,
             "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": f"{count} incidents for you"}},
+                {"type": "header", "text": {"type": "plain_text", "text": header}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": _escape(answer.text)}},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": f"bundle `{bundle.id}`"}]},
             ],

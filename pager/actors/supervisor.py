@@ -260,6 +260,8 @@ def make_dispatcher(
         return page_links(cfg.auth.link_secret, str(cfg.server.public_url or ""), n)
 
     def links_of_bundle(b: Bundle) -> dict[str, str]:
+        if b.user_id is None:  # a chat channel's: a link acts as one person, and it has none
+            return {}
         cfg = system.config
         public_url = str(cfg.server.public_url or "")
         secret = cfg.auth.link_secret

@@ -1,5 +1,5 @@
 """`pager check-config`, `pager route-test` and `pager replay`: the tools that read a
-configuration or a data folder without running the service."""
+configuration or the event log without running the service."""
 
 from __future__ import annotations
 
@@ -96,8 +96,10 @@ def add_replay(sub: Any, common: argparse.ArgumentParser) -> None:
     r = sub.add_parser(
         "replay",
         parents=[common],
-        help="read a data folder without running the service",
-        description="Read a data folder without running the service: --verify, --at, --incident, --export, --repair.",
+        help="read the event log (a data folder, or the PostgreSQL store) without running the service",
+        description="Read the event log without running the service: a data folder (--data-dir, "
+        "or the data_dir of --config), or the database of a postgres store (--config): --verify, "
+        "--at, --incident, --export, --repair (folders only).",
     )
     add_arguments(r)
     r.set_defaults(func=cmd_replay)

@@ -194,6 +194,7 @@ TemplateText = Annotated[str, AfterValidator(_compiles)]
 class SlackTemplates(ConfigModel):
     text: TemplateText | None = None
     bundle_text: TemplateText | None = None  # a message about several incidents (storm mode)
+    channel_bundle_text: TemplateText | None = None  # several status posts to a chat channel
 
 
 class SmsTemplates(ConfigModel):
@@ -220,6 +221,8 @@ class TeamsTemplates(ConfigModel):
     text: TemplateText | None = None
     bundle_title: TemplateText | None = None
     bundle_text: TemplateText | None = None
+    channel_bundle_title: TemplateText | None = None
+    channel_bundle_text: TemplateText | None = None
 
 
 class WebhookTemplates(ConfigModel):

@@ -1,7 +1,8 @@
 """The bundles read model: every bundle (which pages one message carried, to whom, the
-provider's id once sent) and, per lane (person, contact method), when its messages went out
-— what the throttles count, so they hold across a restart (the snapshot keeps it; replay
-rebuilds it). Folded by `SystemState` from `notification.bundled` and `notification.sent`.
+provider's id once sent) and, per lane (person, contact method; or chat channel: method,
+address), when its messages went out — what the throttles count, so they hold across a
+restart (the snapshot keeps it; replay rebuilds it). Folded by `SystemState` from
+`notification.bundled` and `notification.sent`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ snapshot and a replay of the same records hold the same bundles."""
 
 @dataclass(frozen=True, slots=True)
 class Bundle:
+    """One message about several incidents: pages of `user_id`, or (`user_id` None) status
+    posts to the chat channel `address`."""
+
     id: str
-    user_id: str
+    user_id: str | None
     method: str
     address: str | None
     notification_ids: tuple[str, ...]
@@ -35,12 +39,24 @@ class Bundle:
     provider_id: str | None = None
     sent_at: datetime | None = None
 
+    @property
+    def chat(self) -> bool:
+        """Whether it is a chat channel's (status posts), not a person's (pages)."""
+        return self.user_id is None
+
+    @property
+    def incidents(self) -> tuple[str, ...]:
+        """Its incidents, each once, in order (a channel's may name one twice)."""
+        return tuple(dict.fromkeys(self.incident_ids))
+
 
 class BundleBook:
     def __init__(self) -> None:
         self.by_id: dict[str, Bundle] = {}
         self.by_provider_id: dict[str, str] = {}
         self.lanes: dict[tuple[str, str], list[datetime]] = {}  # (user, method) -> sent at
+        # (method, address) of a chat channel -> when its status posts went out
+        self.channels: dict[tuple[str, str], list[datetime]] = {}
         self.last_number = 0  # bundle ids are "b" and a number
 
     def bundled(self, ev: NotificationsBundled, at: datetime) -> None:
@@ -67,22 +83,51 @@ class BundleBook:
         at: datetime,
     ) -> None:
         """A page of `user_id` by `method` went out (alone, or in `bundle_id`: counted once)."""
-        if bundle_id is not None:
-            b = self.by_id.get(bundle_id)
-            if b is None or b.sent_at is not None:
-                return
-            self.by_id[bundle_id] = dataclasses.replace(b, provider_id=provider_id, sent_at=at)
-            if provider_id:
-                self.by_provider_id[provider_id] = bundle_id
-        lane = self.lanes.get((user_id, method))
+        if self._counts(bundle_id, provider_id, at):
+            self._count(self.lanes, (user_id, method), at)
+
+    def chat_sent(
+        self,
+        method: str,
+        address: str,
+        bundle_id: str | None,
+        provider_id: str | None,
+        at: datetime,
+    ) -> None:
+        """A status post to the chat channel `address` went out (alone, or in `bundle_id`:
+        counted once)."""
+        if self._counts(bundle_id, provider_id, at):
+            self._count(self.channels, (method, address), at)
+
+    def _counts(self, bundle_id: str | None, provider_id: str | None, at: datetime) -> bool:
+        """Whether a message sent now counts for its lane: one alone does; a bundle's first
+        member does (and marks the bundle sent), the others went in the same message."""
+        if bundle_id is None:
+            return True
+        b = self.by_id.get(bundle_id)
+        if b is None or b.sent_at is not None:
+            return False
+        self.by_id[bundle_id] = dataclasses.replace(b, provider_id=provider_id, sent_at=at)
+        if provider_id:
+            self.by_provider_id[provider_id] = bundle_id
+        return True
+
+    @staticmethod
+    def _count(
+        lanes: dict[tuple[str, str], list[datetime]], key: tuple[str, str], at: datetime
+    ) -> None:
+        lane = lanes.get(key)
         if lane is None:
-            lane = self.lanes[(user_id, method)] = []
+            lane = lanes[key] = []
         lane.append(at)
         while lane and lane[0] < at - LANE_MEMORY:
             del lane[0]
 
     def sent_on(self, user_id: str, method: str) -> list[datetime]:
         return self.lanes.get((user_id, method), [])
+
+    def chat_sent_on(self, method: str, address: str) -> list[datetime]:
+        return self.channels.get((method, address), [])
 
     def _forget(self, before: datetime) -> None:
         """Drop bundles requested before `before`: the oldest come first (bundles are
@@ -101,6 +146,9 @@ class BundleBook:
             "bundles": list(self.by_id.values()),
             # copies: the snapshot is serialized in another thread while the lanes go on
             "lanes": [[user, method, list(times)] for (user, method), times in self.lanes.items()],
+            "channels": [
+                [method, address, list(times)] for (method, address), times in self.channels.items()
+            ],
         }
 
     @classmethod
@@ -112,7 +160,7 @@ class BundleBook:
         for raw in data.get("bundles", ()):
             b = Bundle(
                 raw["id"],
-                raw["user_id"],
+                raw.get("user_id"),
                 raw["method"],
                 raw.get("address"),
                 tuple(raw["notification_ids"]),
@@ -126,4 +174,6 @@ class BundleBook:
                 book.by_provider_id[b.provider_id] = b.id
         for user, method, times in data.get("lanes", ()):
             book.lanes[(user, method)] = [datetime.fromisoformat(t) for t in times]
+        for method, address, times in data.get("channels", ()):  # since chat lanes (optional)
+            book.channels[(method, address)] = [datetime.fromisoformat(t) for t in times]
         return book

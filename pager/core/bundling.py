@@ -1,5 +1,6 @@
-"""Storm mode for people: when are the pages due for one person by one contact method sent,
-and how many go in one message. Pure: the instants come in as arguments.
+"""Storm mode for people and chat channels: when are the pages due for one person by one
+contact method (or the status posts due for one chat channel) sent, and how many go in one
+message. Pure: the instants come in as arguments.
 
 Every page is still requested, journaled and acted on per incident; what changes is how many
 messages reach the person. Each (person, method) is a *lane*. A lane sends a message when
@@ -9,6 +10,12 @@ first pages of a quiet lane go out at once, one each), and the method's throttle
 texts per 15 minutes) — and that message carries every page of the lane that is due by then:
 one page alone, several as one bundle ("37 incidents for you ..."). Nothing is dropped: what
 a rule holds back goes in the next message.
+
+A service's chat channel (`chat.slack_channel`, a Teams channel) is a lane too: its status
+posts (an incident opened, acknowledged, resolved) go out alone while the channel is quiet,
+and past `bundling.after` per `bundling.window` as one post that says how many incidents, on
+which services, by topic ("12 incidents opened on Checkout API"). A channel has no person's
+throttles: only `after` per `window` holds its posts back (`BundlePolicy.chat_rules`).
 """
 
 from __future__ import annotations
@@ -20,11 +27,16 @@ from datetime import datetime, timedelta
 __all__ = [
     "DEFAULT_THROTTLES",
     "LANE_MEMORY",
+    "TOPICS",
     "BundlePolicy",
     "Throttle",
     "next_send_at",
     "services_of",
+    "topics_of",
 ]
+
+TOPICS = ("opened", "acknowledged", "resolved")
+"""The topics of status posts, in the order a channel's bundle counts them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,10 @@ class BundlePolicy:
     def rules(self, method: str) -> tuple[Throttle, ...]:
         return (Throttle(self.after, self.window), *self.throttles.get(method, ()))
 
+    def chat_rules(self) -> tuple[Throttle, ...]:
+        """A chat channel's lane: `after` posts per `window`, no person's throttles."""
+        return (Throttle(self.after, self.window),)
+
 
 def next_send_at(rules: Iterable[Throttle], sent: Sequence[datetime], now: datetime) -> datetime:
     """The first instant from `now` on at which a lane whose messages went out at `sent`
@@ -89,3 +105,15 @@ def services_of(names: Iterable[str]) -> list[tuple[str, int]]:
         counts[name] = counts.get(name, 0) + 1
     order = {name: i for i, name in enumerate(counts)}
     return sorted(counts.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
+def topics_of(topics: Iterable[str | None]) -> list[tuple[str, int]]:
+    """How many of each topic (opened, acknowledged, resolved, in that order; any other
+    after them, in order of appearance), leaving out None."""
+    counts: dict[str, int] = {}
+    for topic in topics:
+        if topic is not None:
+            counts[topic] = counts.get(topic, 0) + 1
+    order = {t: i for i, t in enumerate(TOPICS)}
+    seen = {t: i for i, t in enumerate(counts)}
+    return sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(TOPICS)), seen[kv[0]]))

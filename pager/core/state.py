@@ -338,9 +338,17 @@ class SystemState:
             self._was_resolved(inc)
 
     def _sent(self, event: NotificationSent, at: datetime) -> None:
-        """A page went out: its lane counts it (a bundle once) for the throttles."""
-        if event.user_id is not None and event.method is not None:
-            self.bundles.sent(event.user_id, event.method, event.bundle_id, event.provider_id, at)
+        """A page went out: its lane counts it (a bundle once) for the throttles; so does
+        a status post to a chat channel (an edit in place is not a new post)."""
+        method = event.method
+        if method is None:
+            return
+        if event.user_id is not None:
+            self.bundles.sent(event.user_id, method, event.bundle_id, event.provider_id, at)
+            return
+        n = self.notifications.by_id.get(event.notification_id)
+        if n is not None and n.kind == NotificationKind.STATUS and n.address is not None:
+            self.bundles.chat_sent(method, n.address, event.bundle_id, event.provider_id, at)
 
     def _apply_heartbeat(self, event: HeartbeatEvent, at: datetime) -> None:
         name = event.name

@@ -1,4 +1,6 @@
-"""`pager replay` (also `scripts/replay`): read a data folder without running the service.
+"""`pager replay` (also `scripts/replay`): read a log without running the service: a data
+folder (`--data-dir`, or the `data_dir` of `--config`), or, when the configuration says
+`store: postgres`, the database's records and snapshots (pager/replay/sources.py).
 
   --verify          every line parses, sequence numbers have no gap, every event applies,
                     every snapshot matches the state replayed up to it; exit 1 on a problem
@@ -6,18 +8,20 @@
   --incident ID     one incident's timeline, from the log
   --export          every record as JSON lines on stdout (`--from SEQ` to start later)
   --repair          cut the log at its first damaged line; the cut-off part is kept in
-                    events/damaged-<time>/ (refused while pager runs on the folder)
+                    events/damaged-<time>/ (refused while pager runs on the folder, and
+                    on a database: a table has no torn tail)
 
-Reading never changes the folder and works while pager runs (it takes no lock); only
-`--repair` writes. Segments that journal.retention archived (archive/*.jsonl.gz) are read
-as part of the log; when it deleted the oldest ones, the log is read from the oldest
-snapshot that the remaining records follow, and the tool says so.
+Reading never changes the folder or the database and works while pager runs (it takes no
+lock and no lease); only `--repair` writes. Segments that journal.retention archived
+(archive/*.jsonl.gz) are read as part of the log; when it deleted the oldest ones, the log
+is read from the oldest snapshot that the remaining records follow, and the tool says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -28,19 +32,13 @@ from typing import Any, TextIO
 import orjson
 from tqdm import tqdm
 
-from pager.core.events import SCHEMA_VERSION
 from pager.core.state import SystemState
 from pager.ingest.validate import parse_time
 from pager.store.base import LogDamaged, LogTooNew, Record
 from pager.store.lock import DirLock
-from pager.store.segments import TornTail, iter_records, last_record, list_history
-from pager.store.snapshots import (
-    fsync_dir,
-    json_default,
-    list_snapshots,
-    read_snapshot,
-    write_atomically,
-)
+from pager.store.snapshots import fsync_dir, json_default, list_snapshots, write_atomically
+
+from .sources import FolderSource, PostgresSource, RecordSource, SnapshotRef
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -50,8 +48,14 @@ _OPTS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
-        default="pager-data",
-        help="the data folder (data_dir of the config; default: ./pager-data, as serve uses)",
+        metavar="DIR",
+        help="the data folder (default: the store of --config, else ./pager-data)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read the log this configuration keeps: its PostgreSQL database (store: postgres) "
+        "or its data_dir (default: $PAGER_CONFIG)",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
@@ -73,29 +77,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class _Reader:
-    def __init__(self, data_dir: Path, quiet: bool, out: TextIO) -> None:
-        self.data_dir = data_dir
-        self.events = data_dir / "events"
-        self.segments = list_history(data_dir)
-        self.torn: TornTail | None = None
+    """The tool's view of a `RecordSource`: where reading the whole log starts, and the
+    records with a progress bar."""
+
+    def __init__(self, source: RecordSource, quiet: bool, out: TextIO) -> None:
+        self.source = source
         self.quiet = quiet
         self.out = out
 
     @property
     def first(self) -> int:
         """The oldest record in the log (past 1 when journal.retention deleted older ones)."""
-        return self.segments[0].first_seq if self.segments else 1
+        return self.source.first
 
     def base(self) -> tuple[SystemState, int | None]:
         """Where reading the whole log starts: the empty state, or, when the oldest records
         were deleted, the oldest snapshot the log continues (and its seq)."""
         if self.first <= 1:
             return SystemState(), None
-        for snap in sorted(list_snapshots(self.data_dir / "snapshots"), key=lambda x: x.seq):
+        for snap in sorted(self.source.snapshots(), key=lambda x: x.seq):
             if snap.seq + 1 < self.first:
                 continue
             try:
-                return SystemState.from_snapshot(read_snapshot(snap.path).state), snap.seq
+                return SystemState.from_snapshot(snap.load().state), snap.seq
             except (OSError, KeyError, TypeError, ValueError):
                 continue
         raise SystemExit(
@@ -113,36 +117,20 @@ class _Reader:
 
     def records(self, start: int | None = None) -> Iterator[Record]:
         start = self.first if start is None else start
-        last = 0
-        if self.segments:
-            try:
-                rec = last_record(self.segments[-1])
-                last = rec.seq if rec else 0
-            except ValueError:
-                last = 0
-        total = max(last - start + 1, 0)
+        total = max(self.source.last_seq - start + 1, 0)
         bar = tqdm(
             total=total, unit=" records", unit_scale=True, desc="reading", file=sys.stderr,
             disable=self.quiet or total < 200_000 or None, leave=False,
         )  # fmt: skip
         n = 0
         try:
-            for rec in iter_records(
-                self.segments,
-                start,
-                str(self.data_dir),
-                on_torn=self._torn,
-                newest_schema=SCHEMA_VERSION,
-            ):
+            for rec in self.source.records(start):
                 n += 1
                 if n & 0xFFF == 0:
                     bar.update(0x1000)
                 yield rec
         finally:
             bar.close()
-
-    def _torn(self, t: TornTail) -> None:
-        self.torn = t
 
 
 def _print(out: TextIO, obj: Any) -> None:
@@ -151,7 +139,7 @@ def _print(out: TextIO, obj: Any) -> None:
 
 def verify(r: _Reader) -> int:
     problems: list[str] = []
-    snaps = {s.seq: s for s in list_snapshots(r.data_dir / "snapshots")}
+    snaps = {s.seq: s for s in r.source.snapshots()}
     state, base = r.base()
     r.note_deleted(base)
     count = 0
@@ -167,20 +155,18 @@ def verify(r: _Reader) -> int:
             snap = snaps.get(rec.seq)
             if snap is not None:
                 checked_snaps += 1
-                problems.extend(_compare_snapshot(snap.path, state))
+                problems.extend(_compare_snapshot(snap, state))
     except LogDamaged as e:
         problems.append(str(e))
     for seq, s in snaps.items():
         if seq > state.last_seq:
-            problems.append(f"{s.path}: snapshot at {seq} is past the log's end ({state.last_seq})")
-    if r.torn is not None:
-        r.out.write(
-            f"note: {r.torn.file}:{r.torn.line}: torn last line ({r.torn.bytes_cut} bytes, a crash "
-            "in mid-write, never acknowledged); pager cuts it at its next start\n"
-        )
-    first = r.segments[0].path.name if r.segments else "-"
+            problems.append(
+                f"{s.where}: snapshot at {seq} is past the log's end ({state.last_seq})"
+            )
+    for note in r.source.notes():
+        r.out.write(f"note: {note}\n")
     r.out.write(
-        f"{count} records in {len(r.segments)} segment(s) (first {first}), last seq {state.last_seq}; "
+        f"{count} records in {r.source.describe()}, last seq {state.last_seq}; "
         f"{len(state.incidents)} incidents ({len(state.open_by_key)} open); "
         f"{checked_snaps} snapshot(s) checked\n"
     )
@@ -190,9 +176,10 @@ def verify(r: _Reader) -> int:
     return 0 if not problems else 1
 
 
-def _compare_snapshot(path: Path, state: SystemState) -> list[str]:
+def _compare_snapshot(ref: SnapshotRef, state: SystemState) -> list[str]:
+    path = ref.where
     try:
-        snap = read_snapshot(path)
+        snap = ref.load()
     except (OSError, ValueError) as e:
         return [f"{path}: {e}"]
 
@@ -263,16 +250,19 @@ def timeline(r: _Reader, incident_id: str) -> int:
             file=sys.stderr,
         )
     found = 0
-    for rec in r.records():
-        if rec.subject == incident_id:
-            found += 1
-            detail = {k: v for k, v in rec.data.items() if k != "incident_id"}
-            for k in ("level", "round"):  # the log counts from 0; people (and the API) from 1
-                if isinstance(detail.get(k), int):
-                    detail[k] += 1
-            r.out.write(
-                f"{rec.seq:>8}  {rec.ts.isoformat()}  {rec.type:<24} {orjson.dumps(detail).decode()}\n"
-            )
+    if r.source.indexed_subjects:
+        records = r.source.records_of(incident_id)
+    else:  # read the whole log (with the progress bar), keep the incident's
+        records = (rec for rec in r.records() if rec.subject == incident_id)
+    for rec in records:
+        found += 1
+        detail = {k: v for k, v in rec.data.items() if k != "incident_id"}
+        for k in ("level", "round"):  # the log counts from 0; people (and the API) from 1
+            if isinstance(detail.get(k), int):
+                detail[k] += 1
+        r.out.write(
+            f"{rec.seq:>8}  {rec.ts.isoformat()}  {rec.type:<24} {orjson.dumps(detail).decode()}\n"
+        )
     if not found:
         gone = f" (the log starts at record {r.first}: journal.retention deleted older ones)"
         r.out.write(f"no records for {incident_id}{gone if r.first > 1 else ''}\n")
@@ -293,8 +283,8 @@ def export(r: _Reader, start: int) -> int:
     return 0
 
 
-def repair(r: _Reader) -> int:
-    lock = DirLock(r.data_dir)
+def repair(r: _Reader, folder: FolderSource) -> int:
+    lock = DirLock(folder.data_dir)
     lock.acquire()  # raises DataDirLocked while pager runs on the folder
     try:
         try:
@@ -303,21 +293,21 @@ def repair(r: _Reader) -> int:
         except LogTooNew as e:  # a newer pager's records: cutting them would lose them
             raise SystemExit(f"pager replay: {e} Nothing was cut.") from None
         except LogDamaged as e:
-            return _cut(r, Path(e.file), e.line, e.reason)
+            return _cut(r, folder, Path(e.file), e.line, e.reason)
         r.out.write("the log has no damage before its end; nothing to repair\n")
         return 0
     finally:
         lock.release()
 
 
-def _cut(r: _Reader, file: Path, line: int, reason: str) -> int:
-    if file.parent != r.events:
+def _cut(r: _Reader, folder: FolderSource, file: Path, line: int, reason: str) -> int:
+    if file.parent != folder.events:
         raise SystemExit(
             f"pager replay: the damage is in the archive ({file}:{line}: {reason}); "
             "restore that file from a backup (pager backup)"
         )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    keep = r.events / f"damaged-{stamp}"
+    keep = folder.events / f"damaged-{stamp}"
     keep.mkdir(mode=0o700)
     raw = file.read_bytes()
     lines = raw.splitlines(keepends=True)
@@ -328,11 +318,11 @@ def _cut(r: _Reader, file: Path, line: int, reason: str) -> int:
     else:
         write_atomically(file, lines[: line - 1])  # the cut-off part is safe first
     moved = [file.name]
-    for seg in r.segments:
+    for seg in folder.segments:
         if not seg.archived and seg.path.name > file.name:
             shutil.move(str(seg.path), keep / seg.path.name)
             moved.append(seg.path.name)
-    for snap in list_snapshots(r.data_dir / "snapshots"):
+    for snap in list_snapshots(folder.data_dir / "snapshots"):
         if snap.seq >= _first_seq(file) + line - 1:
             shutil.move(str(snap.path), keep / snap.path.name)
     r.out.write(
@@ -345,27 +335,56 @@ def _first_seq(file: Path) -> int:
     return int(file.stem)
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    data_dir = Path(args.data_dir)
+def open_source(args: argparse.Namespace) -> RecordSource:
+    """The log to read: `--data-dir`; else the store of `--config` (or $PAGER_CONFIG): its
+    PostgreSQL database, or its `data_dir`; else ./pager-data."""
+    path = None if args.data_dir else (args.config or os.environ.get("PAGER_CONFIG"))
+    if path:
+        from pager.config import load_config
+
+        config = load_config(path)
+        if config.store.type == "postgres":
+            if args.repair:
+                raise SystemExit(
+                    f"pager replay: --repair cuts a damaged JSON-lines folder; {path} keeps its "
+                    "log in PostgreSQL, where a table has no torn tail and pager never rewrites a "
+                    "row. Nothing was changed. `--verify` says what is wrong; for damage, restore "
+                    "the database from its own backups"
+                )
+            try:
+                return PostgresSource(str(config.store.dsn))
+            except OSError as e:
+                raise SystemExit(f"pager replay: {e}") from None
+        data_dir = Path(config.data_dir)
+    else:
+        data_dir = Path(args.data_dir or "pager-data")
     if not (data_dir / "events").is_dir():
         raise SystemExit(f"pager replay: {data_dir} is not a pager data folder (no events/ in it)")
-    r = _Reader(data_dir, args.quiet, out)
-    if args.verify:
-        return verify(r)
+    return FolderSource(data_dir)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    at = None
     if args.at:
         try:
             at = parse_time(args.at)
         except ValueError:
             raise SystemExit(f"pager replay: --at {args.at!r} is not an ISO 8601 instant") from None
-        return state_at(r, at)
-    if args.incident:
-        return timeline(r, args.incident)
-    if args.export:
-        return export(r, args.from_seq)
-    if args.repair:
-        return repair(r)
-    return verify(r)
+    source = open_source(args)
+    r = _Reader(source, args.quiet, out)
+    try:
+        if at is not None:
+            return state_at(r, at)
+        if args.incident:
+            return timeline(r, args.incident)
+        if args.export:
+            return export(r, args.from_seq)
+        if args.repair and isinstance(source, FolderSource):
+            return repair(r, source)
+        return verify(r)
+    finally:
+        source.close()
 
 
 def main(argv: list[str] | None = None) -> int:

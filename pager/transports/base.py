@@ -18,8 +18,8 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
-from pager.core.bundling import services_of
-from pager.core.model import Incident
+from pager.core.bundling import services_of, topics_of
+from pager.core.model import Incident, Status
 
 __all__ = [
     "BUNDLE_LISTED",
@@ -41,30 +41,52 @@ BUNDLE_LISTED = 100
 
 @dataclass(frozen=True, slots=True)
 class BundleItem:
-    """One incident of a bundle, as it stands now; `links` its own action links."""
+    """One incident of a bundle, as it stands now; `links` its own action links; `topic`
+    (a chat channel's bundle) what its latest status post in the bundle says: opened,
+    acknowledged, resolved."""
 
     incident: Incident
     service_name: str
     notification_id: str
     links: dict[str, str] = field(default_factory=dict)
+    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class BundleContent:
     """What one message about several incidents carries (storm mode, `notification.bundled`):
-    bundle `id`, the incidents still triggered (oldest first), and how many to list by title."""
+    bundle `id`, the incidents still triggered (oldest first), and how many to list by title.
+    A chat channel's bundle (`channel`) carries every incident it posts about, whatever its
+    status, each once with its `topic`."""
 
     id: str
     items: tuple[BundleItem, ...]
     titles: int = 5
+    channel: bool = False
 
     @property
     def count(self) -> int:
         return len(self.items)
 
+    @property
+    def triggered(self) -> int:
+        """How many of its incidents are still triggered (what Acknowledge all acts on)."""
+        return sum(1 for i in self.items if i.incident.status is Status.TRIGGERED)
+
     def services(self) -> list[tuple[str, int]]:
         """(service name, incidents) for each service, most first."""
         return services_of(i.service_name for i in self.items)
+
+    def topics(self) -> list[tuple[str, int]]:
+        """(topic, incidents) for a chat channel's bundle: opened, acknowledged, resolved."""
+        return topics_of(i.topic for i in self.items)
+
+    def topics_text(self) -> str:
+        """`opened` when every incident has one topic, else `9 opened, 3 resolved`."""
+        topics = self.topics()
+        if len(topics) == 1:
+            return topics[0][0]
+        return ", ".join(f"{n} {topic}" for topic, n in topics)
 
 
 @dataclass(frozen=True, slots=True)

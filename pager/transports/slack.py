@@ -9,7 +9,10 @@ on: Acknowledge, Resolve and Escalate buttons (`action_id` ack, resolve, escalat
 the incident id) and a Snooze menu (`action_id` snooze, a static select whose options are
 `{incident id}|{15m, 1h, 4h}`). A bundle (storm mode: several incidents in one message) is a
 header with the count, the services, the first incidents by title and code, and one
-**Acknowledge all** button (`action_id` ack_all, `value` the bundle id).
+**Acknowledge all** button (`action_id` ack_all, `value` the bundle id). A chat channel's
+bundle (several incidents' status posts in one) says the same by topic ("12 incidents
+opened", "9 opened, 3 resolved"); its button acknowledges those still triggered, as whoever
+presses it.
 
 The provider id of a posted message is `"{channel}:{ts}"` (from Slack's answer: for a DM
 the channel is the bot's D... channel with that person), which is what `chat.update` needs.
@@ -44,7 +47,7 @@ from pager.core.model import Status
 from pager.core.rules import MessageEdits
 from pager.core.vocabulary import NotificationKind
 
-from .base import Message, ProviderRejected, ProviderUnreachable, Sent, Transport
+from .base import BundleContent, Message, ProviderRejected, ProviderUnreachable, Sent, Transport
 from .provider_http import http_status_error, make_client, request
 from .templates import Renderer, alert_links, template_context
 
@@ -53,6 +56,7 @@ __all__ = [
     "SNOOZE_CHOICES",
     "TRANSIENT",
     "SlackTransport",
+    "bundle_header",
     "slack_blocks",
     "slack_bundle_blocks",
 ]
@@ -165,19 +169,22 @@ def slack_bundle_blocks(
     message: Message, summary: str, *, done: str | None = None
 ) -> list[dict[str, Any]]:
     """The blocks of a bundle: the count, the services, the first incidents, and one
-    Acknowledge all button (none with `done`, a line saying what was done instead)."""
+    Acknowledge all button (none with `done`, a line saying what was done instead; none in a
+    chat channel's bundle whose incidents are all acknowledged or resolved)."""
     bundle = message.bundle
     assert bundle is not None
     lines = []
     for item in bundle.items[: bundle.titles]:
         inc = item.incident
+        topic = f" · {item.topic}" if bundle.channel and item.topic else ""
         lines.append(
             f"• `{inc.short_code}` *{_escape(inc.severity.upper())}* "
-            f"{_escape(_cut(inc.title, 150))} — {_escape(_cut(item.service_name, 60))}"
+            f"{_escape(_cut(inc.title, 150))} — {_escape(_cut(item.service_name, 60))}{topic}"
         )
     more = bundle.count - min(bundle.count, bundle.titles)
+    acknowledgeable = bundle.triggered if bundle.channel else bundle.count
     blocks: list[Block] = [
-        HeaderBlock(text=f"{bundle.count} incidents for you"),
+        HeaderBlock(text=_cut(bundle_header(bundle), 150)),
         SectionBlock(text=MarkdownTextObject(text=_cut(summary + "\n" + "\n".join(lines), 3000))),
     ]
     footer = [f"and {more} more" if more else "", f"bundle `{bundle.id}`"]
@@ -188,13 +195,13 @@ def slack_bundle_blocks(
     )
     if done is not None:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_cut(done, 3000))]))
-    else:
+    elif acknowledgeable:
         blocks.append(
             ActionsBlock(
                 block_id=f"bundle:{bundle.id}",
                 elements=[
                     ButtonElement(
-                        text=f"Acknowledge all {bundle.count}",
+                        text=f"Acknowledge all {acknowledgeable}",
                         action_id="ack_all",
                         value=bundle.id,
                         style="primary",
@@ -203,6 +210,17 @@ def slack_bundle_blocks(
             )
         )
     return [b.to_dict() for b in blocks]
+
+
+def bundle_header(bundle: BundleContent) -> str:
+    """`37 incidents for you`; a chat channel's: `12 incidents opened`, or by topic
+    `12 incidents: 9 opened, 3 resolved`."""
+    if not bundle.channel:
+        return f"{bundle.count} incidents for you"
+    topics = bundle.topics_text()
+    if len(bundle.topics()) == 1:
+        return f"{bundle.count} incidents {topics}"
+    return f"{bundle.count} incidents: {topics}" if topics else f"{bundle.count} incidents"
 
 
 _ID = "\x1fincident\x1f"  # stands for the incident id in the actions block built once
@@ -268,7 +286,8 @@ class SlackTransport(Transport):
     async def send(self, message: Message) -> Sent:
         payload: dict[str, Any]
         if message.bundle is not None:
-            text = self.renderer.render("slack", "bundle_text", template_context(message))
+            part = "channel_bundle_text" if message.bundle.channel else "bundle_text"
+            text = self.renderer.render("slack", part, template_context(message))
             payload = {"text": text, "blocks": slack_bundle_blocks(message, text)}
         else:
             text = self.renderer.render("slack", "text", template_context(message))

@@ -42,7 +42,8 @@ def _attachment(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> di
 
 
 def teams_bundle_card(message: Message, title: str, text: str) -> dict[str, Any]:
-    """A bundle's card: the count, the services, the first incidents, Acknowledge all."""
+    """A bundle's card: the count, the services, the first incidents, Acknowledge all (a
+    signed link for one person: a chat channel's bundle has none, as its status posts)."""
     bundle = message.bundle
     assert bundle is not None
     body: list[dict[str, Any]] = [
@@ -51,7 +52,8 @@ def teams_bundle_card(message: Message, title: str, text: str) -> dict[str, Any]
         {"type": "TextBlock", "text": text, "wrap": True},
         {"type": "FactSet", "facts": [
             {"title": f"#{i.incident.number} ({i.incident.short_code})",
-             "value": f"{i.incident.severity.upper()} {i.incident.title[:200]} ({i.service_name})"}
+             "value": f"{i.incident.severity.upper()} {i.incident.title[:200]} ({i.service_name})"
+                      + (f" · {i.topic}" if bundle.channel and i.topic else "")}
             for i in bundle.items[: bundle.titles]
         ]},
     ]  # fmt: skip
@@ -124,10 +126,11 @@ class TeamsTransport(Transport):
             raise ProviderRejected("no Teams workflow URL to post to", permanent=True)
         context = template_context(message)
         if message.bundle is not None:
+            prefix = "channel_" if message.bundle.channel else ""
             card = teams_bundle_card(
                 message,
-                self.renderer.render("teams", "bundle_title", context),
-                self.renderer.render("teams", "bundle_text", context),
+                self.renderer.render("teams", f"{prefix}bundle_title", context),
+                self.renderer.render("teams", f"{prefix}bundle_text", context),
             )
         else:
             card = teams_card(

@@ -16,7 +16,12 @@ URL), `alert_links` (`[{"href", "text"}]` from the alerts), `public_url`; and fo
 (`[{"name", "count"}]`, most first), `incidents` (each `{"id", "number", "short_code",
 "title", "severity", "service", "url", "links"}`: the first 100; `unlisted` counts the
 rest), `first` (the first `bundling.titles` of them) and `more` (how many are not in
-`first`). The bundle's parts (`bundle_text`, `bundle_say`, ...) are replaceable too.
+`first`). The bundle's parts (`bundle_text`, `bundle_say`, ...) are replaceable too. A chat
+channel's bundle (several incidents' status posts as one) is worded by its own parts
+(`slack.channel_bundle_text`, `teams.channel_bundle_title`, `teams.channel_bundle_text`), and
+its `bundle` also has `channel` (true), `topics` (`[{topic, count}]`: opened, acknowledged,
+resolved), `topics_text` (`opened`, or `9 opened, 3 resolved`) and `triggered`; each
+incident its `topic` and `status`.
 """
 
 from __future__ import annotations
@@ -154,9 +159,25 @@ _BUNDLE_EMAIL_HTML = (
 """
 )
 
+# a chat channel's bundle: "12 incidents opened on Checkout API", "12 incidents on Checkout
+# API (10), Payments (2): 9 opened, 3 resolved"
+_CHANNEL_SERVICES = (
+    "{% for s in bundle.services %}{{ s.name }}"
+    "{% if bundle.services|length > 1 %} ({{ s.count }}){% endif %}"
+    "{% if not loop.last %}, {% endif %}{% endfor %}"
+)
+_CHANNEL_SUMMARY = (
+    "{% if bundle.topics|length == 1 %} {{ bundle.topics_text }} on "
+    + _CHANNEL_SERVICES
+    + "{% else %} on "
+    + _CHANNEL_SERVICES
+    + ": {{ bundle.topics_text }}{% endif %}"
+)
+
 BUNDLE_DEFAULTS: Mapping[str, Mapping[str, str]] = {
     "slack": {
         "bundle_text": "*{{ bundle.count }} incidents* for you: " + _SERVICES,
+        "channel_bundle_text": "*{{ bundle.count }} incidents*" + _CHANNEL_SUMMARY,
     },
     "sms": {
         "bundle_text": "[pager] {{ bundle.count }} incidents for you ("
@@ -180,6 +201,9 @@ BUNDLE_DEFAULTS: Mapping[str, Mapping[str, str]] = {
     "teams": {
         "bundle_title": "{{ bundle.count }} incidents for you",
         "bundle_text": _SERVICES,
+        "channel_bundle_title": "{{ bundle.count }} incidents"
+        "{% if bundle.topics|length == 1 %} {{ bundle.topics_text }}{% endif %}",
+        "channel_bundle_text": "{{ bundle.count }} incidents" + _CHANNEL_SUMMARY,
     },
 }
 
@@ -244,6 +268,8 @@ def bundle_context(bundle: BundleContent, public_url: str = "") -> dict[str, Any
             "service": i.service_name,
             "url": f"{public_url}/incidents/{i.incident.id}" if public_url else "",
             "links": dict(i.links),
+            "topic": i.topic,
+            "status": i.incident.status.value,
         }
         for i in bundle.items[:BUNDLE_LISTED]
     ]
@@ -256,6 +282,10 @@ def bundle_context(bundle: BundleContent, public_url: str = "") -> dict[str, Any
         "unlisted": bundle.count - len(listed),
         "first": first,
         "more": bundle.count - len(first),
+        "channel": bundle.channel,
+        "topics": [{"topic": topic, "count": n} for topic, n in bundle.topics()],
+        "topics_text": bundle.topics_text(),
+        "triggered": bundle.triggered,
     }
 
 

@@ -97,19 +97,22 @@ def notification_json(
 
 
 def bundle_json(b: Bundle, system: System, *, addresses: bool = True) -> dict[str, Any]:
-    """A bundle: to whom, by which method, which pages (and incidents) it carried, and its
-    provider id once sent; with each page as the notifications API shows it."""
+    """A bundle: to whom (`user`; null for a service chat channel's, `kind` "chat"), by
+    which method, which pages or status posts (and incidents, each once) it carried, and its
+    provider id once sent; with each as the notifications API shows it."""
     book = system.state.notifications
+    incidents = b.incidents
     return {
         "id": b.id,
+        "kind": "chat" if b.chat else "page",
         "user": b.user_id,
         "method": b.method,
         "address": b.address if addresses else None,
         "requested_at": b.requested_at,
         "sent_at": b.sent_at,
         "provider_id": b.provider_id,
-        "count": len(b.incident_ids),
-        "incidents": list(b.incident_ids),
+        "count": len(incidents),
+        "incidents": list(incidents),
         "notifications": [
             notification_json(n, addresses=addresses)
             if (n := book.by_id.get(nid)) is not None

@@ -206,7 +206,7 @@ def register(app: QuartTrio, system: System, dispatcher: Callable[[], Dispatcher
         if digits != "4":
             menu = bundle_menu(len(bundle.incident_ids))
             return twiml(menu_twiml(f"Key {digits[:4]} does nothing.", gather_url(bundle_id), menu))
-        if bundle.user_id not in system.current_rules().users:
+        if bundle.user_id is None or bundle.user_id not in system.current_rules().users:
             return twiml(goodbye_twiml("This call was for someone who is no longer a pager user."))
         if answered_calls.seen(f"gather:{call_sid}"):
             return twiml(goodbye_twiml("Your answer was received already."))

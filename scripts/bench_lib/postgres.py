@@ -5,6 +5,8 @@ PostgreSQL store's figures.
   commit) with 1, 10 and 100 concurrent appenders: appends/s, p50/p99 latency (target
   >= 10,000/s at 100 appenders), beside the floor, one commit of one row;
 - a standby's catch-up: records/s read back and folded by a follower;
+- `pager replay --verify` over the same records in the database and in a data folder (a
+  process each: records/s and its peak memory, which must not grow with the log);
 - ingest through the lean listener with the log on PostgreSQL, beside the same measurement
   on the JSON-lines log (scripts/bench_lib/ingest.py does the measuring).
 
@@ -16,6 +18,8 @@ database at $PAGER_BENCH_DSN when set (it must be empty: the bench makes its own
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,8 +35,9 @@ from pager.store.lease import Lease
 from pager.store.postgres import PostgresLog
 from tests.postgres import Cluster, available
 
+from .config import config_text
 from .disk import percentile
-from .journal import AppendResult, Plan
+from .journal import AppendResult, Plan, _write_folder
 from .table import Row, Table, fmt_ms, fmt_rate
 from .workload import alert_data, drafts
 
@@ -226,7 +231,58 @@ def run_journal_postgres(scratch: Path, quick: bool, say: Callable[[str], None])
                 "or a takeover after a long gap, does)",
             )
         )
+        for row in _replay_verify(scratch, dsn, events, say):
+            table.add(row)
     return table
+
+
+def _verify_in_a_process(*argv: str) -> tuple[float, float, str]:
+    """`pager replay --verify --quiet ARGV` in a process of its own: seconds, its peak
+    resident memory in MB, its output."""
+    t = time.perf_counter()
+    with subprocess.Popen(
+        [sys.executable, "-m", "pager", "replay", "--verify", "--quiet", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    took = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"pager replay --verify failed: {out}")
+    return took, usage.ru_maxrss / 1024, out
+
+
+def _replay_verify(scratch: Path, dsn: str, events: int, say: Callable[[str], None]) -> list[Row]:
+    """`pager replay --verify` over the database's `events` records, then over the same
+    records written to a data folder by JsonlLog."""
+    cfg = scratch / "replay-postgres.yaml"
+    cfg.write_text(
+        config_text(scratch / "replay-unused") + f'store: {{type: postgres, dsn: "{dsn}"}}\n'
+    )
+    folder = scratch / "replay-folder"
+    trio.run(_write_folder, folder, events)
+    rows = []
+    for name, argv in (
+        ("PostgreSQL", ("--config", str(cfg))),
+        ("data folder", ("--data-dir", str(folder))),
+    ):
+        say(f"pager replay --verify over {events:,} records in the {name} ...")
+        took, peak, out = _verify_in_a_process(*argv)
+        if f"{events} records in " not in out or not out.endswith("clean\n"):
+            raise RuntimeError(f"pager replay --verify said: {out}")
+        rows.append(
+            Row(
+                f"pager replay --verify, {name}",
+                fmt_rate(events / took, " records/s"),
+                note=f"{events:,} records in {took:.1f} s (a process: start-up, read, check, "
+                f"fold), peak memory {peak:,.0f} MB",
+            )
+        )
+    return rows
 
 
 def run_ingest_postgres(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table:

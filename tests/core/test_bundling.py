@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pager.core.bundling import DEFAULT_THROTTLES, BundlePolicy, Throttle, next_send_at, services_of
+from pager.core.bundling import (
+    DEFAULT_THROTTLES,
+    BundlePolicy,
+    Throttle,
+    next_send_at,
+    services_of,
+    topics_of,
+)
 from pager.core.events import (
     NotificationRequested,
     NotificationsBundled,
@@ -207,3 +214,92 @@ def test_a_snapshot_taken_is_not_changed_by_what_the_state_folds_next(state: Sys
     )  # fmt: skip
     assert state.bundles.sent_on("alice", "sms") == [T0 + 2 * S, T0 + 4 * S]
     assert orjson.dumps(taken, option=orjson.OPT_UTC_Z, default=json_default) == as_taken
+
+
+# ---------------------------------------------------------------- chat channels' lanes
+
+
+def test_a_chat_channel_lane_has_only_after_per_window() -> None:
+    policy = BundlePolicy()
+    assert policy.chat_rules() == (Throttle(2, M),)
+    assert policy.rules("slack") == policy.chat_rules()  # no throttle for slack either
+    assert len(policy.rules("sms")) > 1
+
+
+def test_topics_of_a_channel_bundle_in_the_order_of_an_incident() -> None:
+    assert topics_of(["resolved", "opened", None, "opened", "acknowledged"]) == [
+        ("opened", 2),
+        ("acknowledged", 1),
+        ("resolved", 1),
+    ]
+
+
+def _status(iid: str, nid: str, topic: str = "opened") -> NotificationRequested:
+    return NotificationRequested(
+        incident_id=iid, notification_id=nid, kind="status", method="slack",
+        address="C0CHECKOUT", topic=topic,
+    )  # fmt: skip
+
+
+def test_a_channel_counts_its_posts_a_bundle_once_and_edits_not(state: SystemState) -> None:
+    """Status posts to a chat channel count on its lane (method, address): one alone, a
+    bundle once; an edit in place (kind update) is not a new post. A snapshot keeps them,
+    and one written before chat lanes loads with none."""
+    seq = state.last_seq
+
+    def apply(ev: object, at: datetime) -> None:
+        nonlocal seq
+        seq += 1
+        state.apply(Rec(seq, ev, at))
+
+    apply(_status("inc-1", "inc-1-n2"), T0 + 3 * S)
+    apply(
+        NotificationSent(
+            incident_id="inc-1", notification_id="inc-1-n2", attempt=1,
+            provider_id="C0CHECKOUT:1.1", method="slack", editable=True,
+        ),
+        T0 + 4 * S,
+    )  # fmt: skip
+    apply(
+        NotificationRequested(
+            incident_id="inc-1", notification_id="inc-1-n3", kind="update", method="slack",
+            previous="C0CHECKOUT:1.1", topic="acknowledged",
+        ),
+        T0 + 5 * S,
+    )  # fmt: skip
+    apply(
+        NotificationSent(
+            incident_id="inc-1", notification_id="inc-1-n3", attempt=1, method="slack"
+        ),
+        T0 + 6 * S,
+    )
+    apply(_status("inc-2", "inc-2-n2"), T0 + 7 * S)
+    apply(_status("inc-2", "inc-2-n3", "resolved"), T0 + 7 * S)
+    apply(
+        NotificationsBundled(
+            bundle_id="b8", method="slack", address="C0CHECKOUT",
+            notification_ids=("inc-2-n2", "inc-2-n3"), incident_ids=("inc-2", "inc-2"),
+        ),
+        T0 + 8 * S,
+    )  # fmt: skip
+    for nid in ("inc-2-n2", "inc-2-n3"):
+        apply(
+            NotificationSent(
+                incident_id="inc-2", notification_id=nid, attempt=1,
+                provider_id="C0CHECKOUT:1.2", method="slack", bundle_id="b8",
+            ),
+            T0 + 9 * S,
+        )  # fmt: skip
+    assert state.bundles.chat_sent_on("slack", "C0CHECKOUT") == [T0 + 4 * S, T0 + 9 * S]
+    assert state.bundles.sent_on("alice", "sms") == [T0 + 2 * S]  # a person's lane: apart
+    b = state.bundles.by_id["b8"]
+    assert b.chat and b.user_id is None and b.incidents == ("inc-2",)
+    assert state.incidents["inc-1"].messages == {"inc-1-n2": "C0CHECKOUT:1.1"}  # alone: edited
+    assert not state.incidents["inc-2"].messages  # in a bundle: never edited per incident
+    raw = orjson.dumps(state.to_snapshot(), option=orjson.OPT_UTC_Z, default=json_default)
+    again = SystemState.from_snapshot(orjson.loads(raw))
+    assert again.bundles.channels == state.bundles.channels
+    assert again.bundles.by_id["b8"] == b
+    old = orjson.loads(raw)
+    del old["bundles"]["channels"]  # a snapshot written before chat lanes
+    assert SystemState.from_snapshot(old).bundles.channels == {}

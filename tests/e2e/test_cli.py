@@ -13,7 +13,7 @@ import trio
 from pager.cli import main
 from pager.store.segments import list_segments
 
-from ..harness import auth, make_config, running_pager
+from ..harness import auth, config_text, make_config, running_pager
 
 
 async def make_history(data: Path) -> None:
@@ -71,6 +71,23 @@ def test_replay_verify_export_incident_and_at(
     assert sorted(i["id"] for i in state["open_incidents"]) == ["inc-1", "inc-2"]
     code, out, _ = run_cli(capsys, "replay", "--data-dir", str(history), "--at", resolved_at)
     assert [i["id"] for i in orjson.loads(out)["open_incidents"]] == ["inc-2"]
+
+
+def test_replay_reads_the_data_dir_of_config_and_data_dir_wins(
+    history: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = tmp_path / "pager.yaml"
+    cfg.write_text(config_text(history))
+    code, out, _ = run_cli(capsys, "replay", "--config", str(cfg), "--verify")
+    assert code == 0 and out.endswith("clean\n") and "2 incidents (1 open)" in out
+    monkeypatch.setenv("PAGER_CONFIG", str(cfg))
+    monkeypatch.chdir(tmp_path)  # no ./pager-data here: the config's data_dir is read
+    assert run_cli(capsys, "replay", "--verify")[1] == out
+    with pytest.raises(SystemExit, match="elsewhere is not a pager data folder"):
+        main(["replay", "--data-dir", str(tmp_path / "elsewhere"), "--verify"])
 
 
 def test_replay_finds_damage_and_repair_cuts_it_keeping_the_rest(

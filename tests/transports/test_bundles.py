@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from pager.core.model import Status
 from pager.transports.base import BundleContent, BundleItem, Message
 from pager.transports.console import ConsoleTransport
 from pager.transports.email import EmailTransport
@@ -139,3 +140,69 @@ def test_a_configured_bundle_template_is_used_and_a_failing_one_falls_back() -> 
     assert sms_text(Renderer(mine), m) == "12 down, reply 4 ALL"
     broken = Templates(sms=SmsTemplates(bundle_text="{{ bundle.nope.deeper }}"))
     assert sms_text(Renderer(broken), m).startswith("[pager] 12 incidents for you (")
+
+
+def channel_bundle(method: str, topics: list[str]) -> Message:
+    """A chat channel's bundle: one incident per topic, acknowledged or resolved ones in the
+    state their topic says."""
+    status = {"opened": Status.TRIGGERED, "acknowledged": Status.ACKNOWLEDGED}
+    items = tuple(
+        BundleItem(
+            incident=incident(
+                id=f"inc-{i}",
+                number=i,
+                title=f"db-{i} disk full",
+                status=status.get(topic, Status.RESOLVED),
+            ),
+            service_name="Checkout API",
+            notification_id=f"inc-{i}-n2",
+            topic=topic,
+        )
+        for i, topic in enumerate(topics, 1)
+    )
+    return replace(
+        message(method, "C0CHECKOUT"),
+        notification_id="b4",
+        kind="bundle",
+        incident=items[0].incident,
+        links={},
+        bundle=BundleContent("b4", items, titles=5, channel=True),
+    )
+
+
+def test_a_channel_bundle_says_its_count_by_topic() -> None:
+    r = Renderer()
+    one = channel_bundle("slack", ["opened"] * 12)
+    text = r.render("slack", "channel_bundle_text", template_context(one))
+    assert text == "*12 incidents* opened on Checkout API"
+    mix = channel_bundle("slack", ["resolved"] * 3 + ["opened"] * 9)
+    text = r.render("slack", "channel_bundle_text", template_context(mix))
+    assert text == "*12 incidents* on Checkout API: 9 opened, 3 resolved"
+    ctx = template_context(mix)["bundle"]
+    assert ctx["channel"] and ctx["triggered"] == 9
+    assert ctx["topics"] == [{"topic": "opened", "count": 9}, {"topic": "resolved", "count": 3}]
+    assert ctx["first"][0]["topic"] == "resolved" and ctx["first"][0]["status"] == "resolved"
+    title = r.render("teams", "channel_bundle_title", template_context(one))
+    assert title == "12 incidents opened"
+
+
+def test_a_channel_bundle_on_slack_acknowledges_only_what_is_still_triggered() -> None:
+    mix = channel_bundle("slack", ["resolved"] * 3 + ["acknowledged", "opened", "opened"])
+    blocks = slack_bundle_blocks(mix, "summary")
+    assert blocks_problem(blocks) is None
+    assert blocks[0]["text"]["text"] == "6 incidents: 2 opened, 1 acknowledged, 3 resolved"
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    assert actions["elements"][0]["text"]["text"] == "Acknowledge all 2"
+    assert "· resolved" in json.dumps(blocks, ensure_ascii=False)
+    done = slack_bundle_blocks(channel_bundle("slack", ["resolved"] * 4), "summary")
+    assert not [b for b in done if b["type"] == "actions"] and blocks_problem(done) is None
+    assert done[0]["text"]["text"] == "4 incidents resolved"
+
+
+def test_a_channel_bundle_card_on_teams_has_no_acknowledge_all() -> None:
+    m = channel_bundle("teams", ["opened"] * 7)
+    card = teams_bundle_card(m, "7 incidents opened", "7 incidents opened on Checkout API")
+    assert card_problem(card) is None
+    content = card["attachments"][0]["content"]
+    assert [a["title"] for a in content.get("actions", ())] == ["Open pager"]
+    assert "· opened" in json.dumps(content, ensure_ascii=False)

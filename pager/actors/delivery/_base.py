@@ -2,8 +2,9 @@
 webhook, console): it sends every pending notification of its method through its transport,
 retries with backoff and jitter, honours Retry-After, respects the provider's rate limit,
 leaves a failing provider alone for a while (circuit breaker), and journals every attempt and
-outcome. Pages to people go through their lanes (`_lanes.py`: storm mode, bundles); this
-module is what every notification shares, and the path of the others (chat updates).
+outcome. Pages to people and status posts to chat channels go through their lanes
+(`_lanes.py`: storm mode, bundles); this module is what every notification shares, and the
+path of the others (edits in place of a message already sent).
 
 It works from the durable pending set (`state.notifications.pending[method]`), woken through a
 one-slot channel when new intents are journaled, so nothing is queued in memory that is not

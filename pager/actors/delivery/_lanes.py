@@ -1,6 +1,7 @@
-"""Pages to people go through lanes: storm mode for people (issue 12).
+"""Pages to people, and status posts to chat channels, go through lanes: storm mode.
 
-A lane is one person by this actor's contact method. Its task sends one message at a time,
+A lane is one person by this actor's contact method, or one service chat channel (its
+address) of this method. Its task sends one message at a time,
 when the lane's rules allow one (`pager.core.bundling.next_send_at`: `bundling.after` per
 `bundling.window`, then the method's throttles, counted from the journal so they hold over a
 restart) and the provider's rate does. While the pages due and the messages of the window
@@ -12,6 +13,11 @@ bundle's id), so every incident's timeline and the person's next contact method 
 for a page alone. A bundle that fails is retried as it was; pages that come meanwhile wait
 for the next message. Pages of incidents acknowledged or resolved meanwhile are cancelled,
 never sent — a bundle whose incidents were all acknowledged is not sent at all.
+
+A chat channel's lane is the same with three differences: only `bundling.after` per
+`bundling.window` holds it back (no person's throttles); nothing is cancelled (a channel is
+told that an incident opened even when it is resolved by then: the bundle says "3 opened,
+2 resolved"); and its bundle names every incident it carries, each with its latest topic.
 
 Escalation does not wait for any of this: the incident actors request pages on their own
 time; only what reaches the person is held back and bundled.
@@ -38,6 +44,7 @@ from pager.core.events import (
 )
 from pager.core.model import Status
 from pager.core.notifications import Notification
+from pager.core.vocabulary import NotificationKind
 from pager.transports.base import DeliveryError, Message, ProviderRejected, Sent, Transport
 
 from ._base import DeliveryBase
@@ -48,6 +55,19 @@ log = logging.getLogger("pager.delivery")
 
 BundleMessageFactory = Callable[[Bundle, int], Message | None]
 IDLE_TURN = 1.0  # seconds a lane waits after a turn that could do nothing (a full disk)
+
+Lane = tuple[str | None, str | None]
+"""(user id, None): a person's lane; (None, address): a chat channel's."""
+
+
+def lane_of(n: Notification) -> Lane | None:
+    """The lane that sends `n`: a page's person, a status post's channel; None for the
+    others (edits in place)."""
+    if n.kind == NotificationKind.PAGE:
+        return None if n.user_id is None else (n.user_id, None)
+    if n.kind == NotificationKind.STATUS:
+        return None if n.address is None else (None, n.address)
+    return None
 
 
 def _default_policy() -> BundlePolicy:
@@ -71,13 +91,13 @@ class DeliveryActor(DeliveryBase):
         self.make_bundle_message: BundleMessageFactory = make_bundle_message or (
             lambda b, attempt: None
         )
-        self._lanes: dict[str, trio.Event] = {}  # user id -> the poke that wakes its lane
-        # user id -> the lane's pages taken so far, oldest first (some may be done: they are
-        # pruned when the lane looks), so a look costs that person's pages, not everyone's
-        self._queued: dict[str, dict[str, None]] = {}
-        # user id -> what a waiting lane waits for: (until, the throttles' earliest, the
+        self._lanes: dict[Lane, trio.Event] = {}  # lane -> the poke that wakes it
+        # lane -> its pages taken so far, oldest first (some may be done: they are pruned
+        # when the lane looks), so a look costs that person's pages, not everyone's
+        self._queued: dict[Lane, dict[str, None]] = {}
+        # lane -> what a waiting lane waits for: (until, the throttles' earliest, the
         # policy it was computed with); a new page wakes it only when it could go sooner
-        self._waits: dict[str, tuple[datetime, datetime, BundlePolicy]] = {}
+        self._waits: dict[Lane, tuple[datetime, datetime, BundlePolicy]] = {}
         self._dropped: set[str] = set()  # pages of incidents nobody knows: never sent
         self.bundles_sent = 0
 
@@ -88,26 +108,27 @@ class DeliveryActor(DeliveryBase):
     # ------------------------------------------------------------------ lanes
 
     def _take_page(self, n: Notification) -> bool:
-        if n.kind != "page" or n.user_id is None:
+        lane = lane_of(n)
+        if lane is None:
             return False
-        self._queued.setdefault(n.user_id, {})[n.id] = None
-        poke = self._lanes.get(n.user_id)
+        self._queued.setdefault(lane, {})[n.id] = None
+        poke = self._lanes.get(lane)
         if poke is not None:
-            if self._sooner(n):
+            if self._sooner(lane, n):
                 poke.set()
         else:
             assert self._nursery is not None
-            self._lanes[n.user_id] = trio.Event()
-            self._nursery.start_soon(self._lane, n.user_id, name=f"{self.method} lane {n.user_id}")
+            self._lanes[lane] = trio.Event()
+            who = lane[0] if lane[0] is not None else "a chat channel"
+            self._nursery.start_soon(self._lane, lane, name=f"{self.method} lane {who}")
         return True
 
-    def _sooner(self, n: Notification) -> bool:
+    def _sooner(self, lane: Lane, n: Notification) -> bool:
         """Whether new page `n` could make its waiting lane's next message due sooner (or
         must fail at once: opted out). While the lane waits for the bundling window or a
         throttle, another page changes nothing, and waking it would cost a look at all its
         pages for each new page: a storm's cost would grow with the square of its pages."""
-        assert n.user_id is not None
-        wait = self._waits.get(n.user_id)
+        wait = self._waits.get(lane)
         if wait is None or self._opted_out(n):
             return True
         until, allowed, policy = wait
@@ -115,12 +136,12 @@ class DeliveryActor(DeliveryBase):
             return True
         return max(n.retry_at or self.clock.now(), allowed) < until
 
-    def _pages_of(self, user_id: str) -> list[Notification]:
+    def _pages_of(self, lane: Lane) -> list[Notification]:
         """The lane's pages waiting to go out (or to be tried again), oldest first; the
         ones done meanwhile leave its index."""
         book = self.state.notifications
         pending = book.pending.get(self.method, {})
-        queued = self._queued.get(user_id, {})
+        queued = self._queued.get(lane, {})
         out = []
         done = []
         for nid in queued:
@@ -136,24 +157,32 @@ class DeliveryActor(DeliveryBase):
     def _opted_out(self, n: Notification) -> bool:
         return n.address is not None and self.state.is_opted_out(self.method, n.address)
 
+    def _sent_on(self, lane: Lane) -> list[datetime]:
+        """When the lane's messages went out (what its rules count), oldest first."""
+        user_id, address = lane
+        if user_id is not None:
+            return self.state.bundles.sent_on(user_id, self.method)
+        assert address is not None
+        return self.state.bundles.chat_sent_on(self.method, address)
+
     def _due(
-        self, user_id: str, pages: list[Notification], now: datetime
+        self, lane: Lane, pages: list[Notification], now: datetime
     ) -> tuple[datetime, datetime, BundlePolicy]:
         """When the lane may send its next message (a page is ready, and the rules allow),
         when the rules alone allow it, and the policy that said so."""
         ready = min(n.retry_at or now for n in pages)
         policy = self.bundling()
-        rules = policy.rules(self.method)
-        allowed = next_send_at(rules, self.state.bundles.sent_on(user_id, self.method), now)
+        rules = policy.rules(self.method) if lane[0] is not None else policy.chat_rules()
+        allowed = next_send_at(rules, self._sent_on(lane), now)
         return max(ready, allowed), allowed, policy
 
-    async def _lane(self, user_id: str) -> None:
+    async def _lane(self, lane: Lane) -> None:
         try:
             while True:
-                pages = self._pages_of(user_id)
+                pages = self._pages_of(lane)
                 if not pages:
                     # (no await since the look: a new page starts a new lane)
-                    self._queued.pop(user_id, None)
+                    self._queued.pop(lane, None)
                     return
                 stopped = [n for n in pages if n.bundle_id is None and self._opted_out(n)]
                 if stopped:  # not a message: it fails at once, whatever the throttles say
@@ -163,27 +192,27 @@ class DeliveryActor(DeliveryBase):
                             self._dropped.add(n.id)
                     continue
                 now = self.clock.now()
-                due, allowed, policy = self._due(user_id, pages, now)
+                due, allowed, policy = self._due(lane, pages, now)
                 if due > now:
-                    poke = self._lanes[user_id] = trio.Event()
-                    self._waits[user_id] = (due, allowed, policy)
+                    poke = self._lanes[lane] = trio.Event()
+                    self._waits[lane] = (due, allowed, policy)
                     try:
                         with trio.move_on_at(trio_deadline(self.clock, due)):
                             await poke.wait()
                     finally:
-                        del self._waits[user_id]
+                        del self._waits[lane]
                     continue
                 try:
-                    progressed = await self._turn(user_id, pages)
+                    progressed = await self._turn(lane, pages)
                 except Exception:  # a bug must cost this lane a pause, not every delivery
-                    log.exception("%s lane of %s failed", self.method, user_id)
+                    log.exception("%s lane of %s failed", self.method, lane[0] or "a channel")
                     progressed = False
                 if not progressed:
                     await trio.sleep(IDLE_TURN)
         finally:
-            del self._lanes[user_id]
+            del self._lanes[lane]
 
-    async def _turn(self, user_id: str, pages: list[Notification]) -> bool:
+    async def _turn(self, lane: Lane, pages: list[Notification]) -> bool:
         """Send the lane's next message. False when nothing could be done."""
         now = self.clock.now()
         first = next(n for n in pages if n.retry_at is None or n.retry_at <= now)
@@ -192,18 +221,17 @@ class DeliveryActor(DeliveryBase):
         now = self.clock.now()
         due = [
             n
-            for n in self._pages_of(user_id)
+            for n in self._pages_of(lane)
             if (n.retry_at is None or n.retry_at <= now) and n.address == first.address
         ]
         retrying = next((n.bundle_id for n in due if n.bundle_id is not None), None)
         if retrying is not None:  # a bundle journaled before (a retry, a restart): as it was
             return await self._attempt_bundle(retrying, [n for n in due if n.bundle_id == retrying])
-        live = await self._cancel_moot([n for n in due if n.bundle_id is None])
+        live = await self._still_due([n for n in due if n.bundle_id is None])
         if not live:
             return bool(due)
         policy = self.bundling()
-        recent = [t for t in self.state.bundles.sent_on(user_id, self.method)]
-        in_window = sum(1 for t in recent if t > now - policy.window)
+        in_window = sum(1 for t in self._sent_on(lane) if t > now - policy.window)
         if len(live) == 1 or in_window + len(live) <= policy.after:
             # no storm: the oldest page goes alone (the others follow, one each)
             await self._attempt(live[0], paced=True)
@@ -211,7 +239,7 @@ class DeliveryActor(DeliveryBase):
         bundle_id = self.new_bundle_id()
         bundled = NotificationsBundled(
             bundle_id=bundle_id,
-            user_id=user_id,
+            user_id=lane[0],
             method=self.method,
             address=first.address,
             notification_ids=tuple(n.id for n in live),
@@ -221,6 +249,20 @@ class DeliveryActor(DeliveryBase):
             return False
         book = self.state.notifications.by_id
         return await self._attempt_bundle(bundle_id, [book.get(n.id, n) for n in live])
+
+    async def _still_due(self, members: list[Notification]) -> list[Notification]:
+        """Of a lane's due messages, those to send: a person's pages whose incidents are
+        still triggered (`_cancel_moot`); every status post of a channel whose incident is
+        known (rebuilt from the log when it was archived meanwhile)."""
+        pages = [n for n in members if n.kind == NotificationKind.PAGE]
+        posts = [n for n in members if n.kind != NotificationKind.PAGE]
+        live = await self._cancel_moot(pages) if pages else []
+        for n in posts:
+            if self.state.incidents.get(n.incident_id) is not None or await self._rebuild(n):
+                live.append(n)
+            else:  # an incident nobody knows (logged): never sent
+                self._dropped.add(n.id)
+        return live
 
     async def _cancel_moot(self, pages: list[Notification]) -> list[Notification]:
         """The pages whose incidents are still triggered; the others are cancelled (in one
@@ -251,7 +293,7 @@ class DeliveryActor(DeliveryBase):
 
     async def _attempt_bundle(self, bundle_id: str, members: list[Notification]) -> bool:
         """One attempt to send a journaled bundle with those of its pages still due."""
-        live = await self._cancel_moot(members)
+        live = await self._still_due(members)
         if not live:
             return bool(members)
         bundle = self.state.bundles.by_id.get(bundle_id)
