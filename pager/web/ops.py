@@ -1,18 +1,25 @@
 """Operations: `/healthz` (the process answers), `/readyz` (replay done and the log writable:
 a load balancer should send traffic; 503 `standby` on a pager that does not hold the lease),
 `/metrics` (Prometheus text format; with the PostgreSQL store, the role, epoch, lease age and
-replication lag too)."""
+replication lag too; under `pager serve`, the garbage collector's pauses)."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from pager.actors.collector import PAUSES, Pauses
 from pager.actors.leadership import ClusterView
 from pager.actors.supervisor import Actors, CurrentActors, current_actors
 from pager.actors.system import System
@@ -39,7 +46,7 @@ class _StateCollector(Collector):
         self.actors = current_actors(actors)
         self.cluster_view = cluster_view
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         s = self.system
         actors = self.actors()
         router = actors.router if actors is not None else None
@@ -121,6 +128,35 @@ class _StateCollector(Collector):
         acc.add_metric(["accepted"], sum(i.accepted for i in s.ingest_handlers))
         acc.add_metric(["rejected"], sum(i.rejected for i in s.ingest_handlers))
         yield acc
+        if PAUSES in gc.callbacks:  # pager serve manages the collector (actors/collector.py)
+            yield from _gc_metrics(PAUSES)
+
+
+def _gc_metrics(p: Pauses) -> Iterator[Metric]:
+    pauses = HistogramMetricFamily(
+        "pager_gc_pause_seconds",
+        "Pauses of the cyclic garbage collector, by generation (2: a full collection)",
+        labels=["generation"],
+    )
+    collected = CounterMetricFamily(
+        "pager_gc_collected_objects",
+        "Objects the cyclic garbage collector freed, by generation",
+        labels=["generation"],
+    )
+    for g in range(3):
+        counts, total = [], 0
+        for bound, n in zip((*p.BOUNDS, float("inf")), p.buckets[g], strict=True):
+            total += n
+            counts.append((f"{bound:g}" if bound != float("inf") else "+Inf", total))
+        pauses.add_metric([str(g)], counts, p.seconds[g])
+        collected.add_metric([str(g)], p.collected[g])
+    yield pauses
+    yield collected
+    yield GaugeMetricFamily(
+        "pager_gc_frozen_objects",
+        "Objects frozen out of the collector's reach (gc.freeze) until the hourly full collection",
+        value=gc.get_freeze_count(),
+    )
 
 
 def _cluster_metrics(view: ClusterView) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:

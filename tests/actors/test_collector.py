@@ -1,5 +1,7 @@
 """The collector's young threshold follows how fast the service makes objects: small when
-it is quiet (short pauses), large in a storm (fewer collections), coming down slowly."""
+it is quiet (short pauses), large in a storm (fewer collections), coming down slowly; in a
+storm the new objects are frozen before a young collection scans them; and its pauses are
+counted for /metrics."""
 
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ def gc_restored() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+        if collector.PAUSES in gc.callbacks:  # (installed by run_collector)
+            gc.callbacks.remove(collector.PAUSES)
 
 
 def test_quiet_service_gets_the_smallest_threshold() -> None:
@@ -90,12 +94,68 @@ async def test_rate_counts_new_objects_across_collections_and_a_freeze(
     await trio.sleep(2)
     made = rate.take(YOUNG_MIN)
     assert 20_000 <= made <= 30_000  # 50,000 objects in 2 s, within a collection or two
-    # freezing sets the young count back to 0: without a recount the next look would
-    # see the drop as objects freed and under-count what comes after it
+    # freezing sets the young count back to 0: the rate keeps what was made until then
+    # (reset), else the next look would see the drop as objects freed
     more = [[i] for i in range(1_500)]
+    rate.reset(YOUNG_MIN)
     gc.freeze()
-    rate.recount()
     more += [[i] for i in range(1_000)]
     await trio.sleep(1)
-    assert 900 <= rate.take(YOUNG_MIN) <= 1_200
+    assert 2_400 <= rate.take(YOUNG_MIN) <= 2_700
     assert len(kept) + len(more) == 52_500
+
+
+async def _storm(seconds: float, per_tick: int) -> tuple[int, list[list[int]]]:
+    """`per_tick` new long-lived objects every 0.05 s: the young collections meanwhile."""
+    young = gc.get_stats()[0]["collections"]
+    kept: list[list[int]] = []
+    with trio.move_on_after(seconds):
+        while True:
+            kept.extend([i] for i in range(per_tick))
+            await trio.sleep(0.05)
+    return gc.get_stats()[0]["collections"] - young, kept
+
+
+async def test_a_storm_is_frozen_before_a_young_collection_scans_it(
+    gc_restored: None, autojump_clock: trio.testing.MockClock
+) -> None:
+    # 50,000 objects a second: without the collector looking, the threshold at its largest
+    # lets 20,000 pile up and scans them (a young collection every 0.4 s)
+    collector.tune(YOUNG_MAX)
+    collections, kept = await _storm(4, 2_500)
+    assert collections >= 8
+    del kept
+    collector.tune(YOUNG_MAX)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run_collector)
+        frozen = gc.get_freeze_count()
+        collections, kept = await _storm(4, 2_500)
+        assert collections == 0
+        assert gc.get_freeze_count() - frozen >= len(kept)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_quiet_service_keeps_its_young_collections(
+    gc_restored: None, autojump_clock: trio.testing.MockClock
+) -> None:
+    # 2,000 objects a second: the collector freezes them only every few seconds, so the
+    # young collections (of 2,000 objects: short) go on and find cyclic garbage at once
+    collector.tune()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run_collector)
+        collections, kept = await _storm(4, 100)
+        assert collections >= 2
+        nursery.cancel_scope.cancel()
+    assert len(kept) >= 7_000
+
+
+def test_pauses_are_counted_by_generation() -> None:
+    pauses = collector.Pauses()
+    gc.callbacks.append(pauses)
+    try:
+        gc.collect(0)
+        gc.collect()
+    finally:
+        gc.callbacks.remove(pauses)
+    assert [sum(b) for b in pauses.buckets] == [1, 0, 1]
+    assert pauses.seconds[2] > 0

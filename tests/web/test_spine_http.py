@@ -3,6 +3,7 @@ authentication, health and readiness. Localhost, port 0, an absolute deadline ea
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import httpx
@@ -127,6 +128,37 @@ async def test_health_readiness_and_metrics(tmp_path: Path) -> None:
             text = (await client.get(f"{base}/metrics")).text
             assert 'pager_open_incidents{status="triggered"} 1.0' in text
             assert 'pager_ingest_requests_total{outcome="accepted"} 1.0' in text
+
+
+async def test_metrics_carry_the_collectors_pauses_when_pager_manages_it(tmp_path: Path) -> None:
+    """`pager serve` manages the garbage collector (`manage_gc`): /metrics then says how long
+    it paused, by generation; a pager that does not manage it does not say."""
+    from pager.actors.collector import PAUSES
+
+    before = gc.get_threshold()
+    if PAUSES in gc.callbacks:  # (left by a test before: this one shows both ways)
+        gc.callbacks.remove(PAUSES)
+    try:
+        with trio.fail_after(30):
+            async with running_pager(make_config(tmp_path / "a")) as run, httpx.AsyncClient() as c:
+                assert "pager_gc_pause_seconds" not in (await c.get(f"{run.urls[0]}/metrics")).text
+            async with (
+                running_pager(make_config(tmp_path / "b"), manage_gc=True) as run,
+                httpx.AsyncClient() as c,
+            ):
+                full = PAUSES.buckets[2][-1] + sum(PAUSES.buckets[2][:-1])
+                gc.collect()  # a full collection, as the hourly one
+                text = (await c.get(f"{run.urls[0]}/metrics")).text
+                count = 'pager_gc_pause_seconds_count{generation="2"} '
+                assert float(text.split(count, 1)[1].split()[0]) >= full + 1, text
+                assert 'pager_gc_pause_seconds_bucket{generation="0",le="0.001"}' in text
+                assert 'pager_gc_collected_objects_total{generation="2"}' in text
+                assert "pager_gc_frozen_objects " in text
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+        if PAUSES in gc.callbacks:
+            gc.callbacks.remove(PAUSES)
 
 
 async def test_metrics_ask_for_a_token_when_metrics_auth_is_on(tmp_path: Path) -> None:

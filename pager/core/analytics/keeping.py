@@ -10,8 +10,10 @@ from typing import Any
 from .columns import NONE, Names, Table, is_none
 from .ledger import (
     FIRE_COLUMNS,
+    INCIDENT_BLANKS,
     INCIDENT_COLUMNS,
     LEDGER_VERSION,
+    NOTIFICATION_BLANKS,
     NOTIFICATION_COLUMNS,
     PAGE_COLUMNS,
     Ledger,
@@ -84,10 +86,12 @@ def from_snapshot(data: Mapping[str, Any] | None, last_seq: int) -> Ledger:
     led.names = Names(data["names"])
     led.incident_ids = list(data["incident_ids"])
     led.incident_row = {iid: i for i, iid in enumerate(led.incident_ids)}
-    led.incidents = Table.from_snapshot(INCIDENT_COLUMNS, data["incidents"])
+    led.incidents = Table.from_snapshot(INCIDENT_COLUMNS, data["incidents"], INCIDENT_BLANKS)
     if len(led.incidents) != len(led.incident_ids):
         raise ValueError("analytics: incident ids and rows differ in number")
-    led.notifications = Table.from_snapshot(NOTIFICATION_COLUMNS, data["notifications"])
+    led.notifications = Table.from_snapshot(
+        NOTIFICATION_COLUMNS, data["notifications"], NOTIFICATION_BLANKS
+    )
     led.open_notifications = {k: v for k, v in data["open_notifications"]}
     led.pages = Table.from_snapshot(PAGE_COLUMNS, data["pages"])
     led.fires = Table.from_snapshot(FIRE_COLUMNS, data["fires"])

@@ -50,7 +50,7 @@ from ..events import (
     NotificationRequested,
     NotificationSent,
 )
-from .columns import NAN, NONE, Names, Table
+from .columns import NONE, Names, Table
 from .metrics import Aggregates
 from .vocabulary import (
     ACKNOWLEDGED,
@@ -74,8 +74,10 @@ from .vocabulary import (
 
 __all__ = [
     "FIRE_COLUMNS",
+    "INCIDENT_BLANKS",
     "INCIDENT_COLUMNS",
     "LEDGER_VERSION",
+    "NOTIFICATION_BLANKS",
     "NOTIFICATION_COLUMNS",
     "PAGE_COLUMNS",
     "Ledger",
@@ -125,6 +127,13 @@ NOTIFICATION_COLUMNS = {
 }
 PAGE_COLUMNS = {"at": "d", "inc": "i", "user": "i", "level": "i"}
 FIRE_COLUMNS = {"at": "d", "inc": "i", "name": "i"}
+# what a new row holds until the fold sets it (NaN or -1 for the columns not named): the
+# fold sets only the columns that differ
+INCIDENT_BLANKS = {
+    "exhausted": 0, "esc_timeout": 0, "esc_manual": 0, "retriggered": 0, "alerts": 0,
+    "state": TRIGGERED, "quiet": 0,
+}  # fmt: skip
+NOTIFICATION_BLANKS = {"outcome": PENDING, "attempts": 0}
 
 
 _KIND_CODES = {kind: i for i, kind in enumerate(KINDS)}
@@ -140,10 +149,10 @@ class Ledger:
 
     def __init__(self) -> None:
         self.names = Names()
-        self.incidents = Table(INCIDENT_COLUMNS)
+        self.incidents = Table(INCIDENT_COLUMNS, INCIDENT_BLANKS)
         self.incident_ids: list[str] = []
         self.incident_row: dict[str, int] = {}
-        self.notifications = Table(NOTIFICATION_COLUMNS)
+        self.notifications = Table(NOTIFICATION_COLUMNS, NOTIFICATION_BLANKS)
         # notifications that may still change (not yet final), by id; a final one leaves
         self.open_notifications: dict[str, int] = {}
         self.pages = Table(PAGE_COLUMNS)
@@ -210,9 +219,10 @@ class Ledger:
     #
     # The fold runs for every record of the log, so each handler is written out flat: the
     # columns it touches read once into locals, a string's code found by one dictionary
-    # lookup (`Names.code` only for a new string or None), a row added by one call per
-    # column, no helper calls. What it does is plain: read it as "the incident's first
-    # acknowledgement sets acked, ack_by, ack_via", and so on.
+    # lookup (`Names.code` only for a new string or None), a row added by `new_row()` and a
+    # store per column that is not blank (INCIDENT_BLANKS), values written through the
+    # table's memoryviews `w` (see `Table`), no helper calls. What it does is plain: read
+    # it as "the incident's first acknowledgement sets acked, ack_by, ack_via", and so on.
 
     def apply(self, event: Event, seq: int, at: datetime) -> None:
         """Fold one journaled record in (every record, in sequence order)."""
@@ -255,37 +265,19 @@ class Ledger:
         urgency = codes[e.urgency]
         gone = self.last_resolved.get((service, dedup))
         table = self.incidents
-        (a_opened, a_acked, a_resolved, a_acted, a_reopen, a_number, a_service, a_dedup,
-         a_title, a_alertname, a_urgency, a_policy, a_level, a_exhausted, a_esc_timeout,
-         a_esc_manual, a_retriggered, a_alerts, a_ack_by, a_ack_via, a_res_by, a_res_via,
-         a_how, a_state, a_quiet) = table.adds  # fmt: skip
-        a_opened(t)
-        a_acked(NAN)
-        a_resolved(NAN)
-        a_acted(NAN)
-        a_reopen(NAN if gone is None else t - gone)
-        a_number(e.number)
-        a_service(service)
-        a_dedup(dedup)
-        a_title(title)
-        a_alertname(name)
-        a_urgency(urgency)
-        a_policy(NONE)
-        a_level(NONE)
-        a_exhausted(0)
-        a_esc_timeout(0)
-        a_esc_manual(0)
-        a_retriggered(0)
-        a_alerts(0)
-        a_ack_by(NONE)
-        a_ack_via(NONE)
-        a_res_by(NONE)
-        a_res_via(NONE)
-        a_how(NONE)
-        a_state(TRIGGERED)
-        a_quiet(1 if (e.reason or "").startswith("maintenance") else 0)
-        row = table.n
-        table.n = row + 1
+        row = table.new_row()  # blank: acked, resolved, acted... NaN, counts 0, triggered
+        w = table.w
+        w["opened"][row] = t
+        if gone is not None:
+            w["reopen"][row] = t - gone
+        w["number"][row] = e.number
+        w["service"][row] = service
+        w["dedup"][row] = dedup
+        w["title"][row] = title
+        w["alertname"][row] = name
+        w["urgency"][row] = urgency
+        if (e.reason or "").startswith("maintenance"):
+            w["quiet"][row] = 1
         self.incident_ids.append(iid)
         self.incident_row[iid] = row
         states = self._aggregates.states
@@ -295,20 +287,20 @@ class Ledger:
             self._fired(row, alerts, t)
 
     def _fired(self, row: int, fired: tuple[dict[str, Any], ...], t: float) -> None:
-        self.incidents.cols["alerts"][row] += len(fired)
+        self.incidents.w["alerts"][row] += len(fired)
         codes = self.names.codes
         fires = self.fires
-        a_at, a_inc, a_name = fires.adds
         for f in fired:
             labels = f.get("labels")
             name = labels.get("alertname") if isinstance(labels, dict) else None
             if not isinstance(name, str):
                 name = f.get("summary")
             c = codes[name]
-            a_at(t)
-            a_inc(row)
-            a_name(c)
-        fires.n += len(fired)
+            n = fires.new_row()
+            w = fires.w  # (after new_row: when the columns grow, they get new views)
+            w["at"][n] = t
+            w["inc"][n] = row
+            w["name"][n] = c
 
     def _alerts(self, e: AlertsUpdated, t: float) -> None:
         row = self.incident_row.get(e.incident_id, NONE)
@@ -320,7 +312,7 @@ class Ledger:
         row = self.incident_row.get(e.incident_id, NONE)
         if row < 0:
             return
-        cols = self.incidents.cols
+        cols = self.incidents.w
         state = cols["state"]
         old = state[row]
         if old == RESOLVED:
@@ -352,7 +344,7 @@ class Ledger:
         row = self.incident_row.get(e.incident_id, NONE)
         if row < 0:
             return
-        cols = self.incidents.cols
+        cols = self.incidents.w
         if cols["state"][row] != ACKNOWLEDGED:
             return
         cols["retriggered"][row] += 1
@@ -363,7 +355,7 @@ class Ledger:
         row = self.incident_row.get(e.incident_id, NONE)
         if row < 0:
             return
-        cols = self.incidents.cols
+        cols = self.incidents.w
         codes = self.names.codes
         policy = codes[e.policy_id]
         level = e.level
@@ -389,22 +381,22 @@ class Ledger:
             self._aggregates.moved(cols["service"][row], ACKNOWLEDGED, TRIGGERED)
         if e.paged:
             pages = self.pages
-            a_at, a_inc, a_user, a_level = pages.adds
             counts = self._aggregates.pages
             for uid in e.paged:
                 user = codes[uid]
-                a_at(t)
-                a_inc(row)
-                a_user(user)
-                a_level(level)
+                n = pages.new_row()
+                w = pages.w
+                w["at"][n] = t
+                w["inc"][n] = row
+                w["user"][n] = user
+                w["level"][n] = level
                 counts[user] = counts.get(user, 0) + 1
-            pages.n += len(e.paged)
 
     def _resolved(self, e: IncidentResolved, t: float) -> None:
         row = self.incident_row.get(e.incident_id, NONE)
         if row < 0:
             return
-        cols = self.incidents.cols
+        cols = self.incidents.w
         state = cols["state"]
         old = state[row]
         if old == RESOLVED:
@@ -438,7 +430,7 @@ class Ledger:
     def _acted(self, e: NoteAdded | IncidentEdited, t: float) -> None:
         row = self.incident_row.get(e.incident_id, NONE)
         if row >= 0 and e.attribution[0] is not None:
-            acted = self.incidents.cols["acted"]
+            acted = self.incidents.w["acted"]
             if acted[row] != acted[row]:
                 acted[row] = t
 
@@ -453,20 +445,13 @@ class Ledger:
         method = codes[e.method]
         user = codes[e.user_id]
         table = self.notifications
-        (a_requested, a_sent, a_receipt, a_inc, a_method, a_user, a_kind, a_outcome,
-         a_attempts, a_dup) = table.adds  # fmt: skip
-        a_requested(t)
-        a_sent(NAN)
-        a_receipt(NAN)
-        a_inc(row)
-        a_method(method)
-        a_user(user)
-        a_kind(_KIND_CODES.get(e.kind, NONE))
-        a_outcome(PENDING)
-        a_attempts(0)
-        a_dup(NONE)
-        n = table.n
-        table.n = n + 1
+        n = table.new_row()  # blank: sent, receipt NaN, pending, no attempt, dup -1
+        w = table.w
+        w["requested"][n] = t
+        w["inc"][n] = row
+        w["method"][n] = method
+        w["user"][n] = user
+        w["kind"][n] = _KIND_CODES.get(e.kind, NONE)
         self.open_notifications[nid] = n
         counts = self.outcome_events
         key = (method, "requested")
@@ -476,7 +461,7 @@ class Ledger:
         n = self.open_notifications.get(e.notification_id, NONE)
         if n < 0:
             return
-        cols = self.notifications.cols
+        cols = self.notifications.w
         cols["outcome"][n] = SENT
         cols["attempts"][n] = e.attempt
         method = cols["method"][n]
@@ -501,7 +486,7 @@ class Ledger:
         n = self.open_notifications.get(e.notification_id, NONE)
         if n < 0:
             return
-        cols = self.notifications.cols
+        cols = self.notifications.w
         cols["attempts"][n] = e.attempt
         final = e.permanent or e.retry_at is None
         cols["outcome"][n] = FAILED if final else RETRYING
@@ -515,7 +500,7 @@ class Ledger:
         n = self.open_notifications.pop(e.notification_id, NONE)
         if n < 0:
             return
-        cols = self.notifications.cols
+        cols = self.notifications.w
         bad = e.status in FAILED_RECEIPTS
         cols["outcome"][n] = UNDELIVERED if bad else DELIVERED
         cols["receipt"][n] = t
@@ -527,7 +512,7 @@ class Ledger:
         n = self.open_notifications.pop(e.notification_id, NONE)
         if n < 0:
             return
-        cols = self.notifications.cols
+        cols = self.notifications.w
         cols["outcome"][n] = CANCELLED
         counts = self.outcome_events
         key = (cols["method"][n], "cancelled")
