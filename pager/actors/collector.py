@@ -180,6 +180,7 @@ async def run_collector(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS
             rate.reset(young)
             gc.unfreeze()
             found = gc.collect()
+            rate.recount()  # this collection is not one the young count started
             log.info("full collection: %d objects freed in %.2f s", found, time.perf_counter() - t)
         busy = young > YOUNG_MIN and gc.get_count()[0] >= young * FREEZE_AT
         if ticks % FREEZE_EVERY == 0 or busy:

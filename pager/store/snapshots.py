@@ -125,8 +125,10 @@ class ItemCache:
     One per log, used by the thread writing a snapshot; snapshots are written one at a time,
     and one started while another is being written goes without the cache (the same bytes,
     only slower) rather than share it. After a snapshot is written the cache holds that
-    snapshot's items only, so it keeps no incident the state has dropped; a snapshot that
-    fails leaves the cache as it was."""
+    snapshot's items only, so it keeps no incident the state has dropped; a snapshot file
+    that fails to be written leaves the cache as it was. (The PostgreSQL store commits it
+    once the body is built, before the row is stored: each item's bytes are its own JSON
+    whether or not that row was stored.)"""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
