@@ -114,8 +114,7 @@ class Table:
     row grows them again), `copy` and `to_snapshot` read the first `n` rows. So a row of
     an incident is `new_row()` and 7 stores, not 25 calls."""
 
-    __slots__ = ("_blank", "_cap", "_cols", "_order", "n", "spec", "w")
-    _order: list[tuple[str, float]]
+    __slots__ = ("_blank", "_cap", "_cols", "n", "spec", "w")
     w: dict[str, Any]  # name -> memoryview (typeshed types its items as int; "d" holds floats)
 
     def __init__(self, spec: Mapping[str, str], blanks: Mapping[str, float] | None = None) -> None:
@@ -133,8 +132,6 @@ class Table:
         self._cols = cols
         self.n = n
         self._cap = min(map(len, cols.values()), default=0)
-        # (name, the column's "none"): what `append` walks
-        self._order = [(name, NAN if col.typecode == "d" else NONE) for name, col in cols.items()]
         self.w = {name: memoryview(col) for name, col in cols.items()}
 
     def _release(self) -> None:
@@ -166,16 +163,6 @@ class Table:
 
     def __len__(self) -> int:
         return self.n
-
-    def append(self, values: Mapping[str, float | int | None]) -> int:
-        """Add a row (columns not named, or None, get NaN or -1); returns its index."""
-        row = self.new_row()
-        get = values.get
-        w = self.w
-        for name, none in self._order:
-            v = get(name)
-            w[name][row] = none if v is None else v
-        return row
 
     def pick(self, rows: Sequence[int], *names: str) -> Iterator[tuple[Any, ...]]:
         """The values of the columns `names` in `rows`, a tuple per row (a scan that reads
