@@ -44,11 +44,24 @@ def until(what: Callable[[], Any], message: str, wait: float = WAIT) -> Any:
 
 def click_and_load(d: Any, element: Any) -> None:
     """Click a submit button and wait until the page it leaves is gone."""
-    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def gone(_: Any) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            # asked while the old document is being torn down, chromedriver says so in
+            # these words instead of "stale" (selenium's staleness_of lets it through)
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+        return False
+
     element.click()
-    WebDriverWait(d, WAIT).until(ec.staleness_of(element), "the form did not submit")
+    WebDriverWait(d, WAIT).until(gone, "the form did not submit")
 
 
 def sign_in(d: Any, base: str, user: str, password: str, path: str = "/login") -> None:
