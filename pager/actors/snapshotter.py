@@ -91,5 +91,9 @@ class Snapshotter:
             if not written:  # count from the last snapshot taken, as before this one
                 self._counted_from = self.last_seq
         self.last_seq = seq
-        archived = self.state.compact(self.clock.now() - ARCHIVE_AFTER, self.busy)
+        # (among the resolved incidents the snapshot held, not all: a log that did not build
+        # it leaves None, every incident looked at)
+        archived = self.state.compact(
+            self.clock.now() - ARCHIVE_AFTER, self.busy, among=capture.resolved
+        )
         log.info("snapshot at %d (%d resolved incidents archived)", seq, archived)

@@ -29,7 +29,7 @@ heartbeat.py); what is left here is the bookkeeping between them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -85,6 +85,7 @@ __all__ = ["STATE_VERSION", "StateCapture", "SystemState", "maintenance_reason"]
 STATE_VERSION = 2
 RECENT_CHANGES = 50
 _BY_NUMBER = attrgetter("number")  # incidents and summaries, in a snapshot's order
+_ID = attrgetter("id")
 
 
 class RecordLike(Protocol):
@@ -424,13 +425,26 @@ class SystemState:
 
     # ------------------------------------------------------------------ archive
 
-    def compact(self, resolved_before: datetime, busy: Callable[[str], bool] | None = None) -> int:
+    def compact(
+        self,
+        resolved_before: datetime,
+        busy: Callable[[str], bool] | None = None,
+        among: Iterable[Incident] | None = None,
+    ) -> int:
         """Archive incidents resolved before `resolved_before` (and not `busy`: an actor is
         working on them): keep their summaries, drop their full values and their finished
-        notifications. Returns how many."""
+        notifications. Returns how many. With `among` (the resolved incidents a snapshot's
+        capture held, `StateCapture.resolved`), only those are looked at, each as the state
+        holds it now, not every incident (some 4 ms on the event loop at 36,000 open): one
+        resolved since is archived after the next snapshot."""
+        if among is None:
+            candidates: Iterable[Incident] = self.incidents.values()
+        else:
+            found = map(self.incidents.get, map(_ID, among))
+            candidates = [inc for inc in found if inc is not None]
         done = [
             inc
-            for inc in self.incidents.values()
+            for inc in candidates
             if inc.status is Status.RESOLVED
             and inc.resolved_at is not None
             and inc.resolved_at < resolved_before
@@ -567,11 +581,12 @@ class SystemState:
         return s
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StateCapture:
     """The state as `SystemState.capture()` took it: its own copies of the collections,
     which hold immutable values only (incidents, summaries, notifications...), so the state
-    moving on changes nothing here. `to_snapshot` turns it into the snapshot."""
+    moving on changes nothing here. `to_snapshot` turns it into the snapshot (and notes the
+    resolved incidents it found, `resolved`, for `SystemState.compact`)."""
 
     last_seq: int
     last_ts: datetime | None
@@ -593,6 +608,7 @@ class StateCapture:
     analytics: analytics.LedgerCapture
     bundles: dict[str, Any]  # (BundleBook.to_snapshot: copies already)
     seen_requests: dict[str, datetime]
+    resolved: list[Incident] | None = None  # once `to_snapshot` ran: the resolved incidents
 
     def to_snapshot(self, pause: Pause = still) -> dict[str, Any]:
         """`SystemState.to_snapshot()` as of the capture, the same value, built a piece at a
@@ -602,10 +618,13 @@ class StateCapture:
         # collector's next young collection scans, and in this thread that stops the loop too)
         incidents = self.incidents
         archive = dict(self.archive)
+        resolved = []
         for part in pieces(incidents.values(), pause):
             for inc in part:
                 if inc.status is Status.RESOLVED:
                     archive[inc.id] = summarize(inc)
+                    resolved.append(inc)
+        self.resolved = resolved
         opened = (inc for inc in incidents.values() if inc.status is not Status.RESOLVED)
         whole = sorted_in_pieces(opened, pause, _BY_NUMBER)
 

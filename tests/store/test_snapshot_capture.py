@@ -154,7 +154,9 @@ def varied_state(tmp_path: Path) -> SystemState:
     for number in (500, 60, 420, 75, 300, 61, 62, 63):  # archived out of number order
         inc = replace(model, id=f"old-{number}", number=number, status=Status.RESOLVED)
         st.archive[inc.id] = summarize(inc)
-    rebuilt = replace(model, id="old-420", number=420, status=Status.RESOLVED, title="rebuilt")
+    rebuilt = replace(
+        model, id="old-420", number=420, status=Status.RESOLVED, resolved_at=at, title="rebuilt"
+    )
     st.incidents[rebuilt.id] = rebuilt
     st.maintenance["w1"] = MaintenanceWindow("w1", "checkout", at, at + timedelta(hours=1), "db")
     st.used_links.update({"l-gone": at - timedelta(minutes=1), "l-live": at + timedelta(days=1)})
@@ -277,3 +279,24 @@ async def test_postgres_stores_the_body_made_at_once(
     assert reference + b"\n" in file_of(tmp_path / "then", made_at_once(st))
     assert loaded is not None and loaded.seq == 2
     assert SystemState.from_snapshot(loaded.state).archive["old-420"].title == "rebuilt"
+
+
+def test_compact_after_a_snapshot_looks_at_the_resolved_incidents_it_held(
+    tmp_path: Path,
+) -> None:
+    st = varied_state(tmp_path)
+    capture = st.capture()
+    assert capture.resolved is None  # not built yet
+    capture.to_snapshot()
+    assert capture.resolved is not None
+    assert sorted(i.id for i in capture.resolved) == ["inc-103", "inc-117", "inc-130", "old-420"]
+    # since the capture: one reopened, one resolved (archived after the next snapshot)
+    st.incidents["inc-117"] = replace(st.incidents["inc-117"], status=Status.TRIGGERED)
+    st.incidents["inc-120"] = replace(
+        st.incidents["inc-120"], status=Status.RESOLVED, resolved_at=st.last_ts
+    )
+    later = T0 + timedelta(days=400)
+    assert st.compact(later, busy=lambda iid: iid == "inc-130", among=capture.resolved) == 2
+    assert {"inc-103", "old-420"} <= st.archive.keys()
+    assert {"inc-117", "inc-120", "inc-130"} <= st.incidents.keys()
+    assert st.compact(later) == 2  # every incident looked at: inc-120 and inc-130
