@@ -118,10 +118,23 @@ class Pacer:
             self.since = time.perf_counter()
 
 
-def _built(state: Any, pacer: Pacer) -> Any:
+def _built(state: Any, pacer: Pacer) -> tuple[Any, bool]:
     """The state to write: `state`, or what it builds when it is a function (called here,
-    in the worker thread, with the pacer's `pause`)."""
-    return state(pacer.pause) if callable(state) else state
+    in the worker thread, with the pacer's `pause`); and whether it was built here."""
+    if callable(state):
+        return state(pacer.pause), True
+    return state, False
+
+
+def _let_go(state: dict[str, Any], pacer: Pacer) -> None:
+    """Drop a state built here a part at a time (freeing it whole is one call of some 3 ms
+    at 36,000 incidents, all the while holding the interpreter's lock)."""
+    while state:
+        value = state.popitem()[1]
+        if type(value) is dict:
+            _let_go(value, pacer)
+        del value
+        pacer.pause()
 
 
 # items missing from the cache are serialized this many at a time: about a millisecond of
@@ -311,13 +324,16 @@ def snapshot_body(state: Any, cache: ItemCache | None = None) -> bytes:
     run it in a thread (`state` may be a function that builds it, see the module's
     docstring)."""
     pacer = Pacer()
-    state = _built(state, pacer)
+    state, built = _built(state, pacer)
     if cache is None:
-        return b"".join(_paced(_pieces(state), pacer))
-    with cache.use(pacer.pause) as got:
-        body = b"".join(_paced(_pieces(state, got), pacer))
-        if got is not None:
-            got.commit()
+        body = b"".join(_paced(_pieces(state), pacer))
+    else:
+        with cache.use(pacer.pause) as got:
+            body = b"".join(_paced(_pieces(state, got), pacer))
+            if got is not None:
+                got.commit()
+    if built and type(state) is dict:
+        _let_go(state, pacer)
     return body
 
 
@@ -345,7 +361,7 @@ def write_snapshot(
     same bytes). `state` may be a function that builds it (see the module's docstring)."""
     final = snap_dir / f"{seq:012d}{SUFFIX}"
     pacer = Pacer()
-    state = _built(state, pacer)
+    state, built = _built(state, pacer)
 
     def checked(got: _Pass | None) -> Iterator[bytes]:  # the pieces, then their trailer
         digest = hashlib.sha256()
@@ -367,6 +383,8 @@ def write_snapshot(
             write_atomically(final, checked(got))
             if got is not None:
                 got.commit()
+    if built and type(state) is dict:
+        _let_go(state, pacer)
     for old in list_snapshots(snap_dir)[KEEP:]:
         old.path.unlink(missing_ok=True)
     return final
