@@ -22,9 +22,10 @@ each scheduled report last went out (`report.sent`).
 
 Past ~400 lines on purpose: each part of the state is written in four places that must
 agree (its fold in `apply_event`, `capture`, `StateCapture.to_snapshot`, `from_snapshot`),
-and keeping them in one module is what makes a new part a change of one file. The folds of incidents, notifications,
-bundles and heartbeats live in their own modules (evolve.py, notifications.py, bundles.py,
-heartbeat.py); what is left here is the bookkeeping between them.
+and keeping them in one module is what makes a new part a change of one file. The folds of
+incidents, notifications, bundles and heartbeats live in their own modules (evolve.py,
+notifications.py, bundles.py, heartbeat.py); what is left here is the bookkeeping between
+them.
 """
 
 from __future__ import annotations
