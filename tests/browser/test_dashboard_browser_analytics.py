@@ -94,6 +94,8 @@ def scenario(base: str) -> None:
         until(lambda: d.current_url.rstrip("/") == base, "not signed in")
         click_and_load(d, d.find_element(By.LINK_TEXT, "Analytics"))
         assert d.current_url.startswith(f"{base}/analytics")
+        styled(d, "analytics")
+        assert_fits(d, "analytics", 1280)
         figures = d.find_element(By.ID, "figures").text
         assert "14\nopened" in figures, figures
         assert len(d.find_elements(By.CSS_SELECTOR, "svg.chart")) == 4
