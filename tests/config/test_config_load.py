@@ -282,6 +282,25 @@ def test_env_missing_variable_does_not_hide_other_problems(
     ]
 
 
+def test_env_missing_secret_is_not_also_judged_weak(
+    problems: ProblemsOf, base: dict[str, Any]
+) -> None:
+    """An unset variable leaves `${PAGER_API_TOKEN}` in the string; the secret checks must
+    not then warn that the (absent) secret holds the word 'token' or 'secret'."""
+    base.setdefault("auth", {})["api_tokens"] = [
+        {"name": "ops", "token": "${PAGER_API_TOKEN}", "role": "admin"}
+    ]
+    base["channels"]["webhook"] = {"secret": "${WEBHOOK_SIGNING_SECRET}"}
+    assert problems(base) == [
+        "auth.api_tokens[0].token: environment variable 'PAGER_API_TOKEN' is not set",
+        "channels.webhook.secret: environment variable 'WEBHOOK_SIGNING_SECRET' is not set",
+    ]
+    # set, the same secret is judged as ever
+    env = {"PAGER_API_TOKEN": "token-token-token", "WEBHOOK_SIGNING_SECRET": "s" * 40}
+    found = problems(base, env)
+    assert len(found) == 2 and all("weak secret" in p for p in found), found
+
+
 def test_env_set_but_empty_counts_as_set(problems: ProblemsOf, base: dict[str, Any]) -> None:
     base["channels"]["slack"]["token"] = "${EMPTY}"
     assert problems(base, {"EMPTY": ""}) == ["channels.slack.token: must not be empty"]
