@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
+from argon2 import PasswordHasher
 
 from pager.config import Config, Problem, check_config, load_config_text, load_demo_config
 from pager.config.check import CHECKS, unique_ids
 from pager.config.check_command import main
 from pager.config.check_secrets import weakness
-from pager.config.demo import demo_config_text
+from pager.config.demo import DEMO_PASSWORD, demo_config_text
 
 ProblemsOf = Callable[..., list[str]]
 
@@ -390,7 +391,10 @@ def test_demo_config_is_valid_and_warns_only_of_its_token() -> None:
     assert config.data_dir == Path("pager-data")
     assert [(t.name, t.token) for t in config.auth.api_tokens] == [("demo", "demo-token")]
     (user,) = config.users
-    assert user.id == "demo"
+    assert user.id == "demo" and user.role == "admin"
+    # the dashboard password the banner prints is the one the hash holds
+    assert user.password_hash is not None
+    assert PasswordHasher().verify(user.password_hash, DEMO_PASSWORD)
     assert [(r.after.total_seconds(), r.via) for r in user.notification_rules] == [(0, "console")]
     (policy,) = config.escalation_policies
     assert policy.repeat == 1
