@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pager.config.check import check_config
 from pager.config.environment import substitute_env
@@ -29,7 +29,7 @@ from pager.config.models import Config
 from pager.config.problems import ConfigError, Problem, format_path
 from pager.config.validation_problems import problems_from_validation_error
 
-__all__ = ["load_config", "load_config_text", "validate_config_text"]
+__all__ = ["load_config", "load_config_text", "load_data_dir", "validate_config_text"]
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -71,8 +71,40 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     """Load the configuration file at `path`, with `${VAR}` taken from `env` (default: the
     process environment). Raises ConfigError listing every problem, a file that cannot be
     read included. Warnings do not stop loading; `check_config(config)` lists them."""
+    return load_config_text(_read(path), source=str(path), env=env)
+
+
+def load_data_dir(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Path:
+    """Only the `data_dir` of the configuration file at `path` (default `./pager-data`), for
+    a tool that reads nothing else (`pager backup`): the secrets the rest of the file takes
+    from the environment need not be set, as where a cron job runs without pager's
+    environment file. Raises ConfigError for an unreadable file, bad YAML or a bad
+    `data_dir` (its own `${VAR}` unset included)."""
+    source = str(path)
+    data, problems = _parse_yaml(_read(path), source)
+    errors = [problem for problem in problems if problem.is_error]
+    if data is None or errors:
+        raise ConfigError(problems, source)
+    raw = {"data_dir": data["data_dir"]} if "data_dir" in data else {}
+    raw, env_problems, _ = substitute_env(raw, os.environ if env is None else env)
+    if env_problems:
+        raise ConfigError(env_problems, source)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return _DataDirOnly.model_validate(raw).data_dir
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation_error(exc, _DataDirOnly), source) from None
+
+
+class _DataDirOnly(BaseModel):
+    """`Config.data_dir` alone, validated the same way."""
+
+    model_config = ConfigDict(extra="ignore")
+    data_dir: Path = Config.model_fields["data_dir"].default
+
+
+def _read(path: str | os.PathLike[str]) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(
@@ -81,7 +113,6 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     except UnicodeDecodeError:
         problem = Problem("", f"cannot read {str(path)!r}: it is not UTF-8 text")
         raise ConfigError([problem], str(path)) from None
-    return load_config_text(text, source=str(path), env=env)
 
 
 def load_config_text(
