@@ -44,6 +44,8 @@ async def test_the_status_line_says_who_and_how(tmp_path: Path) -> None:
             assert r.status_code == 303
             page = (await alice.get(f"{base}/incidents/{ids['web-1']}")).text
             assert "Acknowledged by alice via web" in _status_line(page)
+            assert "Escalation waits while the incident is acknowledged." in page
+            assert "<strong> ← now</strong>" in page
             r = await alice.post(
                 f"{base}/api/v1/incidents/{ids['api-1']}/acknowledge",
                 headers=auth(),
@@ -66,6 +68,12 @@ async def test_the_status_line_says_who_and_how(tmp_path: Path) -> None:
             page = (await bob.get(f"{base}/incidents/{ids['web-1']}")).text
             assert 'id="viewer-note"' in page and '<button class="btn"' not in page
             assert 'name="text"' not in page  # nor the note form
+            r = await alice.post(f"{base}/incidents/{ids['web-1']}/resolve", data={"csrf": csrf})
+            assert r.status_code == 303
+            page = (await alice.get(f"{base}/incidents/{ids['web-1']}")).text
+            # a resolved incident's escalation is over, not waiting; its last level was reached
+            assert "Escalation is over: the incident is resolved." in page
+            assert "<strong> ← reached</strong>" in page and "← now" not in page
 
 
 async def test_alert_details_read_as_keys_and_json_not_python(tmp_path: Path) -> None:
