@@ -402,3 +402,20 @@ def test_config_is_frozen(base: dict[str, Any]) -> None:
     config = load_config_text(yaml.safe_dump(base))
     with pytest.raises(ValueError, match="frozen"):
         config.users[0].id = "mallory"  # type: ignore[misc]
+
+
+def test_the_complete_example_of_the_docs_is_valid_without_a_warning(
+    problems: ProblemsOf,
+) -> None:
+    """docs/configuration.md says its complete example passes `pager check-config` with the
+    variables it names set: a newcomer copies it, so it must not even warn."""
+    import re
+    import secrets
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    found = re.search(r"## A complete example.*?```yaml\n(.*?)```", docs.read_text(), re.S)
+    assert found, "no complete example in docs/configuration.md"
+    text = found.group(1)
+    env = {name: secrets.token_hex(32) for name in re.findall(r"\$\{(\w+)\}", text)}
+    assert len(env) >= 10  # tokens, secrets and keys come from the environment
+    assert problems(text, env) == []
