@@ -24,9 +24,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     if args.data_dir:
         src = Path(args.data_dir)
     elif config:
-        from pager.config.load import load_data_dir
+        from pager.config.load import load_storage
 
-        src = load_data_dir(config)  # only data_dir: the file's secrets need not be set
+        src = load_storage(config).data_dir  # only that: the file's secrets need not be set
     else:
         src = Path("pager-data")
     dest = Path(args.to)

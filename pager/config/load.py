@@ -25,11 +25,17 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pager.config.check import check_config
 from pager.config.environment import substitute_env
-from pager.config.models import Config
+from pager.config.models import Config, Store
 from pager.config.problems import ConfigError, Problem, format_path
 from pager.config.validation_problems import problems_from_validation_error
 
-__all__ = ["load_config", "load_config_text", "load_data_dir", "validate_config_text"]
+__all__ = [
+    "Storage",
+    "load_config",
+    "load_config_text",
+    "load_storage",
+    "validate_config_text",
+]
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -74,32 +80,36 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     return load_config_text(_read(path), source=str(path), env=env)
 
 
-def load_data_dir(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Path:
-    """Only the `data_dir` of the configuration file at `path` (default `./pager-data`), for
-    a tool that reads nothing else (`pager backup`): the secrets the rest of the file takes
-    from the environment need not be set, as where a cron job runs without pager's
-    environment file. Raises ConfigError for an unreadable file, bad YAML or a bad
-    `data_dir` (its own `${VAR}` unset included)."""
+def load_storage(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Storage:
+    """Only where the configuration file at `path` keeps its log (`data_dir`, `store`), for
+    the tools that read nothing else (`pager backup`, `pager replay`): the secrets the rest
+    of the file takes from the environment need not be set, as where a cron job or an
+    operator's shell runs without pager's environment file. Raises ConfigError for an
+    unreadable file, bad YAML, or a bad `data_dir` or `store` (their own `${VAR}` unset
+    included)."""
     source = str(path)
     data, problems = _parse_yaml(_read(path), source)
     errors = [problem for problem in problems if problem.is_error]
     if data is None or errors:
         raise ConfigError(problems, source)
-    raw = {"data_dir": data["data_dir"]} if "data_dir" in data else {}
-    raw, env_problems, _ = substitute_env(raw, os.environ if env is None else env)
+    raw = {key: data[key] for key in ("data_dir", "store") if key in data}
+    raw, env_problems, env_locs = substitute_env(raw, os.environ if env is None else env)
+    try:
+        storage = Storage.model_validate(raw)
+    except ValidationError as exc:
+        problems = problems_from_validation_error(exc, Storage, skip=env_locs)
+        raise ConfigError([*env_problems, *problems], source) from None
     if env_problems:
         raise ConfigError(env_problems, source)
-    try:
-        return _DataDirOnly.model_validate(raw).data_dir
-    except ValidationError as exc:
-        raise ConfigError(problems_from_validation_error(exc, _DataDirOnly), source) from None
+    return storage
 
 
-class _DataDirOnly(BaseModel):
-    """`Config.data_dir` alone, validated the same way."""
+class Storage(BaseModel):
+    """`Config.data_dir` and `Config.store` alone, validated the same way."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", frozen=True)
     data_dir: Path = Config.model_fields["data_dir"].default
+    store: Store = Store()
 
 
 def _read(path: str | os.PathLike[str]) -> str:
