@@ -118,14 +118,22 @@ def _as_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def detail(value: object) -> Markup | str:
-    """One value of an alert's details as people read it: a string as it is; a mapping
-    (Alertmanager's `annotations`, a PagerDuty `custom_details` object) as a list of its
-    keys and values; anything else as JSON (`[1, 2]`, `true`, `null`), never Python's repr
-    (`{'summary': ...}`)."""
+def _value(value: object) -> str:
+    """A detail's value as escaped HTML: an http(s) address (a `runbook_url` annotation) as
+    a link, as `links` allows them; anything else as text."""
+    text = _as_text(value)
+    plain = isinstance(value, str) and value == value.strip() and " " not in value
+    if plain and urlsplit(text).scheme.lower() in ("http", "https"):
+        return f'<a href="{escape(text)}" rel="noopener noreferrer">{escape(text)}</a>'
+    return str(escape(text))
+
+
+def detail(value: object) -> Markup:
+    """One value of an alert's details as people read it: a string as it is (an http(s)
+    address as a link); a mapping (Alertmanager's `annotations`, a PagerDuty
+    `custom_details` object) as a list of its keys and values; anything else as JSON
+    (`[1, 2]`, `true`, `null`), never Python's repr (`{'summary': ...}`)."""
     if isinstance(value, Mapping) and value:
-        rows = "".join(
-            f"<dt>{escape(str(k))}</dt><dd>{escape(_as_text(v))}</dd>" for k, v in value.items()
-        )
+        rows = "".join(f"<dt>{escape(str(k))}</dt><dd>{_value(v)}</dd>" for k, v in value.items())
         return Markup(f'<dl class="facts">{rows}</dl>')  # noqa: S704 -- each part escaped
-    return _as_text(value)
+    return Markup(_value(value))  # noqa: S704 -- escaped in _value

@@ -57,3 +57,10 @@ def test_detail_escapes_keys_and_values_and_never_shows_python() -> None:
     escaped = EVIL.replace('"', '\\"')  # as JSON writes a quote
     assert parsed.text == [EVIL, EVIL, "n", f'[1, null, {{"a": "{escaped}"}}]']
     assert detail("as it is") == "as it is" and detail(True) == "true" and detail({}) == "{}"
+    # an http(s) address is a link, as an alert's links are; nothing else is
+    assert detail({"runbook_url": "https://r.example/a?b=1&c=2"}) == (
+        '<dl class="facts"><dt>runbook_url</dt><dd><a href="https://r.example/a?b=1&amp;c=2" '
+        'rel="noopener noreferrer">https://r.example/a?b=1&amp;c=2</a></dd></dl>'
+    )
+    for not_a_link in ("javascript:alert(1)", " https://x.example", "https://x.example <b>"):
+        assert "<a" not in detail(not_a_link) and "<b>" not in detail(not_a_link)
