@@ -1,8 +1,9 @@
 """`pager backup --to DIR`: a consistent copy of a data folder, also while pager runs on it
 (pager/store/backup.py says how). The folder is `--data-dir`, else the `data_dir` of
-`--config` or $PAGER_CONFIG, else ./pager-data, as `pager serve` would use. Restoring is
-starting pager on the copy (`pager serve --data-dir DIR`), or putting it in place of the
-folder while pager is stopped."""
+`--config` or $PAGER_CONFIG (only that key is read: the file's `${VAR}` secrets need not be
+set), else ./pager-data, as `pager serve` would use. Restoring is starting pager on the copy
+(`pager serve --config FILE --data-dir DIR`), or putting it in place of the folder while
+pager is stopped."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from pager.store.backup import BackupError, backup
     from pager.store.base import LogDamaged, LogTooNew
 
+    config = args.config or os.environ.get("PAGER_CONFIG")
     if args.data_dir:
         src = Path(args.data_dir)
-    elif args.config or os.environ.get("PAGER_CONFIG"):
-        from pager.config import load_config
+    elif config:
+        from pager.config.load import load_storage
 
-        src = Path(load_config(args.config or os.environ["PAGER_CONFIG"]).data_dir)
+        src = load_storage(config).data_dir  # only that: the file's secrets need not be set
     else:
         src = Path("pager-data")
     dest = Path(args.to)
@@ -42,7 +44,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     print(
         f"backed up {src} to {dest}: {snap}, records {r.first_seq}..{r.last_seq}, "
         f"{r.files} files, {r.bytes / 1e6:,.1f} MB (fsynced and read back); "
-        f"restore with: pager serve --data-dir {dest}"
+        f"restore with: pager serve{f' --config {config}' if config else ''} --data-dir {dest}"
     )
     return 0
 

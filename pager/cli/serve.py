@@ -59,6 +59,10 @@ def _banner(config: Any, running: Any, demo: bool) -> str:
         if token:
             lines.append("See it:")
             lines.append(f"  curl -sS -H 'Authorization: Bearer {token}' {url}/api/v1/incidents")
+        if any(u.id == "demo" and u.password_hash for u in config.users):
+            from pager.config.demo import DEMO_PASSWORD
+
+            lines.append(f"or in a browser: {url}/ (sign in as demo, password {DEMO_PASSWORD})")
     else:
         lines.append(f"pid {pid} (kill -HUP {pid} reloads the configuration file)")
     return "\n".join(lines)

@@ -80,11 +80,13 @@ def add_config_tools(sub: Any, common: argparse.ArgumentParser) -> None:
     t.add_argument("--at", help="pretend the alert arrives at this ISO 8601 instant (default: now)")
     t.add_argument(
         "--integration",
-        choices=["pagerduty", "alertmanager", "generic"],
+        choices=["pagerduty", "alertmanager", "generic", "opsgenie"],
         help="default: guessed from the payload",
     )
     t.add_argument(
-        "--key", help="the integration key of an Alertmanager or generic payload (in the URL path)"
+        "--key",
+        help="the integration key of an Alertmanager or generic payload (in the URL path) or "
+        "an Opsgenie one (its GenieKey)",
     )
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=cmd_route_test)

@@ -34,15 +34,23 @@ def detect_integration(payload: Any) -> str:
         if "title" in payload:
             return "generic"
     raise BadRequest(
-        "cannot tell the payload's kind: give integration (pagerduty, alertmanager, generic)"
+        "cannot tell the payload's kind: give integration (pagerduty, alertmanager, generic, "
+        "opsgenie)"
     )
 
 
 def _only_key(rules: RulesBook, integration: str) -> str:
+    """The one key of this integration type, when the test did not name one."""
     keys = [k for (t, k) in rules.integrations if t == integration]
-    if len(keys) != 1:
+    if not keys:
         raise BadRequest(
-            f"key: required ({len(keys)} {integration} integration keys are configured)"
+            f"key: no {integration} integration is configured, so this {integration} payload "
+            "reaches no service (set integration if the payload is of another kind)"
+        )
+    if len(keys) > 1:
+        raise BadRequest(
+            f"key: required: {len(keys)} {integration} integration keys are configured; "
+            "name the one the alert is sent to"
         )
     return keys[0]
 

@@ -340,9 +340,9 @@ def open_source(args: argparse.Namespace) -> RecordSource:
     PostgreSQL database, or its `data_dir`; else ./pager-data."""
     path = None if args.data_dir else (args.config or os.environ.get("PAGER_CONFIG"))
     if path:
-        from pager.config import load_config
+        from pager.config.load import load_storage
 
-        config = load_config(path)
+        config = load_storage(path)  # only data_dir and store: other secrets need not be set
         if config.store.type == "postgres":
             if args.repair:
                 raise SystemExit(

@@ -145,6 +145,7 @@ class Dashboard:
         self.env.filters["dur"] = html.duration
         self.env.globals["status"] = html.status
         self.env.globals["links"] = html.links
+        self.env.globals["detail"] = html.detail
 
     @property
     def secure(self) -> bool:

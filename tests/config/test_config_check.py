@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
+from argon2 import PasswordHasher
 
 from pager.config import Config, Problem, check_config, load_config_text, load_demo_config
 from pager.config.check import CHECKS, unique_ids
 from pager.config.check_command import main
-from pager.config.check_secrets import weakness
-from pager.config.demo import demo_config_text
+from pager.config.check_secrets import DEMO_PASSWORD_HASH, weakness
+from pager.config.demo import DEMO_PASSWORD, demo_config_text
 
 ProblemsOf = Callable[..., list[str]]
 
@@ -378,19 +379,30 @@ DEMO_TOKEN_WARNING = (
 )
 
 
-def test_demo_config_is_valid_and_warns_only_of_its_token() -> None:
+DEMO_PASSWORD_WARNING = (
+    "users[0].password_hash: the demo's password (demo-password, printed in pager's README): "
+    "anyone can sign in as this person; print a hash of your own with `pager hash-password`"
+)
+
+
+def test_demo_config_is_valid_and_warns_only_of_its_token_and_password() -> None:
     """The demo listens on 127.0.0.1 and prints its token; a file made from it is told to
     choose a real one."""
     config = load_demo_config()
     assert [(p.path + ": " + p.message, p.severity) for p in check_config(config)] == [
-        (DEMO_TOKEN_WARNING, "warning")
+        (DEMO_TOKEN_WARNING, "warning"),
+        (DEMO_PASSWORD_WARNING, "warning"),
     ]
     assert config.server.listen == "127.0.0.1:8080"
     assert config.server.public_url == "http://127.0.0.1:8080"
     assert config.data_dir == Path("pager-data")
     assert [(t.name, t.token) for t in config.auth.api_tokens] == [("demo", "demo-token")]
     (user,) = config.users
-    assert user.id == "demo"
+    assert user.id == "demo" and user.role == "admin"
+    # the dashboard password the banner prints is the one the hash holds
+    assert user.password_hash is not None
+    assert PasswordHasher().verify(user.password_hash, DEMO_PASSWORD)
+    assert user.password_hash == DEMO_PASSWORD_HASH  # what check-config warns of
     assert [(r.after.total_seconds(), r.via) for r in user.notification_rules] == [(0, "console")]
     (policy,) = config.escalation_policies
     assert policy.repeat == 1
@@ -421,7 +433,10 @@ def test_demo_config_passes_check_config(
     path = tmp_path / "demo.yaml"
     path.write_text(demo_config_text())
     assert main(str(path), env={}) == 0
-    assert capsys.readouterr().out == f"warning: {DEMO_TOKEN_WARNING}\n{path}: valid (1 warning)\n"
+    assert capsys.readouterr().out == (
+        f"warning: {DEMO_TOKEN_WARNING}\nwarning: {DEMO_PASSWORD_WARNING}\n"
+        f"{path}: valid (2 warnings)\n"
+    )
 
 
 def test_heartbeats_name_a_service_and_are_named_once(

@@ -282,6 +282,25 @@ def test_env_missing_variable_does_not_hide_other_problems(
     ]
 
 
+def test_env_missing_secret_is_not_also_judged_weak(
+    problems: ProblemsOf, base: dict[str, Any]
+) -> None:
+    """An unset variable leaves `${PAGER_API_TOKEN}` in the string; the secret checks must
+    not then warn that the (absent) secret holds the word 'token' or 'secret'."""
+    base.setdefault("auth", {})["api_tokens"] = [
+        {"name": "ops", "token": "${PAGER_API_TOKEN}", "role": "admin"}
+    ]
+    base["channels"]["webhook"] = {"secret": "${WEBHOOK_SIGNING_SECRET}"}
+    assert problems(base) == [
+        "auth.api_tokens[0].token: environment variable 'PAGER_API_TOKEN' is not set",
+        "channels.webhook.secret: environment variable 'WEBHOOK_SIGNING_SECRET' is not set",
+    ]
+    # set, the same secret is judged as ever
+    env = {"PAGER_API_TOKEN": "token-token-token", "WEBHOOK_SIGNING_SECRET": "s" * 40}
+    found = problems(base, env)
+    assert len(found) == 2 and all("weak secret" in p for p in found), found
+
+
 def test_env_set_but_empty_counts_as_set(problems: ProblemsOf, base: dict[str, Any]) -> None:
     base["channels"]["slack"]["token"] = "${EMPTY}"
     assert problems(base, {"EMPTY": ""}) == ["channels.slack.token: must not be empty"]
@@ -383,3 +402,20 @@ def test_config_is_frozen(base: dict[str, Any]) -> None:
     config = load_config_text(yaml.safe_dump(base))
     with pytest.raises(ValueError, match="frozen"):
         config.users[0].id = "mallory"  # type: ignore[misc]
+
+
+def test_the_complete_example_of_the_docs_is_valid_without_a_warning(
+    problems: ProblemsOf,
+) -> None:
+    """docs/configuration.md says its complete example passes `pager check-config` with the
+    variables it names set: a newcomer copies it, so it must not even warn."""
+    import re
+    import secrets
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    found = re.search(r"## A complete example.*?```yaml\n(.*?)```", docs.read_text(), re.S)
+    assert found, "no complete example in docs/configuration.md"
+    text = found.group(1)
+    env = {name: secrets.token_hex(32) for name in re.findall(r"\$\{(\w+)\}", text)}
+    assert len(env) >= 10  # tokens, secrets and keys come from the environment
+    assert problems(text, env) == []

@@ -188,3 +188,36 @@ def test_a_folder_with_records_of_a_newer_pager_is_refused(tmp_path: Path) -> No
     newer = f"000000000001.jsonl:2: schema version {SCHEMA_VERSION + 1} is newer than this pager"
     assert newer in message, message
     assert "--repair" not in message, message
+
+
+def test_config_gives_the_folder_without_the_secrets_it_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As deploy.md runs it from cron: `--config` with none of the file's `${VAR}` secrets
+    in the environment (systemd reads them, the shell does not). Only `data_dir` is read, its
+    own `${VAR}` filled; the restore line names the configuration too."""
+    for name in ("PAGER_API_TOKEN", "CHECKOUT_KEY", "PAGER_DATA"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "data" / "events").mkdir(parents=True)
+    cfg = tmp_path / "pager.yaml"
+    cfg.write_text(
+        f"data_dir: {tmp_path / 'data'}\n"
+        'auth: {api_tokens: [{name: ops, token: "${PAGER_API_TOKEN}", role: admin}]}\n'
+        "services: [{id: s, escalation_policy: p, integrations: "
+        '[{type: pagerduty, key: "${CHECKOUT_KEY}"}]}]\n'
+    )
+    code, out = backup_cli("--config", str(cfg), "--to", str(tmp_path / "copy"))
+    assert code == 0
+    assert f"restore with: pager serve --config {cfg} --data-dir {tmp_path / 'copy'}" in out
+    # data_dir's own variable must be set, and says so as check-config would
+    cfg.write_text('data_dir: "${PAGER_DATA}"\n')
+    assert main(["backup", "--config", str(cfg), "--to", str(tmp_path / "c2")]) == 1
+    err = capsys.readouterr().err
+    assert "data_dir: environment variable 'PAGER_DATA' is not set" in err, err
+    monkeypatch.setenv("PAGER_DATA", str(tmp_path / "data"))
+    code, out = backup_cli("--config", str(cfg), "--to", str(tmp_path / "c3"))
+    assert code == 0 and out.startswith(f"backed up {tmp_path / 'data'} to "), out
+    # a file that is not YAML is refused with where
+    cfg.write_text("data_dir: [\n")
+    assert main(["backup", "--config", str(cfg), "--to", str(tmp_path / "c4")]) == 1
+    assert "invalid YAML at line 2" in capsys.readouterr().err

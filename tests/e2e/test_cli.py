@@ -88,6 +88,18 @@ def test_replay_reads_the_data_dir_of_config_and_data_dir_wins(
     assert run_cli(capsys, "replay", "--verify")[1] == out
     with pytest.raises(SystemExit, match="elsewhere is not a pager data folder"):
         main(["replay", "--data-dir", str(tmp_path / "elsewhere"), "--verify"])
+    # an operator's shell lacks the secrets systemd reads from pager.env: replay reads only
+    # data_dir and store, so the file's other ${VAR}s need not be set
+    monkeypatch.delenv("PAGER_TEST_UNSET_TOKEN", raising=False)
+    cfg.write_text(config_text(history).replace('token: "', 'token: "${PAGER_TEST_UNSET_TOKEN}', 1))
+    assert "${PAGER_TEST_UNSET_TOKEN}" in cfg.read_text()
+    assert run_cli(capsys, "replay", "--config", str(cfg), "--verify")[1] == out
+    # the store's own variables must be set, and are named
+    cfg.write_text('store: {type: postgres, dsn: "${PAGER_TEST_UNSET_TOKEN}"}\n')
+    code, _, err = run_cli(capsys, "replay", "--config", str(cfg), "--verify")
+    assert (
+        code == 1 and "store.dsn: environment variable 'PAGER_TEST_UNSET_TOKEN' is not set" in err
+    )
 
 
 def test_replay_finds_damage_and_repair_cuts_it_keeping_the_rest(

@@ -160,4 +160,8 @@ def test_the_banner_prints_the_pid(tmp_path: Path) -> None:
     config = load_demo_config(tmp_path)
     pid = os.getpid()
     assert f"pid {pid}\n" in _banner(config, running, demo=True)
+    # the demo says how to sign in to its dashboard
+    assert _banner(config, running, demo=True).endswith(
+        "\nor in a browser: http://127.0.0.1:1/ (sign in as demo, password demo-password)"
+    )
     assert f"pid {pid} (kill -HUP {pid} reloads" in _banner(config, running, demo=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
-from pager.web.dashboard_html import action, ago, status, when_at
+from pager.web.dashboard_html import action, ago, detail, status, when_at
 
 EVIL = '"><script>alert(1)</script><b x="'
 
@@ -48,3 +48,19 @@ def test_status_and_when() -> None:
     assert 'datetime="2026-03-02T02:55:00+00:00"' in html and "5 min ago" in html
     assert str(when_at(now)(None)) == ""
     assert ago(now + timedelta(hours=2), now) == "in 2 h"
+
+
+def test_detail_escapes_keys_and_values_and_never_shows_python() -> None:
+    html = str(detail({EVIL: EVIL, "n": [1, None, {"a": EVIL}]}))
+    parsed = Tags(html)
+    assert [t for t, _ in parsed.tags] == ["dl", "dt", "dd", "dt", "dd"]
+    escaped = EVIL.replace('"', '\\"')  # as JSON writes a quote
+    assert parsed.text == [EVIL, EVIL, "n", f'[1, null, {{"a": "{escaped}"}}]']
+    assert detail("as it is") == "as it is" and detail(True) == "true" and detail({}) == "{}"
+    # an http(s) address is a link, as an alert's links are; nothing else is
+    assert detail({"runbook_url": "https://r.example/a?b=1&c=2"}) == (
+        '<dl class="facts"><dt>runbook_url</dt><dd><a href="https://r.example/a?b=1&amp;c=2" '
+        'rel="noopener noreferrer">https://r.example/a?b=1&amp;c=2</a></dd></dl>'
+    )
+    for not_a_link in ("javascript:alert(1)", " https://x.example", "https://x.example <b>"):
+        assert "<a" not in detail(not_a_link) and "<b>" not in detail(not_a_link)

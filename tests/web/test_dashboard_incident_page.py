@@ -44,6 +44,8 @@ async def test_the_status_line_says_who_and_how(tmp_path: Path) -> None:
             assert r.status_code == 303
             page = (await alice.get(f"{base}/incidents/{ids['web-1']}")).text
             assert "Acknowledged by alice via web" in _status_line(page)
+            assert "Escalation waits while the incident is acknowledged." in page
+            assert "<strong> ← now</strong>" in page
             r = await alice.post(
                 f"{base}/api/v1/incidents/{ids['api-1']}/acknowledge",
                 headers=auth(),
@@ -66,3 +68,43 @@ async def test_the_status_line_says_who_and_how(tmp_path: Path) -> None:
             page = (await bob.get(f"{base}/incidents/{ids['web-1']}")).text
             assert 'id="viewer-note"' in page and '<button class="btn"' not in page
             assert 'name="text"' not in page  # nor the note form
+            r = await alice.post(f"{base}/incidents/{ids['web-1']}/resolve", data={"csrf": csrf})
+            assert r.status_code == 303
+            page = (await alice.get(f"{base}/incidents/{ids['web-1']}")).text
+            # a resolved incident's escalation is over, not waiting; its last level was reached
+            assert "Escalation is over: the incident is resolved." in page
+            assert "<strong> ← reached</strong>" in page and "← now" not in page
+
+
+async def test_alert_details_read_as_keys_and_json_not_python(tmp_path: Path) -> None:
+    """A detail that is itself a mapping (Alertmanager's `annotations`, PagerDuty's
+    `custom_details`) is listed key by key, and what is deeper or not text as JSON: never
+    Python's `{'k': 'v'}` or `True`."""
+    with trio.fail_after(60):
+        async with (
+            running_pager(dashboard_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as alice,
+        ):
+            base = run.urls[0]
+            event = pd_trigger("nested", summary="nested")
+            event["payload"]["custom_details"] = {
+                "summary": "Checkout <5xx> above 5%",
+                "hosts": ["db-1", "db-2"],
+                "ok": True,
+                "disk": {"used": "95%"},
+            }
+            r = await alice.post(f"{base}/v2/enqueue", json=event)
+            assert r.status_code == 202
+            await until(run, lambda s: len(s.incidents) == 1)
+            (inc,) = run.system.state.incidents.values()
+            await sign_in(alice, base, "alice")
+            page = (await alice.get(f"{base}/incidents/{inc.id}")).text
+            assert "{'" not in page and "True" not in page
+            q = "&#34;"
+            assert (
+                '<dt>custom_details</dt><dd><dl class="facts">'
+                "<dt>summary</dt><dd>Checkout &lt;5xx&gt; above 5%</dd>"
+                f"<dt>hosts</dt><dd>[{q}db-1{q}, {q}db-2{q}]</dd>"
+                "<dt>ok</dt><dd>true</dd>"
+                f"<dt>disk</dt><dd>{{{q}used{q}: {q}95%{q}}}</dd></dl></dd>"
+            ) in page, page

@@ -308,3 +308,22 @@ async def test_a_new_password_ends_the_trust_in_known_browsers(tmp_path: Path) -
                 assert r.status_code == 401
             r = await _post_login(phone, base, "alice", "a-new-one-123")
             assert r.status_code == 429
+
+
+async def test_the_demo_signs_in_as_printed_at_start_up(tmp_path: Path) -> None:
+    """A newcomer running the demo opens the dashboard and signs in with what the banner
+    says (`demo` / DEMO_PASSWORD), as an admin: the services page shows the keys to paste."""
+    from pager.config import load_demo_config
+    from pager.config.demo import DEMO_PASSWORD
+    from pager.config.models import Server
+
+    config = load_demo_config(tmp_path / "data")
+    config = config.model_copy(update={"server": Server.model_validate({"listen": "127.0.0.1:0"})})
+    with trio.fail_after(60):
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            r = await _post_login(client, base, "demo", DEMO_PASSWORD)
+            assert r.status_code == 303 and r.headers["location"] == "/", r.text
+            page = (await client.get(f"{base}/services")).text
+            assert "Demo User" in page and "(admin)" in page
+            assert 'aria-label="generic key" value="demo-generic"' in page, page

@@ -34,3 +34,31 @@ def test_an_opsgenie_alert_routes_with_its_priority(tmp_path: Path) -> None:
     out = route_test(rules, body, AT, integration="opsgenie", key="og-checkout")
     assert out["service"]["id"] == "checkout" and out["dedup_key"] == "a1"
     assert out["integration"] == "opsgenie"
+
+
+def test_a_missing_key_says_what_to_do(tmp_path: Path) -> None:
+    """Without a key, a generic payload routes only when exactly one generic key exists:
+    with two the answer asks which one, with none it says that no service takes it."""
+    import pytest
+
+    from pager.errors import BadRequest
+
+    rules = compile_rules(make_config(tmp_path / "data"))  # gen-checkout and gen-payments
+    with pytest.raises(BadRequest) as two:
+        route_test(rules, {"title": "disk"}, AT)
+    assert two.value.message == (
+        "key: required: 2 generic integration keys are configured; name the one the alert "
+        "is sent to"
+    )
+    assert route_test(rules, {"title": "disk"}, AT, key="gen-payments")["service"]["id"] == (
+        "payments"
+    )
+    from pager.config import load_demo_config
+
+    demo = compile_rules(load_demo_config(tmp_path / "demo"))  # no opsgenie integration
+    with pytest.raises(BadRequest) as none:
+        route_test(demo, {"message": "disk"}, AT, integration="opsgenie")
+    assert none.value.message == (
+        "key: no opsgenie integration is configured, so this opsgenie payload reaches no "
+        "service (set integration if the payload is of another kind)"
+    )
