@@ -18,9 +18,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 
 import trio
-from quart import Response, request
+from quart import Response, has_request_context, request
 from quart_trio import QuartTrio
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
@@ -78,6 +79,26 @@ def _always() -> None:
     return None
 
 
+class PagerApp(QuartTrio):
+    """quart-trio's app, whose report of a request that failed unexpectedly (a 500) names
+    the path as `path_for_logs` writes it: Quart's own line has the whole path, with the
+    token of an action link or a calendar feed, or an integration key, in it."""
+
+    def log_exception(
+        self,
+        exception_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
+        if not has_request_context():
+            super().log_exception(exception_info)
+            return
+        self.logger.error(
+            "Exception on request %s %s",
+            request.method,
+            path_for_logs(request.path),
+            exc_info=exception_info,
+        )
+
+
 class IngestPath(PathConverter):
     """The rest of an ingest path, whatever it holds: werkzeug's `path` stops at a newline
     (`.`), which made `/v2/alerts/a%0Ab` a bare 404 here and Opsgenie's 404 on the lean
@@ -102,7 +123,7 @@ def create_app(
     `sessions` keeps the dashboard's sign-ins (None: the file in `data_dir`) and `throttle`
     counts failed ones (None: in this process's memory)."""
     here = Path(__file__).parent
-    app = QuartTrio("pager", static_folder=str(here / "static"), static_url_path="/static")
+    app = PagerApp("pager", static_folder=str(here / "static"), static_url_path="/static")
     app.url_map.converters["ingest"] = IngestPath
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
