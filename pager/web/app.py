@@ -24,7 +24,7 @@ import trio
 from quart import Response, has_request_context, request
 from quart_trio import QuartTrio
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import PathConverter
 
 from pager.actors.dispatcher import Dispatcher
@@ -232,6 +232,11 @@ def create_app(
 
     @app.errorhandler(HTTPException)
     async def http_error(e: HTTPException) -> Response:
+        if isinstance(e, RequestEntityTooLarge):
+            # a chunked body over the limit (a declared one is refused by the listener): the
+            # rest of it is not read, so the connection ends, and the answer says so
+            message = f"request body over {MAX_BODY} bytes"
+            return jsonify({"status": "error", "message": message}, 413, {"Connection": "close"})
         return jsonify({"status": "error", "message": e.description or e.name}, e.code or 500)
 
     return app

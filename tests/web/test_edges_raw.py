@@ -6,6 +6,7 @@ timeouts under test are set short (1 s) since real sockets cannot run on a mock 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -283,3 +284,37 @@ async def test_a_percent_encoded_key_means_the_same_on_both_ports(tmp_path: Path
                     )
                 assert r.status_code == 202, (url, r.text)
             assert sorted(titles(run)) == ["encoded 0", "encoded 1"]
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_a_body_over_the_limit_is_413_and_the_connection_closes(
+    tmp_path: Path, framing: str
+) -> None:
+    """A body over 4 MiB is refused with a 413 that says the limit, and the connection is
+    closed, as the answer says: a keep-alive client must not send its next request on a
+    connection the server is about to drop (it would fail without an answer)."""
+    over = 4 * 1024 * 1024 + 1
+    head = b"POST /integrations/generic/gen-checkout HTTP/1.1\r\nHost: x\r\n"
+    head += b"Content-Type: application/json\r\n"
+    if framing == "content-length":
+        payload = head + b"Content-Length: %d\r\n\r\n" % over + b"{" * 1000
+    else:
+        chunk = b"%x\r\n" % over + b" " * over + b"\r\n0\r\n\r\n"
+        payload = head + b"Transfer-Encoding: chunked\r\n\r\n" + chunk
+    with trio.fail_after(30):
+        async with running_pager(config(tmp_path)) as run:
+            for url in (run.urls[0], run.ingest_url):
+                assert url is not None
+                stream = await trio.open_tcp_stream(*address(url))
+                async with stream:
+                    with contextlib.suppress(trio.BrokenResourceError):
+                        await stream.send_all(payload)
+                    answer = b""
+                    with contextlib.suppress(trio.BrokenResourceError):
+                        while chunk := await stream.receive_some(65536):
+                            answer += chunk
+                head_block, _, body = answer.partition(b"\r\n\r\n")
+                assert head_block.startswith(b"HTTP/1.1 413 "), (url, answer[:300])
+                assert b"\r\nconnection: close" in head_block.lower(), (url, head_block)
+                assert b"4194304 bytes" in body, (url, body)
+            assert titles(run) == []
