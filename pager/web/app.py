@@ -127,6 +127,15 @@ def create_app(
     app.url_map.converters["ingest"] = IngestPath
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+
+    @app.before_request
+    async def whole_request() -> None:
+        """The request's body has arrived before anything answers (it is kept for the
+        handler): answered from its headers alone (a 401 or 403), with the body still on
+        its way, hypercorn dropped the connection without a `Connection: close`, and a
+        keep-alive client's next request on it failed without an answer."""
+        await request.get_data(cache=True, as_text=False, parse_form_data=False)
+
     ingest = IngestEndpoints(system, refuse_on_standby)
     system.ingest_handlers.append(ingest)
 
