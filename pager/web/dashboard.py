@@ -236,11 +236,17 @@ class Dashboard:
             self._warned.add(remote)
             log.warning("%s from %s, which is not in auth.trusted_proxies: ignored", header, remote)
 
-    def principal(self, need: str = "viewer") -> tuple[Principal, str]:
+    def signed_in(self) -> tuple[Principal, str] | None:
+        """The request's session (its person and CSRF token), unless a trusted proxy now
+        names someone else, or nobody it knows."""
         found = self.session_principal(request.cookies.get(COOKIE))
         named, proxied = self.proxy_identity()
         if found is not None and named and (proxied is None or found[0].user != proxied.id):
-            found = None  # the proxy signs in someone else now
+            return None  # the proxy signs in someone else now
+        return found
+
+    def principal(self, need: str = "viewer") -> tuple[Principal, str]:
+        found = self.signed_in()
         if found is None:
             back = local_path(request_target()) if request.method == "GET" else None
             raise NotSignedIn("sign in first", back=back)
