@@ -64,7 +64,7 @@ from pager.store.pg_signin_throttle import PostgresSigninThrottle
 from pager.store.postgres import PostgresLog
 from pager.transports.base import Transport
 from pager.web.accepting import descriptor_budget
-from pager.web.app import create_app
+from pager.web.app import MAX_BODY, create_app
 from pager.web.dashboard import SigninThrottles
 from pager.web.ingest import IngestEndpoints
 from pager.web.lean import LeanLimits, serve_lean
@@ -363,6 +363,7 @@ async def _serve_web(
     limits = MainLimits(
         max_connections=budget,
         max_header_bytes=LeanLimits().max_header_bytes,
+        max_body_bytes=MAX_BODY,
         read_timeout=server.read_timeout.total_seconds(),
         http2=server.http2,
     )

@@ -30,6 +30,7 @@ __all__ = [
     "Reference",
     "Secret",
     "error",
+    "shown_url",
     "split_listen",
 ]
 
@@ -130,10 +131,29 @@ MailboxAddress = Annotated[str, AfterValidator(_mailbox)]
 """An address with an optional display name, `pager <pager@example.com>`."""
 
 
+def shown_url(value: str) -> str:
+    """`value` as a problem shows it: where it points, without the password before its host
+    or the values of its query and its fragment, where URLs carry credentials (a Teams
+    workflow's `sig`, a receiver's `?token=`)."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+    except ValueError:
+        return "…"
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        name, colon, _ = user.partition(":")
+        netloc = f"{name}{':…' if colon else ''}@{host}"
+    fields = (field.partition("=") for field in parts.query.split("&")) if parts.query else ()
+    query = "&".join(f"{name}=…" if eq else name for name, eq, _ in fields)
+    fragment = "…" if parts.fragment else ""
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
 def _http_url(value: str) -> str:
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise error("url", f"{value!r} must be an http(s) URL")
+        raise error("url", f"{shown_url(value)!r} must be an http(s) URL")
     return value
 
 

@@ -3,6 +3,11 @@ per provider built the same way (base URL from the configuration, the channel's 
 optional `httpx.AsyncBaseTransport` so tests can route provider calls in-process), network
 errors turned into `ProviderUnreachable`, and Retry-After read from a 429 or 503.
 
+The text of a refusal (`http_status_error`) may quote the provider's answer; the credentials
+the request's URL carries (a Teams workflow's `sig`, a receiver's `?token=`, a password
+before the host) are taken out of it first, since the error is journaled, logged and shown
+to every role.
+
 Redirects are not followed: a provider API that redirects is misconfigured, and a webhook
 receiver that redirects should be given its final URL.
 """
@@ -12,15 +17,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
 
 from .base import DeliveryError, ProviderRejected, ProviderUnreachable
 
-__all__ = ["USER_AGENT", "http_status_error", "make_client", "request", "retry_after"]
+__all__ = [
+    "USER_AGENT",
+    "http_status_error",
+    "make_client",
+    "request",
+    "retry_after",
+    "without_credentials",
+]
 
 USER_AGENT = "pager/0.1"
+HIDDEN = "…"
+MIN_SECRET = 4  # shorter query values (`v=1`) are not credentials, and are everywhere
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without Retry-After: wait at least this long
 _READ = httpx.ByteStream(b"")  # what a response's stream becomes once its body is read
 
@@ -89,10 +104,25 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def without_credentials(text: str, url: httpx.URL) -> str:
+    """`text` without what of `url` may be a credential: its password and the values of its
+    query, as they are and percent-encoded, each replaced by `…`."""
+    found = {v for _, v in url.params.multi_items() if len(v) >= MIN_SECRET}
+    if url.password and len(url.password) >= MIN_SECRET:
+        found.add(url.password)
+    for secret in sorted(found, key=len, reverse=True):
+        for spelling in {secret, quote(secret, safe=""), quote(secret, safe="/")}:
+            text = text.replace(spelling, HIDDEN)
+    return text
+
+
 def http_status_error(response: httpx.Response, what: str, detail: str = "") -> DeliveryError:
     """The usual meaning of a non-2xx answer: 429 is retried after its Retry-After, 408 and
-    5xx are the provider being unavailable, any other 4xx is a request it will never take."""
+    5xx are the provider being unavailable, any other 4xx is a request it will never take.
+    `detail` (the provider's words) is quoted without the request URL's credentials."""
     status = response.status_code
+    if detail:
+        detail = without_credentials(detail, response.request.url)
     text = f"{what} answered {status}" + (f": {detail}" if detail else "")
     if status == 429:
         return ProviderRejected(text, retry_after=retry_after(response) or DEFAULT_RETRY_AFTER)

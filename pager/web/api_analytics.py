@@ -25,7 +25,6 @@ from pager.ingest.validate import parse_instant
 from .auth import Principal, authenticate
 from .dashboard import Dashboard
 from .responses import jsonify
-from .sessions import COOKIE
 
 __all__ = ["DEFAULT_RANGE", "analytics_query", "compute_report", "directory", "register"]
 
@@ -80,7 +79,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
     def reader() -> Principal:
         """An API token (viewer and up), or else the dashboard's session (a CSV link)."""
         if not request.headers.get("authorization"):
-            found = dash.session_principal(request.cookies.get(COOKIE))
+            found = dash.signed_in()
             if found is not None:
                 return found[0]
         return authenticate(system, request.headers, "viewer")

@@ -18,12 +18,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 
 import trio
-from quart import Response, request
+from quart import Response, has_request_context, request
 from quart_trio import QuartTrio
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import PathConverter
 
 from pager.actors.dispatcher import Dispatcher
@@ -78,6 +79,26 @@ def _always() -> None:
     return None
 
 
+class PagerApp(QuartTrio):
+    """quart-trio's app, whose report of a request that failed unexpectedly (a 500) names
+    the path as `path_for_logs` writes it: Quart's own line has the whole path, with the
+    token of an action link or a calendar feed, or an integration key, in it."""
+
+    def log_exception(
+        self,
+        exception_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
+        if not has_request_context():
+            super().log_exception(exception_info)
+            return
+        self.logger.error(
+            "Exception on request %s %s",
+            request.method,
+            path_for_logs(request.path),
+            exc_info=exception_info,
+        )
+
+
 class IngestPath(PathConverter):
     """The rest of an ingest path, whatever it holds: werkzeug's `path` stops at a newline
     (`.`), which made `/v2/alerts/a%0Ab` a bare 404 here and Opsgenie's 404 on the lean
@@ -102,10 +123,19 @@ def create_app(
     `sessions` keeps the dashboard's sign-ins (None: the file in `data_dir`) and `throttle`
     counts failed ones (None: in this process's memory)."""
     here = Path(__file__).parent
-    app = QuartTrio("pager", static_folder=str(here / "static"), static_url_path="/static")
+    app = PagerApp("pager", static_folder=str(here / "static"), static_url_path="/static")
     app.url_map.converters["ingest"] = IngestPath
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+
+    @app.before_request
+    async def whole_request() -> None:
+        """The request's body has arrived before anything answers (it is kept for the
+        handler): answered from its headers alone (a 401 or 403), with the body still on
+        its way, hypercorn dropped the connection without a `Connection: close`, and a
+        keep-alive client's next request on it failed without an answer."""
+        await request.get_data(cache=True, as_text=False, parse_form_data=False)
+
     ingest = IngestEndpoints(system, refuse_on_standby)
     system.ingest_handlers.append(ingest)
 
@@ -211,6 +241,11 @@ def create_app(
 
     @app.errorhandler(HTTPException)
     async def http_error(e: HTTPException) -> Response:
+        if isinstance(e, RequestEntityTooLarge):
+            # a chunked body over the limit (a declared one is refused by the listener): the
+            # rest of it is not read, so the connection ends, and the answer says so
+            message = f"request body over {MAX_BODY} bytes"
+            return jsonify({"status": "error", "message": message}, 413, {"Connection": "close"})
         return jsonify({"status": "error", "message": e.description or e.name}, e.code or 500)
 
     return app

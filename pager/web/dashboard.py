@@ -4,7 +4,9 @@ pages_incidents, pages_people, pages_services.
 
 Every page asks `Dashboard.principal()`: without a valid session cookie a page redirects to
 `/login?next=<the page>` (a fragment request answers 401). Every state-changing form carries
-the session's CSRF token (`csrf` field or `X-CSRF-Token` header), compared in constant time.
+the session's CSRF token (`csrf` field or `X-CSRF-Token` header), compared in constant time,
+and is refused when the browser says it was sent from another site's page (`Origin`,
+`Sec-Fetch-Site`).
 Before every request (and websocket) what its cookies name is loaded from where sessions
 are kept (`Sessions.load`: the file in memory, or the database with the PostgreSQL store),
 so the checks themselves never wait.
@@ -235,19 +237,39 @@ class Dashboard:
             self._warned.add(remote)
             log.warning("%s from %s, which is not in auth.trusted_proxies: ignored", header, remote)
 
-    def principal(self, need: str = "viewer") -> tuple[Principal, str]:
+    def signed_in(self) -> tuple[Principal, str] | None:
+        """The request's session (its person and CSRF token), unless a trusted proxy now
+        names someone else, or nobody it knows."""
         found = self.session_principal(request.cookies.get(COOKIE))
         named, proxied = self.proxy_identity()
         if found is not None and named and (proxied is None or found[0].user != proxied.id):
-            found = None  # the proxy signs in someone else now
+            return None  # the proxy signs in someone else now
+        return found
+
+    def principal(self, need: str = "viewer") -> tuple[Principal, str]:
+        found = self.signed_in()
         if found is None:
             back = local_path(request_target()) if request.method == "GET" else None
             raise NotSignedIn("sign in first", back=back)
         check_role(found[0], need)
         return found
 
+    def from_another_site(self) -> bool:
+        """Whether the browser says the request comes from another site's page: a
+        `Sec-Fetch-Site` of `cross-site` or `same-site` (another origin on the same site),
+        or an `Origin` that is not pager's own. A request with neither header (not a
+        browser, or an old one) is left to the CSRF token."""
+        fetch_site = request.headers.get("sec-fetch-site", "").lower()
+        if fetch_site in ("cross-site", "same-site"):
+            return True
+        origin = request.headers.get("origin")
+        return origin is not None and not self.origin_allowed(origin, request.headers.get("host"))
+
     async def form(self, csrf: str) -> dict[str, str]:
-        """The posted form, after checking its CSRF token (403 without the right one)."""
+        """The posted form, after checking where it comes from (403 from another site's
+        page, `from_another_site`) and its CSRF token (403 without the right one)."""
+        if self.from_another_site():
+            raise Forbidden("this form was sent from another site's page: use pager's own")
         data = await request.form
         sent = request.headers.get("x-csrf-token") or data.get("csrf") or ""
         if not hmac.compare_digest(sent.encode(), csrf.encode()):

@@ -189,7 +189,9 @@ class Wire:
             return
         declared = self.headers.get("content-length")
         if declared is not None and int(declared) > self.limits.max_body_bytes:
-            self.problem = closing_response(413, "request body too large", head=head)
+            self.problem = closing_response(
+                413, f"request body over {self.limits.max_body_bytes} bytes", head=head
+            )
         elif (
             self.headers.get("expect", "").lower() == "100-continue"
             and self.parser.get_http_version() == "1.1"
@@ -202,7 +204,9 @@ class Wire:
         if self.received > self.limits.max_body_bytes:
             if self.problem is None:
                 head = self.method == b"HEAD"
-                self.problem = closing_response(413, "request body too large", head=head)
+                self.problem = closing_response(
+                    413, f"request body over {self.limits.max_body_bytes} bytes", head=head
+                )
             return
         self.body.append(body)
 

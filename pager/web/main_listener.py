@@ -13,7 +13,8 @@ protocol) run under:
   a client out); when none is, 503 with `Retry-After: 1`; accept failures are logged at
   most once per interval (`pager.web.accepting`);
 - a check of every request head before the app sees it: 400 for Content-Length with
-  Transfer-Encoding, 431 for more than `max_headers` headers or `max_header_bytes` bytes,
+  Transfer-Encoding, 413 for a Content-Length over `max_body_bytes` (the body is not read),
+  431 for more than `max_headers` headers or `max_header_bytes` bytes,
   505 for the HTTP/2 preface and `Upgrade: h2c` ignored (served as HTTP/1.1) unless
   `http2` is on — each refusal closes the connection;
 - a deadline on reading a request: its head and body must arrive within `read_timeout`
@@ -57,6 +58,7 @@ class MainLimits:
     max_connections: int = 1000
     max_header_bytes: int = 16 * 1024
     max_headers: int = 100
+    max_body_bytes: int = 4 * 1024 * 1024
     read_timeout: float = 10.0
     http2: bool = False
 
@@ -76,6 +78,9 @@ def refusal(request: h11.Request, limits: MainLimits) -> tuple[int, str] | None:
     names = {name for name, _ in headers}  # h11 lower-cases them
     if b"content-length" in names and b"transfer-encoding" in names:
         return 400, "both Content-Length and Transfer-Encoding: send one framing"
+    declared = next((v for n, v in headers if n == b"content-length"), b"")
+    if declared.isdigit() and int(declared) > limits.max_body_bytes:
+        return 413, f"request body over {limits.max_body_bytes} bytes"
     if not limits.http2 and request.method == b"PRI" and request.http_version == b"2.0":
         return 505, "HTTP/2 is not served on this port"
     return None
@@ -129,6 +134,17 @@ class _MainConnection(TCPServer):
         super().__init__(*args)
         self.limits = limits
         self.scope = trio.CancelScope()
+
+    async def protocol_send(self, event: Any) -> None:
+        try:
+            await super().protocol_send(event)
+        finally:
+            if isinstance(event, Closed):
+                # the connection is over, also when a task of it cannot see that: after
+                # an answer given before the request's body was read (413), the reading
+                # task waits for an app that stopped reading, and hypercorn's close of the
+                # socket does not run
+                self.scope.cancel()
 
     async def run(self) -> None:
         socket = self.stream.socket

@@ -4,6 +4,11 @@ line the log holds (`{"v","seq","ts","type","subject","data"}`), one per message
 Programs authenticate with a bearer token; a browser (which cannot set the header) with its
 dashboard session cookie, accepted only when the Origin is pager's own.
 
+A contact address (a phone number, a mail address, a Teams or webhook URL, which carry
+credentials) is the admins' to see, on the stream as on the REST API: below admin, a record
+of an event with an `address` (`notification.requested`, `notification.bundled`,
+`contact.opted_out`...) comes with `address` null, the rest of it as the log holds it.
+
 `since` is inclusive: a client that last saw record N resumes with `since=N+1` and misses
 nothing. Without `since`, the stream starts with the next event. A client whose socket stops
 draining for SEND_TIMEOUT is closed with code 4000 and the reason `resume with since=N`; at
@@ -12,40 +17,53 @@ shutdown every stream is closed with 1001.
 
 from __future__ import annotations
 
+import orjson
 import trio
 from quart import Response, websocket
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
+from pager.core.events import EVENT_TYPES
 from pager.errors import Forbidden, PagerError, Unauthorized
+from pager.store.base import LINE_OPTIONS, Record
 
-from .auth import authenticate
+from .auth import Principal, authenticate
 from .dashboard import Dashboard
 from .responses import jsonify
 from .sessions import COOKIE
 
-__all__ = ["SEND_TIMEOUT", "register"]
+__all__ = ["ADDRESSED", "SEND_TIMEOUT", "message", "register"]
 
 SEND_TIMEOUT = 30.0
+ADDRESSED = frozenset(tag for tag, cls in EVENT_TYPES.items() if "address" in cls._fields)
+"""The tags of the events that name a contact address."""
+
+
+def message(rec: Record, addresses: bool) -> str:
+    """The record as a stream message; without its contact address unless `addresses`."""
+    if addresses or rec.type not in ADDRESSED or rec.data.get("address") is None:
+        return rec.json_bytes().decode()
+    hidden = {**rec.to_json(), "data": {**rec.data, "address": None}}
+    return orjson.dumps(hidden, option=LINE_OPTIONS).decode()
 
 
 def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
-    def who_is_it() -> None:
+    def who_is_it() -> Principal:
         cookie = websocket.cookies.get(COOKIE)
         if websocket.headers.get("authorization") or not cookie:
-            authenticate(system, websocket.headers)
-            return
+            return authenticate(system, websocket.headers)
         if not dash.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
             raise Forbidden("a session may open the stream only from pager's own pages (Origin)")
         found = dash.session_principal(cookie)
         named, proxied = dash.proxy_identity()
         if found is None or (named and (proxied is None or proxied.id != found[0].user)):
             raise Unauthorized("the session has ended: sign in again")
+        return found[0]
 
     @app.websocket("/api/v1/stream")
     async def stream() -> Response | None:
         try:
-            who_is_it()
+            addresses = who_is_it().may("admin")
             raw = websocket.args.get("since")
             since = system.log.last_seq + 1 if raw is None else int(raw)
             if since < 0:
@@ -59,7 +77,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         await websocket.accept()
         async for rec in system.hub.subscribe(since):
             with trio.move_on_after(SEND_TIMEOUT) as scope:
-                await websocket.send(rec.json_bytes().decode())
+                await websocket.send(message(rec, addresses))
             if scope.cancelled_caught:
                 await websocket.close(4000, f"too slow; resume with since={rec.seq}")
                 return None

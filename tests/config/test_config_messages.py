@@ -183,6 +183,25 @@ def test_contact_formats(problems: ProblemsOf, base: dict[str, Any]) -> None:
     ]
 
 
+def test_a_url_refused_is_shown_without_its_credentials(
+    problems: ProblemsOf, base: dict[str, Any]
+) -> None:
+    """A Teams workflow URL carries its signature in the query, a webhook URL may carry a
+    password or a token: the problem (printed, logged on a reload, answered by the reload
+    API) shows where the URL points, not what lets one post to it."""
+    base["users"][0]["contacts"] = {
+        "teams": "ftp://prod.example.com/workflows/1?api-version=1&sig=S1GN4TURE",
+        "webhook": "hxxps://hook:PA55W0RD@hooks.example.com/alice?token=T0K3N",
+    }
+    base["users"][0]["notification_rules"] = [{"after": "0m", "via": "console"}]
+    assert problems(base) == [
+        "users[0].contacts.teams: 'ftp://prod.example.com/workflows/1?api-version=…&sig=…' "
+        "must be an http(s) URL",
+        "users[0].contacts.webhook: 'hxxps://hook:…@hooks.example.com/alice?token=…' "
+        "must be an http(s) URL",
+    ]
+
+
 # --- time values in context -----------------------------------------------------------------
 
 

@@ -91,3 +91,21 @@ async def test_workflow_errors(
                 await teams.send(message("teams", f"{base}/workflows/alice"))
         await teams.aclose()
     assert (e.value.permanent, e.value.retry_after) == (permanent, retry_after)
+
+
+async def test_an_answer_that_echoes_the_workflow_url_keeps_its_signature_out() -> None:
+    """The error of a failed post quotes the workflow's answer, and is journaled, logged and
+    shown to every role: an answer that repeats the URL it was sent to (a gateway's "no
+    workflow at ...") must not carry the URL's signature along."""
+    standin = TeamsStandIn()
+    teams = transport()
+    with trio.fail_after(10):
+        async with served(standin) as base:
+            url = f"{base}/workflows/alice?api-version=1&sp=%2Ftriggers%2Frun&sig=S1G-s3cr3t%2Bx"
+            standin.fail(Fault(status=404, body=f"no workflow at {url} (sig=S1G-s3cr3t+x)"))
+            with pytest.raises(ProviderRejected) as e:
+                await teams.send(message("teams", url))
+        await teams.aclose()
+    text = str(e.value)
+    assert "404" in text and "no workflow at" in text and "/workflows/alice" in text
+    assert "S1G-s3cr3t" not in text, text

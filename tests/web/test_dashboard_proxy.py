@@ -128,3 +128,23 @@ async def test_the_stream_follows_the_proxy_too(tmp_path: Path) -> None:
             for who, status in (("bob", 401), ("mallory@example.com", 401), ("alice", 101)):
                 other = {"Cookie": cookie[1], "Origin": base, "X-Forwarded-Email": who}
                 assert await stream_handshake(base, other) == status, who
+
+
+async def test_the_analytics_api_follows_the_proxy_as_the_pages_do(tmp_path: Path) -> None:
+    """The analytics API takes the dashboard's session (a CSV link): a session whose person
+    the proxy no longer names (another person, a name that is nobody, or none of its one
+    value) reads nothing there either (401), as the pages sign it out."""
+    with trio.fail_after(30):
+        config = dashboard_config(tmp_path / "data", auth_extra=TRUSTED)
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            r = await _home(client, base, "alice@example.com")
+            assert r.status_code == 200 and "(responder)" in r.text
+            csv = f"{base}/api/v1/analytics/incidents.csv"
+            r = await client.get(csv, headers={"X-Forwarded-Email": "alice@example.com"})
+            assert r.status_code == 200, r.text
+            for named in ("bob", "mallory@example.com", "alice@example.com, bob"):
+                r = await client.get(csv, headers={"X-Forwarded-Email": named})
+                assert r.status_code == 401, (named, r.status_code)
+                r = await client.get(f"{base}/", headers={"X-Forwarded-Email": named})
+                assert r.status_code == 303, (named, r.status_code)  # as the pages do

@@ -96,3 +96,56 @@ async def test_every_change_needs_its_role_and_every_form_its_token(tmp_path: Pa
             assert not _acts(run, seq), "a refused form was journaled"
             # the sessions still work: nothing above signed anyone out
             assert (await alice.get(f"{base}/")).status_code == 200
+
+
+async def test_every_form_from_another_site_is_refused_even_with_its_token(
+    tmp_path: Path,
+) -> None:
+    """A second line behind the CSRF token: a form posted from a page of another site (the
+    browser's `Origin`, or `Sec-Fetch-Site: cross-site`) is refused (403) whatever it carries,
+    even an admin's right token; pager's own Origin (the address asked, or public_url), and
+    a request without either header (not a browser, or an old one), are served."""
+    page_ops = [o for o in OPS if o.method in CHANGES and o.tag == "dashboard"]
+    page_ops = [o for o in page_ops if o.path not in ("/login", "/logout")]
+    with trio.fail_after(120):
+        async with (
+            running_pager(dashboard_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as client,
+            httpx.AsyncClient() as carol,
+        ):
+            base = run.urls[0]
+            r = await client.post(f"{base}/v2/enqueue", json=pd_trigger("origin-1"))
+            assert r.status_code == 202
+            await until(run, lambda s: bool(s.incidents))
+            inc = next(iter(run.system.state.incidents))
+            csrf = await sign_in(carol, base, "carol")
+            seq = run.system.log.last_seq
+            form = {"csrf": csrf, "for": "1h", "level": "2", "text": "x"}
+            for op in page_ops:
+                url = base + _fill(op.path, inc)
+                for headers in (
+                    {"Origin": "https://evil.example"},
+                    {"Origin": "null"},
+                    {"Origin": base.replace("127.0.0.1", "localhost")},
+                    {"Sec-Fetch-Site": "cross-site"},
+                    {"Origin": base, "Sec-Fetch-Site": "cross-site"},
+                ):
+                    r = await carol.request(op.method, url, data=form, headers=headers)
+                    assert r.status_code == 403, (op.path, headers, r.status_code)
+                    assert "another site" in r.text, r.text[:300]
+            assert not _acts(run, seq), "a form from another site was journaled"
+            # pager's own pages: the address asked, public_url, or no Origin at all
+            notes = f"{base}/incidents/{inc}/notes"
+            for headers in (
+                {"Origin": base, "Sec-Fetch-Site": "same-origin"},
+                {"Origin": "http://pager.test"},
+                {},
+            ):
+                r = await carol.post(notes, data={**form, "text": str(headers)}, headers=headers)
+                assert r.status_code == 303, (headers, r.text[:300])
+            # the sign-out form too
+            r = await carol.post(
+                f"{base}/logout", data=form, headers={"Origin": "https://x.example"}
+            )
+            assert r.status_code == 403
+            assert (await carol.get(f"{base}/")).status_code == 200

@@ -327,3 +327,36 @@ async def test_the_demo_signs_in_as_printed_at_start_up(tmp_path: Path) -> None:
             page = (await client.get(f"{base}/services")).text
             assert "Demo User" in page and "(admin)" in page
             assert 'aria-label="generic key" value="demo-generic"' in page, page
+
+
+@pytest.mark.parametrize("public_url", ["http://pager.test", "https://pager.test"])
+async def test_every_cookie_is_httponly_samesite_and_secure_behind_https(
+    tmp_path: Path, public_url: str
+) -> None:
+    """The session, the sign-in form's token and the known-browser cookie: HttpOnly (no
+    script reads them), SameSite (Lax for the session, so a link from a mail opens a signed-in
+    page; Strict for the other two), and Secure when pager is reached over https (its
+    `public_url`), so they never travel over plain http."""
+    with trio.fail_after(30):
+        async with (
+            running_pager(dashboard_config(tmp_path / "data", public_url=public_url)) as run,
+            httpx.AsyncClient() as client,
+        ):
+            base = run.urls[0]
+            form = await client.get(f"{base}/login")
+            data = {"user": "alice", "password": PASSWORDS["alice"], "csrf": csrf_of(form.text)}
+            # httpx keeps no Secure cookie for plain http: carry the form's token by hand
+            token = form.headers["set-cookie"].split(";")[0]
+            assert token.startswith("pager_login="), token
+            client.cookies.clear()
+            r = await client.post(f"{base}/login", data=data, headers={"Cookie": token})
+            assert r.status_code == 303, r.text[:300]
+            set_cookies = form.headers.get_list("set-cookie") + r.headers.get_list("set-cookie")
+            given = {c.split("=", 1)[0]: c for c in set_cookies if "Max-Age=0" not in c}
+            assert set(given) == {"pager_login", "pager_session", "pager_device"}, set_cookies
+            want = {"pager_login": "Strict", "pager_session": "Lax", "pager_device": "Strict"}
+            for name, line in given.items():
+                attrs = {a.strip().split("=")[0].lower(): a for a in line.split(";")[1:]}
+                assert "httponly" in attrs, line
+                assert attrs["samesite"].strip() == f"SameSite={want[name]}", line
+                assert ("secure" in attrs) == public_url.startswith("https://"), line

@@ -8,10 +8,20 @@ import dataclasses
 from pathlib import Path
 
 import httpx
+import orjson
 import trio
+from trio_websocket import open_websocket_url
 
-from ..harness import auth, pd_trigger, running_pager, until
-from .dashboard_helpers import RESPONDER_TOKEN, VIEWER_TOKEN, dashboard_config
+from pager.config import load_config_text
+
+from ..harness import TOKEN, auth, pd_trigger, running_pager, until
+from .dashboard_helpers import (
+    RESPONDER_TOKEN,
+    VIEWER_TOKEN,
+    dashboard_config,
+    dashboard_text,
+    sign_in,
+)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -90,3 +100,64 @@ async def test_contact_addresses_are_shown_to_admins_only(tmp_path: Path) -> Non
                     r = await client.get(base + path, headers=bearer(token))
                     assert r.status_code == 200
                     assert addresses(r.json()) == [None] * len(admin), path
+
+
+async def test_the_stream_shows_addresses_to_admins_only(tmp_path: Path) -> None:
+    """The stream carries the log's records, and a page's record names its address: here a
+    webhook URL with a password and a token in it. A viewer's or responder's stream (token or
+    dashboard session) gets the record with `address` null, as the REST API answers them; an
+    admin's gets it whole."""
+    secret_url = "http://hook:PASSWORD-1@127.0.0.1:9/alice?token=QUERY-SECRET-2"
+    text = dashboard_text(tmp_path / "data")
+    text = text.replace(
+        'contacts: {email: alice@example.com, sms: "+15555550100"}\n'
+        "    notification_rules: [{after: 0m, via: console}]",
+        f'contacts: {{email: alice@example.com, webhook: "{secret_url}"}}\n'
+        "    notification_rules: [{after: 0m, via: webhook}]",
+        1,
+    )
+    text = text.replace(
+        "channels:\n  console: {}\n",
+        "channels:\n  console: {}\n  webhook: {secret: wh-5f0c2a9e41b7}\n",
+        1,
+    )
+    assert secret_url in text
+    config = load_config_text(text, source="test_the_stream_shows_addresses_to_admins_only")
+    with trio.fail_after(30):
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            r = await client.post(f"{base}/v2/enqueue", json=pd_trigger("stream-addr-1"))
+            assert r.status_code == 202
+            await until(run, lambda s: any(n.address for n in s.notifications.by_id.values()))
+            ws = base.replace("http://", "ws://") + "/api/v1/stream?since=1"
+            await sign_in(client, base, "bob")
+            session = [("Cookie", f"pager_session={client.cookies['pager_session']}")]
+
+            async def requested(headers: list[tuple[str, str]]) -> list[dict[str, object]]:
+                """The `notification.requested` records of the stream, up to the last seq."""
+                last = run.system.state.last_seq
+                found = []
+                async with open_websocket_url(ws, extra_headers=headers) as sock:
+                    while True:
+                        line = await sock.get_message()
+                        rec = orjson.loads(line)
+                        if rec["type"] == "notification.requested":
+                            found.append(rec["data"])
+                        else:
+                            assert "PASSWORD-1" not in line or headers == admin, line
+                        if rec["seq"] >= last:
+                            return found
+
+            admin = [("Authorization", f"Bearer {TOKEN}")]
+            shown = await requested(admin)
+            assert [d["address"] for d in shown if d["method"] == "webhook"] == [secret_url]
+            for headers in (
+                [("Authorization", f"Bearer {VIEWER_TOKEN}")],
+                [("Authorization", f"Bearer {RESPONDER_TOKEN}")],
+                [*session, ("Origin", base)],
+            ):
+                hidden = await requested(headers)
+                assert len(hidden) == len(shown), headers
+                assert [d["address"] for d in hidden] == [None] * len(shown), headers
+                # nothing else of the record is hidden
+                assert [{**d, "address": None} for d in shown] == hidden
