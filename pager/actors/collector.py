@@ -35,9 +35,10 @@ after that storm, a full collection finds 1,362 objects of such garbage (1,342 w
 early freezing) and the resident memory does not change: the early freezing leaves no more
 garbage behind than the collections it replaces would have found.
 
-Every `FREEZE_EVERY` seconds (and after start-up's replay) the two younger generations are
-collected before the freeze (`freeze()`: what was made since the last look, a few thousand
-objects at most on a quiet service): their cyclic garbage is freed rather than frozen, and
+Every `FREEZE_EVERY` seconds the young generation is collected before the freeze (`freeze()`:
+a few thousand objects at most, those made since the last young collection; after start-up's
+replay the middle generation too, where the replayed state is): their cyclic garbage is
+freed rather than frozen, and
 CPython untracks there the tuples that hold only atoms (numbers, strings, datetimes: a
 timeline entry, a timer), which it does only in a collection, one level of nesting a pass,
 and never for a frozen object. The storm's freezes above do not: scanning the storm is what
@@ -204,13 +205,14 @@ class _Rate:
         self._collections, self._count = _collections(), gc.get_count()[0]
 
 
-def freeze() -> None:
-    """Collect the two younger generations (what is not frozen yet, but for the few objects
-    that reached the oldest since the last freeze), then freeze what exists: their cyclic
+def freeze(generation: int = 0) -> None:
+    """Collect `generation` and the younger ones, then freeze what exists: their cyclic
     garbage is freed rather than frozen, and their tuples of atoms are untracked (only a
     collection does that, one level of nesting a pass, and never for a frozen object). Sets
-    the young count back to 0, like `gc.freeze()`."""
-    gc.collect(1)
+    the young count back to 0, like `gc.freeze()`. The collector collects the young
+    generation only (at most `FREEZE_AT` of the threshold: a short pass); start-up, whose
+    replayed state sits in the middle one, collects that too."""
+    gc.collect(generation)
     gc.freeze()
 
 
