@@ -167,9 +167,9 @@ async def run_pager(
         raise
     # what start-up loaded lives long: keep the collector from rescanning it. load_state ran
     # with the collector off; the first young collection after it moved all of it to the
-    # middle generation. Collecting that first (~0.3 s for 36,000 incidents) untracks the
-    # tuples that hold only atoms (timelines: 109,000 of 509,000 tracked objects there),
-    # which no full collection then scans again
+    # middle generation. Collecting that first (0.2 s for 36,330 incidents) untracks the
+    # tuples that hold only atoms (timelines): 400,000 tracked objects instead of 509,000,
+    # and a full collection of them 0.22 s instead of 0.29 s
     if manage_gc:  # see actors/collector.py
         tune()
         freeze(1)
