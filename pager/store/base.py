@@ -248,7 +248,11 @@ class EventLog(abc.ABC):
 
     @abc.abstractmethod
     async def save_snapshot(self, seq: int, ts: datetime, state: Any) -> None:
-        """Store the whole state as of record `seq`, atomically."""
+        """Store the whole state as of record `seq`, atomically. `state` is the JSON-able
+        state, or a function that builds it (`SystemState.capture().to_snapshot`, say):
+        the store calls it in the worker thread that writes the snapshot, with a `pause()`
+        to call between pieces of its work (pager/core/pacing.py), so the event loop runs
+        meanwhile."""
 
     @abc.abstractmethod
     def load_snapshot(self) -> Snapshot | None:

@@ -2,12 +2,20 @@
 the log.
 
 A snapshot file is `snapshots/<seq, 12 digits>.snap`: the state as one line of JSON, then a
-trailer line `{"v", "seq", "ts", "sha256", "size"}` over that body. The body is written in
-pieces (long lists a thousand items at a time), so a snapshot of a large state never sits in
-memory as one buffer and the event loop gets the interpreter between pieces. The file is
-written to a temporary name, fsynced, renamed into place and the folder fsynced, so a crash
-leaves either the old set of snapshots or the new one. A snapshot whose body does not match
-its trailer is skipped on load (and reported); the next older one is used.
+trailer line `{"v", "seq", "ts", "sha256", "size"}` over that body. The file is written to a
+temporary name, fsynced, renamed into place and the folder fsynced, so a crash leaves either
+the old set of snapshots or the new one. A snapshot whose body does not match its trailer is
+skipped on load (and reported); the next older one is used.
+
+Both stores make a snapshot here, in their worker thread, and the event loop shares CPython's
+interpreter lock with it. So the state comes as a function that builds it
+(`SystemState.capture().to_snapshot`: only the capture ran on the loop) and is called here,
+and the body is made in pieces (long lists a thousand items at a time, dictionaries value by
+value, long strings a megabyte at a time): a snapshot of a large state never sits in memory
+as one buffer, and no one call keeps the lock long. Every half millisecond of that work, at
+the end of a piece, the thread sleeps a moment (`Pacer`), which hands the lock to the event
+loop if it waits for it (else the loop, woken meanwhile, waits up to the interpreter's switch
+interval, 5 ms, at every wake-up). The bytes are those of `orjson.dumps(state)`.
 
 Most of a snapshot is the state's long lists of immutable values (open incidents, their
 notifications, the archive's summaries), and most of those are the very objects the last
@@ -24,7 +32,8 @@ import hashlib
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from pager.core.pacing import still
 
 from .base import Snapshot
 
@@ -83,6 +94,49 @@ def fsync_dir(path: Path) -> None:
 
 
 CHUNK = 1000
+STR_PIECE = 1 << 20  # characters of a long string serialized in one call
+# the worker's pauses: after this much work since the last one (pieces are shorter, most far
+# shorter), a sleep this long (the kernel makes it some 50-60 us), so that the event loop's
+# thread, when it waits for the interpreter's lock, is woken and takes it (a sleep(0) gives
+# the lock back to this thread as often as not, before that one is awake)
+PACE = 0.0005
+PAUSE = 20e-6
+
+
+class Pacer:
+    """The pauses of one snapshot's work in the worker thread (`pause`), called between
+    pieces: a short sleep once the work since the last one reaches PACE."""
+
+    __slots__ = ("since",)
+
+    def __init__(self) -> None:
+        self.since = time.perf_counter()
+
+    def pause(self) -> None:
+        if time.perf_counter() - self.since >= PACE:
+            time.sleep(PAUSE)
+            self.since = time.perf_counter()
+
+
+def _built(state: Any, pacer: Pacer) -> tuple[Any, bool]:
+    """The state to write: `state`, or what it builds when it is a function (called here,
+    in the worker thread, with the pacer's `pause`); and whether it was built here."""
+    if callable(state):
+        return state(pacer.pause), True
+    return state, False
+
+
+def _let_go(state: dict[str, Any], pacer: Pacer) -> None:
+    """Drop a state built here a part at a time (freeing it whole is one call of some 3 ms
+    at 36,000 incidents, all the while holding the interpreter's lock)."""
+    while state:
+        value = state.popitem()[1]
+        if type(value) is dict:
+            _let_go(value, pacer)
+        del value
+        pacer.pause()
+
+
 # items missing from the cache are serialized this many at a time: about a millisecond of
 # the interpreter's lock for incidents (a whole CHUNK held it ten, a tail on the event loop)
 MISS_RUN = 100
@@ -149,14 +203,14 @@ class ItemCache:
         return sum(len(b) for b in self._json.values())
 
     @contextmanager
-    def use(self) -> Iterator[_Pass | None]:
-        """A pass for one snapshot (None while another holds one); `commit()` it once the
-        snapshot is written."""
+    def use(self, pause: Callable[[], object] = still) -> Iterator[_Pass | None]:
+        """A pass for one snapshot (None while another holds one), which calls `pause`
+        between pieces of its work; `commit()` it once the snapshot is written."""
         if not self._lock.acquire(blocking=False):
             yield None
             return
         try:
-            yield _Pass(self)
+            yield _Pass(self, pause)
         finally:
             self._lock.release()
 
@@ -165,10 +219,11 @@ class _Pass:
     """One snapshot's use of an `ItemCache`: reads the last snapshot's items, gathers this
     one's."""
 
-    __slots__ = ("cache", "hits", "json", "misses", "objs")
+    __slots__ = ("cache", "hits", "json", "misses", "objs", "pause")
 
-    def __init__(self, cache: ItemCache) -> None:
+    def __init__(self, cache: ItemCache, pause: Callable[[], object]) -> None:
         self.cache = cache
+        self.pause = pause
         self.objs: dict[int, object] = {}
         self.json: dict[int, bytes] = {}
         self.hits = 0
@@ -206,6 +261,8 @@ class _Pass:
                     out.append(b"")
             hits += len(part) - len(missed)
             for m in range(0, len(missed), MISS_RUN):
+                if m:
+                    self.pause()
                 run = missed[m : m + MISS_RUN]
                 for i, data in zip(run, _serialize([part[i] for i in run]), strict=True):
                     out[i] = data
@@ -228,35 +285,55 @@ class _Pass:
 
 
 def _pieces(state: Any, cache: _Pass | None = None) -> Iterator[bytes]:
-    """The JSON of `state` in pieces: a dict's list values go out CHUNK items at a time;
-    with a cache, their immutable items from it."""
-    if not isinstance(state, dict):
+    """The JSON of `state` (`orjson.dumps(state)`, the same bytes) in pieces: a dictionary
+    (of string keys) value by value, a list CHUNK items at a time (with a cache, its
+    immutable items from it), a long string STR_PIECE characters at a time."""
+    if type(state) is dict and all(type(k) is str for k in state):
+        yield b"{"
+        for i, (key, value) in enumerate(state.items()):
+            yield (b"," if i else b"") + orjson.dumps(key) + b":"
+            yield from _pieces(value, cache)
+        yield b"}"
+    elif isinstance(state, list) and cache is not None and state and cache.keeps(state[0]):
+        yield from cache.list_pieces(state)
+    elif isinstance(state, list) and len(state) > CHUNK:
+        yield b"["
+        for j in range(0, len(state), CHUNK):
+            chunk = orjson.dumps(state[j : j + CHUNK], option=_OPTS, default=json_default)[1:-1]
+            yield (b"," if j else b"") + chunk
+        yield b"]"
+    elif type(state) is str and len(state) > STR_PIECE:
+        # (escaping in JSON is character by character: the pieces' inner parts are the whole's)
+        yield b'"'
+        for j in range(0, len(state), STR_PIECE):
+            yield orjson.dumps(state[j : j + STR_PIECE])[1:-1]
+        yield b'"'
+    else:
         yield orjson.dumps(state, option=_OPTS, default=json_default)
-        return
-    yield b"{"
-    for i, (key, value) in enumerate(state.items()):
-        yield (b"," if i else b"") + orjson.dumps(str(key)) + b":"
-        if cache is not None and isinstance(value, list) and value and cache.keeps(value[0]):
-            yield from cache.list_pieces(value)
-        elif isinstance(value, list) and len(value) > CHUNK:
-            yield b"["
-            for j in range(0, len(value), CHUNK):
-                chunk = orjson.dumps(value[j : j + CHUNK], option=_OPTS, default=json_default)[1:-1]
-                yield (b"," if j else b"") + chunk
-            yield b"]"
-        else:
-            yield orjson.dumps(value, option=_OPTS, default=json_default)
-    yield b"}"
+
+
+def _paced(pieces: Iterator[bytes], pacer: Pacer) -> Iterator[bytes]:
+    """`pieces`, with the pacer's `pause` after each."""
+    for piece in pieces:
+        yield piece
+        pacer.pause()
 
 
 def snapshot_body(state: Any, cache: ItemCache | None = None) -> bytes:
-    """The snapshot's JSON as one buffer (the PostgreSQL store keeps it in a row). Blocking."""
+    """The snapshot's JSON as one buffer (the PostgreSQL store keeps it in a row). Blocking:
+    run it in a thread (`state` may be a function that builds it, see the module's
+    docstring)."""
+    pacer = Pacer()
+    state, built = _built(state, pacer)
     if cache is None:
-        return b"".join(_pieces(state))
-    with cache.use() as got:
-        body = b"".join(_pieces(state, got))
-        if got is not None:
-            got.commit()
+        body = b"".join(_paced(_pieces(state), pacer))
+    else:
+        with cache.use(pacer.pause) as got:
+            body = b"".join(_paced(_pieces(state, got), pacer))
+            if got is not None:
+                got.commit()
+    if built and type(state) is dict:
+        _let_go(state, pacer)
     return body
 
 
@@ -281,13 +358,15 @@ def write_snapshot(
     snap_dir: Path, seq: int, ts: datetime, state: Any, cache: ItemCache | None = None
 ) -> Path:
     """Blocking: run it in a thread. With `cache`, unchanged items are written from it (the
-    same bytes)."""
+    same bytes). `state` may be a function that builds it (see the module's docstring)."""
     final = snap_dir / f"{seq:012d}{SUFFIX}"
+    pacer = Pacer()
+    state, built = _built(state, pacer)
 
     def checked(got: _Pass | None) -> Iterator[bytes]:  # the pieces, then their trailer
         digest = hashlib.sha256()
         size = 0
-        for piece in _pieces(state, got):
+        for piece in _paced(_pieces(state, got), pacer):
             digest.update(piece)
             size += len(piece)
             yield piece
@@ -300,10 +379,12 @@ def write_snapshot(
     if cache is None:
         write_atomically(final, checked(None))
     else:
-        with cache.use() as got:
+        with cache.use(pacer.pause) as got:
             write_atomically(final, checked(got))
             if got is not None:
                 got.commit()
+    if built and type(state) is dict:
+        _let_go(state, pacer)
     for old in list_snapshots(snap_dir)[KEEP:]:
         old.path.unlink(missing_ok=True)
     return final

@@ -246,7 +246,8 @@ async def _save_snapshot(folder: Path, state: SystemState) -> float:
     log = JsonlLog.open(folder)
     try:
         t = time.perf_counter()
-        await log.save_snapshot(state.last_seq, datetime.now(UTC), state.to_snapshot())
+        # as the snapshotter does: the capture here, the snapshot built in the log's thread
+        await log.save_snapshot(state.last_seq, datetime.now(UTC), state.capture().to_snapshot)
         return time.perf_counter() - t
     finally:
         log.release()
@@ -447,7 +448,7 @@ def run_journal(scratch: Path, quick: bool, say: Callable[[str], None]) -> Table
             f"parse {t_sread:.2f} s, from_snapshot {t_sbuild:.2f} s; {tail} records after it",
         )
     )
-    table.notes.append(f"writing that snapshot took {t_snap:.2f} s (to_snapshot + save_snapshot)")
+    table.notes.append(f"writing that snapshot took {t_snap:.2f} s (capture + save_snapshot)")
 
     say("start-up of run_pager (serve_edges=False) with the snapshot, in a fresh process ...")
     t_ready, actors, t_stop = _run_pager_startup_in_a_process(folder)

@@ -118,6 +118,56 @@ return problems;
 """
 
 
+def styled(d: Any, name: str) -> None:
+    """Wait until the page has loaded and pager.css applies (its body has no margin).
+    `d.get` can return while the new page is still 'interactive', its stylesheet not yet
+    loaded (seen: document.styleSheets empty): a width measured then is the unstyled
+    page's (the analytics tables at their natural 602 px), which nobody sees, since the
+    stylesheet blocks the first paint."""
+    until(lambda: d.execute_script(
+        "return document.readyState === 'complete'"
+        " && getComputedStyle(document.body).marginTop === '0px';"
+    ), f"{name}: the page did not load or its stylesheet did not apply")  # fmt: skip
+
+
+# How wide the page is; the tables' boxes (.scroll) that scroll sideways (on a phone a
+# table is a list of cards: it must not); and the innermost elements that stick out or
+# whose text does, outside any box of their own that scrolls or clips (for the message)
+_WIDTH = """
+const vw = document.documentElement.clientWidth, out = [];
+const brief = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+  (typeof el.className === "string" && el.className ? "." + el.className.split(" ").join(".") : "") +
+  " " + JSON.stringify(el.textContent.trim().slice(0, 40));
+const boxed = (el) => {
+  for (let p = el.parentElement; p && p !== document.body; p = p.parentElement)
+    if (getComputedStyle(p).overflowX !== "visible") return true;
+  return false;
+};
+document.querySelectorAll("body *").forEach((el) => {
+  if (boxed(el)) return;
+  const r = el.getBoundingClientRect();
+  if (r.width && r.right > vw + 0.5 && ![...el.children].some((c) => c.getBoundingClientRect().right > vw + 0.5))
+    out.push(brief(el) + " reaches " + Math.round(r.right) + " px");
+  else if (el.clientWidth && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === "visible"
+           && ![...el.children].some((c) => c.scrollWidth > c.clientWidth + 1))
+    out.push(brief(el) + " holds " + el.scrollWidth + " px in " + el.clientWidth);
+});
+const scrolling = [...document.querySelectorAll(".scroll")].filter((el) => el.scrollWidth > el.clientWidth + 1)
+  .map((el) => brief(el.firstElementChild || el) + " scrolls: " + el.scrollWidth + " px in " + el.clientWidth);
+return [document.documentElement.scrollWidth, scrolling, out.slice(0, 6)];
+"""
+
+
+def assert_fits(d: Any, name: str, width: int) -> None:
+    """Nothing on the page is wider than the window (no sideways scrolling on a phone),
+    and no table scrolls sideways in its own box either (on a phone its rows are cards;
+    long titles and names wrap). The 14-day schedule chart (.sched) may: it is a chart of
+    fixed scale."""
+    scroll, scrolling, culprits = d.execute_script(_WIDTH)
+    assert scroll <= width, f"{name} is {scroll} px wide at {width}: {culprits}"
+    assert not scrolling, f"{name} at {width}: {scrolling}"
+
+
 def page_problems(d: Any) -> list[str]:
     return list(d.execute_script(_PAGE_PROBLEMS))
 

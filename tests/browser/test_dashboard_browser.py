@@ -11,7 +11,9 @@ The row's Acknowledge button acknowledges the next incident, the incident page r
 "Acknowledged by alice via web" and the REST API agrees. Times are in the browser's time
 zone (Asia/Kolkata here). A viewer sees no action buttons and no integration keys. Every
 page, at desktop size and 360 px, light and dark, has labelled controls and 44 px targets,
-fits a phone, and makes the console report no CSP refusal or script error.
+fits a phone (before its scripts run and after, the incidents page after a live refresh
+too; with a service whose name is long and an incident whose title, source and details
+are long unbroken words), and makes the console report no CSP refusal or script error.
 
 Full-page screenshots of every page go to test-artifacts/screenshots. Selenium blocks, so
 the browser runs in worker threads while pager serves from the test's trio loop; pager
@@ -39,12 +41,14 @@ from .browser_helpers import (
     CHROMEDRIVER,
     CHROMIUM,
     SHOTS,
+    assert_fits,
     click_and_load,
     console_problems,
     driver,
     page_problems,
     shoot,
     sign_in,
+    styled,
     until,
 )
 
@@ -56,6 +60,10 @@ pytestmark = pytest.mark.skipif(
 ZONE = "Asia/Kolkata"  # UTC+5:30: no page can pass for UTC by accident
 PAGES = [("incidents", "/?status=all"), ("oncall", "/oncall"), ("schedules", "/schedules"),
          ("notifications", "/notifications"), ("services", "/services")]  # fmt: skip
+# wider than a phone unless they wrap: a service name (in every service filter), and an
+# alert's title, source and details that are one word each
+LONG_SERVICE = "checkout-europe-west-primary-replica-lag-storage"
+LONG_TITLE = "PostgreSQLReplicationLagCritical_db_replica_eu_west_1_var_lib_postgresql_data"
 
 
 def _by() -> Any:
@@ -89,14 +97,30 @@ def _row_of(d: Any, summary: str) -> str:
 
 
 def _check_page(d: Any, name: str, width: int) -> None:
-    # pager.css applied (its body has no margin): measuring before it would find nothing
-    until(lambda: d.execute_script("return getComputedStyle(document.body).marginTop") == "0px",
-          f"{name}: the stylesheet did not apply")  # fmt: skip
+    styled(d, name)  # measured before its stylesheet, a page is wider than anyone sees it
     problems = page_problems(d)
     assert not problems, (name, problems)
-    if width <= 360 and name != "schedules":  # the 14-day chart scrolls in its own box
-        scroll = d.execute_script("return document.documentElement.scrollWidth;")
-        assert scroll <= width, f"{name} is {scroll} px wide at {width}"
+    assert_fits(d, name, width)
+
+
+def _post_long(base: str) -> None:
+    ev = pd_trigger("browser-long", summary=LONG_TITLE)
+    ev["payload"]["source"] = "ip_10_0_0_1_eu_west_1_compute_internal_kubernetes_node_pool_7"
+    ev["payload"]["custom_details"] = {"image_digest": "sha256:" + "9f86d081884c7d65" * 4}
+    with httpx.Client() as client:
+        r = client.post(f"{base}/v2/enqueue", json=ev)
+        assert r.status_code == 202, r.text
+
+
+def _live_refresh_fits(d: Any, width: int) -> None:
+    """The incidents page asks for its rows again, as on a change: the new rows fit too."""
+    d.execute_script(
+        "window.__swapped = false;"
+        "document.body.addEventListener('htmx:afterSwap', () => { window.__swapped = true; });"
+        "document.body.dispatchEvent(new Event('pager:changed'));"
+    )
+    until(lambda: d.execute_script("return window.__swapped;"), "the rows were not refreshed")
+    assert_fits(d, "incidents after a live refresh", width)
 
 
 def before_the_restart(d: Any, base: str) -> None:
@@ -186,10 +210,23 @@ def after_the_restart(d: Any, base: str) -> None:
     assert api["status"] == "acknowledged" and api["acknowledged_by"] == "alice"
     assert any(t["via"] == "web" and t["by"] == "alice" for t in api["timeline"])
 
-    # every page, desktop and phone, light and dark
-    pages = [*PAGES, ("incident", f"/incidents/{inc}")]
+    # an incident whose title, source and details are long words
+    _post_long(base)
+    d.get(f"{base}/")
+    long_inc = _row_of(d, LONG_TITLE)
+
+    # every page, desktop and phone, light and dark; on a phone also before its scripts
+    # run (held back: the rows, times and schedule bars as the server sent them)
+    pages = [*PAGES, ("incident", f"/incidents/{inc}"), ("long", f"/incidents/{long_inc}")]
     for width, height, suffix in ((1280, 900, "desktop"), (360, 780, "360")):
         d.set_window_size(width, height)
+        if width <= 360:
+            d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/static/*.js"]})
+            for name, path in pages:
+                d.get(base + path)
+                styled(d, name)
+                assert_fits(d, f"{name} before its scripts", width)
+            d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
         for dark in (False, True):
             scheme = "dark" if dark else "light"
             d.execute_cdp_cmd(
@@ -199,6 +236,8 @@ def after_the_restart(d: Any, base: str) -> None:
             for name, path in pages:
                 d.get(base + path)
                 _check_page(d, name, width)
+                if name == "incidents" and width <= 360:
+                    _live_refresh_fits(d, width)
                 shoot(d, f"{name}-{suffix}{'-dark' if dark else ''}")
             if dark:
                 bg = d.execute_script("return getComputedStyle(document.body).backgroundColor;")
@@ -243,7 +282,9 @@ async def test_the_dashboard_in_chromium(tmp_path: Path) -> None:
     port = _free_port()
     text = dashboard_text(tmp_path / "data").replace(
         "listen: 127.0.0.1:0", f"listen: 127.0.0.1:{port}", 1
-    )
+    ).replace("routing:\n", (
+        f"  - id: {LONG_SERVICE}\n    escalation_policy: default\n"
+        "    integrations: [{type: generic, key: gen-long}]\nrouting:\n"), 1)  # fmt: skip
 
     def config() -> Config:
         return load_config_text(text)

@@ -67,9 +67,11 @@ def test_start_up_loads_the_golden_state(use_snapshot: bool, folders: dict[bool,
 def test_a_snapshot_is_not_changed_by_the_records_folded_after_it(
     folders: dict[bool, Path],
 ) -> None:
-    """The snapshotter serializes `to_snapshot()` in a thread while the state folds on, so
-    what it returns must share nothing the fold mutates: a snapshot after every record of the
-    fixture, each serialized again once every record is folded, reads the same."""
+    """The snapshotter captures the state on the event loop (`capture()`) and the log
+    builds the snapshot from the capture and serializes it in a thread while the state folds
+    on, so neither may share anything the fold mutates: a capture and a snapshot after every
+    record of the fixture, each built or serialized again once every record is folded, read
+    as the snapshot did then."""
     log = JsonlLog.open(folders[False])
     try:
         state = SystemState()
@@ -77,12 +79,13 @@ def test_a_snapshot_is_not_changed_by_the_records_folded_after_it(
         for rec in log.read_from(1):
             state.apply(rec)
             snap = state.to_snapshot()
-            taken.append((rec.seq, snap, _dump(snap)))
+            taken.append((rec.seq, snap, state.capture(), _dump(snap)))
     finally:
         log.release()
     assert len(taken) > 50
-    for seq, snap, then in taken:
+    for seq, snap, capture, then in taken:
         assert _dump(snap) == then, f"the snapshot at {seq} changed as later records folded"
+        assert _dump(capture.to_snapshot()) == then, f"the capture at {seq} changed"
 
 
 def _dump(snap: object) -> bytes:

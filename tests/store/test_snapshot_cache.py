@@ -39,6 +39,10 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def state(tmp_path: Path) -> SystemState:
+    return cloned_state(tmp_path)
+
+
+def cloned_state(tmp_path: Path) -> SystemState:
     """The fixture's state, its open incident (and its notifications) cloned N times."""
     data = tmp_path / "fixture"
     shutil.copytree(DATA, data, ignore=shutil.ignore_patterns("LOCK"))
@@ -81,8 +85,14 @@ def cached(tmp_path: Path, snap: dict[str, object], cache: ItemCache) -> bytes:
 
 
 def items(snap: dict[str, Any]) -> int:
-    """How many items of the snapshot the cache takes (its immutable list items)."""
-    return sum(len(snap[k]) for k in ("incidents", "archive", "notifications", "maintenance"))
+    """How many items of the snapshot the cache takes (its lists' immutable items, in
+    dictionaries inside it too: the changes recorded of each service, storm mode's
+    bundles)."""
+    return (
+        sum(len(snap[k]) for k in ("incidents", "archive", "notifications", "maintenance"))
+        + sum(len(changes) for changes in snap["changes"].values())
+        + len(snap["bundles"]["bundles"])
+    )
 
 
 def test_the_bytes_are_those_written_without_the_cache(state: SystemState, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ and `people_rows` are the CSV tables; `render_text` the table `pager report` pri
 """
 
 from .columns import encode_column
-from .keeping import from_snapshot, frozen, recount, to_snapshot
+from .keeping import LedgerCapture, capture, from_snapshot, frozen, recount, to_snapshot
 from .ledger import Ledger
 from .metrics import BUCKETS, Aggregates, Histogram
 from .query import MAX_RANGE, Directory, Query
@@ -21,7 +21,9 @@ __all__ = [
     "Directory",
     "Histogram",
     "Ledger",
+    "LedgerCapture",
     "Query",
+    "capture",
     "encode_column",
     "from_snapshot",
     "frozen",
