@@ -5,8 +5,8 @@ and pages, one actor task each). The collector rescans every tracked object it h
 frozen; with 100,000 open incidents that is millions of objects, and its full collections
 stopped the event loop for seconds at a time (timers fired seconds late). So the service
 freezes what exists every few seconds (`gc.freeze`: frozen objects are never rescanned),
-and once an hour unfreezes and collects everything, so that reference cycles which became
-garbage after being frozen are reclaimed. Objects that are not in cycles are freed by
+and now and then (below) unfreezes and collects everything, so that reference cycles which
+became garbage after being frozen are reclaimed. Objects that are not in cycles are freed by
 reference counting either way.
 
 A young collection stops the event loop for as long as it takes to scan the young objects,
@@ -30,10 +30,44 @@ than quiet (the threshold above `YOUNG_MIN`), the collector looks every `TICK` a
 the young objects once they are `FREEZE_AT` of the threshold: a storm's new objects are
 frozen before a young collection gets to them (the same run: 0.1-0.3 s of GC, young pauses
 under 10-16 ms). A quiet service keeps its young collections as before. What is frozen and
-later becomes garbage in a cycle waits for the hourly full collection, like everything frozen;
+later becomes garbage in a cycle waits for the next full collection, like everything frozen;
 after that storm, a full collection finds 1,362 objects of such garbage (1,342 without the
 early freezing) and the resident memory does not change: the early freezing leaves no more
 garbage behind than the collections it replaces would have found.
+
+Every `FREEZE_EVERY` seconds the young generation is collected before the freeze (`freeze()`:
+a few thousand objects at most, those made since the last young collection; after start-up's
+replay the middle generation too, where the replayed state is): their cyclic garbage is
+freed rather than frozen, and
+CPython untracks there the tuples that hold only atoms (numbers, strings, datetimes: a
+timeline entry, a timer), which it does only in a collection, one level of nesting a pass,
+and never for a frozen object. The storm's freezes above do not: scanning the storm is what
+they save (it would cost a microsecond an object, and one pass untracks only the innermost
+tuples: 116,000 of the 1.72 million objects after start-up on 36,330 incidents).
+
+A full collection (unfreeze everything, collect, freeze again: `full_collection()`) scans
+every tracked object: 1.7 million with 36,330 open incidents (about 44 an incident: the
+incident, its alerts, pages, timeline and notifications, its actor's task), a pause of
+0.8-1.2 s, for about 1,400 objects of garbage after a storm. It used to run every hour,
+so an hour after a storm pages and acknowledgements waited that long once. Now
+(`FullCollections`) it is:
+
+- *due* once the process's small objects (`size()`: pymalloc's blocks, garbage included)
+  grew by `FULL_GROWTH` since the last full collection (and by at least `FULL_MIN_GROWTH`),
+  the rule CPython itself uses for its full collections: each object is scanned a bounded
+  number of times in all, and what the frozen objects hold, live or garbage, stays within a
+  quarter above what the last full collection left (plus what the wait below adds). Or
+  `FULL_AT_LEAST_EVERY` after the last one whatever the growth, so that the cycles of what
+  died in place (a storm's incidents, resolved) are reclaimed too.
+- *run* at the first quiet moment once due: the young threshold at its least (no storm) and
+  the service's `quiet()` (`supervisor.quiet_moment`: no incident timer due within
+  `QUIET_AHEAD` seconds, no notification being sent, nothing queued for the log), so that
+  the pause does not land on a page or an escalation. A service that is never quiet gets it
+  `FULL_WAITS_AT_MOST` after it was due: the garbage that waits is bounded in time as with
+  the hourly collection before.
+
+So after a storm its full collection runs once, in the first lull after it, and an hour
+later there is none: nothing has grown since.
 
 The pauses are measured (`gc.callbacks`, `PAUSES`) and served on /metrics as
 `pager_gc_pause_seconds`, `pager_gc_collected_objects_total` and `pager_gc_frozen_objects`.
@@ -46,20 +80,36 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from typing import Any
 
 import trio
 
-__all__ = ["PAUSES", "Pauses", "run_collector", "tune", "young_threshold"]
+__all__ = [
+    "PAUSES",
+    "FullCollections",
+    "Pauses",
+    "freeze",
+    "full_collection",
+    "run_collector",
+    "size",
+    "tune",
+    "young_threshold",
+]
 
 log = logging.getLogger("pager.gc")
 
 TICK = 0.1  # seconds between looks
 ADAPT_EVERY = 1.0  # seconds
-FREEZE_EVERY = 5  # adaptations
-FULL_EVERY = 3600  # adaptations
+FREEZE_EVERY = 5  # adaptations (seconds)
+FULL_GROWTH = 0.25  # a full collection is due once the small objects grew by this share...
+FULL_MIN_GROWTH = 250_000  # ...and by at least this many (pymalloc blocks), since the last one
+FULL_AT_LEAST_EVERY = 24 * 3600.0  # seconds: due then whatever the growth
+FULL_WAITS_AT_MOST = 3600.0  # seconds a due full collection waits for a quiet moment
+QUIET_AHEAD = 5.0  # seconds without an incident timer due that make a quiet moment
 FREEZE_AT = 0.25  # young objects at a look, as a share of the threshold, that are frozen then
 YOUNG_MIN = 2_000
 YOUNG_MAX = 20_000
@@ -155,11 +205,79 @@ class _Rate:
         self._collections, self._count = _collections(), gc.get_count()[0]
 
 
-async def run_collector(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+def freeze(generation: int = 0) -> None:
+    """Collect `generation` and the younger ones, then freeze what exists: their cyclic
+    garbage is freed rather than frozen, and their tuples of atoms are untracked (only a
+    collection does that, one level of nesting a pass, and never for a frozen object). Sets
+    the young count back to 0, like `gc.freeze()`. The collector collects the young
+    generation only (at most `FREEZE_AT` of the threshold: a short pass); start-up, whose
+    replayed state sits in the middle one, collects that too."""
+    gc.collect(generation)
+    gc.freeze()
+
+
+def full_collection() -> int:
+    """Unfreeze everything, collect it all, freeze what is left: the objects found."""
+    gc.unfreeze()
+    found = gc.collect()
+    gc.freeze()
+    return found
+
+
+def size() -> int:
+    """The process's small objects (`sys.getallocatedblocks()`: pymalloc's blocks in use,
+    every tracked object among them): what a full collection's growth rule reads. A walk of
+    pymalloc's arenas, 0.2-0.5 ms with 1.7 million frozen objects, where
+    `gc.get_freeze_count()` walks the objects themselves (18-22 ms)."""
+    return sys.getallocatedblocks()
+
+
+class FullCollections:
+    """When a full collection is due (`due`) and when it runs (`now`): see the module's
+    docstring. Times are in seconds on any one clock; `size` is `size()`."""
+
+    def __init__(self, size: int, at: float) -> None:
+        self.size = size  # what the last full collection left (or start-up)
+        self.at = at  # when it ran
+        self.due_since: float | None = None
+
+    def due(self, size: int, at: float) -> bool:
+        grown = size - self.size
+        return (
+            grown >= max(FULL_MIN_GROWTH, FULL_GROWTH * self.size)
+            or at - self.at >= FULL_AT_LEAST_EVERY
+        )
+
+    def now(self, size: int, at: float, quiet: Callable[[], bool]) -> bool:
+        """Whether to run a full collection at `at`: due, and quiet or due for too long."""
+        if not self.due(size, at):
+            self.due_since = None
+            return False
+        if self.due_since is None:
+            self.due_since = at
+        return at - self.due_since >= FULL_WAITS_AT_MOST or quiet()
+
+    def ran(self, size: int, at: float) -> None:
+        self.size, self.at, self.due_since = size, at, None
+
+
+async def run_collector(
+    quiet: Callable[[], bool] = lambda: True,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Manage the collector (see the module's docstring). `quiet()` says whether this is a
+    good moment for a full collection as far as the service knows (nothing about to be
+    paged); the collector adds that no storm is going on."""
     PAUSES.install()
     task_status.started()
     rate = _Rate()
+    full = FullCollections(size(), trio.current_time())
     looks = 0
+
+    def calm() -> bool:  # no storm (the young threshold at its least), and quiet
+        return gc.get_threshold()[0] == YOUNG_MIN and quiet()
+
     per_adaptation = round(ADAPT_EVERY / TICK)
     while True:
         await trio.sleep(TICK)
@@ -170,19 +288,30 @@ async def run_collector(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS
             # collection scans them (see the module's docstring)
             if young > YOUNG_MIN and gc.get_count()[0] >= young * FREEZE_AT:
                 rate.reset(young)
-                gc.freeze()
+                gc.freeze()  # no collection first: in a storm, scanning them is the cost
             continue
         ticks = looks // per_adaptation
         young = young_threshold(rate.take(young), young)
         tune(young)
-        if ticks % FULL_EVERY == 0:
+        at = trio.current_time()
+        if full.now(size(), at, calm):
+            waited = at - (full.due_since or at)
             t = time.perf_counter()
             rate.reset(young)
-            gc.unfreeze()
-            found = gc.collect()
+            found = full_collection()
             rate.recount()  # this collection is not one the young count started
-            log.info("full collection: %d objects freed in %.2f s", found, time.perf_counter() - t)
-        busy = young > YOUNG_MIN and gc.get_count()[0] >= young * FREEZE_AT
-        if ticks % FREEZE_EVERY == 0 or busy:
+            full.ran(size(), at)
+            log.info(
+                "full collection: %d objects freed in %.2f s (%.0f s after it was due)",
+                found,
+                time.perf_counter() - t,
+                waited,
+            )
+            continue
+        if young > YOUNG_MIN and gc.get_count()[0] >= young * FREEZE_AT:  # a storm
             rate.reset(young)
             gc.freeze()
+        elif ticks % FREEZE_EVERY == 0:
+            rate.reset(young)
+            freeze()
+            rate.recount()  # its collection is not one the young count started

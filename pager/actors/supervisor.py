@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import trio
@@ -35,7 +36,7 @@ from pager.core.reach import fallback_for
 from pager.transports.base import Transport
 from pager.transports.registry import METHODS, build_transports
 
-from .collector import run_collector
+from .collector import QUIET_AHEAD, run_collector
 from .dispatcher import Dispatcher
 from .heartbeats import Heartbeats
 from .messages import Act, RouterMessage
@@ -53,6 +54,7 @@ __all__ = [
     "Term",
     "current_actors",
     "make_dispatcher",
+    "quiet_moment",
     "run_actors",
 ]
 
@@ -84,6 +86,22 @@ def current_actors(actors: Actors | CurrentActors | None) -> CurrentActors:
         fixed = actors
         return lambda: fixed
     return actors
+
+
+def quiet_moment(system: System, router: Router) -> Callable[[], bool]:
+    """A quiet moment for a full collection of the garbage collector (collector.py): no
+    incident timer (escalation, a person's next notification rule) due within QUIET_AHEAD
+    seconds, no notification being sent, nothing queued for the log."""
+    ahead = timedelta(seconds=QUIET_AHEAD)
+
+    def quiet() -> bool:
+        due = router.timers.next_due()
+        if due is not None and due - system.clock.now() < ahead:
+            return False
+        pending = system.state.notifications.pending
+        return system.journal.backlog == 0 and not any(pending.values())
+
+    return quiet
 
 
 async def run_actors(
@@ -138,7 +156,7 @@ async def run_actors(
         reporter = Reporter(system, dispatcher.transport_of)
         await core.start(reporter.run)  # scheduled reports (off without any)
         if manage_gc:
-            await core.start(run_collector)
+            await core.start(run_collector, quiet_moment(system, router))
         await core.start(snapshotter.run)
         await core.start(retention.run)
         await serve(actors)

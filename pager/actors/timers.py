@@ -57,6 +57,10 @@ class Timers:
     def disarm(self, key: str) -> None:
         self._current.pop(key, None)
 
+    def next_due(self) -> datetime | None:
+        """The earliest deadline armed (or one a little earlier, that was re-armed since)."""
+        return self._heap[0][0] if self._heap else None
+
     def __len__(self) -> int:
         return len(self._current)
 

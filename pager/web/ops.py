@@ -154,7 +154,7 @@ def _gc_metrics(p: Pauses) -> Iterator[Metric]:
     yield collected
     yield GaugeMetricFamily(
         "pager_gc_frozen_objects",
-        "Objects frozen out of the collector's reach (gc.freeze) until the hourly full collection",
+        "Objects frozen out of the collector's reach (gc.freeze) until the next full collection",
         value=gc.get_freeze_count(),
     )
 
