@@ -90,13 +90,17 @@ def parse_webhook(body: Any, key: str) -> ParsedAlert:
     if not isinstance(truncated, int) or isinstance(truncated, bool):
         c.fail("truncatedAlerts", "must be an integer")
         truncated = 0
+    elif not 0 <= truncated <= 2**53:
+        c.fail("truncatedAlerts", f"must be between 0 and 2^53 (got {truncated})")
+        truncated = 0
     group_labels = _labels(c, msg, "groupLabels", "")
     common_labels = _labels(c, msg, "commonLabels", "")
     common_ann = _labels(c, msg, "commonAnnotations", "", annotations=True)
     external = c.string(msg, "externalURL", "", max_len=MAX_URL)
     receiver = c.string(msg, "receiver", "", max_len=MAX_LABEL_VALUE, line=True)
+    group_status = c.string(msg, "status", "", required=True, choices=("firing", "resolved"))
     raw_alerts = c.array(msg, "alerts", "")
-    if "alerts" not in msg:
+    if msg.get("alerts") is None:
         c.fail("alerts", "is required")
     kept, dropped_firing = _keep(raw_alerts)
     obs: list[AlertObservation] = []
@@ -149,7 +153,7 @@ def parse_webhook(body: Any, key: str) -> ParsedAlert:
         )
     view = {
         "receiver": receiver,
-        "status": msg.get("status"),
+        "status": group_status,
         "labels": {**common_labels, **group_labels},
         "groupLabels": group_labels,
         "commonLabels": common_labels,

@@ -48,6 +48,7 @@ __all__ = [
 
 Severity = Literal["critical", "error", "warning", "info"]
 NONBLANK = r"[^\s\x00-\x1f\x7f-\x9f]"  # more than white space and controls (ingest drops those)
+KEPT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # a character ingest keeps (not a control)
 
 
 def nonblank(max_length: int | None = None, **kw: Any) -> Any:
@@ -212,9 +213,29 @@ class PagerDutyV1Event(RootModel[PagerDutyV1Trigger | PagerDutyV1AckResolve]):
 
 
 class AlertmanagerAlert(_Body):
-    status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(min_length=1, max_length=128)
-    annotations: dict[str, str] = Field(default={}, max_length=128)
+    """One alert of the group. Alertmanager sends every field; pager reads an alert by its
+    `fingerprint` or, without one, by its `labels` (one of the two is required), and without
+    `status` takes it as firing unless `endsAt` has passed."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["labels"],
+                    "properties": {"labels": {"type": "object", "minProperties": 1}},
+                },
+                {
+                    "required": ["fingerprint"],
+                    "properties": {"fingerprint": {"type": "string", "pattern": KEPT}},
+                },
+            ]
+        },
+    )
+
+    status: Literal["firing", "resolved"] | None = None
+    labels: dict[str, str] | None = Field(default=None, max_length=128)
+    annotations: dict[str, str] | None = Field(default=None, max_length=128)
     startsAt: Instant | None = None
     endsAt: Instant | None = None
     generatorURL: str | None = Field(default=None, max_length=16384)
@@ -224,14 +245,14 @@ class AlertmanagerAlert(_Body):
 class AlertmanagerWebhook(_Body):
     """Alertmanager's webhook, version 4."""
 
-    version: Literal["4"] = "4"
+    version: Literal["4", 4] = "4"
     groupKey: str = nonblank(4096)
     truncatedAlerts: int = Field(default=0, ge=0, le=2**53)  # larger ones are read as floats
     status: Literal["firing", "resolved"]
     receiver: str | None = None
-    groupLabels: dict[str, str] = {}
-    commonLabels: dict[str, str] = {}
-    commonAnnotations: dict[str, str] = {}
+    groupLabels: dict[str, str] | None = None
+    commonLabels: dict[str, str] | None = None
+    commonAnnotations: dict[str, str] | None = None
     externalURL: str | None = Field(default=None, max_length=16384)
     alerts: list[AlertmanagerAlert]
 

@@ -1,0 +1,71 @@
+"""The Alertmanager webhook's schema in the OpenAPI document says what ingest accepts, both
+ways: a body the schema calls invalid is refused, one it calls valid is read. (schemathesis
+found bodies on which they disagreed: a group without `status`, an alert without `status`
+or `labels` but with a fingerprint, `truncatedAlerts: -1`.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+import pytest
+
+from pager.core.text import clean_json
+from pager.errors import InvalidEvent
+from pager.ingest.alertmanager import parse_webhook
+from pager.web.openapi import document
+
+
+def _validator() -> Any:
+    doc = document()
+    schema = {"$ref": "#/components/schemas/AlertmanagerWebhook", **doc}
+    return jsonschema_rs.validator_for(schema)
+
+
+VALIDATOR = _validator()
+ALERT = {"status": "firing", "labels": {"alertname": "Down"}}
+
+
+def group(**fields: Any) -> dict[str, Any]:
+    return {"version": "4", "groupKey": "g", "status": "firing", "alerts": [ALERT], **fields}
+
+
+BODIES = {
+    "a whole group": (group(), True),
+    "an alert read by its fingerprint alone": (group(alerts=[{"fingerprint": "ab12"}]), True),
+    "an alert without status, endsAt passed": (
+        group(alerts=[{"labels": {"a": "b"}, "endsAt": "2026-01-01T00:00:00Z"}]),
+        True,
+    ),
+    "labels and annotations null beside a fingerprint": (
+        group(alerts=[{"fingerprint": "f", "labels": None, "annotations": None}]),
+        True,
+    ),
+    "version as a number": (group(version=4), True),
+    "group labels null": (group(groupLabels=None, commonLabels=None), True),
+    "no status on the group": (
+        {"version": "4", "groupKey": "g", "alerts": [ALERT]},
+        False,
+    ),
+    "an alert with neither labels nor fingerprint": (group(alerts=[{"status": "firing"}]), False),
+    "an alert with empty labels and no fingerprint": (
+        group(alerts=[{"status": "firing", "labels": {}}]),
+        False,
+    ),
+    "a fingerprint of controls only": (group(alerts=[{"fingerprint": "\x8c\x8f"}]), False),
+    "truncatedAlerts below zero": (group(truncatedAlerts=-1), False),
+    "alerts null": (group(alerts=None), False),
+    "a status that is neither": (group(status="pending"), False),
+}
+
+
+@pytest.mark.parametrize("name", list(BODIES))
+def test_the_schema_and_ingest_agree(name: str) -> None:
+    body, valid = BODIES[name]
+    assert VALIDATOR.is_valid(body) is valid, f"the schema calls it {'in' * valid}valid"
+    problems: list[str] = []
+    try:
+        parse_webhook(clean_json(body), "am-key")  # as ingest reads it: controls dropped
+    except InvalidEvent as e:
+        problems = e.errors
+    assert (not problems) is valid, (name, problems)
