@@ -137,7 +137,7 @@ class GenericAlert(_Body):
     severity: Severity = "critical"
     source: str | None = Field(default=None, max_length=255)
     details: Any = None
-    links: list[Link | str] = []
+    links: list[Link | str] | None = None
 
 
 class PagerDutyPayload(_Body):
@@ -154,8 +154,8 @@ class _PagerDutyEvent(_Body):
     routing_key: Key
     client: str | None = None
     client_url: str | None = None
-    links: list[Link] = []
-    images: list[Image] = []
+    links: list[Link] | None = None
+    images: list[Image] | None = None
 
 
 class PagerDutyTrigger(_PagerDutyEvent):
@@ -185,7 +185,7 @@ class PagerDutyChangePayload(_Body):
 class PagerDutyChange(_Body):
     routing_key: Key
     payload: PagerDutyChangePayload
-    links: list[Link] = []
+    links: list[Link] | None = None
 
 
 class _PagerDutyV1(_Body):
