@@ -25,6 +25,7 @@ order they happen; what each part does lives in its own module.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 
 from pager.actors.broadcaster import Broadcaster
-from pager.actors.collector import freeze, run_collector, tune
+from pager.actors.collector import run_collector, tune
 from pager.actors.journal import Journal
 from pager.actors.leadership import ClusterView, leadership
 from pager.actors.messages import RouterMessage
@@ -165,14 +166,13 @@ async def run_pager(
     except BaseException:
         event_log.release()
         raise
-    # what start-up loaded lives long: keep the collector from rescanning it. load_state ran
-    # with the collector off; the first young collection after it moved all of it to the
-    # middle generation. Collecting that first (0.2 s for 36,330 incidents) untracks the
-    # tuples that hold only atoms (timelines): 400,000 tracked objects instead of 509,000,
-    # and a full collection of them 0.22 s instead of 0.29 s
+    # what start-up loaded lives long: keep the collector from rescanning it. No collection
+    # first: a collection of the replayed state (0.2 s more on every start-up at 36,330
+    # incidents) untracked tuples that were as many again 30 s later, and what little cyclic
+    # garbage load_state (run with the collector off) leaves waits for a full collection
     if manage_gc:  # see actors/collector.py
         tune()
-        freeze(1)
+        gc.freeze()
     log.info(
         "state rebuilt: snapshot %s, %d records replayed, %d incidents open",
         report.snapshot_seq,

@@ -36,9 +36,8 @@ early freezing) and the resident memory does not change: the early freezing leav
 garbage behind than the collections it replaces would have found.
 
 Every `FREEZE_EVERY` seconds the young generation is collected before the freeze (`freeze()`:
-a few thousand objects at most, those made since the last young collection; after start-up's
-replay the middle generation too, where the replayed state is): their cyclic garbage is
-freed rather than frozen, and
+a few thousand objects at most, those made since the last young collection; start-up
+freezes its replayed state without one): their cyclic garbage is freed rather than frozen, and
 CPython untracks there the tuples that hold only atoms (numbers, strings, datetimes: a
 timeline entry, a timer), which it does only in a collection, one level of nesting a pass,
 and never for a frozen object. The storm's freezes above do not: scanning the storm is what
@@ -205,14 +204,12 @@ class _Rate:
         self._collections, self._count = _collections(), gc.get_count()[0]
 
 
-def freeze(generation: int = 0) -> None:
-    """Collect `generation` and the younger ones, then freeze what exists: their cyclic
-    garbage is freed rather than frozen, and their tuples of atoms are untracked (only a
-    collection does that, one level of nesting a pass, and never for a frozen object). Sets
-    the young count back to 0, like `gc.freeze()`. The collector collects the young
-    generation only (at most `FREEZE_AT` of the threshold: a short pass); start-up, whose
-    replayed state sits in the middle one, collects that too."""
-    gc.collect(generation)
+def freeze() -> None:
+    """Collect the young generation (at most `FREEZE_AT` of the threshold: a short pass),
+    then freeze what exists: its cyclic garbage is freed rather than frozen, and its tuples
+    of atoms are untracked (only a collection does that, one level of nesting a pass, and
+    never for a frozen object). Sets the young count back to 0, like `gc.freeze()`."""
+    gc.collect(0)
     gc.freeze()
 
 
