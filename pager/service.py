@@ -25,7 +25,6 @@ order they happen; what each part does lives in its own module.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 
 from pager.actors.broadcaster import Broadcaster
-from pager.actors.collector import run_collector, tune
+from pager.actors.collector import freeze_state, run_collector, tune
 from pager.actors.journal import Journal
 from pager.actors.leadership import ClusterView, leadership
 from pager.actors.messages import RouterMessage
@@ -172,7 +171,7 @@ async def run_pager(
     # garbage load_state (run with the collector off) leaves waits for a full collection
     if manage_gc:  # see actors/collector.py
         tune()
-        gc.freeze()
+        freeze_state()
     log.info(
         "state rebuilt: snapshot %s, %d records replayed, %d incidents open",
         report.snapshot_seq,

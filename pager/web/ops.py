@@ -154,8 +154,9 @@ def _gc_metrics(p: Pauses) -> Iterator[Metric]:
     yield collected
     yield GaugeMetricFamily(
         "pager_gc_frozen_objects",
-        "Objects frozen out of the collector's reach (gc.freeze) until the next full collection",
-        value=gc.get_freeze_count(),
+        "Objects frozen out of the collector's reach (gc.freeze) as start-up or the last full"
+        " collection left them (the freezes between them are not counted)",
+        value=p.frozen,
     )
 
 
