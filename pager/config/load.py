@@ -27,7 +27,11 @@ from pager.config.check import check_config
 from pager.config.environment import substitute_env
 from pager.config.models import Config, Store
 from pager.config.problems import ConfigError, Problem, format_path
-from pager.config.validation_problems import problems_from_validation_error
+from pager.config.validation_problems import (
+    did_you_mean,
+    field_keys,
+    problems_from_validation_error,
+)
 
 __all__ = [
     "Storage",
@@ -92,6 +96,16 @@ def load_storage(path: str | os.PathLike[str], env: Mapping[str, str] | None = N
     errors = [problem for problem in problems if problem.is_error]
     if data is None or errors:
         raise ConfigError(problems, source)
+    # a key that is no setting (`data-dir:`, another program's file) is refused, as by the
+    # whole configuration's load: else the log would quietly be looked for in the default
+    known = field_keys(Config)
+    unknown = [
+        Problem("", f"unknown key {key!r}{did_you_mean(key, known)}")
+        for key in data
+        if key not in known
+    ]
+    if unknown:
+        raise ConfigError(unknown, source)
     raw = {key: data[key] for key in ("data_dir", "store") if key in data}
     raw, env_problems, env_locs = substitute_env(raw, os.environ if env is None else env)
     try:

@@ -23,7 +23,7 @@ from pydantic_core import ErrorDetails
 
 from pager.config.problems import Problem, format_path
 
-__all__ = ["did_you_mean", "problems_from_validation_error"]
+__all__ = ["did_you_mean", "field_keys", "problems_from_validation_error"]
 
 Loc = tuple[str | int, ...]
 
@@ -104,7 +104,7 @@ def _problem(details: ErrorDetails, loc: Loc, root: type[BaseModel]) -> Problem:
         return Problem(format_path(loc[:-1]), f"missing required key {loc[-1]!r}")
     if kind == "extra_forbidden":
         model = _model_at(root, loc[:-1])
-        keys = _field_keys(model) if model is not None else ()
+        keys = field_keys(model) if model is not None else ()
         return Problem(
             format_path(loc[:-1]), f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], keys)}"
         )
@@ -179,7 +179,7 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def _field_keys(model: type[BaseModel]) -> list[str]:
+def field_keys(model: type[BaseModel]) -> list[str]:
     """The keys a model accepts in YAML: each field's alias, or else its name."""
     return [field.alias or name for name, field in model.model_fields.items()]
 

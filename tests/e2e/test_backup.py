@@ -221,3 +221,10 @@ def test_config_gives_the_folder_without_the_secrets_it_names(
     cfg.write_text("data_dir: [\n")
     assert main(["backup", "--config", str(cfg), "--to", str(tmp_path / "c4")]) == 1
     assert "invalid YAML at line 2" in capsys.readouterr().err
+    # a key that is no setting is refused as serve refuses it, not taken for the default
+    # folder (./pager-data) with the key left unread
+    cfg.write_text(f"data-dir: {tmp_path / 'data'}\n")
+    assert main(["backup", "--config", str(cfg), "--to", str(tmp_path / "c5")]) == 1
+    err = capsys.readouterr().err
+    assert "unknown key 'data-dir' (did you mean 'data_dir'?)" in err, err
+    assert not (tmp_path / "c5").exists()
