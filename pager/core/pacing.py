@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice, pairwise
+from itertools import chain, islice, pairwise
 from typing import Any, TypeVar
 
 __all__ = ["STEP", "Pause", "joined", "pieces", "sorted_in_pieces", "still"]
@@ -44,10 +44,7 @@ def pieces(items: Iterable[T], pause: Pause) -> Iterator[list[T]]:
 
 def joined(parts: Iterable[list[T]]) -> list[T]:
     """The lists one after another, in one list."""
-    out: list[T] = []
-    for part in parts:
-        out.extend(part)
-    return out
+    return list(chain.from_iterable(parts))
 
 
 def sorted_in_pieces(
