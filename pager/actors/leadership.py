@@ -266,29 +266,30 @@ class Leadership:
                 log.warning("%s stands by now (epoch %d is over)", self.node, epoch)
 
     async def _keep_lease(self, epoch: int, scope: trio.CancelScope) -> None:
+        """Renew every `renew_every`; after a failed renewal try again every `poll` (not a
+        whole `renew_every` later: a database failover must get its tries before the lease
+        runs out)."""
+        wake = trio.current_time() + self.renew_every
         while True:
-            wake = min(trio.current_time() + self.renew_every, self.lease_until)
-            await trio.sleep_until(wake)
+            await trio.sleep_until(min(wake, self.lease_until))
             if trio.current_time() >= self.lease_until:
                 log.error("the lease (epoch %d) ran out before it could be renewed", epoch)
                 scope.cancel()
                 return
             sent = trio.current_time()
             try:
-                with trio.move_on_at(self.lease_until) as waited:
+                with trio.move_on_at(self.lease_until):
                     ours = await self._thread(self.lease.renew, epoch)
-                if waited.cancelled_caught:
-                    continue
+                    if not ours:
+                        log.error("the lease (epoch %d) was taken by another pager", epoch)
+                        scope.cancel()
+                        return
+                    self.lease_until = sent + self.ttl - self.margin
+                    self.renewed_at = sent
+                    wake = sent + self.renew_every
             except psycopg.Error as e:
                 log.warning("renewing the lease failed (%s); trying again", first_line(e))
-                await trio.sleep(min(self.poll, max(0.0, self.lease_until - trio.current_time())))
-                continue
-            if not ours:
-                log.error("the lease (epoch %d) was taken by another pager", epoch)
-                scope.cancel()
-                return
-            self.lease_until = sent + self.ttl - self.margin
-            self.renewed_at = sent
+                wake = trio.current_time() + self.poll
 
     async def _watch_fence(self, scope: trio.CancelScope) -> None:
         await self.log.lost.wait()
