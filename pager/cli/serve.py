@@ -171,6 +171,39 @@ def _check_free(config: Any) -> None:
                 ) from None
 
 
+def _loopback_only(config: Any) -> bool:
+    """Whether every listener is on a loopback address (only this machine reaches it)."""
+    import ipaddress
+
+    from pager.service import split_listen
+
+    for addr in (config.server.listen, config.server.ingest_listen):
+        if addr is None:
+            continue
+        host, _ = split_listen(addr)
+        if host == "localhost":
+            continue
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                return False
+        except ValueError:  # a host name: it may be reached from elsewhere
+            return False
+    return True
+
+
+def _warn(config: Any, demo: bool) -> None:
+    """Log the configuration's warnings (what `pager check-config` prints), before the service
+    starts: a file made from the demo still carries its password, and nobody runs
+    check-config on every change. The demo's own (its published password and token) only
+    when it listens beyond loopback."""
+    from pager.config import config_warnings
+
+    if demo and _loopback_only(config):
+        return
+    for problem in config_warnings(config):
+        log.warning("configuration %s", problem)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pager.config import load_config, load_demo_config
 
@@ -183,6 +216,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         demo = True
     config = _override(config, args.listen, args.data_dir)
     _check_free(config)
+    _warn(config, demo)
     trio.run(_serve, config, demo, path or "demo")
     return 0
 

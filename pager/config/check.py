@@ -21,7 +21,7 @@ from pager.config.models_reports import SERVICE_CHANNEL
 from pager.config.problems import Problem
 from pager.config.validation_problems import did_you_mean
 
-__all__ = ["CHECKS", "Check", "check_config"]
+__all__ = ["CHECKS", "Check", "check_config", "config_warnings"]
 
 Check = Callable[[Config], Iterable[Problem]]
 
@@ -31,6 +31,12 @@ def check_config(config: Config, checks: Sequence[Check] | None = None) -> list[
     return [
         problem for check in (CHECKS if checks is None else checks) for problem in check(config)
     ]
+
+
+def config_warnings(config: Config) -> list[Problem]:
+    """The warnings of a configuration that loaded (it has no errors): what `pager serve`
+    and a reload log, as `pager check-config` prints them."""
+    return [problem for problem in check_config(config) if not problem.is_error]
 
 
 def _unknown(noun: str, ident: str, known: Iterable[str]) -> str:

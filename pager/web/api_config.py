@@ -10,7 +10,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
-from pager.config import ConfigError, load_config, load_demo_config
+from pager.config import ConfigError, config_warnings, load_config, load_demo_config
 from pager.errors import BadRequest
 from pager.ingest.route_test import route_test
 from pager.ingest.validate import parse_instant
@@ -39,7 +39,15 @@ async def reload_from_file(system: System) -> dict[str, object]:
     log.info("configuration reloaded from %s (%s)", path or "the demo", system.rules.digest)
     for p in pending:
         log.warning("reload: %s", p)
-    return {"status": "reloaded", "digest": system.rules.digest, "pending": pending}
+    warnings = [str(p) for p in config_warnings(config)] if path else []
+    for w in warnings:
+        log.warning("reload: configuration %s", w)
+    return {
+        "status": "reloaded",
+        "digest": system.rules.digest,
+        "pending": pending,
+        "warnings": warnings,
+    }
 
 
 def register(app: QuartTrio, system: System) -> None:

@@ -146,6 +146,47 @@ async def test_serve_takes_listen_and_data_dir_and_prints_its_pid(tmp_path: Path
             assert not (tmp_path / "pager-data").exists()
         finally:
             assert await pager.stop() == 0
+    # the demo on loopback: its published password and token are no news
+    assert "configuration warning" not in (tmp_path / "pager.log").read_text()
+
+
+async def test_serve_logs_the_configuration_warnings_before_it_starts(tmp_path: Path) -> None:
+    """A file made from demo-config keeps the demo's password: check-config says so, and
+    so does serve, which is what everyone runs."""
+    from .service import PagerProcess
+
+    cfg = tmp_path / "pager.yaml"
+    cfg.write_text(demo_config_text())
+    pager = PagerProcess(
+        cfg,
+        tmp_path / "pager.log",
+        extra=("--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data")),
+        cwd=tmp_path,
+    )
+    with trio.fail_after(60):
+        await pager.start()
+        assert await pager.stop() == 0
+    logged = (tmp_path / "pager.log").read_text()
+    assert (
+        "WARNING pager: configuration warning: users[0].password_hash: the demo's password"
+        in logged
+    )
+    assert "configuration warning: auth.api_tokens[0].token: weak secret" in logged
+
+
+def test_the_demo_warns_once_it_listens_beyond_loopback(caplog: pytest.LogCaptureFixture) -> None:
+    from pager.cli.serve import _override, _warn
+    from pager.config import load_demo_config
+
+    demo = load_demo_config()
+    for listen, warned in (("127.0.0.1:0", False), ("localhost:0", False), ("[::1]:0", False),
+                           ("0.0.0.0:0", True), ("pager.example.net:8080", True)):  # fmt: skip
+        caplog.clear()
+        _warn(_override(demo, listen, None), demo=True)
+        said = [r.getMessage() for r in caplog.records]
+        assert bool(said) == warned, (listen, said)
+        if warned:
+            assert any("the demo's password" in m for m in said)
 
 
 def test_the_banner_prints_the_pid(tmp_path: Path) -> None:

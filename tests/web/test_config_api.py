@@ -87,6 +87,24 @@ async def test_reload_swaps_valid_config_refuses_invalid_and_keeps_incidents(
             cfg.write_text(text.replace("key: gen-payments", "key: gen-payments-2"))
             r = await client.post(f"{base}/api/v1/config/reload", headers=auth())
             assert r.status_code == 200 and r.json()["status"] == "reloaded"
+            # the test file's own warnings (its link secret says 'secret') come with it
+            known = r.json()["warnings"]
+            assert any(w.startswith("warning: auth.link_secret: weak secret") for w in known)
+            # a reload answers (and logs) the new file's warnings, as check-config prints them
+            weak = text.replace(
+                "    - {name: ops, token:",
+                "    - {name: cron, token: short1}\n    - {name: ops, token:",
+            )
+            assert weak != text
+            cfg.write_text(weak.replace("key: gen-payments", "key: gen-payments-2"))
+            r = await client.post(f"{base}/api/v1/config/reload", headers=auth())
+            assert r.status_code == 200
+            short = "warning: auth.api_tokens[0].token: weak secret: 6 characters"
+            assert not any(w.startswith(short) for w in known)
+            assert any(w.startswith(short) for w in r.json()["warnings"])
+            cfg.write_text(text.replace("key: gen-payments", "key: gen-payments-2"))
+            r = await client.post(f"{base}/api/v1/config/reload", headers=auth())
+            assert r.status_code == 200 and r.json()["warnings"] == known
             assert run.system.rules.digest != old
             r = await client.post(
                 f"{base}/integrations/generic/gen-payments-2", json={"title": "p"}
