@@ -26,7 +26,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
     elif config:
         from pager.config.load import load_storage
 
-        src = load_storage(config).data_dir  # only that: the file's secrets need not be set
+        storage = load_storage(config)  # only that: the file's secrets need not be set
+        if storage.store.type == "postgres":
+            raise SystemExit(
+                f"pager backup: {config} keeps the event log in PostgreSQL; pager backup copies "
+                "a JSON-lines data folder. Back the database up with its own tools (pg_dump of "
+                "the pager_* tables, or base backups and WAL archiving): docs/high-availability.md"
+            )
+        src = storage.data_dir
     else:
         src = Path("pager-data")
     dest = Path(args.to)

@@ -228,3 +228,18 @@ def test_config_gives_the_folder_without_the_secrets_it_names(
     err = capsys.readouterr().err
     assert "unknown key 'data-dir' (did you mean 'data_dir'?)" in err, err
     assert not (tmp_path / "c5").exists()
+
+
+def test_a_configuration_on_postgresql_is_told_how_to_back_up(tmp_path: Path) -> None:
+    """Its log is in the database, not in `data_dir`: the refusal says that and what to do,
+    rather than that `data_dir` is not a pager data folder."""
+    cfg = tmp_path / "pager.yaml"
+    cfg.write_text(
+        f"data_dir: {tmp_path / 'data'}\n"
+        'store: {type: postgres, dsn: "host=127.0.0.1 port=1 user=pager dbname=pager"}\n'
+    )
+    with pytest.raises(SystemExit) as refused:
+        main(["backup", "--config", str(cfg), "--to", str(tmp_path / "copy")])
+    message = str(refused.value)
+    assert message.startswith(f"pager backup: {cfg} keeps the event log in PostgreSQL;"), message
+    assert "pg_dump" in message and not (tmp_path / "copy").exists()
