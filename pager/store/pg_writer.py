@@ -125,8 +125,8 @@ class FencedWriter:
 
 # A snapshot's row goes in by COPY in PostgreSQL's binary format, its body sent a BLOCK at a
 # time: an INSERT with the body as a parameter is one call that holds the interpreter's lock
-# while the whole body (60-90 MB at 36,000 open incidents) is escaped and copied into the
-# driver's buffer, 100-150 ms that the event loop waits (scripts/bench_lib/snapshot_lag.py).
+# while the whole body (90 MB at 36,000 open incidents) is escaped and copied into the
+# driver's buffer: the event loop waited 50-400 ms (scripts/bench_lib/snapshot_lag.py).
 # The format: a signature, flags and header extension (none); per row the number of fields,
 # then each field's length (-1: NULL) and its bytes in the type's binary form (bigint: 8
 # bytes big-endian; timestamptz: microseconds since 2000-01-01 UTC; text: UTF-8; bytea: the
