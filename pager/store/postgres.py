@@ -45,7 +45,7 @@ from pager.errors import LogUnavailable, NotActive
 from .base import LINE_OPTIONS, Draft, EventLog, Record, Snapshot, new_record
 from .pg_schema import NOTIFY_CHANNEL, Reconnecting, describe_dsn, first_line, migrate
 from .pg_writer import FencedWriter, newest_snapshot, store_snapshot
-from .snapshots import ItemCache, snapshot_body
+from .snapshots import ItemCache, Pacer, snapshot_pieces
 
 __all__ = ["FencedOut", "NotActive", "PostgresLog"]
 
@@ -300,12 +300,14 @@ class PostgresLog(EventLog):
         await trio.to_thread.run_sync(self._save_snapshot_sync, seq, ts, state)
 
     def _save_snapshot_sync(self, seq: int, ts: datetime, state: Any) -> None:
-        # serialized here, in the worker thread, not on the event loop; unchanged items
-        # from the cache (the same bytes)
-        body = snapshot_body(state, self.snapshot_cache)
+        # serialized here, in the worker thread, not on the event loop, in pieces (unchanged
+        # items from the cache: the same bytes), and sent to the row a block at a time, with
+        # the same pauses
+        pacer = Pacer()
+        body = snapshot_pieces(state, self.snapshot_cache, pacer)
         with self._reader.lock:
             try:
-                store_snapshot(self._reader.get(), seq, ts, body, self._epoch)
+                store_snapshot(self._reader.get(), seq, ts, body, self._epoch, pacer.pause)
             except psycopg.Error as e:
                 self._reader.drop()
                 raise OSError(f"snapshot not stored in {self.where}: {e}") from e

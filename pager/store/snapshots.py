@@ -15,7 +15,9 @@ value, long strings a megabyte at a time): a snapshot of a large state never sit
 as one buffer, and no one call keeps the lock long. Every half millisecond of that work, at
 the end of a piece, the thread sleeps a moment (`Pacer`), which hands the lock to the event
 loop if it waits for it (else the loop, woken meanwhile, waits up to the interpreter's switch
-interval, 5 ms, at every wake-up). The bytes are those of `orjson.dumps(state)`.
+interval, 5 ms, at every wake-up). The bytes are those of `orjson.dumps(state)`. (The
+PostgreSQL store takes the pieces, `snapshot_pieces`, and sends them to its row a block at a
+time with the same pauses: pg_writer.py.)
 
 Most of a snapshot is the state's long lists of immutable values (open incidents, their
 notifications, the archive's summaries), and most of those are the very objects the last
@@ -49,10 +51,12 @@ from .base import Snapshot
 __all__ = [
     "KEEP",
     "ItemCache",
+    "Pacer",
     "checked_snapshot",
     "list_snapshots",
     "read_snapshot",
     "snapshot_body",
+    "snapshot_pieces",
     "write_atomically",
     "write_snapshot",
 ]
@@ -319,22 +323,31 @@ def _paced(pieces: Iterator[bytes], pacer: Pacer) -> Iterator[bytes]:
         pacer.pause()
 
 
-def snapshot_body(state: Any, cache: ItemCache | None = None) -> bytes:
-    """The snapshot's JSON as one buffer (the PostgreSQL store keeps it in a row). Blocking:
-    run it in a thread (`state` may be a function that builds it, see the module's
-    docstring)."""
-    pacer = Pacer()
+def snapshot_pieces(
+    state: Any, cache: ItemCache | None = None, pacer: Pacer | None = None
+) -> list[bytes]:
+    """The snapshot's JSON as a list of pieces, one after another (the PostgreSQL store
+    sends them to its row a block at a time, pg_writer.py, never as one buffer: joining
+    them, some 60-90 MB at 36,000 open incidents, would be one long call). Blocking: run it
+    in a thread (`state` may be a function that builds it, see the module's docstring),
+    with `pacer` the pauses of the whole write."""
+    pacer = pacer or Pacer()
     state, built = _built(state, pacer)
     if cache is None:
-        body = b"".join(_paced(_pieces(state), pacer))
+        pieces = list(_paced(_pieces(state), pacer))
     else:
         with cache.use(pacer.pause) as got:
-            body = b"".join(_paced(_pieces(state, got), pacer))
+            pieces = list(_paced(_pieces(state, got), pacer))
             if got is not None:
                 got.commit()
     if built and type(state) is dict:
         _let_go(state, pacer)
-    return body
+    return pieces
+
+
+def snapshot_body(state: Any, cache: ItemCache | None = None) -> bytes:
+    """The snapshot's JSON as one buffer (`snapshot_pieces` joined). Blocking."""
+    return b"".join(snapshot_pieces(state, cache))
 
 
 def write_atomically(path: Path, pieces: Iterable[bytes]) -> None:

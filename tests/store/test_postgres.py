@@ -4,15 +4,18 @@ version. Loopback only; every test has an absolute deadline."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from datetime import timedelta, timezone
 
 import psycopg
 import pytest
 import trio
 
+from pager.store import pg_writer
 from pager.store.base import Draft
 from pager.store.lease import Lease
 from pager.store.pg_schema import LATEST, SchemaTooNew, connect, describe_dsn, migrate
+from pager.store.pg_writer import newest_snapshot, store_snapshot
 from pager.store.postgres import FencedOut, NotActive, PostgresLog
 
 from .conftest import T0, active_postgres_log, draft
@@ -125,6 +128,61 @@ async def test_a_node_with_an_empty_disk_starts_from_the_snapshot_in_the_databas
         assert snap is not None and snap.seq == 3  # the next older one
         fresh.release()
         await writer.close()
+
+
+def test_a_snapshot_row_is_sent_a_block_at_a_time_and_is_there_whole_or_not_at_all(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body goes in by COPY in the binary format, a block at a time with a pause
+    between blocks (pg_writer.py): the row holds the same bytes, instant, checksum and epoch
+    as an INSERT of the whole would, and a writer that dies in the middle (its connection
+    killed while the body is being sent) leaves no part of its row: the snapshot before it
+    is the newest."""
+    monkeypatch.setattr(pg_writer, "BLOCK", 7)  # long pieces cut, short ones put together
+    pieces = [b'{"a":', b"1,", b'"b":"' + b"x" * 40 + b'",', '"é☃"'.encode(), b":2}"]
+    body = b"".join(pieces)
+    at = (T0 + timedelta(microseconds=123_456)).astimezone(timezone(timedelta(hours=5, minutes=30)))
+    pauses = 0
+
+    def pause() -> None:
+        nonlocal pauses
+        pauses += 1
+
+    with connect(pg_dsn) as conn:
+        migrate(conn)
+        store_snapshot(conn, 1, at, pieces, 7, pause)
+        store_snapshot(conn, 2, at, body, None)  # one piece; no epoch (NULL)
+        assert pauses >= len(body) // 7
+        rows = conn.execute(
+            "SELECT seq, ts, body, sha256, epoch FROM pager_snapshots ORDER BY seq"
+        ).fetchall()
+        digest = hashlib.sha256(body).hexdigest()
+        assert [(s, t, bytes(b), d, e) for s, t, b, d, e in rows] == [
+            (1, at, body, digest, 7),
+            (2, at, body, digest, None),
+        ]
+
+        victim = conn.info.backend_pid
+        calls = 0
+
+        def killed_midway() -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 4:  # the row's head and some blocks are on their way
+                with psycopg.connect(pg_dsn, autocommit=True) as other:
+                    other.execute("SELECT pg_terminate_backend(%s)", (victim,))
+
+        with pytest.raises(psycopg.OperationalError):
+            store_snapshot(conn, 3, at, pieces * 50, 7, killed_midway)
+    assert calls > 4
+    assert _sql(pg_dsn, "SELECT seq FROM pager_snapshots ORDER BY seq") == [(1,), (2,)]
+    with connect(pg_dsn) as conn:
+        snap = newest_snapshot(conn, 10, "here")
+        assert snap is not None and (snap.seq, snap.ts, snap.state) == (
+            2,
+            at,
+            {"a": 1, "b": "x" * 40, "é☃": 2},
+        )
 
 
 def test_schema_is_versioned_and_a_newer_database_is_refused(pg_dsn: str) -> None:

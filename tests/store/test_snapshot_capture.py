@@ -24,7 +24,8 @@ import trio
 from pager.core import pacing
 from pager.core.analytics import Ledger, columns
 from pager.core.analytics.columns import Table
-from pager.core.analytics.ledger import LEDGER_VERSION
+from pager.core.analytics.ledger import LEDGER_VERSION, MEMORY
+from pager.core.analytics.vocabulary import SENT
 from pager.core.archive import summarize
 from pager.core.bundles import Bundle
 from pager.core.heartbeat import Beat, HeartbeatSpec
@@ -106,7 +107,10 @@ def made_at_once(s: SystemState) -> dict[str, Any]:
 
 
 def ledger_at_once(led: Ledger) -> dict[str, Any]:
-    """analytics `to_snapshot(ledger)` as it was (each column's base64 in one call)."""
+    """analytics `to_snapshot(ledger)` as it was (each column's base64 in one call), with
+    what the ledger forgets after MEMORY (written since) left out once that old."""
+    before = led.t_max - MEMORY
+    outcome, sent = led.notifications.cols["outcome"], led.notifications.cols["sent"]
 
     def table(t: Table) -> dict[str, str]:
         out = {}
@@ -122,17 +126,22 @@ def ledger_at_once(led: Ledger) -> dict[str, Any]:
         "last_seq": led.last_seq,
         "in_order": led.in_order,
         "last_t": led.last_t if led.last_t != float("-inf") else None,
+        "t_max": led.t_max if led.t_max != float("-inf") else None,
         "names": list(led.names.strings),
         "incident_ids": list(led.incident_ids),
         "incidents": table(led.incidents),
         "notifications": table(led.notifications),
-        "open_notifications": list(led.open_notifications.items()),
+        "open_notifications": [
+            (nid, n)
+            for nid, n in led.open_notifications.items()
+            if outcome[n] != SENT or sent[n] >= before
+        ],
         "pages": table(led.pages),
         "fires": table(led.fires),
         "windows": [[k, *v] for k, v in led.windows.items()],
-        "last_resolved": [[s, k, t] for (s, k), t in led.last_resolved.items()],
+        "last_resolved": [[s, k, t] for (s, k), t in led.last_resolved.items() if t >= before],
         "outcome_events": [[m, o, n] for (m, o), n in led.outcome_events.items()],
-        "bundles_sent": sorted(led.bundles_sent),
+        "bundles_first_sent": [[b, t] for b, t in led.bundles_sent.items() if t >= before],
     }
 
 
@@ -174,9 +183,10 @@ def varied_state(tmp_path: Path) -> SystemState:
     st.bundles.lanes[("alice", "sms")] = [at]
     led = st.analytics
     led.windows["w1"] = [led.names.code("checkout"), 10.0, 20.0]
-    led.last_resolved.update({(1, k): float(k) for k in range(8)})
+    # (one of each a day and more old: forgotten, not in the snapshot)
+    led.last_resolved.update({(1, k): led.t_max - 4 * 3600.0 * (7 - k) for k in range(8)})
     led.outcome_events[(1, "sent")] = 4
-    led.bundles_sent.update(f"b{k}" for k in (9, 3, 7, 1, 8, 2, 6, 4, 5))
+    led.bundles_sent.update((f"b{k}", led.t_max - 1e4 * k) for k in (9, 3, 7, 1, 8, 2, 6, 4, 5))
     return st
 
 
@@ -236,7 +246,7 @@ def test_the_state_moving_on_after_the_capture_does_not_reach_the_snapshot(
     led.open_notifications.pop(next(iter(led.open_notifications)))
     led.windows["w1"][2] = 15.0  # (the ledger changes a window's list in place)
     led.last_resolved[(2, 2)] = 1.0
-    led.bundles_sent.add("b0")
+    led.bundles_sent["b0"] = led.t_max
 
     assert file_of(tmp_path / "moved", made_at_once(st)) != reference  # it did move on
     assert file_of(tmp_path / "now", capture.to_snapshot) == reference

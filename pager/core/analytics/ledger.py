@@ -15,6 +15,14 @@ when `aggregates` is read); `keeping.recount` computes the same from the columns
 what start-up does after a snapshot and what the tests compare them with. `keeping` also
 has its snapshots.
 
+What only a later record may still need is remembered for `MEMORY` (a day) of the log's
+instants, then forgotten: when a bundle's pages were first sent (a further page of it is not
+a new interruption), when each dedup key's incident last resolved (the next one on the key
+reopened it), a text or a call awaiting its delivery receipt. So none of them grows with the
+log. What is that old is treated as forgotten whether or not it was dropped yet (it is
+dropped when something new comes, oldest first), and snapshots leave it out, so a running
+service, a restart from a snapshot and a replay hold and answer the same (`MEMORY`).
+
 The fold is the cost every journaled record pays, so its handlers are written out flat (see
 "the fold" below): scripts/bench analytics measures it.
 
@@ -25,9 +33,10 @@ and is read as a whole when a column is added; the queries, snapshots and text l
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -50,7 +59,7 @@ from ..events import (
     NotificationRequested,
     NotificationSent,
 )
-from .columns import NONE, Names, Table
+from .columns import NAN, NONE, Names, Table
 from .metrics import Aggregates
 from .vocabulary import (
     ACKNOWLEDGED,
@@ -77,6 +86,7 @@ __all__ = [
     "INCIDENT_BLANKS",
     "INCIDENT_COLUMNS",
     "LEDGER_VERSION",
+    "MEMORY",
     "NOTIFICATION_BLANKS",
     "NOTIFICATION_COLUMNS",
     "PAGE_COLUMNS",
@@ -139,9 +149,33 @@ NOTIFICATION_BLANKS = {"outcome": PENDING, "attempts": 0}
 _KIND_CODES = {kind: i for i, kind in enumerate(KINDS)}
 OBSERVE_EVERY = 4096  # times to acknowledge or resolve kept aside at most
 
+MEMORY = 86400.0
+"""Seconds of the log's instants the ledger remembers a bundle's first send, a dedup key's
+last resolve and a page awaiting its receipt, by the latest instant folded (`t_max`,
+which never goes back, so what is forgotten stays forgotten). A day: a bundle's pages
+go out together, their retries end within the delivery policy's `max_age` (an hour) and
+storm mode forgets a bundle after a day (`pager.core.bundles.BUNDLE_MEMORY`); the reports
+count an incident as reopened when its key's previous one resolved within a day
+(report.REOPEN_WINDOW); Twilio's receipts come within minutes (a text it could not deliver
+in its validity period, at most 10 hours, fails)."""
+
 
 def _ts(at: datetime) -> float:
     return at.timestamp()
+
+
+K = TypeVar("K")
+
+
+def forget(remembered: OrderedDict[K, float], before: float) -> None:
+    """Drop the entries of `remembered` (instants, oldest first) from before `before`: the
+    oldest, up to the first one to keep (an OrderedDict: a dict's first entry is found by
+    skipping the ones deleted before it, which made this quadratic)."""
+    while remembered:
+        key = next(iter(remembered))
+        if remembered[key] >= before:
+            return
+        del remembered[key]
 
 
 class Ledger:
@@ -158,9 +192,16 @@ class Ledger:
         self.pages = Table(PAGE_COLUMNS)
         self.fires = Table(FIRE_COLUMNS)
         self.windows: dict[str, list[Any]] = {}  # id -> [service code, start, end]
-        self.last_resolved: dict[tuple[int, int], float] = {}  # (service, key) -> instant
+        # (these three, and `awaiting`, forget after MEMORY)
+        # (service, key) -> the instant its last incident resolved, oldest first
+        self.last_resolved: OrderedDict[tuple[int, int], float] = OrderedDict()
         self.outcome_events: dict[tuple[int, str], int] = {}  # (method, outcome) -> events
-        self.bundles_sent: set[str] = set()  # bundles (storm mode) with a page sent already
+        # bundles (storm mode) with a page sent already -> the instant of the first, oldest
+        # first
+        self.bundles_sent: OrderedDict[str, float] = OrderedDict()
+        # pages sent by a method with receipts, awaiting one (id -> row), in order of
+        # sending: those of `open_notifications` whose outcome is SENT
+        self.awaiting: OrderedDict[str, int] = OrderedDict()
         self._aggregates = Aggregates()
         # times to acknowledge and to resolve not yet in the aggregates' histograms:
         # (service, seconds), counted in one go when the aggregates are read
@@ -171,6 +212,7 @@ class Ledger:
         # while so, a table's time column is sorted and a range is found by bisection
         self.in_order = True
         self.last_t = float("-inf")
+        self.t_max = self.last_t  # the latest instant folded so far (the clock of MEMORY)
         self._at: datetime | None = None  # the instant of the last record folded, and its
         self._t = self.last_t  # seconds since the epoch
         # a ledger from a snapshot written before analytics existed lacks the records up to
@@ -235,6 +277,8 @@ class Ledger:
                 self._at = at
                 if t < self.last_t:
                     self.in_order = False
+                elif t > self.t_max:
+                    self.t_max = t
                 self.last_t = t
             fn(event, t)
         self.last_seq = seq
@@ -263,12 +307,12 @@ class Ledger:
         alertname = labels.get("alertname") if isinstance(labels, dict) else None
         name = codes[alertname] if isinstance(alertname, str) else NONE
         urgency = codes[e.urgency]
-        gone = self.last_resolved.get((service, dedup))
+        gone = self.last_resolved.get((service, dedup), NAN)
         table = self.incidents
         row = table.new_row()  # blank: acked, resolved, acted... NaN, counts 0, triggered
         w = table.w
         w["opened"][row] = t
-        if gone is not None:
+        if gone >= self.t_max - MEMORY:  # (False for NaN: none, or forgotten)
             w["reopen"][row] = t - gone
         w["number"][row] = e.number
         w["service"][row] = service
@@ -425,7 +469,12 @@ class Ledger:
         ress.append((service, t - cols["opened"][row]))
         if len(ress) >= OBSERVE_EVERY:
             self._observe()
-        self.last_resolved[(service, cols["dedup"][row])] = t
+        last = self.last_resolved
+        key = (service, cols["dedup"][row])
+        if key in last:
+            last.move_to_end(key)  # (oldest first)
+        last[key] = t
+        forget(last, self.t_max - MEMORY)
 
     def _acted(self, e: NoteAdded | IncidentEdited, t: float) -> None:
         row = self.incident_row.get(e.incident_id, NONE)
@@ -457,8 +506,22 @@ class Ledger:
         key = (method, "requested")
         counts[key] = counts.get(key, 0) + 1
 
+    def _open(self, nid: str) -> int:
+        """The row of the notification `nid` while it may still change, else NONE: a page
+        that awaits its receipt no longer once it was first sent MEMORY ago (the receipt,
+        should it come, is not counted; the page stays sent)."""
+        n = self.open_notifications.get(nid, NONE)
+        if n >= 0:
+            cols = self.notifications.w
+            if cols["outcome"][n] == SENT and cols["sent"][n] < self.t_max - MEMORY:
+                del self.open_notifications[nid]
+                self.awaiting.pop(nid, None)
+                return NONE
+        return n
+
     def _sent(self, e: NotificationSent, t: float) -> None:
-        n = self.open_notifications.get(e.notification_id, NONE)
+        nid = e.notification_id
+        n = self._open(nid)
         if n < 0:
             return
         cols = self.notifications.w
@@ -472,18 +535,40 @@ class Ledger:
         if sent[n] != sent[n]:  # NaN: the first send
             sent[n] = t
             dup = cols["dup"]
-            if e.bundle_id is not None:  # one message carried several pages: one interruption
-                if e.bundle_id in self.bundles_sent:
+            bid = e.bundle_id
+            if bid is not None:  # one message carried several pages: one interruption
+                bundles = self.bundles_sent
+                first = bundles.get(bid, NAN)
+                if first >= self.t_max - MEMORY:  # (False for NaN: none, or forgotten)
                     dup[n] = 1
-                self.bundles_sent.add(e.bundle_id)
+                else:
+                    bundles.pop(bid, None)
+                    bundles[bid] = t
+                    forget(bundles, self.t_max - MEMORY)
             interrupts = cols["kind"][n] == 0 and dup[n] != 1
             if interrupts and self.names.strings[method] in INTERRUPTING:
                 self._aggregates.interrupted(cols["user"][n])
         if self.names.strings[method] not in RECEIPT_METHODS:
-            del self.open_notifications[e.notification_id]
+            del self.open_notifications[nid]
+        else:
+            self.awaiting[nid] = n
+            self._forget_awaiting()
+
+    def _forget_awaiting(self) -> None:
+        """Stop waiting for the receipts of pages first sent MEMORY ago: the oldest of
+        `awaiting`, up to the first one to keep."""
+        awaiting = self.awaiting
+        sent = self.notifications.w["sent"]
+        before = self.t_max - MEMORY
+        while awaiting:
+            nid = next(iter(awaiting))
+            if sent[awaiting[nid]] >= before:
+                return
+            del awaiting[nid]
+            self.open_notifications.pop(nid, None)
 
     def _failed(self, e: NotificationFailed, t: float) -> None:
-        n = self.open_notifications.get(e.notification_id, NONE)
+        n = self._open(e.notification_id)
         if n < 0:
             return
         cols = self.notifications.w
@@ -493,13 +578,16 @@ class Ledger:
         counts = self.outcome_events
         key = (cols["method"][n], "failed" if final else "retrying")
         counts[key] = counts.get(key, 0) + 1
+        self.awaiting.pop(e.notification_id, None)
         if final:
             del self.open_notifications[e.notification_id]
 
     def _delivered(self, e: NotificationDelivered, t: float) -> None:
-        n = self.open_notifications.pop(e.notification_id, NONE)
+        n = self._open(e.notification_id)
         if n < 0:
             return
+        del self.open_notifications[e.notification_id]
+        self.awaiting.pop(e.notification_id, None)
         cols = self.notifications.w
         bad = e.status in FAILED_RECEIPTS
         cols["outcome"][n] = UNDELIVERED if bad else DELIVERED
@@ -509,9 +597,11 @@ class Ledger:
         counts[key] = counts.get(key, 0) + 1
 
     def _cancelled(self, e: NotificationCancelled, t: float) -> None:
-        n = self.open_notifications.pop(e.notification_id, NONE)
+        n = self._open(e.notification_id)
         if n < 0:
             return
+        del self.open_notifications[e.notification_id]
+        self.awaiting.pop(e.notification_id, None)
         cols = self.notifications.w
         cols["outcome"][n] = CANCELLED
         counts = self.outcome_events
