@@ -101,7 +101,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         who, csrf = dash.principal()
         f = {k: request.args.get(k, "") for k in ("user", "method", "status")}
         if f["status"] and f["status"] not in STATUSES:
-            raise BadRequest(f"status: one of {', '.join(STATUSES)}")
+            raise BadRequest(f"status: {f['status']!r} is not one of {', '.join(STATUSES)}")
         if f["method"] and f["method"] not in METHODS:
             raise BadRequest(f"method: one of {', '.join(METHODS)}")
         user, method, status = f["user"], f["method"], f["status"]
