@@ -134,6 +134,7 @@ class Dispatcher:
             public_url=self.public_url,
             attempt=attempt,
             bundle=BundleContent(b.id, tuple(items), rules.bundling.titles, channel=b.chat),
+            names=rules.names_of(items[0].incident.acknowledged_by, items[0].incident.resolved_by),
         )
 
     @staticmethod
@@ -204,4 +205,5 @@ class Dispatcher:
             links=self.links(n),
             public_url=self.public_url,
             attempt=attempt,
+            names=rules.names_of(inc.acknowledged_by, inc.resolved_by),
         )

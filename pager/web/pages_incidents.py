@@ -20,7 +20,7 @@ from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
 from pager.core.model import Incident, StatusFilter
-from pager.core.timeline_words import last_via
+from pager.core.timeline_words import last_via, named
 from pager.core.views import timeline_lines
 from pager.core.vocabulary import AlertStatus
 from pager.errors import BadRequest, NotFound
@@ -189,7 +189,7 @@ def register(
         body = dash.render(
             "incident.html", who, csrf, inc=inc, notifications=notes, retries=retries,
             policy=policy, service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq, via=how,
-            timeline=timeline_lines(inc.timeline),
+            timeline=timeline_lines(named(e, dash.name_of) for e in inc.history),
         )  # fmt: skip
         return dash.page(body)
 
