@@ -9,10 +9,10 @@ outcome sent after a restart over the same log."""
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
