@@ -1,9 +1,11 @@
 """The dispatcher: starts one delivery actor per contact method, and wakes the right one
-whenever the journal commits a `notification.requested`. It also builds, for each attempt,
-the `Message` a transport sends: the incident as it stands now (a person's bundle: its
-incidents still triggered; a chat channel's bundle: every incident it posts about, with its
-latest topic), the names of the service and person, and the action links; and it numbers
-the bundles (`b1`, `b2`, ... across every method, going on from the journal's)."""
+whenever the journal commits a `notification.requested` (and the lanes holding an
+incident's pages when it is acknowledged or resolved, so that they are cancelled at once).
+It also builds, for each attempt, the `Message` a transport sends: the incident as it
+stands now (a person's bundle: its incidents still triggered; a chat channel's bundle:
+every incident it posts about, with its latest topic), the names of the service and person
+(and of whoever acknowledged or resolved it), and the action links; and it numbers the
+bundles (`b1`, `b2`, ... across every method, going on from the journal's)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,18 @@ import trio
 
 from pager.clock import WallClock
 from pager.core.bundles import Bundle
-from pager.core.events import NotificationRequested
+from pager.core.events import (
+    IncidentAcknowledged,
+    IncidentResolved,
+    IncidentSnoozed,
+    NotificationRequested,
+)
 from pager.core.model import Incident, Status
 from pager.core.notifications import Notification
 from pager.core.reach import attempt_limit
 from pager.core.rules import RulesBook
 from pager.core.state import SystemState
+from pager.core.vocabulary import NotificationKind
 from pager.store.base import Record
 from pager.transports.base import BUNDLE_LISTED, BundleContent, BundleItem, Message, Transport
 
@@ -29,6 +37,10 @@ __all__ = ["Dispatcher"]
 
 LinkMaker = Callable[[Notification], dict[str, str]]
 BundleLinkMaker = Callable[[Bundle], dict[str, str]]
+
+
+# what takes an incident out of `triggered`: its pages still held back are moot at once
+_SETTLED = frozenset({IncidentAcknowledged.TYPE, IncidentResolved.TYPE, IncidentSnoozed.TYPE})
 
 
 def _no_links(n: Notification) -> dict[str, str]:
@@ -93,6 +105,19 @@ class Dispatcher:
                 actor = self.actors.get(r.data.get("method", ""))
                 if actor is not None:
                     actor.wake(r.data.get("notification_id"))
+            elif r.type in _SETTLED:
+                # (the journal's hook has folded it: the state says what the incident is now)
+                self._settled(r.subject)
+
+    def _settled(self, incident_id: str) -> None:
+        """The incident was acknowledged or resolved: each of its pages not sent yet (held
+        back by the bundling window, a throttle or a retry) is cancelled by its lane now,
+        not when the lane's next message falls due."""
+        for n in self.state.notifications.for_incident(incident_id):
+            if n.open and n.kind == NotificationKind.PAGE:
+                actor = self.actors.get(n.method)
+                if actor is not None:
+                    actor.poke_lane_of(n)
 
     async def run(
         self, *, task_status: trio.TaskStatus[Dispatcher] = trio.TASK_STATUS_IGNORED
@@ -134,6 +159,7 @@ class Dispatcher:
             public_url=self.public_url,
             attempt=attempt,
             bundle=BundleContent(b.id, tuple(items), rules.bundling.titles, channel=b.chat),
+            names=rules.names_of(items[0].incident.acknowledged_by, items[0].incident.resolved_by),
         )
 
     @staticmethod
@@ -204,4 +230,5 @@ class Dispatcher:
             links=self.links(n),
             public_url=self.public_url,
             attempt=attempt,
+            names=rules.names_of(inc.acknowledged_by, inc.resolved_by),
         )

@@ -90,7 +90,8 @@ def message_of(
     topic: str | None = None,
 ) -> Message:
     """The incident as a transport message (for Slack blocks, the words of a call)."""
-    svc = system.current_rules().services.get(inc.service_id)
+    rules = system.current_rules()
+    svc = rules.services.get(inc.service_id)
     return Message(
         notification_id="",
         kind=kind,
@@ -100,13 +101,14 @@ def message_of(
         service_name=(svc.name or svc.id) if svc else inc.service_id,
         topic=topic,
         public_url=str(system.config.server.public_url),
+        names=rules.names_of(inc.acknowledged_by, inc.resolved_by),
     )
 
 
-def _already(inc: Incident | IncidentSummary) -> str:
+def _already(inc: Incident | IncidentSummary, rules: RulesBook) -> str:
     status = str(inc.status)  # Status is a StrEnum; a summary holds the str
     who = inc.resolved_by if status == "resolved" else inc.acknowledged_by
-    return f"{label(inc)} is already {status}" + (f" (by {who})" if who else "")
+    return f"{label(inc)} is already {status}" + (f" (by {rules.name_of(who)})" if who else "")
 
 
 async def perform(
@@ -127,8 +129,7 @@ async def perform(
     the request was acted on already. Never raises PagerError: every outcome is an Answer
     (LogUnavailable from `claim` propagates: nothing was done)."""
     rules = system.current_rules()
-    user = rules.users.get(user_id)
-    name = (user.name or user.id) if user is not None else user_id
+    name = rules.name_of(user_id)
     state = system.state
     current: Incident | IncidentSummary | None = state.incidents.get(incident_id)
     if current is None:
@@ -139,11 +140,11 @@ async def perform(
     if status == Status.RESOLVED.value:
         log.info("%s %s %s via %s: already resolved", user_id, action, incident_id, via)
         return Answer(
-            False, _already(current) + ": nothing to do.", state.incidents.get(incident_id)
+            False, _already(current, rules) + ": nothing to do.", state.incidents.get(incident_id)
         )
     assert isinstance(current, Incident)
     if action == "acknowledge" and current.status is Status.ACKNOWLEDGED:
-        return Answer(False, _already(current) + ".", current)
+        return Answer(False, _already(current, rules) + ".", current)
     command: Command
     if action == "acknowledge":
         command = Acknowledge(by=user_id, via=via)
@@ -177,7 +178,7 @@ async def perform(
         log.info(
             "%s %s %s via %s: refused, it is %s", user_id, action, incident_id, via, now.status
         )
-        return Answer(False, _already(now) + ": nothing to do.", now)
+        return Answer(False, _already(now, rules) + ": nothing to do.", now)
     except Unavailable:
         return Answer(False, "pager is busy: nothing was done. Please try again.", current)
     except PagerError as e:
@@ -205,8 +206,7 @@ async def perform_all(
     a bundle; with `link`, each as that signed link's use. `claim` as in `perform`. Never
     raises PagerError: the Answer counts what was done."""
     rules = system.current_rules()
-    user = rules.users.get(user_id)
-    name = (user.name or user.id) if user is not None else user_id
+    name = rules.name_of(user_id)
     state = system.state
     todo = [
         iid

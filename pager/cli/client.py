@@ -21,6 +21,8 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from pager.core.model import StatusFilter
+
 from .tables import incident_line, incident_text, incidents_table, oncall_table
 
 __all__ = ["ClientError", "PagerClient", "add_client"]
@@ -198,7 +200,8 @@ def add_client(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--status",
         metavar="LIST",
-        help="triggered, acknowledged, resolved or open (both of the first two); comma-separated",
+        help=f"comma list of {', '.join(StatusFilter)}: open is triggered or acknowledged,"
+        " all (the default) is every status",
     )
     p.add_argument("--service", metavar="ID", help="only this service's incidents")
     p.add_argument("--since", metavar="TIME", help="opened at or after this ISO 8601 instant")

@@ -27,9 +27,11 @@ __all__ = [
     "Page",
     "Severity",
     "Status",
+    "StatusFilter",
     "TimelineEntry",
     "Unreachable",
     "short_code",
+    "statuses_for",
 ]
 
 
@@ -44,6 +46,45 @@ class Status(StrEnum):
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+
+
+class StatusFilter(StrEnum):
+    """The words that pick incidents by status, the same everywhere: the REST API's
+    `status=` (a comma list of them), `pager incidents --status` and the dashboard's filter.
+    A status itself, `open` (triggered or acknowledged) or `all` (every status)."""
+
+    OPEN = "open"
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    ALL = "all"
+
+
+_FILTERED: dict[str, frozenset[Status] | None] = {
+    StatusFilter.OPEN: frozenset({Status.TRIGGERED, Status.ACKNOWLEDGED}),
+    StatusFilter.TRIGGERED: frozenset({Status.TRIGGERED}),
+    StatusFilter.ACKNOWLEDGED: frozenset({Status.ACKNOWLEDGED}),
+    StatusFilter.RESOLVED: frozenset({Status.RESOLVED}),
+    StatusFilter.ALL: None,
+}
+
+
+def statuses_for(raw: str) -> frozenset[Status] | None:
+    """The statuses a comma list of `StatusFilter` words picks; None for every status (`all`,
+    or nothing written). A word that is none of them raises ValueError naming it and the
+    words there are."""
+    out: set[Status] = set()
+    for part in raw.split(","):
+        word = part.strip().lower()
+        if not word:
+            continue
+        if word not in _FILTERED:
+            raise ValueError(f"{word!r} is not one of {', '.join(StatusFilter)}")
+        picked = _FILTERED[word]
+        if picked is None:
+            return None
+        out |= picked
+    return frozenset(out) if out else None
 
 
 class Severity(StrEnum):

@@ -213,3 +213,13 @@ class RulesBook:
     def service(self, service_id: str) -> ServiceRules:
         svc = self.services.get(service_id)
         return svc if svc is not None else ServiceRules(service_id)
+
+    def name_of(self, user_id: str) -> str:
+        """What pager calls a person wherever it shows one (dashboard, messages, replies):
+        their display name; the id itself when they have none or are no user (any more)."""
+        user = self.users.get(user_id)
+        return (user.name or user.id) if user is not None else user_id
+
+    def names_of(self, *user_ids: str | None) -> dict[str, str]:
+        """`name_of` each of these people, by id (None is left out)."""
+        return {uid: self.name_of(uid) for uid in user_ids if uid}

@@ -65,6 +65,7 @@ __all__ = [
     "next_change",
     "oncall_at",
     "shifts",
+    "whole_shifts",
 ]
 
 OVERRIDE_SOURCE = "override"
@@ -244,6 +245,26 @@ def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
         Shift(user, begin, finish, source)
         for begin, finish, user, source in stack(sources, start, end)
     ]
+
+
+def whole_shifts(
+    schedule: Schedule, start: datetime, end: datetime, reach: timedelta = timedelta(days=366)
+) -> list[Shift]:
+    """The shifts of `shifts` that overlap [start, end) (an empty interval: the one on at
+    `start`), each whole: from when it began
+    until it ends, not cut at the interval's edges (a page of the next 14 days says when
+    the shift on now began, not "from the top of this hour"). Looked for as far as `reach`
+    before and after; a shift that goes on past that is cut there."""
+    start, end = _interval(start, end)
+    look = max((layer.rotation.every for layer in schedule.layers), default=_DAY) + _DAY
+    while True:
+        look = min(look, reach)
+        found = [p for p in shifts(schedule, start - look, end + look) if p.end > start]
+        found = [p for p in found if p.start < end]
+        cut = bool(found) and (found[0].start == start - look or found[-1].end == end + look)
+        if not cut or look >= reach:
+            return found
+        look *= 4
 
 
 def layer_shifts(

@@ -40,6 +40,7 @@ __all__ = [
     "RawEntry",
     "TimelineEntry",
     "last_via",
+    "named",
     "raw_entry",
     "render",
     "rendered",
@@ -229,6 +230,19 @@ DATETIME_ARGS: dict[str, tuple[int, ...]] = {
 }
 """The args that are instants, by kind: a snapshot holds them as text (snapshot_codec)."""
 
+# the args that name people (a user id, or a comma list of them), by kind: where `named`
+# writes what the dashboard calls each person
+_PEOPLE: dict[str, frozenset[int]] = {
+    IncidentAcknowledged.TYPE: frozenset({0}),
+    IncidentSnoozed.TYPE: frozenset({0}),
+    IncidentResolved.TYPE: frozenset({0}),
+    IncidentEscalated.TYPE: frozenset({0, 5, 6}),  # by, targets, paged
+    UserPaged.TYPE: frozenset({0}),
+    NotificationRequested.TYPE: frozenset({2}),
+    PersonUnreachable.TYPE: frozenset({0}),
+}
+_SAY = {kind: say for kind, say, _ in _WORDS}
+
 _entry = partial(tuple.__new__, TimelineEntry)  # TimelineEntry(...) without its __new__
 Render = Callable[[int, datetime, str, tuple[Any, ...]], TimelineEntry]
 
@@ -266,6 +280,31 @@ def render(entry: TimelineEntry | RawEntry) -> TimelineEntry:
 def rendered(entries: Iterable[TimelineEntry | RawEntry]) -> tuple[TimelineEntry, ...]:
     """The timeline in words."""
     return tuple(map(render, entries))
+
+
+def _people(value: Any, name: Callable[[str], str]) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    return ", ".join(name(person) for person in value.split(", "))
+
+
+def named(entry: TimelineEntry | RawEntry, name: Callable[[str], str]) -> TimelineEntry:
+    """The line as `render` writes it, with each person in its words as `name` calls them
+    (the dashboard: `Acknowledged by Alice Example via web`, where the API and `pager
+    replay` say `alice`). `by` and the other fields keep the ids. An entry rendered already
+    (an old snapshot's) keeps its words."""
+    line = render(entry)
+    if type(entry) is TimelineEntry:
+        return line
+    kind, args = line.kind, entry[3]  # (a raw entry: seq, at, kind, args)
+    assert isinstance(args, tuple)
+    people = _PEOPLE.get(kind)
+    if people is None:
+        return line
+    say = _SAY[kind]
+    plain = say(args)  # what render wrote first; an API token's name may follow
+    swapped = tuple(_people(v, name) if i in people else v for i, v in enumerate(args))
+    return line._replace(text=say(swapped) + line.text[len(plain) :])
 
 
 def raw_entry(kind: str, seq: int, at: datetime, args: tuple[Any, ...]) -> RawEntry:

@@ -99,7 +99,9 @@ class Message:
     page about several incidents at once: `bundle`, and `notification_id` is the bundle's
     id). `incident` is the incident as it stands now (a bundle's first); `links` maps action
     names (acknowledge, resolve, ...; `acknowledge_all` for a bundle) to signed URLs a person
-    can open; `public_url` is where pager is reached from outside.
+    can open; `public_url` is where pager is reached from outside. `names` holds the display
+    names of the people the incident names (who acknowledged or resolved it), by id: a
+    message calls them as the dashboard does (`name_of`).
     """
 
     notification_id: str
@@ -117,6 +119,11 @@ class Message:
     attempt: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
     bundle: BundleContent | None = None
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name_of(self, user_id: str) -> str:
+        """What the message calls a person: their display name, else their id."""
+        return self.names.get(user_id, user_id)
 
 
 @dataclass(frozen=True, slots=True)

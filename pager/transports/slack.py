@@ -127,9 +127,11 @@ def _buttons(incident_id: str, status: Status) -> list[InteractiveElement]:
 def _state_line(message: Message) -> str | None:
     inc = message.incident
     if inc.status is Status.ACKNOWLEDGED:
-        return f":eyes: Acknowledged{f' by {_escape(inc.acknowledged_by)}' if inc.acknowledged_by else ''}"
+        by = inc.acknowledged_by
+        return f":eyes: Acknowledged{f' by {_escape(message.name_of(by))}' if by else ''}"
     if inc.status is Status.RESOLVED:
-        return f":white_check_mark: Resolved{f' by {_escape(inc.resolved_by)}' if inc.resolved_by else ''}"
+        by = inc.resolved_by
+        return f":white_check_mark: Resolved{f' by {_escape(message.name_of(by))}' if by else ''}"
     return None
 
 

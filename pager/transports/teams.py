@@ -84,7 +84,9 @@ def teams_card(message: Message, title: str, text: str) -> dict[str, Any]:
         {"title": "Incident", "value": f"#{inc.number} ({inc.short_code})"},
     ]
     if inc.acknowledged_by:
-        facts.append({"title": "Acknowledged by", "value": inc.acknowledged_by})
+        facts.append({"title": "Acknowledged by", "value": message.name_of(inc.acknowledged_by)})
+    if inc.resolved_by:
+        facts.append({"title": "Resolved by", "value": message.name_of(inc.resolved_by)})
     body: list[dict[str, Any]] = [
         {
             "type": "TextBlock",

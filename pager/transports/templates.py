@@ -8,8 +8,10 @@ fail when it runs (`{{ incident.nope.deeper }}`, a sandbox refusal): then the bu
 template is used instead and the failure is logged, because a page with default wording
 beats no page at 3 a.m. HTML parts are rendered with autoescaping on.
 
-Variables: `incident` (the REST API's JSON view of the incident), `service` and `user`
-(`{"id", "name"}`; `user` is None for status updates), `kind` (page, status, update,
+Variables: `incident` (the REST API's JSON view of the incident: people as ids), `service`
+and `user` (`{"id", "name"}`; `user` is None for status updates), `acknowledged_by`,
+`resolved_by` and `status_by` (who put the incident in its present status), each `{"id",
+"name"}` with the person's display name, or None; `kind` (page, status, update,
 bundle), `topic` (opened, acknowledged, resolved; None for pages), `links` (action name ->
 URL), `alert_links` (`[{"href", "text"}]` from the alerts), `public_url`; and for a bundle
 (storm mode: one message about several incidents) `bundle`: `id`, `count`, `services`
@@ -34,6 +36,7 @@ from typing import Any
 import jinja2
 
 from pager.config.models_channels import Templates, template_environment
+from pager.core.model import Incident, Status
 from pager.core.views import incident_json
 
 from .base import BUNDLE_LISTED, BundleContent, Message
@@ -63,7 +66,7 @@ _EMAIL_TEXT = (
 
 {{ incident.title }}
 
-Status:     {{ incident.status }}{% if incident.acknowledged_by %} (by {{ incident.acknowledged_by }}){% endif %}
+Status:     {{ incident.status }}{% if status_by %} (by {{ status_by.name }}){% endif %}
 Severity:   {{ incident.severity }}
 Service:    {{ service.name }}
 Incident:   #{{ incident.number }} ({{ incident.id }}), short code {{ incident.short_code }}
@@ -82,7 +85,7 @@ _EMAIL_HTML = """<!doctype html>
 {{ service.name }}{% if topic %}: {{ topic }}{% endif %}</p>
 <h2>{{ incident.title }}</h2>
 <table>
-<tr><td>Status</td><td>{{ incident.status }}{% if incident.acknowledged_by %} (by {{ incident.acknowledged_by }}){% endif %}</td></tr>
+<tr><td>Status</td><td>{{ incident.status }}{% if status_by %} (by {{ status_by.name }}){% endif %}</td></tr>
 <tr><td>Severity</td><td>{{ incident.severity }}</td></tr>
 <tr><td>Service</td><td>{{ service.name }}</td></tr>
 <tr><td>Incident</td><td>#{{ incident.number }} ({{ incident.id }}), short code {{ incident.short_code }}</td></tr>
@@ -236,6 +239,19 @@ def alert_links(message: Message) -> list[dict[str, str]]:
     return out
 
 
+def _status_by(inc: Incident) -> str | None:
+    """Who put the incident in its status: who resolved it, or acknowledged it (else None)."""
+    if inc.status is Status.RESOLVED:
+        return inc.resolved_by
+    if inc.status is Status.ACKNOWLEDGED:
+        return inc.acknowledged_by
+    return None
+
+
+def _person(message: Message, user_id: str | None) -> dict[str, str] | None:
+    return None if not user_id else {"id": user_id, "name": message.name_of(user_id)}
+
+
 def template_context(message: Message) -> dict[str, Any]:
     inc = message.incident
     out = {
@@ -244,6 +260,9 @@ def template_context(message: Message) -> dict[str, Any]:
         "user": None
         if message.user_id is None
         else {"id": message.user_id, "name": message.user_name or message.user_id},
+        "acknowledged_by": _person(message, inc.acknowledged_by),
+        "resolved_by": _person(message, inc.resolved_by),
+        "status_by": _person(message, _status_by(inc)),
         "kind": message.kind,
         "topic": message.topic,
         "links": dict(message.links),

@@ -18,7 +18,7 @@ from pager.actors.system import System
 from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
-from pager.core.model import Incident, Status
+from pager.core.model import Incident, Status, statuses_for
 from pager.core.views import incident_json, summary_json
 from pager.errors import BadRequest, NotFound
 from pager.ingest.validate import parse_time
@@ -32,22 +32,12 @@ __all__ = ["register"]
 MAX_LIMIT = 1000
 
 
-def _statuses(raw: str | None) -> set[Status] | None:
-    if not raw:
-        return None
-    out: set[Status] = set()
-    for part in raw.split(","):
-        part = part.strip().lower()
-        if part == "open":
-            out |= {Status.TRIGGERED, Status.ACKNOWLEDGED}
-        else:
-            try:
-                out.add(Status(part))
-            except ValueError:
-                raise BadRequest(
-                    f"status: {part!r} is not one of triggered, acknowledged, resolved, open"
-                ) from None
-    return out
+def _statuses(raw: str | None) -> frozenset[Status] | None:
+    """The statuses `status=` picks (a comma list of StatusFilter words); None for all."""
+    try:
+        return statuses_for(raw or "")
+    except ValueError as e:
+        raise BadRequest(f"status: {e}") from None
 
 
 def _since(raw: str | None) -> datetime | None:

@@ -49,7 +49,9 @@ def oncall_json(s: sched.Schedule, at: datetime, names: dict[str, str]) -> dict[
     tz = ZoneInfo(s.timezone)
     longest = max((layer.rotation.every for layer in s.layers), default=timedelta(days=1))
     window = longest + timedelta(days=1)
-    pieces = sched.shifts(s, at - window, at + window)
+    # whole: the shift on now from when it began until it ends (a person alone on a layer
+    # is on call until the end of `whole_shifts`' reach, not until the end of the window)
+    pieces = sched.whole_shifts(s, at, at + window)
     current = next((p for p in pieces if p.start <= at < p.end), None)
     out: dict[str, Any] = {"schedule": s.id, "timezone": s.timezone, "at": _times(at, tz)}
     if current is None:

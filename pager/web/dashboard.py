@@ -276,6 +276,13 @@ class Dashboard:
             raise Forbidden("this form's CSRF token is missing or stale: reload the page")
         return {k: v for k, v in data.items()}
 
+    def name_of(self, uid: str | None) -> str:
+        """What the dashboard calls a person: their display name (their id when they have
+        none, or are no longer in the configuration)."""
+        if not uid:
+            return ""
+        return getattr(self.system.rules.users.get(uid), "name", None) or uid
+
     def render(self, name: str, who: Principal | None, csrf: str = "", **ctx: Any) -> str:
         users = self.system.rules.users
         me = None
@@ -291,7 +298,7 @@ class Dashboard:
             when=html.when_at(now),
             action=partial(html.action, csrf),
             may=(lambda need: who is not None and who.may(need)),
-            name_of=lambda uid: (getattr(users.get(uid), "name", None) or uid) if uid else "",
+            name_of=self.name_of,
             path=request.path,
             **ctx,
         )

@@ -98,13 +98,13 @@ def register(app: QuartTrio, system: System) -> None:
         return claims
 
     def who(claims: LinkClaims) -> str:
-        user = system.current_rules().users.get(claims.user_id)
-        return (user.name or user.id) if user is not None else claims.user_id
+        return system.current_rules().name_of(claims.user_id)
 
     def facts(inc: Any) -> list[str]:
         status = str(inc.status)  # Status is a StrEnum; a summary holds the str
         by = inc.resolved_by if status == "resolved" else inc.acknowledged_by
-        return [label(inc), f"Status: {status}" + (f" (by {by})" if by else "")]
+        name = system.current_rules().name_of(by) if by else ""
+        return [label(inc), f"Status: {status}" + (f" (by {name})" if by else "")]
 
     def bundle_confirm(claims: LinkClaims) -> Response:
         bundle = system.state.bundles.by_id.get(claims.incident_id)

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from pager.config.models_people import CONTACT_METHODS
+from pager.core.model import StatusFilter
 
 from . import openapi_models as m
 from .api_notifications import STATUSES as NOTIFICATION_STATUSES
@@ -65,7 +66,7 @@ def _q(name: str, description: str = "", **schema: Any) -> Param:
 
 STR = {"type": "string"}
 INSTANT = {"type": "string", "format": "date-time"}
-_STATUS = "(triggered|acknowledged|resolved|open)"
+_STATUS = f"({'|'.join(StatusFilter)})"
 API_ERRORS = (400, 401, 403, 404)
 PD_ERRORS = (400, 413, 415, 429, 503)
 OG_ERRORS = (400, 401, 404, 413, 415, 422, 429, 503)
@@ -120,7 +121,7 @@ _INCIDENT_FILTERS = (
     _q(
         "status",
         "which incidents (default open)",
-        enum=["open", "triggered", "acknowledged", "resolved", "all"],
+        enum=[f.value for f in StatusFilter],
     ),
     _q("service", "a service id"),
     _q("urgency", "high or low; empty for both", enum=["", "high", "low"]),
@@ -264,7 +265,7 @@ OPS: tuple[Op, ...] = (
         query=(
             _q(
                 "status",
-                "comma list of triggered, acknowledged, resolved, open",
+                f"comma list of {', '.join(StatusFilter)}",
                 type="string",
                 pattern=f"^{_STATUS}(,{_STATUS})*$",
             ),

@@ -19,8 +19,8 @@ from pager.actors.system import System
 from pager.config.durations import parse_duration
 from pager.core.archive import IncidentSummary
 from pager.core.commands import Acknowledge, AddNote, Command, Escalate, Resolve, Snooze
-from pager.core.model import Incident
-from pager.core.timeline_words import last_via
+from pager.core.model import Incident, StatusFilter
+from pager.core.timeline_words import last_via, named
 from pager.core.views import timeline_lines
 from pager.core.vocabulary import AlertStatus
 from pager.errors import BadRequest, NotFound
@@ -32,7 +32,7 @@ __all__ = ["SNOOZES", "register"]
 
 ROWS = 100
 SNOOZES = ("15m", "1h", "4h")
-STATUS_FILTERS = ("open", "triggered", "acknowledged", "resolved", "all")
+STATUS_FILTERS = tuple(StatusFilter)
 
 
 class Row(NamedTuple):
@@ -81,7 +81,7 @@ def _row(r: Incident | IncidentSummary) -> Row:
 def _filters() -> dict[str, str]:
     status = request.args.get("status", "open")
     if status not in STATUS_FILTERS:
-        raise BadRequest(f"status: one of {', '.join(STATUS_FILTERS)}")
+        raise BadRequest(f"status: {status!r} is not one of {', '.join(STATUS_FILTERS)}")
     urgency = request.args.get("urgency", "")
     if urgency not in ("", "high", "low"):
         raise BadRequest("urgency: high or low")
@@ -189,7 +189,7 @@ def register(
         body = dash.render(
             "incident.html", who, csrf, inc=inc, notifications=notes, retries=retries,
             policy=policy, service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq, via=how,
-            timeline=timeline_lines(inc.timeline),
+            timeline=timeline_lines(named(e, dash.name_of) for e in inc.history),
         )  # fmt: skip
         return dash.page(body)
 

@@ -4,7 +4,9 @@ rotation with overrides marked and gaps shown), and the notifications log."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -26,7 +28,8 @@ METHODS = tuple(ContactMethod)
 
 
 def _bars(shifts: list[sched.Shift], start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Shifts as percentages of [start, end), for the timeline bars."""
+    """Shifts as percentages of [start, end), for the timeline bars; each keeps its own
+    start and end (a shift on at `start` began before it) for what the page says of it."""
     span = (end - start).total_seconds()
     out = []
     for s in shifts:
@@ -41,6 +44,12 @@ def _bars(shifts: list[sched.Shift], start: datetime, end: datetime) -> list[dic
             }
         )  # fmt: skip
     return out
+
+
+def _local(tz: ZoneInfo, t: datetime) -> str:
+    """An instant as the schedule's own wall clock reads it, `Mon 07 Dec 09:00 EST` (24 h,
+    as its handoffs are written), beside the viewer's time that pager.js shows."""
+    return t.astimezone(tz).strftime("%a %d %b %H:%M %Z")
 
 
 def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
@@ -74,17 +83,19 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         now = dash.now()
         start = now.replace(minute=0, second=0, microsecond=0)
         end = start + timedelta(days=DAYS)
-        layers = [
-            {"name": layer.name, "bars": _bars(sched.layer_shifts(s, i, start, end), start, end)}
-            for i, layer in enumerate(s.layers)
-        ]
-        final = _bars(sched.shifts(s, start, end), start, end)
+        layers = []
+        for i, layer in enumerate(s.layers):
+            every = layer.rotation.every  # a layer's shift is one rotation at most: whole
+            whole = sched.layer_shifts(s, i, start - every, end + every)
+            layers.append({"name": layer.name, "bars": _bars(whole, start, end)})
+        final = _bars(sched.whole_shifts(s, start, end), start, end)
         gaps = sched.gaps(s, start, end)
         gap_bars = _bars([sched.Shift("", a, b, "gap") for a, b in gaps], start, end)
         days = [start + timedelta(days=d) for d in range(DAYS)]
         body = dash.render(
             "schedule.html", who, csrf, s=s, layers=layers, final=final, gaps=gap_bars,
             start=start, end=end, days=days, schedules=sorted(system.rules.schedules),
+            local=partial(_local, ZoneInfo(s.timezone)),
         )  # fmt: skip
         return dash.page(body)
 
@@ -101,9 +112,9 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         who, csrf = dash.principal()
         f = {k: request.args.get(k, "") for k in ("user", "method", "status")}
         if f["status"] and f["status"] not in STATUSES:
-            raise BadRequest(f"status: one of {', '.join(STATUSES)}")
+            raise BadRequest(f"status: {f['status']!r} is not one of {', '.join(STATUSES)}")
         if f["method"] and f["method"] not in METHODS:
-            raise BadRequest(f"method: one of {', '.join(METHODS)}")
+            raise BadRequest(f"method: {f['method']!r} is not one of {', '.join(METHODS)}")
         user, method, status = f["user"], f["method"], f["status"]
         found = []
         # newest first, without copying the book: an unfiltered page stops after 200

@@ -26,6 +26,7 @@ from pager.core.schedule import (
     next_change,
     oncall_at,
     shifts,
+    whole_shifts,
 )
 
 H = timedelta(hours=1)
@@ -392,3 +393,29 @@ def test_schedule_modules_import_no_trio_and_no_io() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+# --- whole shifts -------------------------------------------------------------------------
+
+
+def test_whole_shifts_are_not_cut_at_the_interval() -> None:
+    """A page of the next days says when the shift on now began and when the last ends."""
+    schedule = in_utc((weekly("weekly", ("alice", "bob")),))
+    start, end = utc(2026, 1, 14, 21), utc(2026, 1, 20)  # Wednesday night to Tuesday
+    assert shifts(schedule, start, end)[0] == Shift("bob", start, utc(2026, 1, 19, 9), "weekly")
+    assert whole_shifts(schedule, start, end) == [
+        Shift("bob", utc(2026, 1, 12, 9), utc(2026, 1, 19, 9), "weekly"),
+        Shift("alice", utc(2026, 1, 19, 9), utc(2026, 1, 26, 9), "weekly"),
+    ]
+    # an override across the edge: whole too, and the layer's shift around it
+    carol = Override("carol", utc(2026, 1, 13), utc(2026, 1, 15))
+    with_override = in_utc(schedule.layers, (carol,))
+    assert whole_shifts(with_override, start, end)[0] == Shift(
+        "carol", utc(2026, 1, 13), utc(2026, 1, 15), "override"
+    )
+    # one person alone: looked for as far as `reach`, and cut there
+    alone = in_utc((weekly("weekly", ("alice",)),))
+    found = whole_shifts(alone, start, end, reach=60 * D)
+    assert found == [Shift("alice", utc(2026, 1, 5, 9), end + 60 * D, "weekly")]
+    # an empty interval: the shift on at that instant
+    assert [p.user for p in whole_shifts(schedule, start, start)] == ["bob"]

@@ -4,6 +4,7 @@ incident, the same words); a snapshot from before raw entries (the timeline in w
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ from pager.core.events import (
 from pager.core.evolve import evolve
 from pager.core.model import Incident, TimelineEntry
 from pager.core.snapshot_codec import incident_from_json
-from pager.core.timeline_words import last_via, render
+from pager.core.timeline_words import last_via, named, render
 from pager.core.vocabulary import NotificationKind
 from pager.store.snapshots import json_default
 
@@ -348,3 +349,27 @@ def test_a_snapshot_from_before_raw_entries_keeps_its_words() -> None:
 def test_render_of_a_line_in_words_is_itself() -> None:
     entry = TimelineEntry(1, T0, "incident.note_added", "hi", "alice")
     assert render(entry) is entry
+
+
+NAMES = {"alice": "Alice Example", "bob": "Bob Example", "carol": "Carol Example"}
+
+
+@pytest.mark.parametrize(("before", "event", "words"), CASES)
+def test_each_line_names_people_as_the_dashboard_does(
+    before: tuple[Event, ...], event: Event, words: tuple[Any, ...] | None
+) -> None:
+    """`named` writes every person of a line by what the dashboard calls them, and nothing
+    else changes: not `by` (an id), nor an API token's name after the words, nor someone who
+    is no user (ci-bot, named by the id itself)."""
+    inc = incident_after(before, event)
+    line = named(inc.history[-1], lambda uid: NAMES.get(uid, uid))
+    assert line._replace(text="") == inc.timeline[-1]._replace(text="")
+    expected = re.sub(r"\b(alice|bob|carol)\b", lambda m: NAMES[m[1]], inc.timeline[-1].text)
+    assert line.text == expected
+
+
+def test_named_changes_no_words_but_people() -> None:
+    note = incident_after((), NoteAdded(incident_id=IID, text="bob said alice", attribution=ALICE))
+    assert named(note.history[-1], NAMES.__getitem__).text == "bob said alice"
+    old = TimelineEntry(1, T0, "incident.acknowledged", "Acknowledged by alice", "alice")
+    assert named(old, NAMES.__getitem__) is old  # words written long ago stay as they were

@@ -128,6 +128,9 @@ async def test_the_client_lists_shows_and_acts_on_incidents(
     assert orjson.loads(out)["status"] == "resolved"
     code, out, _ = await cli(capsys, "incidents", "--status", "resolved", "--json", env=env)
     assert [i["id"] for i in orjson.loads(out)["incidents"]] == ["inc-1"]
+    # the dashboard's filter words are the API's: `all` is every status
+    code, out, _ = await cli(capsys, "incidents", "--status", "all", "--json", env=env)
+    assert code == 0 and [i["id"] for i in orjson.loads(out)["incidents"]] == ["inc-2", "inc-1"]
 
 
 async def test_refusals_are_one_line_naming_the_url(
@@ -142,7 +145,7 @@ async def test_refusals_are_one_line_naming_the_url(
         (("show", "inc-404"), {}, f"GET {pager.url}/api/v1/incidents/inc-404: 404 no incident inc-404"),
         (("ack", "inc-1"), {"PAGER_TOKEN": VIEWER}, "403 this needs the responder role; wall is a viewer"),
         (("incidents",), {"PAGER_TOKEN": "not-a-token-of-this-pager"}, "403 this token is not allowed (check --token or $PAGER_TOKEN"),
-        (("incidents", "--status", "bogus"), {}, "400 status: 'bogus' is not one of"),
+        (("incidents", "--status", "bogus"), {}, "400 status: 'bogus' is not one of open, triggered, acknowledged, resolved, all"),
         (("snooze", "inc-1", "soon"), {}, "400 for:"),
     ]  # fmt: skip
     for argv, extra, expected in cases:

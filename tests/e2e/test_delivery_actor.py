@@ -12,6 +12,7 @@ import itertools
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ import trio
 
 from pager.actors.messages import Act, Ingest
 from pager.clock import TrioWallClock
-from pager.core.commands import Acknowledge, TriggerAlert
+from pager.core.commands import Acknowledge, Resolve, TriggerAlert
 from pager.core.events import NotificationSent
 from pager.service import Running
 from pager.store.memory import MemoryLog
@@ -221,6 +222,44 @@ async def test_page_for_an_acknowledged_incident_is_cancelled(
     assert n.status == "cancelled"
     assert [a.outcome for a in n.history] == ["failed", "failed", "cancelled"]
     assert n.history[-1].detail == "the incident is acknowledged"
+    assert n.history[-1].at == EPOCH + timedelta(seconds=30)  # when acknowledged, not at 2 min
+
+
+async def test_a_page_held_back_by_the_bundling_window_is_cancelled_when_resolved(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Storm mode: two pages go out alone, the third waits for the window (a minute). Its
+    incident is resolved meanwhile: the page is cancelled then, not when the window ends
+    (it read `pending` for most of a minute after), and never sent."""
+    slack = Scripted("slack")
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack) as run:
+            t0 = trio.current_time()
+            for key in ("disk", "cpu"):
+                await trigger(run, key)
+            await trio.sleep(1)
+            held = await trigger(run, "mem")
+            await trio.sleep(4)
+            ns = run.system.state.notifications
+            assert ns.by_id[f"{held}-n1"].status == "pending"  # held back by the window
+            await run.system.submit(Act(held, Resolve(by="alice")))
+            await trio.sleep(0.1)
+            n = ns.by_id[f"{held}-n1"]
+            shown = notification_json(n, {})
+            assert shown["status"] == "cancelled", shown
+            assert shown["history"][-1]["detail"] == "the incident is resolved"
+            assert n.history[-1].at == EPOCH + timedelta(seconds=5)
+            inc = run.system.state.incidents[held]
+            assert (
+                inc.timeline[-1].text
+                == f"Notification {held}-n1 not sent: the incident is resolved"
+            )
+            await trio.sleep(5 * 60)
+    assert [m.notification_id for _, m in slack.calls if m.user_id == "alice"] == [
+        "inc-1-n1",
+        "inc-2-n1",
+    ]
+    assert slack.times(t0) == [pytest.approx(0, abs=NOW)] * 2
 
 
 async def test_an_intent_without_outcome_is_sent_after_a_restart(

@@ -106,7 +106,7 @@ async def test_acknowledging_after_slack_stops_sms_and_call_and_edits_the_dm(
             assert at - t0 == pytest.approx(30, abs=NOW)
             assert "(acknowledged)" in text
             shown = str(blocks)
-            assert "Acknowledged by alice" in shown
+            assert "Acknowledged by Alice Example" in shown
             assert "'action_id': 'ack'" not in shown and "'action_id': 'resolve'" in shown
             requested = [
                 r.data["method"] for r in log.read_from(1) if r.type == NotificationRequested.TYPE

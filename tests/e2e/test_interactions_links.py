@@ -72,7 +72,7 @@ async def test_a_teams_card_link_confirms_then_acts_once_and_escalation_stops(
             # the follow-up card in the service's channel shows who acknowledged
             channel = [doc for p, doc, _ in s.providers.teams.cards if p == "/workflows/checkout"]
             facts = channel[-1]["attachments"][0]["content"]["body"][2]["facts"]
-            assert {"title": "Acknowledged by", "value": "alice"} in facts
+            assert {"title": "Acknowledged by", "value": "Alice Example"} in facts
 
 
 async def test_an_email_link_resolves(autojump_clock: trio.testing.MockClock) -> None:
@@ -92,7 +92,7 @@ async def test_an_email_link_resolves(autojump_clock: trio.testing.MockClock) ->
             r = await s.client.get(path(links["Acknowledge"]))
             assert r.status_code == 200 and "Already resolved" in r.text and "<form" not in r.text
             r = await s.client.post(path(links["Acknowledge"]))
-            assert r.status_code == 409 and "is already resolved (by alice)" in r.text
+            assert r.status_code == 409 and "is already resolved (by Alice Example)" in r.text
             assert s.log.last_seq == before
 
 

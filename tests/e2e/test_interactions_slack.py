@@ -55,7 +55,7 @@ async def test_acknowledging_from_slack_stops_escalation_and_rewrites_the_messag
             (response,) = slack.responses
             assert response.message is dm and response.body["replace_original"] is True
             shown = str(response.body["blocks"])
-            assert "Acknowledged by alice" in shown
+            assert "Acknowledged by Alice Example" in shown and "by alice" not in shown
             assert "acknowledged by Alice Example via Slack" in shown
             assert buttons(dm.blocks) == ["resolve", "snooze", "escalate"]
             assert slack.problems == []
@@ -176,7 +176,7 @@ async def test_a_press_on_a_resolved_incident_answers_with_its_state(
             await trio.sleep(1)
             assert s.log.last_seq == before
             last = s.providers.slack.responses[-1].body
-            assert "is already resolved (by alice): nothing to do" in str(last["blocks"])
+            assert "is already resolved (by Alice Example): nothing to do" in str(last["blocks"])
             assert buttons(last["blocks"]) == []
 
 

@@ -64,7 +64,7 @@ async def test_bare_words_answer_the_latest_page_and_others_are_explained(
             before = s.log.last_seq
             code = s.state.incidents["inc-1"].short_code
             answer = await s.text(f"ack {code}")
-            assert "is already resolved (by alice): nothing to do" in answer
+            assert "is already resolved (by Alice Example): nothing to do" in answer
             assert s.log.last_seq == before
 
 

@@ -32,7 +32,7 @@ from pager.store.snapshots import list_snapshots, read_snapshot
 
 from ..fixtures.replay.golden import AT, INCIDENTS
 from ..fixtures.replay.make import DATA, GOLDEN
-from ..harness import auth, config_text, make_config, running_pager
+from ..harness import auth, config_text, make_config, running_pager, until
 
 
 def sql(dsn: str, statement: str) -> list[tuple[Any, ...]]:
@@ -269,6 +269,10 @@ async def test_export_of_the_database_is_a_folder_a_jsonl_pager_starts_from(
                 await c.post("/api/v1/incidents/inc-2/notes", json={"text": "looking"})
             ).is_success
             assert (await c.post("/api/v1/incidents/inc-3/resolve", json={"by": "bob"})).is_success
+            # inc-3's page, held back by the bundling window, is cancelled (journaled) now
+            await until(
+                run, lambda st: not any(n.open for n in st.notifications.for_incident("inc-3"))
+            )
             before = [(await c.get(p)).json() for p in paths]
         last = sql(pg_dsn, "SELECT max(seq) FROM pager_events")[0][0]
         assert last > 10

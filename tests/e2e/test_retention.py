@@ -143,7 +143,10 @@ async def test_deleted_history_is_a_410_and_replay_starts_from_the_snapshot(
     assert code == 0 and out.strip().endswith("clean"), out
     assert f"records before {first} were deleted by journal.retention" in err
     code, out, err = replay(capsys, "--data-dir", str(data), "--incident", "inc-1")
-    assert "incident.opened" not in out and "incident.resolved" in out
+    # (what is left of inc-1, if anything, depends on where a segment ends: the pages held
+    # back by bundling are cancelled as their incidents are resolved, 200 days ago, so the
+    # old segments hold more than when they were cancelled at the restart)
+    assert "incident.opened" not in out
     assert f"the log starts at record {first} (journal.retention deleted older ones)" in err
     # the state now is the state the untouched folder gives
     _, now_pruned, _ = replay(capsys, "--data-dir", str(data), "--at", "2100-01-01T00:00:00Z")

@@ -76,3 +76,39 @@ def test_the_mrkdwn_filter_is_known_to_check_config_and_unknown_filters_are_not(
     assert config.templates.slack.text == "{{ incident.title|mrkdwn }}"
     with pytest.raises(ConfigError, match="No filter named 'nope'"):
         load_config_text(base.format("nope"))
+
+
+def test_messages_call_people_by_their_display_names() -> None:
+    """Who acknowledged or resolved an incident is called by their display name in every
+    message, as the dashboard and the replies to a press do ("Alice Example", not "alice"),
+    and the status says who put the incident in that status."""
+    from pager.core.model import Status
+    from pager.transports.slack import slack_blocks
+    from pager.transports.teams import teams_card
+
+    names = {"alice": "Alice Example", "bob": "Bob Example"}
+    acked = incident(status=Status.ACKNOWLEDGED, acknowledged_by="alice")
+    resolved = incident(status=Status.RESOLVED, acknowledged_by="alice", resolved_by="bob")
+    renderer = Renderer()
+    for inc, said in (
+        (acked, "acknowledged (by Alice Example)"),
+        (resolved, "resolved (by Bob Example)"),
+    ):
+        msg = message("email", "a@b.c", kind="status", incident=inc, names=names)
+        context = template_context(msg)
+        assert said in renderer.render("email", "text", context)
+        assert said in renderer.render("email", "html", context)
+    assert template_context(message("email", "a@b.c", incident=acked, names=names))[
+        "acknowledged_by"
+    ] == {"id": "alice", "name": "Alice Example"}
+
+    blocks = str(slack_blocks(message("slack", None, incident=resolved, names=names), "x"))
+    assert "Resolved by Bob Example" in blocks and "by bob" not in blocks
+    blocks = str(slack_blocks(message("slack", None, incident=acked, names=names), "x"))
+    assert "Acknowledged by Alice Example" in blocks
+    card = teams_card(message("teams", None, incident=resolved, names=names), "t", "x")
+    facts = {f["title"]: f["value"] for f in card["attachments"][0]["content"]["body"][2]["facts"]}
+    assert facts["Acknowledged by"] == "Alice Example" and facts["Resolved by"] == "Bob Example"
+    # someone who is no user (any more): the id, as the dashboard shows them
+    gone = message("slack", None, incident=acked)
+    assert "Acknowledged by alice" in str(slack_blocks(gone, "x"))

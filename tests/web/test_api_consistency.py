@@ -145,3 +145,66 @@ async def test_a_person_resolving_an_incident_resolves_its_alerts(tmp_path: Path
             assert [i["id"] for i in r.json()["incidents"]] == ["inc-2"]
             r = await client.get(f"{inc}/inc-1", headers=auth())
             assert [a["status"] for a in r.json()["alerts"]] == ["resolved"]
+
+
+async def test_every_status_filter_of_the_dashboard_is_one_of_the_api(tmp_path: Path) -> None:
+    """The words the dashboard's status filter offers are the API's (`pager incidents
+    --status` sends them as they are): each picks the same incidents in both, and a word that
+    is none of them is refused by both with the list of the words there are."""
+    import re
+
+    from pager.web.pages_incidents import STATUS_FILTERS
+
+    from .dashboard_helpers import dashboard_config, sign_in
+
+    assert list(STATUS_FILTERS) == ["open", "triggered", "acknowledged", "resolved", "all"]
+    words = "open, triggered, acknowledged, resolved, all"
+    with trio.fail_after(30):
+        async with (
+            running_pager(dashboard_config(tmp_path / "data")) as run,
+            httpx.AsyncClient() as api,
+            httpx.AsyncClient() as browser,
+        ):
+            base = run.urls[0]
+            for title in ("one", "two", "three"):
+                r = await api.post(
+                    f"{base}/integrations/generic/gen-checkout",
+                    json={"title": title, "dedup_key": title},
+                )
+                assert r.status_code == 202
+            r = await api.post(f"{base}/api/v1/incidents/inc-1/resolve", headers=auth())
+            assert r.status_code == 200, r.text
+            r = await api.post(f"{base}/api/v1/incidents/inc-2/acknowledge", headers=auth())
+            assert r.status_code == 200, r.text
+            await sign_in(browser, base, "carol")
+            expected = {
+                "open": {"inc-2", "inc-3"},
+                "triggered": {"inc-3"},
+                "acknowledged": {"inc-2"},
+                "resolved": {"inc-1"},
+                "all": {"inc-1", "inc-2", "inc-3"},
+            }
+            for word in STATUS_FILTERS:
+                r = await api.get(
+                    f"{base}/api/v1/incidents", params={"status": word}, headers=auth()
+                )
+                assert r.status_code == 200, (word, r.text)
+                assert {i["id"] for i in r.json()["incidents"]} == expected[word], word
+                page = await browser.get(f"{base}/", params={"status": word})
+                assert page.status_code == 200, word
+                shown = set(re.findall(r'href="/incidents/(inc-\d+)" class="title"', page.text))
+                assert shown == expected[word], word
+            r = await api.get(
+                f"{base}/api/v1/incidents", params={"status": "open,resolved"}, headers=auth()
+            )
+            assert {i["id"] for i in r.json()["incidents"]} == expected["all"]
+            r = await api.get(
+                f"{base}/api/v1/incidents", params={"status": "closed"}, headers=auth()
+            )
+            assert r.status_code == 400
+            assert r.json()["message"] == f"status: 'closed' is not one of {words}"
+            page = await browser.get(f"{base}/", params={"status": "closed"})
+            assert (
+                page.status_code == 400
+                and f"status: &#39;closed&#39; is not one of {words}" in page.text
+            )

@@ -108,3 +108,62 @@ async def test_alert_details_read_as_keys_and_json_not_python(tmp_path: Path) ->
                 "<dt>ok</dt><dd>true</dd>"
                 f"<dt>disk</dt><dd>{{{q}used{q}: {q}95%{q}}}</dd></dl></dd>"
             ) in page, page
+
+
+async def test_a_person_has_one_name_on_the_page(tmp_path: Path) -> None:
+    """The status line, the timeline, the escalation levels and the notifications call a
+    person by their display name (they said "Alice Example" in one place and "alice" in the
+    other); the REST API keeps the ids."""
+    from pager.config import load_config_text
+
+    from .dashboard_helpers import dashboard_text
+
+    text = dashboard_text(tmp_path / "data")
+    for uid, name in (("alice", "Alice Example"), ("carol", "Carol Example")):
+        text = text.replace(f"  - id: {uid}\n", f"  - id: {uid}\n    name: {name}\n", 1)
+    with trio.fail_after(60):
+        async with (
+            running_pager(load_config_text(text, source="test")) as run,
+            httpx.AsyncClient() as alice,
+        ):
+            base = run.urls[0]
+            for key in ("web-1", "api-1"):
+                r = await alice.post(f"{base}/v2/enqueue", json=pd_trigger(key, summary=key))
+                assert r.status_code == 202
+            await until(run, lambda s: len(s.notifications.by_id) >= 2)
+            ids = {i.dedup_key: i.id for i in run.system.state.incidents.values()}
+            csrf = await sign_in(alice, base, "alice")
+            r = await alice.post(
+                f"{base}/incidents/{ids['web-1']}/acknowledge", data={"csrf": csrf}
+            )
+            assert r.status_code == 303
+            page = (await alice.get(f"{base}/incidents/{ids['web-1']}")).text
+            assert "Acknowledged by Alice Example via web" in _status_line(page)
+            m = re.search(r'<ol class="timeline" id="timeline">(.*?)</ol>', page, re.S)
+            assert m
+            timeline = m.group(1)
+            for said in (
+                "Acknowledged by Alice Example via web",
+                "Escalated to level 1: Alice Example; paging Alice Example",
+                "Notifying Alice Example by console",
+            ):
+                assert said in timeline, (said, timeline)
+            assert not re.search(r"\balice\b", timeline), timeline
+            assert "user <strong>Carol Example</strong>" in page  # level 2's target
+            assert '<td data-label="To">Alice Example</td>' in page
+
+            # an action through the API: the token's name still follows the words
+            r = await alice.post(
+                f"{base}/api/v1/incidents/{ids['api-1']}/acknowledge",
+                headers=auth(),
+                json={"by": "carol"},
+            )
+            assert r.status_code == 200
+            api_line = r.json()["timeline"][-1]
+            assert (api_line["text"], api_line["by"]) == (
+                "Acknowledged by carol via api (API token ops)",
+                "carol",
+            )
+            page = (await alice.get(f"{base}/incidents/{ids['api-1']}")).text
+            assert "Acknowledged by Carol Example via api" in _status_line(page)
+            assert "Acknowledged by Carol Example via api (API token ops)" in page

@@ -12,7 +12,9 @@ journaled for each page it carried (`notification.sent` / `notification.failed` 
 bundle's id), so every incident's timeline and the person's next contact method work as
 for a page alone. A bundle that fails is retried as it was; pages that come meanwhile wait
 for the next message. Pages of incidents acknowledged or resolved meanwhile are cancelled,
-never sent — a bundle whose incidents were all acknowledged is not sent at all.
+never sent — a bundle whose incidents were all acknowledged is not sent at all — and at
+once: the dispatcher wakes the lane when the incident leaves `triggered`, so the page reads
+`cancelled` (not `pending` until the window ends) in the API and on the incident's page.
 
 A chat channel's lane is the same with three differences: only `bundling.after` per
 `bundling.window` holds it back (no person's throttles); nothing is cancelled (a channel is
@@ -123,6 +125,14 @@ class DeliveryActor(DeliveryBase):
             self._nursery.start_soon(self._lane, lane, name=f"{self.method} lane {who}")
         return True
 
+    def poke_lane_of(self, n: Notification) -> None:
+        """Wake the lane that holds page `n` (its incident is no longer triggered: the lane
+        cancels it now instead of when its next message is due)."""
+        lane = lane_of(n)
+        poke = self._lanes.get(lane) if lane is not None else None
+        if poke is not None:
+            poke.set()
+
     def _sooner(self, lane: Lane, n: Notification) -> bool:
         """Whether new page `n` could make its waiting lane's next message due sooner (or
         must fail at once: opted out). While the lane waits for the bundling window or a
@@ -190,6 +200,8 @@ class DeliveryActor(DeliveryBase):
                         await self._attempt(n, paced=True)
                         if self.state.notifications.by_id.get(n.id) == n:  # nothing journaled
                             self._dropped.add(n.id)
+                    continue
+                if await self._cancel_settled(pages):
                     continue
                 now = self.clock.now()
                 due, allowed, policy = self._due(lane, pages, now)
@@ -263,6 +275,23 @@ class DeliveryActor(DeliveryBase):
             else:  # an incident nobody knows (logged): never sent
                 self._dropped.add(n.id)
         return live
+
+    async def _cancel_settled(self, pages: list[Notification]) -> bool:
+        """Cancel the lane's pages whose incidents are acknowledged or resolved, whenever
+        they were to go out (held back by the window, a throttle or a retry): a page shows
+        its fate as soon as it has one. True when some left the pending set."""
+        settled = []
+        for n in pages:
+            if n.kind != NotificationKind.PAGE:
+                continue  # a channel is told what happened, even after the fact
+            inc = self.state.incidents.get(n.incident_id)
+            if inc is None or inc.status is not Status.TRIGGERED:
+                settled.append(n)
+        if not settled:
+            return False
+        await self._cancel_moot(settled)
+        pending = self.state.notifications.pending.get(self.method, {})
+        return any(n.id not in pending or n.id in self._dropped for n in settled)
 
     async def _cancel_moot(self, pages: list[Notification]) -> list[Notification]:
         """The pages whose incidents are still triggered; the others are cancelled (in one
