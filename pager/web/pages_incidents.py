@@ -27,6 +27,7 @@ from pager.errors import BadRequest, NotFound
 
 from .api_notifications import Breakers, next_try, no_breakers
 from .dashboard import Dashboard, goto, local_path
+from .shown import lines_shown, notification_shown
 
 __all__ = ["SNOOZES", "register"]
 
@@ -178,6 +179,9 @@ def register(
         breakers = open_breakers()
         notes = system.state.notifications.for_incident(incident_id)
         retries = {n.id: next_try(n, breakers) for n in notes if n.open}
+        admin = who.may("admin")
+        timeline = lines_shown(timeline_lines(inc.timeline), notes, admin=admin)
+        notes = [notification_shown(n, admin=admin) for n in notes]
         svc = system.rules.services.get(inc.service_id)
         policy = None
         if inc.escalation is not None:
@@ -189,7 +193,7 @@ def register(
         body = dash.render(
             "incident.html", who, csrf, inc=inc, notifications=notes, retries=retries,
             policy=policy, service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq, via=how,
-            timeline=timeline_lines(inc.timeline),
+            timeline=timeline,
         )  # fmt: skip
         return dash.page(body)
 
