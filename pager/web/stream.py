@@ -85,7 +85,7 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
         if websocket.headers.get("authorization") or not cookie:
             return authenticate(system, websocket.headers)
         if not dash.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
-            raise Forbidden("a session may open the stream only from pager's own pages (Origin)")
+            raise Forbidden(dash.refusal("a session's stream was opened"))
         found = dash.session_principal(cookie)
         named, proxied = dash.proxy_identity()
         if found is None or (named and (proxied is None or proxied.id != found[0].user)):
