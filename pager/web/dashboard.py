@@ -164,6 +164,7 @@ class Dashboard:
         )
         self.throttle: SigninThrottles = LocalSigninThrottle() if throttle is None else throttle
         self._warned: set[str] = set()
+        self._refused: set[str] = set()  # Origin and hosts of refused forms, logged once
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -318,8 +319,8 @@ class Dashboard:
 
     def warn_refused(self, origin: str, hosts: str) -> None:
         key = f"{origin} {hosts}"
-        if key not in self._warned and len(self._warned) < 1000:
-            self._warned.add(key)
+        if key not in self._refused and len(self._refused) < 1000:
+            self._refused.add(key)
             log.warning(
                 "dashboard form refused: Origin %s is neither server.public_url (%s) nor the "
                 "Host (%s); behind a proxy that changes Host, set server.public_url to the "
