@@ -293,9 +293,10 @@ class OpsgenieAlert(_Body):
     message: str = kept(130, nonblank=True)
     alias: str | None = kept(512, default=None)
     description: str | None = kept(15000, default=None)
-    responders: list[dict[str, Any]] = []
-    visibleTo: list[dict[str, Any]] = []
-    actions: list[str] = []
+    # kept in the alert's details as they come, never read: any array is taken
+    responders: list[Any] = Field(default=[], description="kept as sent, not read")
+    visibleTo: list[Any] = Field(default=[], description="kept as sent, not read")
+    actions: list[Any] = Field(default=[], description="kept as sent, not read")
     tags: list[str] = Field(default=[], max_length=20)
     details: dict[str, str] = {}
     entity: str | None = kept(512, default=None)
