@@ -33,8 +33,11 @@ def _setup_logging(debug: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("hypercorn", "pager.hypercorn", "httpx", "httpcore"):
+    for noisy in ("hypercorn", "pager.hypercorn", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING if not debug else logging.DEBUG)
+    # not even with --debug: httpx logs each request's whole URL, and the URLs of Teams
+    # and webhook contacts carry their credentials (a signature, a secret path)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _version() -> str:

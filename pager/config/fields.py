@@ -17,6 +17,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from pager.core.redaction import shown_url
+
 __all__ = [
     "ConfigModel",
     "EmailAddress",
@@ -129,25 +131,6 @@ def _mailbox(value: str) -> str:
 
 MailboxAddress = Annotated[str, AfterValidator(_mailbox)]
 """An address with an optional display name, `pager <pager@example.com>`."""
-
-
-def shown_url(value: str) -> str:
-    """`value` as a problem shows it: where it points, without the password before its host
-    or the values of its query and its fragment, where URLs carry credentials (a Teams
-    workflow's `sig`, a receiver's `?token=`)."""
-    try:
-        parts = urllib.parse.urlsplit(value)
-    except ValueError:
-        return "…"
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        name, colon, _ = user.partition(":")
-        netloc = f"{name}{':…' if colon else ''}@{host}"
-    fields = (field.partition("=") for field in parts.query.split("&")) if parts.query else ()
-    query = "&".join(f"{name}=…" if eq else name for name, eq, _ in fields)
-    fragment = "…" if parts.fragment else ""
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
 
 def _http_url(value: str) -> str:

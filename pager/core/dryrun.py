@@ -12,6 +12,7 @@ from .commands import Open, Tick
 from .events import IncidentEscalated, IncidentOpened, NotificationRequested
 from .incident import decide_full, next_deadline
 from .model import Incident
+from .redaction import shown_address
 from .rules import Context
 from .vocabulary import NotificationKind
 
@@ -86,7 +87,8 @@ def _step(ev: object, at: datetime) -> Step | None:
         if ev.kind == NotificationKind.PAGE:
             return Step(
                 at, "notify", user_id=ev.user_id, method=ev.method, address=ev.address,
-                text=f"notify {ev.user_id} by {ev.method}" + (f" ({ev.address})" if ev.address else ""),
+                text=f"notify {ev.user_id} by {ev.method}"
+                + (f" ({shown_address(ev.address)})" if ev.address else ""),
             )  # fmt: skip
         return Step(
             at, "status", method=ev.method, address=ev.address, text=f"status update to {ev.method}"

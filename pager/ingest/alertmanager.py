@@ -85,7 +85,7 @@ def parse_webhook(body: Any, key: str) -> ParsedAlert:
         c.fail("version", f"webhook version {version!r} is not supported (only 4)")
     group_key = c.string(msg, "groupKey", "", required=True, max_len=MAX_GROUP_KEY)
     truncated = msg.get("truncatedAlerts", 0)
-    if isinstance(truncated, float) and truncated.is_integer() and abs(truncated) < 2**53:
+    if isinstance(truncated, float) and truncated.is_integer() and abs(truncated) <= 2**53:
         truncated = int(truncated)  # JSON has one number type: 3.0 is the integer 3
     if not isinstance(truncated, int) or isinstance(truncated, bool):
         c.fail("truncatedAlerts", "must be an integer")

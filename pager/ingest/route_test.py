@@ -11,6 +11,7 @@ from typing import Any
 
 from pager.core.commands import NewIncident, Open, TriggerAlert, UpsertGroup
 from pager.core.dryrun import simulate
+from pager.core.redaction import shown_address
 from pager.core.rules import Context, RulesBook
 from pager.core.state import SystemState, maintenance_reason
 from pager.errors import BadRequest, InvalidEvent
@@ -123,7 +124,7 @@ def _step_json(s: Any, start: datetime) -> Mapping[str, Any]:
         "round": s.round,
         "user": s.user_id,
         "method": s.method,
-        "address": s.address,
+        "address": shown_address(s.address),
         "text": s.text,
     }
 

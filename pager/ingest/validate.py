@@ -168,14 +168,23 @@ class Checker:
         return value
 
     def time(self, parent: Mapping[str, Any], key: str, path: str) -> datetime | None:
+        """An alert's own timestamp (`parse_time`). One that is valid ISO 8601 but falls
+        before year 1 or after 9999 in UTC (`0001-01-01T01:00:00+01:02`) is taken as the
+        first or last instant there is, not refused: the schema calls it a date-time, and
+        the alert matters more than its clock."""
         raw = self.string(parent, key, path)
         if raw is None:
             return None
         try:
             return parse_time(raw)
         except ValueError:
+            pass
+        try:  # valid, but before year 1 or after 9999 in UTC: the first or last instant
+            written = datetime.fromisoformat(raw)
+        except ValueError:
             self.fail(f"{path}.{key}" if path else key, f"{raw!r} is not an ISO 8601 timestamp")
             return None
+        return (datetime.min if written.year == 1 else datetime.max).replace(tzinfo=UTC)
 
     def array(self, parent: Mapping[str, Any], key: str, path: str) -> list[Any]:
         full = f"{path}.{key}" if path else key

@@ -3,10 +3,10 @@ per provider built the same way (base URL from the configuration, the channel's 
 optional `httpx.AsyncBaseTransport` so tests can route provider calls in-process), network
 errors turned into `ProviderUnreachable`, and Retry-After read from a 429 or 503.
 
-The text of a refusal (`http_status_error`) may quote the provider's answer; the credentials
-the request's URL carries (a Teams workflow's `sig`, a receiver's `?token=`, a password
-before the host) are taken out of it first, since the error is journaled, logged and shown
-to every role.
+The text of a refusal (`http_status_error`), and of a request that got no answer, may quote
+the provider's words; the credentials the request's URL carries (a Teams workflow's `sig`,
+a receiver's `?token=`, a password before the host, a Slack or legacy Teams webhook's secret
+path) are taken out of it first, since the error is journaled, logged and shown.
 
 Redirects are not followed: a provider API that redirects is misconfigured, and a webhook
 receiver that redirects should be given its final URL.
@@ -17,10 +17,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import orjson
+
+from pager.core.redaction import without_secrets
 
 from .base import DeliveryError, ProviderRejected, ProviderUnreachable
 
@@ -34,8 +35,7 @@ __all__ = [
 ]
 
 USER_AGENT = "pager/0.1"
-HIDDEN = "…"
-MIN_SECRET = 4  # shorter query values (`v=1`) are not credentials, and are everywhere
+DETAIL_CHARS = 200  # what of a provider's answer an error quotes
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without Retry-After: wait at least this long
 _READ = httpx.ByteStream(b"")  # what a response's stream becomes once its body is read
 
@@ -74,15 +74,20 @@ async def request(
     except httpx.TimeoutException as e:
         raise ProviderUnreachable(f"no answer in time ({type(e).__name__})") from e
     except httpx.ConnectError as e:
-        raise ProviderUnreachable(f"cannot connect: {e}") from e
+        raise ProviderUnreachable(_quoted(f"cannot connect: {e}", client, url)) from e
     except httpx.HTTPError as e:  # dropped connection, protocol errors
-        raise ProviderUnreachable(f"{type(e).__name__}: {e}") from e
+        raise ProviderUnreachable(_quoted(f"{type(e).__name__}: {e}", client, url)) from e
     # httpx leaves a response and its stream in a reference cycle (the stream keeps the
     # response), so each request's ~40 objects waited for the cyclic garbage collector,
     # whose pauses showed in the p99 of pages (scripts/bench notify). The body is read and
     # the stream closed by now: replacing the stream lets reference counting free them.
     response.stream = _READ
     return response
+
+
+def _quoted(text: str, client: httpx.AsyncClient, url: str) -> str:
+    """An error's text without the credentials of the URL it was about (some name it)."""
+    return without_credentials(without_credentials(text, url), client.base_url)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -104,25 +109,21 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def without_credentials(text: str, url: httpx.URL) -> str:
-    """`text` without what of `url` may be a credential: its password and the values of its
-    query, as they are and percent-encoded, each replaced by `…`."""
-    found = {v for _, v in url.params.multi_items() if len(v) >= MIN_SECRET}
-    if url.password and len(url.password) >= MIN_SECRET:
-        found.add(url.password)
-    for secret in sorted(found, key=len, reverse=True):
-        for spelling in {secret, quote(secret, safe=""), quote(secret, safe="/")}:
-            text = text.replace(spelling, HIDDEN)
-    return text
+def without_credentials(text: str, url: httpx.URL | str) -> str:
+    """`text` without what of `url` may be a credential: its password, the values of its
+    query and the segments of its path that may be secrets (`pager.core.redaction`), as
+    they are and percent-encoded, each replaced by `…`."""
+    return without_secrets(text, str(url))
 
 
 def http_status_error(response: httpx.Response, what: str, detail: str = "") -> DeliveryError:
     """The usual meaning of a non-2xx answer: 429 is retried after its Retry-After, 408 and
     5xx are the provider being unavailable, any other 4xx is a request it will never take.
-    `detail` (the provider's words) is quoted without the request URL's credentials."""
+    `detail` (the provider's words) is quoted without the request URL's credentials, then
+    cut to `DETAIL_CHARS` (cut first, a secret could be cut in two and no longer found)."""
     status = response.status_code
     if detail:
-        detail = without_credentials(detail, response.request.url)
+        detail = without_credentials(detail, response.request.url)[:DETAIL_CHARS]
     text = f"{what} answered {status}" + (f": {detail}" if detail else "")
     if status == 429:
         return ProviderRejected(text, retry_after=retry_after(response) or DEFAULT_RETRY_AFTER)

@@ -142,7 +142,8 @@ class TeamsTransport(Transport):
             )
         response = await request(self.client, "POST", message.address, json=card)
         if not 200 <= response.status_code < 300:
-            raise http_status_error(response, "the Teams workflow", response.text[:200])
+            # more than is quoted: the URL's secrets are taken out before the text is cut
+            raise http_status_error(response, "the Teams workflow", response.text[:4096])
         return Sent(provider_id=None)
 
     async def aclose(self) -> None:

@@ -11,6 +11,7 @@ from quart_trio import QuartTrio
 
 from pager.actors.system import System
 from pager.config import ConfigError, config_warnings, load_config, load_demo_config
+from pager.core.redaction import without_address
 from pager.errors import BadRequest
 from pager.ingest.route_test import route_test
 from pager.ingest.validate import parse_instant
@@ -74,7 +75,7 @@ def register(app: QuartTrio, system: System) -> None:
 
     @app.post("/api/v1/route-test")
     async def dry_run() -> Response:
-        authenticate(system, request.headers, need="responder")
+        who = authenticate(system, request.headers, need="responder")
         body = await json_body(required=True)
         payload = body.get("payload")
         if payload is None:
@@ -94,4 +95,10 @@ def register(app: QuartTrio, system: System) -> None:
             key=body.get("key"),
             state=system.state,
         )
+        if not who.may("admin"):  # contact addresses are the admins' to see
+            result["timeline"] = [
+                {k: v for k, v in step.items() if k != "address"}
+                | {"text": without_address(step["text"], [step.get("address")])}
+                for step in result.get("timeline", ())
+            ]
         return jsonify(result)

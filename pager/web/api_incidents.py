@@ -26,6 +26,7 @@ from pager.ingest.validate import parse_time
 from .api_notifications import Breakers, no_breakers, notification_json
 from .auth import acting_user, authenticate
 from .responses import MAX_NOTE, free_text, json_body, jsonify
+from .shown import timeline_json_shown
 
 __all__ = ["register"]
 
@@ -109,12 +110,12 @@ def register(
         inc = await ensure_incident(system.state, system.log, incident_id)
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
+        notes = system.state.notifications.for_incident(incident_id)
+        admin = who.may("admin")
         out = incident_json(inc, detail=True)
+        out["timeline"] = timeline_json_shown(out["timeline"], notes, admin=admin)
         breakers = open_breakers()
-        out["notifications"] = [
-            notification_json(n, breakers, addresses=who.may("admin"))
-            for n in system.state.notifications.for_incident(incident_id)
-        ]
+        out["notifications"] = [notification_json(n, breakers, addresses=admin) for n in notes]
         return jsonify(out)
 
     async def act(incident_id: str, make: Any) -> Response:
@@ -128,7 +129,10 @@ def register(
         inc = outcome.incident or await ensure_incident(system.state, system.log, incident_id)
         if inc is None:
             raise NotFound(f"no incident {incident_id}")
-        return jsonify(incident_json(inc, detail=True))
+        out = incident_json(inc, detail=True)
+        notes = system.state.notifications.for_incident(incident_id)
+        out["timeline"] = timeline_json_shown(out["timeline"], notes, admin=token.may("admin"))
+        return jsonify(out)
 
     @app.post("/api/v1/incidents/<incident_id>/acknowledge")
     async def acknowledge(incident_id: str) -> Response:

@@ -16,11 +16,13 @@ from pager.actors.dispatcher import Dispatcher
 from pager.actors.system import System
 from pager.core.bundles import Bundle
 from pager.core.notifications import Notification
+from pager.core.redaction import shown_address
 from pager.core.vocabulary import NotificationStatus
 from pager.errors import BadRequest, NotFound
 
 from .auth import authenticate
 from .responses import jsonify
+from .shown import notification_shown
 
 __all__ = [
     "Breakers",
@@ -68,16 +70,18 @@ def notification_json(
 ) -> dict[str, Any]:
     """`breakers` (from `open_breakers`): a notification held by its method's open circuit
     breaker shows when the breaker lets it go, not a retry time already past. Without
-    `addresses` (a principal below admin) the contact address is left out: phone numbers,
-    mail addresses and webhook URLs are the admins' to see, as in GET /api/v1/users."""
+    `addresses` (a principal below admin) the contact address is left out, and taken out of
+    the error texts: phone numbers, mail addresses and webhook URLs are the admins' to see,
+    as in GET /api/v1/users (`pager.web.shown`)."""
     held = (breakers or {}).get(n.method) if n.open else None
     retry_at = next_try(n, breakers or {})
+    n = notification_shown(n, admin=addresses)
     return {
         "id": n.id,
         "incident": n.incident_id,
         "kind": n.kind,
         "method": n.method,
-        "address": n.address if addresses else None,
+        "address": n.address,
         "user": n.user_id,
         "topic": n.topic,
         "step": n.step,
@@ -107,7 +111,7 @@ def bundle_json(b: Bundle, system: System, *, addresses: bool = True) -> dict[st
         "kind": "chat" if b.chat else "page",
         "user": b.user_id,
         "method": b.method,
-        "address": b.address if addresses else None,
+        "address": shown_address(b.address) if addresses else None,
         "requested_at": b.requested_at,
         "sent_at": b.sent_at,
         "provider_id": b.provider_id,

@@ -3,6 +3,9 @@
 URL is the credential; and, behind the API's bearer tokens, the URL of each feed
 (`GET /api/v1/schedules/{id}/calendar`, `/api/v1/users/{id}/calendar`) and its revocation
 (`POST .../calendar/revoke`: journaled, the old URL stops working, a new one is returned).
+A person's feed URL is shown to that person (a token with their `user`) and to admins; a
+schedule's to the people on it and to admins: whoever holds the URL reads the feed, also
+once their own access is gone.
 
 A feed answers 404 — the same answer as any unknown path, and after the same work — when
 `auth.calendar_secret` is not set, when the schedule or person is not configured, or when
@@ -27,9 +30,9 @@ from pager.actors.system import System
 from pager.core import calendars as cal
 from pager.core.events import Attribution, CalendarFeedRevoked
 from pager.core.ical import render_calendar
-from pager.errors import BadRequest, Conflict, NotFound
+from pager.errors import BadRequest, Conflict, Forbidden, NotFound
 
-from .auth import authenticate, check_role
+from .auth import Principal, authenticate, check_role
 from .responses import jsonify
 
 __all__ = ["register"]
@@ -140,9 +143,28 @@ def register(app: QuartTrio, system: System) -> None:
             what = "schedule" if kind == "schedules" else "user"
             raise NotFound(f"no {what} {ident}")
 
+    def members(sid: str) -> set[str]:
+        s = system.current_rules().schedules[sid]
+        return {u for layer in s.layers for u in layer.users} | {o.user for o in s.overrides}
+
+    def may_see(who: Principal, kind: str, ident: str) -> None:
+        """A feed's URL is a credential that outlives the principal's access (a calendar
+        app keeps it): a person's is theirs and the admins', a schedule's its members'
+        (the people of its layers and overrides) and the admins'."""
+        if who.may("admin"):
+            return
+        if kind == "users" and who.user == ident:
+            return
+        if kind == "schedules" and who.user is not None and who.user in members(ident):
+            return
+        whose = f"{ident}'s" if kind == "users" else f"schedule {ident}'s"
+        others = f"{ident} or an admin" if kind == "users" else "its members and admins"
+        raise Forbidden(f"{whose} calendar feed URL is for {others} to see; {who.name} is not")
+
     async def show(kind: str, ident: str) -> Response:
-        authenticate(system, request.headers)
+        who = authenticate(system, request.headers)
         known(kind, ident)
+        may_see(who, kind, ident)
         return jsonify(answer(kind, ident), 200, {"Cache-Control": "no-store"})
 
     async def revoke(kind: str, ident: str) -> Response:

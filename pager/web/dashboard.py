@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -96,6 +97,33 @@ def goto(url: str, status: int = 303) -> Response:
     return Response("", status, headers={"Location": url})
 
 
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}://[A-Za-z0-9.:\[\]-]{1,255}")
+_HOST = re.compile(r"[A-Za-z0-9.:\[\]-]{1,255}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(value: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of an origin or a URL, lower case, the scheme's default port as
+    none; None when it is not one."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not scheme or not host:
+        return None
+    return scheme, host, None if port == _DEFAULT_PORTS.get(scheme) else port
+
+
+def _quoted(value: str | None, shape: re.Pattern[str]) -> str:
+    """A header's value for a message: as written when it has the shape of an origin or a
+    host, else said to be unreadable (it could be anything an attacker wrote)."""
+    if value is None:
+        return "none"
+    return repr(value) if shape.fullmatch(value) else "one pager cannot read"
+
+
 class SigninThrottles(Protocol):
     """Where failed sign-ins are counted (pager.core.signin_throttle's rules): this
     process's memory, or with the PostgreSQL store the database, shared by every node."""
@@ -136,6 +164,7 @@ class Dashboard:
         )
         self.throttle: SigninThrottles = LocalSigninThrottle() if throttle is None else throttle
         self._warned: set[str] = set()
+        self._refused: set[str] = set()  # Origin and hosts of refused forms, logged once
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -265,11 +294,45 @@ class Dashboard:
         origin = request.headers.get("origin")
         return origin is not None and not self.origin_allowed(origin, request.headers.get("host"))
 
+    def refusal(self, what: str = "this form was sent") -> str:
+        """Why `from_another_site` refused a request, saying what was compared and what to
+        set when it is pager's own page behind a proxy; what the request said is quoted only
+        when it reads as an origin or a host (and the page escapes it anyway)."""
+        asked = _incoming()
+        fetch_site = asked.headers.get("sec-fetch-site", "").lower()
+        if fetch_site in ("cross-site", "same-site"):
+            return (
+                f"{what} from another site's page (the browser says "
+                f"Sec-Fetch-Site: {fetch_site}): use pager's own"
+            )
+        origin = _quoted(asked.headers.get("origin"), _ORIGIN)
+        hosts = " or ".join(_quoted(h, _HOST) for h in self.hosts()) or "none"
+        public = str(self.system.config.server.public_url)
+        self.warn_refused(origin, hosts)
+        return (
+            f"{what} from another site's page: its Origin, {origin}, is neither "
+            f"server.public_url ({public}) nor the host this request was sent to ({hosts}). "
+            "If that is pager's own address behind a proxy that changes the Host header, set "
+            "server.public_url to it (or have the proxy pass Host through, or send "
+            "X-Forwarded-Host from one of auth.trusted_proxies)"
+        )
+
+    def warn_refused(self, origin: str, hosts: str) -> None:
+        key = f"{origin} {hosts}"
+        if key not in self._refused and len(self._refused) < 1000:
+            self._refused.add(key)
+            log.warning(
+                "dashboard form refused: Origin %s is neither server.public_url (%s) nor the "
+                "Host (%s); behind a proxy that changes Host, set server.public_url to the "
+                "address people open pager at",
+                origin, self.system.config.server.public_url, hosts,
+            )  # fmt: skip
+
     async def form(self, csrf: str) -> dict[str, str]:
         """The posted form, after checking where it comes from (403 from another site's
         page, `from_another_site`) and its CSRF token (403 without the right one)."""
         if self.from_another_site():
-            raise Forbidden("this form was sent from another site's page: use pager's own")
+            raise Forbidden(self.refusal())
         data = await request.form
         sent = request.headers.get("x-csrf-token") or data.get("csrf") or ""
         if not hmac.compare_digest(sent.encode(), csrf.encode()):
@@ -332,15 +395,34 @@ class Dashboard:
             "base-uri 'none'; object-src 'none'"
         )
 
+    def forwarded_host(self) -> str | None:
+        """The X-Forwarded-Host of a request from one of `auth.trusted_proxies` (one
+        value), the host the browser asked for when the proxy changed Host."""
+        forwarded = _incoming().headers.getlist("x-forwarded-host")
+        if len(forwarded) == 1 and "," not in forwarded[0] and self.trusted_peer():
+            return forwarded[0].strip() or None
+        return None
+
+    def hosts(self) -> list[str]:
+        """The hosts this request was sent to: its Host, and a trusted proxy's
+        X-Forwarded-Host."""
+        return [h for h in (_incoming().headers.get("host"), self.forwarded_host()) if h]
+
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
-        """A browser's websocket: its Origin must be pager's own (public_url or the Host)."""
+        """Whether an Origin is pager's own: `server.public_url`'s, or that of the host the
+        request was sent to (`host`, and a trusted proxy's X-Forwarded-Host). Compared as
+        browsers write origins: scheme and host in any case, a default port or none."""
         if not origin:
             return False
-        o = urlsplit(origin)
-        public = urlsplit(str(self.system.config.server.public_url))
-        if (o.scheme, o.netloc) == (public.scheme, public.netloc):
+        o = _origin(origin)
+        if o is None:
+            return False
+        if o == _origin(str(self.system.config.server.public_url)):
             return True
-        return bool(host) and o.netloc == host and o.scheme in ("http", "https")
+        hosts = [h for h in (host, self.forwarded_host()) if h]
+        return o[0] in ("http", "https") and any(
+            o == _origin(f"{o[0]}://{h}") for h in hosts if _HOST.fullmatch(h)
+        )
 
 
 PAGE_PREFIXES = ("/login", "/logout", "/incidents", "/oncall", "/schedules", "/notifications",

@@ -9,7 +9,10 @@ after a restart (the ledger is rebuilt from the log and its snapshots), unlike t
 - `pager_notification_outcomes_total{method,outcome}`: notification events by method:
   requested, sent, retrying, failed, delivered, undelivered, cancelled;
 - `pager_user_pages_total{user}` and `pager_user_interruptions_total{user}`: pages each
-  person received, and interruptions (SMS, calls, push; not email or chat).
+  person received, and interruptions (SMS, calls, push; not email or chat). Only when
+  `server.metrics_auth` is on: they say of each person, by name, how often they were woken,
+  which an open `/metrics` (the default, like `/healthz`) would tell anyone who can reach
+  pager. Every other series names services, methods and states, never a person.
 
 The ledger keeps these as running aggregates (`pager.core.analytics.metrics`); a scrape
 reads them and scans nothing.
@@ -68,6 +71,8 @@ class AnalyticsCollector(Collector):
         for (method, outcome), n in sorted(led.outcome_events.items()):
             c.add_metric([name[method], outcome], n)
         yield c
+        if not self.system.config.server.metrics_auth:
+            return  # per person only behind a token (see the module's docstring)
         for metric, what, counts in (
             ("pager_user_pages", "Pages each person received", agg.pages),
             ("pager_user_interruptions", "Interruptions of each person: notifications of a "

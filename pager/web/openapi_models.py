@@ -56,6 +56,38 @@ def nonblank(max_length: int | None = None, **kw: Any) -> Any:
     return Field(pattern=NONBLANK, max_length=max_length, **kw)
 
 
+_DROPPED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # what ingest drops from every string
+_BLANK = r"\s\x00-\x1f\x7f-\x9f"
+
+
+def kept_pattern(max_length: int, *, line: bool = False, nonblank: bool = False) -> str:
+    """A pattern for an ingest text of at most `max_length` characters as pager keeps it
+    (`pager.core.text`): control characters, which ingest drops, do not count, CRLF counts
+    as one (it becomes LF), and in a one-line field (`line`) a run of tabs and newlines
+    counts as one (it becomes a space); with `nonblank`, more than white space and controls.
+    Each character can be read one way only, so a long refused string costs no
+    backtracking."""
+    d = _DROPPED
+    if line:  # a whole run of tabs and line breaks (controls in it too) is one
+        unit = rf"[\t\n\r][\t\n\r{d}]*(?![\t\n\r{d}])|[^\t\n\r{d}]"
+    else:  # CRLF is one, a CR or LF alone one
+        unit = rf"\r\n|\r(?!\n)|[^\r{d}]"
+    head = rf"(?=[{_BLANK}]*[^{_BLANK}])" if nonblank else ""
+    # `(?!\n)$`: the end, also where a `$` alone would let Python's re leave a last LF
+    return rf"^{head}[{d}]*(?:(?:{unit})[{d}]*){{0,{max_length}}}(?!\n)$"
+
+
+def kept(max_length: int, *, line: bool = False, nonblank: bool = False, **kw: Any) -> Any:
+    """An ingest text of at most `max_length` characters as pager keeps it (`kept_pattern`);
+    a `maxLength` would count the controls ingest drops, and refuse what pager takes."""
+    # in the document only: pydantic's own regex engine has no look-around
+    pattern = kept_pattern(max_length, line=line, nonblank=nonblank)
+    runs = "a run of tabs and line breaks counts as one; " if line else ""
+    words = f"at most {max_length} characters ({runs}control characters, dropped, do not count)"
+    kw.setdefault("description", words)
+    return Field(json_schema_extra={"pattern": pattern}, **kw)
+
+
 Key = Annotated[str, nonblank()]
 DURATION = r"^([1-9][0-9]{0,2}[smhd]|[1-9][0-9]?w)$"  # 30s, 5m, 2h, 1d, 1w (and 1h30m: pager.config.durations)
 Duration = Annotated[str, Field(pattern=DURATION, examples=["30m"])]
@@ -131,18 +163,18 @@ class Image(BaseModel):
 
 
 class GenericAlert(_Body):
-    title: str = nonblank(1024)
-    dedup_key: str | None = Field(default=None, max_length=255, pattern=NONBLANK)
+    title: str = kept(1024, line=True, nonblank=True)
+    dedup_key: str | None = kept(255, nonblank=True, default=None)
     status: Literal["firing", "resolved"] = "firing"
     severity: Severity = "critical"
-    source: str | None = Field(default=None, max_length=255)
+    source: str | None = kept(255, line=True, default=None)
     details: Any = None
     links: list[Link | str] | None = None
 
 
 class PagerDutyPayload(_Body):
-    summary: str = nonblank(1024)
-    source: str = nonblank(255)
+    summary: str = kept(1024, line=True, nonblank=True)
+    source: str = kept(255, line=True, nonblank=True)
     severity: Severity
     timestamp: Instant | None = None
     component: str | None = None
@@ -160,13 +192,13 @@ class _PagerDutyEvent(_Body):
 
 class PagerDutyTrigger(_PagerDutyEvent):
     event_action: Literal["trigger"]
-    dedup_key: str | None = Field(default=None, max_length=255, pattern=NONBLANK)
+    dedup_key: str | None = kept(255, nonblank=True, default=None)
     payload: PagerDutyPayload
 
 
 class PagerDutyAckResolve(_PagerDutyEvent):
     event_action: Literal["acknowledge", "resolve"]
-    dedup_key: str = nonblank(255)
+    dedup_key: str = kept(255, nonblank=True)
     payload: dict[str, Any] | None = None
 
 
@@ -176,8 +208,8 @@ class PagerDutyEvent(RootModel[PagerDutyTrigger | PagerDutyAckResolve]):
 
 
 class PagerDutyChangePayload(_Body):
-    summary: str = nonblank(1024)
-    source: str | None = Field(default=None, max_length=255)
+    summary: str = kept(1024, line=True, nonblank=True)
+    source: str | None = kept(255, line=True, default=None)
     timestamp: Instant | None = None
     custom_details: Any = None
 
@@ -197,14 +229,14 @@ class _PagerDutyV1(_Body):
 
 class PagerDutyV1Trigger(_PagerDutyV1):
     event_type: Literal["trigger"]
-    incident_key: str | None = Field(default=None, max_length=255, pattern=NONBLANK)
-    description: str = nonblank(1024)
+    incident_key: str | None = kept(255, nonblank=True, default=None)
+    description: str = kept(1024, nonblank=True)
 
 
 class PagerDutyV1AckResolve(_PagerDutyV1):
     event_type: Literal["acknowledge", "resolve"]
-    incident_key: str = nonblank(255)
-    description: str | None = Field(default=None, max_length=1024)
+    incident_key: str = kept(255, nonblank=True)
+    description: str | None = kept(1024, default=None)
 
 
 class PagerDutyV1Event(RootModel[PagerDutyV1Trigger | PagerDutyV1AckResolve]):
@@ -238,39 +270,40 @@ class AlertmanagerAlert(_Body):
     annotations: dict[str, str] | None = Field(default=None, max_length=128)
     startsAt: Instant | None = None
     endsAt: Instant | None = None
-    generatorURL: str | None = Field(default=None, max_length=16384)
-    fingerprint: str | None = Field(default=None, max_length=64)
+    generatorURL: str | None = kept(16384, default=None)
+    fingerprint: str | None = kept(64, default=None)
 
 
 class AlertmanagerWebhook(_Body):
     """Alertmanager's webhook, version 4."""
 
     version: Literal["4", 4] = "4"
-    groupKey: str = nonblank(4096)
+    groupKey: str = kept(4096, nonblank=True)
     truncatedAlerts: int = Field(default=0, ge=0, le=2**53)  # larger ones are read as floats
     status: Literal["firing", "resolved"]
     receiver: str | None = None
     groupLabels: dict[str, str] | None = None
     commonLabels: dict[str, str] | None = None
     commonAnnotations: dict[str, str] | None = None
-    externalURL: str | None = Field(default=None, max_length=16384)
+    externalURL: str | None = kept(16384, default=None)
     alerts: list[AlertmanagerAlert]
 
 
 class OpsgenieAlert(_Body):
-    message: str = nonblank(130)
-    alias: str | None = Field(default=None, max_length=512)
-    description: str | None = Field(default=None, max_length=15000)
-    responders: list[dict[str, Any]] = []
-    visibleTo: list[dict[str, Any]] = []
-    actions: list[str] = []
+    message: str = kept(130, nonblank=True)
+    alias: str | None = kept(512, default=None)
+    description: str | None = kept(15000, default=None)
+    # kept in the alert's details as they come, never read: any array is taken
+    responders: list[Any] = Field(default=[], description="kept as sent, not read")
+    visibleTo: list[Any] = Field(default=[], description="kept as sent, not read")
+    actions: list[Any] = Field(default=[], description="kept as sent, not read")
     tags: list[str] = Field(default=[], max_length=20)
     details: dict[str, str] = {}
-    entity: str | None = Field(default=None, max_length=512)
-    source: str | None = Field(default=None, max_length=100)
+    entity: str | None = kept(512, default=None)
+    source: str | None = kept(100, default=None)
     priority: Literal["P1", "P2", "P3", "P4", "P5"] = "P3"
-    user: str | None = Field(default=None, max_length=100)
-    note: str | None = Field(default=None, max_length=25000)
+    user: str | None = kept(100, default=None)
+    note: str | None = kept(25000, default=None)
 
 
 class OpsgenieAction(_Body):
@@ -284,11 +317,11 @@ class OpsgenieNote(OpsgenieAction):
 
 
 class OpsgenieMessage(_Body):
-    message: str = nonblank(130)
+    message: str = kept(130, nonblank=True)
 
 
 class OpsgenieDescription(_Body):
-    description: str = nonblank(15000)
+    description: str = kept(15000, nonblank=True)
 
 
 # ---------------------------------------------------------------- REST API bodies

@@ -388,6 +388,7 @@ OPS: tuple[Op, ...] = (
         "The schedule's calendar feed URL",
         "schedules",
         errors=(*API_ERRORS, 409),
+        extra={"description": "For admins and the people on the schedule (a token's `user`)."},
     ),
     _api(
         "POST",
@@ -402,6 +403,7 @@ OPS: tuple[Op, ...] = (
         "A person's calendar feed URL",
         "schedules",
         errors=(*API_ERRORS, 409),
+        extra={"description": "For admins and the person (a token whose `user` it is)."},
     ),
     _api(
         "POST",

@@ -27,6 +27,7 @@ from pager.errors import BadRequest, NotFound
 
 from .api_notifications import Breakers, next_try, no_breakers
 from .dashboard import Dashboard, goto, local_path
+from .shown import lines_shown, notification_shown
 
 __all__ = ["SNOOZES", "register"]
 
@@ -178,6 +179,10 @@ def register(
         breakers = open_breakers()
         notes = system.state.notifications.for_incident(incident_id)
         retries = {n.id: next_try(n, breakers) for n in notes if n.open}
+        admin = who.may("admin")
+        lines = timeline_lines(named(e, dash.name_of) for e in inc.history)
+        timeline = lines_shown(lines, notes, admin=admin)
+        notes = [notification_shown(n, admin=admin) for n in notes]
         svc = system.rules.services.get(inc.service_id)
         policy = None
         if inc.escalation is not None:
@@ -189,7 +194,7 @@ def register(
         body = dash.render(
             "incident.html", who, csrf, inc=inc, notifications=notes, retries=retries,
             policy=policy, service=svc, snoozes=SNOOZES, last_seq=system.log.last_seq, via=how,
-            timeline=timeline_lines(named(e, dash.name_of) for e in inc.history),
+            timeline=timeline,
         )  # fmt: skip
         return dash.page(body)
 

@@ -19,6 +19,7 @@ from pager.errors import BadRequest, NotFound
 from .api_notifications import STATUSES
 from .api_schedules import oncall_json
 from .dashboard import Dashboard
+from .shown import notification_shown
 
 __all__ = ["register"]
 
@@ -135,7 +136,8 @@ def register(app: QuartTrio, system: System, dash: Dashboard) -> None:
             if inc is not None:
                 titles[n.incident_id] = f"#{inc.short_code} {inc.title}"
         body = dash.render(
-            "notifications.html", who, csrf, rows=found, f=f, titles=titles,
+            "notifications.html", who, csrf, f=f, titles=titles,
+            rows=[notification_shown(n, admin=who.may("admin")) for n in found],
             users=sorted(system.rules.users),
             methods=METHODS, statuses=STATUSES, limit=NOTIFICATION_ROWS,
         )  # fmt: skip

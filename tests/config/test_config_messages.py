@@ -202,6 +202,27 @@ def test_a_url_refused_is_shown_without_its_credentials(
     ]
 
 
+def test_a_webhook_url_refused_is_shown_without_the_secret_in_its_path(
+    problems: ProblemsOf, base: dict[str, Any]
+) -> None:
+    """A Slack incoming webhook and a legacy Teams connector carry their secret in the path
+    (`/services/T.../B.../SECRET`, `/IncomingWebhook/SECRET/...`): the problem shows the
+    URL's words, not its secret segments."""
+    slack = "ftp://hooks.slack.com/services/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"
+    teams = (
+        "ftp://contoso.webhook.office.com/webhookb2/11111111-2222-3333-4444-555555555555"
+        "@66666666-7777-8888-9999-000000000000/IncomingWebhook/0123456789abcdef0123456789abcdef"
+        "/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    )
+    base["users"][0]["contacts"] = {"teams": teams, "webhook": slack}
+    base["users"][0]["notification_rules"] = [{"after": "0m", "via": "console"}]
+    assert problems(base) == [
+        "users[0].contacts.teams: 'ftp://contoso.webhook.office.com/…/…/IncomingWebhook/…/…' "
+        "must be an http(s) URL",
+        "users[0].contacts.webhook: 'ftp://hooks.slack.com/services/…/…/…' must be an http(s) URL",
+    ]
+
+
 # --- time values in context -----------------------------------------------------------------
 
 

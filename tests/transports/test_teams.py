@@ -109,3 +109,28 @@ async def test_an_answer_that_echoes_the_workflow_url_keeps_its_signature_out() 
     text = str(e.value)
     assert "404" in text and "no workflow at" in text and "/workflows/alice" in text
     assert "S1G-s3cr3t" not in text, text
+
+
+async def test_an_answer_that_echoes_a_legacy_webhook_url_keeps_its_secret_path_out() -> None:
+    """A legacy Teams connector URL carries its secret in the path
+    (`/IncomingWebhook/SECRET/...`): an answer that repeats it, at any length, must not
+    carry the secret, nor a piece of it where the quoted answer is cut."""
+    standin = TeamsStandIn()
+    teams = transport()
+    secret = "0123456789abcdef0123456789abcdef"
+    path = (
+        "/webhookb2/11111111-2222-3333-4444-555555555555@66666666-7777-8888-9999-000000000000"
+        f"/IncomingWebhook/{secret}/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    )
+    with trio.fail_after(10):
+        async with served(standin) as base:
+            # the quote is cut at 200 characters: the first copy of the secret straddles it
+            pad = "x" * (200 - len("no connector at ") - len(path) + len(secret) // 2 + 40)
+            body = f"no connector at {pad}{path}; again: {path}"
+            standin.fail(Fault(status=404, body=body))
+            with pytest.raises(ProviderRejected) as e:
+                await teams.send(message("teams", base + path))
+        await teams.aclose()
+    text = str(e.value)
+    assert "404" in text and "IncomingWebhook" in text, text
+    assert "0123456789abcdef" not in text and secret[:12] not in text, text

@@ -20,6 +20,7 @@ from pager.config import Config, load_config_text
 from pager.core.calendars import feed_token
 
 from ..harness import EPOCH, auth, config_text, running_pager
+from .dashboard_helpers import RESPONDER_TOKEN, VIEWER_TOKEN, dashboard_text
 
 SECRET = "calendar-secret-for-tests"
 
@@ -211,3 +212,32 @@ async def test_no_feeds_without_a_calendar_secret(tmp_path: Path) -> None:
                 token = feed_token(secret, "schedules", "primary", 0)
                 r = await client.get(f"{base}/ical/schedules/primary/{token}.ics")
                 assert (r.status_code, r.text) == (404, unknown.text)
+
+
+async def test_a_feed_url_is_shown_to_its_person_its_schedule_and_admins(tmp_path: Path) -> None:
+    """A feed's URL is a credential a calendar app keeps, working after its holder's token
+    is gone: a person's is theirs and the admins', a schedule's the people on it and the
+    admins'. A viewer's token (no user) sees neither; alice's token sees hers and her
+    schedule's, not bob's; an admin's every one."""
+    text = dashboard_text(tmp_path / "data", auth_extra=f"  calendar_secret: {SECRET}\n")
+    config = load_config_text(text, source="test_a_feed_url_is_shown_to_its_person")
+    paths = ("users/alice", "users/bob", "schedules/primary")
+    expected = {
+        VIEWER_TOKEN: (403, 403, 403),
+        RESPONDER_TOKEN: (200, 403, 200),  # alice's token; alice is on primary
+        auth()["Authorization"].split()[1]: (200, 200, 200),
+    }
+    with trio.fail_after(30):
+        async with running_pager(config) as run, httpx.AsyncClient() as client:
+            base = run.urls[0]
+            for token, statuses in expected.items():
+                got = []
+                for path in paths:
+                    r = await client.get(
+                        f"{base}/api/v1/{path}/calendar",
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    got.append(r.status_code)
+                    if r.status_code == 403:
+                        assert "/ical/" not in r.text and "calendar feed URL is for" in r.text
+                assert tuple(got) == statuses, (token, got)

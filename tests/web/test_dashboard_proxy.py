@@ -15,8 +15,8 @@ from trio_websocket import open_websocket_url
 
 from pager.config import ConfigError
 
-from ..harness import running_pager
-from .dashboard_helpers import dashboard_config, stream_handshake
+from ..harness import pd_trigger, running_pager, until
+from .dashboard_helpers import dashboard_config, sign_in, stream_handshake
 
 TRUSTED = "  proxy_header: X-Forwarded-Email\n  trusted_proxies: [127.0.0.1/32]\n"
 UNTRUSTED = "  proxy_header: X-Forwarded-Email\n  trusted_proxies: [10.0.0.1]\n"
@@ -148,3 +148,60 @@ async def test_the_analytics_api_follows_the_proxy_as_the_pages_do(tmp_path: Pat
                 assert r.status_code == 401, (named, r.status_code)
                 r = await client.get(f"{base}/", headers={"X-Forwarded-Email": named})
                 assert r.status_code == 303, (named, r.status_code)  # as the pages do
+
+
+async def _note(
+    client: httpx.AsyncClient, base: str, inc: str, csrf: str, **headers: str
+) -> httpx.Response:
+    return await client.post(
+        f"{base}/incidents/{inc}/notes", data={"csrf": csrf, "text": "n"}, headers=headers
+    )
+
+
+async def test_behind_a_proxy_that_changes_host_forms_work_with_public_url(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A proxy serving pager at http://pager.example.com that sends Host: 127.0.0.1:PORT:
+    the browser's Origin is pager's own, but neither the Host nor public_url says so, and
+    the form is refused with a message that says what was compared and what to set. With
+    public_url set to that address (written with its default port, or in capitals, as
+    people do), or with the trusted proxy's X-Forwarded-Host, the same form is served.
+    What the request said is quoted only when it reads as an origin."""
+    # http, so that the test's client sends the session cookie (https makes it Secure)
+    public = "http://PAGER.example.com:80"
+    for public_url, auth_extra, ok in (
+        ("", "", False),
+        (public, "", True),
+        ("", "  trusted_proxies: [127.0.0.1/32]\n", True),  # X-Forwarded-Host believed
+        ("", "  trusted_proxies: [10.0.0.1]\n", False),  # ... only from a trusted proxy
+    ):
+        data = tmp_path / f"data-{len(public_url)}-{len(auth_extra)}"
+        config = dashboard_config(data, public_url=public_url, auth_extra=auth_extra)
+        with trio.fail_after(30):
+            async with running_pager(config) as run, httpx.AsyncClient() as client:
+                base = run.urls[0]
+                r = await client.post(f"{base}/v2/enqueue", json=pd_trigger("proxy-host-1"))
+                await until(run, lambda s: bool(s.incidents))
+                inc = next(iter(run.system.state.incidents))
+                csrf = await sign_in(client, base, "alice")
+                browser = {
+                    "Origin": "http://pager.example.com",
+                    "Sec-Fetch-Site": "same-origin",
+                    "X-Forwarded-Host": "pager.example.com",
+                }
+                r = await _note(client, base, inc, csrf, **browser)
+                if ok:
+                    assert r.status_code == 303, (public_url, auth_extra, r.text[:500])
+                    continue
+                assert r.status_code == 403
+                host = base.removeprefix("http://")
+                text = r.text.replace("&#39;", "'")
+                for said in ("Origin, 'http://pager.example.com'", "server.public_url (http",
+                             f"'{host}'", "set server.public_url", "X-Forwarded-Host"):  # fmt: skip
+                    assert said in text, (said, text[:1500])
+                assert "pager.example.com" in caplog.text and "server.public_url" in caplog.text
+                # an Origin that is no origin is not repeated
+                junk = "https://x.example/<script>alert(1)</script>"
+                r = await _note(client, base, inc, csrf, Origin=junk)
+                assert r.status_code == 403
+                assert "one pager cannot read" in r.text and "alert(1)" not in r.text

@@ -1,7 +1,7 @@
 """The Alertmanager webhook's schema in the OpenAPI document says what ingest accepts, both
 ways: a body the schema calls invalid is refused, one it calls valid is read. (schemathesis
 found bodies on which they disagreed: a group without `status`, an alert without `status`
-or `labels` but with a fingerprint, `truncatedAlerts: -1`.)"""
+or `labels` but with a fingerprint, `truncatedAlerts: -1`, `truncatedAlerts: 9007199254740992.0`.)"""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from pager.core.text import clean_json
 from pager.errors import InvalidEvent
 from pager.ingest.alertmanager import parse_webhook
+from pager.ingest.opsgenie import parse_create
 from pager.web.openapi import document
 
 
@@ -55,6 +56,12 @@ BODIES = {
     "a fingerprint of controls only": (group(alerts=[{"fingerprint": "\x8c\x8f"}]), False),
     "truncatedAlerts below zero": (group(truncatedAlerts=-1), False),
     "alerts null": (group(alerts=None), False),
+    # found at 600 examples: JSON's 2^53 written as a float is the largest integer allowed
+    "truncatedAlerts 2^53 written as a float": (group(truncatedAlerts=float(2**53)), True),
+    "truncatedAlerts past 2^53 as a float": (group(truncatedAlerts=float(2**53 + 2)), False),
+    # a limit counts what ingest keeps: controls are dropped first
+    "a fingerprint of 64 and a control": (group(alerts=[{"fingerprint": "f" * 64 + "\x01"}]), True),
+    "a fingerprint of 65": (group(alerts=[{"fingerprint": "f" * 65}]), False),
     "a status that is neither": (group(status="pending"), False),
 }
 
@@ -69,3 +76,21 @@ def test_the_schema_and_ingest_agree(name: str) -> None:
     except InvalidEvent as e:
         problems = e.errors
     assert (not problems) is valid, (name, problems)
+
+
+def test_opsgenie_arrays_pager_does_not_read_are_any_arrays() -> None:
+    """(Found at 600 examples: `visibleTo: [348213]` was taken though the document wanted
+    objects.) `responders`, `visibleTo` and `actions` are kept in the alert's details as
+    sent and never read: the document takes any array, as ingest does."""
+    doc = document()
+    validator = jsonschema_rs.validator_for({"$ref": "#/components/schemas/OpsgenieAlert", **doc})
+    for body in (
+        {"message": "m", "visibleTo": [348213], "responders": ["x"], "actions": [{}]},
+        {"message": "m", "visibleTo": [{"type": "team"}], "actions": ["Restart"]},
+    ):
+        assert validator.is_valid(body), body
+        parse_create(clean_json(body), "og-key")
+    bad = {"message": "m", "visibleTo": {"not": "an array"}}
+    assert not validator.is_valid(bad)
+    with pytest.raises(InvalidEvent):
+        parse_create(clean_json(bad), "og-key")

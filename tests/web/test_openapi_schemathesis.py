@@ -69,6 +69,9 @@ ONLY = {
     "routing_key": ["R0UT1NGKEYCHECKOUT00000000000000"],
     "service_key": ["R0UT1NGKEYCHECKOUT00000000000000"],
 }
+# Bodies where a key of ONLY is the sender's free text (an Opsgenie alert's `user` is
+# whoever the sending tool says), not one of pager's names.
+FREE_TEXT = ("Opsgenie",)
 MAX_EXAMPLES = int(os.environ.get("PAGER_SCHEMATHESIS_EXAMPLES", "8"))
 
 
@@ -80,9 +83,9 @@ def _with_examples(doc: dict[str, Any]) -> dict[str, Any]:
             for p in op.get("parameters", ()):
                 if p["name"] in EXAMPLES:
                     p["schema"] = {**p["schema"], "examples": EXAMPLES[p["name"]]}
-    for schema in doc["components"]["schemas"].values():
+    for title, schema in doc["components"]["schemas"].items():
         for name, prop in schema.get("properties", {}).items():
-            if name in ONLY:
+            if name in ONLY and not title.startswith(FREE_TEXT):
                 schema["properties"][name] = {"type": "string", "enum": ONLY[name]}
             elif name in EXAMPLES:
                 prop["examples"] = EXAMPLES[name]
@@ -113,7 +116,15 @@ class Pager:
         self.data = root / "data"
         self.events = self.data / "events"
         path = root / "pager.yaml"
-        path.write_text(dashboard_text(self.data))
+        # generated keys are wrong keys: without a budget for them, a deep run
+        # (PAGER_SCHEMATHESIS_EXAMPLES in the hundreds) would meet the per-address throttle
+        # of unknown keys, whose Alertmanager answer is a 503 by design
+        text = dashboard_text(self.data)
+        text = text.replace(
+            "  listen: 127.0.0.1:0\n", "  listen: 127.0.0.1:0\n  unknown_key_misses: 0\n", 1
+        )
+        assert "unknown_key_misses: 0" in text
+        path.write_text(text)
         with open(root / "stderr.log", "wb") as stderr:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "pager", "serve", "--config", str(path)],

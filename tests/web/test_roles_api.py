@@ -106,7 +106,7 @@ async def test_the_stream_shows_addresses_to_admins_only(tmp_path: Path) -> None
     """The stream carries the log's records, and a page's record names its address: here a
     webhook URL with a password and a token in it. A viewer's or responder's stream (token or
     dashboard session) gets the record with `address` null, as the REST API answers them; an
-    admin's gets it whole."""
+    admin's gets where it points, without the password and the token."""
     secret_url = "http://hook:PASSWORD-1@127.0.0.1:9/alice?token=QUERY-SECRET-2"
     text = dashboard_text(tmp_path / "data")
     text = text.replace(
@@ -144,13 +144,15 @@ async def test_the_stream_shows_addresses_to_admins_only(tmp_path: Path) -> None
                         if rec["type"] == "notification.requested":
                             found.append(rec["data"])
                         else:
-                            assert "PASSWORD-1" not in line or headers == admin, line
+                            assert "PASSWORD-1" not in line, line
                         if rec["seq"] >= last:
                             return found
 
             admin = [("Authorization", f"Bearer {TOKEN}")]
             shown = await requested(admin)
-            assert [d["address"] for d in shown if d["method"] == "webhook"] == [secret_url]
+            assert [d["address"] for d in shown if d["method"] == "webhook"] == [
+                "http://hook:…@127.0.0.1:9/alice?token=…"
+            ]
             for headers in (
                 [("Authorization", f"Bearer {VIEWER_TOKEN}")],
                 [("Authorization", f"Bearer {RESPONDER_TOKEN}")],

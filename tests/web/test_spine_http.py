@@ -176,6 +176,13 @@ async def test_metrics_ask_for_a_token_when_metrics_auth_is_on(tmp_path: Path) -
             r = await client.get(url, headers=auth())
             assert r.status_code == 200 and "pager_open_incidents" in r.text
             assert (await client.get(f"{run.urls[0]}/healthz")).status_code == 200
+            # behind the token, each person's pages (an open /metrics leaves them out)
+            r = await post_generic(client, run.urls[0], "paged", dedup_key="per-person-1")
+            assert r.status_code == 202
+            await until(run, lambda s: bool(s.notifications.by_id))
+            r = await client.get(url, headers=auth())
+            paged = [line for line in r.text.splitlines() if line.startswith("pager_user_pages")]
+            assert paged and all('user="' in line for line in paged), paged
 
 
 async def test_lean_listener_serves_the_same_ingest(tmp_path: Path) -> None:

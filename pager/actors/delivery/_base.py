@@ -38,6 +38,7 @@ from pager.core.model import Status
 from pager.core.notifications import Notification
 from pager.core.ratelimit import RateLimiter
 from pager.core.reach import DEFAULT_ATTEMPT_LIMIT, falls_back_now
+from pager.core.redaction import without_secrets
 from pager.core.state import SystemState
 from pager.core.vocabulary import NotificationKind
 from pager.errors import LogUnavailable
@@ -344,8 +345,10 @@ class DeliveryBase:
     async def _failed(self, n: Notification, attempt: int, e: DeliveryError) -> bool:
         retry_at = self._retry_at(attempt, e, n.requested_at)
         final = retry_at is None
+        # whatever the transport quoted, never the credentials of the URL it posted to
+        error = without_secrets(e.message, n.address)
         log.warning(
-            "%s %s attempt %d failed: %s%s", self.method, n.id, attempt, e.message,
+            "%s %s attempt %d failed: %s%s", self.method, n.id, attempt, error,
             "" if retry_at is None else f"; retrying at {retry_at.isoformat()}",
         )  # fmt: skip
         await self._record(
@@ -353,7 +356,7 @@ class DeliveryBase:
                 incident_id=n.incident_id,
                 notification_id=n.id,
                 attempt=attempt,
-                error=e.message,
+                error=error,
                 permanent=final,
                 retry_at=retry_at,
             )

@@ -46,6 +46,7 @@ from pager.core.events import (
 )
 from pager.core.model import Status
 from pager.core.notifications import Notification
+from pager.core.redaction import without_secrets
 from pager.core.vocabulary import NotificationKind
 from pager.transports.base import DeliveryError, Message, ProviderRejected, Sent, Transport
 
@@ -380,9 +381,13 @@ class DeliveryActor(DeliveryBase):
     ) -> None:
         retry_at = self._retry_at(attempt, e, min(n.requested_at for n in live))
         final = retry_at is None
+        # whatever the transport quoted, never the credentials of the URLs it posted to
+        error = e.message
+        for address in {n.address for n in live}:
+            error = without_secrets(error, address)
         log.warning(
             "%s bundle %s (%d pages) attempt %d failed: %s%s", self.method, bundle_id,
-            len(live), attempt, e.message,
+            len(live), attempt, error,
             "" if retry_at is None else f"; retrying at {retry_at.isoformat()}",
         )  # fmt: skip
         await self._record(
@@ -391,7 +396,7 @@ class DeliveryActor(DeliveryBase):
                     incident_id=n.incident_id,
                     notification_id=n.id,
                     attempt=attempt,
-                    error=e.message,
+                    error=error,
                     permanent=final,
                     retry_at=retry_at,
                     bundle_id=bundle_id,
