@@ -180,8 +180,8 @@ def _decoder(cls: type[Event], hints: Mapping[str, Any]) -> Callable[[Mapping[st
     """The decoder of `cls`, generated once as straight-line code (replay runs it for every
     line): each field read from the data and converted (ISO instants, tuples, enum words, an
     attribution from by/via/token_name), missing optional fields given their defaults, a key
-    the class does not know refused. The event is filled in as an instance of a plain twin
-    class with the same slots and then becomes a `cls` (`__class__` assignment), skipping
+    the class does not know refused. The event is filled in as an instance of its twin class
+    (pager.core._fast.twin) and then becomes a `cls` (`__class__` assignment), skipping
     the frozen dataclass's `__init__`, which sets each field through `object.__setattr__`:
     tests/core/test_event_codec.py holds the result to `cls(**fields)`."""
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -190,7 +190,6 @@ def _decoder(cls: type[Event], hints: Mapping[str, Any]) -> Callable[[Mapping[st
     if "attribution" in known:
         known = (known - {"attribution"}) | {"by", "via", "token_name"}
     scope: dict[str, Any] = {
-        "_new": object.__new__,
         "_twin": twin(cls),
         "_cls": cls,
         "_known": frozenset(known),
@@ -205,7 +204,7 @@ def _decoder(cls: type[Event], hints: Mapping[str, Any]) -> Callable[[Mapping[st
     lines += [
         "    if not _known.issuperset(d):",
         "        raise TypeError(f'{_cls.__name__}: unknown fields {sorted(set(d) - _known)}')",
-        "    out = _new(_twin)",
+        "    out = _twin()",
     ]
     for f in fields:
         n = f.name
