@@ -50,7 +50,8 @@ _HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?::[0-9]+)?", re.IGN
 _ADDRESS_LIKE = re.compile(
     r"""[a-z][a-z0-9+.-]*://[^\s<>"'`]+"""  # a URL
     r"""|[^\s@<>()"'`,;:\[\]]+@[^\s@<>()"'`,;:\[\]]+\.[a-z0-9-]+"""  # a mail address
-    r"""|(?<![\w.+-])\+?\d(?:[ ()-]?\d){6,14}(?![\w.])""",  # a phone number
+    r"""|(?<![\w.+-])(?!\d{4}-\d\d-\d\d)\+?\d(?:[ ()-]?\d){6,14}(?![\w.])""",  # a phone
+    # number, not a date (`2026-12-08 01:23:45` in a provider's error stays)
     re.IGNORECASE,
 )
 

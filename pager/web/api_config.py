@@ -40,7 +40,9 @@ async def reload_from_file(system: System) -> dict[str, object]:
     log.info("configuration reloaded from %s (%s)", path or "the demo", system.rules.digest)
     for p in pending:
         log.warning("reload: %s", p)
-    warnings = [str(p) for p in config_warnings(config)] if path else []
+    # (every check again, the schedules' gaps among them: in a worker thread, as the load)
+    found = await trio.to_thread.run_sync(config_warnings, config) if path else []
+    warnings = [str(p) for p in found]
     for w in warnings:
         log.warning("reload: configuration %s", w)
     return {

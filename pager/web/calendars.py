@@ -144,13 +144,17 @@ def register(app: QuartTrio, system: System) -> None:
             raise NotFound(f"no {what} {ident}")
 
     def members(sid: str) -> set[str]:
+        """The people of its layers, and of its overrides that have not ended (someone who
+        covered one shift last month is no member for good)."""
         s = system.current_rules().schedules[sid]
-        return {u for layer in s.layers for u in layer.users} | {o.user for o in s.overrides}
+        now = system.clock.now()
+        covering = {o.user for o in s.overrides if o.end > now}
+        return {u for layer in s.layers for u in layer.users} | covering
 
     def may_see(who: Principal, kind: str, ident: str) -> None:
         """A feed's URL is a credential that outlives the principal's access (a calendar
         app keeps it): a person's is theirs and the admins', a schedule's its members'
-        (the people of its layers and overrides) and the admins'."""
+        (the people of its layers and of its overrides not ended yet) and the admins'."""
         if who.may("admin"):
             return
         if kind == "users" and who.user == ident:

@@ -66,7 +66,9 @@ def _q(name: str, description: str = "", **schema: Any) -> Param:
 
 STR = {"type": "string"}
 INSTANT = {"type": "string", "format": "date-time"}
-_STATUS = f"({'|'.join(StatusFilter)})"
+# the words as `statuses_for` reads them: any case, spaces around, empty parts skipped
+_STATUS = "|".join("".join(f"[{c}{c.upper()}]" for c in word) for word in StatusFilter)
+_STATUS_PART = rf"\s*({_STATUS})?\s*"
 API_ERRORS = (400, 401, 403, 404)
 PD_ERRORS = (400, 413, 415, 429, 503)
 OG_ERRORS = (400, 401, 404, 413, 415, 422, 429, 503)
@@ -267,7 +269,7 @@ OPS: tuple[Op, ...] = (
                 "status",
                 f"comma list of {', '.join(StatusFilter)}",
                 type="string",
-                pattern=f"^{_STATUS}(,{_STATUS})*$",
+                pattern=f"^{_STATUS_PART}(,{_STATUS_PART})*$",
             ),
             _q("service", "a service id"),
             _q("since", "ISO 8601 instant: created at or after", **INSTANT),

@@ -103,3 +103,12 @@ def test_what_is_not_an_address_stays_readable() -> None:
         "2026-12-08T00:29:05.448804+00:00 (SMTP 550 5.1.1)"
     )
     assert without_address(text, ["+15555550100"]) == text
+
+
+def test_a_date_written_with_a_space_is_not_taken_for_a_phone_number() -> None:
+    # a provider's own clock in its error text (`2026-12-08 01:23:45`): eight digits with
+    # dashes and a space, which the phone number's pattern would take but for the date
+    text = "SMTP 451 at 2026-12-08 01:23:45 UTC: try again; the To number +1 555 010 0199"
+    assert (
+        without_address(text) == "SMTP 451 at 2026-12-08 01:23:45 UTC: try again; the To number …"
+    )

@@ -241,3 +241,28 @@ async def test_a_feed_url_is_shown_to_its_person_its_schedule_and_admins(tmp_pat
                     if r.status_code == 403:
                         assert "/ical/" not in r.text and "calendar feed URL is for" in r.text
                 assert tuple(got) == statuses, (token, got)
+
+
+async def test_an_override_that_ended_makes_no_member_of_the_schedule(tmp_path: Path) -> None:
+    """Someone who covered a shift once is not one of the schedule's people for good: an
+    override that ended gives no sight of its feed URL; one that has not ended does."""
+    base_text = dashboard_text(tmp_path / "data", auth_extra=f"  calendar_secret: {SECRET}\n")
+    layers = "        users: [alice, bob]\n"
+    assert layers in base_text
+    alice = {"Authorization": f"Bearer {RESPONDER_TOKEN}"}  # alice's token
+    for span, status in (
+        ("start: 2020-01-01T00:00:00Z, end: 2020-01-02T00:00:00Z", 403),  # long over
+        ("start: 2020-01-01T00:00:00Z, end: 2099-01-01T00:00:00Z", 200),  # on now
+        ("start: 2098-01-01T00:00:00Z, end: 2099-01-01T00:00:00Z", 200),  # to come
+    ):
+        rotation = '        rotation: {every: 1w, handoff: "monday 09:00", start: 2026-01-05}\n'
+        text = base_text.replace(layers, "        users: [bob]\n").replace(
+            rotation, f"{rotation}    overrides:\n      - {{user: alice, {span}}}\n"
+        )
+        config = load_config_text(text, source="test_an_override_that_ended")
+        with trio.fail_after(30):
+            async with running_pager(config) as run, httpx.AsyncClient() as client:
+                r = await client.get(
+                    f"{run.urls[0]}/api/v1/schedules/primary/calendar", headers=alice
+                )
+                assert r.status_code == status, (span, r.text)

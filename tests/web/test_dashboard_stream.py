@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 import trio
 from trio_websocket import open_websocket_url
 
@@ -14,7 +15,9 @@ from ..harness import pd_trigger, running_pager
 from .dashboard_helpers import dashboard_config, sign_in, stream_handshake
 
 
-async def test_stream_with_the_session_cookie_and_origin(tmp_path: Path) -> None:
+async def test_stream_with_the_session_cookie_and_origin(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with trio.fail_after(30):
         async with (
             running_pager(dashboard_config(tmp_path / "data")) as run,
@@ -44,3 +47,17 @@ async def test_stream_with_the_session_cookie_and_origin(tmp_path: Path) -> None
                 ({"Cookie": cookie, "Origin": base}, 101),  # the same, accepted
             ]:
                 assert await stream_handshake(base, headers) == status, headers
+            # a made-up session from made-up Origins: 401, and none of them takes a place
+            # among the refusals logged once per Origin (a bounded set: people signed in
+            # behind a misconfigured proxy must still get their warning)
+            caplog.clear()
+            for i in range(3):
+                made_up = {"Cookie": "pager_session=made-up", "Origin": f"http://x{i}.example"}
+                assert await stream_handshake(base, made_up) == 401
+            assert not [r for r in caplog.records if "refused" in r.getMessage()]
+            # signed in, from a foreign Origin: logged, once
+            foreign = {"Cookie": cookie, "Origin": "http://other.example"}
+            for _ in range(2):
+                assert await stream_handshake(base, foreign) == 403
+            said = [r.getMessage() for r in caplog.records if "other.example" in r.getMessage()]
+            assert len(said) == 1 and "refused: Origin 'http://other.example'" in said[0], said

@@ -163,3 +163,21 @@ async def test_an_integral_float_is_an_integer(tmp_path: Path) -> None:
                 r = await client.post(f"/api/v1/incidents/{iid}/escalate", json={"level": 2.0})
                 assert r.status_code == 200, r.text
                 assert r.json()["escalation"]["level"] == 2
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["open", "Open", "open, resolved", "ALL", "", " ,triggered,", "acknowledged\t",
+     "closed", "open,closed", "opened", "open;resolved"],
+)  # fmt: skip
+def test_the_status_filter_of_the_document_takes_what_the_api_takes(raw: str) -> None:
+    from pager.core.model import statuses_for
+
+    params = document()["paths"]["/api/v1/incidents"]["get"]["parameters"]
+    pattern = next(p for p in params if p["name"] == "status")["schema"]["pattern"]
+    try:
+        statuses_for(raw)
+        taken = True
+    except ValueError:
+        taken = False
+    assert bool(re.search(pattern, raw)) == taken
