@@ -110,14 +110,15 @@ class Dispatcher:
                 self._settled(r.subject)
 
     def _settled(self, incident_id: str) -> None:
-        """The incident was acknowledged or resolved: each of its pages not sent yet (held
-        back by the bundling window, a throttle or a retry) is cancelled by its lane now,
-        not when the lane's next message falls due."""
+        """The incident was acknowledged, resolved or snoozed: each of its pages not sent
+        yet (held back by the bundling window, a throttle or a retry) is named to its lane,
+        which cancels it now, not when its next message falls due (and looks at none of
+        its other pages for that)."""
         for n in self.state.notifications.for_incident(incident_id):
             if n.open and n.kind == NotificationKind.PAGE:
                 actor = self.actors.get(n.method)
                 if actor is not None:
-                    actor.poke_lane_of(n)
+                    actor.settled(n)
 
     async def run(
         self, *, task_status: trio.TaskStatus[Dispatcher] = trio.TASK_STATUS_IGNORED

@@ -341,3 +341,95 @@ async def test_pages_held_back_by_the_bundling_window_do_not_wake_their_lane(
     assert len(alice) == 200 and all(n.status == "sent" for n in alice)
     assert len(slack.calls) <= 5
     assert looks <= 3 * len(slack.calls) + 2
+
+
+async def test_resolving_held_pages_one_by_one_costs_each_only_its_own_pages(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 60 incidents page alice by Slack at once: 2 go alone, 58 wait for the window. 50 of
+    # them are resolved one by one within it (as Alertmanager resolves a storm over many
+    # requests): each held page is cancelled then, in one append per incident, and her lane
+    # looks at none of its other pages for that (a look at all of them per resolve costs
+    # the square of the storm). The rest go out in one bundle when the window ends.
+    slack = Scripted("slack")
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack) as run:
+            actor = run.actors.dispatcher.actors["slack"]
+            ids = [await trigger(run, f"k{i}") for i in range(60)]
+            await trio.sleep(1)
+            ns = run.system.state.notifications
+            held = [i for i in ids if ns.by_id[f"{i}-n1"].status == "pending"]
+            assert held == ids[2:]
+            looked = 0
+            pages_of = actor._pages_of
+
+            def counted(lane: Any) -> Any:
+                nonlocal looked
+                pages = pages_of(lane)
+                looked += len(pages)
+                return pages
+
+            cancels: list[int] = []  # pages cancelled per append
+            record = actor._record
+
+            async def noted(*events: Any) -> bool:
+                if events and events[0].TYPE == "notification.cancelled":
+                    cancels.append(len(events))
+                return await record(*events)
+
+            monkeypatch.setattr(actor, "_pages_of", counted)
+            monkeypatch.setattr(actor, "_record", noted)
+            resolved, kept = held[:50], held[50:]
+            for k, iid in enumerate(resolved):
+                await run.system.submit(Act(iid, Resolve(by="alice")))
+                await trio.sleep(0.1)
+                n = ns.by_id[f"{iid}-n1"]
+                assert n.status == "cancelled"
+                assert n.history[-1].detail == "the incident is resolved"
+                assert n.history[-1].at == EPOCH + timedelta(seconds=1 + 0.1 * k)
+            assert looked == 0
+            assert cancels == [1] * 50
+            assert all(ns.by_id[f"{i}-n1"].status == "pending" for i in kept)
+            await trio.sleep(2 * 60)
+            assert all(ns.by_id[f"{i}-n1"].status == "sent" for i in kept)
+    alice = [m for _, m in slack.calls if m.user_id == "alice"]
+    assert len(alice) == 3
+    assert alice[2].bundle is not None
+    assert [i.incident.id for i in alice[2].bundle.items] == kept
+
+
+async def test_pages_settled_before_their_lane_runs_are_cancelled_in_one_append(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # incidents acknowledged and resolved together (no turn of the lane in between): their
+    # held pages are cancelled in one append, each with its own incident's reason
+    slack = Scripted("slack")
+    with trio.fail_after(VIRTUAL_DEADLINE):
+        async with pager(slack) as run:
+            actor = run.actors.dispatcher.actors["slack"]
+            ids = [await trigger(run, f"k{i}") for i in range(8)]
+            await trio.sleep(1)
+            cancels: list[int] = []
+            record = actor._record
+
+            async def noted(*events: Any) -> bool:
+                if events and events[0].TYPE == "notification.cancelled":
+                    cancels.append(len(events))
+                return await record(*events)
+
+            monkeypatch.setattr(actor, "_record", noted)
+            acked, resolved = ids[2:5], ids[5:7]
+            async with trio.open_nursery() as nursery:
+                for iid in acked:
+                    nursery.start_soon(run.system.submit, Act(iid, Acknowledge(by="alice")))
+                for iid in resolved:
+                    nursery.start_soon(run.system.submit, Act(iid, Resolve(by="alice")))
+            await trio.sleep(0.1)
+            ns = run.system.state.notifications
+            reasons = {i: ns.by_id[f"{i}-n1"].history[-1].detail for i in acked + resolved}
+            assert reasons == {
+                **{i: "the incident is acknowledged" for i in acked},
+                **{i: "the incident is resolved" for i in resolved},
+            }
+            assert sum(cancels) == 5 and len(cancels) < 5
+            assert ns.by_id[f"{ids[7]}-n1"].status == "pending"

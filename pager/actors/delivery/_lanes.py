@@ -13,8 +13,12 @@ bundle's id), so every incident's timeline and the person's next contact method 
 for a page alone. A bundle that fails is retried as it was; pages that come meanwhile wait
 for the next message. Pages of incidents acknowledged or resolved meanwhile are cancelled,
 never sent — a bundle whose incidents were all acknowledged is not sent at all — and at
-once: the dispatcher wakes the lane when the incident leaves `triggered`, so the page reads
-`cancelled` (not `pending` until the window ends) in the API and on the incident's page.
+once: when the incident leaves `triggered` the dispatcher names its pages to their lanes,
+so the page reads `cancelled` (not `pending` until the window ends) in the API and on the
+incident's page. A waiting lane cancels just the pages named (those of every incident
+settled since it last ran, in one append) and goes on waiting: in a storm a lane holds
+thousands of pages, and looking at all of them for each incident resolved would cost the
+square of the storm.
 
 A chat channel's lane is the same with three differences: only `bundling.after` per
 `bundling.window` holds it back (no person's throttles); nothing is cancelled (a channel is
@@ -23,6 +27,8 @@ told that an incident opened even when it is resolved by then: the bundle says "
 
 Escalation does not wait for any of this: the incident actors request pages on their own
 time; only what reaches the person is held back and bundled.
+
+(`_bundle.py`: which due pages are still to send, and one attempt of a journaled bundle.)
 """
 
 from __future__ import annotations
@@ -35,28 +41,19 @@ from typing import Any
 import trio
 
 from pager.clock import trio_deadline
-from pager.core.bundles import Bundle
 from pager.core.bundling import BundlePolicy, next_send_at
-from pager.core.events import (
-    Event,
-    NotificationCancelled,
-    NotificationFailed,
-    NotificationsBundled,
-    NotificationSent,
-)
+from pager.core.events import NotificationsBundled
 from pager.core.model import Status
 from pager.core.notifications import Notification
-from pager.core.redaction import without_secrets
 from pager.core.vocabulary import NotificationKind
-from pager.transports.base import DeliveryError, Message, ProviderRejected, Sent, Transport
+from pager.transports.base import Transport
 
-from ._base import DeliveryBase
+from ._bundle import BundleDelivery, BundleMessageFactory
 
 __all__ = ["BundleMessageFactory", "DeliveryActor"]
 
 log = logging.getLogger("pager.delivery")
 
-BundleMessageFactory = Callable[[Bundle, int], Message | None]
 IDLE_TURN = 1.0  # seconds a lane waits after a turn that could do nothing (a full disk)
 
 Lane = tuple[str | None, str | None]
@@ -77,7 +74,7 @@ def _default_policy() -> BundlePolicy:
     return BundlePolicy()
 
 
-class DeliveryActor(DeliveryBase):
+class DeliveryActor(BundleDelivery):
     def __init__(
         self,
         transport: Transport,
@@ -101,6 +98,9 @@ class DeliveryActor(DeliveryBase):
         # lane -> what a waiting lane waits for: (until, the throttles' earliest, the
         # policy it was computed with); a new page wakes it only when it could go sooner
         self._waits: dict[Lane, tuple[datetime, datetime, BundlePolicy]] = {}
+        # lane -> its pages whose incidents left `triggered` since it last ran (`settled`)
+        self._settled: dict[Lane, dict[str, None]] = {}
+        self._relook: set[Lane] = set()  # waiting lanes that must look at all their pages
         self._dropped: set[str] = set()  # pages of incidents nobody knows: never sent
         self.bundles_sent = 0
 
@@ -118,6 +118,7 @@ class DeliveryActor(DeliveryBase):
         poke = self._lanes.get(lane)
         if poke is not None:
             if self._sooner(lane, n):
+                self._relook.add(lane)
                 poke.set()
         else:
             assert self._nursery is not None
@@ -126,12 +127,13 @@ class DeliveryActor(DeliveryBase):
             self._nursery.start_soon(self._lane, lane, name=f"{self.method} lane {who}")
         return True
 
-    def poke_lane_of(self, n: Notification) -> None:
-        """Wake the lane that holds page `n` (its incident is no longer triggered: the lane
-        cancels it now instead of when its next message is due)."""
+    def settled(self, n: Notification) -> None:
+        """Page `n`'s incident is no longer triggered: its lane cancels it now, not when its
+        next message is due (a lane not running yet looks at all its pages when it starts)."""
         lane = lane_of(n)
         poke = self._lanes.get(lane) if lane is not None else None
-        if poke is not None:
+        if lane is not None and poke is not None:
+            self._settled.setdefault(lane, {})[n.id] = None
             poke.set()
 
     def _sooner(self, lane: Lane, n: Notification) -> bool:
@@ -190,6 +192,7 @@ class DeliveryActor(DeliveryBase):
     async def _lane(self, lane: Lane) -> None:
         try:
             while True:
+                self._relook.discard(lane)
                 pages = self._pages_of(lane)
                 if not pages:
                     # (no await since the look: a new page starts a new lane)
@@ -207,11 +210,9 @@ class DeliveryActor(DeliveryBase):
                 now = self.clock.now()
                 due, allowed, policy = self._due(lane, pages, now)
                 if due > now:
-                    poke = self._lanes[lane] = trio.Event()
                     self._waits[lane] = (due, allowed, policy)
                     try:
-                        with trio.move_on_at(trio_deadline(self.clock, due)):
-                            await poke.wait()
+                        await self._wait(lane, due)
                     finally:
                         del self._waits[lane]
                     continue
@@ -224,6 +225,26 @@ class DeliveryActor(DeliveryBase):
                     await trio.sleep(IDLE_TURN)
         finally:
             del self._lanes[lane]
+            self._settled.pop(lane, None)
+            self._relook.discard(lane)
+
+    async def _wait(self, lane: Lane, due: datetime) -> None:
+        """Wait until the lane's next message is `due`, or a page comes that could go
+        sooner (`_sooner`), or the lane has no page left. The pages the dispatcher names as
+        settled meanwhile are cancelled as they come (`_cancel_named`), without a look at the
+        others, and the wait goes on to the same end: without them the next message can only
+        be due later, never sooner, and the look when the wait ends sees that."""
+        deadline = trio_deadline(self.clock, due)
+        while lane not in self._relook and trio.current_time() < deadline:
+            if self._settled.get(lane):
+                if not await self._cancel_named(lane):
+                    return  # no page left: the lane ends
+                continue
+            poke = self._lanes[lane] = trio.Event()
+            with trio.move_on_at(deadline) as waited:
+                await poke.wait()
+            if waited.cancelled_caught:
+                return
 
     async def _turn(self, lane: Lane, pages: list[Notification]) -> bool:
         """Send the lane's next message. False when nothing could be done."""
@@ -263,19 +284,26 @@ class DeliveryActor(DeliveryBase):
         book = self.state.notifications.by_id
         return await self._attempt_bundle(bundle_id, [book.get(n.id, n) for n in live])
 
-    async def _still_due(self, members: list[Notification]) -> list[Notification]:
-        """Of a lane's due messages, those to send: a person's pages whose incidents are
-        still triggered (`_cancel_moot`); every status post of a channel whose incident is
-        known (rebuilt from the log when it was archived meanwhile)."""
-        pages = [n for n in members if n.kind == NotificationKind.PAGE]
-        posts = [n for n in members if n.kind != NotificationKind.PAGE]
-        live = await self._cancel_moot(pages) if pages else []
-        for n in posts:
-            if self.state.incidents.get(n.incident_id) is not None or await self._rebuild(n):
-                live.append(n)
-            else:  # an incident nobody knows (logged): never sent
-                self._dropped.add(n.id)
-        return live
+    async def _cancel_named(self, lane: Lane) -> bool:
+        """Cancel the pages the dispatcher named since the lane last ran (`settled`): those
+        still pending, in one append whatever their incidents, with the reasons
+        `_cancel_moot` gives. Only they are looked at (a storm's lane holds thousands of
+        pages). False when the lane has no page left."""
+        ids = self._settled.pop(lane, {})
+        book = self.state.notifications
+        pending = book.pending.get(self.method, {})
+        named = [n for i in ids if i in pending and (n := book.by_id.get(i)) is not None]
+        named = [n for n in named if n.id not in self._dropped]
+        if named:
+            await self._cancel_moot(named)  # (a page whose incident is triggered again stays)
+        pending = book.pending.get(self.method, {})
+        queued = self._queued.get(lane, {})
+        for nid in ids:
+            if nid not in pending or nid in self._dropped:
+                queued.pop(nid, None)
+        # (a page the journal could not take stays pending, queued: the next look tries
+        # again, and a message never carries it: `_still_due`)
+        return bool(queued)
 
     async def _cancel_settled(self, pages: list[Notification]) -> bool:
         """Cancel the lane's pages whose incidents are acknowledged or resolved, whenever
@@ -293,118 +321,3 @@ class DeliveryActor(DeliveryBase):
         await self._cancel_moot(settled)
         pending = self.state.notifications.pending.get(self.method, {})
         return any(n.id not in pending or n.id in self._dropped for n in settled)
-
-    async def _cancel_moot(self, pages: list[Notification]) -> list[Notification]:
-        """The pages whose incidents are still triggered; the others are cancelled (in one
-        append)."""
-        cancelled: list[Event] = []
-        live = []
-        for n in pages:
-            inc = self.state.incidents.get(n.incident_id)
-            if inc is None and n.incident_id not in self.state.archive:
-                log.error("notification %s is for unknown incident %s", n.id, n.incident_id)
-                self._dropped.add(n.id)
-            elif inc is None or inc.status is not Status.TRIGGERED:
-                status = "resolved" if inc is None else inc.status.value
-                cancelled.append(
-                    NotificationCancelled(
-                        incident_id=n.incident_id,
-                        notification_id=n.id,
-                        reason=f"the incident is {status}",
-                    )
-                )
-            else:
-                live.append(n)
-        if cancelled:
-            await self._record(*cancelled)
-        return live
-
-    # ------------------------------------------------------------------ one bundle
-
-    async def _attempt_bundle(self, bundle_id: str, members: list[Notification]) -> bool:
-        """One attempt to send a journaled bundle with those of its pages still due."""
-        live = await self._still_due(members)
-        if not live:
-            return bool(members)
-        bundle = self.state.bundles.by_id.get(bundle_id)
-        attempt = max(n.attempts for n in live) + 1
-        error: DeliveryError | None = None
-        message = None
-        if bundle is None:
-            error = ProviderRejected(f"bundle {bundle_id} is no longer known", permanent=True)
-        elif bundle.address is not None and self.state.is_opted_out(self.method, bundle.address):
-            error = ProviderRejected(
-                f"the person opted out of {self.method} (replied STOP); "
-                "nothing is sent there until they reply START",
-                permanent=True,
-            )
-        else:
-            message = self.make_bundle_message(bundle, attempt)
-            if message is None:
-                error = ProviderRejected(
-                    "nothing to send it with (unknown user or service)", permanent=True
-                )
-        if message is not None:
-            try:
-                sent = await self._send(message)
-            except DeliveryError as e:
-                error = e
-            else:
-                await self._bundle_sent(bundle_id, live, attempt, sent)
-                return True
-        assert error is not None
-        await self._bundle_failed(bundle_id, live, attempt, error)
-        return True
-
-    async def _bundle_sent(
-        self, bundle_id: str, live: list[Notification], attempt: int, sent: Sent
-    ) -> None:
-        self.sent += 1
-        self.bundles_sent += 1
-        await self._record(
-            *[
-                NotificationSent(
-                    incident_id=n.incident_id,
-                    notification_id=n.id,
-                    attempt=attempt,
-                    provider_id=sent.provider_id,
-                    method=self.method,
-                    user_id=n.user_id,
-                    bundle_id=bundle_id,
-                )
-                for n in live
-            ]
-        )
-
-    async def _bundle_failed(
-        self, bundle_id: str, live: list[Notification], attempt: int, e: DeliveryError
-    ) -> None:
-        retry_at = self._retry_at(attempt, e, min(n.requested_at for n in live))
-        final = retry_at is None
-        # whatever the transport quoted, never the credentials of the URLs it posted to
-        error = e.message
-        for address in {n.address for n in live}:
-            error = without_secrets(error, address)
-        log.warning(
-            "%s bundle %s (%d pages) attempt %d failed: %s%s", self.method, bundle_id,
-            len(live), attempt, error,
-            "" if retry_at is None else f"; retrying at {retry_at.isoformat()}",
-        )  # fmt: skip
-        await self._record(
-            *[
-                NotificationFailed(
-                    incident_id=n.incident_id,
-                    notification_id=n.id,
-                    attempt=attempt,
-                    error=error,
-                    permanent=final,
-                    retry_at=retry_at,
-                    bundle_id=bundle_id,
-                )
-                for n in live
-            ]
-        )
-        if final:
-            self.failed += 1
-        for n in live:
-            await self._fall_back(n, attempt, final)
