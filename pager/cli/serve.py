@@ -197,11 +197,12 @@ def _warn(config: Any, demo: bool) -> None:
     check-config on every change. The demo's own (its published password and token) only
     when it listens beyond loopback."""
     from pager.config import config_warnings
+    from pager.config.check_secrets import as_logged
 
     if demo and _loopback_only(config):
         return
     for problem in config_warnings(config):
-        log.warning("configuration %s", problem)
+        log.warning("configuration %s", as_logged(problem))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

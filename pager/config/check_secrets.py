@@ -19,6 +19,7 @@ __all__ = [
     "MIN_BITS",
     "MIN_DISTINCT",
     "MIN_LENGTH",
+    "as_logged",
     "weak_secrets",
     "weakness",
 ]
@@ -51,6 +52,20 @@ def weakness(value: str) -> str | None:
     if bits < MIN_BITS:
         return f"about {int(bits)} bits of entropy (at least {MIN_BITS})"
     return None
+
+
+def as_logged(problem: Problem) -> str:
+    """A problem as the service's log says it: a weak secret without why it is weak (its
+    length, how few characters it repeats, the placeholder word it holds say something of
+    the secret, and logs are often read by more people than the file); `pager check-config`
+    says why."""
+    if problem.message.startswith("weak secret:"):
+        problem = Problem(
+            problem.path,
+            "weak secret (`pager check-config` says why, and how to make a good one)",
+            problem.severity,
+        )
+    return str(problem)
 
 
 def weak_secrets(config: Config) -> Iterator[Problem]:

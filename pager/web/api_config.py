@@ -11,6 +11,7 @@ from quart_trio import QuartTrio
 
 from pager.actors.system import System
 from pager.config import ConfigError, config_warnings, load_config, load_demo_config
+from pager.config.check_secrets import as_logged
 from pager.core.redaction import without_address
 from pager.errors import BadRequest
 from pager.ingest.route_test import route_test
@@ -42,9 +43,9 @@ async def reload_from_file(system: System) -> dict[str, object]:
         log.warning("reload: %s", p)
     # (every check again, the schedules' gaps among them: in a worker thread, as the load)
     found = await trio.to_thread.run_sync(config_warnings, config) if path else []
-    warnings = [str(p) for p in found]
-    for w in warnings:
-        log.warning("reload: configuration %s", w)
+    warnings = [str(p) for p in found]  # (the answer, to an admin, says why)
+    for problem in found:
+        log.warning("reload: configuration %s", as_logged(problem))
     return {
         "status": "reloaded",
         "digest": system.rules.digest,
