@@ -26,7 +26,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ import orjson
 import trio
 
 from pager.core.events import SCHEMA_VERSION, encode
-from pager.core.model import short_code
 from pager.core.state import SystemState
 from pager.store.base import LINE_OPTIONS, EventLog, new_record
 from pager.store.jsonl import JsonlLog
@@ -52,26 +51,11 @@ def open_incident_records(n: int) -> Iterator[Any]:
     span = base[-1][0] - base[0][0] + timedelta(seconds=1)
     seq = 0
     for copy in range((n + POOL - 1) // POOL):
+        shift = span * copy
         for at, ev, data in base:
-            old = ev.subject
-            num = int(old[4:]) + POOL * copy
-            if num > n:
+            if int(ev.subject[4:]) + POOL * copy > n:
                 continue
-            iid = f"inc-{num}"
-            d = dict(data)
-            for k, v in d.items():
-                if isinstance(v, str) and (v == old or v.startswith(old + "-")):
-                    d[k] = iid + v[len(old) :]
-            if "number" in d:
-                d["number"] = num
-                d["short_code"] = short_code(num)
-            for k in ("dedup_key", "key"):
-                if k in d:
-                    d[k] = f"{d[k]}.{copy}"
-            shift = span * copy
-            for k, v in d.items():
-                if isinstance(v, datetime):
-                    d[k] = v + shift
+            iid, d = workload.renumbered(ev, data, copy, POOL, shift)
             seq += 1
             d = orjson.loads(orjson.dumps(d, option=LINE_OPTIONS))  # as read from the log
             yield new_record(seq, at + shift, ev.TYPE, iid, d, SCHEMA_VERSION)

@@ -151,6 +151,33 @@ def core_events(incidents: int) -> list[tuple[datetime, Event]]:
     return out
 
 
+def renumbered(
+    ev: Any, data: dict[str, Any], copy: int, pool: int, shift: timedelta
+) -> tuple[str, dict[str, Any]]:
+    """The subject and data (`data`: `ev` encoded) of `ev` in copy `copy` of a pool of
+    `pool` incidents: its incident renumbered (ids, and ids made from them, "inc-7-n1";
+    number and short code; dedup keys) and every instant moved by `shift`. Copy 0 as is."""
+    d = dict(data)
+    if not copy:
+        return ev.subject, d
+    old = ev.subject
+    num = int(old[4:]) + pool * copy
+    iid = f"inc-{num}"
+    for k, v in d.items():
+        if isinstance(v, str) and (v == old or v.startswith(old + "-")):
+            d[k] = iid + v[len(old) :]
+    if "number" in d:
+        d["number"] = num
+        d["short_code"] = short_code(num)
+    for k in ("dedup_key", "key"):
+        if k in d:
+            d[k] = f"{d[k]}.{copy}"
+    for k, v in d.items():
+        if isinstance(v, datetime):
+            d[k] = v + shift
+    return iid, d
+
+
 def drafts(limit: int, chunk: int, pool: int = POOL) -> Iterator[list[Draft]]:
     """`limit` journal drafts, `chunk` at a time.
 
@@ -167,25 +194,7 @@ def drafts(limit: int, chunk: int, pool: int = POOL) -> Iterator[list[Draft]]:
     while True:
         shift = span * copy
         for at, ev, data in base:
-            d = dict(data)
-            if copy:
-                old = ev.subject
-                num = int(old[4:]) + pool * copy
-                iid = f"inc-{num}"
-                for k, v in d.items():  # incident_id, and ids made from it ("inc-7-n1")
-                    if isinstance(v, str) and (v == old or v.startswith(old + "-")):
-                        d[k] = iid + v[len(old) :]
-                if "number" in d:
-                    d["number"] = num
-                    d["short_code"] = short_code(num)
-                for k in ("dedup_key", "key"):
-                    if k in d:
-                        d[k] = f"{d[k]}.{copy}"
-                for k, v in d.items():
-                    if isinstance(v, datetime):
-                        d[k] = v + shift
-            else:
-                iid = ev.subject
+            iid, d = renumbered(ev, data, copy, pool, shift)
             out.append(Draft(ev.TYPE, iid, at + shift, d, SCHEMA_VERSION))
             made += 1
             if made >= limit or len(out) >= chunk:
