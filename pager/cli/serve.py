@@ -191,33 +191,35 @@ def _loopback_only(config: Any) -> bool:
     return True
 
 
-def _warn(config: Any, demo: bool) -> None:
-    """Log the configuration's warnings (what `pager check-config` prints), before the service
-    starts: a file made from the demo still carries its password, and nobody runs
-    check-config on every change. The demo's own (its published password and token) only
-    when it listens beyond loopback."""
+def _warn(config: Any, demo: bool, warnings: list[Any] | None = None) -> None:
+    """Log the configuration's warnings (what `pager check-config` prints; `warnings`, as
+    its load found them), before the service starts: a file made from the demo still
+    carries its password, and nobody runs check-config on every change. The demo's own
+    (its published password and token) only when it listens beyond loopback."""
     from pager.config import config_warnings
     from pager.config.check_secrets import as_logged
 
     if demo and _loopback_only(config):
         return
-    for problem in config_warnings(config):
+    for problem in config_warnings(config) if warnings is None else warnings:
         log.warning("configuration %s", as_logged(problem))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pager.config import load_config, load_demo_config
+    from pager.config import load_demo_config
+    from pager.config.load import load_config_warned
 
     path = args.config or os.environ.get("PAGER_CONFIG")
+    warnings = None
     if path:
-        config = load_config(path)
+        config, warnings = load_config_warned(path)
         demo = False
     else:
         config = load_demo_config()
         demo = True
     config = _override(config, args.listen, args.data_dir)
     _check_free(config)
-    _warn(config, demo)
+    _warn(config, demo, warnings)
     trio.run(_serve, config, demo, path or "demo")
     return 0
 

@@ -34,8 +34,9 @@ def check_config(config: Config, checks: Sequence[Check] | None = None) -> list[
 
 
 def config_warnings(config: Config) -> list[Problem]:
-    """The warnings of a configuration that loaded (it has no errors): what `pager serve`
-    and a reload log, as `pager check-config` prints them."""
+    """The warnings of a configuration that loaded (it has no errors), as `pager
+    check-config` prints them (for the embedded demo; a file's come with its load,
+    `load_config_warned`)."""
     return [problem for problem in check_config(config) if not problem.is_error]
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "Storage",
     "load_config",
     "load_config_text",
+    "load_config_warned",
     "load_storage",
     "validate_config_text",
 ]
@@ -80,8 +81,20 @@ _ConfigLoader.add_implicit_resolver(
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
     """Load the configuration file at `path`, with `${VAR}` taken from `env` (default: the
     process environment). Raises ConfigError listing every problem, a file that cannot be
-    read included. Warnings do not stop loading; `check_config(config)` lists them."""
-    return load_config_text(_read(path), source=str(path), env=env)
+    read included. Warnings do not stop loading; `load_config_warned` returns them too."""
+    return load_config_warned(path, env)[0]
+
+
+def load_config_warned(
+    path: str | os.PathLike[str], env: Mapping[str, str] | None = None
+) -> tuple[Config, list[Problem]]:
+    """`load_config`, and the warnings its checks found (what `pager serve` and a reload
+    log), without checking the whole configuration a second time."""
+    source = str(path)
+    config, problems = validate_config_text(_read(path), source=source, env=env)
+    if config is None:
+        raise ConfigError(problems, source)
+    return config, [problem for problem in problems if not problem.is_error]
 
 
 def load_storage(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Storage:

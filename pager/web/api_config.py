@@ -10,8 +10,9 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from pager.actors.system import System
-from pager.config import ConfigError, config_warnings, load_config, load_demo_config
+from pager.config import ConfigError, Problem, load_demo_config
 from pager.config.check_secrets import as_logged
+from pager.config.load import load_config_warned
 from pager.core.redaction import without_address
 from pager.errors import BadRequest
 from pager.ingest.route_test import route_test
@@ -30,8 +31,9 @@ async def reload_from_file(system: System) -> dict[str, object]:
     demo reloads its embedded file, keeping the running server and data_dir). Raises
     ConfigError (the old configuration stays in force)."""
     path = system.config_path
+    found: list[Problem] = []
     if path:
-        config = await trio.to_thread.run_sync(load_config, path)
+        config, found = await trio.to_thread.run_sync(load_config_warned, path)
     else:
         running = system.config
         config = load_demo_config(data_dir=running.data_dir).model_copy(
@@ -41,8 +43,6 @@ async def reload_from_file(system: System) -> dict[str, object]:
     log.info("configuration reloaded from %s (%s)", path or "the demo", system.rules.digest)
     for p in pending:
         log.warning("reload: %s", p)
-    # (every check again, the schedules' gaps among them: in a worker thread, as the load)
-    found = await trio.to_thread.run_sync(config_warnings, config) if path else []
     warnings = [str(p) for p in found]  # (the answer, to an admin, says why)
     for problem in found:
         log.warning("reload: configuration %s", as_logged(problem))
